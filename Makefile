@@ -1,0 +1,63 @@
+# ModelMart — composable targets. `make test` runs everything CI runs; `make help` lists targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+CONTRACTS := contracts
+# Call forge's real binary: the npm wrapper in node_modules/.bin exits 0 even when tests fail.
+FORGE := $(CURDIR)/$(CONTRACTS)/node_modules/@foundry-rs/forge-linux-amd64/bin/forge
+BIND_ARGS := --module --select '^(ModelMarket|TestToken)$$'
+BINDINGS := sdk/bindings/src/generated
+COVERAGE_MIN := 95
+
+.PHONY: help dev deps test test-contracts coverage gas gas-snapshot test-rust lint fmt bindings bindings-check
+
+help: ## list targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+dev: deps ## run a local chain with the contracts deployed (Ctrl-C stops)
+	bash scripts/dev-chain.sh
+
+deps: $(CONTRACTS)/node_modules/.installed ## install pinned npm tools (forge, anvil, cast, solc, OpenZeppelin)
+
+$(CONTRACTS)/node_modules/.installed: $(CONTRACTS)/package-lock.json
+	cd $(CONTRACTS) && npm ci --no-audit --no-fund
+	touch $@
+
+test: deps lint bindings-check test-contracts coverage gas test-rust ## everything: lint, bindings drift, contracts, coverage, gas, Rust
+
+test-contracts: deps ## forge tests (unit, fuzz, invariant)
+	cd $(CONTRACTS) && $(FORGE) test
+
+coverage: deps ## forge coverage on src/, fails under $(COVERAGE_MIN)% lines or branches
+	cd $(CONTRACTS) && $(FORGE) coverage --report summary --no-match-coverage '(test|script)/' \
+	  | tee /tmp/modelmart-coverage.txt | grep -E '^\| (File|Total|src/)'
+	bash scripts/coverage-check.sh /tmp/modelmart-coverage.txt $(COVERAGE_MIN)
+
+gas: deps ## gas of the hot paths, as separate transactions, checked against the committed snapshot
+	cd $(CONTRACTS) && FOUNDRY_PROFILE=gas $(FORGE) snapshot --match-contract GasTest --check
+	cd $(CONTRACTS) && git diff --exit-code snapshots/
+
+gas-snapshot: deps ## re-record the gas snapshot
+	cd $(CONTRACTS) && FOUNDRY_PROFILE=gas $(FORGE) snapshot --match-contract GasTest
+
+test-rust: deps ## cargo tests of the whole workspace (anvil-backed chain tests included)
+	cargo test --workspace --all-targets
+	cargo test --workspace --doc
+
+lint: deps ## rustfmt, clippy -D warnings, forge fmt --check
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cd $(CONTRACTS) && $(FORGE) fmt --check
+
+fmt: deps ## format Rust and Solidity
+	cargo fmt --all
+	cd $(CONTRACTS) && $(FORGE) fmt
+
+bindings: deps ## regenerate sdk/bindings from the contracts
+	cd $(CONTRACTS) && $(FORGE) bind --bindings-path ../$(BINDINGS) $(BIND_ARGS) --overwrite
+
+bindings-check: deps ## fail if the committed bindings differ from freshly generated ones
+	tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	  (cd $(CONTRACTS) && $(FORGE) bind --bindings-path $$tmp/generated $(BIND_ARGS) --overwrite >/dev/null) && \
+	  diff -r $$tmp/generated $(BINDINGS) && echo "bindings up to date"
