@@ -10,7 +10,7 @@ BIND_ARGS := --module --select '^(ModelMarket|TestToken)$$'
 BINDINGS := sdk/bindings/src/generated
 COVERAGE_MIN := 95
 
-.PHONY: help dev deps test test-contracts coverage gas gas-snapshot test-rust lint fmt bindings bindings-check
+.PHONY: help dev deps test test-contracts coverage gas gas-snapshot test-rust test-fhe-agreement bench-fhe lint fmt bindings bindings-check
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -24,7 +24,7 @@ $(CONTRACTS)/node_modules/.installed: $(CONTRACTS)/package-lock.json
 	cd $(CONTRACTS) && npm ci --no-audit --no-fund
 	touch $@
 
-test: deps lint bindings-check test-contracts coverage gas test-rust ## everything: lint, bindings drift, contracts, coverage, gas, Rust
+test: deps lint bindings-check test-contracts coverage gas test-rust test-fhe-agreement ## everything: lint, bindings drift, contracts, coverage, gas, Rust, FHE agreement
 
 test-contracts: deps ## forge tests (unit, fuzz, invariant)
 	cd $(CONTRACTS) && $(FORGE) test
@@ -44,6 +44,13 @@ gas-snapshot: deps ## re-record the gas snapshot
 test-rust: deps ## cargo tests of the whole workspace (anvil-backed chain tests included)
 	cargo test --workspace --all-targets
 	cargo test --workspace --doc
+
+test-fhe-agreement: ## encrypted == clear on every test row of the single-tree models (release build)
+	cargo run --release -q -p modelmart-fhe --bin modelmart-fhe -- bench \
+	  --only tree5_breast_cancer,tree4_diabetes --samples 3
+
+bench-fhe: ## the FHE engine's benchmark table (BENCHMARKS.md): one JSON line per model, ~30 min
+	cargo run --release -q -p modelmart-fhe --bin modelmart-fhe -- bench
 
 lint: deps ## rustfmt, clippy -D warnings, forge fmt --check
 	cargo fmt --all --check

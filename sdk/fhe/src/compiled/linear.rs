@@ -1,0 +1,113 @@
+//! Linear models: `acc = W q + B`, evaluated without bootstrapping.
+
+use serde::{Deserialize, Serialize};
+
+use super::{CompileOptions, CompiledModel, Encoding, QProgram, signed_bits};
+use crate::model::{LinearModel, Model};
+use crate::params::{self, ParamSetId};
+use crate::quant::InputSchema;
+use crate::{Error, Result};
+
+/// Integer linear program.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QLinear {
+    /// Integer weights, one row per output.
+    pub weights: Vec<Vec<i64>>,
+    /// Integer intercepts.
+    pub bias: Vec<i64>,
+}
+
+impl QLinear {
+    pub(super) fn eval(&self, q: &[u64]) -> Vec<i64> {
+        self.weights
+            .iter()
+            .zip(&self.bias)
+            .map(|(w, b)| w.iter().zip(q).map(|(w, q)| w * *q as i64).sum::<i64>() + b)
+            .collect()
+    }
+
+    /// Largest `sum_i |W_ki|` over outputs: the factor by which input noise grows.
+    pub fn l1_norm(&self) -> u64 {
+        self.weights.iter().map(|w| w.iter().map(|v| v.unsigned_abs()).sum()).max().unwrap_or(0)
+    }
+}
+
+pub(super) fn compile(
+    model: &Model,
+    l: &LinearModel,
+    calibration: &[Vec<f64>],
+    opts: CompileOptions,
+    threshold: f64,
+) -> Result<CompiledModel> {
+    let schema = InputSchema::calibrate(&model.features, calibration, opts.linear_input_bits)?;
+    // fold the input quantizers in: w x + b = (w step) q + (b + w min)
+    let eff: Vec<Vec<f64>> = l
+        .weights
+        .iter()
+        .map(|row| row.iter().zip(&schema.features).map(|(w, f)| w * f.step()).collect())
+        .collect();
+    let eff_bias: Vec<f64> = l
+        .weights
+        .iter()
+        .zip(&l.bias)
+        .map(|(row, b)| b + row.iter().zip(&schema.features).map(|(w, f)| w * f.min).sum::<f64>())
+        .collect();
+    let top = (1u64 << opts.linear_input_bits) - 1;
+    // try the requested weight precision, fall back to fewer bits if noise or range do not fit
+    for w_bits in (2..=opts.linear_weight_bits).rev() {
+        let max_abs = eff.iter().flatten().fold(0f64, |m, v| m.max(v.abs()));
+        let scale =
+            if max_abs > 0.0 { max_abs / f64::from((1u32 << (w_bits - 1)) - 1) } else { 1.0 };
+        let weights: Vec<Vec<i64>> =
+            eff.iter().map(|r| r.iter().map(|v| (v / scale).round() as i64).collect()).collect();
+        let bias: Vec<i64> = eff_bias.iter().map(|b| (b / scale).round() as i64).collect();
+        let (mut lo, mut hi) = (0i64, 0i64);
+        for (w, b) in weights.iter().zip(&bias) {
+            let neg: i64 = w.iter().filter(|v| **v < 0).sum::<i64>() * top as i64;
+            let pos: i64 = w.iter().filter(|v| **v > 0).sum::<i64>() * top as i64;
+            lo = lo.min(b + neg);
+            hi = hi.max(b + pos);
+        }
+        let q = QLinear { weights, bias };
+        let p = signed_bits(lo, hi);
+        let Some(encoding) = linear_encoding(p, q.l1_norm()) else { continue };
+        return Ok(CompiledModel {
+            param_set: ParamSetId::default(),
+            schema,
+            task: model.task.clone(),
+            post_transform: l.post_transform,
+            scale,
+            threshold,
+            encoding,
+            program: QProgram::Linear(q),
+        });
+    }
+    Err(Error::Quantization(
+        "linear model does not fit the 64-bit torus at any weight precision".into(),
+    ))
+}
+
+/// Encodings for a `p`-bit signed accumulator whose input noise grows by `l1`.
+///
+/// Noise budget (worst case, so decryption is exact with certainty): fresh inputs carry
+/// TUniform noise `|e| <= 2^17`; the accumulator carries at most `l1 * 2^17`; modulus switching
+/// the result to `2^l` adds at most `(N + 1) * 2^(63 - l)`. Both must stay below
+/// `2^(62 - p)` so their sum is under half a step `2^(63 - p)`.
+fn linear_encoding(p: u32, l1: u64) -> Option<Encoding> {
+    let half_budget = 62i64 - i64::from(p);
+    if half_budget < 0 {
+        return None;
+    }
+    let noise = u128::from(l1.max(1)) << params::GLWE_NOISE_BOUND_LOG;
+    if noise > 1u128 << half_budget {
+        return None;
+    }
+    // (N + 1) * 2^(63 - l) <= 2^(62 - p)  <=>  l >= p + 1 + log2(N + 1)
+    let extra = 64 - u64::from(params::POLYNOMIAL_SIZE as u32 + 1).leading_zeros();
+    let log_modulus = (p + 1 + extra).min(64);
+    Some(Encoding {
+        input_delta_log: (64 - p) as u8,
+        output_delta_log: (64 - p) as u8,
+        output_log_modulus: log_modulus as u8,
+    })
+}

@@ -1,0 +1,165 @@
+//! Compiled models: quantized integer programs with one clear evaluator (the reference) and the
+//! encodings the encrypted evaluator uses. FHE evaluation must equal [`CompiledModel::eval_clear`]
+//! on every sample.
+
+mod linear;
+mod trees;
+
+pub use linear::QLinear;
+pub use trees::{Comparison, MAX_PATH, QLeaf, QTrees, TREE_INPUT_BITS};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Model, PostTransform, Program, Task, class_of};
+use crate::params::ParamSetId;
+use crate::quant::InputSchema;
+use crate::{Error, Result};
+
+/// Options for compilation. Tree ensembles take none: their input precision is fixed by the
+/// comparison encoding ([`TREE_INPUT_BITS`]) and their leaf precision by the bootstrap noise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Input bits for linear models (no bootstrapping, so precision is cheap).
+    pub linear_input_bits: u8,
+    /// Weight bits for linear models.
+    pub linear_weight_bits: u8,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        Self { linear_input_bits: 10, linear_weight_bits: 10 }
+    }
+}
+
+/// The integer program.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "family")]
+pub enum QProgram {
+    /// `acc = W q + B`: leveled, no bootstrapping.
+    Linear(QLinear),
+    /// Comparisons and leaf selection by programmable bootstrapping.
+    Trees(QTrees),
+}
+
+/// How encrypted values are laid out on the 64-bit torus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Encoding {
+    /// Inputs are encrypted as `q * 2^input_delta_log`.
+    pub input_delta_log: u8,
+    /// Output scores are `acc * 2^output_delta_log`.
+    pub output_delta_log: u8,
+    /// Results are modulus-switched to `2^output_log_modulus` before they are sent.
+    pub output_log_modulus: u8,
+}
+
+/// A model compiled for one FHE parameter set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CompiledModel {
+    /// Parameter set the model runs under.
+    pub param_set: ParamSetId,
+    /// Public input schema (names, ranges, quantizers).
+    pub schema: InputSchema,
+    /// Classification labels or regression.
+    pub task: Task,
+    /// Post transform applied to dequantized scores.
+    pub post_transform: PostTransform,
+    /// Score dequantization: `score = scale * acc`.
+    pub scale: f64,
+    /// For single-score binary classification: class 1 when `score > threshold`.
+    pub threshold: f64,
+    /// Torus encodings.
+    pub encoding: Encoding,
+    /// The integer program.
+    pub program: QProgram,
+}
+
+impl CompiledModel {
+    /// Quantize and compile a float model using calibration rows (typically the training set).
+    pub fn compile(model: &Model, calibration: &[Vec<f64>], opts: CompileOptions) -> Result<Self> {
+        model.validate()?;
+        let threshold = model.binary_threshold();
+        match &model.program {
+            Program::Linear(l) => linear::compile(model, l, calibration, opts, threshold),
+            Program::Trees(t) => trees::compile(model, t, calibration, threshold),
+            Program::Mlp(_) => Err(Error::Unsupported(
+                "compiling MLPs to FHE is not implemented yet (float import and evaluation work)"
+                    .into(),
+            )),
+        }
+    }
+
+    /// Number of output scores.
+    pub fn n_outputs(&self) -> usize {
+        match &self.program {
+            QProgram::Linear(l) => l.weights.len(),
+            QProgram::Trees(t) => t.constant.len(),
+        }
+    }
+
+    /// Reference evaluation on one quantized row: the integer scores FHE must reproduce.
+    pub fn eval_clear(&self, q: &[u64]) -> Result<Vec<i64>> {
+        if q.len() != self.schema.len() {
+            return Err(Error::SchemaMismatch(format!(
+                "{} values for {} features",
+                q.len(),
+                self.schema.len()
+            )));
+        }
+        Ok(match &self.program {
+            QProgram::Linear(l) => l.eval(q),
+            QProgram::Trees(t) => t.eval(q),
+        })
+    }
+
+    /// Quantize a float row and evaluate it in the clear.
+    pub fn predict_clear(&self, x: &[f64]) -> Result<Vec<i64>> {
+        self.eval_clear(&self.schema.quantize(x)?)
+    }
+
+    /// Per-output value the encrypted scores are offset by (decryption adds it back).
+    pub fn output_center(&self) -> Vec<i64> {
+        match &self.program {
+            QProgram::Linear(l) => vec![0; l.weights.len()],
+            QProgram::Trees(t) => t.center.clone(),
+        }
+    }
+
+    /// Dequantized scores.
+    pub fn dequantize(&self, acc: &[i64]) -> Vec<f64> {
+        acc.iter().map(|a| *a as f64 * self.scale).collect()
+    }
+
+    /// Predicted class index from integer scores.
+    pub fn class_of(&self, acc: &[i64]) -> usize {
+        class_of(&self.dequantize(acc), self.threshold)
+    }
+
+    /// Number of programmable bootstraps one row costs.
+    pub fn bootstraps_per_row(&self) -> usize {
+        match &self.program {
+            QProgram::Linear(_) => 0,
+            QProgram::Trees(t) => t.bootstraps(),
+        }
+    }
+
+    /// Whether evaluation needs the buyer's evaluation key (bootstrapping).
+    pub fn needs_evaluation_key(&self) -> bool {
+        self.bootstraps_per_row() > 0
+    }
+
+    /// Serialize the compiled model (it is the payload a sealed model carries).
+    pub fn to_json(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec(self).map_err(|e| Error::Serialization(e.to_string()))
+    }
+
+    /// Parse a compiled model.
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        serde_json::from_slice(bytes).map_err(|e| Error::Serialization(e.to_string()))
+    }
+}
+
+/// Bits needed to hold signed values in `[lo, hi]` (two's complement width).
+pub(crate) fn signed_bits(lo: i64, hi: i64) -> u32 {
+    let m = lo.unsigned_abs().max(hi.unsigned_abs());
+    64 - m.leading_zeros() + 1
+}

@@ -1,0 +1,75 @@
+//! Cost model: what a compiled model costs before anything runs.
+//!
+//! The cost that matters is the number of programmable bootstraps; leveled linear algebra is
+//! microseconds. Expected latency is `bootstraps x seconds_per_bootstrap / cores`, plus a small
+//! per-value linear term. `seconds_per_bootstrap` defaults to the figure measured on the
+//! reference 2-core machine (BENCHMARKS.md) and can be re-measured with [`CostModel::measure`].
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::Result;
+use crate::compiled::{CompiledModel, QProgram};
+use crate::fhe::{ClientKey, ServerKey};
+use crate::params::ParamSetId;
+
+/// Machine-dependent constants of the cost model.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CostModel {
+    /// One bootstrap (key switch + blind rotation) on one core, seconds.
+    pub seconds_per_bootstrap: f64,
+    /// One multiply-accumulate of an input sample into an output (N + 1 words), seconds.
+    pub seconds_per_mac: f64,
+    /// Cores evaluation spreads over.
+    pub cores: usize,
+}
+
+impl Default for CostModel {
+    fn default() -> Self {
+        Self {
+            seconds_per_bootstrap: 0.022,
+            seconds_per_mac: 1.0e-6,
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
+        }
+    }
+}
+
+/// Estimated cost of one evaluation.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cost {
+    /// Bootstraps per row.
+    pub bootstraps_per_row: usize,
+    /// Expected server latency for the given rows, seconds.
+    pub expected_seconds: f64,
+    /// Whether the buyer must provide an evaluation key.
+    pub needs_evaluation_key: bool,
+}
+
+impl CostModel {
+    /// Estimate the cost of evaluating `rows` rows of `model`.
+    pub fn estimate(&self, model: &CompiledModel, rows: usize) -> Cost {
+        let bootstraps = model.bootstraps_per_row();
+        let macs = match &model.program {
+            QProgram::Linear(l) => l.weights.len() * model.schema.len(),
+            QProgram::Trees(t) => t.leaves.iter().map(|l| l.path.len() + t.constant.len()).sum(),
+        };
+        let cores = self.cores.max(1) as f64;
+        let work = (bootstraps * rows) as f64 * self.seconds_per_bootstrap
+            + (macs * rows) as f64 * self.seconds_per_mac;
+        Cost {
+            bootstraps_per_row: bootstraps,
+            expected_seconds: work / cores.min((bootstraps * rows).max(rows) as f64),
+            needs_evaluation_key: bootstraps > 0,
+        }
+    }
+
+    /// Measure one bootstrap on this machine with a throwaway key (takes a few seconds).
+    pub fn measure(param_set: ParamSetId) -> Result<Duration> {
+        let client = ClientKey::generate(param_set)?;
+        let server = ServerKey::expand(&client.evaluation_key()?)?;
+        let start = Instant::now();
+        let n = crate::fhe::bench_bootstraps(&client, &server, 8)?;
+        Ok(start.elapsed() / n as u32)
+    }
+}

@@ -1,0 +1,384 @@
+//! Wire formats: the evaluation key, encrypted inputs and encrypted results.
+//!
+//! All three are written with tfhe's versioned safe serialization and read back only through
+//! [`safe_deserialize`](tfhe::safe_serialization::safe_deserialize) with a size limit, then
+//! checked against the parameter set before anything indexes into them: a malformed, truncated,
+//! oversized or wrong-parameter blob is a typed [`Error`], never a panic.
+
+use serde::{Deserialize, Serialize};
+use tfhe::core_crypto::commons::math::random::CompressionSeed;
+use tfhe::core_crypto::prelude::*;
+use tfhe::named::Named;
+use tfhe::safe_serialization::{safe_deserialize, safe_serialize};
+use tfhe_versionable::{Unversionize, Versionize, VersionsDispatch};
+
+use crate::params::{ParamSetId, Params};
+use crate::{Error, Result};
+
+/// Size limit when reading an evaluation key (the seeded key for set 1 is ~31 MB).
+pub const MAX_EVALUATION_KEY_BYTES: u64 = 64 << 20;
+/// Size limit when reading an encrypted input.
+pub const MAX_INPUT_BYTES: u64 = 16 << 20;
+/// Size limit when reading an encrypted result.
+pub const MAX_RESULT_BYTES: u64 = 256 << 20;
+
+/// The buyer's public evaluation material: seeded (compressed) key-switching and bootstrapping
+/// keys. Only models that bootstrap need it.
+#[derive(Clone, Serialize, Deserialize, Versionize)]
+#[versionize(EvaluationKeyVersions)]
+pub struct EvaluationKey {
+    pub(crate) param_set: u16,
+    pub(crate) ksk: SeededLweKeyswitchKeyOwned<u64>,
+    pub(crate) bsk: SeededLweBootstrapKeyOwned<u64>,
+}
+
+/// Versions of [`EvaluationKey`].
+#[derive(VersionsDispatch)]
+#[allow(dead_code, missing_docs, unreachable_pub)]
+pub enum EvaluationKeyVersions {
+    V0(EvaluationKey),
+}
+
+impl Named for EvaluationKey {
+    const NAME: &'static str = "modelmart::fhe::EvaluationKey";
+}
+
+/// One packed chunk of an encrypted input: a seeded GLWE ciphertext of which only the first
+/// `bodies.len()` body coefficients are kept. Coefficient `i` is the LWE encryption (under the
+/// GLWE key seen as an LWE key) of the `i`-th value of the chunk; its mask is regenerated from
+/// the 128-bit seed (AES-CTR from counter 0), so each value costs 8 bytes on the wire.
+#[derive(Clone, Debug, Serialize, Deserialize, Versionize)]
+#[versionize(InputChunkVersions)]
+pub struct InputChunk {
+    pub(crate) seed: u128,
+    pub(crate) bodies: Vec<u64>,
+}
+
+/// Versions of [`InputChunk`].
+#[derive(VersionsDispatch)]
+#[allow(dead_code, missing_docs, unreachable_pub)]
+pub enum InputChunkVersions {
+    V0(InputChunk),
+}
+
+/// Encrypted feature rows: `rows * features` quantized values, row-major, packed into chunks
+/// of at most N values.
+#[derive(Clone, Debug, Serialize, Deserialize, Versionize)]
+#[versionize(EncryptedInputVersions)]
+pub struct EncryptedInput {
+    pub(crate) param_set: u16,
+    pub(crate) rows: u32,
+    pub(crate) features: u32,
+    pub(crate) chunks: Vec<InputChunk>,
+}
+
+/// Versions of [`EncryptedInput`].
+#[derive(VersionsDispatch)]
+#[allow(dead_code, missing_docs, unreachable_pub)]
+pub enum EncryptedInputVersions {
+    V0(EncryptedInput),
+}
+
+impl Named for EncryptedInput {
+    const NAME: &'static str = "modelmart::fhe::EncryptedInput";
+}
+
+/// Encrypted scores: `rows * outputs` LWE ciphertexts under the GLWE key, modulus-switched to
+/// `2^log_modulus` and bit-packed.
+#[derive(Clone, Serialize, Deserialize, Versionize)]
+#[versionize(EncryptedResultVersions)]
+pub struct EncryptedResult {
+    pub(crate) param_set: u16,
+    pub(crate) rows: u32,
+    pub(crate) outputs: u32,
+    pub(crate) log_modulus: u8,
+    pub(crate) cts: Vec<CompressedModulusSwitchedLweCiphertext<u64>>,
+}
+
+/// Versions of [`EncryptedResult`].
+#[derive(VersionsDispatch)]
+#[allow(dead_code, missing_docs, unreachable_pub)]
+pub enum EncryptedResultVersions {
+    V0(EncryptedResult),
+}
+
+impl std::fmt::Debug for EncryptedResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncryptedResult")
+            .field("param_set", &self.param_set)
+            .field("rows", &self.rows)
+            .field("outputs", &self.outputs)
+            .field("log_modulus", &self.log_modulus)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for EvaluationKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvaluationKey").field("param_set", &self.param_set).finish_non_exhaustive()
+    }
+}
+
+impl Named for EncryptedResult {
+    const NAME: &'static str = "modelmart::fhe::EncryptedResult";
+}
+
+fn to_bytes<T: Serialize + Versionize + Named>(v: &T, limit: u64) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    safe_serialize(v, &mut out, limit).map_err(|e| Error::Serialization(e.to_string()))?;
+    Ok(out)
+}
+
+fn from_bytes<T: serde::de::DeserializeOwned + Unversionize + Named>(
+    bytes: &[u8],
+    limit: u64,
+) -> Result<T> {
+    if bytes.len() as u64 > limit {
+        return Err(Error::Serialization(format!(
+            "{} of {} bytes exceeds the {limit}-byte limit",
+            T::NAME,
+            bytes.len()
+        )));
+    }
+    safe_deserialize(bytes, limit).map_err(|e| Error::Serialization(format!("{}: {e}", T::NAME)))
+}
+
+impl EvaluationKey {
+    /// Parameter set.
+    pub fn param_set(&self) -> ParamSetId {
+        ParamSetId(self.param_set)
+    }
+
+    /// Serialize (versioned, safe serialization).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        to_bytes(self, MAX_EVALUATION_KEY_BYTES)
+    }
+
+    /// Deserialize with the size limit and check conformance with its parameter set.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let key: Self = from_bytes(bytes, MAX_EVALUATION_KEY_BYTES)?;
+        key.check(&Params::get(key.param_set())?)?;
+        Ok(key)
+    }
+
+    /// Check every dimension and the data lengths against `p`.
+    pub(crate) fn check(&self, p: &Params) -> Result<()> {
+        let bad = |why: String| Err(Error::nonconformant("evaluation key", why));
+        if self.param_set != p.id.0 {
+            return bad(format!("parameter set {} instead of {}", self.param_set, p.id.0));
+        }
+        let k = &self.ksk;
+        if k.input_key_lwe_dimension() != p.big_lwe_dimension()
+            || k.output_key_lwe_dimension() != p.lwe_dimension
+            || k.decomposition_base_log() != p.ks_base_log
+            || k.decomposition_level_count() != p.ks_level
+            || k.ciphertext_modulus() != p.modulus()
+        {
+            return bad("key-switching key dimensions".into());
+        }
+        let ksk_len = p.big_lwe_dimension().0 * p.ks_level.0;
+        if k.as_ref().len() != ksk_len {
+            return bad(format!(
+                "key-switching key holds {} values, expected {ksk_len}",
+                k.as_ref().len()
+            ));
+        }
+        let b = &self.bsk;
+        if b.input_lwe_dimension() != p.lwe_dimension
+            || b.glwe_size() != p.glwe_dimension.to_glwe_size()
+            || b.polynomial_size() != p.polynomial_size
+            || b.decomposition_base_log() != p.pbs_base_log
+            || b.decomposition_level_count() != p.pbs_level
+            || b.ciphertext_modulus() != p.modulus()
+        {
+            return bad("bootstrapping key dimensions".into());
+        }
+        if !canonical_seed(&k.compression_seed()) || !canonical_seed(&b.compression_seed()) {
+            return bad("key seed is not a plain AES-CTR seed starting at counter 0".into());
+        }
+        let bsk_len = p.lwe_dimension.0
+            * p.glwe_dimension.to_glwe_size().0
+            * p.pbs_level.0
+            * p.polynomial_size.0;
+        if b.as_ref().len() != bsk_len {
+            return bad(format!(
+                "bootstrapping key holds {} values, expected {bsk_len}",
+                b.as_ref().len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Only seeds as tfhe's seeded key generation makes them: AES-CTR keyed by a 128-bit seed,
+/// starting at the first table index. Anything else could make decompression walk off the end
+/// of the generator's counter space.
+fn canonical_seed(seed: &CompressionSeed) -> bool {
+    use tfhe_csprng::generators::aes_ctr::TableIndex;
+    use tfhe_csprng::seeders::SeedKind;
+    matches!(seed.inner.seed, SeedKind::Ctr(_)) && seed.inner.first_index == TableIndex::FIRST
+}
+
+impl EncryptedInput {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows as usize
+    }
+
+    /// Features per row.
+    pub fn features(&self) -> usize {
+        self.features as usize
+    }
+
+    /// Parameter set.
+    pub fn param_set(&self) -> ParamSetId {
+        ParamSetId(self.param_set)
+    }
+
+    /// Serialize (versioned, safe serialization).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        to_bytes(self, MAX_INPUT_BYTES)
+    }
+
+    /// Deserialize with the size limit and check its layout against the parameter set.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let input: Self = from_bytes(bytes, MAX_INPUT_BYTES)?;
+        input.check(&Params::get(input.param_set())?)?;
+        Ok(input)
+    }
+
+    pub(crate) fn check(&self, p: &Params) -> Result<()> {
+        let bad = |why: String| Err(Error::nonconformant("encrypted input", why));
+        if self.param_set != p.id.0 {
+            return bad(format!("parameter set {} instead of {}", self.param_set, p.id.0));
+        }
+        let n = p.polynomial_size.0;
+        let total = self.rows as usize * self.features as usize;
+        if total == 0 {
+            return bad("no values".into());
+        }
+        let expected_chunks = total.div_ceil(n);
+        if self.chunks.len() != expected_chunks {
+            return bad(format!("{} chunks for {total} values", self.chunks.len()));
+        }
+        for (i, c) in self.chunks.iter().enumerate() {
+            let want = if i + 1 == expected_chunks { total - i * n } else { n };
+            if c.bodies.len() != want {
+                return bad(format!("chunk {i} holds {} values, expected {want}", c.bodies.len()));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl EncryptedResult {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows as usize
+    }
+
+    /// Scores per row.
+    pub fn outputs(&self) -> usize {
+        self.outputs as usize
+    }
+
+    /// Serialize (versioned, safe serialization).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        to_bytes(self, MAX_RESULT_BYTES)
+    }
+
+    /// Deserialize with the size limit and check every ciphertext against the parameter set.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let r: Self = from_bytes(bytes, MAX_RESULT_BYTES)?;
+        r.check(&Params::get(ParamSetId(r.param_set))?)?;
+        Ok(r)
+    }
+
+    pub(crate) fn check(&self, p: &Params) -> Result<()> {
+        use tfhe::conformance::ParameterSetConformant;
+        let bad = |why: String| Err(Error::nonconformant("encrypted result", why));
+        if self.param_set != p.id.0 {
+            return bad(format!("parameter set {} instead of {}", self.param_set, p.id.0));
+        }
+        if self.cts.len() != self.rows as usize * self.outputs as usize || self.cts.is_empty() {
+            return bad(format!(
+                "{} ciphertexts for {}x{}",
+                self.cts.len(),
+                self.rows,
+                self.outputs
+            ));
+        }
+        if !(1..=64).contains(&self.log_modulus) {
+            return bad(format!("log modulus {}", self.log_modulus));
+        }
+        let params = CompressedModulusSwitchedLweCiphertextConformanceParams {
+            ct_params: LweCiphertextConformanceParams {
+                lwe_dim: p.big_lwe_dimension(),
+                ct_modulus: p.modulus(),
+            },
+            ms_decompression_type: MsDecompressionType::ClassicPbs {
+                br_input_modulus_log: CiphertextModulusLog(self.log_modulus as usize),
+                br_input_lwe_dim: p.big_lwe_dimension(),
+            },
+        };
+        if let Some(i) = self.cts.iter().position(|c| !c.is_conformant(&params)) {
+            return bad(format!("ciphertext {i} has the wrong size or modulus"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fhe::ClientKey;
+
+    fn input() -> EncryptedInput {
+        let client = ClientKey::generate(ParamSetId::default()).unwrap();
+        let p = Params::get(ParamSetId::default()).unwrap();
+        EncryptedInput {
+            param_set: 1,
+            rows: 3,
+            features: 2,
+            chunks: client.encrypt_values(&p, &[1, 2, 3, 4, 5, 6]),
+        }
+    }
+
+    #[test]
+    fn wrong_parameter_set_is_refused() {
+        let mut i = input();
+        i.param_set = 2;
+        let bytes = i.to_bytes().unwrap();
+        assert!(matches!(EncryptedInput::from_bytes(&bytes), Err(Error::Unsupported(_))));
+        let p = Params::get(ParamSetId::default()).unwrap();
+        assert!(matches!(i.check(&p), Err(Error::NonConformant { .. })));
+    }
+
+    #[test]
+    fn inconsistent_layout_is_refused() {
+        let p = Params::get(ParamSetId::default()).unwrap();
+        let mut i = input();
+        i.rows = 4;
+        assert!(matches!(i.check(&p), Err(Error::NonConformant { .. })));
+        let mut i = input();
+        i.chunks[0].bodies.pop();
+        let err = EncryptedInput::from_bytes(&i.to_bytes().unwrap()).unwrap_err();
+        assert!(matches!(err, Error::NonConformant { what: "encrypted input", .. }), "{err}");
+        let mut i = input();
+        i.chunks.push(i.chunks[0].clone());
+        assert!(i.check(&p).is_err());
+        let mut i = input();
+        i.rows = 0;
+        assert!(i.check(&p).is_err());
+        assert!(input().check(&p).is_ok());
+    }
+
+    #[test]
+    fn results_with_wrong_shape_are_refused() {
+        let p = Params::get(ParamSetId::default()).unwrap();
+        let r = EncryptedResult { param_set: 1, rows: 1, outputs: 1, log_modulus: 40, cts: vec![] };
+        assert!(r.check(&p).is_err());
+        let bytes = r.to_bytes().unwrap();
+        assert!(matches!(EncryptedResult::from_bytes(&bytes), Err(Error::NonConformant { .. })));
+    }
+}

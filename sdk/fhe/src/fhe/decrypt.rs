@@ -1,0 +1,86 @@
+//! Buyer side: decrypt an [`EncryptedResult`] into integer scores.
+
+use tfhe::core_crypto::prelude::*;
+
+use super::codec::EncryptedResult;
+use super::keys::ClientKey;
+use crate::compiled::CompiledModel;
+use crate::params::Params;
+use crate::{Error, Result};
+
+impl ClientKey {
+    /// Decrypt a result of `model`: `rows x outputs` integer scores (the values
+    /// [`CompiledModel::eval_clear`] computes in the clear).
+    pub fn decrypt(
+        &self,
+        model: &CompiledModel,
+        result: &EncryptedResult,
+    ) -> Result<Vec<Vec<i64>>> {
+        let p = Params::get(self.param_set())?;
+        result.check(&p)?;
+        if result.outputs() != model.n_outputs() {
+            return Err(Error::nonconformant(
+                "encrypted result",
+                format!("{} outputs, model has {}", result.outputs(), model.n_outputs()),
+            ));
+        }
+        if result.log_modulus != model.encoding.output_log_modulus {
+            return Err(Error::nonconformant(
+                "encrypted result",
+                "modulus does not match the model",
+            ));
+        }
+        let key = self.glwe.as_lwe_secret_key();
+        let ell = u32::from(result.log_modulus);
+        // output step at the switched modulus: 2^(output_delta_log - (64 - ell))
+        let step_log = i64::from(model.encoding.output_delta_log) - (64 - i64::from(ell));
+        if step_log < 1 {
+            return Err(Error::nonconformant(
+                "encrypted result",
+                "modulus too small for the encoding",
+            ));
+        }
+        let mask = if ell == 64 { u64::MAX } else { (1u64 << ell) - 1 };
+        let scores: Vec<i64> = result
+            .cts
+            .iter()
+            .map(|ct| {
+                let msed = ct.extract();
+                let dot = msed
+                    .mask()
+                    .zip(key.as_ref())
+                    .fold(0u64, |acc, (a, s)| acc.wrapping_add((a as u64).wrapping_mul(*s)));
+                let phase = (msed.body() as u64).wrapping_sub(dot) & mask;
+                decode(phase, ell, step_log as u32)
+            })
+            .collect();
+        let center = model.output_center();
+        Ok(scores
+            .chunks(result.outputs())
+            .map(|row| row.iter().zip(&center).map(|(s, c)| s + c).collect())
+            .collect())
+    }
+}
+
+/// Round a phase on `Z_{2^ell}` to the nearest multiple of `2^step_log`, as a signed integer.
+fn decode(phase: u64, ell: u32, step_log: u32) -> i64 {
+    // sign-extend the ell-bit phase, then round
+    let shifted = (phase << (64 - ell)) as i64 >> (64 - ell);
+    let half = 1i64 << (step_log - 1);
+    (shifted.wrapping_add(half)) >> step_log
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode;
+
+    #[test]
+    fn decode_rounds_signed() {
+        assert_eq!(decode(5 << 10, 40, 10), 5);
+        assert_eq!(decode((5 << 10) + 511, 40, 10), 5);
+        assert_eq!(decode((5 << 10) + 513, 40, 10), 6);
+        let minus3 = ((-3i64 << 10) as u64) & ((1 << 40) - 1);
+        assert_eq!(decode(minus3, 40, 10), -3);
+        assert_eq!(decode(minus3.wrapping_sub(100) & ((1 << 40) - 1), 40, 10), -3);
+    }
+}

@@ -1,0 +1,94 @@
+//! Buyer side: encrypt quantized rows into a compact [`EncryptedInput`].
+
+use tfhe::core_crypto::prelude::*;
+
+use super::codec::{EncryptedInput, InputChunk};
+use super::keys::ClientKey;
+use crate::compiled::CompiledModel;
+use crate::params::Params;
+use crate::{Error, Result};
+
+impl ClientKey {
+    /// Quantize and encrypt float feature rows for `model`.
+    pub fn encrypt_rows(&self, model: &CompiledModel, rows: &[Vec<f64>]) -> Result<EncryptedInput> {
+        let q = rows.iter().map(|r| model.schema.quantize(r)).collect::<Result<Vec<_>>>()?;
+        self.encrypt_quantized(model, &q)
+    }
+
+    /// Encrypt already-quantized rows for `model`.
+    pub fn encrypt_quantized(
+        &self,
+        model: &CompiledModel,
+        rows: &[Vec<u64>],
+    ) -> Result<EncryptedInput> {
+        if model.param_set != self.param_set() {
+            return Err(Error::nonconformant(
+                "client key",
+                format!(
+                    "key is for parameter set {}, model for {}",
+                    self.param_set, model.param_set.0
+                ),
+            ));
+        }
+        let features = model.schema.len();
+        if rows.is_empty() {
+            return Err(Error::SchemaMismatch("no rows".into()));
+        }
+        let shift = u32::from(model.encoding.input_delta_log);
+        let mut values = Vec::with_capacity(rows.len() * features);
+        for (r, row) in rows.iter().enumerate() {
+            if row.len() != features {
+                return Err(Error::SchemaMismatch(format!(
+                    "row {r}: {} values for {features} features",
+                    row.len()
+                )));
+            }
+            for (q, f) in row.iter().zip(&model.schema.features) {
+                if *q >= 1u64 << f.bits {
+                    return Err(Error::SchemaMismatch(format!(
+                        "{} is quantized to {} bits",
+                        f.name, f.bits
+                    )));
+                }
+                values.push(q << shift);
+            }
+        }
+        let p = Params::get(self.param_set())?;
+        let chunks = self.encrypt_values(&p, &values);
+        Ok(EncryptedInput {
+            param_set: self.param_set,
+            rows: rows.len() as u32,
+            features: features as u32,
+            chunks,
+        })
+    }
+
+    /// Encrypt encoded plaintexts, N per seeded GLWE; keep the seed and the used bodies only.
+    pub(crate) fn encrypt_values(&self, p: &Params, values: &[u64]) -> Vec<InputChunk> {
+        let n = p.polynomial_size.0;
+        let mut seeder = new_seeder();
+        values
+            .chunks(n)
+            .map(|chunk| {
+                let mut plain = PlaintextList::new(0u64, PlaintextCount(n));
+                plain.as_mut()[..chunk.len()].copy_from_slice(chunk);
+                let seed = seeder.seed();
+                let mut ct = SeededGlweCiphertext::new(
+                    0u64,
+                    p.glwe_dimension.to_glwe_size(),
+                    p.polynomial_size,
+                    seed.into(),
+                    p.modulus(),
+                );
+                encrypt_seeded_glwe_ciphertext(
+                    &self.glwe,
+                    &mut ct,
+                    &plain,
+                    p.glwe_noise,
+                    seeder.as_mut(),
+                );
+                InputChunk { seed: seed.0, bodies: ct.get_body().as_ref()[..chunk.len()].to_vec() }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,456 @@
+//! Coprocessor side: evaluate a compiled model on an encrypted input.
+//!
+//! Linear algebra runs directly on the LWE samples extracted from the input's GLWE chunks (no
+//! bootstrapping, microseconds). Tree models bootstrap every distinct comparison and every leaf
+//! test (key switch, centered modulus switch, blind rotation, sample extraction) on rayon's
+//! worker threads, each with its own FFT scratch. Call it from a blocking thread, never from an
+//! async runtime's worker.
+
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use tfhe::core_crypto::algorithms::slice_algorithms::{
+    slice_wrapping_add_assign, slice_wrapping_add_scalar_mul_assign, slice_wrapping_sub_assign,
+};
+use tfhe::core_crypto::fft_impl::fft64::math::fft::Fft;
+use tfhe::core_crypto::prelude::*;
+use tfhe_csprng::seeders::Seed;
+
+use super::codec::{EncryptedInput, EncryptedResult};
+use super::keys::ServerKey;
+use crate::compiled::{CompiledModel, QLinear, QProgram, QTrees};
+use crate::params::Params;
+use crate::{Error, Result};
+
+/// Value of a comparison bootstrap's output (`±2^59`).
+const CMP_OUT_LOG: u32 = 59;
+
+/// What an evaluation did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EvalStats {
+    /// Rows evaluated.
+    pub rows: usize,
+    /// Programmable bootstraps performed.
+    pub bootstraps: usize,
+    /// Wall time of the evaluation.
+    pub elapsed: Duration,
+}
+
+/// Evaluates one compiled model; holds nothing secret.
+#[derive(Debug)]
+pub struct Evaluator<'a> {
+    model: &'a CompiledModel,
+    params: Params,
+    server_key: Option<&'a ServerKey>,
+}
+
+impl<'a> Evaluator<'a> {
+    /// Prepare to evaluate `model`; `server_key` is required when the model bootstraps.
+    pub fn new(model: &'a CompiledModel, server_key: Option<&'a ServerKey>) -> Result<Self> {
+        let params = Params::get(model.param_set)?;
+        if model.needs_evaluation_key() && server_key.is_none() {
+            return Err(Error::MissingEvaluationKey);
+        }
+        if let Some(sk) = server_key
+            && sk.params.id != params.id
+        {
+            return Err(Error::nonconformant(
+                "evaluation key",
+                "parameter set differs from the model's",
+            ));
+        }
+        Ok(Self { model, params, server_key })
+    }
+
+    /// Evaluate every row of `input` (at most `max_rows`).
+    pub fn evaluate(
+        &self,
+        input: &EncryptedInput,
+        max_rows: usize,
+    ) -> Result<(EncryptedResult, EvalStats)> {
+        let start = Instant::now();
+        input.check(&self.params)?;
+        if input.features() != self.model.schema.len() {
+            return Err(Error::nonconformant(
+                "encrypted input",
+                format!(
+                    "{} features per row, model takes {}",
+                    input.features(),
+                    self.model.schema.len()
+                ),
+            ));
+        }
+        if input.rows() > max_rows {
+            return Err(Error::TooManyRows { rows: input.rows(), max: max_rows });
+        }
+        let glwes = self.expand(input);
+        let samples = Samples { glwes: &glwes, features: input.features(), params: &self.params };
+        let (outputs, bootstraps) = match &self.model.program {
+            QProgram::Linear(l) => (self.linear(l, &samples, input.rows()), 0),
+            QProgram::Trees(t) => {
+                let sk = self.server_key.ok_or(Error::MissingEvaluationKey)?;
+                self.trees(t, sk, &samples, input.rows())
+            }
+        };
+        let ell = CiphertextModulusLog(usize::from(self.model.encoding.output_log_modulus));
+        let cts = outputs
+            .par_iter()
+            .map(|ct| {
+                lwe_ciphertext_modulus_switch::<u64, u64, _>(ct.as_view(), ell).compress::<u64>()
+            })
+            .collect();
+        let result = EncryptedResult {
+            param_set: self.params.id.0,
+            rows: input.rows() as u32,
+            outputs: self.model.n_outputs() as u32,
+            log_modulus: self.model.encoding.output_log_modulus,
+            cts,
+        };
+        Ok((result, EvalStats { rows: input.rows(), bootstraps, elapsed: start.elapsed() }))
+    }
+
+    /// Regenerate each chunk's GLWE mask from its seed.
+    fn expand(&self, input: &EncryptedInput) -> Vec<GlweCiphertextOwned<u64>> {
+        let n = self.params.polynomial_size.0;
+        input
+            .chunks
+            .par_iter()
+            .map(|c| {
+                let mut body = vec![0u64; n];
+                body[..c.bodies.len()].copy_from_slice(&c.bodies);
+                SeededGlweCiphertext::from_container(
+                    body,
+                    self.params.glwe_dimension.to_glwe_size(),
+                    Seed(c.seed).into(),
+                    self.params.modulus(),
+                )
+                .decompress_into_glwe_ciphertext()
+            })
+            .collect()
+    }
+
+    fn linear(&self, l: &QLinear, s: &Samples<'_>, rows: usize) -> Vec<LweCiphertextOwned<u64>> {
+        let shift = u32::from(self.model.encoding.output_delta_log);
+        let per_row: Vec<Vec<LweCiphertextOwned<u64>>> = (0..rows)
+            .into_par_iter()
+            .map(|r| {
+                let mut outs: Vec<LweCiphertextOwned<u64>> = l
+                    .bias
+                    .iter()
+                    .map(|b| {
+                        let mut ct = s.zero();
+                        *ct.get_mut_body().data = (*b as u64).wrapping_shl(shift);
+                        ct
+                    })
+                    .collect();
+                let mut x = s.zero();
+                for i in 0..s.features {
+                    s.extract(r, i, &mut x);
+                    for (out, w) in outs.iter_mut().zip(&l.weights) {
+                        let w = w[i];
+                        if w != 0 {
+                            slice_wrapping_add_scalar_mul_assign(
+                                out.as_mut(),
+                                x.as_ref(),
+                                w as u64,
+                            );
+                        }
+                    }
+                }
+                outs
+            })
+            .collect();
+        per_row.into_iter().flatten().collect()
+    }
+
+    fn trees(
+        &self,
+        t: &QTrees,
+        sk: &ServerKey,
+        s: &Samples<'_>,
+        rows: usize,
+    ) -> (Vec<LweCiphertextOwned<u64>>, usize) {
+        let enc = self.model.encoding;
+        let u_log = u32::from(enc.input_delta_log) - 1;
+        let v = 1u64 << CMP_OUT_LOG;
+        let cmp_lut = constant_lut(&self.params, v);
+        let nc = t.comparisons.len();
+        // comparisons: phase (2(q - T) - 1) u, positive when the sample goes right
+        let cmp_out: Vec<LweCiphertextOwned<u64>> = (0..rows * nc)
+            .into_par_iter()
+            .map_init(
+                || Scratch::new(&self.params),
+                |scratch, j| {
+                    let (r, c) = (j / nc, &t.comparisons[j % nc]);
+                    let mut x = s.zero();
+                    s.extract(r, c.feature as usize, &mut x);
+                    let offset = ((2 * c.threshold + 1) as u64).wrapping_shl(u_log);
+                    let body = x.get_mut_body().data;
+                    *body = body.wrapping_sub(offset);
+                    scratch.bootstrap(sk, &x, &cmp_lut)
+                },
+            )
+            .collect();
+        // leaf tests: sum dir_j out_j - (d - 1) v is +v only when every condition holds; the
+        // bootstrap of leaf l for output k returns +-c with c = L * 2^(delta - 1), so
+        // out + c is L * 2^delta when the leaf is reached and 0 otherwise, with the noise of a
+        // single bootstrap whatever L is
+        let tasks: Vec<(usize, usize)> = t
+            .leaves
+            .iter()
+            .enumerate()
+            .flat_map(|(li, leaf)| {
+                leaf.values.iter().enumerate().filter(|(_, v)| **v != 0).map(move |(k, _)| (li, k))
+            })
+            .collect();
+        let luts: Vec<GlweCiphertextOwned<u64>> = tasks
+            .iter()
+            .map(|(li, k)| {
+                constant_lut(
+                    &self.params,
+                    half_value(t.leaves[*li].values[*k], enc.output_delta_log),
+                )
+            })
+            .collect();
+        let nt = tasks.len();
+        let leaf_out: Vec<LweCiphertextOwned<u64>> = (0..rows * nt)
+            .into_par_iter()
+            .map_init(
+                || Scratch::new(&self.params),
+                |scratch, j| {
+                    let (r, task) = (j / nt, j % nt);
+                    let leaf = &t.leaves[tasks[task].0];
+                    let mut acc = s.zero();
+                    for (c, right) in &leaf.path {
+                        let o = &cmp_out[r * nc + *c as usize];
+                        if *right {
+                            slice_wrapping_add_assign(acc.as_mut(), o.as_ref());
+                        } else {
+                            slice_wrapping_sub_assign(acc.as_mut(), o.as_ref());
+                        }
+                    }
+                    let d = leaf.path.len() as u64;
+                    let body = acc.get_mut_body().data;
+                    *body = body.wrapping_sub((d - 1).wrapping_mul(v));
+                    scratch.bootstrap(sk, &acc, &luts[task])
+                },
+            )
+            .collect();
+        // scores minus their centre, in units of 2^output_delta_log
+        let n_out = t.constant.len();
+        let outputs = (0..rows * n_out)
+            .into_par_iter()
+            .map(|j| {
+                let (r, k) = (j / n_out, j % n_out);
+                let mut ct = s.zero();
+                let mut offset = (t.constant[k] - t.center[k]) as u64;
+                offset = offset.wrapping_shl(u32::from(enc.output_delta_log));
+                for (task, (li, kk)) in tasks.iter().enumerate() {
+                    if *kk == k {
+                        slice_wrapping_add_assign(ct.as_mut(), leaf_out[r * nt + task].as_ref());
+                        offset = offset.wrapping_add(half_value(
+                            t.leaves[*li].values[k],
+                            enc.output_delta_log,
+                        ));
+                    }
+                }
+                let body = ct.get_mut_body().data;
+                *body = body.wrapping_add(offset);
+                ct
+            })
+            .collect();
+        (outputs, rows * (nc + nt))
+    }
+}
+
+/// Access to the input's LWE samples (value `row * features + feature`).
+struct Samples<'a> {
+    glwes: &'a [GlweCiphertextOwned<u64>],
+    features: usize,
+    params: &'a Params,
+}
+
+impl Samples<'_> {
+    fn zero(&self) -> LweCiphertextOwned<u64> {
+        LweCiphertext::new(
+            0u64,
+            self.params.big_lwe_dimension().to_lwe_size(),
+            self.params.modulus(),
+        )
+    }
+
+    fn extract(&self, row: usize, feature: usize, out: &mut LweCiphertextOwned<u64>) {
+        let n = self.params.polynomial_size.0;
+        let v = row * self.features + feature;
+        extract_lwe_sample_from_glwe_ciphertext(&self.glwes[v / n], out, MonomialDegree(v % n));
+    }
+}
+
+/// `L * 2^(delta_log - 1)` on the torus (two's complement for negative `L`).
+fn half_value(l: i64, delta_log: u8) -> u64 {
+    (l as u64).wrapping_shl(u32::from(delta_log) - 1)
+}
+
+/// A trivial GLWE whose every coefficient is `value`: the negacyclic sign test.
+fn constant_lut(p: &Params, value: u64) -> GlweCiphertextOwned<u64> {
+    let mut lut =
+        GlweCiphertext::new(0u64, p.glwe_dimension.to_glwe_size(), p.polynomial_size, p.modulus());
+    lut.get_mut_body().as_mut().fill(value);
+    lut
+}
+
+/// Per-thread bootstrap scratch.
+struct Scratch {
+    fft: Fft,
+    buffers: ComputationBuffers,
+}
+
+impl Scratch {
+    fn new(p: &Params) -> Self {
+        let fft = Fft::new(p.polynomial_size);
+        let mut buffers = ComputationBuffers::new();
+        buffers.resize(
+            blind_rotate_assign_mem_optimized_requirement::<u64>(
+                p.glwe_dimension.to_glwe_size(),
+                p.polynomial_size,
+                fft.as_view(),
+            )
+            .unaligned_bytes_required(),
+        );
+        Self { fft, buffers }
+    }
+
+    /// Key switch, centered modulus switch, blind rotation of `lut`, sample extraction.
+    fn bootstrap(
+        &mut self,
+        sk: &ServerKey,
+        input: &LweCiphertextOwned<u64>,
+        lut: &GlweCiphertextOwned<u64>,
+    ) -> LweCiphertextOwned<u64> {
+        let p = &sk.params;
+        let mut small = LweCiphertext::new(0u64, p.lwe_dimension.to_lwe_size(), p.modulus());
+        keyswitch_lwe_ciphertext(&sk.ksk, input, &mut small);
+        let log_2n = CiphertextModulusLog(p.polynomial_size.log2().0 + 1);
+        let msed =
+            lwe_ciphertext_centered_binary_modulus_switch::<u64, usize, _>(small.as_view(), log_2n);
+        let mut acc = lut.clone();
+        blind_rotate_assign_mem_optimized(
+            &msed,
+            &mut acc,
+            &sk.bsk,
+            self.fft.as_view(),
+            self.buffers.stack(),
+        );
+        let mut out = LweCiphertext::new(0u64, p.big_lwe_dimension().to_lwe_size(), p.modulus());
+        extract_lwe_sample_from_glwe_ciphertext(&acc, &mut out, MonomialDegree(0));
+        out
+    }
+}
+
+pub(crate) fn bench_bootstraps(
+    client: &super::keys::ClientKey,
+    server: &ServerKey,
+    n: usize,
+) -> Result<usize> {
+    let p = server.params;
+    let mut seeder = new_seeder();
+    let mut enc =
+        EncryptionRandomGenerator::<DefaultRandomGenerator>::new(seeder.seed(), seeder.as_mut());
+    let x = allocate_and_encrypt_new_lwe_ciphertext(
+        &client.glwe.as_lwe_secret_key(),
+        Plaintext(1u64 << 62),
+        p.glwe_noise,
+        p.modulus(),
+        &mut enc,
+    );
+    let lut = constant_lut(&p, 1 << CMP_OUT_LOG);
+    let mut scratch = Scratch::new(&p);
+    for _ in 0..n {
+        let _ = scratch.bootstrap(server, &x, &lut);
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fhe::ClientKey;
+    use crate::params::ParamSetId;
+
+    /// Sign bootstraps: `(2(q - T) - 1) 2^58` decrypts to `+v` iff `q > T`, with noise far below
+    /// the bound the encodings assume; leaf tests combine them exactly.
+    #[test]
+    fn sign_bootstrap_and_leaf_test() {
+        let client = ClientKey::generate(ParamSetId::default()).unwrap();
+        let server = ServerKey::expand(&client.evaluation_key().unwrap()).unwrap();
+        let p = server.params;
+        let key = client.glwe.as_lwe_secret_key();
+        let mut seeder = new_seeder();
+        let mut enc = EncryptionRandomGenerator::<DefaultRandomGenerator>::new(
+            seeder.seed(),
+            seeder.as_mut(),
+        );
+        let v = 1u64 << CMP_OUT_LOG;
+        let lut = constant_lut(&p, v);
+        let mut scratch = Scratch::new(&p);
+        // encrypt a phase and bootstrap it through the sign test
+        let mut sign = |phase: u64| {
+            let ct = allocate_and_encrypt_new_lwe_ciphertext(
+                &key,
+                Plaintext(phase),
+                p.glwe_noise,
+                p.modulus(),
+                &mut enc,
+            );
+            scratch.bootstrap(&server, &ct, &lut)
+        };
+        let mut worst = 0i64;
+        let mut outs = Vec::new();
+        for (q, t) in [(0u64, 0i64), (1, 0), (15, 14), (14, 14), (7, 3), (3, 7), (0, 14), (15, 0)] {
+            let phase = (q << 59).wrapping_sub(((2 * t + 1) as u64) << 58);
+            let out = sign(phase);
+            let dec = decrypt_lwe_ciphertext(&key, &out).0;
+            let expect = if q as i64 > t { v } else { v.wrapping_neg() };
+            let err = dec.wrapping_sub(expect) as i64;
+            assert!(err.unsigned_abs() < 1 << 56, "q={q} t={t}: {dec:#x} vs {expect:#x}");
+            worst = worst.max(err.abs());
+            outs.push((out, q as i64 > t));
+        }
+        // output noise: std over fresh bootstraps must sit below the std the encodings assume
+        let mut sq = 0f64;
+        let n = 48;
+        for i in 0..n {
+            let phase = (((i % 16) as u64) << 59).wrapping_sub(15u64 << 58);
+            let out = sign(phase);
+            let expect = if (i % 16) as i64 > 7 { v } else { v.wrapping_neg() };
+            let e = decrypt_lwe_ciphertext(&key, &out).0.wrapping_sub(expect) as i64 as f64;
+            sq += e * e;
+        }
+        let std_log = (sq / n as f64).sqrt().log2();
+        eprintln!(
+            "bootstrap output noise: std 2^{std_log:.2}, worst of the first 8: 2^{:.2}",
+            (worst as f64).log2()
+        );
+        assert!(std_log < PBS_NOISE_STD_LOG_TEST, "bootstrap noise std 2^{std_log}");
+        // leaf over the first three comparisons with directions (right, left, right)
+        for dirs in [[true, false, true], [false, true, false], [true, true, true]] {
+            let mut acc =
+                LweCiphertext::new(0u64, p.big_lwe_dimension().to_lwe_size(), p.modulus());
+            for (j, d) in dirs.iter().enumerate() {
+                if *d {
+                    slice_wrapping_add_assign(acc.as_mut(), outs[j].0.as_ref());
+                } else {
+                    slice_wrapping_sub_assign(acc.as_mut(), outs[j].0.as_ref());
+                }
+            }
+            let body = acc.get_mut_body().data;
+            *body = body.wrapping_sub(2 * v);
+            let leaf = scratch.bootstrap(&server, &acc, &constant_lut(&p, v));
+            let dec = decrypt_lwe_ciphertext(&key, &leaf).0 as i64;
+            let active = dirs.iter().zip(&outs).all(|(d, (_, right))| d == right);
+            assert_eq!(dec > 0, active, "dirs {dirs:?}: {dec}");
+        }
+    }
+
+    const PBS_NOISE_STD_LOG_TEST: f64 = crate::params::PBS_NOISE_STD_LOG;
+}

@@ -1,0 +1,57 @@
+//! ModelMart's FHE inference engine (`modelmart-fhe`).
+//!
+//! Pure CPU: no async, no network, no chain. Used by buyers (keys, encryption, decryption),
+//! sellers (import, quantization, compilation) and the coprocessor (encrypted evaluation).
+//!
+//! - [`onnx::import_onnx`] / [`model::ModelFile`]: float models from ONNX (scikit-learn, XGBoost,
+//!   PyTorch exports) or the project's own JSON file.
+//! - [`CompiledModel::compile`]: quantization from calibration data into an integer program with
+//!   a public input schema; [`CompiledModel::eval_clear`] is the reference the encrypted
+//!   evaluation reproduces exactly.
+//! - [`fhe`]: the buyer's [`ClientKey`], its [`EvaluationKey`] (only for models that bootstrap),
+//!   compact [`EncryptedInput`]s, the coprocessor's [`Evaluator`], [`EncryptedResult`]s.
+//! - [`cost`]: bootstrap count and expected latency before running anything.
+//!
+//! This crate must not do I/O beyond reading files it is explicitly given, must not log secrets,
+//! and must not panic on untrusted bytes: every deserializer enforces a size limit and checks
+//! parameter conformance.
+//!
+//! ```
+//! use modelmart_fhe::{ClientKey, CompileOptions, CompiledModel, Evaluator, onnx::import_onnx};
+//! # fn main() -> modelmart_fhe::Result<()> {
+//! # let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+//! // seller: import and compile with calibration data
+//! let onnx = std::fs::read(format!("{dir}/models/logreg_breast_cancer.onnx")).unwrap();
+//! let train = modelmart_fhe::Dataset::load(format!("{dir}/data/breast_cancer_train.csv"))?;
+//! let model = import_onnx(&onnx)?;
+//! let compiled = CompiledModel::compile(&model, &train.x, CompileOptions::default())?;
+//!
+//! // buyer: keys and encryption (a linear model needs no evaluation key)
+//! let client = ClientKey::generate(compiled.param_set)?;
+//! let input = client.encrypt_rows(&compiled, &train.x[..2])?;
+//! let bytes = input.to_bytes()?;
+//!
+//! // coprocessor: evaluate on ciphertexts
+//! let input = modelmart_fhe::EncryptedInput::from_bytes(&bytes)?;
+//! let (result, _stats) = Evaluator::new(&compiled, None)?.evaluate(&input, 64)?;
+//!
+//! // buyer: decrypt; equals the clear quantized model exactly
+//! let scores = client.decrypt(&compiled, &result)?;
+//! assert_eq!(scores[0], compiled.predict_clear(&train.x[0])?);
+//! # Ok(()) }
+//! ```
+
+pub mod compiled;
+pub mod cost;
+mod data;
+mod error;
+pub mod fhe;
+pub mod model;
+pub mod onnx;
+pub mod params;
+pub mod quant;
+
+pub use compiled::{CompileOptions, CompiledModel};
+pub use data::Dataset;
+pub use error::{Error, Result};
+pub use fhe::{ClientKey, EncryptedInput, EncryptedResult, EvaluationKey, Evaluator, ServerKey};

@@ -1,0 +1,84 @@
+//! FHE parameter sets.
+//!
+//! Parameter set 1 is tfhe-rs 1.4's `PARAM_MESSAGE_2_CARRY_2_KS_PBS_TUNIFORM_2M128` (128-bit
+//! security, bootstrap failure probability 2^-129.6 at its 5-bit decision margin), used at the
+//! core-crypto level: inputs are encrypted under the GLWE key (N = 2048) so linear algebra is
+//! leveled, and bootstraps key-switch to the small key (n = 918) and blind-rotate back.
+
+use serde::{Deserialize, Serialize};
+use tfhe::core_crypto::prelude::*;
+
+/// GLWE polynomial size N.
+pub const POLYNOMIAL_SIZE: usize = 2048;
+/// log2 of the bound of the GLWE (input) noise: TUniform(17) draws from `[-2^17, 2^17]`.
+pub const GLWE_NOISE_BOUND_LOG: u32 = 17;
+/// log2 of the standard deviation of one bootstrap's output noise assumed when sizing output
+/// encodings of bootstrapped models (the `sign_bootstrap_and_leaf_test` test measures it).
+pub const PBS_NOISE_STD_LOG: f64 = 49.5;
+
+/// Identifier of a parameter set (the on-chain `paramSet` of listings and keys).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ParamSetId(pub u16);
+
+impl Default for ParamSetId {
+    fn default() -> Self {
+        Self(1)
+    }
+}
+
+/// Concrete cryptographic parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Params {
+    /// Identifier.
+    pub id: ParamSetId,
+    /// Small LWE dimension (bootstrap input).
+    pub lwe_dimension: LweDimension,
+    /// GLWE dimension k.
+    pub glwe_dimension: GlweDimension,
+    /// Polynomial size N.
+    pub polynomial_size: PolynomialSize,
+    /// Noise of small-key LWE encryptions (key-switching key).
+    pub lwe_noise: DynamicDistribution<u64>,
+    /// Noise of GLWE encryptions (inputs, bootstrapping key).
+    pub glwe_noise: DynamicDistribution<u64>,
+    /// Bootstrapping key decomposition base log.
+    pub pbs_base_log: DecompositionBaseLog,
+    /// Bootstrapping key decomposition levels.
+    pub pbs_level: DecompositionLevelCount,
+    /// Key-switching key decomposition base log.
+    pub ks_base_log: DecompositionBaseLog,
+    /// Key-switching key decomposition levels.
+    pub ks_level: DecompositionLevelCount,
+}
+
+impl Params {
+    /// Look up a parameter set by id.
+    pub fn get(id: ParamSetId) -> crate::Result<Self> {
+        match id.0 {
+            1 => Ok(Self {
+                id,
+                lwe_dimension: LweDimension(918),
+                glwe_dimension: GlweDimension(1),
+                polynomial_size: PolynomialSize(POLYNOMIAL_SIZE),
+                lwe_noise: DynamicDistribution::new_t_uniform(45),
+                glwe_noise: DynamicDistribution::new_t_uniform(GLWE_NOISE_BOUND_LOG),
+                pbs_base_log: DecompositionBaseLog(23),
+                pbs_level: DecompositionLevelCount(1),
+                ks_base_log: DecompositionBaseLog(4),
+                ks_level: DecompositionLevelCount(4),
+            }),
+            other => Err(crate::Error::Unsupported(format!("FHE parameter set {other}"))),
+        }
+    }
+
+    /// Dimension of LWE ciphertexts under the GLWE key (k * N).
+    pub fn big_lwe_dimension(&self) -> LweDimension {
+        LweDimension(self.glwe_dimension.0 * self.polynomial_size.0)
+    }
+
+    /// The native 2^64 ciphertext modulus.
+    pub fn modulus(&self) -> CiphertextModulus<u64> {
+        CiphertextModulus::new_native()
+    }
+}

@@ -1,0 +1,49 @@
+use modelmart_fhe::fhe::codec::MAX_INPUT_BYTES;
+use modelmart_fhe::{EncryptedInput, EncryptedResult, Error, EvaluationKey, Evaluator};
+
+use crate::{compiled, keys};
+
+#[test]
+fn truncated_garbage_and_oversized_inputs_are_refused() {
+    let (c, test) = compiled("logreg_breast_cancer", "breast_cancer");
+    let bytes = keys().0.encrypt_rows(&c, &test.x[..2]).unwrap().to_bytes().unwrap();
+    for cut in [0, 1, 8, bytes.len() / 2, bytes.len() - 1] {
+        assert!(
+            matches!(EncryptedInput::from_bytes(&bytes[..cut]), Err(Error::Serialization(_))),
+            "cut {cut}"
+        );
+    }
+    assert!(EncryptedInput::from_bytes(&[0xA5; 300]).is_err());
+    let huge = vec![0u8; MAX_INPUT_BYTES as usize + 1];
+    assert!(
+        matches!(EncryptedInput::from_bytes(&huge), Err(Error::Serialization(m)) if m.contains("limit"))
+    );
+    // a key blob is not an input, and vice versa
+    assert!(EvaluationKey::from_bytes(&bytes).is_err());
+    assert!(EncryptedResult::from_bytes(&bytes).is_err());
+}
+
+#[test]
+fn flipped_bytes_never_panic() {
+    let (c, test) = compiled("logreg_breast_cancer", "breast_cancer");
+    let bytes = keys().0.encrypt_rows(&c, &test.x[..1]).unwrap().to_bytes().unwrap();
+    let evaluator = Evaluator::new(&c, None).unwrap();
+    for i in (0..bytes.len()).step_by(3) {
+        let mut b = bytes.clone();
+        b[i] ^= 0x5A;
+        // either refused with a typed error, or a well-formed (different) ciphertext
+        if let Ok(input) = EncryptedInput::from_bytes(&b) {
+            let _ = evaluator.evaluate(&input, 8);
+        }
+    }
+}
+
+#[test]
+fn evaluation_key_round_trips_and_rejects_corruption() {
+    let ek = keys().0.evaluation_key().unwrap();
+    let bytes = ek.to_bytes().unwrap();
+    assert!(bytes.len() <= 40 << 20, "evaluation key of {} bytes", bytes.len());
+    EvaluationKey::from_bytes(&bytes).unwrap();
+    assert!(EvaluationKey::from_bytes(&bytes[..bytes.len() - 4096]).is_err());
+    assert!(EvaluationKey::from_bytes(&bytes[..100]).is_err());
+}

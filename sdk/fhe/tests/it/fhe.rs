@@ -1,0 +1,70 @@
+use modelmart_fhe::cost::CostModel;
+use modelmart_fhe::{EncryptedInput, EncryptedResult, Error, Evaluator};
+
+use crate::{compiled, keys};
+
+/// Encrypt rows, evaluate through the wire formats, decrypt; must equal the clear model.
+fn roundtrip(model: &str, data: &str, rows: std::ops::Range<usize>) {
+    let (c, test) = compiled(model, data);
+    let (client, server) = keys();
+    let sk = c.needs_evaluation_key().then_some(server);
+    let input = client.encrypt_rows(&c, &test.x[rows.clone()]).unwrap();
+    let input = EncryptedInput::from_bytes(&input.to_bytes().unwrap()).unwrap();
+    let (result, stats) = Evaluator::new(&c, sk).unwrap().evaluate(&input, 64).unwrap();
+    assert_eq!(stats.bootstraps, rows.len() * c.bootstraps_per_row());
+    let result = EncryptedResult::from_bytes(&result.to_bytes().unwrap()).unwrap();
+    let scores = client.decrypt(&c, &result).unwrap();
+    for (i, s) in rows.zip(&scores) {
+        assert_eq!(*s, c.predict_clear(&test.x[i]).unwrap(), "{model} row {i}");
+    }
+}
+
+#[test]
+fn linear_models_agree_with_clear_on_whole_test_split() {
+    // leveled only: cheap enough to check every test row in the default suite
+    for (model, data) in [
+        ("logreg_breast_cancer", "breast_cancer"),
+        ("logreg_digits", "digits"),
+        ("ridge_diabetes", "diabetes"),
+        ("svm_breast_cancer", "breast_cancer"),
+    ] {
+        let rows = crate::dataset(data, "test").x.len();
+        for start in (0..rows).step_by(64) {
+            roundtrip(model, data, start..(start + 64).min(rows));
+        }
+    }
+}
+
+#[test]
+fn tree_smoke_test() {
+    roundtrip("tree5_breast_cancer", "breast_cancer", 0..3);
+}
+
+#[test]
+fn linear_input_is_small_and_needs_no_key() {
+    let (c, test) = compiled("logreg_breast_cancer", "breast_cancer");
+    assert!(!c.needs_evaluation_key());
+    let bytes = keys().0.encrypt_rows(&c, &test.x[..1]).unwrap().to_bytes().unwrap();
+    assert!(bytes.len() <= 4096, "input of {} bytes", bytes.len());
+    let cost = CostModel::default().estimate(&c, 1);
+    assert_eq!(cost.bootstraps_per_row, 0);
+    assert!(!cost.needs_evaluation_key);
+}
+
+#[test]
+fn tree_model_requires_key_and_row_limit_holds() {
+    let (c, test) = compiled("tree5_breast_cancer", "breast_cancer");
+    assert!(matches!(Evaluator::new(&c, None), Err(Error::MissingEvaluationKey)));
+    let input = keys().0.encrypt_rows(&c, &test.x[..3]).unwrap();
+    let err = Evaluator::new(&c, Some(&keys().1)).unwrap().evaluate(&input, 2).unwrap_err();
+    assert!(matches!(err, Error::TooManyRows { rows: 3, max: 2 }));
+}
+
+#[test]
+fn input_for_another_model_is_refused() {
+    let (linear, test) = compiled("logreg_breast_cancer", "breast_cancer");
+    let (digits, _) = compiled("logreg_digits", "digits");
+    let input = keys().0.encrypt_rows(&linear, &test.x[..1]).unwrap();
+    let err = Evaluator::new(&digits, None).unwrap().evaluate(&input, 8).unwrap_err();
+    assert!(matches!(err, Error::NonConformant { what: "encrypted input", .. }), "{err}");
+}

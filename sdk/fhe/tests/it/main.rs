@@ -1,0 +1,43 @@
+//! Integration tests of the FHE engine: import against onnxruntime's outputs, quantization and
+//! codec properties, rejection of bad bytes, and encrypted evaluation equal to the clear model.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+mod codec;
+mod fhe;
+mod import;
+mod quant;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use modelmart_fhe::{
+    ClientKey, CompileOptions, CompiledModel, Dataset, ServerKey, onnx::import_onnx,
+};
+
+pub(crate) fn fixture(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(path)
+}
+
+pub(crate) fn dataset(name: &str, split: &str) -> Dataset {
+    Dataset::load(fixture(&format!("data/{name}_{split}.csv"))).unwrap()
+}
+
+/// Import a fixture model and compile it with its training split.
+pub(crate) fn compiled(model: &str, data: &str) -> (CompiledModel, Dataset) {
+    let mut m =
+        import_onnx(&std::fs::read(fixture(&format!("models/{model}.onnx"))).unwrap()).unwrap();
+    let train = dataset(data, "train");
+    m.features = train.names.clone();
+    let c = CompiledModel::compile(&m, &train.x, CompileOptions::default()).unwrap();
+    (c, dataset(data, "test"))
+}
+
+/// One client key and its expanded server key, shared by every test of this binary.
+pub(crate) fn keys() -> &'static (ClientKey, ServerKey) {
+    static KEYS: OnceLock<(ClientKey, ServerKey)> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let client = ClientKey::generate(Default::default()).unwrap();
+        let server = ServerKey::expand(&client.evaluation_key().unwrap()).unwrap();
+        (client, server)
+    })
+}
