@@ -28,7 +28,7 @@ pub struct CostModel {
 impl Default for CostModel {
     fn default() -> Self {
         Self {
-            seconds_per_bootstrap: 0.022,
+            seconds_per_bootstrap: 0.025,
             seconds_per_mac: 1.0e-6,
             cores: std::thread::available_parallelism().map_or(1, usize::from),
         }
