@@ -127,13 +127,7 @@ impl InputSchema {
 
     /// Quantize one row.
     pub fn quantize(&self, row: &[f64]) -> Result<Vec<u64>> {
-        if row.len() != self.features.len() {
-            return Err(Error::SchemaMismatch(format!(
-                "{} values for {} features",
-                row.len(),
-                self.features.len()
-            )));
-        }
+        self.check_len(row.len())?;
         if let Some(i) = row.iter().position(|v| !v.is_finite()) {
             return Err(Error::SchemaMismatch(format!(
                 "feature {} is not a finite number",
@@ -141,6 +135,17 @@ impl InputSchema {
             )));
         }
         Ok(self.features.iter().zip(row).map(|(f, x)| f.quantize(*x)).collect())
+    }
+
+    /// Refuse a row of `values` values unless it has one per feature.
+    pub fn check_len(&self, values: usize) -> Result<()> {
+        if values != self.features.len() {
+            return Err(Error::SchemaMismatch(format!(
+                "{values} values for {} features",
+                self.features.len()
+            )));
+        }
+        Ok(())
     }
 
     /// Number of features.

@@ -98,13 +98,7 @@ impl CompiledModel {
 
     /// Reference evaluation on one quantized row: the integer scores FHE must reproduce.
     pub fn eval_clear(&self, q: &[u64]) -> Result<Vec<i64>> {
-        if q.len() != self.schema.len() {
-            return Err(Error::SchemaMismatch(format!(
-                "{} values for {} features",
-                q.len(),
-                self.schema.len()
-            )));
-        }
+        self.schema.check_len(q.len())?;
         Ok(match &self.program {
             QProgram::Linear(l) => l.eval(q),
             QProgram::Trees(t) => t.eval(q),
