@@ -1,0 +1,197 @@
+//! The HTTP API (axum): models, operators, jobs, keys and balances from the index, an OpenAPI
+//! document, a live stream of updates, `/healthz` and Prometheus metrics.
+
+mod error;
+mod market;
+mod query;
+mod stream;
+
+use std::{
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Router,
+    extract::{MatchedPath, Request, State},
+    middleware::{self, Next},
+    response::Response,
+    routing::get,
+};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::broadcast;
+use tower_http::{
+    cors::{Any as AnyOrigin, CorsLayer},
+    limit::RequestBodyLimitLayer,
+    timeout::TimeoutLayer,
+};
+use utoipa::OpenApi;
+
+pub use error::ApiError;
+pub use market::{
+    ModelDetail, ModelQuery, ModelSort, ModelSummary, OperatorQuery, OperatorSummary,
+};
+pub use query::{BalanceQuery, JobDetail, JobQuery, KeyQuery};
+pub use stream::{Health, StreamQuery};
+
+use crate::{Db, SharedStatus, Update, stats::Stats};
+
+const TARGET: &str = "modelmart::indexer::api";
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    db: Db,
+    stats: Arc<RwLock<Arc<Stats>>>,
+    status: Option<SharedStatus>,
+    updates: broadcast::Sender<Update>,
+    metrics: Option<PrometheusHandle>,
+}
+
+impl ApiState {
+    /// State over `db`; `status` is the follower's (if it runs in this process), `updates` its
+    /// change feed, `metrics` the Prometheus recorder to render at `/metrics`.
+    pub fn new(
+        db: Db,
+        status: Option<SharedStatus>,
+        updates: broadcast::Sender<Update>,
+        metrics: Option<PrometheusHandle>,
+    ) -> Self {
+        Self { db, stats: Arc::default(), status, updates, metrics }
+    }
+
+    /// Recompute the per-model and per-operator statistics now.
+    pub async fn refresh_stats(&self) -> crate::Result<()> {
+        let fresh = Arc::new(Stats::compute(&self.db).await?);
+        if let Ok(mut s) = self.stats.write() {
+            *s = fresh;
+        }
+        Ok(())
+    }
+
+    /// Keep the statistics fresh: recompute whenever the indexed block moved, at most once per
+    /// `every`. Runs until the process ends.
+    pub fn spawn_stats_refresher(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let state = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let seen = state.stats().block;
+                match state.db.cursor().await {
+                    Ok(c) if c.as_ref().map(|c| c.block_number) != seen => {
+                        if let Err(e) = state.refresh_stats().await {
+                            tracing::warn!(target: TARGET, error = %e, "statistics refresh failed");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(target: TARGET, error = %e, "cursor read failed"),
+                }
+                tokio::time::sleep(every).await;
+            }
+        })
+    }
+
+    fn stats(&self) -> Arc<Stats> {
+        self.stats.read().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+/// The OpenAPI document of this API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ModelMart indexer API",
+        description = "Marketplace state from chain events: models, operators, jobs, keys, balances."
+    ),
+    paths(
+        market::list_models,
+        market::get_model,
+        market::list_operators,
+        market::get_operator,
+        query::list_jobs,
+        query::get_job,
+        query::list_keys,
+        query::list_balances,
+        stream::stream,
+        stream::healthz,
+    ),
+    components(schemas(Update, ApiError))
+)]
+pub struct ApiDoc;
+
+/// Limits and cross-origin policy of the router.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Longest a request may take before it gets 408.
+    pub request_timeout: Duration,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Allowed CORS origins; empty allows any origin (the API is public and read-only).
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(10),
+            max_body_bytes: 16 * 1024,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+/// The API router.
+pub fn router(state: ApiState, cfg: &ApiConfig) -> Router {
+    let cors = if cfg.cors_origins.is_empty() {
+        CorsLayer::new().allow_origin(AnyOrigin).allow_methods(AnyOrigin).allow_headers(AnyOrigin)
+    } else {
+        let origins = cfg.cors_origins.iter().filter_map(|o| o.parse().ok()).collect::<Vec<_>>();
+        CorsLayer::new().allow_origin(origins).allow_methods(AnyOrigin).allow_headers(AnyOrigin)
+    };
+    let api = Router::new()
+        .route("/v1/models", get(market::list_models))
+        .route("/v1/models/{id}", get(market::get_model))
+        .route("/v1/operators", get(market::list_operators))
+        .route("/v1/operators/{address}", get(market::get_operator))
+        .route("/v1/jobs", get(query::list_jobs))
+        .route("/v1/jobs/{id}", get(query::get_job))
+        .route("/v1/keys", get(query::list_keys))
+        .route("/v1/balances", get(query::list_balances))
+        .route("/openapi.json", get(openapi))
+        .route("/healthz", get(stream::healthz))
+        .route("/metrics", get(stream::metrics))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            cfg.request_timeout,
+        ));
+    // The stream is long-lived: no request timeout on it.
+    Router::new()
+        .route("/v1/stream", get(stream::stream))
+        .merge(api)
+        .layer(middleware::from_fn(observe))
+        .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes))
+        .layer(cors)
+        .with_state(state)
+}
+
+async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(ApiDoc::openapi())
+}
+
+/// Request latency and count per route, for Prometheus.
+async fn observe(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!("modelmart_indexer_api_seconds", "route" => route.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("modelmart_indexer_api_requests_total", "route" => route, "status" => status)
+        .increment(1);
+    response
+}
+
+/// Shorthand for handler state.
+type St = State<ApiState>;

@@ -1,0 +1,206 @@
+//! Jobs, evaluation keys and balances: keyset-paginated lists and lookups.
+
+use alloy::primitives::{Address, B256};
+use axum::{
+    Json,
+    extract::{Path, Query},
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ApiError, St};
+use crate::{
+    Balance, EvalKey, Job,
+    db::{Change, Page, sql::Val},
+};
+
+/// Normalize an address parameter to lowercase hex, or explain what is wrong with it.
+pub(crate) fn addr_param(name: &str, v: &str) -> Result<String, ApiError> {
+    v.parse::<Address>().map(|a| format!("{a:#x}")).map_err(|_| {
+        ApiError::bad_request(format!("`{name}` must be a 0x-prefixed 20-byte address, got `{v}`"))
+    })
+}
+
+/// Page size: 1–500, default 50.
+pub(crate) fn limit_param(limit: Option<i64>) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(50),
+        Some(l) if (1..=500).contains(&l) => Ok(l),
+        Some(l) => {
+            Err(ApiError::bad_request(format!("`limit` must be between 1 and 500, got {l}")))
+        }
+    }
+}
+
+fn cursor_param(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
+    cursor
+        .map(|c| {
+            c.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid cursor `{c}`")))
+        })
+        .transpose()
+}
+
+/// Filters of the job list (all optional, combined with AND).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JobQuery {
+    /// Buyer address.
+    pub buyer: Option<String>,
+    /// Seller address.
+    pub seller: Option<String>,
+    /// Operator address.
+    pub operator: Option<String>,
+    /// Listing id.
+    pub model_id: Option<i64>,
+    /// `requested`, `completed`, `rejected` or `expired`.
+    pub status: Option<String>,
+    /// Page size (1–500, default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Jobs, newest first.
+#[utoipa::path(get, path = "/v1/jobs", params(JobQuery),
+    responses((status = 200, body = Page<Job>), (status = 400, body = ApiError)))]
+pub(crate) async fn list_jobs(
+    state: St,
+    Query(q): Query<JobQuery>,
+) -> Result<Json<Page<Job>>, ApiError> {
+    let mut filters = Vec::new();
+    for (col, v) in [("buyer", &q.buyer), ("seller", &q.seller), ("operator", &q.operator)] {
+        if let Some(v) = v {
+            filters.push((col, Val::Text(addr_param(col, v)?)));
+        }
+    }
+    if let Some(m) = q.model_id {
+        filters.push(("model_id", Val::Int(m)));
+    }
+    if let Some(s) = &q.status {
+        filters.push(("status", Val::Text(s.clone())));
+    }
+    let page = state
+        .db
+        .current::<Job>(
+            &filters,
+            "job_id",
+            cursor_param(q.cursor.as_deref())?,
+            true,
+            limit_param(q.limit)?,
+        )
+        .await?;
+    Ok(Json(page))
+}
+
+/// A job with every status it went through.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobDetail {
+    /// The job now.
+    #[serde(flatten)]
+    pub job: Job,
+    /// Every version, oldest first (`requested`, then how it settled).
+    pub history: Vec<Change>,
+}
+
+/// One job.
+#[utoipa::path(get, path = "/v1/jobs/{id}", params(("id" = i64, Path, description = "Job id")),
+    responses((status = 200, body = JobDetail), (status = 404, body = ApiError)))]
+pub(crate) async fn get_job(state: St, Path(id): Path<i64>) -> Result<Json<JobDetail>, ApiError> {
+    let job = state
+        .db
+        .all_current::<Job>(&[("job_id", Val::Int(id))])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
+    let history = state.db.history("jobs", "job_id", Val::Int(id)).await?;
+    Ok(Json(JobDetail { job, history }))
+}
+
+/// Filters of the key list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct KeyQuery {
+    /// Owner (buyer) address.
+    pub owner: Option<String>,
+    /// A key's SHA-256 (0x-hex).
+    pub key_hash: Option<String>,
+    /// `active` or `revoked`.
+    pub status: Option<String>,
+    /// Page size (1–500, default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Evaluation keys, most recently changed first.
+#[utoipa::path(get, path = "/v1/keys", params(KeyQuery),
+    responses((status = 200, body = Page<EvalKey>), (status = 400, body = ApiError)))]
+pub(crate) async fn list_keys(
+    state: St,
+    Query(q): Query<KeyQuery>,
+) -> Result<Json<Page<EvalKey>>, ApiError> {
+    let mut filters = Vec::new();
+    if let Some(o) = &q.owner {
+        filters.push(("owner", Val::Text(addr_param("owner", o)?)));
+    }
+    if let Some(h) = &q.key_hash {
+        let h = h.parse::<B256>().map_err(|_| {
+            ApiError::bad_request(format!("`key_hash` must be 0x-prefixed 32-byte hex, got `{h}`"))
+        })?;
+        filters.push(("key_hash", Val::Text(format!("{h:#x}"))));
+    }
+    if let Some(s) = &q.status {
+        filters.push(("status", Val::Text(s.clone())));
+    }
+    let page = state
+        .db
+        .current::<EvalKey>(
+            &filters,
+            "vid",
+            cursor_param(q.cursor.as_deref())?,
+            true,
+            limit_param(q.limit)?,
+        )
+        .await?;
+    Ok(Json(page))
+}
+
+/// Filters of the balance list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BalanceQuery {
+    /// Account address.
+    pub account: Option<String>,
+    /// Token address (`0x0000000000000000000000000000000000000000` for native).
+    pub token: Option<String>,
+    /// Page size (1–500, default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Withdrawable balances inside the marketplace, most recently changed first.
+#[utoipa::path(get, path = "/v1/balances", params(BalanceQuery),
+    responses((status = 200, body = Page<Balance>), (status = 400, body = ApiError)))]
+pub(crate) async fn list_balances(
+    state: St,
+    Query(q): Query<BalanceQuery>,
+) -> Result<Json<Page<Balance>>, ApiError> {
+    let mut filters = Vec::new();
+    for (col, v) in [("account", &q.account), ("token", &q.token)] {
+        if let Some(v) = v {
+            filters.push((col, Val::Text(addr_param(col, v)?)));
+        }
+    }
+    let page = state
+        .db
+        .current::<Balance>(
+            &filters,
+            "vid",
+            cursor_param(q.cursor.as_deref())?,
+            true,
+            limit_param(q.limit)?,
+        )
+        .await?;
+    Ok(Json(page))
+}

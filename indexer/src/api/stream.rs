@@ -1,0 +1,115 @@
+//! The live stream of updates (Server-Sent Events), `/healthz` and `/metrics`.
+
+use std::{convert::Infallible, time::Duration};
+
+use axum::{
+    Json,
+    extract::Query,
+    http::StatusCode,
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
+};
+use futures_util::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ApiError, St, query::addr_param};
+use crate::{Status, Update, db::Cursor};
+
+/// Which updates a stream client wants (all when empty).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// Only this job.
+    pub job_id: Option<i64>,
+    /// Only this listing (its status and its jobs).
+    pub model_id: Option<i64>,
+    /// Only this buyer's jobs.
+    pub buyer: Option<String>,
+    /// Only this operator's jobs.
+    pub operator: Option<String>,
+}
+
+fn wanted(q: &StreamQuery, buyer: Option<&str>, operator: Option<&str>, u: &Update) -> bool {
+    match u {
+        Update::Rollback { .. } => true,
+        Update::Model { model_id, .. } => {
+            q.job_id.is_none()
+                && buyer.is_none()
+                && operator.is_none()
+                && q.model_id.is_none_or(|m| m == *model_id)
+        }
+        Update::Job { job_id, model_id, buyer: b, operator: o, .. } => {
+            q.job_id.is_none_or(|j| j == *job_id)
+                && q.model_id.is_none_or(|m| m == *model_id)
+                && buyer.is_none_or(|x| x == b)
+                && operator.is_none_or(|x| x == o)
+        }
+    }
+}
+
+/// Live job and listing updates as Server-Sent Events. Each event's `event` field is `job`,
+/// `model` or `rollback` and its data the JSON [`Update`]; `lagged` means the client fell behind
+/// and should re-read what it shows.
+#[utoipa::path(get, path = "/v1/stream", params(StreamQuery),
+    responses((status = 200, description = "text/event-stream of Update", body = Update, content_type = "text/event-stream"),
+              (status = 400, body = ApiError)))]
+pub(crate) async fn stream(
+    state: St,
+    Query(q): Query<StreamQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let buyer = q.buyer.as_deref().map(|b| addr_param("buyer", b)).transpose()?;
+    let operator = q.operator.as_deref().map(|o| addr_param("operator", o)).transpose()?;
+    let rx = state.updates.subscribe();
+    let events = BroadcastStream::new(rx).filter_map(move |item| {
+        let out = match item {
+            Ok(u) if wanted(&q, buyer.as_deref(), operator.as_deref(), &u) => {
+                let kind = match &u {
+                    Update::Job { .. } => "job",
+                    Update::Model { .. } => "model",
+                    Update::Rollback { .. } => "rollback",
+                };
+                Event::default().event(kind).json_data(&u).ok()
+            }
+            Ok(_) => None,
+            Err(BroadcastStreamRecvError::Lagged(n)) => {
+                Some(Event::default().event("lagged").data(n.to_string()))
+            }
+        };
+        std::future::ready(out.map(Ok))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Health of the index: the cursor, the follower's lag and its last error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or `degraded` while the follower is failing.
+    pub status: String,
+    /// Where the index stands.
+    pub cursor: Option<Cursor>,
+    /// The follower's state, when it runs in this process.
+    pub follower: Option<Status>,
+}
+
+/// Liveness and lag. 200 when the database answers (even while the node is failing: the API
+/// still serves the index), 503 when it does not.
+#[utoipa::path(get, path = "/healthz",
+    responses((status = 200, body = Health), (status = 503, body = ApiError)))]
+pub(crate) async fn healthz(state: St) -> Result<Json<Health>, ApiError> {
+    let cursor = state.db.cursor().await?;
+    let follower = state.status.as_ref().and_then(|s| s.lock().ok().map(|s| s.clone()));
+    let failing = follower.as_ref().is_some_and(|f| f.failures > 0);
+    Ok(Json(Health { status: if failing { "degraded" } else { "ok" }.into(), cursor, follower }))
+}
+
+/// Prometheus metrics.
+pub(crate) async fn metrics(state: St) -> Response {
+    match &state.metrics {
+        Some(h) => h.render().into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
+    }
+}

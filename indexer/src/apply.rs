@@ -1,0 +1,478 @@
+//! Decoding contract logs and applying them to the state tables.
+//!
+//! [`decode`] turns a log into a [`Decoded`] event; [`Working`] holds one batch's view of every
+//! state table and applies events to it in order, synchronously, after the rows they touch have
+//! been loaded in bulk.
+
+use std::collections::HashSet;
+
+use alloy::{
+    primitives::{Address, B256, U256},
+    sol_types::SolEventInterface,
+};
+use modelmart_bindings::ModelMarketEvents as Ev;
+use serde::Serialize;
+use sqlx::AnyConnection;
+use utoipa::ToSchema;
+
+use crate::{
+    Error, Result,
+    db::{
+        sql::Val,
+        table::{Meta, Table},
+    },
+    state::{Balance, EvalKey, Job, Model, Operator},
+};
+
+/// A decoded marketplace event and where it happened.
+#[derive(Clone, Debug)]
+pub(crate) struct Decoded {
+    /// Block, transaction and log position.
+    pub(crate) meta: Meta,
+    /// The event.
+    pub(crate) event: Ev,
+    /// Its fields as JSON (for the raw `events` table).
+    pub(crate) data: serde_json::Value,
+}
+
+/// A change the live stream announces after the batch that caused it is committed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Update {
+    /// A job was requested or settled.
+    Job {
+        /// Job id.
+        job_id: i64,
+        /// Its model.
+        model_id: i64,
+        /// The buyer.
+        buyer: String,
+        /// The operator.
+        operator: String,
+        /// New status.
+        status: String,
+        /// Block of the change.
+        block_number: i64,
+    },
+    /// A listing was created or changed.
+    Model {
+        /// Listing id.
+        model_id: i64,
+        /// New status.
+        status: String,
+        /// Block of the change.
+        block_number: i64,
+    },
+    /// A reorg: everything above `block_number` was rolled back and will be re-indexed.
+    Rollback {
+        /// The common ancestor kept.
+        block_number: i64,
+    },
+}
+
+/// Lowercase `0x`-hex of an address.
+pub(crate) fn addr(a: Address) -> String {
+    format!("{a:#x}")
+}
+
+/// Lowercase `0x`-hex of a 32-byte hash.
+pub(crate) fn hex32(h: B256) -> String {
+    format!("{h:#x}")
+}
+
+fn id(what: &'static str, v: U256) -> Result<i64> {
+    i64::try_from(v).map_err(|_| Error::IdOverflow { what, value: v.to_string() })
+}
+
+fn time(v: U256) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn dec(v: impl Into<U256>) -> String {
+    v.into().to_string()
+}
+
+/// Decode one contract log. Returns `None` for a log that is not a marketplace event.
+pub(crate) fn decode(topics: &[B256], data: &[u8], meta: Meta) -> Option<Decoded> {
+    let event = Ev::decode_raw_log(topics, data).ok()?;
+    let (kind, data) = match &event {
+        Ev::OperatorRegistered(e) => ("OperatorRegistered", serde_json::to_value(e)),
+        Ev::OperatorUpdated(e) => ("OperatorUpdated", serde_json::to_value(e)),
+        Ev::StakeAdded(e) => ("StakeAdded", serde_json::to_value(e)),
+        Ev::UnbondingStarted(e) => ("UnbondingStarted", serde_json::to_value(e)),
+        Ev::UnbondingCancelled(e) => ("UnbondingCancelled", serde_json::to_value(e)),
+        Ev::OperatorExited(e) => ("OperatorExited", serde_json::to_value(e)),
+        Ev::OperatorSlashed(e) => ("OperatorSlashed", serde_json::to_value(e)),
+        Ev::ModelListed(e) => ("ModelListed", serde_json::to_value(e)),
+        Ev::ModelAccepted(e) => ("ModelAccepted", serde_json::to_value(e)),
+        Ev::ModelDeclined(e) => ("ModelDeclined", serde_json::to_value(e)),
+        Ev::ModelRepriced(e) => ("ModelRepriced", serde_json::to_value(e)),
+        Ev::ModelPaused(e) => ("ModelPaused", serde_json::to_value(e)),
+        Ev::ModelDelisted(e) => ("ModelDelisted", serde_json::to_value(e)),
+        Ev::KeyRegistered(e) => ("KeyRegistered", serde_json::to_value(e)),
+        Ev::KeyRevoked(e) => ("KeyRevoked", serde_json::to_value(e)),
+        Ev::JobRequested(e) => ("JobRequested", serde_json::to_value(e)),
+        Ev::JobCompleted(e) => ("JobCompleted", serde_json::to_value(e)),
+        Ev::JobRejected(e) => ("JobRejected", serde_json::to_value(e)),
+        Ev::JobExpired(e) => ("JobExpired", serde_json::to_value(e)),
+        Ev::Credited(e) => ("Credited", serde_json::to_value(e)),
+        Ev::Withdrawn(e) => ("Withdrawn", serde_json::to_value(e)),
+        Ev::ProtocolFeeSet(e) => ("ProtocolFeeSet", serde_json::to_value(e)),
+        Ev::StakeParamsSet(e) => ("StakeParamsSet", serde_json::to_value(e)),
+        Ev::TokenAllowed(e) => ("TokenAllowed", serde_json::to_value(e)),
+        // Events inherited from OpenZeppelin (ownership transfers) carry no marketplace state.
+        _ => return None,
+    };
+    Some(Decoded { meta: Meta { event: kind, ..meta }, event, data: data.unwrap_or_default() })
+}
+
+/// The keys of the rows a batch of events touches, per table.
+#[derive(Default)]
+struct Touched {
+    operators: HashSet<Vec<Val>>,
+    models: HashSet<Vec<Val>>,
+    keys: HashSet<Vec<Val>>,
+    jobs: HashSet<Vec<Val>>,
+    balances: HashSet<Vec<Val>>,
+}
+
+impl Touched {
+    fn collect(events: &[Decoded]) -> Result<Self> {
+        let mut t = Self::default();
+        let one = |s: String| vec![Val::Text(s)];
+        for d in events {
+            match &d.event {
+                Ev::OperatorRegistered(e) => t.operators.insert(one(addr(e.operator))),
+                Ev::OperatorUpdated(e) => t.operators.insert(one(addr(e.operator))),
+                Ev::StakeAdded(e) => t.operators.insert(one(addr(e.operator))),
+                Ev::UnbondingStarted(e) => t.operators.insert(one(addr(e.operator))),
+                Ev::UnbondingCancelled(e) => t.operators.insert(one(addr(e.operator))),
+                Ev::OperatorExited(e) => t.operators.insert(one(addr(e.operator))),
+                Ev::OperatorSlashed(e) => t.operators.insert(one(addr(e.operator))),
+                Ev::ModelListed(e) => t.models.insert(vec![id("model id", e.modelId)?.into()]),
+                Ev::ModelAccepted(e) => t.models.insert(vec![id("model id", e.modelId)?.into()]),
+                Ev::ModelDeclined(e) => t.models.insert(vec![id("model id", e.modelId)?.into()]),
+                Ev::ModelRepriced(e) => t.models.insert(vec![id("model id", e.modelId)?.into()]),
+                Ev::ModelPaused(e) => t.models.insert(vec![id("model id", e.modelId)?.into()]),
+                Ev::ModelDelisted(e) => t.models.insert(vec![id("model id", e.modelId)?.into()]),
+                Ev::KeyRegistered(e) => t.keys.insert(one(hex32(e.keyHash))),
+                Ev::KeyRevoked(e) => t.keys.insert(one(hex32(e.keyHash))),
+                Ev::JobRequested(e) => {
+                    t.models.insert(vec![id("model id", e.modelId)?.into()]);
+                    t.jobs.insert(vec![id("job id", e.jobId)?.into()])
+                }
+                Ev::JobCompleted(e) => t.jobs.insert(vec![id("job id", e.jobId)?.into()]),
+                Ev::JobRejected(e) => t.jobs.insert(vec![id("job id", e.jobId)?.into()]),
+                Ev::JobExpired(e) => t.jobs.insert(vec![id("job id", e.jobId)?.into()]),
+                Ev::Credited(e) => {
+                    t.balances.insert(vec![addr(e.account).into(), addr(e.token).into()])
+                }
+                Ev::Withdrawn(e) => {
+                    t.balances.insert(vec![addr(e.account).into(), addr(e.token).into()])
+                }
+                _ => false,
+            };
+        }
+        Ok(t)
+    }
+}
+
+/// One batch's view of every state table.
+pub(crate) struct Working {
+    operators: Table<Operator>,
+    models: Table<Model>,
+    keys: Table<EvalKey>,
+    jobs: Table<Job>,
+    balances: Table<Balance>,
+}
+
+fn vec_of(set: HashSet<Vec<Val>>) -> Vec<Vec<Val>> {
+    set.into_iter().collect()
+}
+
+impl Working {
+    /// Load the current rows every event of the batch touches.
+    pub(crate) async fn load(conn: &mut AnyConnection, events: &[Decoded]) -> Result<Self> {
+        let t = Touched::collect(events)?;
+        Ok(Self {
+            operators: Table::load(conn, &vec_of(t.operators)).await?,
+            models: Table::load(conn, &vec_of(t.models)).await?,
+            keys: Table::load(conn, &vec_of(t.keys)).await?,
+            jobs: Table::load(conn, &vec_of(t.jobs)).await?,
+            balances: Table::load(conn, &vec_of(t.balances)).await?,
+        })
+    }
+
+    /// Write every new version. Returns the number of rows inserted.
+    pub(crate) async fn write(self, conn: &mut AnyConnection) -> Result<usize> {
+        Ok(self.operators.write(conn).await?
+            + self.models.write(conn).await?
+            + self.keys.write(conn).await?
+            + self.jobs.write(conn).await?
+            + self.balances.write(conn).await?)
+    }
+
+    fn operator(&self, a: Address) -> Option<Operator> {
+        self.operators.get(&[Val::Text(addr(a))]).cloned()
+    }
+
+    fn model(&self, id: i64) -> Option<Model> {
+        self.models.get(&[Val::Int(id)]).cloned()
+    }
+
+    fn job(&self, id: i64) -> Option<Job> {
+        self.jobs.get(&[Val::Int(id)]).cloned()
+    }
+
+    /// Apply one event. Returns what the live stream should announce, if anything.
+    pub(crate) fn apply(&mut self, d: &Decoded) -> Result<Option<Update>> {
+        let meta = d.meta.clone();
+        let block_number = meta.block_number;
+        let missing = |what: &str| {
+            tracing::warn!(target: "modelmart::indexer::apply", event = meta.event, block = block_number,
+                "{what} unknown to the index (was the indexer started after it was created?); event skipped");
+            Ok(None)
+        };
+        match &d.event {
+            Ev::OperatorRegistered(e) => {
+                let op = Operator {
+                    address: addr(e.operator),
+                    endpoint: e.endpoint.clone(),
+                    x25519_key: hex32(e.x25519Key),
+                    stake: dec(e.stake),
+                    status: "active".into(),
+                    unlock_at: None,
+                    slashed_total: "0".into(),
+                    registered_at: meta.block_time,
+                };
+                self.operators.put(op, meta);
+            }
+            Ev::OperatorUpdated(e) => {
+                let Some(mut op) = self.operator(e.operator) else { return missing("operator") };
+                op.endpoint = e.endpoint.clone();
+                op.x25519_key = hex32(e.x25519Key);
+                self.operators.put(op, meta);
+            }
+            Ev::StakeAdded(e) => {
+                let Some(mut op) = self.operator(e.operator) else { return missing("operator") };
+                op.stake = dec(e.stake);
+                self.operators.put(op, meta);
+            }
+            Ev::UnbondingStarted(e) => {
+                let Some(mut op) = self.operator(e.operator) else { return missing("operator") };
+                op.status = "unbonding".into();
+                op.unlock_at = Some(time(e.unlockAt));
+                self.operators.put(op, meta);
+            }
+            Ev::UnbondingCancelled(e) => {
+                let Some(mut op) = self.operator(e.operator) else { return missing("operator") };
+                op.status = "active".into();
+                op.unlock_at = None;
+                self.operators.put(op, meta);
+            }
+            Ev::OperatorExited(e) => {
+                let Some(mut op) = self.operator(e.operator) else { return missing("operator") };
+                op.status = "exited".into();
+                op.unlock_at = None;
+                op.stake = "0".into();
+                self.operators.put(op, meta);
+            }
+            Ev::OperatorSlashed(e) => {
+                let Some(mut op) = self.operator(e.operator) else { return missing("operator") };
+                op.stake = dec(e.stake);
+                op.slashed_total = add(&op.slashed_total, e.amount);
+                self.operators.put(op, meta);
+            }
+            Ev::ModelListed(e) => {
+                let l = &e.listing;
+                let model = Model {
+                    model_id: id("model id", e.modelId)?,
+                    seller: addr(e.seller),
+                    operator: addr(e.operator),
+                    token: addr(l.token),
+                    price_per_row: dec(U256::from(l.pricePerRow)),
+                    operator_fee_per_row: dec(U256::from(l.operatorFeePerRow)),
+                    card_hash: hex32(l.cardHash),
+                    sealed_model_hash: hex32(l.sealedModelHash),
+                    param_set: l.paramSet.into(),
+                    max_rows: l.maxRows.into(),
+                    job_deadline: l.jobDeadline.into(),
+                    output_mode: l.outputMode.into(),
+                    status: "proposed".into(),
+                    decline_reason: None,
+                    listed_at: meta.block_time,
+                };
+                let update = model_update(&model, block_number);
+                self.models.put(model, meta);
+                return Ok(Some(update));
+            }
+            Ev::ModelAccepted(e) => {
+                return self.model_change(e.modelId, meta, |m| m.status = "active".into());
+            }
+            Ev::ModelDeclined(e) => {
+                let reason = i64::from(e.reason);
+                return self.model_change(e.modelId, meta, |m| {
+                    m.status = "declined".into();
+                    m.decline_reason = Some(reason);
+                });
+            }
+            Ev::ModelRepriced(e) => {
+                let price = dec(e.pricePerRow);
+                return self.model_change(e.modelId, meta, |m| m.price_per_row = price);
+            }
+            Ev::ModelPaused(e) => {
+                let status = if e.paused { "paused" } else { "active" };
+                return self.model_change(e.modelId, meta, |m| m.status = status.into());
+            }
+            Ev::ModelDelisted(e) => {
+                return self.model_change(e.modelId, meta, |m| m.status = "delisted".into());
+            }
+            Ev::KeyRegistered(e) => {
+                let key = EvalKey {
+                    key_hash: hex32(e.keyHash),
+                    owner: addr(e.owner),
+                    param_set: e.paramSet.into(),
+                    status: "active".into(),
+                    registered_at: meta.block_time,
+                };
+                self.keys.put(key, meta);
+            }
+            Ev::KeyRevoked(e) => {
+                let Some(mut key) = self.keys.get(&[Val::Text(hex32(e.keyHash))]).cloned() else {
+                    return missing("key");
+                };
+                key.status = "revoked".into();
+                self.keys.put(key, meta);
+            }
+            Ev::JobRequested(e) => {
+                let model_id = id("model id", e.modelId)?;
+                let Some(model) = self.model(model_id) else { return missing("model") };
+                let job = Job {
+                    job_id: id("job id", e.jobId)?,
+                    model_id,
+                    buyer: addr(e.buyer),
+                    seller: model.seller,
+                    operator: addr(e.operator),
+                    token: addr(e.token),
+                    input_hash: hex32(e.inputHash),
+                    key_hash: hex32(e.keyHash),
+                    rows: e.rows.into(),
+                    seller_amount: dec(e.sellerAmount),
+                    operator_amount: dec(e.operatorAmount),
+                    deadline: time(e.deadline),
+                    status: "requested".into(),
+                    result_hash: None,
+                    reason: None,
+                    seller_paid: None,
+                    operator_paid: None,
+                    protocol_fee: None,
+                    refund: None,
+                    slashed: None,
+                    requested_at: meta.block_time,
+                    settled_at: None,
+                };
+                return Ok(Some(self.put_job(job, meta)));
+            }
+            Ev::JobCompleted(e) => {
+                let Some(mut job) = self.job(id("job id", e.jobId)?) else { return missing("job") };
+                job.status = "completed".into();
+                job.result_hash = Some(hex32(e.resultHash));
+                job.seller_paid = Some(dec(e.sellerAmount));
+                job.operator_paid = Some(dec(e.operatorAmount));
+                job.protocol_fee = Some(dec(e.protocolFee));
+                job.settled_at = Some(meta.block_time);
+                return Ok(Some(self.put_job(job, meta)));
+            }
+            Ev::JobRejected(e) => {
+                let Some(mut job) = self.job(id("job id", e.jobId)?) else { return missing("job") };
+                job.status = "rejected".into();
+                job.reason = Some(e.reason.into());
+                job.refund = Some(dec(e.refund));
+                job.settled_at = Some(meta.block_time);
+                return Ok(Some(self.put_job(job, meta)));
+            }
+            Ev::JobExpired(e) => {
+                let Some(mut job) = self.job(id("job id", e.jobId)?) else { return missing("job") };
+                job.status = "expired".into();
+                job.refund = Some(dec(e.refund));
+                job.slashed = Some(dec(e.slashed));
+                job.settled_at = Some(meta.block_time);
+                return Ok(Some(self.put_job(job, meta)));
+            }
+            Ev::Credited(e) => {
+                let mut b = self.balance(e.account, e.token);
+                b.balance = add(&b.balance, e.amount);
+                b.credited_total = add(&b.credited_total, e.amount);
+                self.balances.put(b, meta);
+            }
+            Ev::Withdrawn(e) => {
+                let mut b = self.balance(e.account, e.token);
+                b.balance = sub(&b.balance, e.amount);
+                b.withdrawn_total = add(&b.withdrawn_total, e.amount);
+                self.balances.put(b, meta);
+            }
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    fn model_change(
+        &mut self,
+        model_id: U256,
+        meta: Meta,
+        f: impl FnOnce(&mut Model),
+    ) -> Result<Option<Update>> {
+        let Some(mut model) = self.model(id("model id", model_id)?) else {
+            tracing::warn!(target: "modelmart::indexer::apply", event = meta.event, %model_id, "model unknown to the index; event skipped");
+            return Ok(None);
+        };
+        f(&mut model);
+        let update = model_update(&model, meta.block_number);
+        self.models.put(model, meta);
+        Ok(Some(update))
+    }
+
+    fn put_job(&mut self, job: Job, meta: Meta) -> Update {
+        let update = Update::Job {
+            job_id: job.job_id,
+            model_id: job.model_id,
+            buyer: job.buyer.clone(),
+            operator: job.operator.clone(),
+            status: job.status.clone(),
+            block_number: meta.block_number,
+        };
+        self.jobs.put(job, meta);
+        update
+    }
+
+    fn balance(&self, account: Address, token: Address) -> Balance {
+        let (account, token) = (addr(account), addr(token));
+        self.balances
+            .get(&[Val::Text(account.clone()), Val::Text(token.clone())])
+            .cloned()
+            .unwrap_or(Balance {
+                account,
+                token,
+                balance: "0".into(),
+                credited_total: "0".into(),
+                withdrawn_total: "0".into(),
+            })
+    }
+}
+
+fn model_update(m: &Model, block_number: i64) -> Update {
+    Update::Model { model_id: m.model_id, status: m.status.clone(), block_number }
+}
+
+/// Parse a stored decimal amount (0 if the column was corrupted by hand).
+pub(crate) fn parse_amount(s: &str) -> U256 {
+    s.parse().unwrap_or_default()
+}
+
+fn add(a: &str, b: U256) -> String {
+    parse_amount(a).saturating_add(b).to_string()
+}
+
+fn sub(a: &str, b: U256) -> String {
+    parse_amount(a).saturating_sub(b).to_string()
+}

@@ -1,0 +1,173 @@
+//! The read path: the cursor, stored block hashes, and the queries behind the API.
+
+use alloy::primitives::B256;
+use serde::Serialize;
+use sqlx::Row;
+use utoipa::ToSchema;
+
+use super::{
+    Db,
+    sql::{Sql, Val},
+    table::{Entity, int, text},
+};
+use crate::{Error, Result};
+
+/// Where the index stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Cursor {
+    /// Chain id the index follows.
+    pub chain_id: u64,
+    /// Contract the index follows.
+    pub contract: String,
+    /// Last block fully indexed.
+    pub block_number: u64,
+    /// Its hash.
+    pub block_hash: String,
+}
+
+/// A page of results with the cursor for the next page.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    /// The items, in the requested order.
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn parse_hash(table: &'static str, s: &str) -> Result<B256> {
+    s.parse().map_err(|e| Error::CorruptRow { table, detail: format!("hash {s}: {e}") })
+}
+
+impl Db {
+    /// The cursor, if anything has been indexed.
+    pub async fn cursor(&self) -> Result<Option<Cursor>> {
+        let row = sqlx::query(
+            "SELECT chain_id, contract, block_number, block_hash FROM cursor WHERE id = 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Cursor {
+                chain_id: u64::try_from(int(&r, "cursor", "chain_id")?).unwrap_or_default(),
+                contract: text(&r, "cursor", "contract")?,
+                block_number: u64::try_from(int(&r, "cursor", "block_number")?).unwrap_or_default(),
+                block_hash: text(&r, "cursor", "block_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Stored block hashes at or below `at`, newest first.
+    pub(crate) async fn stored_blocks(&self, at: u64, limit: i64) -> Result<Vec<(u64, B256)>> {
+        let rows = sqlx::query(
+            "SELECT number, hash FROM blocks WHERE number <= $1 ORDER BY number DESC LIMIT $2",
+        )
+        .bind(i64::try_from(at).unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let n = u64::try_from(int(r, "blocks", "number")?).unwrap_or_default();
+                Ok((n, parse_hash("blocks", &text(r, "blocks", "hash")?)?))
+            })
+            .collect()
+    }
+
+    /// Number of raw events stored.
+    pub async fn event_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM events")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Current rows of an entity table whose columns equal the `filters`, keyset-paginated on the
+    /// unique integer column `page_col` (an entity column or `vid`).
+    pub(crate) async fn current<T: Entity>(
+        &self,
+        filters: &[(&str, Val)],
+        page_col: &str,
+        after: Option<i64>,
+        descending: bool,
+        limit: i64,
+    ) -> Result<Page<T>> {
+        let mut q = Sql::new(format!(
+            "SELECT vid, {} FROM {} WHERE superseded_at IS NULL",
+            T::COLUMNS.join(", "),
+            T::TABLE
+        ));
+        for (col, v) in filters {
+            q.push(&format!(" AND {col} = ")).bind(v.clone());
+        }
+        if let Some(after) = after {
+            q.push(&format!(" AND {page_col} {} ", if descending { "<" } else { ">" })).bind(after);
+        }
+        q.push(&format!(" ORDER BY {page_col} {} LIMIT ", if descending { "DESC" } else { "ASC" }))
+            .bind(limit + 1);
+        let rows = q.query().fetch_all(&self.pool).await?;
+        let mut items = Vec::with_capacity(rows.len());
+        let mut last = None;
+        for r in rows.iter().take(usize::try_from(limit).unwrap_or(0)) {
+            last = Some(r.try_get::<i64, _>(page_col)?);
+            items.push(T::from_row(r)?);
+        }
+        let next_cursor = if rows.len() > items.len() { last.map(|v| v.to_string()) } else { None };
+        Ok(Page { items, next_cursor })
+    }
+}
+
+/// One version of an entity: what changed it and when.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Change {
+    /// The event that produced this version.
+    pub event: String,
+    /// Status after the event.
+    pub status: String,
+    /// Block of the event.
+    pub block_number: i64,
+    /// Its timestamp.
+    pub block_time: i64,
+    /// Transaction hash.
+    pub tx_hash: String,
+}
+
+impl Db {
+    /// Every version of one entity (`table` has a `status` column), oldest first.
+    pub(crate) async fn history(
+        &self,
+        table: &str,
+        key_col: &str,
+        key: Val,
+    ) -> Result<Vec<Change>> {
+        let mut q = Sql::new(format!(
+            "SELECT event, status, block_number, block_time, tx_hash FROM {table} WHERE {key_col} = "
+        ));
+        q.bind(key).push(" ORDER BY vid");
+        let rows = q.query().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Change {
+                    event: text(r, "history", "event")?,
+                    status: text(r, "history", "status")?,
+                    block_number: int(r, "history", "block_number")?,
+                    block_time: int(r, "history", "block_time")?,
+                    tx_hash: text(r, "history", "tx_hash")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every current row of an entity table whose columns equal the `filters` (small tables).
+    pub(crate) async fn all_current<T: Entity>(&self, filters: &[(&str, Val)]) -> Result<Vec<T>> {
+        let mut q = Sql::new(format!(
+            "SELECT {} FROM {} WHERE superseded_at IS NULL",
+            T::COLUMNS.join(", "),
+            T::TABLE
+        ));
+        for (col, v) in filters {
+            q.push(&format!(" AND {col} = ")).bind(v.clone());
+        }
+        let rows = q.query().fetch_all(&self.pool).await?;
+        rows.iter().map(T::from_row).collect()
+    }
+}

@@ -1,0 +1,152 @@
+//! The write path: one transaction per batch of blocks, and reorg rollbacks.
+
+use alloy::primitives::B256;
+
+use super::{
+    Db,
+    sql::{Sql, Val},
+    table::rollback_table,
+};
+use crate::{
+    Error, Result,
+    apply::{Decoded, Update, Working},
+};
+
+/// The state tables, in the order rollbacks visit them.
+const STATE_TABLES: [&str; 5] = ["operators", "models", "keys", "jobs", "balances"];
+
+/// Everything the follower learned about a range of blocks.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    /// Chain id of the node.
+    pub(crate) chain_id: u64,
+    /// Contract being followed (lowercase hex).
+    pub(crate) contract: String,
+    /// The block the range builds on (`None` for the very first batch).
+    pub(crate) parent: Option<u64>,
+    /// Last block of the range; becomes the cursor.
+    pub(crate) to: (u64, B256, i64),
+    /// Blocks whose hashes must be kept (every block with an event, plus `to`).
+    pub(crate) blocks: Vec<(u64, B256, i64)>,
+    /// Decoded events, in chain order.
+    pub(crate) events: Vec<Decoded>,
+    /// Forget stored block hashes below this block (outside the reorg window).
+    pub(crate) prune_below: u64,
+}
+
+fn num(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Db {
+    /// Write a batch atomically: events, state versions, block hashes and the cursor.
+    pub(crate) async fn commit(&self, batch: Batch) -> Result<Vec<Update>> {
+        let mut tx = self.pool.begin().await?;
+        let found = sqlx::query_scalar::<_, i64>("SELECT block_number FROM cursor WHERE id = 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let expected = batch.parent.map(num);
+        if found != expected {
+            return Err(Error::CursorMoved {
+                expected: expected.unwrap_or(-1),
+                found: found.unwrap_or(-1),
+            });
+        }
+
+        for chunk in batch.events.chunks(2_000) {
+            let mut q = Sql::new(
+                "INSERT INTO events (block_number, block_time, tx_hash, log_index, kind, data) VALUES ",
+            );
+            for (i, d) in chunk.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" });
+                let m = &d.meta;
+                let vals: [Val; 6] = [
+                    m.block_number.into(),
+                    m.block_time.into(),
+                    m.tx_hash.clone().into(),
+                    m.log_index.into(),
+                    m.event.into(),
+                    d.data.to_string().into(),
+                ];
+                q.bind_list(vals).push(")");
+            }
+            q.push(" ON CONFLICT (tx_hash, log_index) DO NOTHING");
+            q.query().execute(&mut *tx).await?;
+        }
+
+        let mut working = Working::load(&mut tx, &batch.events).await?;
+        let mut updates = Vec::new();
+        for d in &batch.events {
+            updates.extend(working.apply(d)?);
+        }
+        working.write(&mut tx).await?;
+
+        for chunk in batch.blocks.chunks(1_000) {
+            let mut q = Sql::new("INSERT INTO blocks (number, hash, timestamp) VALUES ");
+            for (i, (n, h, t)) in chunk.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" });
+                q.bind_list([Val::Int(num(*n)), Val::Text(format!("{h:#x}")), Val::Int(*t)])
+                    .push(")");
+            }
+            q.push(" ON CONFLICT (number) DO UPDATE SET hash = excluded.hash, timestamp = excluded.timestamp");
+            q.query().execute(&mut *tx).await?;
+        }
+        sqlx::query("DELETE FROM blocks WHERE number < $1")
+            .bind(num(batch.prune_below))
+            .execute(&mut *tx)
+            .await?;
+
+        let (to, hash, _) = batch.to;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| num(d.as_secs()))
+            .unwrap_or_default();
+        Sql::new("INSERT INTO cursor (id, chain_id, contract, block_number, block_hash, updated_at) VALUES (1, ")
+            .bind_list([
+                Val::Int(num(batch.chain_id)),
+                Val::Text(batch.contract.clone()),
+                Val::Int(num(to)),
+                Val::Text(format!("{hash:#x}")),
+                Val::Int(now),
+            ])
+            .push(
+                ") ON CONFLICT (id) DO UPDATE SET block_number = excluded.block_number, \
+                 block_hash = excluded.block_hash, updated_at = excluded.updated_at",
+            )
+            .query()
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(updates)
+    }
+
+    /// Roll everything above `ancestor` back in one transaction and move the cursor there.
+    /// `None` forgets everything (re-index from the start block).
+    pub(crate) async fn rollback(&self, ancestor: Option<(u64, B256)>) -> Result<u64> {
+        let keep = ancestor.map_or(-1, |(n, _)| num(n));
+        let mut tx = self.pool.begin().await?;
+        let events = sqlx::query("DELETE FROM events WHERE block_number > $1")
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        for table in STATE_TABLES {
+            rollback_table(&mut tx, table, keep).await?;
+        }
+        sqlx::query("DELETE FROM blocks WHERE number > $1").bind(keep).execute(&mut *tx).await?;
+        match ancestor {
+            Some((n, hash)) => {
+                sqlx::query("UPDATE cursor SET block_number = $1, block_hash = $2 WHERE id = 1")
+                    .bind(num(n))
+                    .bind(format!("{hash:#x}"))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM cursor").execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(events)
+    }
+}

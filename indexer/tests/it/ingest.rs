@@ -1,0 +1,240 @@
+//! Every event type lands in the right table with the right values, on both backends.
+
+use alloy::{
+    primitives::{Address, U256, aliases::U96, keccak256},
+    providers::{Provider, ProviderBuilder},
+};
+use modelmart_indexer::{Db, Follower, FollowerConfig};
+use sqlx::Row;
+use tokio::sync::broadcast;
+
+use crate::{
+    chain::{ETH, Market},
+    db::TestDb,
+};
+
+pub(crate) fn follower(
+    m: &Market,
+    db: Db,
+    max_range: u64,
+) -> (Follower, broadcast::Receiver<modelmart_indexer::Update>) {
+    let provider = ProviderBuilder::new().connect_http(m.node.endpoint_url()).erased();
+    let cfg = FollowerConfig {
+        contract: *m.market.address(),
+        start_block: m.deploy_block,
+        max_range,
+        ..FollowerConfig::default()
+    };
+    let (tx, rx) = broadcast::channel(1024);
+    (Follower::new(provider, db, cfg, tx), rx)
+}
+
+async fn one(db: &Db, sql: &str) -> eyre::Result<sqlx::any::AnyRow> {
+    Ok(sqlx::query(sql).fetch_one(db.pool()).await?)
+}
+
+async fn count(db: &Db, sql: &str) -> eyre::Result<i64> {
+    Ok(sqlx::query_scalar::<_, i64>(sql).fetch_one(db.pool()).await?)
+}
+
+/// Drive the contracts through every event type.
+pub(crate) async fn every_event(m: &Market) -> eyre::Result<(u64, u64, u64)> {
+    let native = Address::ZERO;
+    m.market.setTokenAllowed(*m.usd.address(), true).send().await?.get_receipt().await?;
+    m.market.setProtocolFee(200, m.treasury).send().await?.get_receipt().await?;
+    m.market
+        .setStakeParams(U96::from(ETH), U96::from(ETH / 10))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+
+    m.register_operator().await?;
+    m.market
+        .updateOperator("https://op.example".into(), keccak256("x25519 v2"))
+        .from(m.operator)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    m.market.addStake().from(m.operator).value(U256::from(ETH)).send().await?.get_receipt().await?;
+
+    let a = m.list(m.listing(native, 1_000)).await?;
+    let b = m.list(m.listing(*m.usd.address(), 5_000)).await?;
+    let c = m.list(m.listing(native, 7)).await?;
+    m.accept(a).await?;
+    m.accept(b).await?;
+    m.market.declineModel(U256::from(c), 3).from(m.operator).send().await?.get_receipt().await?;
+    m.market
+        .repriceModel(U256::from(a), U96::from(2_000))
+        .from(m.seller)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    m.market.setModelPaused(U256::from(b), true).from(m.seller).send().await?.get_receipt().await?;
+    m.market
+        .setModelPaused(U256::from(b), false)
+        .from(m.seller)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+
+    let k1 = keccak256("key 1");
+    let k2 = keccak256("key 2");
+    m.register_key(k1).await?;
+    m.register_key(k2).await?;
+    m.market.revokeKey(k2).from(m.buyer).send().await?.get_receipt().await?;
+
+    let j1 = m.request_native(a, k1, 10, "input 1").await?;
+    m.submit(j1, "result 1").await?;
+    let j2 = m.request_native(a, k1, 3, "input 2").await?;
+    m.market.rejectJob(U256::from(j2), 4).from(m.operator).send().await?.get_receipt().await?;
+    let j3 = m.request_native(a, k1, 1, "input 3").await?;
+    m.warp(3601).await?;
+    m.market.refundExpired(U256::from(j3)).from(m.seller).send().await?.get_receipt().await?;
+    m.market.withdraw(native).from(m.seller).send().await?.get_receipt().await?;
+    m.market.delistModel(U256::from(a)).from(m.seller).send().await?.get_receipt().await?;
+
+    m.market.startUnbonding().from(m.operator).send().await?.get_receipt().await?;
+    m.market.cancelUnbonding().from(m.operator).send().await?.get_receipt().await?;
+    m.market.startUnbonding().from(m.operator).send().await?.get_receipt().await?;
+    m.warp(8 * 86_400 + 1).await?;
+    m.market.completeUnbonding().from(m.operator).send().await?.get_receipt().await?;
+    Ok((j1, j2, j3))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_event_lands_in_the_right_rows() -> eyre::Result<()> {
+    let m = Market::deploy(&[]).await?;
+    let (j1, j2, j3) = every_event(&m).await?;
+    let seller = format!("{:#x}", m.seller);
+    let buyer = format!("{:#x}", m.buyer);
+    let operator = format!("{:#x}", m.operator);
+    let native = format!("{:#x}", Address::ZERO);
+
+    for tdb in TestDb::both().await? {
+        let db = tdb.connect().await?;
+        // small ranges so that the run spans many batches and entities change across them
+        let (mut f, mut updates) = follower(&m, db.clone(), 3);
+        f.catch_up().await?;
+
+        let kinds = count(&db, "SELECT COUNT(DISTINCT kind) FROM events").await?;
+        assert_eq!(kinds, 24, "all 24 marketplace event kinds are stored ({:?})", db.backend());
+        let cursor = db.cursor().await?.ok_or_else(|| eyre::eyre!("no cursor"))?;
+        assert_eq!(cursor.block_number, m.provider.get_block_number().await?);
+
+        // operator: registered, updated, staked, slashed, unbonded twice, exited
+        let op = one(&db, "SELECT * FROM operators WHERE superseded_at IS NULL").await?;
+        assert_eq!(op.try_get::<String, _>("address")?, operator);
+        assert_eq!(op.try_get::<String, _>("endpoint")?, "https://op.example");
+        assert_eq!(op.try_get::<String, _>("status")?, "exited");
+        assert_eq!(op.try_get::<String, _>("stake")?, "0");
+        assert_eq!(op.try_get::<String, _>("slashed_total")?, (ETH / 10).to_string());
+        assert_eq!(
+            count(&db, "SELECT COUNT(*) FROM operators").await?,
+            8,
+            "one version per operator event"
+        );
+
+        // models
+        let status = |id: u64| {
+            format!("SELECT status FROM models WHERE superseded_at IS NULL AND model_id = {id}")
+        };
+        let st = |r: sqlx::any::AnyRow| r.try_get::<String, _>("status");
+        assert_eq!(st(one(&db, &status(1)).await?)?, "delisted");
+        assert_eq!(st(one(&db, &status(2)).await?)?, "active");
+        assert_eq!(st(one(&db, &status(3)).await?)?, "declined");
+        let ma =
+            one(&db, "SELECT * FROM models WHERE superseded_at IS NULL AND model_id = 1").await?;
+        assert_eq!(ma.try_get::<String, _>("price_per_row")?, "2000");
+        assert_eq!(ma.try_get::<String, _>("seller")?, seller);
+        assert_eq!(ma.try_get::<String, _>("token")?, native);
+        assert_eq!(ma.try_get::<i64, _>("max_rows")?, 64);
+        let mc = one(
+            &db,
+            "SELECT decline_reason FROM models WHERE superseded_at IS NULL AND model_id = 3",
+        )
+        .await?;
+        assert_eq!(mc.try_get::<Option<i64>, _>("decline_reason")?, Some(3));
+
+        // keys
+        assert_eq!(
+            count(
+                &db,
+                "SELECT COUNT(*) FROM keys WHERE superseded_at IS NULL AND status = 'active'"
+            )
+            .await?,
+            1
+        );
+        assert_eq!(
+            count(
+                &db,
+                "SELECT COUNT(*) FROM keys WHERE superseded_at IS NULL AND status = 'revoked'"
+            )
+            .await?,
+            1
+        );
+
+        // jobs: completed with the payout split, rejected with refund, expired with slash
+        let job =
+            |id: u64| format!("SELECT * FROM jobs WHERE superseded_at IS NULL AND job_id = {id}");
+        let r1 = one(&db, &job(j1)).await?;
+        assert_eq!(r1.try_get::<String, _>("status")?, "completed");
+        assert_eq!(r1.try_get::<String, _>("buyer")?, buyer);
+        assert_eq!(r1.try_get::<String, _>("seller")?, seller);
+        assert_eq!(r1.try_get::<i64, _>("rows_count")?, 10);
+        // 10 rows x (2000 + 200): seller 20000 - 2 % fee, operator 2000 - 2 % fee
+        assert_eq!(r1.try_get::<String, _>("seller_paid")?, "19600");
+        assert_eq!(r1.try_get::<String, _>("operator_paid")?, "1960");
+        assert_eq!(r1.try_get::<String, _>("protocol_fee")?, "440");
+        assert_eq!(
+            r1.try_get::<String, _>("result_hash")?,
+            format!("{:#x}", keccak256("result 1"))
+        );
+        let r2 = one(&db, &job(j2)).await?;
+        assert_eq!(r2.try_get::<String, _>("status")?, "rejected");
+        assert_eq!(r2.try_get::<Option<i64>, _>("reason")?, Some(4));
+        assert_eq!(r2.try_get::<Option<String>, _>("refund")?.as_deref(), Some("6600"));
+        let r3 = one(&db, &job(j3)).await?;
+        assert_eq!(r3.try_get::<String, _>("status")?, "expired");
+        assert_eq!(r3.try_get::<Option<String>, _>("slashed")?, Some((ETH / 10).to_string()));
+        assert_eq!(
+            count(&db, &format!("SELECT COUNT(*) FROM jobs WHERE job_id = {j1}")).await?,
+            2,
+            "history"
+        );
+
+        // balances: the seller withdrew everything; the buyer holds refunds + the slash
+        let bal = |who: &str| {
+            format!(
+                "SELECT * FROM balances WHERE superseded_at IS NULL AND account = '{who}' AND token = '{native}'"
+            )
+        };
+        let sb = one(&db, &bal(&seller)).await?;
+        assert_eq!(sb.try_get::<String, _>("balance")?, "0");
+        assert_eq!(sb.try_get::<String, _>("withdrawn_total")?, "19600");
+        let bb = one(&db, &bal(&buyer)).await?;
+        let buyer_credit = 6_600 + 2_200 + ETH / 10;
+        assert_eq!(bb.try_get::<String, _>("balance")?, buyer_credit.to_string());
+        let onchain = m.market.balanceOf(m.buyer, Address::ZERO).call().await?;
+        assert_eq!(onchain, U256::from(buyer_credit), "index agrees with the contract");
+
+        // the live stream announced job and model changes
+        let mut jobs = 0;
+        while let Ok(u) = updates.try_recv() {
+            if matches!(u, modelmart_indexer::Update::Job { .. }) {
+                jobs += 1;
+            }
+        }
+        assert_eq!(jobs, 6, "3 requests + 3 settlements");
+
+        // idempotent: a second follower over the same database has nothing to do
+        let (mut again, _) = follower(&m, db.clone(), 1000);
+        again.catch_up().await?;
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM jobs").await?, 6);
+        db.close().await;
+    }
+    Ok(())
+}
