@@ -208,3 +208,43 @@ impl Market {
         Ok(())
     }
 }
+
+impl Market {
+    /// An operator, one accepted native-coin model, a key, and `jobs` jobs: every fifth rejected,
+    /// the rest completed. Returns the model id.
+    pub(crate) async fn workload(&self, jobs: usize) -> eyre::Result<u64> {
+        self.register_operator().await?;
+        let model = self.list(self.listing(Address::ZERO, 1_000)).await?;
+        self.accept(model).await?;
+        let key = keccak256("workload key");
+        self.register_key(key).await?;
+        self.more_jobs(model, key, 0, jobs).await?;
+        Ok(model)
+    }
+
+    /// `jobs` more jobs on `model`, numbered from `first` for distinct inputs.
+    pub(crate) async fn more_jobs(
+        &self,
+        model: u64,
+        key: B256,
+        first: usize,
+        jobs: usize,
+    ) -> eyre::Result<()> {
+        for i in first..first + jobs {
+            let job =
+                self.request_native(model, key, 1 + (i % 7) as u32, &format!("input {i}")).await?;
+            if i % 5 == 4 {
+                self.market
+                    .rejectJob(U256::from(job), 2)
+                    .from(self.operator)
+                    .send()
+                    .await?
+                    .get_receipt()
+                    .await?;
+            } else {
+                self.submit(job, &format!("result {i}")).await?;
+            }
+        }
+        Ok(())
+    }
+}

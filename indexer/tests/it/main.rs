@@ -1,8 +1,11 @@
 //! Integration tests of the indexer against anvil running the real contracts, on SQLite and on
 //! Postgres (`MODELMART_TEST_PG`, default `postgres://postgres@127.0.0.1:5432/test`).
 
+mod api;
 mod chain;
 mod db;
+mod dump;
+mod faults;
 mod ingest;
 mod reorg;
 

@@ -1,0 +1,199 @@
+//! The HTTP API through `Router::oneshot`, over an index of the every-event scenario; the
+//! OpenAPI document checked for drift against the committed `indexer/openapi.json`.
+
+use alloy::primitives::keccak256;
+use axum::{
+    Router,
+    body::{Body, to_bytes},
+    http::{Request, StatusCode},
+};
+use modelmart_indexer::api::{self, ApiConfig, ApiDoc, ApiState};
+use serde_json::Value;
+use tokio::sync::broadcast;
+use tower::ServiceExt;
+use utoipa::OpenApi;
+
+use crate::{
+    chain::Market,
+    db::TestDb,
+    ingest::{every_event, follower},
+};
+
+async fn get(app: &Router, uri: &str) -> eyre::Result<(StatusCode, Value)> {
+    let res = app.clone().oneshot(Request::get(uri).body(Body::empty())?).await?;
+    let status = res.status();
+    let bytes = to_bytes(res.into_body(), 1 << 22).await?;
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    Ok((status, body))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_serves_the_index() -> eyre::Result<()> {
+    let m = Market::deploy(&[]).await?;
+    let (j1, j2, _j3) = every_event(&m).await?;
+    let tdb = TestDb::sqlite()?;
+    let db = tdb.connect().await?;
+    let (mut f, _) = follower(&m, db.clone(), 1000);
+    f.catch_up().await?;
+    let (updates, _) = broadcast::channel(16);
+    let state = ApiState::new(db.clone(), Some(f.status()), updates, None);
+    state.refresh_stats().await?;
+    let app = api::router(state, &ApiConfig::default());
+    let seller = format!("{:#x}", m.seller);
+    let buyer = format!("{:#x}", m.buyer);
+
+    // models: newest first, with stats on model 1 (3 jobs: completed, rejected, expired)
+    let (s, body) = get(&app, "/v1/models").await?;
+    assert_eq!(s, StatusCode::OK);
+    let items = body["items"].as_array().ok_or_else(|| eyre::eyre!("no items: {body}"))?;
+    assert_eq!(
+        items.iter().map(|m| m["model_id"].as_i64()).collect::<Vec<_>>(),
+        [Some(3), Some(2), Some(1)]
+    );
+    let m1 = &items[2];
+    assert_eq!(m1["status"], "delisted");
+    assert_eq!(m1["stats"]["jobs_total"], 3);
+    assert_eq!(m1["stats"]["jobs_completed"], 1);
+    assert!((m1["stats"]["success_rate"].as_f64().unwrap_or_default() - 1.0 / 3.0).abs() < 1e-9);
+    assert_eq!(m1["stats"]["earnings"]["0x0000000000000000000000000000000000000000"], "19600");
+    assert_eq!(m1["operator_status"], "exited");
+
+    // filters, sort and pagination
+    let (_, body) = get(&app, "/v1/models?status=active").await?;
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(1));
+    let (_, body) = get(&app, "/v1/models?sort=oldest&limit=2").await?;
+    assert_eq!(body["items"][0]["model_id"], 1);
+    assert_eq!(body["next_cursor"], "2");
+    let (_, body) = get(&app, "/v1/models?sort=oldest&limit=2&cursor=2").await?;
+    assert_eq!(body["items"][0]["model_id"], 3);
+    assert!(body["next_cursor"].is_null());
+    let (_, body) =
+        get(&app, &format!("/v1/models?seller={}", seller.to_uppercase().replace("0X", "0x")))
+            .await?;
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(3), "addresses are case-insensitive");
+
+    // model detail: card location and history
+    let (s, body) = get(&app, "/v1/models/1").await?;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        body["card_url"],
+        format!("https://op.example/v1/blobs/{:#x}", keccak256("card 1000"))
+    );
+    let events: Vec<_> =
+        body["history"].as_array().into_iter().flatten().map(|h| h["event"].clone()).collect();
+    assert_eq!(events, ["ModelListed", "ModelAccepted", "ModelRepriced", "ModelDelisted"]);
+
+    // jobs by buyer, newest first, keyset pages
+    let (_, body) = get(&app, &format!("/v1/jobs?buyer={buyer}&limit=2")).await?;
+    assert_eq!(body["items"][0]["job_id"], 3);
+    assert_eq!(body["items"][1]["job_id"], 2);
+    let next = body["next_cursor"].as_str().ok_or_else(|| eyre::eyre!("no cursor"))?.to_owned();
+    let (_, body) = get(&app, &format!("/v1/jobs?buyer={buyer}&limit=2&cursor={next}")).await?;
+    assert_eq!(body["items"][0]["job_id"], 1);
+    assert!(body["next_cursor"].is_null());
+    let (_, body) = get(&app, &format!("/v1/jobs?seller={seller}&status=rejected")).await?;
+    assert_eq!(body["items"][0]["job_id"], j2);
+
+    // job detail with status history
+    let (_, body) = get(&app, &format!("/v1/jobs/{j1}")).await?;
+    assert_eq!(body["status"], "completed");
+    let statuses: Vec<_> =
+        body["history"].as_array().into_iter().flatten().map(|h| h["status"].clone()).collect();
+    assert_eq!(statuses, ["requested", "completed"]);
+
+    // operators, keys, balances
+    let (_, body) = get(&app, "/v1/operators").await?;
+    assert_eq!(body[0]["status"], "exited");
+    assert_eq!(body[0]["stats"]["jobs_expired"], 1);
+    let (_, body) = get(&app, &format!("/v1/keys?owner={buyer}&status=active")).await?;
+    assert_eq!(body["items"][0]["key_hash"], format!("{:#x}", keccak256("key 1")));
+    let (_, body) = get(&app, &format!("/v1/balances?account={seller}")).await?;
+    assert_eq!(body["items"][0]["balance"], "0");
+    assert_eq!(body["items"][0]["withdrawn_total"], "19600");
+
+    // errors are clear, and nothing panics on junk
+    let (s, body) = get(&app, "/v1/jobs?buyer=0x123").await?;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap_or_default().contains("address"), "{body}");
+    assert_eq!(get(&app, "/v1/jobs?limit=100000").await?.0, StatusCode::BAD_REQUEST);
+    assert_eq!(get(&app, "/v1/jobs?cursor=abc").await?.0, StatusCode::BAD_REQUEST);
+    assert_eq!(get(&app, "/v1/jobs/999").await?.0, StatusCode::NOT_FOUND);
+    assert_eq!(get(&app, "/v1/models/x").await?.0, StatusCode::BAD_REQUEST);
+    assert_eq!(get(&app, "/v1/operators/nope").await?.0, StatusCode::BAD_REQUEST);
+
+    // health, CORS and the request body limit
+    let (s, body) = get(&app, "/healthz").await?;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+    assert!(body["cursor"]["block_number"].as_u64().is_some());
+    let res = app
+        .clone()
+        .oneshot(
+            Request::get("/v1/models")
+                .header("origin", "http://localhost:5173")
+                .body(Body::empty())?,
+        )
+        .await?;
+    assert_eq!(
+        res.headers().get("access-control-allow-origin").map(|v| v.as_bytes()),
+        Some(&b"*"[..])
+    );
+    let big = Request::post("/v1/models")
+        .header("content-length", "100000")
+        .body(Body::from(vec![0u8; 100_000]))?;
+    assert_eq!(app.clone().oneshot(big).await?.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // the served OpenAPI document is the committed one
+    let (_, served) = get(&app, "/openapi.json").await?;
+    assert_eq!(served["paths"].as_object().map(|p| p.len()), Some(10));
+    db.close().await;
+    Ok(())
+}
+
+#[test]
+fn openapi_document_has_not_drifted() -> eyre::Result<()> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
+    let fresh = ApiDoc::openapi().to_pretty_json()? + "\n";
+    if std::env::var_os("MODELMART_UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &fresh)?;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "indexer/openapi.json is stale: run `MODELMART_UPDATE_OPENAPI=1 cargo test -p modelmart-indexer --test it openapi`"
+    );
+    Ok(())
+}
+
+#[test]
+fn migrations_are_kept_in_step() -> eyre::Result<()> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let names = |b: &str| -> eyre::Result<Vec<String>> {
+        let mut v: Vec<String> = std::fs::read_dir(dir.join(b))?
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        v.sort();
+        Ok(v)
+    };
+    let (sqlite, postgres) = (names("sqlite")?, names("postgres")?);
+    assert_eq!(sqlite, postgres, "same migration files for both backends");
+    // Same statements once the type spellings are normalized.
+    let normalize = |s: String| {
+        s.lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace(
+                "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+                "INTEGER PRIMARY KEY AUTOINCREMENT",
+            )
+            .replace("BIGINT  PRIMARY KEY CHECK", "INTEGER PRIMARY KEY CHECK")
+    };
+    for f in &sqlite {
+        let a = normalize(std::fs::read_to_string(dir.join("sqlite").join(f))?);
+        let b = normalize(std::fs::read_to_string(dir.join("postgres").join(f))?);
+        assert_eq!(a, b, "{f} differs between sqlite and postgres beyond type names");
+    }
+    Ok(())
+}

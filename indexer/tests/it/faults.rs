@@ -1,0 +1,209 @@
+//! Crashes and RPC failures: kill -9 the indexer binary at random points, and put a faulty proxy
+//! between the follower and the node; the final index must equal one built without faults.
+
+use std::{
+    process::Stdio,
+    sync::{
+        Arc,
+        atomic::{AtomicU8, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    primitives::keccak256,
+    providers::{Provider, ProviderBuilder},
+};
+use axum::{Json, Router, extract::State, routing::post};
+use modelmart_indexer::{Db, Follower, FollowerConfig};
+use rand::Rng;
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use crate::{
+    chain::Market,
+    db::TestDb,
+    dump::{assert_same, dump},
+    ingest::follower,
+};
+
+async fn reference(m: &Market) -> eyre::Result<Vec<String>> {
+    let tdb = TestDb::sqlite()?;
+    let db = tdb.connect().await?;
+    follower(m, db.clone(), 1000).0.catch_up().await?;
+    let d = dump(&db).await?;
+    db.close().await;
+    Ok(d)
+}
+
+async fn wait_caught_up(db: &Db, head: u64, limit: Duration) -> eyre::Result<()> {
+    let t0 = Instant::now();
+    while db.cursor().await?.map(|c| c.block_number) != Some(head) {
+        eyre::ensure!(t0.elapsed() < limit, "indexer did not reach block {head} in {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_at_random_points_loses_and_duplicates_nothing() -> eyre::Result<()> {
+    let m = Market::deploy(&[]).await?;
+    m.workload(120).await?;
+    let head = m.provider.get_block_number().await?;
+    let expected = reference(&m).await?;
+    let mut rng = rand::rng();
+    for tdb in TestDb::both().await? {
+        let spawn = || {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_modelmart-indexer"))
+                .args(["-q", "--listen", "127.0.0.1:0", "--max-range", "1", "--poll-ms", "20"])
+                .args(["--rpc-url", m.node.endpoint().as_str()])
+                .args(["--contract", &m.market.address().to_string()])
+                .args(["--start-block", &m.deploy_block.to_string()])
+                .args(["--database-url", &tdb.url])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+        };
+        let db = tdb.connect().await?;
+        let mut kills = Vec::new();
+        // Kill until at least four kills landed mid-run (startup time varies with machine load).
+        while kills.len() < 40 && kills.iter().filter(|&&b| b > 0 && b < head).count() < 4 {
+            let mut child = spawn()?;
+            tokio::time::sleep(Duration::from_millis(rng.random_range(40..400))).await;
+            child.start_kill()?; // SIGKILL: no chance to finish a transaction
+            child.wait().await?;
+            kills.push(db.cursor().await?.map_or(0, |c| c.block_number));
+        }
+        let mid_run = kills.iter().filter(|&&b| b > 0 && b < head).count();
+        let mut child = spawn()?;
+        wait_caught_up(&db, head, Duration::from_secs(120)).await?;
+        child.start_kill()?;
+        child.wait().await?;
+        assert!(
+            mid_run >= 3,
+            "kills must land mid-run: cursor after each kill {kills:?}, head {head}"
+        );
+        assert_same(
+            &dump(&db).await?,
+            &expected,
+            &format!("{:?} after kills at blocks {kills:?}", db.backend()),
+        );
+        db.close().await;
+    }
+    Ok(())
+}
+
+/// A JSON-RPC proxy that can fail everything (mode 1) or refuse `eth_getLogs` ranges wider than
+/// `MAX_RANGE` blocks (mode 2).
+#[derive(Clone)]
+struct Proxy {
+    upstream: String,
+    mode: Arc<AtomicU8>,
+    refused: Arc<AtomicU64>,
+    widest_served: Arc<AtomicU64>,
+    client: reqwest::Client,
+}
+
+const MAX_RANGE: u64 = 5;
+
+fn hex_u64(v: &Value) -> Option<u64> {
+    u64::from_str_radix(v.as_str()?.trim_start_matches("0x"), 16).ok()
+}
+
+async fn forward(
+    State(p): State<Proxy>,
+    Json(req): Json<Value>,
+) -> Result<Json<Value>, axum::http::StatusCode> {
+    let mode = p.mode.load(Ordering::SeqCst);
+    if mode == 1 {
+        return Err(axum::http::StatusCode::SERVICE_UNAVAILABLE);
+    }
+    if req["method"] == "eth_getLogs" {
+        let f = &req["params"][0];
+        let width = match (hex_u64(&f["fromBlock"]), hex_u64(&f["toBlock"])) {
+            (Some(a), Some(b)) => b.saturating_sub(a) + 1,
+            _ => u64::MAX,
+        };
+        if mode == 2 && width > MAX_RANGE {
+            p.refused.fetch_add(1, Ordering::SeqCst);
+            let msg = format!("query exceeds max block range {MAX_RANGE}");
+            return Ok(Json(
+                json!({"jsonrpc": "2.0", "id": req["id"], "error": {"code": -32005, "message": msg}}),
+            ));
+        }
+        p.widest_served.fetch_max(width, Ordering::SeqCst);
+    }
+    let res = p
+        .client
+        .post(&p.upstream)
+        .json(&req)
+        .send()
+        .await
+        .map_err(|_| axum::http::StatusCode::BAD_GATEWAY)?;
+    Ok(Json(res.json().await.map_err(|_| axum::http::StatusCode::BAD_GATEWAY)?))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rpc_refusals_and_outages_skip_nothing() -> eyre::Result<()> {
+    crate::init_logs();
+    let m = Market::deploy(&[]).await?;
+    let proxy = Proxy {
+        upstream: m.node.endpoint(),
+        mode: Arc::new(AtomicU8::new(2)),
+        refused: Arc::default(),
+        widest_served: Arc::default(),
+        client: reqwest::Client::new(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let app = Router::new().route("/", post(forward)).with_state(proxy.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let tdb = TestDb::postgres().await?;
+    let db = tdb.connect().await?;
+    let provider = ProviderBuilder::new().connect_http(url.parse()?).erased();
+    let cfg = FollowerConfig {
+        contract: *m.market.address(),
+        start_block: m.deploy_block,
+        max_range: 1_000,
+        poll_interval: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(200),
+        ..FollowerConfig::default()
+    };
+    let (tx, _) = broadcast::channel(16);
+    let f = Follower::new(provider, db.clone(), cfg, tx);
+    let status = f.status();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(f.run(async move {
+        let _ = stopped.await;
+    }));
+
+    // The node refuses wide ranges: the follower shrinks to what it accepts.
+    let model = m.workload(30).await?;
+    wait_caught_up(&db, m.provider.get_block_number().await?, Duration::from_secs(60)).await?;
+    assert!(proxy.refused.load(Ordering::SeqCst) > 0, "the proxy refused some ranges");
+    assert!(proxy.widest_served.load(Ordering::SeqCst) <= MAX_RANGE);
+
+    // An outage while events keep coming: errors are reported, retried, and nothing is skipped.
+    proxy.mode.store(1, Ordering::SeqCst);
+    m.more_jobs(model, keccak256("workload key"), 30, 20).await?;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let during = status.lock().map(|s| s.clone()).map_err(|_| eyre::eyre!("poisoned"))?;
+    assert!(
+        during.failures > 0 && during.last_error.is_some(),
+        "outage visible in status: {during:?}"
+    );
+    proxy.mode.store(0, Ordering::SeqCst);
+    wait_caught_up(&db, m.provider.get_block_number().await?, Duration::from_secs(60)).await?;
+    assert!(!task.is_finished(), "the follower never exits on transient errors");
+    let _ = stop.send(());
+    task.await??;
+
+    assert_same(&dump(&db).await?, &reference(&m).await?, "after refusals and an outage");
+    let after = status.lock().map(|s| s.clone()).map_err(|_| eyre::eyre!("poisoned"))?;
+    assert_eq!(after.failures, 0);
+    assert!(after.last_error.is_none());
+    db.close().await;
+    Ok(())
+}
