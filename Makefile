@@ -10,7 +10,7 @@ BIND_ARGS := --module --select '^(ModelMarket|TestToken)$$'
 BINDINGS := sdk/bindings/src/generated
 COVERAGE_MIN := 95
 
-.PHONY: help dev deps test test-contracts coverage gas gas-snapshot test-rust test-fhe-agreement bench-fhe lint fmt bindings bindings-check
+.PHONY: help dev deps test test-contracts coverage gas gas-snapshot test-rust test-fhe-agreement bench-fhe bench-indexer lint fmt bindings bindings-check
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -41,13 +41,18 @@ gas: deps ## gas of the hot paths, as separate transactions, checked against the
 gas-snapshot: deps ## re-record the gas snapshot
 	cd $(CONTRACTS) && FOUNDRY_PROFILE=gas $(FORGE) snapshot --match-contract GasTest
 
-test-rust: deps ## cargo tests of the whole workspace (anvil-backed chain tests included)
+test-rust: deps ## cargo tests of the whole workspace (anvil chain tests; the indexer's on SQLite and Postgres; bench smoke runs)
+	cd $(CONTRACTS) && $(FORGE) build
 	cargo test --workspace --all-targets
 	cargo test --workspace --doc
 
 test-fhe-agreement: ## encrypted == clear on every test row of the single-tree models (release build)
 	cargo run --release -q -p modelmart-fhe --bin modelmart-fhe -- bench \
 	  --only tree5_breast_cancer,tree4_diabetes --samples 3
+
+bench-indexer: deps ## the indexer's figures (BENCHMARKS.md): ingestion of 100k events into SQLite and Postgres, live lag, API p99
+	cd $(CONTRACTS) && $(FORGE) build
+	cargo bench -p modelmart-indexer --bench indexer
 
 bench-fhe: ## the FHE engine's benchmark table (BENCHMARKS.md): one JSON line per model, ~30 min
 	cargo run --release -q -p modelmart-fhe --bin modelmart-fhe -- bench

@@ -192,24 +192,28 @@ fn vec_of(set: HashSet<Vec<Val>>) -> Vec<Vec<Val>> {
 
 impl Working {
     /// Load the current rows every event of the batch touches.
-    pub(crate) async fn load(conn: &mut AnyConnection, events: &[Decoded]) -> Result<Self> {
+    pub(crate) async fn load(
+        conn: &mut AnyConnection,
+        events: &[Decoded],
+        max_params: usize,
+    ) -> Result<Self> {
         let t = Touched::collect(events)?;
         Ok(Self {
-            operators: Table::load(conn, &vec_of(t.operators)).await?,
-            models: Table::load(conn, &vec_of(t.models)).await?,
-            keys: Table::load(conn, &vec_of(t.keys)).await?,
-            jobs: Table::load(conn, &vec_of(t.jobs)).await?,
-            balances: Table::load(conn, &vec_of(t.balances)).await?,
+            operators: Table::load(conn, &vec_of(t.operators), max_params).await?,
+            models: Table::load(conn, &vec_of(t.models), max_params).await?,
+            keys: Table::load(conn, &vec_of(t.keys), max_params).await?,
+            jobs: Table::load(conn, &vec_of(t.jobs), max_params).await?,
+            balances: Table::load(conn, &vec_of(t.balances), max_params).await?,
         })
     }
 
     /// Write every new version. Returns the number of rows inserted.
-    pub(crate) async fn write(self, conn: &mut AnyConnection) -> Result<usize> {
-        Ok(self.operators.write(conn).await?
-            + self.models.write(conn).await?
-            + self.keys.write(conn).await?
-            + self.jobs.write(conn).await?
-            + self.balances.write(conn).await?)
+    pub(crate) async fn write(self, conn: &mut AnyConnection, max_params: usize) -> Result<usize> {
+        Ok(self.operators.write(conn, max_params).await?
+            + self.models.write(conn, max_params).await?
+            + self.keys.write(conn, max_params).await?
+            + self.jobs.write(conn, max_params).await?
+            + self.balances.write(conn, max_params).await?)
     }
 
     fn operator(&self, a: Address) -> Option<Operator> {

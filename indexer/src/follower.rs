@@ -209,6 +209,8 @@ impl Follower {
             s.range = self.range;
         });
         metrics::gauge!("modelmart_indexer_head").set(head as f64);
+        metrics::gauge!("modelmart_indexer_lag_blocks")
+            .set(target.saturating_sub(parent.map_or(self.cfg.start_block, |p| p.0)) as f64);
 
         // Is the block we stand on still canonical?
         if let Some((p, hash)) = parent
@@ -271,6 +273,7 @@ impl Follower {
             s.indexed = Some(to);
             s.lag = Some(target - to);
         });
+        metrics::gauge!("modelmart_indexer_lag_blocks").set((target - to) as f64);
         for u in updates {
             let _ = self.updates.send(u);
         }

@@ -90,7 +90,7 @@ pub async fn run(
         updates.clone(),
     );
     let state = ApiState::new(db.clone(), Some(follower.status()), updates, metrics);
-    let stats = state.spawn_stats_refresher(Duration::from_secs(1));
+    let stats = state.spawn_stats_refresher(Duration::from_millis(200));
     let app = api::router(
         state,
         &ApiConfig {
@@ -107,11 +107,10 @@ pub async fn run(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut stop_api = stop_rx.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop_api.changed().await;
-            })
-            .await
+        api::serve(listener, app, async move {
+            let _ = stop_api.changed().await;
+        })
+        .await
     });
     let mut stop_follow = stop_rx;
     let following = follower.run(async move {

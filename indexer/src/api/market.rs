@@ -5,22 +5,24 @@ use std::collections::HashMap;
 use axum::{
     Json,
     extract::{Path, Query},
+    http::header,
+    response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    ApiError, St,
+    ApiError, Snapshot, St,
     query::{addr_param, limit_param},
 };
 use crate::{
-    Model, Operator,
+    Db, Model, Operator,
     db::{Change, Page, sql::Val},
-    stats::JobStats,
+    stats::{JobStats, Stats},
 };
 
 /// A listing with its operator's health and its live figures.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ModelSummary {
     /// The listing.
     #[serde(flatten)]
@@ -46,7 +48,7 @@ pub struct ModelDetail {
 }
 
 /// An operator with its service figures.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct OperatorSummary {
     /// The operator.
     #[serde(flatten)]
@@ -105,36 +107,54 @@ fn price(m: &Model) -> alloy::primitives::U256 {
 pub(crate) async fn list_models(
     state: St,
     Query(q): Query<ModelQuery>,
-) -> Result<Json<Page<ModelSummary>>, ApiError> {
+) -> Result<Response, ApiError> {
+    let snapshot = state.snapshot();
+    if q.is_default() && !snapshot.default_models.is_empty() {
+        // The dApp's landing query: served as bytes serialized when the index last moved.
+        return Ok(([(header::CONTENT_TYPE, "application/json")], snapshot.default_models.clone())
+            .into_response());
+    }
+    Ok(Json(model_page(&snapshot, &q)?).into_response())
+}
+
+impl ModelQuery {
+    fn is_default(&self) -> bool {
+        self.status.is_none()
+            && self.seller.is_none()
+            && self.operator.is_none()
+            && self.token.is_none()
+            && self.sort.is_none()
+            && self.limit.is_none()
+            && self.cursor.is_none()
+    }
+}
+
+/// Filter, sort and paginate the snapshot's models.
+pub(crate) fn model_page(
+    snapshot: &Snapshot,
+    q: &ModelQuery,
+) -> Result<Page<ModelSummary>, ApiError> {
     let limit = limit_param(q.limit)?;
     let offset: usize = match q.cursor.as_deref() {
         None => 0,
         Some(c) => c.parse().map_err(|_| ApiError::bad_request(format!("invalid cursor `{c}`")))?,
     };
-    let mut filters = Vec::new();
-    if let Some(s) = &q.status {
-        filters.push(("status", Val::Text(s.clone())));
-    }
+    let mut want = Vec::new();
     for (col, v) in [("seller", &q.seller), ("operator", &q.operator), ("token", &q.token)] {
         if let Some(v) = v {
-            filters.push((col, Val::Text(addr_param(col, v)?)));
+            want.push((col, addr_param(col, v)?));
         }
     }
-    let models: Vec<Model> = state.db.all_current(&filters).await?;
-    let operators: HashMap<String, String> = state
-        .db
-        .all_current::<Operator>(&[])
-        .await?
-        .into_iter()
-        .map(|o| (o.address, o.status))
-        .collect();
-    let stats = state.stats();
-    let mut items: Vec<ModelSummary> = models
-        .into_iter()
-        .map(|m| ModelSummary {
-            operator_status: operators.get(&m.operator).cloned(),
-            stats: stats.models.get(&m.model_id).cloned().unwrap_or_default(),
-            model: m,
+    let mut items: Vec<&ModelSummary> = snapshot
+        .models
+        .iter()
+        .filter(|m| q.status.as_ref().is_none_or(|s| &m.model.status == s))
+        .filter(|m| {
+            want.iter().all(|(col, v)| match *col {
+                "seller" => &m.model.seller == v,
+                "operator" => &m.model.operator == v,
+                _ => &m.model.token == v,
+            })
         })
         .collect();
     match q.sort.unwrap_or_default() {
@@ -157,9 +177,9 @@ pub(crate) async fn list_models(
         }),
     }
     let total = items.len();
-    let page: Vec<_> = items.into_iter().skip(offset).take(limit as usize).collect();
+    let page: Vec<_> = items.into_iter().skip(offset).take(limit as usize).cloned().collect();
     let end = offset + page.len();
-    Ok(Json(Page { items: page, next_cursor: (end < total).then(|| end.to_string()) }))
+    Ok(Page { items: page, next_cursor: (end < total).then(|| end.to_string()) })
 }
 
 /// One model in full.
@@ -169,22 +189,17 @@ pub(crate) async fn get_model(
     state: St,
     Path(id): Path<i64>,
 ) -> Result<Json<ModelDetail>, ApiError> {
-    let model = state
-        .db
-        .all_current::<Model>(&[("model_id", Val::Int(id))])
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::not_found(format!("no model {id}")))?;
+    let (model, history) = state.db.versions::<Model>("model_id", Val::Int(id)).await?;
+    let model = model.ok_or_else(|| ApiError::not_found(format!("no model {id}")))?;
     let operator = state
         .db
         .all_current::<Operator>(&[("address", Val::Text(model.operator.clone()))])
         .await?
         .pop();
-    let history = state.db.history("models", "model_id", Val::Int(id)).await?;
     let card_url = operator
         .as_ref()
         .map(|o| format!("{}/v1/blobs/{}", o.endpoint.trim_end_matches('/'), model.card_hash));
-    let stats = state.stats().models.get(&id).cloned().unwrap_or_default();
+    let stats = state.snapshot().stats.models.get(&id).cloned().unwrap_or_default();
     Ok(Json(ModelDetail {
         summary: ModelSummary {
             operator_status: operator.as_ref().map(|o| o.status.clone()),
@@ -205,22 +220,36 @@ pub struct OperatorQuery {
     pub status: Option<String>,
 }
 
-async fn summaries(
-    state: &super::ApiState,
-    filters: &[(&str, Val)],
-) -> Result<Vec<OperatorSummary>, ApiError> {
-    let operators: Vec<Operator> = state.db.all_current(filters).await?;
-    let active: Vec<Model> =
-        state.db.all_current(&[("status", Val::Text("active".into()))]).await?;
-    let stats = state.stats();
-    Ok(operators
-        .into_iter()
-        .map(|o| OperatorSummary {
-            active_models: active.iter().filter(|m| m.operator == o.address).count() as u64,
-            stats: stats.operators.get(&o.address).cloned().unwrap_or_default(),
-            operator: o,
+/// Every current model and operator with their statistics (for the snapshot).
+pub(crate) async fn summaries(
+    db: &Db,
+    stats: &Stats,
+) -> crate::Result<(Vec<ModelSummary>, Vec<OperatorSummary>)> {
+    let models: Vec<Model> = db.all_current(&[]).await?;
+    let mut operators: Vec<Operator> = db.all_current(&[]).await?;
+    operators.sort_by(|a, b| a.address.cmp(&b.address));
+    let status: HashMap<&str, &str> =
+        operators.iter().map(|o| (o.address.as_str(), o.status.as_str())).collect();
+    let model_list = models
+        .iter()
+        .map(|m| ModelSummary {
+            operator_status: status.get(m.operator.as_str()).map(|s| (*s).to_owned()),
+            stats: stats.models.get(&m.model_id).cloned().unwrap_or_default(),
+            model: m.clone(),
         })
-        .collect())
+        .collect();
+    let operator_list = operators
+        .iter()
+        .map(|o| OperatorSummary {
+            active_models: models
+                .iter()
+                .filter(|m| m.operator == o.address && m.status == "active")
+                .count() as u64,
+            stats: stats.operators.get(&o.address).cloned().unwrap_or_default(),
+            operator: o.clone(),
+        })
+        .collect();
+    Ok((model_list, operator_list))
 }
 
 /// List operators with their service figures.
@@ -230,9 +259,13 @@ pub(crate) async fn list_operators(
     state: St,
     Query(q): Query<OperatorQuery>,
 ) -> Result<Json<Vec<OperatorSummary>>, ApiError> {
-    let filters: Vec<_> = q.status.map(|s| ("status", Val::Text(s))).into_iter().collect();
-    let mut list = summaries(&state, &filters).await?;
-    list.sort_by(|a, b| a.operator.address.cmp(&b.operator.address));
+    let snapshot = state.snapshot();
+    let list = snapshot
+        .operators
+        .iter()
+        .filter(|o| q.status.as_ref().is_none_or(|s| &o.operator.status == s))
+        .cloned()
+        .collect();
     Ok(Json(list))
 }
 
@@ -244,9 +277,21 @@ pub(crate) async fn get_operator(
     Path(address): Path<String>,
 ) -> Result<Json<OperatorSummary>, ApiError> {
     let a = addr_param("address", &address)?;
-    summaries(&state, &[("address", Val::Text(a))])
+    let operator = state
+        .db
+        .all_current::<Operator>(&[("address", Val::Text(a.clone()))])
         .await?
         .pop()
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no operator {address}")))
+        .ok_or_else(|| ApiError::not_found(format!("no operator {address}")))?;
+    let snapshot = state.snapshot();
+    let listed = snapshot
+        .models
+        .iter()
+        .filter(|m| m.model.operator == a && m.model.status == "active")
+        .count();
+    Ok(Json(OperatorSummary {
+        active_models: listed as u64,
+        stats: snapshot.stats.operators.get(&a).cloned().unwrap_or_default(),
+        operator,
+    }))
 }

@@ -42,7 +42,7 @@ const TARGET: &str = "modelmart::indexer::api";
 #[derive(Clone)]
 pub struct ApiState {
     db: Db,
-    stats: Arc<RwLock<Arc<Stats>>>,
+    snapshot: Arc<RwLock<Arc<Snapshot>>>,
     status: Option<SharedStatus>,
     updates: broadcast::Sender<Update>,
     metrics: Option<PrometheusHandle>,
@@ -57,25 +57,25 @@ impl ApiState {
         updates: broadcast::Sender<Update>,
         metrics: Option<PrometheusHandle>,
     ) -> Self {
-        Self { db, stats: Arc::default(), status, updates, metrics }
+        Self { db, snapshot: Arc::default(), status, updates, metrics }
     }
 
-    /// Recompute the per-model and per-operator statistics now.
+    /// Recompute the statistics and the model and operator lists now.
     pub async fn refresh_stats(&self) -> crate::Result<()> {
-        let fresh = Arc::new(Stats::compute(&self.db).await?);
-        if let Ok(mut s) = self.stats.write() {
+        let fresh = Arc::new(Snapshot::compute(&self.db).await?);
+        if let Ok(mut s) = self.snapshot.write() {
             *s = fresh;
         }
         Ok(())
     }
 
-    /// Keep the statistics fresh: recompute whenever the indexed block moved, at most once per
+    /// Keep the snapshot fresh: recompute whenever the indexed block moved, checking every
     /// `every`. Runs until the process ends.
     pub fn spawn_stats_refresher(&self, every: Duration) -> tokio::task::JoinHandle<()> {
         let state = self.clone();
         tokio::spawn(async move {
             loop {
-                let seen = state.stats().block;
+                let seen = state.snapshot().stats.block;
                 match state.db.cursor().await {
                     Ok(c) if c.as_ref().map(|c| c.block_number) != seen => {
                         if let Err(e) = state.refresh_stats().await {
@@ -90,8 +90,31 @@ impl ApiState {
         })
     }
 
-    fn stats(&self) -> Arc<Stats> {
-        self.stats.read().map(|s| s.clone()).unwrap_or_default()
+    fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.read().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+/// What the list endpoints serve from memory: statistics plus every current model and operator
+/// with them, recomputed when the index moves (listings are few; jobs are queried live).
+#[derive(Debug, Default)]
+pub(crate) struct Snapshot {
+    stats: Stats,
+    models: Vec<ModelSummary>,
+    operators: Vec<OperatorSummary>,
+    /// `GET /v1/models` without parameters, serialized.
+    default_models: axum::body::Bytes,
+}
+
+impl Snapshot {
+    async fn compute(db: &Db) -> crate::Result<Self> {
+        let stats = Stats::compute(db).await?;
+        let (models, operators) = market::summaries(db, &stats).await?;
+        let mut snapshot = Self { stats, models, operators, default_models: Default::default() };
+        let page = market::model_page(&snapshot, &ModelQuery::default())
+            .map_err(|e| crate::Error::CorruptRow { table: "models", detail: e.error })?;
+        snapshot.default_models = serde_json::to_vec(&page).unwrap_or_default().into();
+        Ok(snapshot)
     }
 }
 
@@ -137,6 +160,20 @@ impl Default for ApiConfig {
             cors_origins: Vec::new(),
         }
     }
+}
+
+/// Serve `app` on `listener` with `TCP_NODELAY` (without it, Nagle's algorithm and delayed ACKs
+/// add up to 40 ms to small responses) until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
 /// The API router.

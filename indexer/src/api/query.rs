@@ -106,13 +106,8 @@ pub struct JobDetail {
 #[utoipa::path(get, path = "/v1/jobs/{id}", params(("id" = i64, Path, description = "Job id")),
     responses((status = 200, body = JobDetail), (status = 404, body = ApiError)))]
 pub(crate) async fn get_job(state: St, Path(id): Path<i64>) -> Result<Json<JobDetail>, ApiError> {
-    let job = state
-        .db
-        .all_current::<Job>(&[("job_id", Val::Int(id))])
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
-    let history = state.db.history("jobs", "job_id", Val::Int(id)).await?;
+    let (job, history) = state.db.versions::<Job>("job_id", Val::Int(id)).await?;
+    let job = job.ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
     Ok(Json(JobDetail { job, history }))
 }
 

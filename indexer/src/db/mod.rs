@@ -62,7 +62,10 @@ impl Db {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;")
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+                             PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456;",
+                        )
                             .await?;
                     }
                     Ok(())
@@ -80,6 +83,17 @@ impl Db {
     /// The engine behind this pool.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Most bound parameters per statement. sqlx's SQLite driver slows down sharply on
+    /// statements with thousands of parameters (measured on 3,069 events: 3.9 s with 30,000
+    /// parameters per statement, 0.15 s with 60, 0.10 s with 300, 0.15 s with 1,000), so SQLite
+    /// gets short statements; Postgres gets large ones (one round trip each).
+    pub(crate) fn max_params(&self) -> usize {
+        match self.backend {
+            Backend::Sqlite => 300,
+            Backend::Postgres => 30_000,
+        }
     }
 
     /// The underlying pool (for callers that add their own tables, such as the coprocessor).

@@ -132,29 +132,35 @@ pub struct Change {
 }
 
 impl Db {
-    /// Every version of one entity (`table` has a `status` column), oldest first.
-    pub(crate) async fn history(
+    /// One entity now and every version it went through, oldest first, in one query (`T` has a
+    /// `status` column).
+    pub(crate) async fn versions<T: Entity>(
         &self,
-        table: &str,
         key_col: &str,
         key: Val,
-    ) -> Result<Vec<Change>> {
+    ) -> Result<(Option<T>, Vec<Change>)> {
         let mut q = Sql::new(format!(
-            "SELECT event, status, block_number, block_time, tx_hash FROM {table} WHERE {key_col} = "
+            "SELECT {}, event, block_number, block_time, tx_hash, superseded_at FROM {} WHERE {key_col} = ",
+            T::COLUMNS.join(", "),
+            T::TABLE
         ));
         q.bind(key).push(" ORDER BY vid");
         let rows = q.query().fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Change {
-                    event: text(r, "history", "event")?,
-                    status: text(r, "history", "status")?,
-                    block_number: int(r, "history", "block_number")?,
-                    block_time: int(r, "history", "block_time")?,
-                    tx_hash: text(r, "history", "tx_hash")?,
-                })
-            })
-            .collect()
+        let mut current = None;
+        let mut history = Vec::with_capacity(rows.len());
+        for r in &rows {
+            history.push(Change {
+                event: text(r, T::TABLE, "event")?,
+                status: text(r, T::TABLE, "status")?,
+                block_number: int(r, T::TABLE, "block_number")?,
+                block_time: int(r, T::TABLE, "block_time")?,
+                tx_hash: text(r, T::TABLE, "tx_hash")?,
+            });
+            if r.try_get::<Option<i64>, _>("superseded_at")?.is_none() {
+                current = Some(T::from_row(r)?);
+            }
+        }
+        Ok((current, history))
     }
 
     /// Every current row of an entity table whose columns equal the `filters` (small tables).

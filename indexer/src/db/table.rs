@@ -64,11 +64,15 @@ impl<T: Entity> Default for Table<T> {
 
 impl<T: Entity> Table<T> {
     /// Load the current rows of the given keys.
-    pub(crate) async fn load(conn: &mut AnyConnection, keys: &[Vec<Val>]) -> Result<Self> {
+    pub(crate) async fn load(
+        conn: &mut AnyConnection,
+        keys: &[Vec<Val>],
+        max_params: usize,
+    ) -> Result<Self> {
         let mut table = Self::default();
         let cols = T::COLUMNS.join(", ");
         let key_cols = T::KEY.join(", ");
-        for chunk in keys.chunks(400) {
+        for chunk in keys.chunks((max_params / T::KEY.len()).max(1)) {
             let mut q = Sql::new(format!(
                 "SELECT vid, {cols} FROM {} WHERE superseded_at IS NULL AND ({key_cols}) IN (",
                 T::TABLE
@@ -107,7 +111,7 @@ impl<T: Entity> Table<T> {
     }
 
     /// Write the batch's versions: supersede the database's current rows, insert the new ones.
-    pub(crate) async fn write(self, conn: &mut AnyConnection) -> Result<usize> {
+    pub(crate) async fn write(self, conn: &mut AnyConnection, max_params: usize) -> Result<usize> {
         // Supersede the previous current rows, grouped by the block of their first new version.
         let mut by_block: HashMap<i64, Vec<i64>> = HashMap::new();
         for key in &self.order {
@@ -118,7 +122,7 @@ impl<T: Entity> Table<T> {
             }
         }
         for (block, vids) in by_block {
-            for chunk in vids.chunks(500) {
+            for chunk in vids.chunks(max_params) {
                 let mut q = Sql::new(format!("UPDATE {} SET superseded_at = ", T::TABLE));
                 q.bind(block).push(" WHERE vid IN (").bind_list(chunk.iter().copied()).push(")");
                 q.query().execute(&mut *conn).await?;
@@ -137,7 +141,7 @@ impl<T: Entity> Table<T> {
         let width = T::COLUMNS.len() + META_COLUMNS.len();
         let columns =
             T::COLUMNS.iter().chain(META_COLUMNS.iter()).copied().collect::<Vec<_>>().join(", ");
-        for chunk in rows.chunks((30_000 / width).max(1)) {
+        for chunk in rows.chunks((max_params / width).max(1)) {
             let mut q = Sql::new(format!("INSERT INTO {} ({columns}) VALUES ", T::TABLE));
             for (i, (entity, meta, superseded)) in chunk.iter().enumerate() {
                 q.push(if i == 0 { "(" } else { ", (" });

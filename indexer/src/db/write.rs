@@ -41,6 +41,7 @@ fn num(n: u64) -> i64 {
 impl Db {
     /// Write a batch atomically: events, state versions, block hashes and the cursor.
     pub(crate) async fn commit(&self, batch: Batch) -> Result<Vec<Update>> {
+        let started = std::time::Instant::now();
         let mut tx = self.pool.begin().await?;
         let found = sqlx::query_scalar::<_, i64>("SELECT block_number FROM cursor WHERE id = 1")
             .fetch_optional(&mut *tx)
@@ -53,7 +54,7 @@ impl Db {
             });
         }
 
-        for chunk in batch.events.chunks(2_000) {
+        for chunk in batch.events.chunks((self.max_params() / 6).max(1)) {
             let mut q = Sql::new(
                 "INSERT INTO events (block_number, block_time, tx_hash, log_index, kind, data) VALUES ",
             );
@@ -74,14 +75,18 @@ impl Db {
             q.query().execute(&mut *tx).await?;
         }
 
-        let mut working = Working::load(&mut tx, &batch.events).await?;
+        let t_events = started.elapsed();
+        let max_params = self.max_params();
+        let mut working = Working::load(&mut tx, &batch.events, max_params).await?;
+        let t_load = started.elapsed();
         let mut updates = Vec::new();
         for d in &batch.events {
             updates.extend(working.apply(d)?);
         }
-        working.write(&mut tx).await?;
+        working.write(&mut tx, max_params).await?;
+        let t_state = started.elapsed();
 
-        for chunk in batch.blocks.chunks(1_000) {
+        for chunk in batch.blocks.chunks((self.max_params() / 3).max(1)) {
             let mut q = Sql::new("INSERT INTO blocks (number, hash, timestamp) VALUES ");
             for (i, (n, h, t)) in chunk.iter().enumerate() {
                 q.push(if i == 0 { "(" } else { ", (" });
@@ -117,6 +122,8 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        tracing::debug!(target: "modelmart::indexer::db", events = batch.events.len(), ?t_events, ?t_load, ?t_state,
+            total = ?started.elapsed(), "batch committed");
         Ok(updates)
     }
 

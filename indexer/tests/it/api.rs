@@ -151,6 +151,51 @@ async fn api_serves_the_index() -> eyre::Result<()> {
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn stream_sends_matching_updates() -> eyre::Result<()> {
+    use futures_util::StreamExt;
+    use modelmart_indexer::Update;
+
+    let tdb = TestDb::sqlite()?;
+    let db = tdb.connect().await?;
+    let (updates, _) = broadcast::channel(16);
+    let app = api::router(ApiState::new(db, None, updates.clone(), None), &ApiConfig::default());
+    let buyer = "0x00000000000000000000000000000000000000bb";
+    let res = app
+        .clone()
+        .oneshot(Request::get(format!("/v1/stream?buyer={buyer}")).body(Body::empty())?)
+        .await?;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers().get("content-type").map(|v| v.as_bytes()),
+        Some(&b"text/event-stream"[..])
+    );
+    let mut body = res.into_body().into_data_stream();
+    let job = |id: i64, buyer: &str| Update::Job {
+        job_id: id,
+        model_id: 1,
+        buyer: buyer.into(),
+        operator: "0x00000000000000000000000000000000000000cc".into(),
+        status: "completed".into(),
+        block_number: 7,
+    };
+    updates.send(job(1, "0x00000000000000000000000000000000000000aa"))?; // another buyer's: filtered out
+    updates.send(Update::Model { model_id: 1, status: "active".into(), block_number: 7 })?; // not a job: filtered
+    updates.send(job(2, buyer))?;
+    updates.send(Update::Rollback { block_number: 5 })?; // everyone hears about rollbacks
+    let mut text = String::new();
+    while !text.contains("rollback") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), body.next())
+            .await?
+            .ok_or_else(|| eyre::eyre!("stream ended"))??;
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.contains("event: job") && text.contains("\"job_id\":2"), "{text}");
+    assert!(!text.contains("\"job_id\":1") && !text.contains("event: model"), "{text}");
+    assert_eq!(get(&app, "/v1/stream?buyer=nope").await?.0, StatusCode::BAD_REQUEST);
+    Ok(())
+}
+
 #[test]
 fn openapi_document_has_not_drifted() -> eyre::Result<()> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");

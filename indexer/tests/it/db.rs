@@ -34,6 +34,19 @@ impl TestDb {
         Ok(vec![Self::sqlite()?, Self::postgres().await?])
     }
 
+    /// Drop a Postgres test database (after its pools are closed); SQLite files go with the
+    /// temp dir.
+    pub(crate) async fn cleanup(self) -> eyre::Result<()> {
+        if self._dir.is_none() {
+            let (base, name) = self.url.rsplit_once('/').ok_or_else(|| eyre::eyre!("bad url"))?;
+            let admin =
+                std::env::var("MODELMART_TEST_PG").unwrap_or_else(|_| format!("{base}/test"));
+            let mut conn = sqlx::AnyConnection::connect(&admin).await?;
+            conn.execute(format!("DROP DATABASE IF EXISTS {name}").as_str()).await?;
+        }
+        Ok(())
+    }
+
     /// Connect (and migrate).
     pub(crate) async fn connect(&self) -> eyre::Result<Db> {
         Ok(Db::connect(&self.url, 4).await?)

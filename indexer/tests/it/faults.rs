@@ -48,7 +48,12 @@ async fn wait_caught_up(db: &Db, head: u64, limit: Duration) -> eyre::Result<()>
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_at_random_points_loses_and_duplicates_nothing() -> eyre::Result<()> {
     let m = Market::deploy(&[]).await?;
-    m.workload(120).await?;
+    // Events spread over ~1,500 blocks, so that a run at one block per batch takes long enough
+    // for random kills to land in the middle.
+    let model = m.workload(60).await?;
+    m.mine(600).await?;
+    m.more_jobs(model, keccak256("workload key"), 60, 60).await?;
+    m.mine(600).await?;
     let head = m.provider.get_block_number().await?;
     let expected = reference(&m).await?;
     let mut rng = rand::rng();
@@ -70,7 +75,7 @@ async fn killed_at_random_points_loses_and_duplicates_nothing() -> eyre::Result<
         // Kill until at least four kills landed mid-run (startup time varies with machine load).
         while kills.len() < 40 && kills.iter().filter(|&&b| b > 0 && b < head).count() < 4 {
             let mut child = spawn()?;
-            tokio::time::sleep(Duration::from_millis(rng.random_range(40..400))).await;
+            tokio::time::sleep(Duration::from_millis(rng.random_range(20..250))).await;
             child.start_kill()?; // SIGKILL: no chance to finish a transaction
             child.wait().await?;
             kills.push(db.cursor().await?.map_or(0, |c| c.block_number));
@@ -90,6 +95,7 @@ async fn killed_at_random_points_loses_and_duplicates_nothing() -> eyre::Result<
             &format!("{:?} after kills at blocks {kills:?}", db.backend()),
         );
         db.close().await;
+        tdb.cleanup().await?;
     }
     Ok(())
 }
@@ -205,5 +211,67 @@ async fn rpc_refusals_and_outages_skip_nothing() -> eyre::Result<()> {
     assert_eq!(after.failures, 0);
     assert!(after.last_error.is_none());
     db.close().await;
+    tdb.cleanup().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn binary_reads_a_toml_config_and_serves_health() -> eyre::Result<()> {
+    let m = Market::deploy(&[]).await?;
+    m.workload(3).await?;
+    let tdb = TestDb::sqlite()?;
+    let dir = tempfile::tempdir()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let config = dir.path().join("indexer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "rpc_url = \"{}\"\ncontract = \"{}\"\nstart_block = {}\ndatabase_url = \"{}\"\n\
+             listen = \"127.0.0.1:{port}\"\ncors_origins = [\"http://localhost:5173\"]\n",
+            m.node.endpoint(),
+            m.market.address(),
+            m.deploy_block,
+            tdb.url
+        ),
+    )?;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_modelmart-indexer"))
+        .args(["-q", "--config"])
+        .arg(&config)
+        .args(["--poll-ms", "50"]) // a flag wins over the file
+        .kill_on_drop(true)
+        .spawn()?;
+    let client = reqwest::Client::new();
+    let head = m.provider.get_block_number().await?;
+    let t0 = Instant::now();
+    let health = loop {
+        if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/healthz")).send().await {
+            let h: Value = r.json().await?;
+            if h["cursor"]["block_number"] == head {
+                break h;
+            }
+        }
+        eyre::ensure!(t0.elapsed() < Duration::from_secs(60), "indexer never caught up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["follower"]["lag"], 0);
+    let metrics =
+        client.get(format!("http://127.0.0.1:{port}/metrics")).send().await?.text().await?;
+    assert!(metrics.contains("modelmart_indexer_events_total"), "{metrics}");
+    child.start_kill()?;
+    child.wait().await?;
+
+    // An unknown setting is an error that names it.
+    std::fs::write(
+        &config,
+        "contract = \"0x0000000000000000000000000000000000000001\"\nbogus = 1\n",
+    )?;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_modelmart-indexer"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .await?;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown setting `bogus`"));
     Ok(())
 }

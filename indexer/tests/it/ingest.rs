@@ -235,6 +235,7 @@ async fn every_event_lands_in_the_right_rows() -> eyre::Result<()> {
         again.catch_up().await?;
         assert_eq!(count(&db, "SELECT COUNT(*) FROM jobs").await?, 6);
         db.close().await;
+        tdb.cleanup().await?;
     }
     Ok(())
 }

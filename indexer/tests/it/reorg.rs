@@ -116,6 +116,7 @@ async fn reorgs_roll_back_orphaned_blocks() -> eyre::Result<()> {
             .ok_or_else(|| eyre::eyre!("no head"))?;
         assert_eq!(cursor.block_hash, format!("{:#x}", head.header.hash));
         db.close().await;
+        tdb.cleanup().await?;
     }
     Ok(())
 }

@@ -1,0 +1,370 @@
+//! Indexer benchmark (BENCHMARKS.md): ingestion of ~100,000 pre-generated marketplace events
+//! from a local anvil into SQLite and into Postgres, live lag (event mined → visible in the API),
+//! and API latency (model list, job lookup) at 200 concurrent requests on the loaded database.
+//!
+//! `make bench-indexer` (needs `forge build` for the EventFlood helper contract and Postgres on
+//! 127.0.0.1:5432). Prints one JSON line per figure.
+
+#![allow(clippy::print_stdout)] // a benchmark reports on stdout
+
+use std::{
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    network::{EthereumWallet, TransactionBuilder},
+    node_bindings::Anvil,
+    primitives::{Address, Bytes, U256, aliases::U96},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::TransactionRequest,
+    signers::local::PrivateKeySigner,
+    sol,
+    sol_types::SolValue,
+};
+use modelmart_bindings::ModelMarket;
+use modelmart_indexer::{
+    Db, Follower, FollowerConfig,
+    api::{self, ApiConfig, ApiState},
+    service::{self, IndexerArgs},
+};
+use serde_json::json;
+use sqlx::{Connection, Executor};
+use tokio::sync::broadcast;
+
+sol! {
+    #[sol(rpc)]
+    interface IEventFlood {
+        function setup(uint256 n) external payable;
+        function flood(uint256 n) external payable;
+    }
+}
+
+const JOBS_PER_TX: u64 = 10;
+const MODELS: u64 = 20;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    sorted.get(((sorted.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(f64::NAN)
+}
+
+async fn fresh_postgres(admin: &str) -> eyre::Result<String> {
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(admin).await?;
+    let name = format!("mm_bench_{:x}", std::process::id());
+    conn.execute(format!("DROP DATABASE IF EXISTS {name}").as_str()).await?;
+    conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+    let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
+    Ok(format!("{base}/{name}"))
+}
+
+/// Read one HTTP/1.1 response (with `Content-Length`) from a keep-alive connection; its status.
+async fn read_response(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> eyre::Result<u16> {
+    use tokio::io::AsyncReadExt;
+    buf.clear();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&buf[..end])?;
+            let status: u16 = head.get(9..12).unwrap_or_default().parse()?;
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_owned())
+                })
+                .ok_or_else(|| eyre::eyre!("response without content-length"))?
+                .parse()?;
+            while buf.len() < end + 4 + len {
+                let n = stream.read(&mut chunk).await?;
+                eyre::ensure!(n > 0, "connection closed mid-body");
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return Ok(status);
+        }
+        let n = stream.read(&mut chunk).await?;
+        eyre::ensure!(n > 0, "connection closed mid-headers");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Hit `path(i)` with `concurrency` keep-alive connections until `total` requests are done;
+/// latencies in ms. A minimal HTTP/1.1 client, so that the load generator takes as little of the
+/// machine's CPU as possible from the server it measures.
+async fn load(
+    addr: std::net::SocketAddr,
+    concurrency: usize,
+    total: usize,
+    path: PathFn,
+) -> eyre::Result<Vec<f64>> {
+    use tokio::io::AsyncWriteExt;
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let next = next.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut stream = tokio::net::TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            let mut buf = Vec::with_capacity(64 * 1024);
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let request = format!("GET {} HTTP/1.1\r\nHost: bench\r\n\r\n", path(i));
+                let t = Instant::now();
+                stream.write_all(request.as_bytes()).await?;
+                let status = read_response(&mut stream, &mut buf).await?;
+                eyre::ensure!(status == 200, "request {} answered {status}", path(i));
+                lat.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            Ok::<_, eyre::Report>(lat)
+        }));
+    }
+    let mut all = Vec::with_capacity(total);
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    all.sort_by(f64::total_cmp);
+    Ok(all)
+}
+
+/// Wait for a receipt by polling every 2 ms (alloy's watcher polls every 250 ms) and check it.
+async fn mined_ok(provider: &DynProvider, tx: alloy::primitives::B256) -> eyre::Result<()> {
+    let t = Instant::now();
+    loop {
+        if let Some(r) = provider.get_transaction_receipt(tx).await? {
+            eyre::ensure!(r.status(), "transaction {tx} reverted");
+            return Ok(());
+        }
+        eyre::ensure!(t.elapsed() < Duration::from_secs(30), "transaction {tx} not mined");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Request path of the i-th request.
+type PathFn = fn(usize) -> String;
+
+static JOBS: AtomicUsize = AtomicUsize::new(1);
+
+#[tokio::main]
+async fn main() -> eyre::Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this file without it, as a
+    // smoke test of the benchmark itself on a small chain.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let target_events: u64 = arg("--events", if smoke { "500" } else { "100000" }).parse()?;
+    let concurrency: usize = arg("--concurrency", if smoke { "20" } else { "200" }).parse()?;
+    let requests: usize = arg("--requests", if smoke { "400" } else { "20000" }).parse()?;
+    let lag_samples = if smoke { 3 } else { 20 };
+    let pg_admin = arg("--pg", "postgres://postgres@127.0.0.1:5432/test");
+
+    let anvil =
+        Anvil::at(root().join("contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"))
+            .try_spawn()?;
+    let key: PrivateKeySigner = anvil.keys()[0].clone().into();
+    let me = key.address();
+    let provider: DynProvider = ProviderBuilder::new()
+        .wallet(EthereumWallet::new(key))
+        .connect_http(anvil.endpoint_url())
+        .erased();
+    let market = ModelMarket::deploy(
+        provider.clone(),
+        me,
+        me,
+        100,
+        U96::from(10u64.pow(18)),
+        U96::from(10u64.pow(17)),
+        U256::from(8 * 86_400),
+        7 * 86_400,
+    )
+    .await?;
+    let start_block = provider.get_block_number().await?;
+    let artifact: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        root().join("contracts/out/EventFlood.sol/EventFlood.json"),
+    )?)?;
+    let code: Bytes = artifact["bytecode"]["object"].as_str().unwrap_or_default().parse()?;
+    let deploy = [code.to_vec(), market.address().abi_encode()].concat();
+    let receipt = provider
+        .send_transaction(TransactionRequest::default().with_deploy_code(deploy))
+        .await?
+        .get_receipt()
+        .await?;
+    let flood =
+        IEventFlood::new(receipt.contract_address.unwrap_or(Address::ZERO), provider.clone());
+    flood
+        .setup(U256::from(MODELS))
+        .value(U256::from(2 * 10u128.pow(18)))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+
+    // 10 jobs per transaction: 9 completed (5 events each) + 1 rejected (3 events) = 48 events.
+    let txs = target_events.div_ceil(48);
+    let t0 = Instant::now();
+    for _ in 0..txs {
+        // anvil automines on submission: poll for the receipt quickly.
+        let pending = flood
+            .flood(U256::from(JOBS_PER_TX))
+            .value(U256::from(JOBS_PER_TX * 2_000))
+            .send()
+            .await?;
+        mined_ok(&provider, *pending.tx_hash()).await?;
+    }
+    let jobs = (txs * JOBS_PER_TX) as usize;
+    JOBS.store(jobs, Ordering::Relaxed);
+    let head = provider.get_block_number().await?;
+    println!(
+        "{}",
+        json!({"figure": "generate", "transactions": txs, "jobs": jobs, "blocks": head - start_block, "seconds": t0.elapsed().as_secs_f64()})
+    );
+
+    let dir = tempfile::tempdir()?;
+    let urls = [
+        ("sqlite", format!("sqlite:{}", dir.path().join("bench.db").display())),
+        ("postgres", fresh_postgres(&pg_admin).await?),
+    ];
+    for (backend, url) in &urls {
+        let db = Db::connect(url, arg("--connections", "8").parse()?).await?;
+        let reader = ProviderBuilder::new().connect_http(anvil.endpoint_url()).erased();
+        let cfg = FollowerConfig {
+            contract: *market.address(),
+            start_block,
+            ..FollowerConfig::default()
+        };
+        let (tx, _) = broadcast::channel(16);
+        let mut follower = Follower::new(reader, db.clone(), cfg.clone(), tx.clone());
+        let t = Instant::now();
+        follower.catch_up().await?;
+        let secs = t.elapsed().as_secs_f64();
+        let events = db.event_count().await?;
+        println!(
+            "{}",
+            json!({"figure": "ingest", "backend": backend, "events": events, "blocks": head - start_block,
+                   "max_range": cfg.max_range, "seconds": secs, "events_per_s": events as f64 / secs})
+        );
+
+        // API latency on the loaded database.
+        let state = ApiState::new(db.clone(), None, tx, None);
+        state.refresh_stats().await?;
+        let app = api::router(state, &ApiConfig::default());
+        // The server gets its own runtime (as in its own process), so client tasks do not queue
+        // in front of it on the same scheduler; both still share the machine's cores.
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        std_listener.set_nonblocking(true)?;
+        let addr = std_listener.local_addr()?;
+        let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = std::thread::spawn(move || -> eyre::Result<()> {
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(std_listener)?;
+                api::serve(listener, app, async move {
+                    let _ = server_stopped.await;
+                })
+                .await?;
+                Ok(())
+            })
+        });
+        let cases: [(&str, PathFn); 2] = [
+            ("model_list", |_| "/v1/models".to_owned()),
+            ("job_lookup", |i| {
+                format!("/v1/jobs/{}", 1 + (i * 7919) % JOBS.load(Ordering::Relaxed))
+            }),
+        ];
+        for (name, path) in cases {
+            load(addr, concurrency, concurrency * 2, path).await?; // warm up
+            let t = Instant::now();
+            let lat = load(addr, concurrency, requests, path).await?;
+            let secs = t.elapsed().as_secs_f64();
+            println!(
+                "{}",
+                json!({"figure": "api", "backend": backend, "endpoint": name, "concurrency": concurrency,
+                       "requests": lat.len(), "p50_ms": pct(&lat, 0.5), "p99_ms": pct(&lat, 0.99),
+                       "max_ms": pct(&lat, 1.0), "req_per_s": lat.len() as f64 / secs})
+            );
+        }
+        let _ = stop_server.send(());
+        server.join().map_err(|_| eyre::eyre!("server thread panicked"))??;
+        db.close().await;
+    }
+
+    // Live lag: the real service (follower + API, default 250 ms poll, 0 confirmations) on SQLite.
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let args = IndexerArgs {
+        config: None,
+        rpc_url: anvil.endpoint(),
+        contract: *market.address(),
+        start_block,
+        database_url: urls[0].1.clone(),
+        listen,
+        confirmations: 0,
+        poll_ms: 250,
+        max_range: 2_000,
+        reorg_window: 1_024,
+        db_connections: 8,
+        cors_origins: Vec::new(),
+        request_timeout_s: 10,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let svc = tokio::spawn(service::run(args, None, async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let base = format!("http://{listen}");
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut lags = Vec::new();
+    for next_job in jobs + 1..=jobs + lag_samples {
+        // anvil mines right after the submission: measure from before it (an upper bound).
+        let mined = Instant::now();
+        let pending = flood.flood(U256::from(1)).value(U256::from(2_000)).send().await?;
+        mined_ok(&provider, *pending.tx_hash()).await?;
+        loop {
+            let res = client.get(format!("{base}/v1/jobs/{next_job}")).send().await?;
+            if res.status().is_success() {
+                break;
+            }
+            eyre::ensure!(
+                mined.elapsed() < Duration::from_secs(10),
+                "job {next_job} never showed up"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        lags.push(mined.elapsed().as_secs_f64() * 1e3);
+        tokio::time::sleep(Duration::from_millis(137)).await; // de-phase from the poll interval
+    }
+    lags.sort_by(f64::total_cmp);
+    println!(
+        "{}",
+        json!({"figure": "live_lag", "backend": "sqlite", "samples": lags.len(), "poll_ms": 250,
+               "p50_ms": pct(&lags, 0.5), "max_ms": pct(&lags, 1.0)})
+    );
+    let _ = stop.send(());
+    svc.await??;
+    let name = urls[1].1.rsplit_once('/').map_or("", |(_, n)| n);
+    let mut conn = sqlx::AnyConnection::connect(&pg_admin).await?;
+    conn.execute(format!("DROP DATABASE IF EXISTS {name}").as_str()).await?;
+    Ok(())
+}
