@@ -67,7 +67,7 @@ async fn fresh_postgres(admin: &str) -> eyre::Result<String> {
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(admin).await?;
     let name = format!("mm_bench_{:x}", std::process::id());
-    conn.execute(format!("DROP DATABASE IF EXISTS {name}").as_str()).await?;
+    conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await?;
     conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
     let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
     Ok(format!("{base}/{name}"))
@@ -297,11 +297,15 @@ async fn main() -> eyre::Result<()> {
             let t = Instant::now();
             let lat = load(addr, concurrency, requests, path).await?;
             let secs = t.elapsed().as_secs_f64();
+            let rate = lat.len() as f64 / secs;
+            let mean_ms = lat.iter().sum::<f64>() / lat.len().max(1) as f64;
+            // Little's law: how many requests were really in flight on average (a starved load
+            // generator would measure fewer than `concurrency`).
             println!(
                 "{}",
                 json!({"figure": "api", "backend": backend, "endpoint": name, "concurrency": concurrency,
                        "requests": lat.len(), "p50_ms": pct(&lat, 0.5), "p99_ms": pct(&lat, 0.99),
-                       "max_ms": pct(&lat, 1.0), "req_per_s": lat.len() as f64 / secs})
+                       "max_ms": pct(&lat, 1.0), "req_per_s": rate, "in_flight": rate * mean_ms / 1e3})
             );
         }
         let _ = stop_server.send(());
@@ -325,6 +329,7 @@ async fn main() -> eyre::Result<()> {
         db_connections: 8,
         cors_origins: Vec::new(),
         request_timeout_s: 10,
+        probe_interval_s: 30,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let svc = tokio::spawn(service::run(args, None, async move {
@@ -365,6 +370,6 @@ async fn main() -> eyre::Result<()> {
     svc.await??;
     let name = urls[1].1.rsplit_once('/').map_or("", |(_, n)| n);
     let mut conn = sqlx::AnyConnection::connect(&pg_admin).await?;
-    conn.execute(format!("DROP DATABASE IF EXISTS {name}").as_str()).await?;
+    conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await?;
     Ok(())
 }

@@ -14,6 +14,7 @@ mod apply;
 pub mod db;
 mod error;
 pub mod follower;
+pub mod probe;
 pub mod service;
 mod state;
 pub mod stats;

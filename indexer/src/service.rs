@@ -13,6 +13,7 @@ use tokio::sync::broadcast;
 use crate::{
     Db, Follower, FollowerConfig, Result,
     api::{self, ApiConfig, ApiState},
+    probe::Probe,
 };
 
 const TARGET: &str = "modelmart::indexer";
@@ -57,6 +58,9 @@ pub struct IndexerArgs {
     /// Allowed CORS origin (repeat); none allows any origin.
     #[arg(long = "cors-origin", env = "MODELMART_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// Seconds between checks of operator endpoints (and fetches of missing model cards).
+    #[arg(long, env = "MODELMART_PROBE_INTERVAL_S", default_value_t = 30)]
+    pub probe_interval_s: u64,
     /// Seconds before a request is answered 408.
     #[arg(long, env = "MODELMART_REQUEST_TIMEOUT_S", default_value_t = 10)]
     pub request_timeout_s: u64,
@@ -89,7 +93,10 @@ pub async fn run(
         },
         updates.clone(),
     );
-    let state = ApiState::new(db.clone(), Some(follower.status()), updates, metrics);
+    let probe = Probe::default();
+    let probing = probe.spawn(db.clone(), Duration::from_secs(args.probe_interval_s.max(1)));
+    let state =
+        ApiState::new(db.clone(), Some(follower.status()), updates, metrics).with_probe(probe);
     let stats = state.spawn_stats_refresher(Duration::from_millis(200));
     let app = api::router(
         state,
@@ -125,6 +132,7 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let _ = server.await;
     stats.abort();
+    probing.abort();
     db.close().await;
     tracing::info!(target: TARGET, "indexer stopped");
     result

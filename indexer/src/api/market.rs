@@ -18,6 +18,7 @@ use super::{
 use crate::{
     Db, Model, Operator,
     db::{Change, Page, sql::Val},
+    probe::{EndpointHealth, Probe},
     stats::{JobStats, Stats},
 };
 
@@ -27,10 +28,19 @@ pub struct ModelSummary {
     /// The listing.
     #[serde(flatten)]
     pub model: Model,
+    /// Model name, from the verified card (absent until the card is fetched).
+    pub name: Option<String>,
+    /// Task (e.g. `classification`), from the verified card.
+    pub task: Option<String>,
     /// Status of the operator hosting it (`active`, `unbonding`, `exited`).
     pub operator_status: Option<String>,
+    /// Last check of the operator's endpoint.
+    pub operator_health: Option<EndpointHealth>,
     /// Jobs served, success rate, median latency, earnings.
     pub stats: JobStats,
+    /// Lowercase name + task + description, for `q`.
+    #[serde(skip)]
+    pub(crate) search_text: String,
 }
 
 /// A listing in full: summary, operator, where to fetch the card, and every change.
@@ -43,6 +53,10 @@ pub struct ModelDetail {
     pub operator_info: Option<Operator>,
     /// Where the public model card blob is served (verify its SHA-256 against `card_hash`).
     pub card_url: Option<String>,
+    /// The card, once fetched and verified against `card_hash`.
+    pub card: Option<serde_json::Value>,
+    /// Why the card is not available yet, if a fetch failed (unreachable, hash mismatch, …).
+    pub card_error: Option<String>,
     /// Every version of the listing, oldest first.
     pub history: Vec<Change>,
 }
@@ -55,6 +69,8 @@ pub struct OperatorSummary {
     pub operator: Operator,
     /// Listings it hosts that buyers can use now.
     pub active_models: u64,
+    /// Last check of its endpoint.
+    pub health: Option<EndpointHealth>,
     /// Jobs served, success rate (its SLA), median latency, fees earned.
     pub stats: JobStats,
 }
@@ -80,6 +96,8 @@ pub enum ModelSort {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ModelQuery {
+    /// Search in the card's name, task and description (case-insensitive).
+    pub q: Option<String>,
     /// `proposed`, `active`, `paused`, `delisted` or `declined`.
     pub status: Option<String>,
     /// Seller address.
@@ -119,7 +137,8 @@ pub(crate) async fn list_models(
 
 impl ModelQuery {
     fn is_default(&self) -> bool {
-        self.status.is_none()
+        self.q.is_none()
+            && self.status.is_none()
             && self.seller.is_none()
             && self.operator.is_none()
             && self.token.is_none()
@@ -145,10 +164,12 @@ pub(crate) fn model_page(
             want.push((col, addr_param(col, v)?));
         }
     }
+    let needle = q.q.as_ref().map(|n| n.to_lowercase());
     let mut items: Vec<&ModelSummary> = snapshot
         .models
         .iter()
         .filter(|m| q.status.as_ref().is_none_or(|s| &m.model.status == s))
+        .filter(|m| needle.as_ref().is_none_or(|n| m.search_text.contains(n.as_str())))
         .filter(|m| {
             want.iter().all(|(col, v)| match *col {
                 "seller" => &m.model.seller == v,
@@ -199,17 +220,25 @@ pub(crate) async fn get_model(
     let card_url = operator
         .as_ref()
         .map(|o| format!("{}/v1/blobs/{}", o.endpoint.trim_end_matches('/'), model.card_hash));
-    let stats = state.snapshot().stats.models.get(&id).cloned().unwrap_or_default();
-    Ok(Json(ModelDetail {
-        summary: ModelSummary {
-            operator_status: operator.as_ref().map(|o| o.status.clone()),
-            stats,
-            model,
-        },
-        operator_info: operator,
-        card_url,
-        history,
-    }))
+    let snapshot = state.snapshot();
+    let mut summary =
+        snapshot.models.iter().find(|m| m.model.model_id == id).cloned().unwrap_or_else(|| {
+            ModelSummary {
+                name: None,
+                task: None,
+                operator_status: None,
+                operator_health: state.probe.health().get(&model.operator).cloned(),
+                stats: snapshot.stats.models.get(&id).cloned().unwrap_or_default(),
+                model: model.clone(),
+                search_text: String::new(),
+            }
+        });
+    summary.model = model; // the database is fresher than the snapshot
+    summary.operator_status = operator.as_ref().map(|o| o.status.clone());
+    let card = state.db.card(&summary.model.card_hash).await?;
+    let card_error =
+        if card.is_none() { state.probe.card_error(&summary.model.card_hash) } else { None };
+    Ok(Json(ModelDetail { summary, operator_info: operator, card_url, card, card_error, history }))
 }
 
 /// Filters of the operator list.
@@ -224,18 +253,36 @@ pub struct OperatorQuery {
 pub(crate) async fn summaries(
     db: &Db,
     stats: &Stats,
+    probe: &Probe,
 ) -> crate::Result<(Vec<ModelSummary>, Vec<OperatorSummary>)> {
     let models: Vec<Model> = db.all_current(&[]).await?;
+    let cards = db.cards().await?;
+    let health = probe.health();
     let mut operators: Vec<Operator> = db.all_current(&[]).await?;
     operators.sort_by(|a, b| a.address.cmp(&b.address));
     let status: HashMap<&str, &str> =
         operators.iter().map(|o| (o.address.as_str(), o.status.as_str())).collect();
     let model_list = models
         .iter()
-        .map(|m| ModelSummary {
-            operator_status: status.get(m.operator.as_str()).map(|s| (*s).to_owned()),
-            stats: stats.models.get(&m.model_id).cloned().unwrap_or_default(),
-            model: m.clone(),
+        .map(|m| {
+            let card = cards.get(&m.card_hash);
+            let field = |k: &str| card.and_then(|c| c[k].as_str()).map(str::to_owned);
+            let (name, task) = (field("name"), field("task"));
+            let search_text = [name.clone(), task.clone(), field("description")]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase();
+            ModelSummary {
+                name,
+                task,
+                operator_status: status.get(m.operator.as_str()).map(|s| (*s).to_owned()),
+                operator_health: health.get(&m.operator).cloned(),
+                stats: stats.models.get(&m.model_id).cloned().unwrap_or_default(),
+                model: m.clone(),
+                search_text,
+            }
         })
         .collect();
     let operator_list = operators
@@ -245,6 +292,7 @@ pub(crate) async fn summaries(
                 .iter()
                 .filter(|m| m.operator == o.address && m.status == "active")
                 .count() as u64,
+            health: health.get(&o.address).cloned(),
             stats: stats.operators.get(&o.address).cloned().unwrap_or_default(),
             operator: o.clone(),
         })
@@ -291,6 +339,7 @@ pub(crate) async fn get_operator(
         .count();
     Ok(Json(OperatorSummary {
         active_models: listed as u64,
+        health: state.probe.health().get(&a).cloned(),
         stats: snapshot.stats.operators.get(&a).cloned().unwrap_or_default(),
         operator,
     }))

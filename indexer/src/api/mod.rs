@@ -34,7 +34,7 @@ pub use market::{
 pub use query::{BalanceQuery, JobDetail, JobQuery, KeyQuery};
 pub use stream::{Health, StreamQuery};
 
-use crate::{Db, SharedStatus, Update, stats::Stats};
+use crate::{Db, SharedStatus, Update, probe::Probe, stats::Stats};
 
 const TARGET: &str = "modelmart::indexer::api";
 
@@ -43,6 +43,7 @@ const TARGET: &str = "modelmart::indexer::api";
 pub struct ApiState {
     db: Db,
     snapshot: Arc<RwLock<Arc<Snapshot>>>,
+    probe: Probe,
     status: Option<SharedStatus>,
     updates: broadcast::Sender<Update>,
     metrics: Option<PrometheusHandle>,
@@ -57,12 +58,18 @@ impl ApiState {
         updates: broadcast::Sender<Update>,
         metrics: Option<PrometheusHandle>,
     ) -> Self {
-        Self { db, snapshot: Arc::default(), status, updates, metrics }
+        Self { db, snapshot: Arc::default(), probe: Probe::default(), status, updates, metrics }
+    }
+
+    /// Show the endpoint health and verified cards this [`Probe`] collects.
+    pub fn with_probe(mut self, probe: Probe) -> Self {
+        self.probe = probe;
+        self
     }
 
     /// Recompute the statistics and the model and operator lists now.
     pub async fn refresh_stats(&self) -> crate::Result<()> {
-        let fresh = Arc::new(Snapshot::compute(&self.db).await?);
+        let fresh = Arc::new(Snapshot::compute(&self.db, &self.probe).await?);
         if let Ok(mut s) = self.snapshot.write() {
             *s = fresh;
         }
@@ -75,9 +82,15 @@ impl ApiState {
         let state = self.clone();
         tokio::spawn(async move {
             loop {
-                let seen = state.snapshot().stats.block;
+                let (seen, seen_probe) = {
+                    let s = state.snapshot();
+                    (s.stats.block, s.probe_version)
+                };
                 match state.db.cursor().await {
-                    Ok(c) if c.as_ref().map(|c| c.block_number) != seen => {
+                    Ok(c)
+                        if c.as_ref().map(|c| c.block_number) != seen
+                            || state.probe.version() != seen_probe =>
+                    {
                         if let Err(e) = state.refresh_stats().await {
                             tracing::warn!(target: TARGET, error = %e, "statistics refresh failed");
                         }
@@ -104,13 +117,17 @@ pub(crate) struct Snapshot {
     operators: Vec<OperatorSummary>,
     /// `GET /v1/models` without parameters, serialized.
     default_models: axum::body::Bytes,
+    /// The probe version this snapshot includes.
+    probe_version: u64,
 }
 
 impl Snapshot {
-    async fn compute(db: &Db) -> crate::Result<Self> {
+    async fn compute(db: &Db, probe: &Probe) -> crate::Result<Self> {
+        let probe_version = probe.version();
         let stats = Stats::compute(db).await?;
-        let (models, operators) = market::summaries(db, &stats).await?;
-        let mut snapshot = Self { stats, models, operators, default_models: Default::default() };
+        let (models, operators) = market::summaries(db, &stats, probe).await?;
+        let mut snapshot =
+            Self { stats, models, operators, default_models: Default::default(), probe_version };
         let page = market::model_page(&snapshot, &ModelQuery::default())
             .map_err(|e| crate::Error::CorruptRow { table: "models", detail: e.error })?;
         snapshot.default_models = serde_json::to_vec(&page).unwrap_or_default().into();
@@ -137,7 +154,7 @@ impl Snapshot {
         stream::stream,
         stream::healthz,
     ),
-    components(schemas(Update, ApiError))
+    components(schemas(Update, ApiError, crate::probe::EndpointHealth))
 )]
 pub struct ApiDoc;
 

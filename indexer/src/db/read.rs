@@ -177,3 +177,42 @@ impl Db {
         rows.iter().map(T::from_row).collect()
     }
 }
+
+impl Db {
+    /// Hashes of the verified model cards stored.
+    pub(crate) async fn card_hashes(&self) -> Result<std::collections::HashSet<String>> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT card_hash FROM cards")
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    /// Every verified card, by hash.
+    pub(crate) async fn cards(
+        &self,
+    ) -> Result<std::collections::HashMap<String, serde_json::Value>> {
+        let rows = sqlx::query("SELECT card_hash, body FROM cards").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let body = text(r, "cards", "body")?;
+                let json = serde_json::from_str(&body)
+                    .map_err(|e| Error::CorruptRow { table: "cards", detail: e.to_string() })?;
+                Ok((text(r, "cards", "card_hash")?, json))
+            })
+            .collect()
+    }
+
+    /// One verified card.
+    pub(crate) async fn card(&self, card_hash: &str) -> Result<Option<serde_json::Value>> {
+        let body = sqlx::query_scalar::<_, String>("SELECT body FROM cards WHERE card_hash = $1")
+            .bind(card_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        body.map(|b| {
+            serde_json::from_str(&b)
+                .map_err(|e| Error::CorruptRow { table: "cards", detail: e.to_string() })
+        })
+        .transpose()
+    }
+}

@@ -42,7 +42,7 @@ impl TestDb {
             let admin =
                 std::env::var("MODELMART_TEST_PG").unwrap_or_else(|_| format!("{base}/test"));
             let mut conn = sqlx::AnyConnection::connect(&admin).await?;
-            conn.execute(format!("DROP DATABASE IF EXISTS {name}").as_str()).await?;
+            conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await?;
         }
         Ok(())
     }

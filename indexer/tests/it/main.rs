@@ -7,6 +7,7 @@ mod db;
 mod dump;
 mod faults;
 mod ingest;
+mod probe;
 mod reorg;
 
 /// Log to the test output when `RUST_LOG` is set.
