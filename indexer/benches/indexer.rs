@@ -9,10 +9,7 @@
 
 use std::{
     path::PathBuf,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::atomic::{AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
 
@@ -73,66 +70,28 @@ async fn fresh_postgres(admin: &str) -> eyre::Result<String> {
     Ok(format!("{base}/{name}"))
 }
 
-/// Read one HTTP/1.1 response (with `Content-Length`) from a keep-alive connection; its status.
-async fn read_response(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> eyre::Result<u16> {
-    use tokio::io::AsyncReadExt;
-    buf.clear();
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = std::str::from_utf8(&buf[..end])?;
-            let status: u16 = head.get(9..12).unwrap_or_default().parse()?;
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().to_owned())
-                })
-                .ok_or_else(|| eyre::eyre!("response without content-length"))?
-                .parse()?;
-            while buf.len() < end + 4 + len {
-                let n = stream.read(&mut chunk).await?;
-                eyre::ensure!(n > 0, "connection closed mid-body");
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            return Ok(status);
-        }
-        let n = stream.read(&mut chunk).await?;
-        eyre::ensure!(n > 0, "connection closed mid-headers");
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-/// Hit `path(i)` with `concurrency` keep-alive connections until `total` requests are done;
-/// latencies in ms. A minimal HTTP/1.1 client, so that the load generator takes as little of the
-/// machine's CPU as possible from the server it measures.
+/// `concurrency` keep-alive clients, each sending its fixed share of `total` requests back to
+/// back (so all stay busy to the end); latencies in ms, sorted.
 async fn load(
-    addr: std::net::SocketAddr,
+    base: &str,
     concurrency: usize,
     total: usize,
     path: PathFn,
 ) -> eyre::Result<Vec<f64>> {
-    use tokio::io::AsyncWriteExt;
-    let next = Arc::new(AtomicUsize::new(0));
+    let client =
+        reqwest::Client::builder().pool_max_idle_per_host(concurrency).tcp_nodelay(true).build()?;
+    let share = total.div_ceil(concurrency);
     let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let next = next.clone();
+    for task in 0..concurrency {
+        let (client, base) = (client.clone(), base.to_owned());
         tasks.push(tokio::spawn(async move {
-            let mut stream = tokio::net::TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
-            let mut buf = Vec::with_capacity(64 * 1024);
-            let mut lat = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= total {
-                    break;
-                }
-                let request = format!("GET {} HTTP/1.1\r\nHost: bench\r\n\r\n", path(i));
+            let mut lat = Vec::with_capacity(share);
+            for i in task * share..(task + 1) * share {
                 let t = Instant::now();
-                stream.write_all(request.as_bytes()).await?;
-                let status = read_response(&mut stream, &mut buf).await?;
-                eyre::ensure!(status == 200, "request {} answered {status}", path(i));
+                let res = client.get(format!("{base}{}", path(i))).send().await?;
+                let ok = res.status().is_success();
+                let _ = res.bytes().await?;
+                eyre::ensure!(ok, "request {} failed", path(i));
                 lat.push(t.elapsed().as_secs_f64() * 1e3);
             }
             Ok::<_, eyre::Report>(lat)
@@ -273,7 +232,7 @@ async fn main() -> eyre::Result<()> {
         // in front of it on the same scheduler; both still share the machine's cores.
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         std_listener.set_nonblocking(true)?;
-        let addr = std_listener.local_addr()?;
+        let base = format!("http://{}", std_listener.local_addr()?);
         let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
         let server = std::thread::spawn(move || -> eyre::Result<()> {
             let rt = tokio::runtime::Runtime::new()?;
@@ -293,9 +252,9 @@ async fn main() -> eyre::Result<()> {
             }),
         ];
         for (name, path) in cases {
-            load(addr, concurrency, concurrency * 2, path).await?; // warm up
+            load(&base, concurrency, concurrency * 2, path).await?; // warm up
             let t = Instant::now();
-            let lat = load(addr, concurrency, requests, path).await?;
+            let lat = load(&base, concurrency, requests, path).await?;
             let secs = t.elapsed().as_secs_f64();
             let rate = lat.len() as f64 / secs;
             let mean_ms = lat.iter().sum::<f64>() / lat.len().max(1) as f64;
