@@ -1,0 +1,100 @@
+//! The blob endpoint: `PUT /v1/blobs/{sha256}?kind=…`, `GET` and `HEAD /v1/blobs/{sha256}`.
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    body::Body,
+    extract::{DefaultBodyLimit, Path, Query, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{BlobError, BlobKind, BlobStore};
+
+/// The blob routes over `store`. Request bodies are limited per kind by the store, not by axum.
+pub fn router(store: Arc<BlobStore>) -> Router {
+    Router::new()
+        .route("/v1/blobs/{hash}", get(get_blob).head(head_blob).put(put_blob))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(store)
+}
+
+fn error(e: &BlobError) -> Response {
+    let status = match e {
+        BlobError::BadHash(_) | BlobError::BadKind(_) | BlobError::Interrupted(_) => {
+            StatusCode::BAD_REQUEST
+        }
+        BlobError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        BlobError::HashMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        BlobError::Store(_) | BlobError::Io(_) | BlobError::BadUrl(_) => {
+            tracing::error!(target: "modelmart::coprocessor::blobs", error = %e, "blob storage failed");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    };
+    (status, Json(json!({ "error": e.to_string() }))).into_response()
+}
+
+#[derive(Deserialize)]
+struct PutQuery {
+    kind: Option<String>,
+}
+
+async fn put_blob(
+    State(store): State<Arc<BlobStore>>,
+    Path(hash): Path<String>,
+    Query(q): Query<PutQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let kind: BlobKind = match q.kind.as_deref().unwrap_or_default().parse() {
+        Ok(k) => k,
+        Err(e) => return error(&e),
+    };
+    let limit = store.limits().of(kind);
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return error(&BlobError::TooLarge { kind, limit });
+    }
+    match store.put(kind, &hash, body.into_data_stream()).await {
+        Ok(s) => {
+            let status = if s.created { StatusCode::CREATED } else { StatusCode::OK };
+            (status, Json(json!({ "hash": s.hash, "size": s.size, "created": s.created })))
+                .into_response()
+        }
+        Err(e) => error(&e),
+    }
+}
+
+async fn get_blob(State(store): State<Arc<BlobStore>>, Path(hash): Path<String>) -> Response {
+    match store.get(&hash).await {
+        Ok(Some((size, stream))) => (
+            [
+                (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+                (header::CONTENT_LENGTH, size.to_string()),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable".to_owned()),
+            ],
+            Body::from_stream(stream),
+        )
+            .into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no blob {hash}") })))
+            .into_response(),
+        Err(e) => error(&e),
+    }
+}
+
+async fn head_blob(State(store): State<Arc<BlobStore>>, Path(hash): Path<String>) -> Response {
+    match store.size(&hash).await {
+        Ok(Some(size)) => {
+            ([(header::CONTENT_LENGTH, size.to_string())], StatusCode::OK).into_response()
+        }
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => error(&e),
+    }
+}

@@ -1,0 +1,174 @@
+//! Content-addressed blob storage: a blob is stored under the SHA-256 of its bytes, and only if
+//! it hashes to the address it was uploaded to and fits its kind's size limit.
+
+mod http;
+mod store;
+
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub use http::router;
+pub use store::{BlobStore, Stored};
+
+/// Result alias for blob operations.
+pub type Result<T, E = BlobError> = std::result::Result<T, E>;
+
+/// What can go wrong storing or reading a blob.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// The address is not 64 hex digits (optionally `0x`-prefixed).
+    #[error("`{0}` is not a SHA-256 (64 hex digits)")]
+    BadHash(String),
+    /// The kind is not one of the known kinds.
+    #[error("unknown blob kind `{0}` (card, sealed_model, eval_key, input, result)")]
+    BadKind(String),
+    /// The upload exceeds its kind's limit.
+    #[error("{kind} blobs are limited to {limit} bytes")]
+    TooLarge {
+        /// The blob's kind.
+        kind: BlobKind,
+        /// Its limit in bytes.
+        limit: u64,
+    },
+    /// The bytes do not hash to the address they were uploaded to (nothing was stored).
+    #[error("content hashes to {actual}, not {expected}")]
+    HashMismatch {
+        /// The address of the upload.
+        expected: String,
+        /// The SHA-256 of what was received.
+        actual: String,
+    },
+    /// The upload stream failed before it ended (nothing was stored).
+    #[error("upload interrupted: {0}")]
+    Interrupted(String),
+    /// The storage backend failed.
+    #[error("storage: {0}")]
+    Store(#[from] object_store::Error),
+    /// The storage URL is not understood.
+    #[error(
+        "unsupported blob storage URL `{0}` (a folder path, file:///…, s3://bucket/prefix or memory:)"
+    )]
+    BadUrl(String),
+    /// Local temporary files could not be written.
+    #[error("temporary file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The kinds of blob, each with its own size limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BlobKind {
+    /// A public model card (JSON).
+    Card,
+    /// A model sealed to the operator (HPKE).
+    SealedModel,
+    /// A buyer's FHE evaluation key.
+    EvalKey,
+    /// Encrypted input rows.
+    Input,
+    /// An encrypted result.
+    Result,
+}
+
+impl BlobKind {
+    /// Every kind.
+    pub const ALL: [Self; 5] =
+        [Self::Card, Self::SealedModel, Self::EvalKey, Self::Input, Self::Result];
+
+    /// The kind's name as used in URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Card => "card",
+            Self::SealedModel => "sealed_model",
+            Self::EvalKey => "eval_key",
+            Self::Input => "input",
+            Self::Result => "result",
+        }
+    }
+}
+
+impl std::fmt::Display for BlobKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for BlobKind {
+    type Err = BlobError;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| BlobError::BadKind(s.to_owned()))
+    }
+}
+
+/// Size limits per kind, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Model cards.
+    pub card: u64,
+    /// Sealed models.
+    pub sealed_model: u64,
+    /// Evaluation keys (parameter set 1: ~30 MB seeded).
+    pub eval_key: u64,
+    /// Encrypted inputs.
+    pub input: u64,
+    /// Encrypted results.
+    pub result: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        const MIB: u64 = 1 << 20;
+        Self {
+            card: 256 * 1024,
+            sealed_model: 64 * MIB,
+            eval_key: 128 * MIB,
+            input: 16 * MIB,
+            result: 64 * MIB,
+        }
+    }
+}
+
+impl Limits {
+    /// The limit of one kind.
+    pub fn of(&self, kind: BlobKind) -> u64 {
+        match kind {
+            BlobKind::Card => self.card,
+            BlobKind::SealedModel => self.sealed_model,
+            BlobKind::EvalKey => self.eval_key,
+            BlobKind::Input => self.input,
+            BlobKind::Result => self.result,
+        }
+    }
+}
+
+/// Parse a blob address: 64 hex digits, with or without `0x`; returned lowercase without `0x`.
+pub fn parse_hash(s: &str) -> Result<String> {
+    let h = s.strip_prefix("0x").unwrap_or(s);
+    if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(h.to_ascii_lowercase())
+    } else {
+        Err(BlobError::BadHash(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_and_hashes_normalize() {
+        for k in BlobKind::ALL {
+            assert_eq!(k.as_str().parse::<BlobKind>().ok(), Some(k));
+        }
+        assert!("weights".parse::<BlobKind>().is_err());
+        let h = "AB".repeat(32);
+        assert_eq!(parse_hash(&format!("0x{h}")).ok(), Some("ab".repeat(32)));
+        assert!(parse_hash("0x1234").is_err());
+        assert!(parse_hash(&"zz".repeat(32)).is_err());
+    }
+}

@@ -1,0 +1,171 @@
+//! The store: blobs live under `blobs/{sha256}` in an `object_store` (a local folder, S3 or
+//! memory). Uploads stream through a temporary file while being hashed and counted, and reach
+//! the store only once their hash and size are right.
+
+use std::{
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt, TryStreamExt, stream::BoxStream};
+use object_store::{
+    ObjectStore, WriteMultipart, aws::AmazonS3Builder, local::LocalFileSystem, memory::InMemory,
+    path::Path as Key,
+};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{BlobError, BlobKind, Limits, Result, parse_hash};
+
+/// The outcome of an upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    /// The blob's address (lowercase hex, no `0x`).
+    pub hash: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// False when the blob was already there (uploads are idempotent).
+    pub created: bool,
+}
+
+/// Content-addressed blob storage.
+#[derive(Clone, Debug)]
+pub struct BlobStore {
+    store: Arc<dyn ObjectStore>,
+    tmp: PathBuf,
+    limits: Limits,
+}
+
+/// Deletes a temporary file when dropped (also when an upload fails or is cancelled).
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+static UPLOADS: AtomicU64 = AtomicU64::new(0);
+
+fn key(hash: &str) -> Key {
+    Key::from(format!("blobs/{hash}"))
+}
+
+impl BlobStore {
+    /// Open a store: a folder path or `file:///path` (created if missing), `s3://bucket/prefix`
+    /// (credentials and endpoint from the usual `AWS_*` environment), or `memory:`. Uploads are
+    /// staged in `tmp`.
+    pub fn open(url: &str, tmp: impl Into<PathBuf>, limits: Limits) -> Result<Self> {
+        let store: Arc<dyn ObjectStore> = if url == "memory:" {
+            Arc::new(InMemory::new())
+        } else if url.starts_with("s3://") {
+            Arc::new(AmazonS3Builder::from_env().with_url(url).build()?)
+        } else if url.contains("://") && !url.starts_with("file://") {
+            return Err(BlobError::BadUrl(url.to_owned()));
+        } else {
+            let path = url.strip_prefix("file://").unwrap_or(url);
+            std::fs::create_dir_all(path)?;
+            Arc::new(LocalFileSystem::new_with_prefix(path)?)
+        };
+        let tmp = tmp.into();
+        std::fs::create_dir_all(&tmp)?;
+        Ok(Self { store, tmp, limits })
+    }
+
+    /// The size limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The size of a stored blob, or `None`.
+    pub async fn size(&self, hash: &str) -> Result<Option<u64>> {
+        let hash = parse_hash(hash)?;
+        match self.store.head(&key(&hash)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Store the bytes of `body` under `hash` if they hash to it and fit `kind`'s limit. Nothing
+    /// is stored otherwise. Re-uploading a stored blob is a no-op (`created: false`).
+    pub async fn put<S, E>(&self, kind: BlobKind, hash: &str, mut body: S) -> Result<Stored>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let hash = parse_hash(hash)?;
+        if let Some(size) = self.size(&hash).await? {
+            return Ok(Stored { hash, size, created: false });
+        }
+        let limit = self.limits.of(kind);
+        let n = UPLOADS.fetch_add(1, Ordering::Relaxed);
+        let staged = TempFile(self.tmp.join(format!("{hash}.{}.{n}.part", std::process::id())));
+        let mut file = tokio::fs::File::create(&staged.0).await?;
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| BlobError::Interrupted(e.to_string()))?;
+            size += chunk.len() as u64;
+            if size > limit {
+                return Err(BlobError::TooLarge { kind, limit });
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).await?;
+        }
+        file.flush().await?;
+        drop(file);
+        let actual = format!("{:x}", hasher.finalize());
+        if actual != hash {
+            return Err(BlobError::HashMismatch { expected: hash, actual });
+        }
+
+        // Verified: copy it into the store in parts (never the whole blob in memory).
+        let mut writer = WriteMultipart::new(self.store.put_multipart(&key(&hash)).await?);
+        let mut file = tokio::fs::File::open(&staged.0).await?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            writer.wait_for_capacity(4).await?;
+            writer.write(&buf[..n]);
+        }
+        writer.finish().await?;
+        metrics::counter!("modelmart_coprocessor_blob_bytes_in_total", "kind" => kind.as_str())
+            .increment(size);
+        tracing::debug!(target: "modelmart::coprocessor::blobs", %hash, size, kind = kind.as_str(), "blob stored");
+        Ok(Stored { hash, size, created: true })
+    }
+
+    /// A stored blob's size and a stream of its bytes, or `None`.
+    pub async fn get(
+        &self,
+        hash: &str,
+    ) -> Result<Option<(u64, BoxStream<'static, Result<Bytes>>)>> {
+        let hash = parse_hash(hash)?;
+        match self.store.get(&key(&hash)).await {
+            Ok(r) => {
+                let size = r.meta.size;
+                Ok(Some((size, r.into_stream().map_err(BlobError::from).boxed())))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A stored blob's bytes in memory (for blobs that are parsed whole anyway, such as keys).
+    pub async fn read(&self, hash: &str) -> Result<Option<Bytes>> {
+        let hash = parse_hash(hash)?;
+        match self.store.get(&key(&hash)).await {
+            Ok(r) => Ok(Some(r.bytes().await?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
