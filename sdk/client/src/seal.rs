@@ -1,0 +1,172 @@
+//! Sealed models: a compiled model file encrypted to one operator's X25519 key with HPKE
+//! (RFC 9180, base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305).
+//!
+//! Wire format: `b"MMSEAL1\0"` (8 bytes) ‖ encapsulated key (32 bytes) ‖ AEAD ciphertext. The
+//! HPKE `info` names the format; the AEAD's associated data is the SHA-256 of the listing's
+//! public model card, so a sealed model opens only for the listing it was made for.
+
+use hpke::{
+    Deserializable, Kem as _, OpModeR, OpModeS, Serializable, aead::ChaCha20Poly1305,
+    kdf::HkdfSha256, kem::X25519HkdfSha256,
+};
+
+type Kem = X25519HkdfSha256;
+type Aead = ChaCha20Poly1305;
+type Kdf = HkdfSha256;
+
+const MAGIC: &[u8; 8] = b"MMSEAL1\0";
+const INFO: &[u8] = b"modelmart sealed model v1";
+const ENC_LEN: usize = 32;
+
+/// Result alias for sealing.
+pub type Result<T, E = SealError> = std::result::Result<T, E>;
+
+/// Why a model could not be sealed or opened.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SealError {
+    /// The blob does not start with the sealed-model header or is too short.
+    #[error("not a sealed model (bad header or truncated)")]
+    Malformed,
+    /// A public or private key is not a valid X25519 key.
+    #[error("invalid X25519 key")]
+    BadKey,
+    /// Decryption failed: wrong operator key, another listing's card, or tampered bytes.
+    #[error("cannot open: sealed for another operator or listing, or modified")]
+    Open,
+    /// Encryption failed.
+    #[error("sealing failed")]
+    Seal,
+}
+
+/// An operator's X25519 key pair for sealed models.
+pub struct OperatorKey {
+    secret: <Kem as hpke::Kem>::PrivateKey,
+    public: <Kem as hpke::Kem>::PublicKey,
+}
+
+impl std::fmt::Debug for OperatorKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperatorKey").field("public", &self.public_bytes()).finish_non_exhaustive()
+    }
+}
+
+impl OperatorKey {
+    /// A fresh random key pair.
+    pub fn generate() -> Self {
+        let (secret, public) = Kem::gen_keypair(&mut rand::rng());
+        Self { secret, public }
+    }
+
+    /// The key pair of a stored 32-byte secret.
+    pub fn from_secret(bytes: &[u8; 32]) -> Result<Self> {
+        let secret =
+            <Kem as hpke::Kem>::PrivateKey::from_bytes(bytes).map_err(|_| SealError::BadKey)?;
+        let public = <Kem as hpke::Kem>::sk_to_pk(&secret);
+        Ok(Self { secret, public })
+    }
+
+    /// The 32-byte secret, to store (encrypted) by the operator.
+    pub fn secret_bytes(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&self.secret.to_bytes());
+        out
+    }
+
+    /// The 32-byte public key registered on chain (`x25519Key`).
+    pub fn public_bytes(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&self.public.to_bytes());
+        out
+    }
+
+    /// Open a sealed model made for this operator and the listing whose card hashes to
+    /// `card_hash`.
+    pub fn open(&self, sealed: &[u8], card_hash: &[u8; 32]) -> Result<Vec<u8>> {
+        if sealed.len() < MAGIC.len() + ENC_LEN || &sealed[..MAGIC.len()] != MAGIC {
+            return Err(SealError::Malformed);
+        }
+        let (enc, ct) = sealed[MAGIC.len()..].split_at(ENC_LEN);
+        let enc =
+            <Kem as hpke::Kem>::EncappedKey::from_bytes(enc).map_err(|_| SealError::Malformed)?;
+        hpke::single_shot_open::<Aead, Kdf, Kem>(
+            &OpModeR::Base,
+            &self.secret,
+            &enc,
+            INFO,
+            ct,
+            card_hash,
+        )
+        .map_err(|_| SealError::Open)
+    }
+}
+
+/// Seal a compiled model file to the operator whose public key is `operator_key`, for the
+/// listing whose card hashes to `card_hash`.
+pub fn seal(model: &[u8], operator_key: &[u8; 32], card_hash: &[u8; 32]) -> Result<Vec<u8>> {
+    let pk =
+        <Kem as hpke::Kem>::PublicKey::from_bytes(operator_key).map_err(|_| SealError::BadKey)?;
+    let (enc, ct) = hpke::single_shot_seal::<Aead, Kdf, Kem, _>(
+        &OpModeS::Base,
+        &pk,
+        INFO,
+        model,
+        card_hash,
+        &mut rand::rng(),
+    )
+    .map_err(|_| SealError::Seal)?;
+    let mut out = Vec::with_capacity(MAGIC.len() + ENC_LEN + ct.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&enc.to_bytes());
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn only_the_chosen_operator_opens_for_the_listed_card() -> Result<()> {
+        let op = OperatorKey::generate();
+        let other = OperatorKey::generate();
+        let card = [7u8; 32];
+        let model = b"{\"format\":\"modelmart-model\",\"version\":1}".to_vec();
+        let sealed = seal(&model, &op.public_bytes(), &card)?;
+        assert_eq!(op.open(&sealed, &card)?, model);
+        assert_eq!(other.open(&sealed, &card), Err(SealError::Open), "another operator");
+        assert_eq!(op.open(&sealed, &[8u8; 32]), Err(SealError::Open), "another listing's card");
+        let again = OperatorKey::from_secret(&op.secret_bytes())?;
+        assert_eq!(again.public_bytes(), op.public_bytes());
+        assert_eq!(again.open(&sealed, &card)?, model, "a stored secret still opens it");
+        assert_ne!(seal(&model, &op.public_bytes(), &card)?, sealed, "sealing is randomized");
+        assert_eq!(op.open(&sealed[..20], &card), Err(SealError::Malformed));
+        assert_eq!(
+            op.open(b"not sealed at all, not sealed at all, not sealed", &card),
+            Err(SealError::Malformed)
+        );
+        assert!(
+            !format!("{op:?}").contains(&format!("{:?}", op.secret_bytes())),
+            "Debug hides the secret"
+        );
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Any model round-trips, and flipping any byte of the sealed blob makes it unopenable.
+        #[test]
+        fn any_bit_flip_is_detected(model in proptest::collection::vec(any::<u8>(), 0..2_000), at in any::<usize>(), bit in 0u8..8) {
+            let op = OperatorKey::generate();
+            let card = [1u8; 32];
+            let sealed = seal(&model, &op.public_bytes(), &card).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(op.open(&sealed, &card), Ok(model));
+            let mut bad = sealed.clone();
+            let i = at % bad.len();
+            bad[i] ^= 1 << bit;
+            prop_assert!(op.open(&bad, &card).is_err());
+        }
+    }
+}
