@@ -28,7 +28,7 @@
 //!
 //! // buyer: keys and encryption (a linear model needs no evaluation key)
 //! let client = ClientKey::generate(compiled.param_set)?;
-//! let input = client.encrypt_rows(&compiled, &train.x[..2])?;
+//! let input = client.encrypt_rows(&compiled.public(), &train.x[..2])?;
 //! let bytes = input.to_bytes()?;
 //!
 //! // coprocessor: evaluate on ciphertexts
@@ -36,7 +36,7 @@
 //! let (result, _stats) = Evaluator::new(&compiled, None)?.evaluate(&input, 64)?;
 //!
 //! // buyer: decrypt; equals the clear quantized model exactly
-//! let scores = client.decrypt(&compiled, &result)?;
+//! let scores = client.decrypt(&compiled.public(), &result)?;
 //! assert_eq!(scores[0], compiled.predict_clear(&train.x[0])?);
 //! # Ok(()) }
 //! ```
@@ -51,7 +51,7 @@ pub mod onnx;
 pub mod params;
 pub mod quant;
 
-pub use compiled::{CompileOptions, CompiledModel};
+pub use compiled::{CompileOptions, CompiledModel, PublicModel};
 pub use data::Dataset;
 pub use error::{Error, Result};
 pub use fhe::{ClientKey, EncryptedInput, EncryptedResult, EvaluationKey, Evaluator, ServerKey};

@@ -3,9 +3,11 @@
 //! on every sample.
 
 mod linear;
+mod public;
 mod trees;
 
 pub use linear::QLinear;
+pub use public::PublicModel;
 pub use trees::{Comparison, MAX_PATH, QLeaf, QTrees, TREE_INPUT_BITS};
 
 use serde::{Deserialize, Serialize};

@@ -4,24 +4,20 @@ use tfhe::core_crypto::prelude::*;
 
 use super::codec::EncryptedResult;
 use super::keys::ClientKey;
-use crate::compiled::CompiledModel;
+use crate::compiled::PublicModel;
 use crate::params::Params;
 use crate::{Error, Result};
 
 impl ClientKey {
     /// Decrypt a result of `model`: `rows x outputs` integer scores (the values
-    /// [`CompiledModel::eval_clear`] computes in the clear).
-    pub fn decrypt(
-        &self,
-        model: &CompiledModel,
-        result: &EncryptedResult,
-    ) -> Result<Vec<Vec<i64>>> {
+    /// [`CompiledModel::eval_clear`](crate::CompiledModel::eval_clear) computes in the clear).
+    pub fn decrypt(&self, model: &PublicModel, result: &EncryptedResult) -> Result<Vec<Vec<i64>>> {
         let p = Params::get(self.param_set())?;
         result.check(&p)?;
-        if result.outputs() != model.n_outputs() {
+        if result.outputs() != model.outputs {
             return Err(Error::nonconformant(
                 "encrypted result",
-                format!("{} outputs, model has {}", result.outputs(), model.n_outputs()),
+                format!("{} outputs, model has {}", result.outputs(), model.outputs),
             ));
         }
         if result.log_modulus != model.encoding.output_log_modulus {
@@ -54,10 +50,10 @@ impl ClientKey {
                 decode(phase, ell, step_log as u32)
             })
             .collect();
-        let center = model.output_center();
+        let center = &model.output_center;
         Ok(scores
             .chunks(result.outputs())
-            .map(|row| row.iter().zip(&center).map(|(s, c)| s + c).collect())
+            .map(|row| row.iter().zip(center).map(|(s, c)| s + c).collect())
             .collect())
     }
 }

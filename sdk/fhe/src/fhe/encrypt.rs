@@ -4,13 +4,14 @@ use tfhe::core_crypto::prelude::*;
 
 use super::codec::{EncryptedInput, InputChunk};
 use super::keys::ClientKey;
-use crate::compiled::CompiledModel;
+use crate::compiled::PublicModel;
 use crate::params::Params;
 use crate::{Error, Result};
 
 impl ClientKey {
-    /// Quantize and encrypt float feature rows for `model`.
-    pub fn encrypt_rows(&self, model: &CompiledModel, rows: &[Vec<f64>]) -> Result<EncryptedInput> {
+    /// Quantize and encrypt float feature rows for `model` (its public interface: the buyer
+    /// never needs the weights).
+    pub fn encrypt_rows(&self, model: &PublicModel, rows: &[Vec<f64>]) -> Result<EncryptedInput> {
         let q = rows.iter().map(|r| model.schema.quantize(r)).collect::<Result<Vec<_>>>()?;
         self.encrypt_quantized(model, &q)
     }
@@ -18,7 +19,7 @@ impl ClientKey {
     /// Encrypt already-quantized rows for `model`.
     pub fn encrypt_quantized(
         &self,
-        model: &CompiledModel,
+        model: &PublicModel,
         rows: &[Vec<u64>],
     ) -> Result<EncryptedInput> {
         if model.param_set != self.param_set() {

@@ -6,7 +6,7 @@ use crate::{compiled, keys};
 #[test]
 fn truncated_garbage_and_oversized_inputs_are_refused() {
     let (c, test) = compiled("logreg_breast_cancer", "breast_cancer");
-    let bytes = keys().0.encrypt_rows(&c, &test.x[..2]).unwrap().to_bytes().unwrap();
+    let bytes = keys().0.encrypt_rows(&c.public(), &test.x[..2]).unwrap().to_bytes().unwrap();
     for cut in [0, 1, 8, bytes.len() / 2, bytes.len() - 1] {
         assert!(
             matches!(EncryptedInput::from_bytes(&bytes[..cut]), Err(Error::Serialization(_))),
@@ -26,7 +26,7 @@ fn truncated_garbage_and_oversized_inputs_are_refused() {
 #[test]
 fn flipped_bytes_never_panic() {
     let (c, test) = compiled("logreg_breast_cancer", "breast_cancer");
-    let bytes = keys().0.encrypt_rows(&c, &test.x[..1]).unwrap().to_bytes().unwrap();
+    let bytes = keys().0.encrypt_rows(&c.public(), &test.x[..1]).unwrap().to_bytes().unwrap();
     let evaluator = Evaluator::new(&c, None).unwrap();
     for i in (0..bytes.len()).step_by(3) {
         let mut b = bytes.clone();

@@ -8,12 +8,12 @@ fn roundtrip(model: &str, data: &str, rows: std::ops::Range<usize>) {
     let (c, test) = compiled(model, data);
     let (client, server) = keys();
     let sk = c.needs_evaluation_key().then_some(server);
-    let input = client.encrypt_rows(&c, &test.x[rows.clone()]).unwrap();
+    let input = client.encrypt_rows(&c.public(), &test.x[rows.clone()]).unwrap();
     let input = EncryptedInput::from_bytes(&input.to_bytes().unwrap()).unwrap();
     let (result, stats) = Evaluator::new(&c, sk).unwrap().evaluate(&input, 64).unwrap();
     assert_eq!(stats.bootstraps, rows.len() * c.bootstraps_per_row());
     let result = EncryptedResult::from_bytes(&result.to_bytes().unwrap()).unwrap();
-    let scores = client.decrypt(&c, &result).unwrap();
+    let scores = client.decrypt(&c.public(), &result).unwrap();
     for (i, s) in rows.zip(&scores) {
         assert_eq!(*s, c.predict_clear(&test.x[i]).unwrap(), "{model} row {i}");
     }
@@ -44,7 +44,7 @@ fn tree_smoke_test() {
 fn linear_input_is_small_and_needs_no_key() {
     let (c, test) = compiled("logreg_breast_cancer", "breast_cancer");
     assert!(!c.needs_evaluation_key());
-    let bytes = keys().0.encrypt_rows(&c, &test.x[..1]).unwrap().to_bytes().unwrap();
+    let bytes = keys().0.encrypt_rows(&c.public(), &test.x[..1]).unwrap().to_bytes().unwrap();
     assert!(bytes.len() <= 4096, "input of {} bytes", bytes.len());
     let cost = CostModel::default().estimate(&c, 1);
     assert_eq!(cost.bootstraps_per_row, 0);
@@ -55,7 +55,7 @@ fn linear_input_is_small_and_needs_no_key() {
 fn tree_model_requires_key_and_row_limit_holds() {
     let (c, test) = compiled("tree5_breast_cancer", "breast_cancer");
     assert!(matches!(Evaluator::new(&c, None), Err(Error::MissingEvaluationKey)));
-    let input = keys().0.encrypt_rows(&c, &test.x[..3]).unwrap();
+    let input = keys().0.encrypt_rows(&c.public(), &test.x[..3]).unwrap();
     let err = Evaluator::new(&c, Some(&keys().1)).unwrap().evaluate(&input, 2).unwrap_err();
     assert!(matches!(err, Error::TooManyRows { rows: 3, max: 2 }));
 }
@@ -64,7 +64,31 @@ fn tree_model_requires_key_and_row_limit_holds() {
 fn input_for_another_model_is_refused() {
     let (linear, test) = compiled("logreg_breast_cancer", "breast_cancer");
     let (digits, _) = compiled("logreg_digits", "digits");
-    let input = keys().0.encrypt_rows(&linear, &test.x[..1]).unwrap();
+    let input = keys().0.encrypt_rows(&linear.public(), &test.x[..1]).unwrap();
     let err = Evaluator::new(&digits, None).unwrap().evaluate(&input, 8).unwrap_err();
     assert!(matches!(err, Error::NonConformant { what: "encrypted input", .. }), "{err}");
+}
+
+#[test]
+fn the_buyer_needs_only_the_public_model() {
+    // The card carries `PublicModel` as JSON; the weights stay in the sealed compiled model.
+    for (model, data) in
+        [("logreg_breast_cancer", "breast_cancer"), ("tree5_breast_cancer", "breast_cancer")]
+    {
+        let (c, test) = compiled(model, data);
+        let json = serde_json::to_string(&c.public()).unwrap();
+        for secret in ["weights", "program", "comparisons", "leaves", "threshold_q"] {
+            assert!(!json.contains(secret), "{model}: public model mentions `{secret}`");
+        }
+        let public: modelmart_fhe::PublicModel = serde_json::from_str(&json).unwrap();
+        let (client, server) = keys();
+        let input = client.encrypt_rows(&public, &test.x[..2]).unwrap();
+        let sk = c.needs_evaluation_key().then_some(server);
+        let (result, _) = Evaluator::new(&c, sk).unwrap().evaluate(&input, 8).unwrap();
+        let scores = client.decrypt(&public, &result).unwrap();
+        for (i, s) in scores.iter().enumerate() {
+            assert_eq!(*s, c.predict_clear(&test.x[i]).unwrap(), "{model} row {i}");
+            assert_eq!(public.class_of(s), c.class_of(s));
+        }
+    }
 }

@@ -154,6 +154,7 @@ fn measure(
     };
     let keygen_s = t.elapsed().as_secs_f64();
     let evaluator = Evaluator::new(&compiled, server.as_ref())?;
+    let public = compiled.public(); // all the buyer's side sees
 
     // per-row timing medians
     let (mut enc, mut srv, mut dec) = (Vec::new(), Vec::new(), Vec::new());
@@ -161,7 +162,7 @@ fn measure(
     let (mut in_bytes, mut out_bytes) = (0, 0);
     for (i, (row, want)) in test.x.iter().zip(&clear).take(timed).enumerate() {
         let t = Instant::now();
-        let input = client.encrypt_rows(&compiled, std::slice::from_ref(row))?.to_bytes()?;
+        let input = client.encrypt_rows(&public, std::slice::from_ref(row))?.to_bytes()?;
         enc.push(t.elapsed().as_secs_f64() * 1e3);
         in_bytes = input.len();
         let t = Instant::now();
@@ -171,7 +172,7 @@ fn measure(
         srv.push(t.elapsed().as_secs_f64() * 1e3);
         out_bytes = result.len();
         let t = Instant::now();
-        let scores = client.decrypt(&compiled, &EncryptedResult::from_bytes(&result)?)?;
+        let scores = client.decrypt(&public, &EncryptedResult::from_bytes(&result)?)?;
         dec.push(t.elapsed().as_secs_f64() * 1e3);
         if scores[0] != *want {
             bail!("{name}: FHE != clear on test row {i}: {:?} vs {want:?}", scores[0]);
@@ -183,9 +184,9 @@ fn measure(
     let mut agree = 0;
     for start in (0..n).step_by(64) {
         let end = (start + 64).min(n);
-        let input = client.encrypt_rows(&compiled, &test.x[start..end])?;
+        let input = client.encrypt_rows(&public, &test.x[start..end])?;
         let (result, _) = evaluator.evaluate(&input, 64)?;
-        let scores = client.decrypt(&compiled, &result)?;
+        let scores = client.decrypt(&public, &result)?;
         agree += scores.iter().zip(&clear[start..end]).filter(|(a, b)| a == b).count();
     }
     // FHE must reproduce the clear quantized model exactly: anything less is an engine bug

@@ -1,0 +1,70 @@
+//! The public face of a compiled model: everything a buyer needs to encode, encrypt, decrypt and
+//! decode, and nothing of the weights, thresholds or leaves. It goes in the model card; the
+//! [`CompiledModel`] itself only ever travels sealed to the operator.
+
+use serde::{Deserialize, Serialize};
+
+use super::{CompiledModel, Encoding};
+use crate::model::{PostTransform, Task, class_of};
+use crate::params::ParamSetId;
+use crate::quant::InputSchema;
+
+/// A compiled model's public interface.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PublicModel {
+    /// Parameter set the model runs under (keys must match it).
+    pub param_set: ParamSetId,
+    /// Input schema (names, ranges, quantizers).
+    pub schema: InputSchema,
+    /// Classification labels or regression.
+    pub task: Task,
+    /// Post transform applied to dequantized scores.
+    pub post_transform: PostTransform,
+    /// Score dequantization: `score = scale * acc`.
+    pub scale: f64,
+    /// For single-score binary classification: class 1 when `score > threshold`.
+    pub threshold: f64,
+    /// Torus encodings of inputs and results.
+    pub encoding: Encoding,
+    /// Scores per row.
+    pub outputs: usize,
+    /// Offsets added to decrypted scores (results are centred to use the whole torus).
+    pub output_center: Vec<i64>,
+    /// Programmable bootstraps per row (the cost that matters).
+    pub bootstraps_per_row: usize,
+}
+
+impl PublicModel {
+    /// Whether jobs need the buyer's evaluation key (bootstrapping).
+    pub fn needs_evaluation_key(&self) -> bool {
+        self.bootstraps_per_row > 0
+    }
+
+    /// Dequantized scores.
+    pub fn dequantize(&self, acc: &[i64]) -> Vec<f64> {
+        acc.iter().map(|a| *a as f64 * self.scale).collect()
+    }
+
+    /// Predicted class index from integer scores.
+    pub fn class_of(&self, acc: &[i64]) -> usize {
+        class_of(&self.dequantize(acc), self.threshold)
+    }
+}
+
+impl CompiledModel {
+    /// The public interface (for the model card and the buyer's side).
+    pub fn public(&self) -> PublicModel {
+        PublicModel {
+            param_set: self.param_set,
+            schema: self.schema.clone(),
+            task: self.task.clone(),
+            post_transform: self.post_transform,
+            scale: self.scale,
+            threshold: self.threshold,
+            encoding: self.encoding,
+            outputs: self.n_outputs(),
+            output_center: self.output_center(),
+            bootstraps_per_row: self.bootstraps_per_row(),
+        }
+    }
+}
