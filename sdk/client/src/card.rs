@@ -1,0 +1,203 @@
+//! The public model card: the JSON blob whose SHA-256 a listing stores as `cardHash`. It tells a
+//! buyer what the model does, how well (in the clear and under FHE), what it costs, what its
+//! output reveals, and everything needed to encode, encrypt, decrypt and decode
+//! ([`PublicModel`]), and nothing of the weights.
+
+use modelmart_fhe::{CompiledModel, PublicModel, cost::CostModel, model::Task};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// `format` of every card.
+pub const CARD_FORMAT: &str = "modelmart-card";
+/// Current card version.
+pub const CARD_VERSION: u32 = 1;
+/// Largest card accepted (the operator's blob endpoint enforces the same limit).
+pub const MAX_CARD_BYTES: usize = 256 * 1024;
+
+/// Why a card was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CardError {
+    /// The bytes are not a card of a known format and version.
+    #[error("not a ModelMart card: {0}")]
+    Format(String),
+    /// The card is larger than [`MAX_CARD_BYTES`].
+    #[error("card of {0} bytes is over the {MAX_CARD_BYTES}-byte limit")]
+    TooLarge(usize),
+    /// A field is out of range.
+    #[error("invalid card: {0}")]
+    Invalid(String),
+    /// The engine cannot produce this output mode yet.
+    #[error("output mode {0:?} is not computed under FHE yet; only `scores` can be listed")]
+    Unsupported(OutputMode),
+}
+
+/// What a result reveals, chosen by the seller per listing (the `outputMode` of the listing).
+///
+/// Only [`OutputMode::Scores`] is computed today: rounding and argmax under FHE are not built yet
+/// (issue 7), so [`ModelCard::new`] refuses the other two rather than promise what a result
+/// would not keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputMode {
+    /// Every score.
+    Scores,
+    /// Scores rounded to a coarse grid.
+    RoundedScores,
+    /// The predicted label (or value) only.
+    LabelOnly,
+}
+
+impl OutputMode {
+    /// The on-chain code (`Listing.outputMode`).
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Scores => 0,
+            Self::RoundedScores => 1,
+            Self::LabelOnly => 2,
+        }
+    }
+
+    /// What a buyer can learn about the model over many queries in this mode (shown on the card).
+    pub fn leakage(self) -> &'static str {
+        match self {
+            Self::Scores => {
+                "Full scores: a linear model is recoverable by plain model extraction from about \
+                 (features + 1) well-chosen queries per output; trees leak thresholds faster."
+            }
+            Self::RoundedScores => {
+                "Rounded scores: extraction needs many more queries and recovers the model only \
+                 up to the rounding."
+            }
+            Self::LabelOnly => {
+                "Label only: each query reveals one label, as any prediction API does; extraction \
+                 needs queries near every decision boundary."
+            }
+        }
+    }
+}
+
+/// Quality on the seller's public test split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Accuracy {
+    /// `accuracy` for classification, `r2` for regression.
+    pub metric: String,
+    /// The float model (as trained).
+    pub float: f64,
+    /// The quantized model (what runs).
+    pub quantized: f64,
+    /// Share of test rows where FHE equals the clear quantized model (1.0 = all).
+    pub fhe_agreement: f64,
+    /// Test rows measured.
+    pub test_rows: usize,
+}
+
+/// What a job costs to compute.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CardCost {
+    /// Programmable bootstraps per row.
+    pub bootstraps_per_row: usize,
+    /// Expected server time for one row, milliseconds (the engine's cost model).
+    pub expected_ms_per_row: f64,
+    /// Whether the buyer must register an evaluation key first.
+    pub evaluation_key: bool,
+}
+
+/// A public model card.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    /// Always [`CARD_FORMAT`].
+    pub format: String,
+    /// Always [`CARD_VERSION`] for cards this SDK writes.
+    pub version: u32,
+    /// Short name.
+    pub name: String,
+    /// What the model does, for whom, trained on what.
+    pub description: String,
+    /// `classification` or `regression` (the labels are in `model.task`).
+    pub task: String,
+    /// What a result reveals.
+    pub output_mode: OutputMode,
+    /// What that output mode can leak over many queries.
+    pub leakage: String,
+    /// Quality in the clear and under FHE.
+    pub accuracy: Accuracy,
+    /// Compute cost.
+    pub cost: CardCost,
+    /// Encoding, encryption and decoding parameters.
+    pub model: PublicModel,
+}
+
+impl ModelCard {
+    /// The card of a compiled model.
+    pub fn new(
+        compiled: &CompiledModel,
+        name: &str,
+        description: &str,
+        accuracy: Accuracy,
+        output_mode: OutputMode,
+        cost_model: &CostModel,
+    ) -> Result<Self, CardError> {
+        if output_mode != OutputMode::Scores {
+            return Err(CardError::Unsupported(output_mode));
+        }
+        let estimate = cost_model.estimate(compiled, 1);
+        let task = match compiled.task {
+            Task::Classification { .. } => "classification",
+            Task::Regression => "regression",
+        };
+        Ok(Self {
+            format: CARD_FORMAT.into(),
+            version: CARD_VERSION,
+            name: name.into(),
+            description: description.into(),
+            task: task.into(),
+            output_mode,
+            leakage: output_mode.leakage().into(),
+            accuracy,
+            cost: CardCost {
+                bootstraps_per_row: estimate.bootstraps_per_row,
+                expected_ms_per_row: estimate.expected_seconds * 1e3,
+                evaluation_key: estimate.needs_evaluation_key,
+            },
+            model: compiled.public(),
+        })
+    }
+
+    /// The blob to upload (its SHA-256 is the listing's `cardHash`).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// SHA-256 of [`ModelCard::to_bytes`].
+    pub fn hash(&self) -> [u8; 32] {
+        Sha256::digest(self.to_bytes()).into()
+    }
+
+    /// Parse and check a card blob.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CardError> {
+        if bytes.len() > MAX_CARD_BYTES {
+            return Err(CardError::TooLarge(bytes.len()));
+        }
+        let card: Self =
+            serde_json::from_slice(bytes).map_err(|e| CardError::Format(e.to_string()))?;
+        if card.format != CARD_FORMAT || card.version != CARD_VERSION {
+            return Err(CardError::Format(format!("{} v{}", card.format, card.version)));
+        }
+        if card.output_mode != OutputMode::Scores {
+            return Err(CardError::Unsupported(card.output_mode));
+        }
+        if card.name.trim().is_empty() || card.name.len() > 120 {
+            return Err(CardError::Invalid("name must be 1-120 characters".into()));
+        }
+        if card.model.schema.is_empty() || card.model.outputs == 0 {
+            return Err(CardError::Invalid("a model needs inputs and outputs".into()));
+        }
+        if card.model.output_center.len() != card.model.outputs {
+            return Err(CardError::Invalid("output_center does not match outputs".into()));
+        }
+        if card.cost.bootstraps_per_row != card.model.bootstraps_per_row {
+            return Err(CardError::Invalid("cost and model disagree on bootstraps".into()));
+        }
+        Ok(card)
+    }
+}

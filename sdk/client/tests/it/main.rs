@@ -1,0 +1,125 @@
+//! The seller → operator → buyer data path without a chain: a card is published, the compiled
+//! model is sealed to the operator and bound to that card, the operator opens and evaluates it,
+//! and the buyer encrypts and decrypts with nothing but the card.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+use modelmart_fhe::{
+    ClientKey, CompileOptions, CompiledModel, Dataset, Evaluator, ServerKey, cost::CostModel,
+    onnx::import_onnx,
+};
+use modelmart_sdk::{
+    card::{Accuracy, CardError, MAX_CARD_BYTES, ModelCard, OutputMode},
+    seal::{OperatorKey, SealError, seal},
+};
+
+fn fixture(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fhe/fixtures").join(path)
+}
+
+fn compiled(model: &str, data: &str) -> (CompiledModel, Dataset) {
+    let load = |split: &str| Dataset::load(fixture(&format!("data/{data}_{split}.csv"))).unwrap();
+    let mut m =
+        import_onnx(&std::fs::read(fixture(&format!("models/{model}.onnx"))).unwrap()).unwrap();
+    let train = load("train");
+    m.features = train.names.clone();
+    (CompiledModel::compile(&m, &train.x, CompileOptions::default()).unwrap(), load("test"))
+}
+
+fn accuracy() -> Accuracy {
+    Accuracy {
+        metric: "accuracy".into(),
+        float: 0.95,
+        quantized: 0.95,
+        fhe_agreement: 1.0,
+        test_rows: 143,
+    }
+}
+
+#[test]
+fn card_seal_open_evaluate_decrypt() {
+    let client = ClientKey::generate(Default::default()).unwrap();
+    let server = ServerKey::expand(&client.evaluation_key().unwrap()).unwrap();
+    let operator = OperatorKey::generate();
+    for model in ["logreg_breast_cancer", "tree5_breast_cancer"] {
+        let mode = OutputMode::Scores;
+        let (c, test) = compiled(model, "breast_cancer");
+
+        // seller: card + sealed model bound to it
+        let card = ModelCard::new(
+            &c,
+            "Breast cancer screen",
+            "Wisconsin diagnostic data",
+            accuracy(),
+            mode,
+            &CostModel::default(),
+        )
+        .unwrap();
+        let bytes = card.to_bytes();
+        assert!(bytes.len() < MAX_CARD_BYTES, "{model}: card of {} bytes", bytes.len());
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("weights") && !text.contains("program"),
+            "{model}: the card leaks the model"
+        );
+        assert!(text.contains(mode.leakage()), "the card states what its output mode leaks");
+        let parsed = ModelCard::from_bytes(&bytes).unwrap();
+        assert_eq!(parsed, card);
+        assert_eq!(parsed.hash(), card.hash(), "the hash is stable across a round trip");
+        assert_eq!(card.cost.evaluation_key, c.needs_evaluation_key());
+        let sealed = seal(&c.to_json().unwrap(), &operator.public_bytes(), &card.hash()).unwrap();
+
+        // operator: open for this listing only, then evaluate
+        assert_eq!(operator.open(&sealed, &[0u8; 32]), Err(SealError::Open));
+        let opened =
+            CompiledModel::from_json(&operator.open(&sealed, &card.hash()).unwrap()).unwrap();
+        assert_eq!(opened, c);
+
+        // buyer: only the card
+        let input = client.encrypt_rows(&card.model, &test.x[..3]).unwrap();
+        let sk = card.cost.evaluation_key.then_some(&server);
+        let (result, _) = Evaluator::new(&opened, sk).unwrap().evaluate(&input, 8).unwrap();
+        let scores = client.decrypt(&card.model, &result).unwrap();
+        for (i, s) in scores.iter().enumerate() {
+            assert_eq!(*s, c.predict_clear(&test.x[i]).unwrap(), "{model} row {i}");
+        }
+    }
+}
+
+#[test]
+fn bad_cards_are_refused_with_reasons() {
+    let (c, _) = compiled("logreg_breast_cancer", "breast_cancer");
+    for mode in [OutputMode::RoundedScores, OutputMode::LabelOnly] {
+        let refused = ModelCard::new(&c, "ok", "", accuracy(), mode, &CostModel::default());
+        assert!(
+            matches!(refused, Err(CardError::Unsupported(m)) if m == mode),
+            "not computed under FHE yet"
+        );
+    }
+    let card = ModelCard::new(&c, "ok", "", accuracy(), OutputMode::Scores, &CostModel::default())
+        .unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&card.to_bytes()).unwrap();
+    v["format"] = "something-else".into();
+    assert!(matches!(
+        ModelCard::from_bytes(&serde_json::to_vec(&v).unwrap()),
+        Err(CardError::Format(_))
+    ));
+    let mut v: serde_json::Value = serde_json::from_slice(&card.to_bytes()).unwrap();
+    v["name"] = "".into();
+    assert!(matches!(
+        ModelCard::from_bytes(&serde_json::to_vec(&v).unwrap()),
+        Err(CardError::Invalid(_))
+    ));
+    let mut v: serde_json::Value = serde_json::from_slice(&card.to_bytes()).unwrap();
+    v["cost"]["bootstraps_per_row"] = 7.into();
+    assert!(matches!(
+        ModelCard::from_bytes(&serde_json::to_vec(&v).unwrap()),
+        Err(CardError::Invalid(_))
+    ));
+    assert!(matches!(ModelCard::from_bytes(b"{\"name\":"), Err(CardError::Format(_))));
+    assert!(matches!(
+        ModelCard::from_bytes(&vec![b' '; MAX_CARD_BYTES + 1]),
+        Err(CardError::TooLarge(_))
+    ));
+}
