@@ -66,8 +66,17 @@ async fn fresh_postgres(admin: &str) -> eyre::Result<String> {
     let name = format!("mm_bench_{:x}", std::process::id());
     conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await?;
     conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
-    let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
-    Ok(format!("{base}/{name}"))
+    Ok(with_database(admin, &name))
+}
+
+/// `url` with its database name replaced (keeping a `?host=/socket/dir` query, if any).
+fn with_database(url: &str, name: &str) -> String {
+    let (path, query) = url.split_once('?').map_or((url, None), |(p, q)| (p, Some(q)));
+    let base = path.rsplit_once('/').map_or(path, |(b, _)| b);
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
 }
 
 /// `concurrency` keep-alive clients, each sending its fixed share of `total` requests back to
@@ -327,7 +336,7 @@ async fn main() -> eyre::Result<()> {
     );
     let _ = stop.send(());
     svc.await??;
-    let name = urls[1].1.rsplit_once('/').map_or("", |(_, n)| n);
+    let name = format!("mm_bench_{:x}", std::process::id());
     let mut conn = sqlx::AnyConnection::connect(&pg_admin).await?;
     conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await?;
     Ok(())
