@@ -18,6 +18,14 @@ pub enum Error {
     /// The JSON-RPC node refused or failed a request (transient: retried with backoff).
     #[error("rpc: {0}")]
     Rpc(String),
+    /// The API could not bind its listening address.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A block the indexer needs is missing on the node (it is behind, or pruned).
     #[error("block {0} not found on the node")]
     MissingBlock(u64),

@@ -108,7 +108,7 @@ pub async fn run(
     );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .map_err(|e| crate::Error::Rpc(format!("cannot listen on {}: {e}", args.listen)))?;
+        .map_err(|source| crate::Error::Listen { addr: args.listen, source })?;
     tracing::info!(target: TARGET, listen = %args.listen, contract = %args.contract, db = ?db.backend(), "indexer API up");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
