@@ -2,3 +2,4 @@
 //! blob endpoint through `Router::oneshot`.
 
 mod blobs;
+mod queue;

@@ -1,0 +1,248 @@
+//! The durable job queue: jobs addressed to this operator, claimed by workers under a lease.
+//!
+//! SQLite (one process) or Postgres (several processes sharing the queue: claims use
+//! `FOR UPDATE SKIP LOCKED`, so two workers never take the same job). A worker that dies keeps
+//! its job only until its lease runs out; a late `finish` from a worker that lost its lease is
+//! refused, so a job ends exactly once.
+
+use std::str::FromStr;
+
+use sqlx::{
+    AnyPool, Row,
+    any::{AnyConnectOptions, AnyPoolOptions, AnyRow},
+    migrate::Migrator,
+};
+
+static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Result alias for queue operations.
+pub type Result<T, E = QueueError> = std::result::Result<T, E>;
+
+/// Queue failures.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The database failed.
+    #[error("queue database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("queue migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The URL is neither SQLite nor Postgres.
+    #[error("unsupported queue URL `{0}` (sqlite:PATH or postgres://…)")]
+    BadUrl(String),
+}
+
+/// A job as it enters the queue (from the chain's `JobRequested`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewJob {
+    /// On-chain job id.
+    pub job_id: i64,
+    /// Listing.
+    pub model_id: i64,
+    /// SHA-256 of the encrypted input blob (hex).
+    pub input_hash: String,
+    /// SHA-256 of the evaluation-key blob (hex).
+    pub key_hash: String,
+    /// Rows in the input.
+    pub rows: i64,
+    /// Unix time after which the job can no longer be answered.
+    pub deadline: i64,
+}
+
+/// A job a worker holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claimed {
+    /// The job.
+    pub job: NewJob,
+    /// How many times it has been claimed (1 the first time).
+    pub attempts: i64,
+}
+
+/// How a job ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A result was posted on chain.
+    Completed {
+        /// SHA-256 of the result blob (hex).
+        result_hash: String,
+    },
+    /// The job was rejected on chain with a reason code.
+    Rejected {
+        /// Reason code.
+        reason: i64,
+    },
+}
+
+/// The queue.
+#[derive(Clone, Debug)]
+pub struct Queue {
+    pool: AnyPool,
+    postgres: bool,
+}
+
+fn job_of(r: &AnyRow) -> Result<Claimed> {
+    Ok(Claimed {
+        job: NewJob {
+            job_id: r.try_get("job_id")?,
+            model_id: r.try_get("model_id")?,
+            input_hash: r.try_get("input_hash")?,
+            key_hash: r.try_get("key_hash")?,
+            rows: r.try_get("rows_count")?,
+            deadline: r.try_get("deadline")?,
+        },
+        attempts: r.try_get("attempts")?,
+    })
+}
+
+impl Queue {
+    /// Connect (creating a SQLite file if needed) and migrate.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let (postgres, url) = if let Some(p) =
+            url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))
+        {
+            (false, format!("sqlite://{p}{}mode=rwc", if p.contains('?') { '&' } else { '?' }))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (true, url.to_owned())
+        } else {
+            return Err(QueueError::BadUrl(url.to_owned()));
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if !postgres {
+                        sqlx::Executor::execute(
+                            conn,
+                            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(AnyConnectOptions::from_str(&url)?)
+            .await?;
+        if postgres {
+            POSTGRES.run(&pool).await?
+        } else {
+            SQLITE.run(&pool).await?
+        }
+        Ok(Self { pool, postgres })
+    }
+
+    /// Add a job; a job already queued (or finished) is left as it is. Returns whether it was new.
+    pub async fn enqueue(&self, job: &NewJob, now: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO cp_jobs (job_id, model_id, input_hash, key_hash, rows_count, deadline, state, attempts, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7) ON CONFLICT (job_id) DO NOTHING",
+        )
+        .bind(job.job_id)
+        .bind(job.model_id)
+        .bind(job.input_hash.as_str())
+        .bind(job.key_hash.as_str())
+        .bind(job.rows)
+        .bind(job.deadline)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Claim the queued job with the nearest deadline that still leaves `min_remaining` seconds
+    /// to answer it (or one whose worker's lease ran out), for `lease` seconds.
+    pub async fn claim(
+        &self,
+        worker: &str,
+        now: i64,
+        lease: i64,
+        min_remaining: i64,
+    ) -> Result<Option<Claimed>> {
+        let lock = if self.postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let sql = format!(
+            "UPDATE cp_jobs SET state = 'running', worker = $1, lease_until = $2, attempts = attempts + 1, \
+             updated_at = $3 WHERE job_id = (SELECT job_id FROM cp_jobs WHERE (state = 'queued' OR \
+             (state = 'running' AND lease_until < $3)) AND deadline >= $4 ORDER BY deadline, job_id LIMIT 1{lock}) \
+             RETURNING job_id, model_id, input_hash, key_hash, rows_count, deadline, attempts"
+        );
+        let row = sqlx::query(&sql)
+            .bind(worker)
+            .bind(now + lease)
+            .bind(now)
+            .bind(now + min_remaining)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(job_of).transpose()
+    }
+
+    /// Extend a lease; false if the worker no longer holds the job.
+    pub async fn heartbeat(&self, job_id: i64, worker: &str, now: i64, lease: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE cp_jobs SET lease_until = $1, updated_at = $2 WHERE job_id = $3 AND worker = $4 AND state = 'running'",
+        )
+        .bind(now + lease)
+        .bind(now)
+        .bind(job_id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Record how a job ended; false (and nothing changes) if `worker` no longer holds it.
+    pub async fn finish(
+        &self,
+        job_id: i64,
+        worker: &str,
+        outcome: &Outcome,
+        now: i64,
+    ) -> Result<bool> {
+        let (state, result_hash, reason) = match outcome {
+            Outcome::Completed { result_hash } => ("completed", Some(result_hash.as_str()), None),
+            Outcome::Rejected { reason } => ("rejected", None, Some(*reason)),
+        };
+        let r = sqlx::query(
+            "UPDATE cp_jobs SET state = $1, result_hash = $2, reason = $3, lease_until = NULL, updated_at = $4 \
+             WHERE job_id = $5 AND worker = $6 AND state = 'running'",
+        )
+        .bind(state)
+        .bind(result_hash)
+        .bind(reason)
+        .bind(now)
+        .bind(job_id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Give up on queued jobs that can no longer finish before their deadline (`missed`), so no
+    /// worker starts them. Returns their ids.
+    pub async fn sweep(&self, now: i64, min_remaining: i64) -> Result<Vec<i64>> {
+        let rows = sqlx::query(
+            "UPDATE cp_jobs SET state = 'missed', updated_at = $1 WHERE state = 'queued' AND deadline < $2 RETURNING job_id",
+        )
+        .bind(now)
+        .bind(now + min_remaining)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| r.try_get::<i64, _>("job_id").map_err(QueueError::from)).collect()
+    }
+
+    /// Jobs per state, for metrics and health.
+    pub async fn depth(&self) -> Result<Vec<(String, i64)>> {
+        let rows =
+            sqlx::query("SELECT state, COUNT(*) AS n FROM cp_jobs GROUP BY state ORDER BY state")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<String, _>("state")?, r.try_get::<i64, _>("n")?)))
+            .collect()
+    }
+
+    /// Close the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

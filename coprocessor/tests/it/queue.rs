@@ -1,0 +1,124 @@
+//! The job queue on SQLite and on Postgres: idempotent enqueue, deadline order, leases, lost
+//! leases, missed deadlines, and (Postgres) concurrent workers never sharing a job.
+
+use std::collections::HashSet;
+
+use modelmart_coprocessor::queue::{NewJob, Outcome, Queue};
+use sqlx::{Connection, Executor};
+
+/// A fresh SQLite file or Postgres database; returns its URL and what keeps it alive.
+async fn databases() -> eyre::Result<(tempfile::TempDir, Vec<String>)> {
+    let dir = tempfile::tempdir()?;
+    let sqlite = format!("sqlite:{}", dir.path().join("queue.db").display());
+    let admin = std::env::var("MODELMART_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&admin).await?;
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("mm_cp_{:x}_{n}", std::process::id());
+    conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await?;
+    conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    Ok((dir, vec![sqlite, format!("{base}/{name}")]))
+}
+
+/// Drop a test database made by [`databases`] (SQLite files go with the temp dir).
+async fn drop_postgres(url: &str) -> eyre::Result<()> {
+    let (base, name) = url.rsplit_once('/').ok_or_else(|| eyre::eyre!("bad url {url}"))?;
+    let mut conn = sqlx::AnyConnection::connect(&format!("{base}/test")).await?;
+    conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await?;
+    Ok(())
+}
+
+fn job(id: i64, deadline: i64) -> NewJob {
+    NewJob {
+        job_id: id,
+        model_id: 1,
+        input_hash: format!("{id:064x}"),
+        key_hash: "k".repeat(64),
+        rows: 1,
+        deadline,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leases_deadlines_and_exactly_one_finish() -> eyre::Result<()> {
+    let (_dir, urls) = databases().await?;
+    for url in urls.clone() {
+        let q = Queue::connect(&url, 8).await?;
+        let now = 1_000;
+        for (id, deadline) in [(1, 5_000), (2, 3_000), (3, 1_100)] {
+            assert!(q.enqueue(&job(id, deadline), now).await?);
+        }
+        assert!(!q.enqueue(&job(2, 3_000), now).await?, "enqueue is idempotent");
+
+        // Job 3 cannot finish within 200 s: never started, swept as missed.
+        assert_eq!(q.sweep(now, 200).await?, vec![3]);
+        let a = q.claim("a", now, 60, 200).await?.ok_or_else(|| eyre::eyre!("nothing to claim"))?;
+        assert_eq!((a.job.job_id, a.attempts), (2, 1), "nearest deadline first");
+        let b = q.claim("b", now, 60, 200).await?.ok_or_else(|| eyre::eyre!("nothing to claim"))?;
+        assert_eq!(b.job.job_id, 1);
+        assert!(q.claim("c", now, 60, 200).await?.is_none(), "held jobs are not handed out twice");
+
+        // Worker a dies; after its lease another worker takes job 2; a's late finish is refused.
+        assert!(q.heartbeat(1, "b", now + 30, 60).await?);
+        let c = q
+            .claim("c", now + 61, 60, 200)
+            .await?
+            .ok_or_else(|| eyre::eyre!("lease did not expire"))?;
+        assert_eq!((c.job.job_id, c.attempts), (2, 2));
+        let done = Outcome::Completed { result_hash: "r".repeat(64) };
+        assert!(!q.finish(2, "a", &done, now + 70).await?, "a lost its lease");
+        assert!(q.finish(2, "c", &done, now + 70).await?);
+        assert!(!q.finish(2, "c", &done, now + 71).await?, "a job ends once");
+        assert!(q.finish(1, "b", &Outcome::Rejected { reason: 3 }, now + 72).await?);
+        let depth = q.depth().await?;
+        assert_eq!(
+            depth,
+            vec![("completed".into(), 1), ("missed".into(), 1), ("rejected".into(), 1)]
+        );
+        q.close().await;
+    }
+    drop_postgres(&urls[1]).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_workers_never_share_a_job() -> eyre::Result<()> {
+    let (_dir, urls) = databases().await?;
+    for url in urls.clone() {
+        let q = Queue::connect(&url, 8).await?;
+        for id in 1..=200 {
+            q.enqueue(&job(id, 10_000 + id), 1_000).await?;
+        }
+        let mut workers = Vec::new();
+        for w in 0..6 {
+            let q = q.clone();
+            workers.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while let Some(c) = q.claim(&format!("w{w}"), 1_000, 600, 0).await? {
+                    mine.push(c.job.job_id);
+                }
+                Ok::<_, eyre::Report>(mine)
+            }));
+        }
+        let mut seen = HashSet::new();
+        let mut per_worker = Vec::new();
+        for w in workers {
+            let mine = w.await??;
+            per_worker.push(mine.len());
+            for id in mine {
+                assert!(seen.insert(id), "job {id} claimed twice on {url}");
+            }
+        }
+        assert_eq!(seen.len(), 200, "every job claimed exactly once on {url}");
+        if url.starts_with("postgres") {
+            assert!(
+                per_worker.iter().filter(|&&n| n > 0).count() > 1,
+                "work is split: {per_worker:?}"
+            );
+        }
+        q.close().await;
+    }
+    drop_postgres(&urls[1]).await
+}
