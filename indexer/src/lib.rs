@@ -20,7 +20,7 @@ mod state;
 pub mod stats;
 
 pub use apply::Update;
-pub use db::{Backend, Db};
+pub use db::{Backend, Db, connect_pool};
 pub use error::{Error, Result};
 pub use follower::{Follower, FollowerConfig, SharedStatus, Status};
 pub use state::{Balance, EvalKey, Job, Model, Operator};

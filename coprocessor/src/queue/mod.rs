@@ -5,13 +5,8 @@
 //! its job only until its lease runs out; a late `finish` from a worker that lost its lease is
 //! refused, so a job ends exactly once.
 
-use std::str::FromStr;
-
-use sqlx::{
-    AnyPool, Row,
-    any::{AnyConnectOptions, AnyPoolOptions, AnyRow},
-    migrate::Migrator,
-};
+use modelmart_indexer::{Backend, connect_pool};
+use sqlx::{AnyPool, Row, any::AnyRow, migrate::Migrator};
 
 static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
@@ -25,12 +20,9 @@ pub enum QueueError {
     /// The database failed.
     #[error("queue database: {0}")]
     Db(#[from] sqlx::Error),
-    /// Migrations failed.
-    #[error("queue migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The URL is neither SQLite nor Postgres.
-    #[error("unsupported queue URL `{0}` (sqlite:PATH or postgres://…)")]
-    BadUrl(String),
+    /// Connecting or migrating failed (includes an unsupported URL).
+    #[error("queue: {0}")]
+    Connect(#[from] modelmart_indexer::Error),
 }
 
 /// A job as it enters the queue (from the chain's `JobRequested`).
@@ -96,40 +88,11 @@ fn job_of(r: &AnyRow) -> Result<Claimed> {
 }
 
 impl Queue {
-    /// Connect (creating a SQLite file if needed) and migrate.
+    /// Connect (creating a SQLite file if needed) and migrate; `url` as for the indexer
+    /// (`sqlite:PATH` or `postgres://…`).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
-        sqlx::any::install_default_drivers();
-        let (postgres, url) = if let Some(p) =
-            url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))
-        {
-            (false, format!("sqlite://{p}{}mode=rwc", if p.contains('?') { '&' } else { '?' }))
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (true, url.to_owned())
-        } else {
-            return Err(QueueError::BadUrl(url.to_owned()));
-        };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if !postgres {
-                        sqlx::Executor::execute(
-                            conn,
-                            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(AnyConnectOptions::from_str(&url)?)
-            .await?;
-        if postgres {
-            POSTGRES.run(&pool).await?
-        } else {
-            SQLITE.run(&pool).await?
-        }
-        Ok(Self { pool, postgres })
+        let (pool, backend) = connect_pool(url, max_connections, &SQLITE, &POSTGRES).await?;
+        Ok(Self { pool, postgres: backend == Backend::Postgres })
     }
 
     /// Add a job; a job already queued (or finished) is left as it is. Returns whether it was new.

@@ -122,3 +122,21 @@ async fn concurrent_workers_never_share_a_job() -> eyre::Result<()> {
     }
     drop_postgres(&urls[1]).await
 }
+
+#[test]
+fn queue_migrations_are_kept_in_step() -> eyre::Result<()> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let body = |backend: &str, file: &str| -> eyre::Result<String> {
+        let text = std::fs::read_to_string(dir.join(backend).join(file))?;
+        Ok(text.lines().filter(|l| !l.starts_with("--")).collect::<Vec<_>>().join("\n"))
+    };
+    let mut files: Vec<String> = std::fs::read_dir(dir.join("sqlite"))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for f in &files {
+        assert_eq!(body("sqlite", f)?, body("postgres", f)?, "{f} differs between backends");
+    }
+    Ok(())
+}

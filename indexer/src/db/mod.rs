@@ -39,15 +39,18 @@ pub struct Db {
     backend: Backend,
 }
 
-impl Db {
-    /// Connect (creating a SQLite file if needed) and apply pending migrations.
-    ///
-    /// `url` is `sqlite:PATH` (or `sqlite://PATH`) or `postgres://…`.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
-        sqlx::any::install_default_drivers();
-        let (backend, url) = if let Some(path) =
-            url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))
-        {
+/// Open a pool on `url` (`sqlite:PATH`, `sqlite://PATH` or `postgres://…`; a SQLite file is
+/// created if missing and runs in WAL mode) and apply the backend's migrations. Shared by every
+/// ModelMart service that keeps state in SQL, so they accept the same URLs and settings.
+pub async fn connect_pool(
+    url: &str,
+    max_connections: u32,
+    sqlite: &Migrator,
+    postgres: &Migrator,
+) -> Result<(AnyPool, Backend)> {
+    sqlx::any::install_default_drivers();
+    let (backend, url) =
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
             let sep = if path.contains('?') { '&' } else { '?' };
             (Backend::Sqlite, format!("sqlite://{path}{sep}mode=rwc"))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -55,28 +58,36 @@ impl Db {
         } else {
             return Err(Error::UnsupportedDatabase(url.to_owned()));
         };
-        let options = AnyConnectOptions::from_str(&url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
-                             PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456;",
-                        )
-                            .await?;
-                    }
-                    Ok(())
-                })
+    let pool = AnyPoolOptions::new()
+        .max_connections(max_connections.max(1))
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+                         PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456;",
+                    )
+                    .await?;
+                }
+                Ok(())
             })
-            .connect_with(options)
-            .await?;
-        match backend {
-            Backend::Sqlite => SQLITE.run(&pool).await?,
-            Backend::Postgres => POSTGRES.run(&pool).await?,
-        }
+        })
+        .connect_with(AnyConnectOptions::from_str(&url)?)
+        .await?;
+    match backend {
+        Backend::Sqlite => sqlite.run(&pool).await?,
+        Backend::Postgres => postgres.run(&pool).await?,
+    }
+    Ok((pool, backend))
+}
+
+impl Db {
+    /// Connect (creating a SQLite file if needed) and apply pending migrations.
+    ///
+    /// `url` is `sqlite:PATH` (or `sqlite://PATH`) or `postgres://…`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        let (pool, backend) = connect_pool(url, max_connections, &SQLITE, &POSTGRES).await?;
         Ok(Self { pool, backend })
     }
 
