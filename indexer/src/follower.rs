@@ -227,7 +227,7 @@ impl Follower {
         let started = Instant::now();
 
         // Order matters: the head of the range first, then the logs, then the link to our cursor.
-        let (to_hash, _, to_time) = self.header(to).await?;
+        let (to_hash, to_parent, to_time) = self.header(to).await?;
         let filter = Filter::new().address(self.cfg.contract).from_block(from).to_block(to);
         let logs = match self.provider.get_logs(&filter).await {
             Ok(logs) => logs,
@@ -239,8 +239,7 @@ impl Follower {
             Err(e) => return Err(rpc(e)),
         };
         if let Some((_, hash)) = parent {
-            let from_parent =
-                if from == to { self.header(to).await?.1 } else { self.header(from).await?.1 };
+            let from_parent = if from == to { to_parent } else { self.header(from).await?.1 };
             if from_parent != hash {
                 self.handle_reorg(from - 1).await?;
                 return Ok(true);
@@ -317,14 +316,15 @@ impl Follower {
             };
             stamped.push((n, h, t));
         }
-        let time_of = |n: u64| stamped.iter().find(|b| b.0 == n).map_or(0, |b| b.2);
+        let times: std::collections::HashMap<u64, i64> =
+            stamped.iter().map(|b| (b.0, b.2)).collect();
         let mut events = Vec::with_capacity(logs.len());
         for log in logs {
             let n = log.block_number.unwrap_or_default();
             let meta = Meta {
                 event: "",
                 block_number: i64::try_from(n).unwrap_or(i64::MAX),
-                block_time: time_of(n),
+                block_time: times.get(&n).copied().unwrap_or_default(),
                 tx_hash: format!("{:#x}", log.transaction_hash.unwrap_or_default()),
                 log_index: i64::try_from(log.log_index.unwrap_or_default()).unwrap_or(i64::MAX),
             };
