@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     ApiError, Snapshot, St,
-    query::{addr_param, limit_param},
+    query::{addr_param, addr_params, limit_param},
 };
 use crate::{
     Db, Model, Operator,
@@ -158,12 +158,8 @@ pub(crate) fn model_page(
         None => 0,
         Some(c) => c.parse().map_err(|_| ApiError::bad_request(format!("invalid cursor `{c}`")))?,
     };
-    let mut want = Vec::new();
-    for (col, v) in [("seller", &q.seller), ("operator", &q.operator), ("token", &q.token)] {
-        if let Some(v) = v {
-            want.push((col, addr_param(col, v)?));
-        }
-    }
+    let want =
+        addr_params(&[("seller", &q.seller), ("operator", &q.operator), ("token", &q.token)])?;
     let needle = q.q.as_ref().map(|n| n.to_lowercase());
     let mut items: Vec<&ModelSummary> = snapshot
         .models

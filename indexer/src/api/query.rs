@@ -21,6 +21,16 @@ pub(crate) fn addr_param(name: &str, v: &str) -> Result<String, ApiError> {
     })
 }
 
+/// The given address parameters, normalized, as `(column, lowercase hex)` pairs.
+pub(crate) fn addr_params<'a>(
+    params: &[(&'a str, &Option<String>)],
+) -> Result<Vec<(&'a str, String)>, ApiError> {
+    params
+        .iter()
+        .filter_map(|(col, v)| v.as_deref().map(|v| Ok((*col, addr_param(col, v)?))))
+        .collect()
+}
+
 /// Page size: 1–500, default 50.
 pub(crate) fn limit_param(limit: Option<i64>) -> Result<i64, ApiError> {
     match limit {
@@ -67,12 +77,11 @@ pub(crate) async fn list_jobs(
     state: St,
     Query(q): Query<JobQuery>,
 ) -> Result<Json<Page<Job>>, ApiError> {
-    let mut filters = Vec::new();
-    for (col, v) in [("buyer", &q.buyer), ("seller", &q.seller), ("operator", &q.operator)] {
-        if let Some(v) = v {
-            filters.push((col, Val::Text(addr_param(col, v)?)));
-        }
-    }
+    let mut filters: Vec<_> =
+        addr_params(&[("buyer", &q.buyer), ("seller", &q.seller), ("operator", &q.operator)])?
+            .into_iter()
+            .map(|(c, v)| (c, Val::Text(v)))
+            .collect();
     if let Some(m) = q.model_id {
         filters.push(("model_id", Val::Int(m)));
     }
@@ -181,12 +190,10 @@ pub(crate) async fn list_balances(
     state: St,
     Query(q): Query<BalanceQuery>,
 ) -> Result<Json<Page<Balance>>, ApiError> {
-    let mut filters = Vec::new();
-    for (col, v) in [("account", &q.account), ("token", &q.token)] {
-        if let Some(v) = v {
-            filters.push((col, Val::Text(addr_param(col, v)?)));
-        }
-    }
+    let filters: Vec<_> = addr_params(&[("account", &q.account), ("token", &q.token)])?
+        .into_iter()
+        .map(|(c, v)| (c, Val::Text(v)))
+        .collect();
     let page = state
         .db
         .current::<Balance>(
