@@ -122,12 +122,12 @@ impl CompiledModel {
 
     /// Dequantized scores.
     pub fn dequantize(&self, acc: &[i64]) -> Vec<f64> {
-        acc.iter().map(|a| *a as f64 * self.scale).collect()
+        dequantize(acc, self.scale)
     }
 
     /// Predicted class index from integer scores.
     pub fn class_of(&self, acc: &[i64]) -> usize {
-        class_of(&self.dequantize(acc), self.threshold)
+        class_of(&dequantize(acc, self.scale), self.threshold)
     }
 
     /// Number of programmable bootstraps one row costs.
@@ -152,6 +152,11 @@ impl CompiledModel {
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         serde_json::from_slice(bytes).map_err(|e| Error::Serialization(e.to_string()))
     }
+}
+
+/// `score = scale * acc`, shared by [`CompiledModel`] and [`PublicModel`].
+pub(crate) fn dequantize(acc: &[i64], scale: f64) -> Vec<f64> {
+    acc.iter().map(|a| *a as f64 * scale).collect()
 }
 
 /// Bits needed to hold signed values in `[lo, hi]` (two's complement width).

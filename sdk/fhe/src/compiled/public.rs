@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{CompiledModel, Encoding};
+use super::{CompiledModel, Encoding, dequantize};
 use crate::model::{PostTransform, Task, class_of};
 use crate::params::ParamSetId;
 use crate::quant::InputSchema;
@@ -42,12 +42,12 @@ impl PublicModel {
 
     /// Dequantized scores.
     pub fn dequantize(&self, acc: &[i64]) -> Vec<f64> {
-        acc.iter().map(|a| *a as f64 * self.scale).collect()
+        dequantize(acc, self.scale)
     }
 
     /// Predicted class index from integer scores.
     pub fn class_of(&self, acc: &[i64]) -> usize {
-        class_of(&self.dequantize(acc), self.threshold)
+        class_of(&dequantize(acc, self.scale), self.threshold)
     }
 }
 
