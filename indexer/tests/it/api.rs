@@ -147,6 +147,10 @@ async fn api_serves_the_index() -> eyre::Result<()> {
     // the served OpenAPI document is the committed one
     let (_, served) = get(&app, "/openapi.json").await?;
     assert_eq!(served["paths"].as_object().map(|p| p.len()), Some(10));
+    let committed: Value = serde_json::from_str(&std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json"),
+    )?)?;
+    assert_eq!(served, committed);
     db.close().await;
     Ok(())
 }
