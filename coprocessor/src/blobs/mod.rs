@@ -124,7 +124,7 @@ impl Default for Limits {
     fn default() -> Self {
         const MIB: u64 = 1 << 20;
         Self {
-            card: 256 * 1024,
+            card: modelmart_indexer::probe::MAX_CARD_BYTES as u64, // what the indexer accepts
             sealed_model: 64 * MIB,
             eval_key: 128 * MIB,
             input: 16 * MIB,
