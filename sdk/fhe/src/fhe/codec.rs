@@ -123,13 +123,13 @@ impl Named for EncryptedResult {
     const NAME: &'static str = "modelmart::fhe::EncryptedResult";
 }
 
-fn to_bytes<T: Serialize + Versionize + Named>(v: &T, limit: u64) -> Result<Vec<u8>> {
+pub(crate) fn to_bytes<T: Serialize + Versionize + Named>(v: &T, limit: u64) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     safe_serialize(v, &mut out, limit).map_err(|e| Error::Serialization(e.to_string()))?;
     Ok(out)
 }
 
-fn from_bytes<T: serde::de::DeserializeOwned + Unversionize + Named>(
+pub(crate) fn from_bytes<T: serde::de::DeserializeOwned + Unversionize + Named>(
     bytes: &[u8],
     limit: u64,
 ) -> Result<T> {

@@ -9,6 +9,9 @@ use super::codec::EvaluationKey;
 use crate::Result;
 use crate::params::{ParamSetId, Params};
 
+/// Largest serialized [`ClientKey`] accepted (a few tens of KB in practice).
+pub const MAX_CLIENT_KEY_BYTES: u64 = 1 << 20;
+
 /// The buyer's secret key material. Never leaves the buyer's device.
 #[derive(Clone, Serialize, Deserialize, Versionize)]
 #[versionize(ClientKeyVersions)]
@@ -51,6 +54,28 @@ impl ClientKey {
     /// Parameter set of this key.
     pub fn param_set(&self) -> ParamSetId {
         ParamSetId(self.param_set)
+    }
+
+    /// Serialize (versioned, safe serialization). The bytes are the buyer's secret: store them
+    /// encrypted.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        super::codec::to_bytes(self, MAX_CLIENT_KEY_BYTES)
+    }
+
+    /// Deserialize with a size limit and check the key's dimensions against its parameter set.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let key: Self = super::codec::from_bytes(bytes, MAX_CLIENT_KEY_BYTES)?;
+        let p = Params::get(key.param_set())?;
+        if key.glwe.glwe_dimension() != p.glwe_dimension
+            || key.glwe.polynomial_size() != p.polynomial_size
+            || key.lwe.lwe_dimension() != p.lwe_dimension
+        {
+            return Err(crate::Error::nonconformant(
+                "client key",
+                "dimensions differ from its parameter set",
+            ));
+        }
+        Ok(key)
     }
 
     /// Export the evaluation key (key-switching + bootstrapping keys, seeded/compressed) the

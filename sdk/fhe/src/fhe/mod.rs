@@ -8,7 +8,7 @@ mod keys;
 
 pub use codec::{EncryptedInput, EncryptedResult, EvaluationKey, InputChunk};
 pub use eval::{EvalStats, Evaluator};
-pub use keys::{ClientKey, ServerKey};
+pub use keys::{ClientKey, MAX_CLIENT_KEY_BYTES, ServerKey};
 
 /// Run `n` sign bootstraps of a fresh encryption on one thread (cost-model calibration).
 pub fn bench_bootstraps(client: &ClientKey, server: &ServerKey, n: usize) -> crate::Result<usize> {
