@@ -216,3 +216,44 @@ impl Db {
         .transpose()
     }
 }
+
+/// Lookups for services embedding the index (the coprocessor follows its own jobs this way).
+impl Db {
+    /// Current jobs addressed to `operator` in `status` with ids above `after`, lowest id first,
+    /// at most `limit`.
+    pub async fn jobs_for_operator(
+        &self,
+        operator: alloy::primitives::Address,
+        status: &str,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<crate::Job>> {
+        let filters = [
+            ("operator", Val::Text(crate::apply::addr(operator))),
+            ("status", Val::Text(status.to_owned())),
+        ];
+        Ok(self.current::<crate::Job>(&filters, "job_id", after, false, limit).await?.items)
+    }
+
+    /// Current listings hosted by `operator` in `status` with ids above `after`, lowest id
+    /// first, at most `limit`.
+    pub async fn models_for_operator(
+        &self,
+        operator: alloy::primitives::Address,
+        status: &str,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<crate::Model>> {
+        let filters = [
+            ("operator", Val::Text(crate::apply::addr(operator))),
+            ("status", Val::Text(status.to_owned())),
+        ];
+        Ok(self.current::<crate::Model>(&filters, "model_id", after, false, limit).await?.items)
+    }
+
+    /// Listing `model_id` as it is now.
+    pub async fn model(&self, model_id: i64) -> Result<Option<crate::Model>> {
+        let filters = [("model_id", Val::Int(model_id))];
+        Ok(self.current::<crate::Model>(&filters, "model_id", None, false, 1).await?.items.pop())
+    }
+}
