@@ -91,6 +91,66 @@ pub struct Accuracy {
     pub test_rows: usize,
 }
 
+impl Accuracy {
+    /// Measure on a labelled `test` split: the float model, the quantized model (every row) and
+    /// FHE agreement on the first `fhe_rows` rows (encrypted with a fresh key, evaluated,
+    /// decrypted, compared with the clear quantized result).
+    pub fn measure(
+        model: &modelmart_fhe::model::Model,
+        compiled: &CompiledModel,
+        test: &modelmart_fhe::Dataset,
+        fhe_rows: usize,
+    ) -> modelmart_fhe::Result<Self> {
+        let classification = matches!(model.task, Task::Classification { .. });
+        let clear: Vec<Vec<i64>> =
+            test.x.iter().map(|x| compiled.predict_clear(x)).collect::<Result<_, _>>()?;
+        let n = test.y.len().max(1) as f64;
+        let quality = |pred: &dyn Fn(usize) -> f64| -> f64 {
+            if classification {
+                (0..test.y.len()).filter(|i| pred(*i) == test.y[*i]).count() as f64 / n
+            } else {
+                let mean = test.y.iter().sum::<f64>() / n;
+                let ss_tot: f64 = test.y.iter().map(|y| (y - mean).powi(2)).sum();
+                let ss_res: f64 = (0..test.y.len()).map(|i| (test.y[i] - pred(i)).powi(2)).sum();
+                1.0 - ss_res / ss_tot.max(f64::MIN_POSITIVE)
+            }
+        };
+        let float = quality(&|i| {
+            let s = model.scores(&test.x[i]);
+            if classification { model.class_of(&s) as f64 } else { s[0] }
+        });
+        let quantized = quality(&|i| {
+            if classification {
+                compiled.class_of(&clear[i]) as f64
+            } else {
+                compiled.dequantize(&clear[i])[0]
+            }
+        });
+        let rows = fhe_rows.min(test.x.len());
+        let mut agree = 0;
+        if rows > 0 {
+            let client = modelmart_fhe::ClientKey::generate(compiled.param_set)?;
+            let server = if compiled.needs_evaluation_key() {
+                Some(modelmart_fhe::ServerKey::expand(&client.evaluation_key()?)?)
+            } else {
+                None
+            };
+            let input = client.encrypt_rows(&compiled.public(), &test.x[..rows])?;
+            let (result, _) =
+                modelmart_fhe::Evaluator::new(compiled, server.as_ref())?.evaluate(&input, rows)?;
+            let got = client.decrypt(&compiled.public(), &result)?;
+            agree = got.iter().zip(&clear).filter(|(a, b)| a == b).count();
+        }
+        Ok(Self {
+            metric: if classification { "accuracy" } else { "r2" }.into(),
+            float,
+            quantized,
+            fhe_agreement: if rows > 0 { agree as f64 / rows as f64 } else { 0.0 },
+            test_rows: test.x.len(),
+        })
+    }
+}
+
 /// What a job costs to compute.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CardCost {

@@ -1,12 +1,82 @@
 //! `modelmart-sdk`: the Rust SDK for ModelMart's buyers, sellers and operators.
 //!
-//! So far it holds [`card`], the public model card a listing's `cardHash` names (everything a
-//! buyer needs to encode, encrypt, decrypt and decode, and nothing of the weights), and [`seal`]:
-//! how a seller encrypts a compiled model so that only the operator it chose can open it (HPKE,
-//! RFC 9180), bound to that card. The buyer, seller and operator flows (keys, uploads, payments,
-//! jobs) are still to come.
+//! - [`Chain`]: a signing connection to the ModelMarket contract; refusals come back as
+//!   [`Error::Reverted`] with the contract's reason in words (price changed, model delisted,
+//!   deadline passed, insufficient allowance, ...).
+//! - [`Buyer`]: from a feature vector to a decrypted prediction ([`Buyer::infer`]), or step by
+//!   step: [`Buyer::model`], [`Buyer::ensure_key`], [`Buyer::upload_rows`], [`Buyer::request`],
+//!   [`Buyer::result`]. Keys live encrypted on disk ([`BuyerKeys`]).
+//! - [`Seller`]: publish a compiled model ([`card`] + [`seal`] + listing), reprice, pause, delist,
+//!   withdraw. [`Operator`]: register, stake, unbond, accept/decline, post results, withdraw.
+//! - [`blobs`]: the operators' content-addressed blob endpoints (every download hash-checked).
 //!
-//! This crate must not log or persist secrets (operator private keys, opened models).
+//! The buyer path:
+//!
+//! ```no_run
+//! use modelmart_sdk::{Buyer, BuyerKeys, Chain, Payment};
+//!
+//! # async fn run() -> modelmart_sdk::Result<()> {
+//! let signer = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d".parse()
+//!     .map_err(|e| modelmart_sdk::Error::Invalid(format!("{e}")))?;
+//! let market = "0x5FbDB2315678afecb367f032d93F642f64180aa3".parse()
+//!     .map_err(|e| modelmart_sdk::Error::Invalid(format!("{e}")))?;
+//! let chain = Chain::connect("http://127.0.0.1:8545", signer, market).await?;
+//! let keys = BuyerKeys::load_or_create(
+//!     std::path::Path::new("buyer.key"), "passphrase", modelmart_fhe::params::ParamSetId(1))?;
+//! let mut buyer = Buyer::new(chain, keys)?;
+//! let row = vec![0.0_f64; 30]; // one feature row in the card's schema order
+//! let prediction = buyer.infer(1, &[row], Payment::Auto).await?;
+//! println!("{:?} {:?}", prediction.labels, prediction.scores);
+//! # Ok(()) }
+//! ```
+//!
+//! The seller path:
+//!
+//! ```no_run
+//! use modelmart_fhe::{CompileOptions, CompiledModel, cost::CostModel, onnx::import_onnx};
+//! use modelmart_sdk::{Chain, Seller, Terms, card::{Accuracy, ModelCard, OutputMode}};
+//!
+//! # async fn run(chain: Chain, onnx: &[u8], calibration: &[Vec<f64>]) -> modelmart_sdk::Result<()> {
+//! let compiled = CompiledModel::compile(&import_onnx(onnx)?, calibration, CompileOptions::default())?;
+//! let accuracy = Accuracy {
+//!     metric: "accuracy".into(), float: 0.97, quantized: 0.97, fhe_agreement: 1.0, test_rows: 114 };
+//! let card = ModelCard::new(&compiled, "Tumour classifier", "Logistic regression, 30 features",
+//!     accuracy, OutputMode::Scores, &CostModel::default())?;
+//! let terms = Terms {
+//!     operator: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8".parse()
+//!         .map_err(|e| modelmart_sdk::Error::Invalid(format!("{e}")))?,
+//!     token: alloy::primitives::Address::ZERO,
+//!     price_per_row: 1_000_000_000_000,
+//!     operator_fee_per_row: 200_000_000_000,
+//!     max_rows: 64,
+//!     job_deadline: 600,
+//! };
+//! let seller = Seller::new(chain)?;
+//! let listed = seller.publish(&compiled, &card, &terms).await?;
+//! seller.wait_accepted(listed.model_id, std::time::Duration::from_secs(120)).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! This crate must not log or persist secrets in the clear (client keys, operator private keys,
+//! opened models), and must not trust a blob it did not hash.
 
+pub mod blobs;
+pub mod buyer;
 pub mod card;
+pub mod chain;
+pub mod dev;
+mod error;
+mod keys;
+pub mod operator;
+mod payment;
+pub mod reasons;
 pub mod seal;
+pub mod seller;
+
+pub use buyer::{Buyer, ModelInfo, Prediction, RequestedJob};
+pub use chain::{Chain, JobEnd};
+pub use error::{Error, Result};
+pub use keys::BuyerKeys;
+pub use operator::{Operator, OperatorInfo};
+pub use payment::Payment;
+pub use seller::{Published, Seller, Terms};

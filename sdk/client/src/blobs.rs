@@ -1,0 +1,150 @@
+//! A client for operators' content-addressed blob endpoints (`PUT`/`GET /v1/blobs/{sha256}`).
+//! Everything fetched is hashed and compared with the address before it is returned.
+
+use std::time::Duration;
+
+use alloy::primitives::B256;
+use sha2::{Digest, Sha256};
+
+use crate::{Error, Result};
+
+/// The kinds of blob an endpoint stores, each with its own size limit there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A public model card (JSON).
+    Card,
+    /// A model sealed to the operator (HPKE).
+    SealedModel,
+    /// A buyer's FHE evaluation key.
+    EvalKey,
+    /// Encrypted input rows.
+    Input,
+    /// An encrypted result.
+    Result,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Self; 5] =
+        [Self::Card, Self::SealedModel, Self::EvalKey, Self::Input, Self::Result];
+
+    /// The kind's name as used in URLs (`?kind=`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Card => "card",
+            Self::SealedModel => "sealed_model",
+            Self::EvalKey => "eval_key",
+            Self::Input => "input",
+            Self::Result => "result",
+        }
+    }
+
+    /// The kind named `name`, if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// SHA-256 of `bytes`, the address of a blob.
+pub fn sha256(bytes: &[u8]) -> B256 {
+    B256::from(<[u8; 32]>::from(Sha256::digest(bytes)))
+}
+
+/// HTTP client for blob endpoints.
+#[derive(Clone, Debug)]
+pub struct BlobClient {
+    http: reqwest::Client,
+}
+
+fn hex(hash: B256) -> String {
+    alloy::hex::encode(hash)
+}
+
+impl BlobClient {
+    /// A client with connect and read timeouts suited to multi-megabyte keys.
+    pub fn new() -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| Error::Invalid(format!("http client: {e}")))?;
+        Ok(Self { http })
+    }
+
+    fn url(endpoint: &str, hash: B256) -> String {
+        format!("{}/v1/blobs/{}", endpoint.trim_end_matches('/'), hex(hash))
+    }
+
+    /// Whether `endpoint` already holds `hash`.
+    pub async fn exists(&self, endpoint: &str, hash: B256) -> Result<bool> {
+        let r = self
+            .http
+            .head(Self::url(endpoint, hash))
+            .send()
+            .await
+            .map_err(|e| Error::Blob { hash: hex(hash), detail: e.to_string() })?;
+        Ok(r.status().is_success())
+    }
+
+    /// Upload `bytes` as a blob of `kind` (skipped when the endpoint has it); returns its hash.
+    pub async fn put(&self, endpoint: &str, kind: Kind, bytes: Vec<u8>) -> Result<B256> {
+        let hash = sha256(&bytes);
+        if self.exists(endpoint, hash).await? {
+            return Ok(hash);
+        }
+        let fail = |detail: String| Error::Blob { hash: hex(hash), detail };
+        let r = self
+            .http
+            .put(Self::url(endpoint, hash))
+            .query(&[("kind", kind.as_str())])
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        if !r.status().is_success() {
+            let status = r.status();
+            let body = r.text().await.unwrap_or_default();
+            return Err(fail(format!("upload refused ({status}): {body}")));
+        }
+        Ok(hash)
+    }
+
+    /// Download blob `hash` (at most `max_bytes`) and check that it hashes to `hash`.
+    pub async fn get(&self, endpoint: &str, hash: B256, max_bytes: u64) -> Result<Vec<u8>> {
+        let fail = |detail: String| Error::Blob { hash: hex(hash), detail };
+        let mut r = self
+            .http
+            .get(Self::url(endpoint, hash))
+            .send()
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        if r.status() == reqwest::StatusCode::NOT_FOUND {
+            return Err(Error::NotFound(format!("blob {} on {endpoint}", hex(hash))));
+        }
+        if !r.status().is_success() {
+            return Err(fail(format!("download refused ({})", r.status())));
+        }
+        if r.content_length().is_some_and(|n| n > max_bytes) {
+            return Err(fail(format!("larger than {max_bytes} bytes")));
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = r.chunk().await.map_err(|e| fail(e.to_string()))? {
+            if (bytes.len() + chunk.len()) as u64 > max_bytes {
+                return Err(fail(format!("larger than {max_bytes} bytes")));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let actual = sha256(&bytes);
+        if actual != hash {
+            return Err(Error::HashMismatch { expected: hex(hash), actual: hex(actual) });
+        }
+        Ok(bytes)
+    }
+}

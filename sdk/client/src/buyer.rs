@@ -1,0 +1,249 @@
+//! The buyer's path: look up a listing and its card, make sure the evaluation key is registered
+//! (and uploaded when the model bootstraps), encrypt and upload rows, pay and request, wait for
+//! the job, download and verify the result, decrypt and decode. [`Buyer::infer`] does it all;
+//! each step is public too.
+
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, U256};
+use modelmart_bindings::IModelMarket;
+use modelmart_fhe::{EncryptedResult, model::Task};
+
+use crate::{
+    BuyerKeys, Chain, Error, Result,
+    blobs::{BlobClient, Kind},
+    card::{MAX_CARD_BYTES, ModelCard},
+    chain::{JobEnd, model_status, rpc},
+    payment::Payment,
+};
+
+const TARGET: &str = "modelmart::sdk::buyer";
+/// Largest result blob a buyer downloads.
+const MAX_RESULT_BYTES: u64 = modelmart_fhe::fhe::codec::MAX_RESULT_BYTES;
+
+/// A listing as a buyer sees it: the on-chain listing, its verified card and where to send blobs.
+#[derive(Clone, Debug)]
+pub struct ModelInfo {
+    /// Listing id.
+    pub model_id: u64,
+    /// The listing as submitted by the seller.
+    pub listing: IModelMarket::Listing,
+    /// `proposed`, `active`, `paused`, `delisted` or `declined`.
+    pub status: &'static str,
+    /// The public card (hash-checked against the listing).
+    pub card: ModelCard,
+    /// The operator's blob endpoint.
+    pub endpoint: String,
+}
+
+/// A requested job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestedJob {
+    /// Job id.
+    pub job_id: u64,
+    /// Block of the request (where to start looking for its end).
+    pub block: u64,
+    /// Total price escrowed.
+    pub price: U256,
+    /// Unix time after which the job can be refunded.
+    pub deadline: u64,
+}
+
+/// A decrypted, decoded prediction.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    /// The job that computed it.
+    pub job_id: u64,
+    /// SHA-256 of the encrypted result blob (as committed on chain).
+    pub result_hash: B256,
+    /// Integer scores per row, exactly what the quantized model computes.
+    pub raw: Vec<Vec<i64>>,
+    /// Dequantized scores per row.
+    pub scores: Vec<Vec<f64>>,
+    /// Class label per row (classification models).
+    pub labels: Option<Vec<String>>,
+}
+
+/// A buyer: a signing chain connection, FHE keys and a blob client.
+#[derive(Debug)]
+pub struct Buyer {
+    chain: Chain,
+    keys: BuyerKeys,
+    blobs: BlobClient,
+    /// Longest wait for a job to end.
+    pub job_timeout: Duration,
+}
+
+impl Buyer {
+    /// A buyer signing with `chain`'s account and holding `keys`.
+    pub fn new(chain: Chain, keys: BuyerKeys) -> Result<Self> {
+        Ok(Self { chain, keys, blobs: BlobClient::new()?, job_timeout: Duration::from_secs(600) })
+    }
+
+    /// The chain connection.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// Listing `model_id` with its verified card and operator endpoint.
+    pub async fn model(&self, model_id: u64) -> Result<ModelInfo> {
+        let listing = self.chain.listing(model_id).await?;
+        let m = self.chain.market().getModel(U256::from(model_id)).call().await.map_err(rpc)?;
+        let op = self.chain.market().getOperator(listing.operator).call().await.map_err(rpc)?;
+        let endpoint = op.endpoint;
+        let bytes = self.blobs.get(&endpoint, listing.cardHash, MAX_CARD_BYTES as u64).await?;
+        let card = ModelCard::from_bytes(&bytes)?;
+        if card.model.param_set.0 != listing.paramSet {
+            return Err(Error::Invalid(format!(
+                "card of model {model_id} is for parameter set {}, listing says {}",
+                card.model.param_set.0, listing.paramSet
+            )));
+        }
+        Ok(ModelInfo { model_id, listing, status: model_status(m.status), card, endpoint })
+    }
+
+    /// Make sure this buyer's evaluation key is registered on chain (once, for every model of
+    /// the parameter set) and, when `model` bootstraps, uploaded to its operator. Returns its hash.
+    pub async fn ensure_key(&mut self, model: &ModelInfo) -> Result<B256> {
+        if self.keys.client().param_set() != model.card.model.param_set {
+            return Err(Error::Invalid(format!(
+                "buyer keys are for parameter set {}, model {} needs {}",
+                self.keys.client().param_set().0,
+                model.model_id,
+                model.card.model.param_set.0
+            )));
+        }
+        let (bytes, hash) = self.keys.evaluation_key()?;
+        if model.card.model.needs_evaluation_key() {
+            self.blobs.put(&model.endpoint, Kind::EvalKey, bytes.to_vec()).await?;
+        }
+        let key = self.chain.market().getKey(hash).call().await.map_err(rpc)?;
+        if key.owner == Address::ZERO {
+            let call = self.chain.market().registerKey(hash, model.listing.paramSet);
+            self.chain.send("registerKey", call).await?;
+            tracing::info!(target: TARGET, key = %hash, "evaluation key registered");
+        } else if key.owner != self.chain.account() {
+            return Err(Error::Invalid(format!("key {hash} is registered to {}", key.owner)));
+        }
+        Ok(hash)
+    }
+
+    /// Encrypt `rows` (raw feature values, in the card's schema order) and upload them to the
+    /// model's operator; returns the input hash.
+    pub async fn upload_rows(&self, model: &ModelInfo, rows: &[Vec<f64>]) -> Result<B256> {
+        if rows.is_empty() || rows.len() > model.listing.maxRows as usize {
+            return Err(Error::Invalid(format!(
+                "{} rows; model {} takes 1..={}",
+                rows.len(),
+                model.model_id,
+                model.listing.maxRows
+            )));
+        }
+        let input = self.keys.client().encrypt_rows(&model.card.model, rows)?;
+        self.blobs.put(&model.endpoint, Kind::Input, input.to_bytes()?).await
+    }
+
+    /// Pay for and request a job. `max_total` defaults to the current quote (so a price raised
+    /// in between is refused by the contract instead of charged).
+    pub async fn request(
+        &self,
+        model: &ModelInfo,
+        input_hash: B256,
+        key_hash: B256,
+        rows: u32,
+        max_total: Option<U256>,
+        payment: Payment,
+    ) -> Result<RequestedJob> {
+        if model.status != "active" {
+            return Err(Error::ModelUnavailable {
+                model_id: model.model_id,
+                status: model.status.into(),
+            });
+        }
+        let market = self.chain.market();
+        let price = market.quote(U256::from(model.model_id), rows).call().await.map_err(rpc)?;
+        let max = max_total.unwrap_or(price);
+        if price > max {
+            return Err(Error::PriceAboveMax { price, max });
+        }
+        let request = IModelMarket::JobRequest {
+            modelId: model.model_id,
+            inputHash: input_hash,
+            keyHash: key_hash,
+            rows,
+            maxTotalPrice: max,
+        };
+        let receipt = crate::payment::pay_and_request(
+            &self.chain,
+            model.listing.token,
+            request,
+            price,
+            payment,
+        )
+        .await?;
+        let ev = receipt
+            .decoded_log::<modelmart_bindings::ModelMarket::JobRequested>()
+            .ok_or_else(|| Error::Rpc("receipt without JobRequested".into()))?;
+        let job = RequestedJob {
+            job_id: ev.jobId.to::<u64>(),
+            block: receipt.block_number.unwrap_or_default(),
+            price,
+            deadline: ev.deadline.to::<u64>(),
+        };
+        tracing::info!(target: TARGET, job_id = job.job_id, %price, "job requested");
+        Ok(job)
+    }
+
+    /// Wait for `job` to end; on success download, verify, decrypt and decode its result.
+    pub async fn result(&self, model: &ModelInfo, job: &RequestedJob) -> Result<Prediction> {
+        let end = self.chain.wait_job(job.job_id, job.block, self.job_timeout).await?;
+        let result_hash = match end {
+            JobEnd::Completed { result_hash } => result_hash,
+            JobEnd::Rejected { reason } => {
+                return Err(Error::JobFailed {
+                    job_id: job.job_id,
+                    status: "rejected",
+                    reason: Some(reason),
+                });
+            }
+            JobEnd::Expired => {
+                return Err(Error::JobFailed {
+                    job_id: job.job_id,
+                    status: "expired",
+                    reason: None,
+                });
+            }
+        };
+        let bytes = self.blobs.get(&model.endpoint, result_hash, MAX_RESULT_BYTES).await?;
+        let result = EncryptedResult::from_bytes(&bytes)?;
+        let raw = self.keys.client().decrypt(&model.card.model, &result)?;
+        Ok(decode(&model.card, job.job_id, result_hash, raw))
+    }
+
+    /// The whole path: key, encryption, upload, payment, job, result, decryption.
+    pub async fn infer(
+        &mut self,
+        model_id: u64,
+        rows: &[Vec<f64>],
+        payment: Payment,
+    ) -> Result<Prediction> {
+        let model = self.model(model_id).await?;
+        let key = self.ensure_key(&model).await?;
+        let input = self.upload_rows(&model, rows).await?;
+        let job = self.request(&model, input, key, rows.len() as u32, None, payment).await?;
+        self.result(&model, &job).await
+    }
+}
+
+/// Dequantize scores and name classes with the card's labels.
+pub fn decode(card: &ModelCard, job_id: u64, result_hash: B256, raw: Vec<Vec<i64>>) -> Prediction {
+    let m = &card.model;
+    let scores = raw.iter().map(|r| m.dequantize(r)).collect();
+    let labels = match &m.task {
+        Task::Classification { labels } => Some(
+            raw.iter().map(|r| labels.get(m.class_of(r)).cloned().unwrap_or_default()).collect(),
+        ),
+        Task::Regression => None,
+    };
+    Prediction { job_id, result_hash, raw, scores, labels }
+}

@@ -1,0 +1,185 @@
+//! The buyer's FHE keys on disk: the client key encrypted under a passphrase (Argon2id +
+//! ChaCha20-Poly1305), and next to it the public evaluation key blob, kept so that its hash
+//! (registered on chain once) stays valid across sessions.
+
+use std::path::{Path, PathBuf};
+
+use alloy::primitives::B256;
+use argon2::Argon2;
+use chacha20poly1305::{AeadCore, ChaCha20Poly1305, KeyInit, aead::Aead};
+use modelmart_fhe::{ClientKey, params::ParamSetId};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result, blobs::sha256};
+
+const FORMAT: &str = "modelmart-buyer-key";
+
+#[derive(Serialize, Deserialize)]
+struct KeyFile {
+    format: String,
+    version: u32,
+    param_set: u16,
+    kdf: String,
+    salt: String,
+    nonce: String,
+    ciphertext: String,
+}
+
+/// A buyer's keys: the secret client key and, for models that bootstrap, its evaluation key.
+pub struct BuyerKeys {
+    client: ClientKey,
+    eval_key: Option<Vec<u8>>,
+    path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for BuyerKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuyerKeys")
+            .field("param_set", &self.client.param_set())
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn store_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::KeyStore(format!("{}: {e}", path.display()))
+}
+
+fn cipher(passphrase: &str, salt: &[u8]) -> Result<ChaCha20Poly1305> {
+    let mut key = [0u8; 32];
+    Argon2::default()
+        .hash_password_into(passphrase.as_bytes(), salt, &mut key)
+        .map_err(|e| Error::KeyStore(format!("key derivation: {e}")))?;
+    Ok(ChaCha20Poly1305::new(&key.into()))
+}
+
+fn eval_path(path: &Path) -> PathBuf {
+    path.with_extension("evalkey")
+}
+
+impl BuyerKeys {
+    /// Fresh keys for `param_set`, held in memory only.
+    pub fn generate(param_set: ParamSetId) -> Result<Self> {
+        Ok(Self { client: ClientKey::generate(param_set)?, eval_key: None, path: None })
+    }
+
+    /// Load the keys at `path` (unlocked with `passphrase`), or create and save new ones there.
+    pub fn load_or_create(path: &Path, passphrase: &str, param_set: ParamSetId) -> Result<Self> {
+        if path.exists() {
+            let keys = Self::load(path, passphrase)?;
+            if keys.client.param_set() != param_set {
+                return Err(Error::KeyStore(format!(
+                    "{} holds keys for parameter set {}, not {}",
+                    path.display(),
+                    keys.client.param_set().0,
+                    param_set.0
+                )));
+            }
+            return Ok(keys);
+        }
+        let mut keys = Self::generate(param_set)?;
+        keys.save(path, passphrase)?;
+        Ok(keys)
+    }
+
+    /// Load keys saved by [`BuyerKeys::save`]; a wrong passphrase is a clear error.
+    pub fn load(path: &Path, passphrase: &str) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| store_err(path, e))?;
+        let file: KeyFile = serde_json::from_str(&text).map_err(|e| store_err(path, e))?;
+        if file.format != FORMAT || file.version != 1 || file.kdf != "argon2id" {
+            return Err(store_err(path, "not a ModelMart buyer key file (v1)"));
+        }
+        let decode = |s: &str| alloy::hex::decode(s).map_err(|e| store_err(path, e));
+        let (salt, nonce, ct) =
+            (decode(&file.salt)?, decode(&file.nonce)?, decode(&file.ciphertext)?);
+        if nonce.len() != 12 {
+            return Err(store_err(path, "bad nonce"));
+        }
+        let plain = cipher(passphrase, &salt)?
+            .decrypt(nonce.as_slice().into(), ct.as_slice())
+            .map_err(|_| store_err(path, "wrong passphrase or corrupted file"))?;
+        let client = ClientKey::from_bytes(&plain)?;
+        let eval_key = std::fs::read(eval_path(path)).ok();
+        Ok(Self { client, eval_key, path: Some(path.to_owned()) })
+    }
+
+    /// Save the client key encrypted under `passphrase` (file mode 0600), and the evaluation key
+    /// next to it if one was made.
+    pub fn save(&mut self, path: &Path, passphrase: &str) -> Result<()> {
+        let salt: [u8; 16] = rand::random();
+        let nonce = ChaCha20Poly1305::generate_nonce(&mut chacha20poly1305::aead::OsRng);
+        let ct = cipher(passphrase, &salt)?
+            .encrypt(&nonce, self.client.to_bytes()?.as_slice())
+            .map_err(|_| Error::KeyStore("encryption failed".into()))?;
+        let file = KeyFile {
+            format: FORMAT.into(),
+            version: 1,
+            param_set: self.client.param_set().0,
+            kdf: "argon2id".into(),
+            salt: alloy::hex::encode(salt),
+            nonce: alloy::hex::encode(nonce),
+            ciphertext: alloy::hex::encode(ct),
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| store_err(path, e))?;
+        }
+        let json = serde_json::to_vec_pretty(&file).map_err(|e| store_err(path, e))?;
+        write_private(path, &json)?;
+        if let Some(ek) = &self.eval_key {
+            std::fs::write(eval_path(path), ek).map_err(|e| store_err(path, e))?;
+        }
+        self.path = Some(path.to_owned());
+        Ok(())
+    }
+
+    /// The secret client key.
+    pub fn client(&self) -> &ClientKey {
+        &self.client
+    }
+
+    /// The evaluation key blob, made on first use (a few seconds) and kept next to the key file.
+    pub fn evaluation_key(&mut self) -> Result<(&[u8], B256)> {
+        if self.eval_key.is_none() {
+            let bytes = self.client.evaluation_key()?.to_bytes()?;
+            if let Some(path) = &self.path {
+                std::fs::write(eval_path(path), &bytes).map_err(|e| store_err(path, e))?;
+            }
+            self.eval_key = Some(bytes);
+        }
+        let bytes = self.eval_key.as_deref().unwrap_or_default();
+        Ok((bytes, sha256(bytes)))
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path).map_err(|e| store_err(path, e))?;
+    f.write_all(bytes).map_err(|e| store_err(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_keys_reload_and_refuse_a_wrong_passphrase() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("buyer.key");
+        let mut keys = BuyerKeys::load_or_create(&path, "correct horse", ParamSetId(1))?;
+        keys.save(&path, "correct horse")?;
+        let again = BuyerKeys::load(&path, "correct horse")?;
+        assert_eq!(again.client().to_bytes()?, keys.client().to_bytes()?);
+        let err = BuyerKeys::load(&path, "wrong").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("wrong passphrase"), "{err}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o600);
+        }
+        Ok(())
+    }
+}

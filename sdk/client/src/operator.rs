@@ -1,0 +1,122 @@
+//! The operator's chain actions: register with an endpoint, X25519 key and stake; update; add
+//! stake; unbond; accept or decline listings; post results or reject jobs; withdraw fees.
+//! The coprocessor drives the per-job actions; the CLI the rest.
+
+use alloy::primitives::{Address, B256, U256};
+
+use crate::{Chain, Result, chain::rpc};
+
+/// An operator account.
+#[derive(Clone, Debug)]
+pub struct Operator {
+    chain: Chain,
+}
+
+/// An operator's on-chain record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorInfo {
+    /// `none`, `active` or `unbonding`.
+    pub status: &'static str,
+    /// Stake held.
+    pub stake: U256,
+    /// When unbonding ends (0 if not unbonding).
+    pub unlock_at: U256,
+    /// X25519 key models are sealed to.
+    pub x25519_key: B256,
+    /// Blob and status endpoint.
+    pub endpoint: String,
+}
+
+impl Operator {
+    /// An operator signing with `chain`'s account.
+    pub fn new(chain: Chain) -> Self {
+        Self { chain }
+    }
+
+    /// The chain connection.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// The on-chain record of `operator`.
+    pub async fn info(&self, operator: Address) -> Result<OperatorInfo> {
+        let r = self.chain.market().getOperator(operator).call().await.map_err(rpc)?;
+        Ok(OperatorInfo {
+            status: ["none", "active", "unbonding"]
+                .get(usize::from(r.status))
+                .copied()
+                .unwrap_or("unknown"),
+            stake: r.stake,
+            unlock_at: r.unlockAt,
+            x25519_key: r.x25519Key,
+            endpoint: r.endpoint,
+        })
+    }
+
+    /// Register with `endpoint`, the X25519 public key and `stake` (native coin).
+    pub async fn register(&self, endpoint: &str, x25519: [u8; 32], stake: U256) -> Result<()> {
+        let call =
+            self.chain.market().registerOperator(endpoint.into(), B256::from(x25519)).value(stake);
+        self.chain.send("registerOperator", call).await.map(drop)
+    }
+
+    /// Change endpoint or X25519 key.
+    pub async fn update(&self, endpoint: &str, x25519: [u8; 32]) -> Result<()> {
+        let call = self.chain.market().updateOperator(endpoint.into(), B256::from(x25519));
+        self.chain.send("updateOperator", call).await.map(drop)
+    }
+
+    /// Add stake.
+    pub async fn add_stake(&self, amount: U256) -> Result<()> {
+        self.chain.send("addStake", self.chain.market().addStake().value(amount)).await.map(drop)
+    }
+
+    /// Start leaving (no new listings or jobs).
+    pub async fn start_unbonding(&self) -> Result<()> {
+        self.chain.send("startUnbonding", self.chain.market().startUnbonding()).await.map(drop)
+    }
+
+    /// Stop leaving.
+    pub async fn cancel_unbonding(&self) -> Result<()> {
+        self.chain.send("cancelUnbonding", self.chain.market().cancelUnbonding()).await.map(drop)
+    }
+
+    /// Leave after the unbonding delay; the stake becomes withdrawable (native coin).
+    pub async fn complete_unbonding(&self) -> Result<()> {
+        self.chain
+            .send("completeUnbonding", self.chain.market().completeUnbonding())
+            .await
+            .map(drop)
+    }
+
+    /// Accept a listing sealed to this operator.
+    pub async fn accept(&self, model_id: u64) -> Result<()> {
+        self.chain
+            .send("acceptModel", self.chain.market().acceptModel(U256::from(model_id)))
+            .await
+            .map(drop)
+    }
+
+    /// Decline a listing with a reason code ([`crate::reasons`]).
+    pub async fn decline(&self, model_id: u64, reason: u16) -> Result<()> {
+        let call = self.chain.market().declineModel(U256::from(model_id), reason);
+        self.chain.send("declineModel", call).await.map(drop)
+    }
+
+    /// Post a job's result commitment.
+    pub async fn submit_result(&self, job_id: u64, result_hash: B256) -> Result<()> {
+        let call = self.chain.market().submitResult(U256::from(job_id), result_hash);
+        self.chain.send("submitResult", call).await.map(drop)
+    }
+
+    /// Reject a job with a reason code ([`crate::reasons`]); the buyer is refunded.
+    pub async fn reject(&self, job_id: u64, reason: u16) -> Result<()> {
+        let call = self.chain.market().rejectJob(U256::from(job_id), reason);
+        self.chain.send("rejectJob", call).await.map(drop)
+    }
+
+    /// Withdraw fees (or returned stake) in `token`; returns the amount.
+    pub async fn withdraw(&self, token: Address) -> Result<U256> {
+        self.chain.withdraw(token).await
+    }
+}

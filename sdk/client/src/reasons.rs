@@ -1,0 +1,57 @@
+//! Reason codes an operator gives on chain when it rejects a job (`rejectJob`) or declines a
+//! listing (`declineModel`). The coprocessor emits them; buyers, sellers and the web dApp show
+//! them with [`describe`].
+
+/// Job: the encrypted input blob is not on the operator's endpoint.
+pub const INPUT_MISSING: u16 = 1;
+/// Job: the evaluation-key blob is not on the operator's endpoint.
+pub const KEY_MISSING: u16 = 2;
+/// Job: a blob's bytes do not hash to the hash named on chain.
+pub const HASH_MISMATCH: u16 = 3;
+/// Job: the input or key is not a valid ciphertext/key blob (malformed bytes, wrong format).
+pub const MALFORMED: u16 = 4;
+/// Job: the input or key was made for other FHE parameters or has the wrong shape.
+pub const NON_CONFORMANT: u16 = 5;
+/// Job: the input holds more rows than the listing allows.
+pub const TOO_MANY_ROWS: u16 = 6;
+/// Job: the input holds another number of rows than the buyer paid for.
+pub const ROW_COUNT: u16 = 7;
+/// Job: the operator cannot serve the model any more (sealed model gone or unusable).
+pub const MODEL_UNAVAILABLE: u16 = 8;
+/// Job: the job cannot be finished before its deadline.
+pub const DEADLINE: u16 = 9;
+
+/// Listing: the sealed-model blob is not on the operator's endpoint.
+pub const SEALED_MISSING: u16 = 101;
+/// Listing: the sealed model does not open with this operator's key for this card.
+pub const CANNOT_OPEN: u16 = 102;
+/// Listing: the card blob is missing, malformed or inconsistent.
+pub const CARD_INVALID: u16 = 103;
+/// Listing: the sealed model is not the model the card describes.
+pub const MODEL_MISMATCH: u16 = 104;
+/// Listing: the listing's parameter set or output mode differs from the model's or card's.
+pub const LISTING_MISMATCH: u16 = 105;
+/// Listing: the operator's engine does not support this model or output mode.
+pub const UNSUPPORTED: u16 = 106;
+
+/// A reason code in words.
+pub fn describe(code: u16) -> &'static str {
+    match code {
+        INPUT_MISSING => "encrypted input not uploaded to the operator",
+        KEY_MISSING => "evaluation key not uploaded to the operator",
+        HASH_MISMATCH => "blob does not match its hash",
+        MALFORMED => "malformed ciphertext or key",
+        NON_CONFORMANT => "ciphertext or key made for other parameters or shape",
+        TOO_MANY_ROWS => "more rows than the listing allows",
+        ROW_COUNT => "row count differs from the request",
+        MODEL_UNAVAILABLE => "operator cannot serve this model",
+        DEADLINE => "cannot finish before the deadline",
+        SEALED_MISSING => "sealed model not uploaded to the operator",
+        CANNOT_OPEN => "sealed model does not open for this operator and card",
+        CARD_INVALID => "model card missing or invalid",
+        MODEL_MISMATCH => "sealed model differs from its card",
+        LISTING_MISMATCH => "listing disagrees with the model or card",
+        UNSUPPORTED => "model or output mode not supported",
+        _ => "unknown reason",
+    }
+}
