@@ -1,14 +1,43 @@
-//! `modelmart-coprocessor`: the operator's service. So far it holds the content-addressed blob
-//! endpoint every operator serves (`GET`/`PUT /v1/blobs/{sha256}`): model cards, sealed models,
-//! evaluation keys, encrypted inputs and results, stored on a local folder or on S3-compatible
-//! object storage and streamed in and out without whole-blob copies in memory; and the durable
-//! job [`queue`] its workers claim jobs from. The pipeline that feeds and drains the queue is
-//! still to come.
+//! `modelmart-coprocessor`: the operator's service.
 //!
-//! This crate must not decrypt anything: it never holds a buyer's client key, and it must not
-//! trust a blob it did not hash itself.
+//! - [`blobs`]: the content-addressed blob endpoint every operator serves
+//!   (`GET`/`PUT /v1/blobs/{sha256}`), on a local folder or S3-compatible storage, streamed.
+//! - [`pipeline`]: listings sealed to this operator are opened, checked against their card and
+//!   accepted or declined; jobs addressed to it are fed from an embedded index (the indexer
+//!   library's follower) into the durable [`queue`], evaluated on CPU threads, and settled on
+//!   chain exactly once (a result commitment, or a rejection with a reason code).
+//! - [`service`]: configuration and the process (`/healthz`, Prometheus `/metrics`).
+//!
+//! This crate must not decrypt anything: it never holds a buyer's client key; it must not trust
+//! a blob it did not hash itself, and must not panic on buyer input.
 
 pub mod blobs;
+pub mod pipeline;
 pub mod queue;
+pub mod service;
 
 pub use blobs::{BlobError, BlobKind, BlobStore, Limits};
+
+/// Result alias for the pipeline and the service.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Failures of the pipeline and the service (buyer mistakes are not errors: they are answered
+/// on chain with a reason code).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A chain call failed (RPC, refused transaction).
+    #[error(transparent)]
+    Sdk(#[from] modelmart_sdk::Error),
+    /// The queue database failed.
+    #[error(transparent)]
+    Queue(#[from] queue::QueueError),
+    /// The embedded index failed.
+    #[error(transparent)]
+    Index(#[from] modelmart_indexer::Error),
+    /// Blob storage failed.
+    #[error("storage: {0}")]
+    Storage(String),
+    /// The configuration is unusable.
+    #[error("config: {0}")]
+    Config(String),
+}

@@ -50,7 +50,7 @@ async fn put_blob(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let kind: BlobKind = match q.kind.as_deref().unwrap_or_default().parse() {
+    let kind: BlobKind = match super::parse_kind(q.kind.as_deref().unwrap_or_default()) {
         Ok(k) => k,
         Err(e) => return error(&e),
     };

@@ -1,13 +1,8 @@
 //! Content-addressed blob storage: a blob is stored under the SHA-256 of its bytes, and only if
 //! it hashes to the address it was uploaded to and fits its kind's size limit.
 
-mod http;
+pub mod http;
 mod store;
-
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 pub use http::router;
 pub use store::{BlobStore, Stored};
@@ -56,53 +51,12 @@ pub enum BlobError {
     Io(#[from] std::io::Error),
 }
 
-/// The kinds of blob, each with its own size limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum BlobKind {
-    /// A public model card (JSON).
-    Card,
-    /// A model sealed to the operator (HPKE).
-    SealedModel,
-    /// A buyer's FHE evaluation key.
-    EvalKey,
-    /// Encrypted input rows.
-    Input,
-    /// An encrypted result.
-    Result,
-}
+/// The kinds of blob, each with its own size limit (defined by the SDK, which uploads them).
+pub use modelmart_sdk::blobs::Kind as BlobKind;
 
-impl BlobKind {
-    /// Every kind.
-    pub const ALL: [Self; 5] =
-        [Self::Card, Self::SealedModel, Self::EvalKey, Self::Input, Self::Result];
-
-    /// The kind's name as used in URLs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Card => "card",
-            Self::SealedModel => "sealed_model",
-            Self::EvalKey => "eval_key",
-            Self::Input => "input",
-            Self::Result => "result",
-        }
-    }
-}
-
-impl std::fmt::Display for BlobKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for BlobKind {
-    type Err = BlobError;
-    fn from_str(s: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| BlobError::BadKind(s.to_owned()))
-    }
+/// Parse a kind name from a URL.
+pub fn parse_kind(s: &str) -> Result<BlobKind> {
+    BlobKind::from_name(s).ok_or_else(|| BlobError::BadKind(s.to_owned()))
 }
 
 /// Size limits per kind, in bytes.
@@ -163,9 +117,9 @@ mod tests {
     #[test]
     fn kinds_round_trip_and_hashes_normalize() {
         for k in BlobKind::ALL {
-            assert_eq!(k.as_str().parse::<BlobKind>().ok(), Some(k));
+            assert_eq!(parse_kind(k.as_str()).ok(), Some(k));
         }
-        assert!("weights".parse::<BlobKind>().is_err());
+        assert!(parse_kind("weights").is_err());
         let h = "AB".repeat(32);
         assert_eq!(parse_hash(&format!("0x{h}")).ok(), Some("ab".repeat(32)));
         assert!(parse_hash("0x1234").is_err());

@@ -49,6 +49,8 @@ pub struct Claimed {
     pub job: NewJob,
     /// How many times it has been claimed (1 the first time).
     pub attempts: i64,
+    /// The result blob an earlier attempt stored, if any (posting it is all that is left).
+    pub result_hash: Option<String>,
 }
 
 /// How a job ended.
@@ -63,6 +65,11 @@ pub enum Outcome {
     Rejected {
         /// Reason code.
         reason: i64,
+    },
+    /// The job ended without this operator's answer (expired, gone in a reorg, settled before).
+    Abandoned {
+        /// Why.
+        why: String,
     },
 }
 
@@ -84,6 +91,7 @@ fn job_of(r: &AnyRow) -> Result<Claimed> {
             deadline: r.try_get("deadline")?,
         },
         attempts: r.try_get("attempts")?,
+        result_hash: r.try_get("result_hash")?,
     })
 }
 
@@ -127,7 +135,7 @@ impl Queue {
             "UPDATE cp_jobs SET state = 'running', worker = $1, lease_until = $2, attempts = attempts + 1, \
              updated_at = $3 WHERE job_id = (SELECT job_id FROM cp_jobs WHERE (state = 'queued' OR \
              (state = 'running' AND lease_until < $3)) AND deadline >= $4 ORDER BY deadline, job_id LIMIT 1{lock}) \
-             RETURNING job_id, model_id, input_hash, key_hash, rows_count, deadline, attempts"
+             RETURNING job_id, model_id, input_hash, key_hash, rows_count, deadline, attempts, result_hash"
         );
         let row = sqlx::query(&sql)
             .bind(worker)
@@ -161,17 +169,56 @@ impl Queue {
         outcome: &Outcome,
         now: i64,
     ) -> Result<bool> {
-        let (state, result_hash, reason) = match outcome {
-            Outcome::Completed { result_hash } => ("completed", Some(result_hash.as_str()), None),
-            Outcome::Rejected { reason } => ("rejected", None, Some(*reason)),
+        let (state, result_hash, reason, error) = match outcome {
+            Outcome::Completed { result_hash } => {
+                ("completed", Some(result_hash.as_str()), None, None)
+            }
+            Outcome::Rejected { reason } => ("rejected", None, Some(*reason), None),
+            Outcome::Abandoned { why } => ("abandoned", None, None, Some(why.as_str())),
         };
         let r = sqlx::query(
-            "UPDATE cp_jobs SET state = $1, result_hash = $2, reason = $3, lease_until = NULL, updated_at = $4 \
-             WHERE job_id = $5 AND worker = $6 AND state = 'running'",
+            "UPDATE cp_jobs SET state = $1, result_hash = COALESCE($2, result_hash), reason = $3, error = $4, \
+             lease_until = NULL, updated_at = $5 WHERE job_id = $6 AND worker = $7 AND state = 'running'",
         )
         .bind(state)
         .bind(result_hash)
         .bind(reason)
+        .bind(error)
+        .bind(now)
+        .bind(job_id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Remember the result blob of a job this worker holds, before posting it, so a later
+    /// attempt posts the same result instead of computing another. False if the lease was lost.
+    pub async fn record_result(
+        &self,
+        job_id: i64,
+        worker: &str,
+        result_hash: &str,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE cp_jobs SET result_hash = $1 WHERE job_id = $2 AND worker = $3 AND state = 'running'",
+        )
+        .bind(result_hash)
+        .bind(job_id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Hand a job back after a transient failure (RPC, storage): it is queued again at once,
+    /// with `error` kept for the operator to see.
+    pub async fn release(&self, job_id: i64, worker: &str, error: &str, now: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE cp_jobs SET state = 'queued', worker = NULL, lease_until = NULL, error = $1, updated_at = $2 \
+             WHERE job_id = $3 AND worker = $4 AND state = 'running'",
+        )
+        .bind(error)
         .bind(now)
         .bind(job_id)
         .bind(worker)

@@ -1,0 +1,102 @@
+//! Feeds the queue from the embedded index: on every index update (and every scan interval)
+//! proposed listings addressed to this operator are handled and requested jobs are enqueued
+//! (idempotently); queued jobs whose deadline passed are swept.
+
+use std::sync::Arc;
+
+use modelmart_indexer::Update;
+use tokio::sync::{broadcast, watch};
+
+use super::Pipeline;
+use crate::{Result, queue::NewJob};
+
+const TARGET: &str = "modelmart::coprocessor::feed";
+const PAGE: i64 = 500;
+
+/// The task that keeps the queue in step with the chain.
+#[derive(Debug)]
+pub struct Feed {
+    p: Arc<Pipeline>,
+    updates: broadcast::Receiver<Update>,
+}
+
+impl Feed {
+    /// A feed reading index `updates`.
+    pub fn new(p: Arc<Pipeline>, updates: broadcast::Receiver<Update>) -> Self {
+        Self { p, updates }
+    }
+
+    /// Scan until `stop` turns true.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        loop {
+            match self.scan().await {
+                Ok(()) => self.p.record(|h| h.last_error = None),
+                Err(e) => {
+                    tracing::warn!(target: TARGET, error = %e, "scan failed; retrying");
+                    self.p.record(|h| h.last_error = Some(e.to_string()));
+                }
+            }
+            tokio::select! {
+                r = self.updates.recv() => {
+                    if matches!(r, Err(broadcast::error::RecvError::Closed)) {
+                        tokio::time::sleep(self.p.cfg.scan_interval).await;
+                    }
+                    while self.updates.try_recv().is_ok() {}
+                }
+                () = tokio::time::sleep(self.p.cfg.scan_interval) => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                break;
+            }
+        }
+    }
+
+    /// One pass: listings, new jobs, sweep, gauges.
+    pub async fn scan(&self) -> Result<()> {
+        let p = &self.p;
+        p.sync_clock().await?;
+        let op = p.operator_address();
+        for m in p.index.models_for_operator(op, "proposed", None, 64).await? {
+            if let Err(e) = p.handle_listing(&m).await {
+                tracing::warn!(target: TARGET, model_id = m.model_id, error = %e, "listing not handled yet");
+            }
+        }
+        let now = p.now();
+        let mut after = None;
+        let mut queued = 0;
+        loop {
+            let jobs = p.index.jobs_for_operator(op, "requested", after, PAGE).await?;
+            for j in &jobs {
+                let job = NewJob {
+                    job_id: j.job_id,
+                    model_id: j.model_id,
+                    input_hash: j.input_hash.clone(),
+                    key_hash: j.key_hash.clone(),
+                    rows: j.rows,
+                    deadline: j.deadline,
+                };
+                if p.queue.enqueue(&job, now).await? {
+                    queued += 1;
+                    tracing::info!(target: TARGET, job_id = j.job_id, model_id = j.model_id, rows = j.rows, "job queued");
+                }
+            }
+            if jobs.len() < PAGE as usize {
+                break;
+            }
+            after = jobs.last().map(|j| j.job_id);
+        }
+        if queued > 0 {
+            p.wake.notify_waiters();
+        }
+        for id in p.queue.sweep(now, 0).await? {
+            tracing::warn!(target: TARGET, job_id = id, "deadline passed before the job was started");
+        }
+        let depth = p.queue.depth().await?;
+        tracing::trace!(target: TARGET, now, ?depth, "scanned");
+        for (state, n) in depth {
+            metrics::gauge!("modelmart_coprocessor_queue_depth", "state" => state).set(n as f64);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,148 @@
+//! Listings sealed to this operator: open, check, accept or decline. Opened models are cached;
+//! after a restart a job's model is opened again from its sealed blob.
+
+use std::sync::Arc;
+
+use modelmart_fhe::CompiledModel;
+use modelmart_sdk::{
+    card::{CardError, ModelCard},
+    reasons,
+};
+use sha2::{Digest, Sha256};
+
+use super::Pipeline;
+use crate::Result;
+
+const TARGET: &str = "modelmart::coprocessor::listings";
+
+/// Why a listing cannot be served: a reason code for the chain and words for the log.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    pub(crate) reason: u16,
+    pub(crate) detail: String,
+}
+
+fn refuse(reason: u16, detail: impl Into<String>) -> Refusal {
+    Refusal { reason, detail: detail.into() }
+}
+
+impl Pipeline {
+    /// Read a blob by hash and check that its bytes hash to it (storage is not trusted).
+    pub(crate) async fn verified_blob(&self, hash: &str) -> Result<Option<bytes::Bytes>, String> {
+        let Some(bytes) = self.blobs.read(hash).await.map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let actual = alloy::hex::encode(Sha256::digest(&bytes));
+        if !hash.trim_start_matches("0x").eq_ignore_ascii_case(&actual) {
+            return Err(format!("blob {hash} hashes to {actual}"));
+        }
+        Ok(Some(bytes))
+    }
+
+    /// Open and check listing `model`: card, sealed model, their agreement and the listing's
+    /// fields. Storage failures are `Err` (retry later); bad listings are `Ok(Err(refusal))`.
+    pub(crate) async fn open_model(
+        &self,
+        model: &modelmart_indexer::Model,
+    ) -> Result<std::result::Result<Arc<CompiledModel>, Refusal>> {
+        let id = u64::try_from(model.model_id).unwrap_or_default();
+        if let Some(m) = self.models.get(&id) {
+            return Ok(Ok(m));
+        }
+        let blob = |r: Result<Option<bytes::Bytes>, String>, missing: u16, what: &str| match r {
+            Ok(Some(b)) => Ok(Ok(b)),
+            Ok(None) => Ok(Err(refuse(missing, format!("{what} not uploaded")))),
+            Err(e) if e.contains("hashes to") => Ok(Err(refuse(reasons::HASH_MISMATCH, e))),
+            Err(e) => Err(crate::Error::Storage(e)),
+        };
+        let card = match blob(
+            self.verified_blob(&model.card_hash).await,
+            reasons::CARD_INVALID,
+            "card",
+        )? {
+            Ok(b) => b,
+            Err(r) => return Ok(Err(r)),
+        };
+        let card = match ModelCard::from_bytes(&card) {
+            Ok(c) => c,
+            Err(e @ CardError::Unsupported(_)) => {
+                return Ok(Err(refuse(reasons::UNSUPPORTED, e.to_string())));
+            }
+            Err(e) => return Ok(Err(refuse(reasons::CARD_INVALID, e.to_string()))),
+        };
+        let sealed = match blob(
+            self.verified_blob(&model.sealed_model_hash).await,
+            reasons::SEALED_MISSING,
+            "sealed model",
+        )? {
+            Ok(b) => b,
+            Err(r) => return Ok(Err(r)),
+        };
+        let mut card_hash = [0u8; 32];
+        if alloy::hex::decode_to_slice(model.card_hash.trim_start_matches("0x"), &mut card_hash)
+            .is_err()
+        {
+            return Ok(Err(refuse(reasons::CARD_INVALID, "card hash is not 32 bytes")));
+        }
+        let plain = match self.key.open(&sealed, &card_hash) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(refuse(reasons::CANNOT_OPEN, e.to_string()))),
+        };
+        let compiled = match CompiledModel::from_json(&plain) {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(refuse(reasons::UNSUPPORTED, e.to_string()))),
+        };
+        if compiled.public() != card.model {
+            return Ok(Err(refuse(reasons::MODEL_MISMATCH, "sealed model differs from the card")));
+        }
+        if i64::from(compiled.param_set.0) != model.param_set
+            || i64::from(card.output_mode.code()) != model.output_mode
+        {
+            return Ok(Err(refuse(
+                reasons::LISTING_MISMATCH,
+                format!(
+                    "listing: params {} mode {}; model: params {} mode {}",
+                    model.param_set,
+                    model.output_mode,
+                    compiled.param_set.0,
+                    card.output_mode.code()
+                ),
+            )));
+        }
+        let compiled = Arc::new(compiled);
+        self.models.insert(id, compiled.clone());
+        Ok(Ok(compiled))
+    }
+
+    /// Accept or decline a proposed listing (after checking on chain that it still is proposed).
+    pub(crate) async fn handle_listing(&self, model: &modelmart_indexer::Model) -> Result<()> {
+        let id = u64::try_from(model.model_id).unwrap_or_default();
+        let chain = self.operator.chain();
+        let m = chain
+            .market()
+            .getModel(alloy::primitives::U256::from(id))
+            .call()
+            .await
+            .map_err(|e| crate::Error::Sdk(modelmart_sdk::Error::Rpc(e.to_string())))?;
+        if modelmart_sdk::chain::model_status(m.status) != "proposed" {
+            return Ok(());
+        }
+        match self.open_model(model).await? {
+            Ok(_) => {
+                self.operator.accept(id).await?;
+                self.record(|h| h.accepted += 1);
+                metrics::counter!("modelmart_coprocessor_listings_total", "outcome" => "accepted")
+                    .increment(1);
+                tracing::info!(target: TARGET, model_id = id, "listing accepted");
+            }
+            Err(r) => {
+                self.operator.decline(id, r.reason).await?;
+                self.record(|h| h.declined += 1);
+                metrics::counter!("modelmart_coprocessor_listings_total", "outcome" => "declined")
+                    .increment(1);
+                tracing::warn!(target: TARGET, model_id = id, reason = r.reason, detail = %r.detail, "listing declined");
+            }
+        }
+        Ok(())
+    }
+}

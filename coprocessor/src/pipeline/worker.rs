@@ -1,0 +1,331 @@
+//! A worker: claims a job, decides its answer (a result, or a rejection with a reason), and
+//! settles it on chain exactly once. Evaluation runs on blocking threads (rayon inside), never
+//! on the async runtime.
+
+use std::{sync::Arc, time::Instant};
+
+use alloy::primitives::B256;
+use bytes::Bytes;
+use modelmart_fhe::{EncryptedInput, EvaluationKey, Evaluator, ServerKey};
+use modelmart_sdk::reasons;
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use super::Pipeline;
+use crate::{
+    BlobKind, Error, Result,
+    queue::{Claimed, Outcome},
+};
+
+const TARGET: &str = "modelmart::coprocessor::exec";
+
+/// What to answer for a job.
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    /// Post this result blob's hash (hex).
+    Submit(String),
+    /// Reject with a reason code.
+    Reject(u16, String),
+    /// Nothing to do: the job is not pending on chain any more (or never was on this branch).
+    Settled(String),
+}
+
+fn reject(reason: u16, detail: impl Into<String>) -> Decision {
+    Decision::Reject(reason, detail.into())
+}
+
+/// How an engine error on buyer-supplied data is answered.
+fn fhe_reason(e: &modelmart_fhe::Error) -> u16 {
+    use modelmart_fhe::Error as F;
+    match e {
+        F::Serialization(_) => reasons::MALFORMED,
+        F::NonConformant { .. } | F::SchemaMismatch(_) => reasons::NON_CONFORMANT,
+        F::TooManyRows { .. } => reasons::TOO_MANY_ROWS,
+        F::MissingEvaluationKey => reasons::KEY_MISSING,
+        _ => reasons::MODEL_UNAVAILABLE,
+    }
+}
+
+fn b256(hex: &str) -> Result<B256> {
+    hex.parse()
+        .or_else(|_| format!("0x{hex}").parse())
+        .map_err(|_| Error::Storage(format!("bad hash {hex}")))
+}
+
+/// One worker of the pool.
+#[derive(Debug)]
+pub struct Worker {
+    p: Arc<Pipeline>,
+    name: String,
+}
+
+impl Worker {
+    /// Worker `name` (unique across processes sharing a queue).
+    pub fn new(p: Arc<Pipeline>, name: String) -> Self {
+        Self { p, name }
+    }
+
+    /// Claim and process jobs until `stop` turns true.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            let p = &self.p;
+            let claimed =
+                p.queue.claim(&self.name, p.now(), p.cfg.lease_s, p.cfg.post_margin_s).await;
+            tracing::trace!(target: TARGET, worker = %self.name, now = p.now(), ?claimed, "claim");
+            match claimed {
+                Ok(Some(job)) => self.process(job).await,
+                Ok(None) => {
+                    tokio::select! {
+                        () = p.wake.notified() => {}
+                        () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(target: TARGET, error = %e, "queue unavailable");
+                    p.record(|h| h.last_error = Some(e.to_string()));
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    async fn process(&self, c: Claimed) {
+        let job_id = c.job.job_id;
+        let span = tracing::info_span!(target: TARGET, "job", job_id, attempt = c.attempts);
+        async {
+            let started = Instant::now();
+            let work = async {
+                match self.decide(&c).await {
+                    Ok(d) => self.settle(&c, d).await,
+                    Err(e) => Err(e),
+                }
+            };
+            // the lease is renewed only while this future runs: dropped with it, never detached
+            let outcome = tokio::select! {
+                o = work => o,
+                never = self.heartbeat(job_id) => match never {},
+            };
+            let p = &self.p;
+            match outcome {
+                Ok(o) => {
+                    let label = match &o {
+                        Outcome::Completed { .. } => "completed",
+                        Outcome::Rejected { .. } => "rejected",
+                        Outcome::Abandoned { .. } => "abandoned",
+                    };
+                    metrics::counter!("modelmart_coprocessor_jobs_total", "outcome" => label).increment(1);
+                    metrics::histogram!("modelmart_coprocessor_job_seconds").record(started.elapsed().as_secs_f64());
+                    match &o {
+                        Outcome::Completed { .. } => p.record(|h| h.completed += 1),
+                        Outcome::Rejected { .. } => p.record(|h| h.rejected += 1),
+                        Outcome::Abandoned { .. } => {}
+                    }
+                    if let Err(e) = p.queue.finish(job_id, &self.name, &o, p.now()).await {
+                        tracing::error!(target: TARGET, error = %e, "could not record the outcome");
+                    }
+                    tracing::info!(target: TARGET, outcome = label, ms = started.elapsed().as_millis() as u64, "job done");
+                }
+                Err(e) => {
+                    tracing::warn!(target: TARGET, error = %e, "transient failure; job handed back");
+                    p.record(|h| h.last_error = Some(e.to_string()));
+                    let _ = p.queue.release(job_id, &self.name, &e.to_string(), p.now()).await;
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+
+    /// Renew the lease every third of it, forever.
+    async fn heartbeat(&self, job_id: i64) -> std::convert::Infallible {
+        let p = &self.p;
+        let every = std::time::Duration::from_secs((p.cfg.lease_s / 3).max(1) as u64);
+        loop {
+            tokio::time::sleep(every).await;
+            if !matches!(
+                p.queue.heartbeat(job_id, &self.name, p.now(), p.cfg.lease_s).await,
+                Ok(true)
+            ) {
+                tracing::warn!(target: TARGET, job_id, "lease lost");
+            }
+        }
+    }
+
+    /// Decide the answer. `Err` is a transient failure (RPC, storage): the job is retried.
+    async fn decide(&self, c: &Claimed) -> Result<Decision> {
+        let p = &self.p;
+        let id = u64::try_from(c.job.job_id).unwrap_or_default();
+        let chain = p.operator.chain();
+        let status = chain.job_status(id).await?;
+        if status != "requested" {
+            return Ok(Decision::Settled(format!("job is {status} on chain")));
+        }
+        let Some(req) = chain.job_request(id).await? else {
+            return Ok(Decision::Settled("no request event on this branch".into()));
+        };
+        if req.operator != p.operator_address() {
+            return Ok(Decision::Settled("addressed to another operator".into()));
+        }
+        if let Some(h) = &c.result_hash
+            && p.blobs.size(h).await.map_err(|e| Error::Storage(e.to_string()))?.is_some()
+        {
+            return Ok(Decision::Submit(h.clone()));
+        }
+        let fetch = Instant::now();
+        let model_id = req.modelId.to::<i64>();
+        let Some(listing) = p.index.model(model_id).await? else {
+            return Err(Error::Storage(format!("model {model_id} not indexed yet")));
+        };
+        let model = match p.open_model(&listing).await? {
+            Ok(m) => m,
+            Err(r) => return Ok(reject(reasons::MODEL_UNAVAILABLE, r.detail)),
+        };
+        let rows = req.rows as usize;
+        let expected = p.cost.estimate(&model, rows).expected_seconds.ceil() as i64;
+        let deadline = req.deadline.to::<i64>();
+        if p.now() + expected + p.cfg.post_margin_s > deadline {
+            return Ok(reject(
+                reasons::DEADLINE,
+                format!("needs ~{expected} s, deadline {deadline}"),
+            ));
+        }
+        let input_hash = alloy::hex::encode(req.inputHash);
+        let input = match self.blob(&input_hash, reasons::INPUT_MISSING).await? {
+            Ok(b) => b,
+            Err(d) => return Ok(d),
+        };
+        let server_key = if model.needs_evaluation_key() {
+            match self.server_key(&alloy::hex::encode(req.keyHash)).await? {
+                Ok(k) => Some(k),
+                Err(d) => return Ok(d),
+            }
+        } else {
+            None
+        };
+        metrics::histogram!("modelmart_coprocessor_fetch_seconds")
+            .record(fetch.elapsed().as_secs_f64());
+
+        let max_rows = usize::try_from(listing.max_rows).unwrap_or(0);
+        let eval = Instant::now();
+        let evaluated = tokio::task::spawn_blocking(move || {
+            let input = EncryptedInput::from_bytes(&input)?;
+            if input.rows() != rows {
+                return Ok(Err(reject(
+                    reasons::ROW_COUNT,
+                    format!("{} rows uploaded, {rows} paid for", input.rows()),
+                )));
+            }
+            let (result, stats) =
+                Evaluator::new(&model, server_key.as_deref())?.evaluate(&input, max_rows)?;
+            Ok(Ok((result.to_bytes()?, stats)))
+        })
+        .await
+        .map_err(|e| Error::Storage(format!("evaluation thread: {e}")))?;
+        let (bytes, stats) = match evaluated {
+            Ok(Ok(r)) => r,
+            Ok(Err(d)) => return Ok(d),
+            Err(e) => return Ok(reject(fhe_reason(&e), e.to_string())),
+        };
+        metrics::histogram!("modelmart_coprocessor_eval_seconds")
+            .record(eval.elapsed().as_secs_f64());
+        metrics::counter!("modelmart_coprocessor_bootstraps_total")
+            .increment(stats.bootstraps as u64);
+        tracing::info!(target: TARGET, rows, bootstraps = stats.bootstraps, ms = stats.elapsed.as_millis() as u64, "evaluated");
+
+        let hash = alloy::hex::encode(Sha256::digest(&bytes));
+        let body = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from(bytes))]);
+        p.blobs
+            .put(BlobKind::Result, &hash, body)
+            .await
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        p.queue.record_result(c.job.job_id, &self.name, &hash).await?;
+        Ok(Decision::Submit(hash))
+    }
+
+    /// A buyer blob by hash, verified; a missing or mismatching blob becomes a rejection.
+    async fn blob(&self, hash: &str, missing: u16) -> Result<std::result::Result<Bytes, Decision>> {
+        match self.p.verified_blob(hash).await {
+            Ok(Some(b)) => Ok(Ok(b)),
+            Ok(None) => Ok(Err(reject(missing, format!("blob {hash} not uploaded")))),
+            Err(e) if e.contains("hashes to") => Ok(Err(reject(reasons::HASH_MISMATCH, e))),
+            Err(e) => Err(Error::Storage(e)),
+        }
+    }
+
+    /// The expanded evaluation key `hash`, from the cache or its blob.
+    async fn server_key(
+        &self,
+        hash: &str,
+    ) -> Result<std::result::Result<Arc<ServerKey>, Decision>> {
+        if let Some(k) = self.p.keys.get(&hash.to_owned()) {
+            return Ok(Ok(k));
+        }
+        let bytes = match self.blob(hash, reasons::KEY_MISSING).await? {
+            Ok(b) => b,
+            Err(d) => return Ok(Err(d)),
+        };
+        let expanded = tokio::task::spawn_blocking(move || {
+            ServerKey::expand(&EvaluationKey::from_bytes(&bytes)?)
+        })
+        .await
+        .map_err(|e| Error::Storage(format!("key thread: {e}")))?;
+        match expanded {
+            Ok(k) => {
+                let k = Arc::new(k);
+                self.p.keys.insert(hash.to_owned(), k.clone());
+                Ok(Ok(k))
+            }
+            Err(e) => Ok(Err(reject(fhe_reason(&e), format!("evaluation key: {e}")))),
+        }
+    }
+
+    /// Put the decision on chain. A failed transaction is retried until the chain shows the job
+    /// settled (by this or an earlier attempt) or its deadline passes.
+    async fn settle(&self, c: &Claimed, d: Decision) -> Result<Outcome> {
+        let p = &self.p;
+        let id = u64::try_from(c.job.job_id).unwrap_or_default();
+        let post = Instant::now();
+        loop {
+            let sent = match &d {
+                Decision::Settled(why) => return Ok(Outcome::Abandoned { why: why.clone() }),
+                Decision::Submit(hash) => p.operator.submit_result(id, b256(hash)?).await,
+                Decision::Reject(reason, detail) => {
+                    tracing::warn!(target: TARGET, reason, detail = %detail, "rejecting");
+                    p.operator.reject(id, *reason).await
+                }
+            };
+            let err = match sent {
+                Ok(()) => {
+                    metrics::histogram!("modelmart_coprocessor_post_seconds")
+                        .record(post.elapsed().as_secs_f64());
+                    return Ok(outcome(&d));
+                }
+                Err(e) => e,
+            };
+            let status = p.operator.chain().job_status(id).await?;
+            match (status, &d) {
+                ("completed", Decision::Submit(_)) | ("rejected", Decision::Reject(..)) => {
+                    return Ok(outcome(&d));
+                }
+                ("requested", _) if p.now() < c.job.deadline => {
+                    tracing::warn!(target: TARGET, error = %err, "settlement failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                }
+                (s, _) => {
+                    return Ok(Outcome::Abandoned { why: format!("job is {s} on chain: {err}") });
+                }
+            }
+        }
+    }
+}
+
+fn outcome(d: &Decision) -> Outcome {
+    match d {
+        Decision::Submit(h) => Outcome::Completed { result_hash: h.clone() },
+        Decision::Reject(r, _) => Outcome::Rejected { reason: i64::from(*r) },
+        Decision::Settled(why) => Outcome::Abandoned { why: why.clone() },
+    }
+}
