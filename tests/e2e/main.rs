@@ -1,0 +1,254 @@
+//! End to end on anvil: a seller lists, the operator's coprocessor accepts, buyers pay (native
+//! coin; ERC-20 by permit and by approval) and get results equal to the clear model; bad inputs
+//! and an expired job refund the buyer; a coprocessor killed mid-job still posts exactly one
+//! result; seller and operator withdraw exactly what they earned.
+
+use std::time::Duration;
+
+use alloy::{
+    primitives::{Address, B256, U256, aliases::U96},
+    providers::Provider,
+    rpc::types::Filter,
+    sol_types::SolEvent,
+};
+use modelmart_bindings::{IModelMarket, ModelMarket, TestToken};
+use modelmart_coprocessor::queue::Queue;
+use modelmart_e2e::{BUYER, OPERATOR, SELLER, Stack, demo_model};
+use modelmart_fhe::params::ParamSetId;
+use modelmart_sdk::{
+    Buyer, BuyerKeys, Error, Payment, Seller, Terms,
+    blobs::{BlobClient, Kind},
+    card::ModelCard,
+    dev::ETH,
+    reasons, seal,
+};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+async fn completed_events(stack: &Stack) -> eyre::Result<Vec<ModelMarket::JobCompleted>> {
+    let chain = stack.chain(0).await?;
+    let filter = Filter::new()
+        .address(stack.deployment.market)
+        .event_signature(ModelMarket::JobCompleted::SIGNATURE_HASH)
+        .from_block(0);
+    let logs = chain.provider().get_logs(&filter).await?;
+    Ok(logs
+        .iter()
+        .map(|l| ModelMarket::JobCompleted::decode_log_data(l.data()))
+        .collect::<Result<_, _>>()?)
+}
+
+async fn queue_count(stack: &Stack, state: &str) -> eyre::Result<i64> {
+    let q = Queue::connect(&stack.queue_url(), 1).await?;
+    let n = q.depth().await?.into_iter().find(|(s, _)| s == state).map(|(_, n)| n).unwrap_or(0);
+    q.close().await;
+    Ok(n)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paid_private_inference_end_to_end() -> eyre::Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+    let mut stack = Stack::start().await?;
+    let (logreg, logreg_card, test) = demo_model("logreg_breast_cancer", "breast_cancer", 4)?;
+    let (tree, tree_card, _) = demo_model("tree5_breast_cancer", "breast_cancer", 0)?;
+    assert_eq!(logreg_card.accuracy.fhe_agreement, 1.0);
+
+    // seller lists three models; the coprocessor opens, checks and accepts each
+    let seller = Seller::new(stack.chain(SELLER).await?)?;
+    let native = Terms {
+        operator: stack.address(OPERATOR),
+        token: Address::ZERO,
+        price_per_row: ETH / 1_000,
+        operator_fee_per_row: ETH / 5_000,
+        max_rows: 8,
+        job_deadline: 600,
+    };
+    let usd = Terms {
+        token: stack.deployment.token,
+        price_per_row: 1_000_000,
+        operator_fee_per_row: 250_000,
+        ..native.clone()
+    };
+    let lin_native = seller.publish(&logreg, &logreg_card, &native).await?.model_id;
+    let lin_usd = seller.publish(&logreg, &logreg_card, &usd).await?.model_id;
+    let tree_native = seller.publish(&tree, &tree_card, &native).await?.model_id;
+    for id in [lin_native, lin_usd, tree_native] {
+        seller.wait_accepted(id, MINUTE).await?;
+    }
+
+    // a sealed model bound to another card is declined with a reason
+    let blobs = BlobClient::new()?;
+    let card_hash = blobs.put(&stack.endpoint, Kind::Card, logreg_card.to_bytes()).await?;
+    let other = ModelCard { name: "another card".into(), ..logreg_card.clone() };
+    let sealed = seal::seal(&logreg.to_json()?, &operator_x25519(&stack).await?, &other.hash())?;
+    let sealed_hash = blobs.put(&stack.endpoint, Kind::SealedModel, sealed).await?;
+    let chain = stack.chain(SELLER).await?;
+    let listing = IModelMarket::Listing {
+        operator: stack.address(OPERATOR),
+        token: Address::ZERO,
+        pricePerRow: U96::from(1u64),
+        operatorFeePerRow: U96::from(1u64),
+        cardHash: card_hash,
+        sealedModelHash: sealed_hash,
+        paramSet: logreg.param_set.0,
+        maxRows: 8,
+        jobDeadline: 600,
+        outputMode: 0,
+    };
+    let r = chain.send("listModel", chain.market().listModel(listing)).await?;
+    let bad = r
+        .decoded_log::<ModelMarket::ModelListed>()
+        .ok_or_else(|| eyre::eyre!("no event"))?
+        .modelId
+        .to::<u64>();
+    let declined =
+        seller.wait_accepted(bad, MINUTE).await.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(declined.contains(&format!("reason {}", reasons::CANNOT_OPEN)), "{declined}");
+
+    // buyer: native coin
+    let buyer_chain = stack.chain(BUYER).await?;
+    let mut buyer = Buyer::new(buyer_chain.clone(), BuyerKeys::generate(ParamSetId(1))?)?;
+    buyer.job_timeout = 2 * MINUTE;
+    let rows = test.x[..3].to_vec();
+    let clear_lin: Vec<Vec<i64>> =
+        rows.iter().map(|r| logreg.predict_clear(r)).collect::<Result<_, _>>()?;
+    let p = buyer.infer(lin_native, &rows, Payment::Auto).await?;
+    assert_eq!(p.raw, clear_lin, "native: FHE result equals the clear model");
+    assert_eq!(p.labels.as_ref().map(Vec::len), Some(3));
+
+    // ERC-20 by permit (one transaction) and by approval
+    let token = TestToken::new(stack.deployment.token, buyer_chain.provider().clone());
+    buyer_chain
+        .send("mint", token.mint(stack.address(BUYER), U256::from(1_000_000_000u64)))
+        .await?;
+    let p = buyer.infer(lin_usd, &rows, Payment::Permit).await?;
+    assert_eq!(p.raw, clear_lin, "permit");
+    let p = buyer.infer(lin_usd, &rows[..1], Payment::Approve).await?;
+    assert_eq!(p.raw, clear_lin[..1], "approve");
+
+    // a bootstrapped model: the evaluation key is uploaded and used
+    let p = buyer.infer(tree_native, &rows[..2], Payment::Auto).await?;
+    let clear_tree: Vec<Vec<i64>> =
+        rows[..2].iter().map(|r| tree.predict_clear(r)).collect::<Result<_, _>>()?;
+    assert_eq!(p.raw, clear_tree, "tree");
+
+    // bad inputs are rejected on chain with a reason and refunded in full
+    let model = buyer.model(lin_native).await?;
+    let key = buyer.ensure_key(&model).await?;
+    for (bytes, rows_paid, reason) in [
+        (b"not a ciphertext".to_vec(), 1, reasons::MALFORMED),
+        (
+            BuyerKeys::generate(ParamSetId(1))?
+                .client()
+                .encrypt_rows(&model.card.model, &rows[..2])?
+                .to_bytes()?,
+            1,
+            reasons::ROW_COUNT,
+        ),
+    ] {
+        let input = blobs.put(&stack.endpoint, Kind::Input, bytes).await?;
+        let before = buyer_chain.balance(stack.address(BUYER), Address::ZERO).await?;
+        let job = buyer.request(&model, input, key, rows_paid, None, Payment::Auto).await?;
+        match buyer.result(&model, &job).await {
+            Err(Error::JobFailed { status: "rejected", reason: Some(r), .. }) => {
+                assert_eq!(r, reason)
+            }
+            other => eyre::bail!("expected a rejection with reason {reason}, got {other:?}"),
+        }
+        let after = buyer_chain.balance(stack.address(BUYER), Address::ZERO).await?;
+        assert_eq!(after - before, job.price, "full refund");
+    }
+    // an input nobody uploaded
+    let job = buyer.request(&model, B256::repeat_byte(9), key, 1, None, Payment::Auto).await?;
+    assert!(matches!(
+        buyer.result(&model, &job).await,
+        Err(Error::JobFailed { reason: Some(reasons::INPUT_MISSING), .. })
+    ));
+
+    // an expired job: the operator is down past the deadline; the buyer gets escrow + penalty
+    let input = buyer.upload_rows(&model, &rows[..1]).await?;
+    stack.stop_coprocessor().await?;
+    let job = buyer.request(&model, input, key, 1, None, Payment::Auto).await?;
+    let expired = job.job_id;
+    let provider = buyer_chain.provider();
+    provider.raw_request::<_, serde_json::Value>("evm_increaseTime".into(), (601u64,)).await?;
+    provider.raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await?;
+    let before = buyer_chain.balance(stack.address(BUYER), Address::ZERO).await?;
+    buyer_chain
+        .send("refundExpired", buyer_chain.market().refundExpired(U256::from(job.job_id)))
+        .await?;
+    let after = buyer_chain.balance(stack.address(BUYER), Address::ZERO).await?;
+    assert_eq!(after - before, job.price + U256::from(modelmart_sdk::dev::SLASH_PENALTY));
+
+    // the coprocessor comes back, sees the job settled, and posts nothing for it
+    stack.start_coprocessor();
+    stack.wait_healthy().await?;
+
+    // killed mid-job: still exactly one result, the right one
+    let model = buyer.model(tree_native).await?;
+    let key = buyer.ensure_key(&model).await?;
+    let input = buyer.upload_rows(&model, &rows).await?;
+    let job = buyer.request(&model, input, key, 3, None, Payment::Auto).await?;
+    let t = tokio::time::Instant::now();
+    while queue_count(&stack, "running").await? == 0 {
+        eyre::ensure!(t.elapsed() < MINUTE, "the job never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stack.kill_coprocessor().await;
+    stack.start_coprocessor();
+    stack.wait_healthy().await?;
+    let p = buyer.result(&model, &job).await?;
+    let clear: Vec<Vec<i64>> =
+        rows.iter().map(|r| tree.predict_clear(r)).collect::<Result<_, _>>()?;
+    assert_eq!(p.raw, clear);
+    let done = completed_events(&stack).await?;
+    assert_eq!(
+        done.iter().filter(|e| e.jobId == U256::from(job.job_id)).count(),
+        1,
+        "exactly one result"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        done.iter().all(|e| e.jobId != U256::from(expired)),
+        "nothing posted for the expired job"
+    );
+    assert_eq!(queue_count(&stack, "rejected").await?, 3);
+    assert_eq!(queue_count(&stack, "completed").await?, 5);
+
+    // withdrawals: exactly what the completed jobs credited
+    let seller_native: U256 = done
+        .iter()
+        .filter(|e| e.sellerAmount > U256::from(10_000_000u64))
+        .map(|e| e.sellerAmount)
+        .sum();
+    let seller_usd: U256 = done
+        .iter()
+        .filter(|e| e.sellerAmount <= U256::from(10_000_000u64))
+        .map(|e| e.sellerAmount)
+        .sum();
+    let op_native: U256 = done
+        .iter()
+        .filter(|e| e.operatorAmount > U256::from(10_000_000u64))
+        .map(|e| e.operatorAmount)
+        .sum();
+    assert_eq!(seller.withdraw(stack.deployment.token).await?, seller_usd);
+    assert_eq!(token.balanceOf(stack.address(SELLER)).call().await?, seller_usd);
+    assert_eq!(seller.withdraw(Address::ZERO).await?, seller_native);
+    assert_eq!(seller.earnings(Address::ZERO).await?, U256::ZERO);
+    let operator = modelmart_sdk::Operator::new(stack.chain(OPERATOR).await?);
+    assert_eq!(operator.withdraw(Address::ZERO).await?, op_native);
+    stack.stop_coprocessor().await?;
+    Ok(())
+}
+
+/// The operator's X25519 public key as registered on chain.
+async fn operator_x25519(stack: &Stack) -> eyre::Result<[u8; 32]> {
+    let op = modelmart_sdk::Operator::new(stack.chain(SELLER).await?);
+    Ok(op.info(stack.address(OPERATOR)).await?.x25519_key.0)
+}

@@ -1,0 +1,209 @@
+//! `modelmart-e2e`: a whole local ModelMart for tests — anvil with the contracts deployed, an
+//! operator registered, and its coprocessor running in-process (startable, stoppable, killable)
+//! — plus the demo models compiled from the bundled fixtures.
+//!
+//! Test support only: it must not be a dependency of any product crate.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use alloy::{
+    network::EthereumWallet,
+    node_bindings::{Anvil, AnvilInstance},
+    primitives::{Address, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+use modelmart_coprocessor::service::{CoprocessorArgs, Secret};
+use modelmart_fhe::{CompileOptions, CompiledModel, Dataset, cost::CostModel, onnx::import_onnx};
+use modelmart_sdk::{
+    Chain, Operator,
+    card::{Accuracy, ModelCard, OutputMode},
+    dev::{Deployment, ETH},
+    seal::OperatorKey,
+};
+use tokio::{sync::oneshot, task::JoinHandle};
+
+/// Accounts of the stack (anvil's default keys): 0 owner/treasury, 1 operator, 2 seller, 3-4 buyers.
+pub const OPERATOR: usize = 1;
+/// The seller's account index.
+pub const SELLER: usize = 2;
+/// The first buyer's account index.
+pub const BUYER: usize = 3;
+
+/// A running local marketplace.
+pub struct Stack {
+    /// The chain.
+    pub anvil: AnvilInstance,
+    /// Contract addresses.
+    pub deployment: Deployment,
+    /// The coprocessor's data folder (queue, index, blobs).
+    pub dir: tempfile::TempDir,
+    /// The operator's endpoint.
+    pub endpoint: String,
+    listen: SocketAddr,
+    x25519: OperatorKey,
+    cp: Option<(JoinHandle<modelmart_coprocessor::Result<()>>, oneshot::Sender<()>)>,
+    /// Seconds a job is leased (short, so a killed coprocessor's job is retaken quickly).
+    pub lease_s: i64,
+}
+
+fn anvil_path() -> PathBuf {
+    std::env::var_os("MODELMART_ANVIL").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+    })
+}
+
+/// The bundled fixtures folder of the FHE engine.
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sdk/fhe/fixtures")
+}
+
+/// Compile fixture model `name` (e.g. `logreg_breast_cancer`) on its training split; returns the
+/// compiled model, a card (accuracy measured on the test split, FHE agreement on `fhe_rows`
+/// rows) and the test split.
+pub fn demo_model(
+    name: &str,
+    data: &str,
+    fhe_rows: usize,
+) -> eyre::Result<(CompiledModel, ModelCard, Dataset)> {
+    let dir = fixtures();
+    let mut model = import_onnx(&std::fs::read(dir.join(format!("models/{name}.onnx")))?)?;
+    let train = Dataset::load(dir.join(format!("data/{data}_train.csv")))?;
+    let test = Dataset::load(dir.join(format!("data/{data}_test.csv")))?;
+    model.features = train.names.clone();
+    let compiled = CompiledModel::compile(&model, &train.x, CompileOptions::default())?;
+    let accuracy = Accuracy::measure(&model, &compiled, &test, fhe_rows)?;
+    let card = ModelCard::new(
+        &compiled,
+        name,
+        &format!("{name} trained on the bundled {data} data"),
+        accuracy,
+        OutputMode::Scores,
+        &CostModel::default(),
+    )?;
+    Ok((compiled, card, test))
+}
+
+fn free_port() -> eyre::Result<SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+impl Stack {
+    /// Start anvil (automine), deploy, register the operator (endpoint on a free local port).
+    pub async fn start() -> eyre::Result<Self> {
+        let path = anvil_path();
+        eyre::ensure!(path.exists(), "anvil not found at {} (run `make deps`)", path.display());
+        let anvil = Anvil::at(path).try_spawn()?;
+        let owner: PrivateKeySigner = anvil.keys()[0].clone().into();
+        let provider: DynProvider = ProviderBuilder::new()
+            .wallet(EthereumWallet::new(owner.clone()))
+            .connect_http(anvil.endpoint_url())
+            .erased();
+        let deployment =
+            modelmart_sdk::dev::deploy(&provider, owner.address(), owner.address()).await?;
+        let listen = free_port()?;
+        let endpoint = format!("http://{listen}");
+        let x25519 = OperatorKey::generate();
+        let mut stack = Self {
+            anvil,
+            deployment,
+            dir: tempfile::tempdir()?,
+            endpoint,
+            listen,
+            x25519,
+            cp: None,
+            lease_s: 5,
+        };
+        let op = Operator::new(stack.chain(OPERATOR).await?);
+        op.register(&stack.endpoint, stack.x25519.public_bytes(), U256::from(2 * ETH)).await?;
+        stack.start_coprocessor();
+        stack.wait_healthy().await?;
+        Ok(stack)
+    }
+
+    /// Account `i`'s signer.
+    pub fn signer(&self, i: usize) -> PrivateKeySigner {
+        self.anvil.keys()[i].clone().into()
+    }
+
+    /// Account `i`'s address.
+    pub fn address(&self, i: usize) -> Address {
+        self.signer(i).address()
+    }
+
+    /// A chain connection signing as account `i`.
+    pub async fn chain(&self, i: usize) -> eyre::Result<Chain> {
+        Ok(Chain::connect(&self.anvil.endpoint(), self.signer(i), self.deployment.market)
+            .await?
+            .with_timing(Duration::from_secs(30), Duration::from_millis(100)))
+    }
+
+    /// The coprocessor's settings.
+    pub fn coprocessor_args(&self) -> CoprocessorArgs {
+        CoprocessorArgs {
+            rpc_url: self.anvil.endpoint(),
+            contract: self.deployment.market,
+            start_block: self.deployment.block,
+            operator_key: Secret(alloy::hex::encode(self.anvil.keys()[OPERATOR].to_bytes())),
+            x25519_key: Some(Secret(alloy::hex::encode(self.x25519.secret_bytes()))),
+            data_dir: self.dir.path().to_owned(),
+            blob_store: None,
+            queue_url: None,
+            index_url: None,
+            listen: self.listen,
+            confirmations: 0,
+            poll_ms: 100,
+            workers: 2,
+            lease_s: self.lease_s,
+            post_margin_s: 5,
+            key_cache: 2,
+            worker_name: None,
+        }
+    }
+
+    /// Start the coprocessor (in this process).
+    pub fn start_coprocessor(&mut self) {
+        let (tx, rx) = oneshot::channel();
+        let args = self.coprocessor_args();
+        let handle = tokio::spawn(modelmart_coprocessor::service::run(args, None, async {
+            let _ = rx.await;
+        }));
+        self.cp = Some((handle, tx));
+    }
+
+    /// Wait until the endpoint answers `/healthz`.
+    pub async fn wait_healthy(&self) -> eyre::Result<()> {
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(self.listen).await.is_ok() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        eyre::bail!("coprocessor did not come up on {}", self.listen)
+    }
+
+    /// Stop the coprocessor gracefully.
+    pub async fn stop_coprocessor(&mut self) -> eyre::Result<()> {
+        if let Some((h, tx)) = self.cp.take() {
+            let _ = tx.send(());
+            h.await??;
+        }
+        Ok(())
+    }
+
+    /// Kill the coprocessor at once (its tasks are dropped mid-work, as in a crash).
+    pub async fn kill_coprocessor(&mut self) {
+        if let Some((h, _tx)) = self.cp.take() {
+            h.abort();
+            let _ = h.await;
+        }
+        // the listener is released when the aborted server task is dropped
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    /// The coprocessor queue database URL.
+    pub fn queue_url(&self) -> String {
+        format!("sqlite:{}", self.dir.path().join("queue.db").display())
+    }
+}
