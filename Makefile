@@ -10,13 +10,13 @@ BIND_ARGS := --module --select '^(ModelMarket|TestToken)$$'
 BINDINGS := sdk/bindings/src/generated
 COVERAGE_MIN := 95
 
-.PHONY: help dev deps test test-contracts coverage gas gas-snapshot test-rust test-fhe-agreement bench-fhe bench-indexer lint fmt bindings bindings-check
+.PHONY: help dev dev-check deps test test-contracts coverage gas gas-snapshot test-rust test-fhe-agreement bench-fhe bench-indexer lint fmt bindings bindings-check
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-dev: deps ## run a local chain with the contracts deployed (Ctrl-C stops)
-	bash scripts/dev-chain.sh
+dev: deps ## the whole local marketplace: chain, contracts, indexer, coprocessor, demo models (Ctrl-C stops)
+	cargo run -q -p modelmart-cli -- dev
 
 deps: $(CONTRACTS)/node_modules/.installed ## install pinned npm tools (forge, anvil, cast, solc, OpenZeppelin)
 
@@ -24,7 +24,11 @@ $(CONTRACTS)/node_modules/.installed: $(CONTRACTS)/package-lock.json
 	cd $(CONTRACTS) && npm ci --no-audit --no-fund
 	touch $@
 
-test: deps lint bindings-check test-contracts coverage gas test-rust test-fhe-agreement ## everything: lint, bindings drift, contracts, coverage, gas, Rust, FHE agreement
+test: deps lint bindings-check test-contracts coverage gas test-rust test-fhe-agreement dev-check ## everything: lint, bindings drift, contracts, coverage, gas, Rust, FHE agreement, dev stack
+
+dev-check: deps ## `modelmart dev` on spare ports, one paid inference per demo model, then exit
+	cargo run -q -p modelmart-cli -- dev --check --rpc-port 18545 --indexer-listen 127.0.0.1:18600 \
+	  --coprocessor-listen 127.0.0.1:18700 --dir .modelmart/dev-check
 
 test-contracts: deps ## forge tests (unit, fuzz, invariant)
 	cd $(CONTRACTS) && $(FORGE) test

@@ -1,0 +1,91 @@
+//! The demo models `modelmart dev` lists, compiled from data bundled into the binary: a logistic
+//! regression and a depth-5 decision tree on the breast-cancer data (scikit-learn exports).
+
+use modelmart_fhe::{
+    CompileOptions, CompiledModel, Dataset, cost::CostModel, model::Model, onnx::import_onnx,
+};
+use modelmart_sdk::card::{Accuracy, ModelCard, OutputMode};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk/fhe/fixtures");
+const LOGREG: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../sdk/fhe/fixtures/models/logreg_breast_cancer.onnx"
+));
+const TREE: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../sdk/fhe/fixtures/models/tree5_breast_cancer.onnx"
+));
+const TRAIN: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../sdk/fhe/fixtures/data/breast_cancer_train.csv"
+));
+const TEST: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../sdk/fhe/fixtures/data/breast_cancer_test.csv"
+));
+
+/// A compiled demo model with its card and the test split buyers can try it on.
+pub(crate) struct Demo {
+    pub(crate) compiled: CompiledModel,
+    pub(crate) card: ModelCard,
+    pub(crate) test: Dataset,
+}
+
+/// Compile a model for a card: features named from the training split, accuracy measured on
+/// the test split, FHE agreement on `fhe_rows` test rows.
+pub(crate) fn prepare(
+    mut model: Model,
+    train: &Dataset,
+    test: Dataset,
+    name: &str,
+    description: &str,
+    fhe_rows: usize,
+) -> eyre::Result<Demo> {
+    eyre::ensure!(
+        train.names.len() == model.n_features(),
+        "the training data has {} features, the model takes {}",
+        train.names.len(),
+        model.n_features()
+    );
+    model.features = train.names.clone();
+    let compiled = CompiledModel::compile(&model, &train.x, CompileOptions::default())?;
+    let accuracy = Accuracy::measure(&model, &compiled, &test, fhe_rows)?;
+    let card = ModelCard::new(
+        &compiled,
+        name,
+        description,
+        accuracy,
+        OutputMode::Scores,
+        &CostModel::default(),
+    )?;
+    Ok(Demo { compiled, card, test })
+}
+
+/// The two demo models.
+pub(crate) fn demos() -> eyre::Result<Vec<Demo>> {
+    let train = Dataset::from_csv(TRAIN)?;
+    let test = Dataset::from_csv(TEST)?;
+    Ok(vec![
+        prepare(
+            import_onnx(LOGREG)?,
+            &train,
+            test.clone(),
+            "Breast cancer screening (logistic regression)",
+            "Malignant vs benign from 30 cell-nucleus measurements (Wisconsin data), scikit-learn LogisticRegression. No evaluation key needed.",
+            4,
+        )?,
+        prepare(
+            import_onnx(TREE)?,
+            &train,
+            test,
+            "Breast cancer screening (decision tree, depth 5)",
+            "The same task with a scikit-learn DecisionTreeClassifier of depth 5, evaluated with programmable bootstrapping.",
+            2,
+        )?,
+    ])
+}
+
+/// Where the bundled fixtures live in the source tree (for messages).
+pub(crate) fn fixtures_dir() -> &'static str {
+    FIXTURES
+}

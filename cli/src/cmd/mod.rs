@@ -1,0 +1,61 @@
+//! Subcommands, one file each.
+
+mod buyer;
+mod chain;
+mod coprocessor;
+mod demo;
+mod dev;
+mod model;
+mod operator;
+mod seller;
+
+use clap::{Parser, Subcommand};
+
+use crate::output::Output;
+
+/// The ModelMart command line.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub(crate) struct Cli {
+    /// More logging (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
+    /// Results as JSON lines on stdout (logs stay on stderr).
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run a whole local marketplace: chain, contracts, indexer, coprocessor, demo models.
+    Dev(dev::DevArgs),
+    /// Show a listing: terms, status and its verified model card.
+    Model(model::ModelArgs),
+    /// Buyer: keys, inference.
+    #[command(subcommand)]
+    Buyer(buyer::BuyerCmd),
+    /// Seller: publish a model, reprice, pause, delist, earnings.
+    #[command(subcommand)]
+    Seller(seller::SellerCmd),
+    /// Operator: register, stake, unbond, withdraw fees.
+    #[command(subcommand)]
+    Operator(operator::OperatorCmd),
+    /// Run the coprocessor service (blob endpoint, listings, jobs).
+    Coprocessor(coprocessor::CoprocessorCmd),
+}
+
+pub(crate) async fn run(cmd: Command, out: &Output) -> eyre::Result<()> {
+    match cmd {
+        Command::Dev(a) => dev::run(a, out).await,
+        Command::Model(a) => model::run(a, out).await,
+        Command::Buyer(c) => buyer::run(c, out).await,
+        Command::Seller(c) => seller::run(c, out).await,
+        Command::Operator(c) => operator::run(c, out).await,
+        Command::Coprocessor(c) => coprocessor::run(c).await,
+    }
+}

@@ -1,0 +1,52 @@
+//! `modelmart model ID`: a listing's terms, status and verified card.
+
+use modelmart_fhe::model::Task;
+use modelmart_sdk::{Buyer, BuyerKeys};
+use serde_json::json;
+
+use super::chain::ChainOpts;
+use crate::output::Output;
+
+/// Show a listing.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ModelArgs {
+    /// Listing id.
+    id: u64,
+    #[command(flatten)]
+    chain: ChainOpts,
+}
+
+pub(crate) async fn run(a: ModelArgs, out: &Output) -> eyre::Result<()> {
+    let chain = a.chain.connect().await?;
+    // reading needs no keys; a throwaway in-memory key set satisfies the buyer handle
+    let buyer = Buyer::new(chain, BuyerKeys::generate(modelmart_fhe::params::ParamSetId(1))?)?;
+    let m = buyer.model(a.id).await?;
+    let quote =
+        buyer.chain().market().quote(alloy::primitives::U256::from(a.id), 1).call().await.ok();
+    let labels = match &m.card.model.task {
+        Task::Classification { labels } => labels.join(", "),
+        Task::Regression => "regression".into(),
+    };
+    out.result(
+        json!({
+            "model_id": a.id, "status": m.status, "operator": m.listing.operator.to_string(),
+            "endpoint": m.endpoint, "token": m.listing.token.to_string(),
+            "price_per_row": quote.map(|q| q.to_string()), "max_rows": m.listing.maxRows,
+            "job_deadline_s": m.listing.jobDeadline, "card": m.card,
+        }),
+        || {
+            format!(
+                "model {} — {} [{}]\n  {}\n  outputs: {labels}\n  features ({}): {}\n  accuracy: {} float {:.3}, quantized {:.3}, FHE agreement {:.2}\n  cost: {} bootstraps/row, ~{:.1} ms/row, evaluation key {}\n  price per row: {} (token {})\n  operator {} at {}\n  output: {:?} — {}",
+                a.id, m.card.name, m.status, m.card.description,
+                m.card.model.schema.len(),
+                m.card.model.schema.features.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
+                m.card.accuracy.metric, m.card.accuracy.float, m.card.accuracy.quantized, m.card.accuracy.fhe_agreement,
+                m.card.cost.bootstraps_per_row, m.card.cost.expected_ms_per_row,
+                if m.card.cost.evaluation_key { "needed" } else { "not needed" },
+                quote.map(|q| q.to_string()).unwrap_or_else(|| "-".into()), m.listing.token,
+                m.listing.operator, m.endpoint, m.card.output_mode, m.card.leakage,
+            )
+        },
+    );
+    Ok(())
+}

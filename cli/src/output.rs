@@ -1,0 +1,69 @@
+//! How the CLI talks: human lines or JSON on stdout, progress bars on stderr, logs on stderr.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tracing_subscriber::EnvFilter;
+
+/// Log to stderr at the level the flags ask for (`RUST_LOG` wins when set).
+pub(crate) fn init_tracing(verbose: u8, quiet: bool, json: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,modelmart=info",
+        (false, 1) => "info,modelmart=debug",
+        (false, _) => "debug,modelmart=trace",
+    };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level},sqlx=warn,hyper=warn")));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Where results go.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Output {
+    json: bool,
+    quiet: bool,
+}
+
+impl Output {
+    pub(crate) fn new(json: bool, quiet: bool) -> Self {
+        Self { json, quiet }
+    }
+
+    /// Print a result: `value` as one JSON line with `--json`, else `human`.
+    #[allow(clippy::print_stdout)]
+    pub(crate) fn result(&self, value: serde_json::Value, human: impl FnOnce() -> String) {
+        if self.json {
+            println!("{value}");
+        } else {
+            println!("{}", human());
+        }
+    }
+
+    /// Report a failure on stderr (as JSON with `--json`).
+    #[allow(clippy::print_stderr)]
+    pub(crate) fn error(&self, e: &eyre::Report) {
+        if self.json {
+            eprintln!("{}", serde_json::json!({ "error": format!("{e:#}") }));
+        } else {
+            eprintln!("error: {e:#}");
+        }
+    }
+
+    /// A spinner for a long step (hidden with `--json` or `-q`).
+    pub(crate) fn step(&self, msg: &str) -> ProgressBar {
+        if self.json || self.quiet {
+            return ProgressBar::hidden();
+        }
+        let pb = ProgressBar::new_spinner().with_message(msg.to_owned());
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        pb.enable_steady_tick(std::time::Duration::from_millis(120));
+        pb
+    }
+}
