@@ -10,7 +10,7 @@ BIND_ARGS := --module --select '^(ModelMarket|TestToken)$$'
 BINDINGS := sdk/bindings/src/generated
 COVERAGE_MIN := 95
 
-.PHONY: help dev dev-check deps test test-contracts coverage gas gas-snapshot test-rust test-fhe-agreement bench-fhe bench-indexer lint fmt bindings bindings-check
+.PHONY: help dev dev-check bench-e2e deps test test-contracts coverage gas gas-snapshot test-rust test-fhe-agreement bench-fhe bench-indexer lint fmt bindings bindings-check
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ test-fhe-agreement: ## encrypted == clear on every test row of the single-tree m
 bench-indexer: deps ## the indexer's figures (BENCHMARKS.md): ingestion of 100k events into SQLite and Postgres, live lag, API p99
 	cd $(CONTRACTS) && $(FORGE) build
 	cargo bench -p modelmart-indexer --bench indexer
+
+bench-e2e: deps ## end-to-end latency and throughput on anvil with 1-second blocks (BENCHMARKS.md)
+	cargo bench -p modelmart-e2e --bench e2e
 
 bench-fhe: ## the FHE engine's benchmark table (BENCHMARKS.md): one JSON line per model, ~30 min
 	cargo run --release -q -p modelmart-fhe --bin modelmart-fhe -- bench

@@ -83,9 +83,12 @@ pub struct CoprocessorArgs {
     /// Milliseconds between chain polls.
     #[arg(long, env = "MODELMART_POLL_MS", default_value_t = 250)]
     pub poll_ms: u64,
-    /// Concurrent jobs in this process.
-    #[arg(long, env = "MODELMART_WORKERS", default_value_t = 2)]
+    /// Concurrent jobs in this process (fetching, posting and receipt waits overlap).
+    #[arg(long, env = "MODELMART_WORKERS", default_value_t = 8)]
     pub workers: usize,
+    /// Concurrent FHE evaluations in this process (each uses every core).
+    #[arg(long, env = "MODELMART_EVALUATIONS", default_value_t = 1)]
+    pub evaluations: usize,
     /// Seconds a claimed job is leased to a worker.
     #[arg(long, env = "MODELMART_LEASE_S", default_value_t = 60)]
     pub lease_s: i64,
@@ -218,6 +221,7 @@ pub async fn run(
     let pipeline = Pipeline::new(
         PipelineConfig {
             workers: args.workers.max(1),
+            evaluations: args.evaluations.max(1),
             lease_s: args.lease_s.max(5),
             post_margin_s: args.post_margin_s.max(0),
             key_cache: args.key_cache,

@@ -252,3 +252,79 @@ async fn operator_x25519(stack: &Stack) -> eyre::Result<[u8; 32]> {
     let op = modelmart_sdk::Operator::new(stack.chain(SELLER).await?);
     Ok(op.info(stack.address(OPERATOR)).await?.x25519_key.0)
 }
+
+/// A fresh Postgres database for a shared queue (`MODELMART_TEST_PG` names the server).
+async fn fresh_postgres() -> eyre::Result<String> {
+    use sqlx::{Connection, Executor};
+    let admin = std::env::var("MODELMART_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&admin).await?;
+    let name = format!("mm_e2e_{:x}", std::process::id());
+    conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await?;
+    conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    Ok(format!("{base}/{name}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_coprocessors_share_a_postgres_queue() -> eyre::Result<()> {
+    use sqlx::Row;
+    let pg = fresh_postgres().await?;
+    let mut stack = Stack::start_opts(&[], 2, Some(pg.clone())).await?;
+    let other_dir = tempfile::tempdir()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let second = tokio::spawn(modelmart_coprocessor::service::run(
+        stack.second_coprocessor_args(other_dir.path(), "second")?,
+        None,
+        async {
+            let _ = rx.await;
+        },
+    ));
+
+    let (tree, card, test) = demo_model("tree5_breast_cancer", "breast_cancer", 0)?;
+    let seller = Seller::new(stack.chain(SELLER).await?)?;
+    let terms = Terms {
+        operator: stack.address(OPERATOR),
+        token: Address::ZERO,
+        price_per_row: ETH / 1_000,
+        operator_fee_per_row: ETH / 5_000,
+        max_rows: 8,
+        job_deadline: 600,
+    };
+    let id = seller.publish(&tree, &card, &terms).await?.model_id;
+    seller.wait_accepted(id, MINUTE).await?;
+
+    let mut buyer = Buyer::new(stack.chain(BUYER).await?, BuyerKeys::generate(ParamSetId(1))?)?;
+    buyer.job_timeout = 2 * MINUTE;
+    let model = buyer.model(id).await?;
+    let key = buyer.ensure_key(&model).await?;
+    let mut jobs = Vec::new();
+    for i in 0..6 {
+        let input = buyer.upload_rows(&model, &test.x[i..=i]).await?;
+        jobs.push((i, buyer.request(&model, input, key, 1, None, Payment::Auto).await?));
+    }
+    for (i, job) in &jobs {
+        let p = buyer.result(&model, job).await?;
+        assert_eq!(p.raw[0], tree.predict_clear(&test.x[*i])?);
+    }
+    let done = completed_events(&stack).await?;
+    for (_, job) in &jobs {
+        assert_eq!(done.iter().filter(|e| e.jobId == U256::from(job.job_id)).count(), 1);
+    }
+    // both processes took jobs from the one queue
+    let pool = sqlx::AnyPool::connect(&pg).await?;
+    let rows = sqlx::query("SELECT worker FROM cp_jobs WHERE state = 'completed'")
+        .fetch_all(&pool)
+        .await?;
+    let workers: Vec<String> =
+        rows.iter().map(|r| r.try_get::<String, _>("worker")).collect::<Result<_, _>>()?;
+    assert_eq!(workers.len(), 6);
+    assert!(workers.iter().any(|w| w.starts_with("second-")), "{workers:?}");
+    assert!(workers.iter().any(|w| w.starts_with("cp-")), "{workers:?}");
+    pool.close().await;
+    let _ = tx.send(());
+    second.await??;
+    stack.stop_coprocessor().await?;
+    Ok(())
+}

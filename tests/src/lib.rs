@@ -45,6 +45,10 @@ pub struct Stack {
     cp: Option<(JoinHandle<modelmart_coprocessor::Result<()>>, oneshot::Sender<()>)>,
     /// Seconds a job is leased (short, so a killed coprocessor's job is retaken quickly).
     pub lease_s: i64,
+    /// Coprocessor workers.
+    pub workers: usize,
+    /// Queue database (default: SQLite in `dir`).
+    pub queue_url: Option<String>,
 }
 
 fn anvil_path() -> PathBuf {
@@ -92,9 +96,24 @@ fn free_port() -> eyre::Result<SocketAddr> {
 impl Stack {
     /// Start anvil (automine), deploy, register the operator (endpoint on a free local port).
     pub async fn start() -> eyre::Result<Self> {
+        Self::start_with(&[], 2).await
+    }
+
+    /// As [`Stack::start`] with extra anvil arguments (e.g. `--block-time 1`) and `workers`
+    /// coprocessor workers.
+    pub async fn start_with(anvil_args: &[&str], workers: usize) -> eyre::Result<Self> {
+        Self::start_opts(anvil_args, workers, None).await
+    }
+
+    /// As [`Stack::start_with`], with the coprocessor's queue at `queue_url` (e.g. Postgres).
+    pub async fn start_opts(
+        anvil_args: &[&str],
+        workers: usize,
+        queue_url: Option<String>,
+    ) -> eyre::Result<Self> {
         let path = anvil_path();
         eyre::ensure!(path.exists(), "anvil not found at {} (run `make deps`)", path.display());
-        let anvil = Anvil::at(path).try_spawn()?;
+        let anvil = Anvil::at(path).args(anvil_args.iter().copied()).try_spawn()?;
         let owner: PrivateKeySigner = anvil.keys()[0].clone().into();
         let provider: DynProvider = ProviderBuilder::new()
             .wallet(EthereumWallet::new(owner.clone()))
@@ -114,6 +133,8 @@ impl Stack {
             x25519,
             cp: None,
             lease_s: 5,
+            workers,
+            queue_url,
         };
         let op = Operator::new(stack.chain(OPERATOR).await?);
         op.register(&stack.endpoint, stack.x25519.public_bytes(), U256::from(2 * ETH)).await?;
@@ -148,13 +169,14 @@ impl Stack {
             operator_key: Secret(alloy::hex::encode(self.anvil.keys()[OPERATOR].to_bytes())),
             x25519_key: Some(Secret(alloy::hex::encode(self.x25519.secret_bytes()))),
             data_dir: self.dir.path().to_owned(),
-            blob_store: None,
-            queue_url: None,
+            blob_store: Some(self.dir.path().join("blobs").display().to_string()),
+            queue_url: self.queue_url.clone(),
             index_url: None,
             listen: self.listen,
             confirmations: 0,
             poll_ms: 100,
-            workers: 2,
+            workers: self.workers,
+            evaluations: 1,
             lease_s: self.lease_s,
             post_margin_s: 5,
             key_cache: 2,
@@ -204,6 +226,22 @@ impl Stack {
 
     /// The coprocessor queue database URL.
     pub fn queue_url(&self) -> String {
-        format!("sqlite:{}", self.dir.path().join("queue.db").display())
+        self.queue_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", self.dir.path().join("queue.db").display()))
+    }
+
+    /// Settings for another coprocessor process of the same operator: its own index, folder and
+    /// port, the same blob storage and queue.
+    pub fn second_coprocessor_args(
+        &self,
+        dir: &std::path::Path,
+        name: &str,
+    ) -> eyre::Result<CoprocessorArgs> {
+        let mut args = self.coprocessor_args();
+        args.data_dir = dir.to_owned();
+        args.listen = free_port()?;
+        args.worker_name = Some(name.to_owned());
+        Ok(args)
     }
 }

@@ -29,8 +29,10 @@ use crate::{BlobStore, queue::Queue};
 /// Settings of the pipeline.
 #[derive(Clone, Debug)]
 pub struct PipelineConfig {
-    /// Concurrent jobs (each evaluation already uses every core).
+    /// Concurrent jobs: fetching, posting and waiting for receipts overlap across them.
     pub workers: usize,
+    /// Concurrent FHE evaluations (each already uses every core).
+    pub evaluations: usize,
     /// Seconds a worker holds a job before another may take it over.
     pub lease_s: i64,
     /// A job is started only if this many seconds remain before its deadline, beyond the
@@ -47,7 +49,8 @@ pub struct PipelineConfig {
 impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
-            workers: 2,
+            workers: 8,
+            evaluations: 1,
             lease_s: 60,
             post_margin_s: 15,
             key_cache: 4,
@@ -94,6 +97,8 @@ pub struct Pipeline {
     pub(crate) cost: CostModel,
     /// Woken when jobs are queued.
     pub(crate) wake: Notify,
+    /// Permits for FHE evaluation and key expansion.
+    pub(crate) eval_slots: tokio::sync::Semaphore,
     /// Chain time at a local instant (the queue's clock is the chain's).
     clock: Mutex<(u64, Instant)>,
     /// Counters and the last error.
@@ -119,6 +124,7 @@ impl Pipeline {
         index: Db,
     ) -> Arc<Self> {
         Arc::new(Self {
+            eval_slots: tokio::sync::Semaphore::new(cfg.evaluations.max(1)),
             models: Lru::new(cfg.model_cache),
             keys: Lru::new(cfg.key_cache),
             cfg,

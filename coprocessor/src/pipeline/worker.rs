@@ -209,6 +209,7 @@ impl Worker {
             .record(fetch.elapsed().as_secs_f64());
 
         let max_rows = usize::try_from(listing.max_rows).unwrap_or(0);
+        let _slot = p.eval_slots.acquire().await.map_err(|e| Error::Storage(e.to_string()))?;
         let eval = Instant::now();
         let evaluated = tokio::task::spawn_blocking(move || {
             let input = EncryptedInput::from_bytes(&input)?;
@@ -267,6 +268,7 @@ impl Worker {
             Ok(b) => b,
             Err(d) => return Ok(Err(d)),
         };
+        let _slot = self.p.eval_slots.acquire().await.map_err(|e| Error::Storage(e.to_string()))?;
         let expanded = tokio::task::spawn_blocking(move || {
             ServerKey::expand(&EvaluationKey::from_bytes(&bytes)?)
         })

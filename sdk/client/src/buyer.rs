@@ -85,6 +85,16 @@ impl Buyer {
         &self.chain
     }
 
+    /// The buyer's keys.
+    pub fn keys(&self) -> &BuyerKeys {
+        &self.keys
+    }
+
+    /// The buyer's keys, mutably (the evaluation key is made on first use).
+    pub fn keys_mut(&mut self) -> &mut BuyerKeys {
+        &mut self.keys
+    }
+
     /// Listing `model_id` with its verified card and operator endpoint.
     pub async fn model(&self, model_id: u64) -> Result<ModelInfo> {
         let listing = self.chain.listing(model_id).await?;

@@ -133,10 +133,12 @@ impl Chain {
         })
     }
 
-    /// Wait at most `timeout` for each receipt, and poll the chain every `poll`.
+    /// Wait at most `timeout` for each receipt, and poll the chain (receipts, job ends) every
+    /// `poll`.
     pub fn with_timing(mut self, timeout: Duration, poll: Duration) -> Self {
         self.receipt_timeout = timeout;
         self.poll = poll;
+        self.provider.client().set_poll_interval(poll);
         self
     }
 
