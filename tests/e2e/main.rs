@@ -163,6 +163,41 @@ async fn paid_private_inference_end_to_end() -> eyre::Result<()> {
         let after = buyer_chain.balance(stack.address(BUYER), Address::ZERO).await?;
         assert_eq!(after - before, job.price, "full refund");
     }
+    // an input for another schema (29 features) is non-conformant
+    let mut narrow = model.card.model.clone();
+    narrow.schema.features.pop();
+    let bytes = BuyerKeys::generate(ParamSetId(1))?
+        .client()
+        .encrypt_rows(&narrow, &[rows[0][..29].to_vec()])?
+        .to_bytes()?;
+    let input = blobs.put(&stack.endpoint, Kind::Input, bytes).await?;
+    let job = buyer.request(&model, input, key, 1, None, Payment::Auto).await?;
+    assert!(matches!(
+        buyer.result(&model, &job).await,
+        Err(Error::JobFailed { reason: Some(reasons::NON_CONFORMANT), .. })
+    ));
+    // a stored blob altered behind the endpoint's back is caught by the re-hash
+    let input = buyer.upload_rows(&model, &rows[..1]).await?;
+    let stored = stack.dir.path().join("blobs/blobs").join(alloy::hex::encode(input));
+    std::fs::write(&stored, b"tampered on disk")?;
+    let job = buyer.request(&model, input, key, 1, None, Payment::Auto).await?;
+    assert!(matches!(
+        buyer.result(&model, &job).await,
+        Err(Error::JobFailed { reason: Some(reasons::HASH_MISMATCH), .. })
+    ));
+    // a listing whose deadline leaves no time: rejected at once (refund), not left to expire
+    let short = seller
+        .publish(&logreg, &logreg_card, &Terms { job_deadline: 4, ..native.clone() })
+        .await?
+        .model_id;
+    seller.wait_accepted(short, MINUTE).await?;
+    let short_model = buyer.model(short).await?;
+    let input = buyer.upload_rows(&short_model, &rows[..1]).await?;
+    let job = buyer.request(&short_model, input, key, 1, None, Payment::Auto).await?;
+    assert!(matches!(
+        buyer.result(&short_model, &job).await,
+        Err(Error::JobFailed { reason: Some(reasons::DEADLINE), .. })
+    ));
     // an input nobody uploaded
     let job = buyer.request(&model, B256::repeat_byte(9), key, 1, None, Payment::Auto).await?;
     assert!(matches!(
@@ -218,7 +253,11 @@ async fn paid_private_inference_end_to_end() -> eyre::Result<()> {
         done.iter().all(|e| e.jobId != U256::from(expired)),
         "nothing posted for the expired job"
     );
-    assert_eq!(queue_count(&stack, "rejected").await?, 3);
+    assert_eq!(queue_count(&stack, "rejected").await?, 6);
+    let health: serde_json::Value =
+        reqwest::get(format!("{}/healthz", stack.endpoint)).await?.json().await?;
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["queue"]["completed"], 5, "{health}");
     assert_eq!(queue_count(&stack, "completed").await?, 5);
 
     // withdrawals: exactly what the completed jobs credited

@@ -19,6 +19,8 @@ use crate::{
 };
 
 const TARGET: &str = "modelmart::coprocessor::exec";
+/// Seconds before its deadline below which a job is not even claimed (no time to reject it).
+const MIN_TO_REJECT_S: i64 = 2;
 
 /// What to answer for a job.
 #[derive(Debug, PartialEq, Eq)]
@@ -70,8 +72,9 @@ impl Worker {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         while !*stop.borrow() {
             let p = &self.p;
-            let claimed =
-                p.queue.claim(&self.name, p.now(), p.cfg.lease_s, p.cfg.post_margin_s).await;
+            // any job with time left for a rejection is claimed: one that cannot finish is
+            // rejected (the buyer is refunded at once) rather than left to expire
+            let claimed = p.queue.claim(&self.name, p.now(), p.cfg.lease_s, MIN_TO_REJECT_S).await;
             tracing::trace!(target: TARGET, worker = %self.name, now = p.now(), ?claimed, "claim");
             match claimed {
                 Ok(Some(job)) => self.process(job).await,
