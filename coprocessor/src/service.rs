@@ -98,6 +98,9 @@ pub struct CoprocessorArgs {
     /// Expanded evaluation keys kept in memory.
     #[arg(long, env = "MODELMART_KEY_CACHE", default_value_t = 4)]
     pub key_cache: usize,
+    /// Seconds to wait for a transaction's receipt before checking the chain and resending.
+    #[arg(long, env = "MODELMART_RECEIPT_TIMEOUT_S", default_value_t = 60)]
+    pub receipt_timeout_s: u64,
     /// Worker name prefix (unique per process when several share a queue).
     #[arg(long, env = "MODELMART_WORKER_NAME")]
     pub worker_name: Option<String>,
@@ -199,7 +202,10 @@ pub async fn run(
         .parse()
         .map_err(|_| config("operator key is not a private key"))?;
     let x25519 = load_x25519(args.x25519_key.as_ref(), dir)?;
-    let chain = Chain::connect(&args.rpc_url, signer, args.contract).await?;
+    let chain = Chain::connect(&args.rpc_url, signer, args.contract).await?.with_timing(
+        Duration::from_secs(args.receipt_timeout_s.max(1)),
+        Duration::from_millis(args.poll_ms.max(10)),
+    );
     let provider = ProviderBuilder::new()
         .connect(&args.rpc_url)
         .await

@@ -367,3 +367,64 @@ async fn two_coprocessors_share_a_postgres_queue() -> eyre::Result<()> {
     stack.stop_coprocessor().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_result_transactions_and_rpc_outages_still_settle_once() -> eyre::Result<()> {
+    use modelmart_e2e::proxy::{DROP_SENDS, OUTAGE, PASS, RpcProxy};
+    use std::sync::atomic::Ordering;
+    let mut stack = Stack::start().await?;
+    let proxy = RpcProxy::start(stack.anvil.endpoint()).await?;
+    stack.stop_coprocessor().await?;
+    stack.coprocessor_rpc = Some(proxy.url.clone());
+    stack.start_coprocessor();
+    stack.wait_healthy().await?;
+
+    let (logreg, card, test) = demo_model("logreg_breast_cancer", "breast_cancer", 0)?;
+    let seller = Seller::new(stack.chain(SELLER).await?)?;
+    let terms = Terms {
+        operator: stack.address(OPERATOR),
+        token: Address::ZERO,
+        price_per_row: ETH / 1_000,
+        operator_fee_per_row: ETH / 5_000,
+        max_rows: 8,
+        job_deadline: 600,
+    };
+    let id = seller.publish(&logreg, &card, &terms).await?.model_id;
+    seller.wait_accepted(id, MINUTE).await?;
+    let mut buyer = Buyer::new(stack.chain(BUYER).await?, BuyerKeys::generate(ParamSetId(1))?)?;
+    buyer.job_timeout = 2 * MINUTE;
+    let model = buyer.model(id).await?;
+    let key = buyer.ensure_key(&model).await?;
+    let row = &test.x[..1];
+    let clear = vec![logreg.predict_clear(&row[0])?];
+
+    // the node never sees the result transactions: the coprocessor waits, checks, resends
+    proxy.set(DROP_SENDS);
+    let input = buyer.upload_rows(&model, row).await?;
+    let first = buyer.request(&model, input, key, 1, None, Payment::Auto).await?;
+    let t = tokio::time::Instant::now();
+    while proxy.dropped.load(Ordering::SeqCst) < 2 {
+        eyre::ensure!(t.elapsed() < MINUTE, "no result transaction was attempted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    proxy.set(PASS);
+    assert_eq!(buyer.result(&model, &first).await?.raw, clear);
+
+    // an outage of the coprocessor's node: reported in /healthz, then caught up
+    proxy.set(OUTAGE);
+    let input = buyer.upload_rows(&model, &test.x[1..2]).await?;
+    let second = buyer.request(&model, input, key, 1, None, Payment::Auto).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let health: serde_json::Value =
+        reqwest::get(format!("{}/healthz", stack.endpoint)).await?.json().await?;
+    assert_eq!(health["status"], "degraded", "{health}");
+    proxy.set(PASS);
+    assert_eq!(buyer.result(&model, &second).await?.raw, vec![logreg.predict_clear(&test.x[1])?]);
+
+    let done = completed_events(&stack).await?;
+    for job in [first, second] {
+        assert_eq!(done.iter().filter(|e| e.jobId == U256::from(job.job_id)).count(), 1);
+    }
+    stack.stop_coprocessor().await?;
+    Ok(())
+}

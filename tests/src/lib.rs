@@ -23,6 +23,8 @@ use modelmart_sdk::{
 };
 use tokio::{sync::oneshot, task::JoinHandle};
 
+pub mod proxy;
+
 /// Accounts of the stack (anvil's default keys): 0 owner/treasury, 1 operator, 2 seller, 3-4 buyers.
 pub const OPERATOR: usize = 1;
 /// The seller's account index.
@@ -49,6 +51,8 @@ pub struct Stack {
     pub workers: usize,
     /// Queue database (default: SQLite in `dir`).
     pub queue_url: Option<String>,
+    /// The JSON-RPC URL the coprocessor uses (default: anvil's; a fault proxy in tests).
+    pub coprocessor_rpc: Option<String>,
 }
 
 fn anvil_path() -> PathBuf {
@@ -135,6 +139,7 @@ impl Stack {
             lease_s: 5,
             workers,
             queue_url,
+            coprocessor_rpc: None,
         };
         let op = Operator::new(stack.chain(OPERATOR).await?);
         op.register(&stack.endpoint, stack.x25519.public_bytes(), U256::from(2 * ETH)).await?;
@@ -163,7 +168,7 @@ impl Stack {
     /// The coprocessor's settings.
     pub fn coprocessor_args(&self) -> CoprocessorArgs {
         CoprocessorArgs {
-            rpc_url: self.anvil.endpoint(),
+            rpc_url: self.coprocessor_rpc.clone().unwrap_or_else(|| self.anvil.endpoint()),
             contract: self.deployment.market,
             start_block: self.deployment.block,
             operator_key: Secret(alloy::hex::encode(self.anvil.keys()[OPERATOR].to_bytes())),
@@ -180,6 +185,7 @@ impl Stack {
             lease_s: self.lease_s,
             post_margin_s: 5,
             key_cache: 2,
+            receipt_timeout_s: 3,
             worker_name: None,
         }
     }

@@ -202,6 +202,7 @@ async fn up(
         lease_s: 60,
         post_margin_s: 15,
         key_cache: 4,
+        receipt_timeout_s: 60,
         worker_name: None,
     };
     stack.services.push(spawn(|rx| async move {
