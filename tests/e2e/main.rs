@@ -60,14 +60,7 @@ async fn paid_private_inference_end_to_end() -> eyre::Result<()> {
 
     // seller lists three models; the coprocessor opens, checks and accepts each
     let seller = Seller::new(stack.chain(SELLER).await?)?;
-    let native = Terms {
-        operator: stack.address(OPERATOR),
-        token: Address::ZERO,
-        price_per_row: ETH / 1_000,
-        operator_fee_per_row: ETH / 5_000,
-        max_rows: 8,
-        job_deadline: 600,
-    };
+    let native = native_terms(&stack);
     let usd = Terms {
         token: stack.deployment.token,
         price_per_row: 1_000_000,
@@ -322,22 +315,7 @@ async fn two_coprocessors_share_a_postgres_queue() -> eyre::Result<()> {
     ));
 
     let (tree, card, test) = demo_model("tree5_breast_cancer", "breast_cancer", 0)?;
-    let seller = Seller::new(stack.chain(SELLER).await?)?;
-    let terms = Terms {
-        operator: stack.address(OPERATOR),
-        token: Address::ZERO,
-        price_per_row: ETH / 1_000,
-        operator_fee_per_row: ETH / 5_000,
-        max_rows: 8,
-        job_deadline: 600,
-    };
-    let id = seller.publish(&tree, &card, &terms).await?.model_id;
-    seller.wait_accepted(id, MINUTE).await?;
-
-    let mut buyer = Buyer::new(stack.chain(BUYER).await?, BuyerKeys::generate(ParamSetId(1))?)?;
-    buyer.job_timeout = 2 * MINUTE;
-    let model = buyer.model(id).await?;
-    let key = buyer.ensure_key(&model).await?;
+    let (buyer, model, key) = listed_for_buyer(&stack, &tree, &card).await?;
     let mut jobs = Vec::new();
     for i in 0..6 {
         let input = buyer.upload_rows(&model, &test.x[i..=i]).await?;
@@ -380,21 +358,7 @@ async fn dropped_result_transactions_and_rpc_outages_still_settle_once() -> eyre
     stack.wait_healthy().await?;
 
     let (logreg, card, test) = demo_model("logreg_breast_cancer", "breast_cancer", 0)?;
-    let seller = Seller::new(stack.chain(SELLER).await?)?;
-    let terms = Terms {
-        operator: stack.address(OPERATOR),
-        token: Address::ZERO,
-        price_per_row: ETH / 1_000,
-        operator_fee_per_row: ETH / 5_000,
-        max_rows: 8,
-        job_deadline: 600,
-    };
-    let id = seller.publish(&logreg, &card, &terms).await?.model_id;
-    seller.wait_accepted(id, MINUTE).await?;
-    let mut buyer = Buyer::new(stack.chain(BUYER).await?, BuyerKeys::generate(ParamSetId(1))?)?;
-    buyer.job_timeout = 2 * MINUTE;
-    let model = buyer.model(id).await?;
-    let key = buyer.ensure_key(&model).await?;
+    let (buyer, model, key) = listed_for_buyer(&stack, &logreg, &card).await?;
     let row = &test.x[..1];
     let clear = vec![logreg.predict_clear(&row[0])?];
 
@@ -427,4 +391,32 @@ async fn dropped_result_transactions_and_rpc_outages_still_settle_once() -> eyre
     }
     stack.stop_coprocessor().await?;
     Ok(())
+}
+
+/// The seller's native-coin terms used by these tests.
+fn native_terms(stack: &Stack) -> Terms {
+    Terms {
+        operator: stack.address(OPERATOR),
+        token: Address::ZERO,
+        price_per_row: ETH / 1_000,
+        operator_fee_per_row: ETH / 5_000,
+        max_rows: 8,
+        job_deadline: 600,
+    }
+}
+
+/// List `model` for the native coin, wait for the operator, and ready a fresh buyer for it.
+async fn listed_for_buyer(
+    stack: &Stack,
+    model: &modelmart_fhe::CompiledModel,
+    card: &ModelCard,
+) -> eyre::Result<(Buyer, modelmart_sdk::ModelInfo, B256)> {
+    let seller = Seller::new(stack.chain(SELLER).await?)?;
+    let id = seller.publish(model, card, &native_terms(stack)).await?.model_id;
+    seller.wait_accepted(id, MINUTE).await?;
+    let mut buyer = Buyer::new(stack.chain(BUYER).await?, BuyerKeys::generate(ParamSetId(1))?)?;
+    buyer.job_timeout = 2 * MINUTE;
+    let info = buyer.model(id).await?;
+    let key = buyer.ensure_key(&info).await?;
+    Ok((buyer, info, key))
 }
