@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use alloy::primitives::U256;
 use eyre::WrapErr;
 use modelmart_fhe::{Dataset, params::ParamSetId};
-use modelmart_sdk::{Buyer, BuyerKeys, Payment};
+use modelmart_sdk::{Buyer, BuyerKeys, Payment, Prediction, RequestedJob};
 use serde_json::json;
 
 use super::chain::ChainOpts;
@@ -40,8 +40,24 @@ pub(crate) enum BuyerCmd {
         #[arg(long, default_value_t = 1)]
         param_set: u16,
     },
-    /// Encrypt rows, pay, wait for the job, decrypt and decode.
+    /// Encrypt rows, pay, wait for the job, decrypt and decode (`--no-wait`: stop after paying).
     Infer(Box<InferArgs>),
+    /// Wait for a job requested earlier, then download, verify, decrypt and decode its result.
+    Result {
+        /// Listing id.
+        #[arg(long)]
+        model: u64,
+        /// Job id.
+        #[arg(long)]
+        job: u64,
+        /// Block to search for the job's end from (the request's block; 0 searches all).
+        #[arg(long, default_value_t = 0)]
+        from_block: u64,
+        #[command(flatten)]
+        keys: KeyOpts,
+        #[command(flatten)]
+        chain: ChainOpts,
+    },
 }
 
 /// What to infer on, and how to pay.
@@ -62,6 +78,9 @@ pub(crate) struct InferArgs {
     /// `auto`, `permit` or `approve` (ERC-20 listings).
     #[arg(long, default_value = "auto")]
     payment: String,
+    /// Stop once the job is paid for and print it; fetch the result later with `buyer result`.
+    #[arg(long)]
+    no_wait: bool,
     /// Refuse to pay more than this in total (token units); default the current quote.
     #[arg(long)]
     max_price: Option<U256>,
@@ -124,7 +143,8 @@ pub(crate) async fn run(cmd: BuyerCmd, out: &Output) -> eyre::Result<()> {
             });
         }
         BuyerCmd::Infer(a) => {
-            let InferArgs { model, csv, rows, row, payment: pay, max_price, keys, chain } = *a;
+            let InferArgs { model, csv, rows, row, payment: pay, no_wait, max_price, keys, chain } =
+                *a;
             let pay = payment(&pay)?;
             let chain = chain.connect().await?;
             let step = out.step("loading the model card");
@@ -145,22 +165,52 @@ pub(crate) async fn run(cmd: BuyerCmd, out: &Output) -> eyre::Result<()> {
             let input = buyer.upload_rows(&info, &rows).await?;
             step.set_message("paying and requesting");
             let job = buyer.request(&info, input, key, rows.len() as u32, max_price, pay).await?;
+            if no_wait {
+                step.finish_and_clear();
+                out.result(
+                    json!({ "job_id": job.job_id, "block": job.block, "price": job.price.to_string(), "deadline": job.deadline }),
+                    || format!("job {} requested in block {} (paid {}, deadline {}); fetch it with: modelmart buyer result --model {model} --job {} --from-block {}", job.job_id, job.block, job.price, job.deadline, job.job_id, job.block),
+                );
+                return Ok(());
+            }
             step.set_message(format!("waiting for job {}", job.job_id));
             let p = buyer.result(&info, &job).await?;
             step.finish_and_clear();
-            out.result(
-                json!({ "job_id": p.job_id, "price": job.price.to_string(), "result_hash": p.result_hash.to_string(),
-                        "labels": p.labels, "scores": p.scores, "raw": p.raw }),
-                || {
-                    let mut s = format!("job {} paid {} — result {}\n", p.job_id, job.price, p.result_hash);
-                    for (i, sc) in p.scores.iter().enumerate() {
-                        let label = p.labels.as_ref().and_then(|l| l.get(i)).map(|l| format!("{l}  ")).unwrap_or_default();
-                        s.push_str(&format!("  row {i}: {label}scores {sc:?}\n"));
-                    }
-                    s.trim_end().to_owned()
-                },
-            );
+            print_prediction(out, &p);
+        }
+        BuyerCmd::Result { model, job, from_block, keys, chain } => {
+            let chain = chain.connect().await?;
+            let probe = Buyer::new(chain.clone(), BuyerKeys::generate(ParamSetId(1))?)?;
+            let info = probe.model(model).await?;
+            let k = BuyerKeys::load(&keys.keys, keys.passphrase()?)?;
+            let buyer = Buyer::new(chain, k)?;
+            let step = out.step(&format!("waiting for job {job}"));
+            let requested =
+                RequestedJob { job_id: job, block: from_block, price: U256::ZERO, deadline: 0 };
+            let p = buyer.result(&info, &requested).await?;
+            step.finish_and_clear();
+            print_prediction(out, &p);
         }
     }
     Ok(())
+}
+
+fn print_prediction(out: &Output, p: &Prediction) {
+    out.result(
+        json!({ "job_id": p.job_id, "result_hash": p.result_hash.to_string(),
+                "labels": p.labels, "scores": p.scores, "raw": p.raw }),
+        || {
+            let mut s = format!("job {} — result {}\n", p.job_id, p.result_hash);
+            for (i, sc) in p.scores.iter().enumerate() {
+                let label = p
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(i))
+                    .map(|l| format!("{l}  "))
+                    .unwrap_or_default();
+                s.push_str(&format!("  row {i}: {label}scores {sc:?}\n"));
+            }
+            s.trim_end().to_owned()
+        },
+    );
 }
