@@ -251,6 +251,17 @@ async fn paid_private_inference_end_to_end() -> eyre::Result<()> {
         reqwest::get(format!("{}/healthz", stack.endpoint)).await?.json().await?;
     assert_eq!(health["status"], "ok", "{health}");
     assert_eq!(health["queue"]["completed"], 5, "{health}");
+    let metrics = reqwest::get(format!("{}/metrics", stack.endpoint)).await?.text().await?;
+    for series in [
+        "modelmart_coprocessor_queue_depth",
+        "modelmart_coprocessor_jobs_total",
+        "modelmart_coprocessor_eval_seconds",
+        "modelmart_coprocessor_post_seconds",
+        "modelmart_coprocessor_fetch_seconds",
+        "modelmart_coprocessor_bootstraps_total",
+    ] {
+        assert!(metrics.contains(series), "{series} missing from /metrics");
+    }
     assert_eq!(queue_count(&stack, "completed").await?, 5);
 
     // withdrawals: exactly what the completed jobs credited

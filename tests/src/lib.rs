@@ -93,6 +93,17 @@ pub fn demo_model(
     Ok((compiled, card, test))
 }
 
+/// One Prometheus recorder for the whole test process (the `metrics` facade has one global).
+fn metrics() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    static HANDLE: std::sync::OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok()
+        })
+        .clone()
+}
+
 fn free_port() -> eyre::Result<SocketAddr> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
@@ -194,7 +205,7 @@ impl Stack {
     pub fn start_coprocessor(&mut self) {
         let (tx, rx) = oneshot::channel();
         let args = self.coprocessor_args();
-        let handle = tokio::spawn(modelmart_coprocessor::service::run(args, None, async {
+        let handle = tokio::spawn(modelmart_coprocessor::service::run(args, metrics(), async {
             let _ = rx.await;
         }));
         self.cp = Some((handle, tx));
