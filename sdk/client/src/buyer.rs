@@ -112,8 +112,9 @@ impl Buyer {
         Ok(ModelInfo { model_id, listing, status: model_status(m.status), card, endpoint })
     }
 
-    /// Make sure this buyer's evaluation key is registered on chain (once, for every model of
-    /// the parameter set) and, when `model` bootstraps, uploaded to its operator. Returns its hash.
+    /// Make sure a key of this buyer is registered on chain for `model` and return its hash: for
+    /// a bootstrapped model the evaluation key (registered once, uploaded to the model's
+    /// operator), for a leveled one [`BuyerKeys::leveled_key_hash`] (no evaluation key is made).
     pub async fn ensure_key(&mut self, model: &ModelInfo) -> Result<B256> {
         if self.keys.client().param_set() != model.card.model.param_set {
             return Err(Error::Invalid(format!(
@@ -123,10 +124,13 @@ impl Buyer {
                 model.card.model.param_set.0
             )));
         }
-        let (bytes, hash) = self.keys.evaluation_key()?;
-        if model.card.model.needs_evaluation_key() {
+        let hash = if model.card.model.needs_evaluation_key() {
+            let (bytes, hash) = self.keys.evaluation_key()?;
             self.blobs.put(&model.endpoint, Kind::EvalKey, bytes.to_vec()).await?;
-        }
+            hash
+        } else {
+            self.keys.leveled_key_hash()
+        };
         let key = self.chain.market().getKey(hash).call().await.map_err(rpc)?;
         if key.owner == Address::ZERO {
             let call = self.chain.market().registerKey(hash, model.listing.paramSet);

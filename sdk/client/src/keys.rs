@@ -23,12 +23,16 @@ struct KeyFile {
     salt: String,
     nonce: String,
     ciphertext: String,
+    /// Random tag whose hash registers this buyer's key for models that need no evaluation key.
+    #[serde(default)]
+    leveled_tag: Option<String>,
 }
 
 /// A buyer's keys: the secret client key and, for models that bootstrap, its evaluation key.
 pub struct BuyerKeys {
     client: ClientKey,
     eval_key: Option<Vec<u8>>,
+    leveled_tag: [u8; 32],
     path: Option<PathBuf>,
 }
 
@@ -60,7 +64,12 @@ fn eval_path(path: &Path) -> PathBuf {
 impl BuyerKeys {
     /// Fresh keys for `param_set`, held in memory only.
     pub fn generate(param_set: ParamSetId) -> Result<Self> {
-        Ok(Self { client: ClientKey::generate(param_set)?, eval_key: None, path: None })
+        Ok(Self {
+            client: ClientKey::generate(param_set)?,
+            eval_key: None,
+            leveled_tag: rand::random(),
+            path: None,
+        })
     }
 
     /// Load the keys at `path` (unlocked with `passphrase`), or create and save new ones there.
@@ -100,7 +109,22 @@ impl BuyerKeys {
             .map_err(|_| store_err(path, "wrong passphrase or corrupted file"))?;
         let client = ClientKey::from_bytes(&plain)?;
         let eval_key = std::fs::read(eval_path(path)).ok();
-        Ok(Self { client, eval_key, path: Some(path.to_owned()) })
+        let mut leveled_tag = [0u8; 32];
+        let missing = match file.leveled_tag.as_deref() {
+            Some(t) => {
+                alloy::hex::decode_to_slice(t, &mut leveled_tag).map_err(|e| store_err(path, e))?;
+                false
+            }
+            None => {
+                leveled_tag = rand::random();
+                true
+            }
+        };
+        let mut keys = Self { client, eval_key, leveled_tag, path: Some(path.to_owned()) };
+        if missing {
+            keys.save(path, passphrase)?; // files written before the tag existed get one, once
+        }
+        Ok(keys)
     }
 
     /// Save the client key encrypted under `passphrase` (file mode 0600), and the evaluation key
@@ -119,6 +143,7 @@ impl BuyerKeys {
             salt: alloy::hex::encode(salt),
             nonce: alloy::hex::encode(nonce),
             ciphertext: alloy::hex::encode(ct),
+            leveled_tag: Some(alloy::hex::encode(self.leveled_tag)),
         };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| store_err(path, e))?;
@@ -135,6 +160,21 @@ impl BuyerKeys {
     /// The secret client key.
     pub fn client(&self) -> &ClientKey {
         &self.client
+    }
+
+    /// The key hash to register for models that need no evaluation key (linear models): the
+    /// evaluation key's if it was already made, else the hash of a random tag kept in the key
+    /// file — so a buyer of leveled models never generates the ~30 MB evaluation key. The
+    /// operator ignores the key of such jobs.
+    pub fn leveled_key_hash(&self) -> B256 {
+        match &self.eval_key {
+            Some(ek) => sha256(ek),
+            None => {
+                let mut tagged = b"modelmart leveled key v1".to_vec();
+                tagged.extend_from_slice(&self.leveled_tag);
+                sha256(&tagged)
+            }
+        }
     }
 
     /// The evaluation key blob, made on first use (a few seconds) and kept next to the key file.
@@ -173,6 +213,7 @@ mod tests {
         keys.save(&path, "correct horse")?;
         let again = BuyerKeys::load(&path, "correct horse")?;
         assert_eq!(again.client().to_bytes()?, keys.client().to_bytes()?);
+        assert_eq!(again.leveled_key_hash(), keys.leveled_key_hash(), "stable across sessions");
         let err = BuyerKeys::load(&path, "wrong").err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("wrong passphrase"), "{err}");
         #[cfg(unix)]
