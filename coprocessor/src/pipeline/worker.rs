@@ -163,6 +163,13 @@ impl Worker {
         let id = u64::try_from(c.job.job_id).unwrap_or_default();
         let chain = p.operator.chain();
         let status = chain.job_status(id).await?;
+        if status == "completed"
+            && let Some(h) = &c.result_hash
+        {
+            // an earlier attempt posted it and died before recording the outcome: settling
+            // again finds the job completed and records it as such
+            return Ok(Decision::Submit(h.clone()));
+        }
         if status != "requested" {
             return Ok(Decision::Settled(format!("job is {status} on chain")));
         }
