@@ -244,7 +244,10 @@ async fn main() -> eyre::Result<()> {
         let base = format!("http://{}", std_listener.local_addr()?);
         let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
         let server = std::thread::spawn(move || -> eyre::Result<()> {
-            let rt = tokio::runtime::Runtime::new()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("api-server")
+                .build()?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(std_listener)?;
                 api::serve(listener, app, async move {

@@ -90,7 +90,14 @@ pub struct Follower {
     status: SharedStatus,
     updates: broadcast::Sender<Update>,
     chain_id: Option<u64>,
+    /// Events written since the planner statistics were last refreshed.
+    unanalyzed: usize,
 }
+
+/// Events after which the planner statistics are refreshed (once caught up, or every ten times
+/// as many during a long catch-up): a bulk-loaded Postgres table without statistics gets
+/// sequential-scan plans for multi-key lookups until autovacuum gets to it.
+const ANALYZE_AFTER: usize = 10_000;
 
 fn rpc(e: TransportError) -> Error {
     Error::Rpc(e.to_string())
@@ -105,7 +112,16 @@ impl Follower {
         updates: broadcast::Sender<Update>,
     ) -> Self {
         let range = cfg.max_range.max(1);
-        Self { provider, db, cfg, range, status: SharedStatus::default(), updates, chain_id: None }
+        Self {
+            provider,
+            db,
+            cfg,
+            range,
+            status: SharedStatus::default(),
+            updates,
+            chain_id: None,
+            unanalyzed: 0,
+        }
     }
 
     /// The live status handle.
@@ -263,6 +279,21 @@ impl Follower {
             })
             .await?;
         self.range = (self.range * 2).min(self.cfg.max_range.max(1));
+        self.unanalyzed += n_events;
+        if self.unanalyzed >= ANALYZE_AFTER
+            && (to >= target || self.unanalyzed >= 10 * ANALYZE_AFTER)
+        {
+            let t = Instant::now();
+            match self.db.analyze().await {
+                Ok(()) => {
+                    tracing::debug!(target: TARGET, events = self.unanalyzed, ms = t.elapsed().as_millis() as u64, "planner statistics refreshed");
+                    self.unanalyzed = 0;
+                }
+                Err(e) => {
+                    tracing::warn!(target: TARGET, error = %e, "refreshing planner statistics failed")
+                }
+            }
+        }
         metrics::counter!("modelmart_indexer_events_total").increment(n_events as u64);
         metrics::histogram!("modelmart_indexer_batch_seconds")
             .record(started.elapsed().as_secs_f64());

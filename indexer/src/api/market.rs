@@ -206,7 +206,7 @@ pub(crate) async fn get_model(
     state: St,
     Path(id): Path<i64>,
 ) -> Result<Json<ModelDetail>, ApiError> {
-    let (model, history) = state.db.versions::<Model>("model_id", Val::Int(id)).await?;
+    let (model, history) = state.db.versions::<Model>("model_id", id).await?;
     let model = model.ok_or_else(|| ApiError::not_found(format!("no model {id}")))?;
     let operator = state
         .db

@@ -1,6 +1,7 @@
 //! The HTTP API (axum): models, operators, jobs, keys and balances from the index, an OpenAPI
 //! document, a live stream of updates, `/healthz` and Prometheus metrics.
 
+mod batch;
 mod error;
 mod market;
 mod query;
@@ -47,6 +48,7 @@ pub struct ApiState {
     status: Option<SharedStatus>,
     updates: broadcast::Sender<Update>,
     metrics: Option<PrometheusHandle>,
+    jobs: batch::JobLoader,
 }
 
 impl ApiState {
@@ -58,7 +60,16 @@ impl ApiState {
         updates: broadcast::Sender<Update>,
         metrics: Option<PrometheusHandle>,
     ) -> Self {
-        Self { db, snapshot: Arc::default(), probe: Probe::default(), status, updates, metrics }
+        let jobs = batch::JobLoader::new(db.clone());
+        Self {
+            db,
+            snapshot: Arc::default(),
+            probe: Probe::default(),
+            status,
+            updates,
+            metrics,
+            jobs,
+        }
     }
 
     /// Show the endpoint health and verified cards this [`Probe`] collects.

@@ -115,7 +115,7 @@ pub struct JobDetail {
 #[utoipa::path(get, path = "/v1/jobs/{id}", params(("id" = i64, Path, description = "Job id")),
     responses((status = 200, body = JobDetail), (status = 404, body = ApiError)))]
 pub(crate) async fn get_job(state: St, Path(id): Path<i64>) -> Result<Json<JobDetail>, ApiError> {
-    let (job, history) = state.db.versions::<Job>("job_id", Val::Int(id)).await?;
+    let (job, history) = state.jobs.get(id).await?;
     let job = job.ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
     Ok(Json(JobDetail { job, history }))
 }

@@ -112,6 +112,17 @@ impl Db {
         &self.pool
     }
 
+    /// Refresh the query planner's statistics (Postgres `ANALYZE`; SQLite `PRAGMA optimize`,
+    /// which analyzes only where its planner would gain).
+    pub async fn analyze(&self) -> Result<()> {
+        let sql = match self.backend {
+            Backend::Sqlite => "PRAGMA optimize",
+            Backend::Postgres => "ANALYZE",
+        };
+        sqlx::query(sql).execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Close every connection.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -1,5 +1,7 @@
 //! The read path: the cursor, stored block hashes, and the queries behind the API.
 
+use std::collections::HashMap;
+
 use alloy::primitives::B256;
 use serde::Serialize;
 use sqlx::Row;
@@ -137,18 +139,30 @@ impl Db {
     pub(crate) async fn versions<T: Entity>(
         &self,
         key_col: &str,
-        key: Val,
+        key: i64,
     ) -> Result<(Option<T>, Vec<Change>)> {
+        Ok(self.versions_of::<T>(key_col, &[key]).await?.remove(&key).unwrap_or_default())
+    }
+
+    /// [`Db::versions`] of several entities in one query, by key (absent keys are missing from
+    /// the map). Repeated keys are allowed (callers pad batches to a few statement shapes).
+    pub(crate) async fn versions_of<T: Entity>(
+        &self,
+        key_col: &str,
+        keys: &[i64],
+    ) -> Result<HashMap<i64, (Option<T>, Vec<Change>)>> {
+        let mut found: HashMap<i64, (Option<T>, Vec<Change>)> = HashMap::new();
+        if keys.is_empty() {
+            return Ok(found);
+        }
         let mut q = Sql::new(format!(
-            "SELECT {}, event, block_number, block_time, tx_hash, superseded_at FROM {} WHERE {key_col} = ",
+            "SELECT {}, event, block_number, block_time, tx_hash, superseded_at FROM {} WHERE {key_col} IN (",
             T::COLUMNS.join(", "),
             T::TABLE
         ));
-        q.bind(key).push(" ORDER BY vid");
-        let rows = q.query().fetch_all(&self.pool).await?;
-        let mut current = None;
-        let mut history = Vec::with_capacity(rows.len());
-        for r in &rows {
+        q.bind_list(keys.iter().copied()).push(") ORDER BY vid");
+        for r in &q.query().fetch_all(&self.pool).await? {
+            let (current, history) = found.entry(int(r, T::TABLE, key_col)?).or_default();
             history.push(Change {
                 event: text(r, T::TABLE, "event")?,
                 status: text(r, T::TABLE, "status")?,
@@ -157,10 +171,10 @@ impl Db {
                 tx_hash: text(r, T::TABLE, "tx_hash")?,
             });
             if r.try_get::<Option<i64>, _>("superseded_at")?.is_none() {
-                current = Some(T::from_row(r)?);
+                *current = Some(T::from_row(r)?);
             }
         }
-        Ok((current, history))
+        Ok(found)
     }
 
     /// Every current row of an entity table whose columns equal the `filters` (small tables).
