@@ -35,8 +35,15 @@ pub enum Error {
     #[error(transparent)]
     Index(#[from] modelmart_indexer::Error),
     /// Blob storage failed.
-    #[error("storage: {0}")]
-    Storage(String),
+    #[error("blob storage: {0}")]
+    Blob(#[from] blobs::BlobError),
+    /// Something the job needs is not ready yet (its listing is not indexed yet); the job is
+    /// released and retried.
+    #[error("not ready: {0}")]
+    NotReady(String),
+    /// A blocking task (evaluation, key expansion) failed or was cancelled; the job is retried.
+    #[error("task: {0}")]
+    Task(String),
     /// The configuration is unusable.
     #[error("config: {0}")]
     Config(String),

@@ -11,7 +11,7 @@ use modelmart_sdk::{
 use sha2::{Digest, Sha256};
 
 use super::Pipeline;
-use crate::Result;
+use crate::{Result, blobs::BlobError};
 
 const TARGET: &str = "modelmart::coprocessor::listings";
 
@@ -28,13 +28,16 @@ fn refuse(reason: u16, detail: impl Into<String>) -> Refusal {
 
 impl Pipeline {
     /// Read a blob by hash and check that its bytes hash to it (storage is not trusted).
-    pub(crate) async fn verified_blob(&self, hash: &str) -> Result<Option<bytes::Bytes>, String> {
-        let Some(bytes) = self.blobs.read(hash).await.map_err(|e| e.to_string())? else {
+    pub(crate) async fn verified_blob(
+        &self,
+        hash: &str,
+    ) -> Result<Option<bytes::Bytes>, BlobError> {
+        let Some(bytes) = self.blobs.read(hash).await? else {
             return Ok(None);
         };
         let actual = alloy::hex::encode(Sha256::digest(&bytes));
         if !hash.trim_start_matches("0x").eq_ignore_ascii_case(&actual) {
-            return Err(format!("blob {hash} hashes to {actual}"));
+            return Err(BlobError::HashMismatch { expected: hash.to_owned(), actual });
         }
         Ok(Some(bytes))
     }
@@ -49,11 +52,13 @@ impl Pipeline {
         if let Some(m) = self.models.get(&id) {
             return Ok(Ok(m));
         }
-        let blob = |r: Result<Option<bytes::Bytes>, String>, missing: u16, what: &str| match r {
+        let blob = |r: Result<Option<bytes::Bytes>, BlobError>, missing: u16, what: &str| match r {
             Ok(Some(b)) => Ok(Ok(b)),
             Ok(None) => Ok(Err(refuse(missing, format!("{what} not uploaded")))),
-            Err(e) if e.contains("hashes to") => Ok(Err(refuse(reasons::HASH_MISMATCH, e))),
-            Err(e) => Err(crate::Error::Storage(e)),
+            Err(e @ BlobError::HashMismatch { .. }) => {
+                Ok(Err(refuse(reasons::HASH_MISMATCH, format!("{what}: {e}"))))
+            }
+            Err(e) => Err(crate::Error::Blob(e)),
         };
         let card = match blob(
             self.verified_blob(&model.card_hash).await,

@@ -15,6 +15,7 @@ use tracing::Instrument;
 use super::Pipeline;
 use crate::{
     BlobKind, Error, Result,
+    blobs::BlobError,
     queue::{Claimed, Outcome},
 };
 
@@ -52,7 +53,7 @@ fn fhe_reason(e: &modelmart_fhe::Error) -> u16 {
 fn b256(hex: &str) -> Result<B256> {
     hex.parse()
         .or_else(|_| format!("0x{hex}").parse())
-        .map_err(|_| Error::Storage(format!("bad hash {hex}")))
+        .map_err(|_| Error::Blob(BlobError::BadHash(hex.to_owned())))
 }
 
 /// One worker of the pool.
@@ -180,14 +181,14 @@ impl Worker {
             return Ok(Decision::Settled("addressed to another operator".into()));
         }
         if let Some(h) = &c.result_hash
-            && p.blobs.size(h).await.map_err(|e| Error::Storage(e.to_string()))?.is_some()
+            && p.blobs.size(h).await?.is_some()
         {
             return Ok(Decision::Submit(h.clone()));
         }
         let fetch = Instant::now();
         let model_id = req.modelId.to::<i64>();
         let Some(listing) = p.index.model(model_id).await? else {
-            return Err(Error::Storage(format!("model {model_id} not indexed yet")));
+            return Err(Error::NotReady(format!("model {model_id} not indexed yet")));
         };
         let model = match p.open_model(&listing).await? {
             Ok(m) => m,
@@ -219,7 +220,7 @@ impl Worker {
             .record(fetch.elapsed().as_secs_f64());
 
         let max_rows = usize::try_from(listing.max_rows).unwrap_or(0);
-        let _slot = p.eval_slots.acquire().await.map_err(|e| Error::Storage(e.to_string()))?;
+        let _slot = p.eval_slots.acquire().await.map_err(|e| Error::Task(e.to_string()))?;
         let eval = Instant::now();
         let evaluated = tokio::task::spawn_blocking(move || {
             let input = EncryptedInput::from_bytes(&input)?;
@@ -234,7 +235,7 @@ impl Worker {
             Ok(Ok((result.to_bytes()?, stats)))
         })
         .await
-        .map_err(|e| Error::Storage(format!("evaluation thread: {e}")))?;
+        .map_err(|e| Error::Task(format!("evaluation thread: {e}")))?;
         let (bytes, stats) = match evaluated {
             Ok(Ok(r)) => r,
             Ok(Err(d)) => return Ok(d),
@@ -248,10 +249,7 @@ impl Worker {
 
         let hash = alloy::hex::encode(Sha256::digest(&bytes));
         let body = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from(bytes))]);
-        p.blobs
-            .put(BlobKind::Result, &hash, body)
-            .await
-            .map_err(|e| Error::Storage(e.to_string()))?;
+        p.blobs.put(BlobKind::Result, &hash, body).await?;
         p.queue.record_result(c.job.job_id, &self.name, &hash).await?;
         Ok(Decision::Submit(hash))
     }
@@ -261,8 +259,10 @@ impl Worker {
         match self.p.verified_blob(hash).await {
             Ok(Some(b)) => Ok(Ok(b)),
             Ok(None) => Ok(Err(reject(missing, format!("blob {hash} not uploaded")))),
-            Err(e) if e.contains("hashes to") => Ok(Err(reject(reasons::HASH_MISMATCH, e))),
-            Err(e) => Err(Error::Storage(e)),
+            Err(e @ BlobError::HashMismatch { .. }) => {
+                Ok(Err(reject(reasons::HASH_MISMATCH, format!("blob {hash}: {e}"))))
+            }
+            Err(e) => Err(Error::Blob(e)),
         }
     }
 
@@ -278,12 +278,12 @@ impl Worker {
             Ok(b) => b,
             Err(d) => return Ok(Err(d)),
         };
-        let _slot = self.p.eval_slots.acquire().await.map_err(|e| Error::Storage(e.to_string()))?;
+        let _slot = self.p.eval_slots.acquire().await.map_err(|e| Error::Task(e.to_string()))?;
         let expanded = tokio::task::spawn_blocking(move || {
             ServerKey::expand(&EvaluationKey::from_bytes(&bytes)?)
         })
         .await
-        .map_err(|e| Error::Storage(format!("key thread: {e}")))?;
+        .map_err(|e| Error::Task(format!("key thread: {e}")))?;
         match expanded {
             Ok(k) => {
                 let k = Arc::new(k);
