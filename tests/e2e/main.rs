@@ -56,7 +56,8 @@ async fn paid_private_inference_end_to_end() -> eyre::Result<()> {
     let mut stack = Stack::start().await?;
     let (logreg, logreg_card, test) = demo_model("logreg_breast_cancer", "breast_cancer", 4)?;
     let (tree, tree_card, _) = demo_model("tree5_breast_cancer", "breast_cancer", 0)?;
-    assert_eq!(logreg_card.accuracy.fhe_agreement, 1.0);
+    assert_eq!(logreg_card.accuracy.fhe_agreement, Some(1.0));
+    assert_eq!(tree_card.accuracy.fhe_agreement, None, "no row was run, nothing is claimed");
 
     // seller lists three models; the coprocessor opens, checks and accepts each
     let seller = Seller::new(stack.chain(SELLER).await?)?;

@@ -14,10 +14,10 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use modelmart_coprocessor::service::{CoprocessorArgs, Secret};
-use modelmart_fhe::{CompileOptions, CompiledModel, Dataset, cost::CostModel, onnx::import_onnx};
+use modelmart_fhe::{CompiledModel, Dataset, onnx::import_onnx};
 use modelmart_sdk::{
     Chain, Operator,
-    card::{Accuracy, ModelCard, OutputMode},
+    card::{self, ModelCard},
     dev::{Deployment, ETH},
     seal::OperatorKey,
 };
@@ -76,20 +76,12 @@ pub fn demo_model(
     fhe_rows: usize,
 ) -> eyre::Result<(CompiledModel, ModelCard, Dataset)> {
     let dir = fixtures();
-    let mut model = import_onnx(&std::fs::read(dir.join(format!("models/{name}.onnx")))?)?;
+    let model = import_onnx(&std::fs::read(dir.join(format!("models/{name}.onnx")))?)?;
     let train = Dataset::load(dir.join(format!("data/{data}_train.csv")))?;
     let test = Dataset::load(dir.join(format!("data/{data}_test.csv")))?;
-    model.features = train.names.clone();
-    let compiled = CompiledModel::compile(&model, &train.x, CompileOptions::default())?;
-    let accuracy = Accuracy::measure(&model, &compiled, &test, fhe_rows)?;
-    let card = ModelCard::new(
-        &compiled,
-        name,
-        &format!("{name} trained on the bundled {data} data"),
-        accuracy,
-        OutputMode::Scores,
-        &CostModel::default(),
-    )?;
+    let description = format!("{name} trained on the bundled {data} data");
+    let (compiled, card) =
+        card::prepare_listing(model, &train, &test, name, &description, fhe_rows)?;
     Ok((compiled, card, test))
 }
 

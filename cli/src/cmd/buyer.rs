@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use alloy::primitives::U256;
 use eyre::WrapErr;
 use modelmart_fhe::{Dataset, params::ParamSetId};
-use modelmart_sdk::{Buyer, BuyerKeys, Payment, Prediction, RequestedJob};
+use modelmart_sdk::{
+    Buyer, BuyerKeys, ModelInfo, Payment, Prediction, RequestedJob, blobs::BlobClient,
+};
 use serde_json::json;
 
 use super::chain::ChainOpts;
@@ -148,8 +150,7 @@ pub(crate) async fn run(cmd: BuyerCmd, out: &Output) -> eyre::Result<()> {
             let pay = payment(&pay)?;
             let chain = chain.connect().await?;
             let step = out.step("loading the model card");
-            let probe = Buyer::new(chain.clone(), BuyerKeys::generate(ParamSetId(1))?)?;
-            let info = probe.model(model).await?;
+            let info = ModelInfo::fetch(&chain, &BlobClient::new()?, model).await?;
             step.finish_and_clear();
             let rows = read_rows(csv, row, rows, info.card.model.schema.len())?;
             let step = out.step("opening keys");
@@ -180,8 +181,7 @@ pub(crate) async fn run(cmd: BuyerCmd, out: &Output) -> eyre::Result<()> {
         }
         BuyerCmd::Result { model, job, from_block, keys, chain } => {
             let chain = chain.connect().await?;
-            let probe = Buyer::new(chain.clone(), BuyerKeys::generate(ParamSetId(1))?)?;
-            let info = probe.model(model).await?;
+            let info = ModelInfo::fetch(&chain, &BlobClient::new()?, model).await?;
             let k = BuyerKeys::load(&keys.keys, keys.passphrase()?)?;
             let buyer = Buyer::new(chain, k)?;
             let step = out.step(&format!("waiting for job {job}"));

@@ -1,10 +1,8 @@
 //! The demo models `modelmart dev` lists, compiled from data bundled into the binary: a logistic
 //! regression and a depth-5 decision tree on the breast-cancer data (scikit-learn exports).
 
-use modelmart_fhe::{
-    CompileOptions, CompiledModel, Dataset, cost::CostModel, model::Model, onnx::import_onnx,
-};
-use modelmart_sdk::card::{Accuracy, ModelCard, OutputMode};
+use modelmart_fhe::{CompiledModel, Dataset, model::Model, onnx::import_onnx};
+use modelmart_sdk::card::{self, ModelCard};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk/fhe/fixtures");
 const LOGREG: &[u8] = include_bytes!(concat!(
@@ -34,30 +32,14 @@ pub(crate) struct Demo {
 /// Compile a model for a card: features named from the training split, accuracy measured on
 /// the test split, FHE agreement on `fhe_rows` test rows.
 pub(crate) fn prepare(
-    mut model: Model,
+    model: Model,
     train: &Dataset,
     test: Dataset,
     name: &str,
     description: &str,
     fhe_rows: usize,
 ) -> eyre::Result<Demo> {
-    eyre::ensure!(
-        train.names.len() == model.n_features(),
-        "the training data has {} features, the model takes {}",
-        train.names.len(),
-        model.n_features()
-    );
-    model.features = train.names.clone();
-    let compiled = CompiledModel::compile(&model, &train.x, CompileOptions::default())?;
-    let accuracy = Accuracy::measure(&model, &compiled, &test, fhe_rows)?;
-    let card = ModelCard::new(
-        &compiled,
-        name,
-        description,
-        accuracy,
-        OutputMode::Scores,
-        &CostModel::default(),
-    )?;
+    let (compiled, card) = card::prepare_listing(model, train, &test, name, description, fhe_rows)?;
     Ok(Demo { compiled, card, test })
 }
 

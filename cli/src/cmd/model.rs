@@ -1,7 +1,7 @@
 //! `modelmart model ID`: a listing's terms, status and verified card.
 
 use modelmart_fhe::model::Task;
-use modelmart_sdk::{Buyer, BuyerKeys};
+use modelmart_sdk::{ModelInfo, blobs::BlobClient};
 use serde_json::json;
 
 use super::chain::ChainOpts;
@@ -18,11 +18,8 @@ pub(crate) struct ModelArgs {
 
 pub(crate) async fn run(a: ModelArgs, out: &Output) -> eyre::Result<()> {
     let chain = a.chain.connect().await?;
-    // reading needs no keys; a throwaway in-memory key set satisfies the buyer handle
-    let buyer = Buyer::new(chain, BuyerKeys::generate(modelmart_fhe::params::ParamSetId(1))?)?;
-    let m = buyer.model(a.id).await?;
-    let quote =
-        buyer.chain().market().quote(alloy::primitives::U256::from(a.id), 1).call().await.ok();
+    let m = ModelInfo::fetch(&chain, &BlobClient::new()?, a.id).await?;
+    let quote = chain.market().quote(alloy::primitives::U256::from(a.id), 1).call().await.ok();
     let labels = match &m.card.model.task {
         Task::Classification { labels } => labels.join(", "),
         Task::Regression => "regression".into(),
@@ -36,11 +33,12 @@ pub(crate) async fn run(a: ModelArgs, out: &Output) -> eyre::Result<()> {
         }),
         || {
             format!(
-                "model {} — {} [{}]\n  {}\n  outputs: {labels}\n  features ({}): {}\n  accuracy: {} float {:.3}, quantized {:.3}, FHE agreement {:.2}\n  cost: {} bootstraps/row, ~{:.1} ms/row, evaluation key {}\n  price per row: {} (token {})\n  operator {} at {}\n  output: {:?} — {}",
+                "model {} — {} [{}]\n  {}\n  outputs: {labels}\n  features ({}): {}\n  accuracy: {} float {:.3}, quantized {:.3}, FHE agreement {}\n  cost: {} bootstraps/row, ~{:.1} ms/row, evaluation key {}\n  price per row: {} (token {})\n  operator {} at {}\n  output: {:?} — {}",
                 a.id, m.card.name, m.status, m.card.description,
                 m.card.model.schema.len(),
                 m.card.model.schema.features.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
-                m.card.accuracy.metric, m.card.accuracy.float, m.card.accuracy.quantized, m.card.accuracy.fhe_agreement,
+                m.card.accuracy.metric, m.card.accuracy.float, m.card.accuracy.quantized,
+                m.card.accuracy.fhe_agreement.map_or("not measured".into(), |a| format!("{a:.2} on {} rows", m.card.accuracy.fhe_rows)),
                 m.card.cost.bootstraps_per_row, m.card.cost.expected_ms_per_row,
                 if m.card.cost.evaluation_key { "needed" } else { "not needed" },
                 quote.map(|q| q.to_string()).unwrap_or_else(|| "-".into()), m.listing.token,

@@ -36,6 +36,27 @@ pub struct ModelInfo {
     pub endpoint: String,
 }
 
+impl ModelInfo {
+    /// Model `model_id`'s listing, status, operator endpoint and card (fetched from the operator
+    /// and checked against the listing's card hash and parameter set). Needs no buyer keys: this
+    /// is what browsing a model reads.
+    pub async fn fetch(chain: &Chain, blobs: &BlobClient, model_id: u64) -> Result<Self> {
+        let listing = chain.listing(model_id).await?;
+        let m = chain.market().getModel(U256::from(model_id)).call().await.map_err(rpc)?;
+        let op = chain.market().getOperator(listing.operator).call().await.map_err(rpc)?;
+        let endpoint = op.endpoint;
+        let bytes = blobs.get(&endpoint, listing.cardHash, MAX_CARD_BYTES as u64).await?;
+        let card = ModelCard::from_bytes(&bytes)?;
+        if card.model.param_set.0 != listing.paramSet {
+            return Err(Error::Invalid(format!(
+                "card of model {model_id} is for parameter set {}, listing says {}",
+                card.model.param_set.0, listing.paramSet
+            )));
+        }
+        Ok(Self { model_id, listing, status: model_status(m.status), card, endpoint })
+    }
+}
+
 /// A requested job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RequestedJob {
@@ -97,19 +118,7 @@ impl Buyer {
 
     /// Listing `model_id` with its verified card and operator endpoint.
     pub async fn model(&self, model_id: u64) -> Result<ModelInfo> {
-        let listing = self.chain.listing(model_id).await?;
-        let m = self.chain.market().getModel(U256::from(model_id)).call().await.map_err(rpc)?;
-        let op = self.chain.market().getOperator(listing.operator).call().await.map_err(rpc)?;
-        let endpoint = op.endpoint;
-        let bytes = self.blobs.get(&endpoint, listing.cardHash, MAX_CARD_BYTES as u64).await?;
-        let card = ModelCard::from_bytes(&bytes)?;
-        if card.model.param_set.0 != listing.paramSet {
-            return Err(Error::Invalid(format!(
-                "card of model {model_id} is for parameter set {}, listing says {}",
-                card.model.param_set.0, listing.paramSet
-            )));
-        }
-        Ok(ModelInfo { model_id, listing, status: model_status(m.status), card, endpoint })
+        ModelInfo::fetch(&self.chain, &self.blobs, model_id).await
     }
 
     /// Make sure a key of this buyer is registered on chain for `model` and return its hash: for

@@ -85,8 +85,11 @@ pub struct Accuracy {
     pub float: f64,
     /// The quantized model (what runs).
     pub quantized: f64,
-    /// Share of test rows where FHE equals the clear quantized model (1.0 = all).
-    pub fhe_agreement: f64,
+    /// Share of the `fhe_rows` test rows where FHE equals the clear quantized model (1.0 = all);
+    /// `None` when no row was run under FHE (nothing is claimed).
+    pub fhe_agreement: Option<f64>,
+    /// Test rows encrypted, evaluated and decrypted for `fhe_agreement`.
+    pub fhe_rows: usize,
     /// Test rows measured.
     pub test_rows: usize,
 }
@@ -145,10 +148,44 @@ impl Accuracy {
             metric: if classification { "accuracy" } else { "r2" }.into(),
             float,
             quantized,
-            fhe_agreement: if rows > 0 { agree as f64 / rows as f64 } else { 0.0 },
+            fhe_agreement: (rows > 0).then(|| agree as f64 / rows as f64),
+            fhe_rows: rows,
             test_rows: test.x.len(),
         })
     }
+}
+
+/// Compile `model` for a listing and write its card: features named from the `train` split's
+/// header, quantization calibrated on `train`, accuracy measured on `test` with FHE agreement on
+/// its first `fhe_rows` rows, the `scores` output mode and the default cost model.
+pub fn prepare_listing(
+    mut model: modelmart_fhe::model::Model,
+    train: &modelmart_fhe::Dataset,
+    test: &modelmart_fhe::Dataset,
+    name: &str,
+    description: &str,
+    fhe_rows: usize,
+) -> crate::Result<(CompiledModel, ModelCard)> {
+    if train.names.len() != model.n_features() {
+        return Err(crate::Error::Invalid(format!(
+            "the training data has {} features, the model takes {}",
+            train.names.len(),
+            model.n_features()
+        )));
+    }
+    model.features = train.names.clone();
+    let compiled =
+        CompiledModel::compile(&model, &train.x, modelmart_fhe::CompileOptions::default())?;
+    let accuracy = Accuracy::measure(&model, &compiled, test, fhe_rows)?;
+    let card = ModelCard::new(
+        &compiled,
+        name,
+        description,
+        accuracy,
+        OutputMode::Scores,
+        &CostModel::default(),
+    )?;
+    Ok((compiled, card))
 }
 
 /// What a job costs to compute.

@@ -33,15 +33,13 @@
 //! The seller path:
 //!
 //! ```no_run
-//! use modelmart_fhe::{CompileOptions, CompiledModel, cost::CostModel, onnx::import_onnx};
-//! use modelmart_sdk::{Chain, Seller, Terms, card::{Accuracy, ModelCard, OutputMode}};
+//! use modelmart_fhe::{Dataset, onnx::import_onnx};
+//! use modelmart_sdk::{Chain, Seller, Terms, card::prepare_listing};
 //!
-//! # async fn run(chain: Chain, onnx: &[u8], calibration: &[Vec<f64>]) -> modelmart_sdk::Result<()> {
-//! let compiled = CompiledModel::compile(&import_onnx(onnx)?, calibration, CompileOptions::default())?;
-//! let accuracy = Accuracy {
-//!     metric: "accuracy".into(), float: 0.97, quantized: 0.97, fhe_agreement: 1.0, test_rows: 114 };
-//! let card = ModelCard::new(&compiled, "Tumour classifier", "Logistic regression, 30 features",
-//!     accuracy, OutputMode::Scores, &CostModel::default())?;
+//! # async fn run(chain: Chain, onnx: &[u8], train: &Dataset, test: &Dataset) -> modelmart_sdk::Result<()> {
+//! // quantization calibrated on `train`; accuracy (float, quantized, FHE on 20 rows) on `test`
+//! let (compiled, card) = prepare_listing(import_onnx(onnx)?, train, test,
+//!     "Tumour classifier", "Logistic regression, 30 features", 20)?;
 //! let terms = Terms {
 //!     operator: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8".parse()
 //!         .map_err(|e| modelmart_sdk::Error::Invalid(format!("{e}")))?,

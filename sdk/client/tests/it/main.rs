@@ -32,7 +32,8 @@ fn accuracy() -> Accuracy {
         metric: "accuracy".into(),
         float: 0.95,
         quantized: 0.95,
-        fhe_agreement: 1.0,
+        fhe_agreement: Some(1.0),
+        fhe_rows: 143,
         test_rows: 143,
     }
 }
