@@ -50,9 +50,9 @@ test-rust: deps ## cargo tests of the whole workspace (anvil chain tests; the in
 	cargo test --workspace --all-targets
 	cargo test --workspace --doc
 
-test-fhe-agreement: ## encrypted == clear on every test row of the single-tree models (release build)
+test-fhe-agreement: ## encrypted == clear on every test row of the single-tree and network models (release build)
 	cargo run --release -q -p modelmart-fhe --bin modelmart-fhe -- bench \
-	  --only tree5_breast_cancer,tree4_diabetes --samples 3
+	  --only tree5_breast_cancer,tree4_diabetes,mlp30_16_2_breast_cancer --samples 3
 
 bench-indexer: deps ## the indexer's figures (BENCHMARKS.md): ingestion of 100k events into SQLite and Postgres, live lag, API p99
 	cd $(CONTRACTS) && $(FORGE) build

@@ -53,6 +53,7 @@ impl CostModel {
         let macs = match &model.program {
             QProgram::Linear(l) => l.weights.len() * model.schema.len(),
             QProgram::Trees(t) => t.leaves.iter().map(|l| l.path.len() + t.constant.len()).sum(),
+            QProgram::Mlp(m) => m.hidden.weights.len() * model.schema.len(),
         };
         let cores = self.cores.max(1) as f64;
         let work = (bootstraps * rows) as f64 * self.seconds_per_bootstrap

@@ -3,10 +3,12 @@
 //! on every sample.
 
 mod linear;
+mod mlp;
 mod public;
 mod trees;
 
 pub use linear::QLinear;
+pub use mlp::{MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_INPUT_BITS, MLP_TABLE, QMlp};
 pub use public::PublicModel;
 pub use trees::{Comparison, MAX_PATH, QLeaf, QTrees, TREE_INPUT_BITS};
 
@@ -17,8 +19,9 @@ use crate::params::ParamSetId;
 use crate::quant::InputSchema;
 use crate::{Error, Result};
 
-/// Options for compilation. Tree ensembles take none: their input precision is fixed by the
-/// comparison encoding ([`TREE_INPUT_BITS`]) and their leaf precision by the bootstrap noise.
+/// Options for compilation. Tree ensembles and networks take none: their input precision is
+/// fixed by their bootstrap encodings ([`TREE_INPUT_BITS`], [`MLP_INPUT_BITS`]) and their output
+/// precision by the bootstrap noise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CompileOptions {
     /// Input bits for linear models (no bootstrapping, so precision is cheap).
@@ -41,6 +44,8 @@ pub enum QProgram {
     Linear(QLinear),
     /// Comparisons and leaf selection by programmable bootstrapping.
     Trees(QTrees),
+    /// One hidden ReLU layer: exact floors and table lookups by programmable bootstrapping.
+    Mlp(QMlp),
 }
 
 /// How encrypted values are laid out on the 64-bit torus.
@@ -83,10 +88,7 @@ impl CompiledModel {
         match &model.program {
             Program::Linear(l) => linear::compile(model, l, calibration, opts, threshold),
             Program::Trees(t) => trees::compile(model, t, calibration, threshold),
-            Program::Mlp(_) => Err(Error::Unsupported(
-                "compiling MLPs to FHE is not implemented yet (float import and evaluation work)"
-                    .into(),
-            )),
+            Program::Mlp(m) => mlp::compile(model, m, calibration, threshold),
         }
     }
 
@@ -95,6 +97,7 @@ impl CompiledModel {
         match &self.program {
             QProgram::Linear(l) => l.weights.len(),
             QProgram::Trees(t) => t.constant.len(),
+            QProgram::Mlp(m) => m.constant.len(),
         }
     }
 
@@ -104,6 +107,7 @@ impl CompiledModel {
         Ok(match &self.program {
             QProgram::Linear(l) => l.eval(q),
             QProgram::Trees(t) => t.eval(q),
+            QProgram::Mlp(m) => m.eval(q),
         })
     }
 
@@ -117,6 +121,7 @@ impl CompiledModel {
         match &self.program {
             QProgram::Linear(l) => vec![0; l.weights.len()],
             QProgram::Trees(t) => t.center.clone(),
+            QProgram::Mlp(m) => m.center.clone(),
         }
     }
 
@@ -135,6 +140,7 @@ impl CompiledModel {
         match &self.program {
             QProgram::Linear(_) => 0,
             QProgram::Trees(t) => t.bootstraps(),
+            QProgram::Mlp(m) => m.bootstraps(),
         }
     }
 

@@ -3,8 +3,11 @@
 //! Linear algebra runs directly on the LWE samples extracted from the input's GLWE chunks (no
 //! bootstrapping, microseconds). Tree models bootstrap every distinct comparison and every leaf
 //! test (key switch, centered modulus switch, blind rotation, sample extraction) on rayon's
-//! worker threads, each with its own FFT scratch. Call it from a blocking thread, never from an
+//! worker threads, each with its own FFT scratch; networks bootstrap an exact floor of every
+//! hidden pre-activation and a table lookup per (neuron, output) (`eval/mlp.rs`). Call it from a blocking thread, never from an
 //! async runtime's worker.
+
+mod mlp;
 
 use std::time::{Duration, Instant};
 
@@ -90,6 +93,10 @@ impl<'a> Evaluator<'a> {
             QProgram::Trees(t) => {
                 let sk = self.server_key.ok_or(Error::MissingEvaluationKey)?;
                 self.trees(t, sk, &samples, input.rows())
+            }
+            QProgram::Mlp(m) => {
+                let sk = self.server_key.ok_or(Error::MissingEvaluationKey)?;
+                self.mlp(m, sk, &samples, input.rows())
             }
         };
         let ell = CiphertextModulusLog(usize::from(self.model.encoding.output_log_modulus));
@@ -284,6 +291,12 @@ impl Samples<'_> {
         let v = row * self.features + feature;
         extract_lwe_sample_from_glwe_ciphertext(&self.glwes[v / n], out, MonomialDegree(v % n));
     }
+}
+
+/// Add `value` to a ciphertext's body (a plaintext added to the phase).
+fn add_to_body(ct: &mut LweCiphertextOwned<u64>, value: u64) {
+    let body = ct.get_mut_body().data;
+    *body = body.wrapping_add(value);
 }
 
 /// `L * 2^(delta_log - 1)` on the torus (two's complement for negative `L`).

@@ -41,6 +41,11 @@ fn tree_smoke_test() {
 }
 
 #[test]
+fn mlp_smoke_test() {
+    roundtrip("mlp30_16_2_breast_cancer", "breast_cancer", 0..2);
+}
+
+#[test]
 fn linear_input_is_small_and_needs_no_key() {
     let (c, test) = compiled("logreg_breast_cancer", "breast_cancer");
     assert!(!c.needs_evaluation_key());

@@ -8,7 +8,7 @@ use eyre::{Context, bail};
 use modelmart_fhe::model::Task;
 use modelmart_fhe::{
     ClientKey, CompileOptions, CompiledModel, Dataset, EncryptedInput, EncryptedResult, Evaluator,
-    ServerKey, cost::CostModel, onnx::import_onnx,
+    ServerKey, cost::CostModel, onnx::import_onnx, params::ParamSetId,
 };
 use serde_json::json;
 
@@ -21,6 +21,7 @@ const TABLE: &[(&str, &str)] = &[
     ("tree5_breast_cancer", "breast_cancer"),
     ("rf10d4_breast_cancer", "breast_cancer"),
     ("xgb20d3_breast_cancer", "breast_cancer"),
+    ("mlp30_16_2_breast_cancer", "breast_cancer"),
     ("tree4_diabetes", "diabetes"),
     ("gbr20d3_diabetes", "diabetes"),
 ];
@@ -194,6 +195,13 @@ fn measure(
         bail!("{name}: FHE agrees with the clear model on only {agree} of {n} test rows");
     }
     let cost = CostModel::default().estimate(&compiled, 1);
+    // the engine's own floor: bootstraps x one bootstrap on one core / cores
+    let floor_ms = if compiled.bootstraps_per_row() > 0 {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        json!(round(compiled.bootstraps_per_row() as f64 * one_bootstrap_ms()? / cores, 1))
+    } else {
+        serde_json::Value::Null
+    };
     Ok(json!({
         "model": name,
         "task": if classification { "classification" } else { "regression" },
@@ -207,6 +215,8 @@ fn measure(
         "decrypt_ms": round(median(dec), 3),
         "bootstraps": compiled.bootstraps_per_row(),
         "expected_server_ms": round(cost.expected_seconds * 1e3, 1),
+        "one_bootstrap_ms": ONE_BOOTSTRAP_MS.get().map(|v| round(*v, 2)),
+        "floor_ms": floor_ms,
         "metric": if classification { "accuracy" } else { "r2" },
         "float": round(float_quality, 4),
         "quantized": round(quant_quality, 4),
@@ -215,6 +225,20 @@ fn measure(
         "agreement_rows": n,
         "samples": timed,
     }))
+}
+
+static ONE_BOOTSTRAP_MS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+
+/// One bootstrap on one core of this machine, measured once per run (the median of 5
+/// measurements of 8 bootstraps each, so one slow moment does not set the floor).
+fn one_bootstrap_ms() -> eyre::Result<f64> {
+    if let Some(v) = ONE_BOOTSTRAP_MS.get() {
+        return Ok(*v);
+    }
+    let runs = (0..5)
+        .map(|_| Ok(CostModel::measure(ParamSetId(1))?.as_secs_f64() * 1e3))
+        .collect::<eyre::Result<Vec<f64>>>()?;
+    Ok(*ONE_BOOTSTRAP_MS.get_or_init(|| median(runs)))
 }
 
 fn round(v: f64, digits: i32) -> f64 {
