@@ -6,7 +6,8 @@ use std::{sync::Arc, time::Instant};
 
 use alloy::primitives::B256;
 use bytes::Bytes;
-use modelmart_fhe::{EncryptedInput, EvaluationKey, Evaluator, ServerKey};
+use modelmart_bindings::ModelMarket;
+use modelmart_fhe::{CompiledModel, EncryptedInput, EvaluationKey, Evaluator, ServerKey};
 use modelmart_sdk::reasons;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
@@ -54,6 +55,15 @@ fn b256(hex: &str) -> Result<B256> {
     hex.parse()
         .or_else(|_| format!("0x{hex}").parse())
         .map_err(|_| Error::Blob(BlobError::BadHash(hex.to_owned())))
+}
+
+/// What [`Worker::fetch`] gathers for one job.
+struct Fetched {
+    model: Arc<CompiledModel>,
+    input: Bytes,
+    server_key: Option<Arc<ServerKey>>,
+    rows: usize,
+    max_rows: usize,
 }
 
 /// One worker of the pool.
@@ -185,41 +195,62 @@ impl Worker {
         {
             return Ok(Decision::Submit(h.clone()));
         }
-        let fetch = Instant::now();
+        let fetched = match self.fetch(&req).await? {
+            Ok(f) => f,
+            Err(d) => return Ok(d),
+        };
+        self.evaluate_and_store(c, fetched).await
+    }
+
+    /// Everything the evaluation needs: the opened model (if it can finish before the deadline),
+    /// the verified input and, for bootstrapped models, the expanded evaluation key.
+    async fn fetch(
+        &self,
+        req: &ModelMarket::JobRequested,
+    ) -> Result<std::result::Result<Fetched, Decision>> {
+        let p = &self.p;
+        let started = Instant::now();
         let model_id = req.modelId.to::<i64>();
         let Some(listing) = p.index.model(model_id).await? else {
             return Err(Error::NotReady(format!("model {model_id} not indexed yet")));
         };
         let model = match p.open_model(&listing).await? {
             Ok(m) => m,
-            Err(r) => return Ok(reject(reasons::MODEL_UNAVAILABLE, r.detail)),
+            Err(r) => return Ok(Err(reject(reasons::MODEL_UNAVAILABLE, r.detail))),
         };
         let rows = req.rows as usize;
         let expected = p.cost.estimate(&model, rows).expected_seconds.ceil() as i64;
         let deadline = req.deadline.to::<i64>();
         if p.now() + expected + p.cfg.post_margin_s > deadline {
-            return Ok(reject(
+            return Ok(Err(reject(
                 reasons::DEADLINE,
                 format!("needs ~{expected} s, deadline {deadline}"),
-            ));
+            )));
         }
-        let input_hash = alloy::hex::encode(req.inputHash);
-        let input = match self.blob(&input_hash, reasons::INPUT_MISSING).await? {
-            Ok(b) => b,
-            Err(d) => return Ok(d),
-        };
+        let input =
+            match self.blob(&alloy::hex::encode(req.inputHash), reasons::INPUT_MISSING).await? {
+                Ok(b) => b,
+                Err(d) => return Ok(Err(d)),
+            };
         let server_key = if model.needs_evaluation_key() {
             match self.server_key(&alloy::hex::encode(req.keyHash)).await? {
                 Ok(k) => Some(k),
-                Err(d) => return Ok(d),
+                Err(d) => return Ok(Err(d)),
             }
         } else {
             None
         };
         metrics::histogram!("modelmart_coprocessor_fetch_seconds")
-            .record(fetch.elapsed().as_secs_f64());
-
+            .record(started.elapsed().as_secs_f64());
         let max_rows = usize::try_from(listing.max_rows).unwrap_or(0);
+        Ok(Ok(Fetched { model, input, server_key, rows, max_rows }))
+    }
+
+    /// Evaluate on a blocking thread (behind the evaluation semaphore), store the result blob and
+    /// record its hash; a malformed or non-conformant input becomes a rejection.
+    async fn evaluate_and_store(&self, c: &Claimed, f: Fetched) -> Result<Decision> {
+        let p = &self.p;
+        let Fetched { model, input, server_key, rows, max_rows } = f;
         let _slot = p.eval_slots.acquire().await.map_err(|e| Error::Task(e.to_string()))?;
         let eval = Instant::now();
         let evaluated = tokio::task::spawn_blocking(move || {
