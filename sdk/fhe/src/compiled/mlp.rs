@@ -154,6 +154,16 @@ pub(super) fn compile(
         let b = l1.bias[h]
             + l1.weights[h].iter().zip(&schema.features).map(|(w, f)| w * f.min).sum::<f64>();
         bias.push((a * b).round() as i64);
+        // the fresh input noise (|e| <= 2^17 per input) grows by sum |W| and is then scaled by
+        // 2^(B + 1 - S) before the first bootstrap: keep it 2^4 below that bootstrap's 2^58 margin
+        let l1_norm: u64 = weights[h].iter().map(|w: &i64| w.unsigned_abs()).sum();
+        let budget = 58 - 4 - params::GLWE_NOISE_BOUND_LOG - (MLP_ACC_BITS + 1 - MLP_FLOOR_BITS);
+        if l1_norm > 1u64 << budget {
+            return Err(Error::Quantization(format!(
+                "hidden neuron {h}: weights sum to {l1_norm} after scaling to its calibration \
+                 range (at most 2^{budget} fit the noise budget); is the neuron nearly constant?"
+            )));
+        }
         offset.push(k);
         alpha.push(a);
     }
@@ -233,6 +243,46 @@ pub(super) fn compile(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{PostTransform, Program, Task};
+
+    fn two_feature_mlp(w: [f64; 2], bias: f64) -> Model {
+        let layer = |weights: Vec<Vec<f64>>, bias: Vec<f64>| LinearModel {
+            weights,
+            bias,
+            post_transform: PostTransform::None,
+        };
+        Model {
+            features: vec!["a".into(), "b".into()],
+            task: Task::Regression,
+            program: Program::Mlp(Mlp {
+                layers: vec![
+                    layer(vec![w.to_vec()], vec![bias]),
+                    layer(vec![vec![1.0]], vec![0.0]),
+                ],
+            }),
+        }
+    }
+
+    #[test]
+    fn a_neuron_constant_on_calibration_data_is_refused_not_overflowed() {
+        // a - b is 0 on every calibration row, so the neuron's range is its bias alone and the
+        // scale that fits it would blow the weights (and the noise) up
+        let rows: Vec<Vec<f64>> = (0..20).map(|i| vec![f64::from(i), f64::from(i)]).collect();
+        let m = two_feature_mlp([1.0, -1.0], 1e-9);
+        match CompiledModel::compile(&m, &rows, Default::default()) {
+            Err(Error::Quantization(msg)) => assert!(msg.contains("noise budget"), "{msg}"),
+            other => panic!("expected a quantization error, got {other:?}"),
+        }
+        // a neuron with a real range compiles, and its clear program tracks the float one
+        let m = two_feature_mlp([1.0, 0.5], -3.0);
+        let c = CompiledModel::compile(&m, &rows, Default::default()).unwrap();
+        for r in &rows {
+            let float = (r[0] + 0.5 * r[1] - 3.0).max(0.0);
+            let got = c.dequantize(&c.predict_clear(r).unwrap())[0];
+            // activation steps of ~1.7 (15 entries over 0..25.5), floored, plus 4-bit inputs
+            assert!((got - float).abs() <= 4.0, "{got} vs {float}");
+        }
+    }
 
     #[test]
     fn lookup_wraps_negacyclically() {
