@@ -7,6 +7,8 @@
 //! hidden pre-activation and a table lookup per (neuron, output) (`eval/mlp.rs`). Call it from a blocking thread, never from an
 //! async runtime's worker.
 
+#[cfg(test)]
+mod attack;
 mod mlp;
 
 use std::time::{Duration, Instant};
@@ -86,7 +88,7 @@ impl<'a> Evaluator<'a> {
         if input.rows() > max_rows {
             return Err(Error::TooManyRows { rows: input.rows(), max: max_rows });
         }
-        let glwes = self.expand(input);
+        let glwes = expand_input(&self.params, input);
         let samples = Samples { glwes: &glwes, features: input.features(), params: &self.params };
         let (outputs, bootstraps) = match &self.model.program {
             QProgram::Linear(l) => (self.linear(l, &samples, input.rows()), 0),
@@ -114,26 +116,6 @@ impl<'a> Evaluator<'a> {
             cts,
         };
         Ok((result, EvalStats { rows: input.rows(), bootstraps, elapsed: start.elapsed() }))
-    }
-
-    /// Regenerate each chunk's GLWE mask from its seed.
-    fn expand(&self, input: &EncryptedInput) -> Vec<GlweCiphertextOwned<u64>> {
-        let n = self.params.polynomial_size.0;
-        input
-            .chunks
-            .par_iter()
-            .map(|c| {
-                let mut body = vec![0u64; n];
-                body[..c.bodies.len()].copy_from_slice(&c.bodies);
-                SeededGlweCiphertext::from_container(
-                    body,
-                    self.params.glwe_dimension.to_glwe_size(),
-                    Seed(c.seed).into(),
-                    self.params.modulus(),
-                )
-                .decompress_into_glwe_ciphertext()
-            })
-            .collect()
     }
 
     fn linear(&self, l: &QLinear, s: &Samples<'_>, rows: usize) -> Vec<LweCiphertextOwned<u64>> {
@@ -268,6 +250,26 @@ impl<'a> Evaluator<'a> {
             .collect();
         (outputs, rows * (nc + nt))
     }
+}
+
+/// Regenerate each chunk's GLWE mask from its seed.
+fn expand_input(params: &Params, input: &EncryptedInput) -> Vec<GlweCiphertextOwned<u64>> {
+    let n = params.polynomial_size.0;
+    input
+        .chunks
+        .par_iter()
+        .map(|c| {
+            let mut body = vec![0u64; n];
+            body[..c.bodies.len()].copy_from_slice(&c.bodies);
+            SeededGlweCiphertext::from_container(
+                body,
+                params.glwe_dimension.to_glwe_size(),
+                Seed(c.seed).into(),
+                params.modulus(),
+            )
+            .decompress_into_glwe_ciphertext()
+        })
+        .collect()
 }
 
 /// Access to the input's LWE samples (value `row * features + feature`).

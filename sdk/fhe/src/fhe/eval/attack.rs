@@ -1,0 +1,178 @@
+//! The weight-extraction attack of issue 7, run against real results: a buyer knows every input
+//! mask (it chose the seeds), and an unsanitized linear result's mask is `sum_i w_i a_i`
+//! modulus-switched to `2^ell`. Each mask coordinate is then one equation
+//! `sum_i w_i C_ij = Y_j + E_j (mod 2^(ell + t))` in the small unknown weights with a small error
+//! (the switch's rounding): an LWE instance of dimension `features`, solved here by LLL on
+//! Kannan's embedding. Test-only: it proves the leak exists and that sanitization closes it.
+
+use tfhe::core_crypto::prelude::*;
+
+use super::Samples;
+use crate::fhe::codec::{EncryptedInput, EncryptedResult};
+use crate::params::Params;
+
+/// Extra fractional bits kept from the known input masks.
+const EXTRA_BITS: u32 = 8;
+/// Mask coordinates used as equations (the rest verify the answer).
+const EQUATIONS: usize = 24;
+
+/// Try to recover output `k`'s integer weights of a linear model from the result of row 0,
+/// assuming `|w_i| <= w_bound`. Returns the weights only when they explain every coordinate of
+/// the result's mask.
+pub(crate) fn recover_linear_weights(
+    params: &Params,
+    input: &EncryptedInput,
+    result: &EncryptedResult,
+    k: usize,
+    w_bound: i64,
+) -> Option<Vec<i64>> {
+    let glwes = super::expand_input(params, input);
+    let samples = Samples { glwes: &glwes, features: input.features(), params };
+    let d = input.features();
+    let ell = u32::from(result.log_modulus);
+    let shift = 64 - ell - EXTRA_BITS;
+    let modulus_log = ell + EXTRA_BITS;
+    let m_mask = (1u128 << modulus_log) - 1;
+    // known input masks, rounded to 2^(ell + t)
+    let mut x = samples.zero();
+    let masks: Vec<Vec<i128>> = (0..d)
+        .map(|i| {
+            samples.extract(0, i, &mut x);
+            x.get_mask()
+                .as_ref()
+                .iter()
+                .map(|a| ((u128::from(*a) + (1u128 << (shift - 1))) >> shift) as i128 & m_mask as i128)
+                .collect()
+        })
+        .collect();
+    let out = result.cts[k].extract();
+    let targets: Vec<i128> = out.mask().map(|a| (a as i128) << EXTRA_BITS).collect();
+    // error bound per equation, in units of 2^shift
+    let err = (1i128 << (EXTRA_BITS - 1)) + i128::from(w_bound) * d as i128 / 2 + 1;
+    let s = (err / i128::from(w_bound.max(1))).max(1);
+    let dim = d + EQUATIONS + 1;
+    let mut basis = vec![vec![0i128; dim]; dim];
+    for i in 0..d {
+        basis[i][i] = s;
+        for j in 0..EQUATIONS {
+            basis[i][d + j] = masks[i][j];
+        }
+    }
+    for j in 0..EQUATIONS {
+        basis[d + j][d + j] = 1i128 << modulus_log;
+        basis[dim - 1][d + j] = -targets[j];
+    }
+    basis[dim - 1][dim - 1] = err;
+    lll(&mut basis, 0.99);
+    let modulus = 1i128 << modulus_log;
+    let explains = |w: &[i64]| {
+        (0..targets.len()).all(|j| {
+            let acc: i128 = (0..d).map(|i| i128::from(w[i]) * masks[i][j]).sum::<i128>() - targets[j];
+            let r = acc.rem_euclid(modulus);
+            r.min(modulus - r) <= err
+        })
+    };
+    basis.iter().find_map(|row| {
+        let sign = match row[dim - 1] {
+            v if v == err => 1,
+            v if v == -err => -1,
+            _ => return None,
+        };
+        let w: Option<Vec<i64>> = row[..d]
+            .iter()
+            .map(|v| (v % s == 0).then(|| (sign * v / s) as i64))
+            .collect();
+        w.filter(|w| explains(w))
+    })
+}
+
+/// LLL reduction (Schnorr–Euchner style: exact integer basis, floating-point Gram–Schmidt
+/// recomputed from exact inner products for the row being reduced).
+fn lll(b: &mut [Vec<i128>], delta: f64) {
+    let n = b.len();
+    let dot = |x: &[i128], y: &[i128]| x.iter().zip(y).map(|(a, c)| (*a as f64) * (*c as f64)).sum::<f64>();
+    let mut mu = vec![vec![0f64; n]; n];
+    let mut bstar = vec![0f64; n];
+    let gso_row = |b: &[Vec<i128>], mu: &mut Vec<Vec<f64>>, bstar: &mut Vec<f64>, k: usize| {
+        let mut norm = dot(&b[k], &b[k]);
+        for j in 0..k {
+            let mut v = dot(&b[k], &b[j]);
+            for l in 0..j {
+                v -= mu[j][l] * mu[k][l] * bstar[l];
+            }
+            mu[k][j] = v / bstar[j];
+            norm -= mu[k][j] * mu[k][j] * bstar[j];
+        }
+        bstar[k] = norm;
+    };
+    gso_row(b, &mut mu, &mut bstar, 0);
+    let mut k = 1;
+    let mut steps = 0usize;
+    while k < n && steps < 1_000_000 {
+        steps += 1;
+        gso_row(b, &mut mu, &mut bstar, k);
+        // size reduction, repeated while a coefficient was large (floating-point safety)
+        loop {
+            let mut changed = false;
+            for j in (0..k).rev() {
+                let q = mu[k][j].round();
+                if q != 0.0 {
+                    let qi = q as i128;
+                    let (head, tail) = b.split_at_mut(k);
+                    for (x, y) in tail[0].iter_mut().zip(&head[j]) {
+                        *x -= qi * y;
+                    }
+                    for l in 0..j {
+                        mu[k][l] -= q * mu[j][l];
+                    }
+                    mu[k][j] -= q;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+            gso_row(b, &mut mu, &mut bstar, k);
+        }
+        if bstar[k] >= (delta - mu[k][k - 1] * mu[k][k - 1]) * bstar[k - 1] {
+            k += 1;
+        } else {
+            b.swap(k, k - 1);
+            gso_row(b, &mut mu, &mut bstar, k - 1);
+            k = (k - 1).max(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compiled::QProgram;
+    use crate::fhe::{ClientKey, Evaluator};
+    use crate::{CompileOptions, CompiledModel, Dataset};
+
+    fn logreg() -> (CompiledModel, Dataset) {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+        let onnx = std::fs::read(format!("{dir}/models/logreg_breast_cancer.onnx")).unwrap();
+        let train = Dataset::load(format!("{dir}/data/breast_cancer_train.csv")).unwrap();
+        let model = crate::onnx::import_onnx(&onnx).unwrap();
+        let compiled = CompiledModel::compile(&model, &train.x, CompileOptions::default()).unwrap();
+        (compiled, train)
+    }
+
+    /// Without sanitization one result of one row gives the buyer every weight exactly.
+    #[test]
+    fn unsanitized_linear_result_leaks_its_weights() {
+        let (compiled, train) = logreg();
+        let QProgram::Linear(q) = &compiled.program else { panic!("linear") };
+        let w_bound = (1i64 << (CompileOptions::default().linear_weight_bits - 1)) - 1;
+        let client = ClientKey::generate(compiled.param_set).unwrap();
+        let input = client.encrypt_rows(&compiled.public(), &train.x[..1]).unwrap();
+        let (result, _) = Evaluator::new(&compiled, None).unwrap().evaluate(&input, 1).unwrap();
+        let params = Params::get(compiled.param_set).unwrap();
+        let start = std::time::Instant::now();
+        let w = recover_linear_weights(&params, &input, &result, 0, w_bound);
+        eprintln!("attack: {:?}, ell = {}", start.elapsed(), compiled.encoding.output_log_modulus);
+        assert_eq!(w.as_ref(), Some(&q.weights[0]), "weights {:?}", q.weights[0]);
+    }
+}
