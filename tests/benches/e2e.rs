@@ -49,12 +49,8 @@ fn main() -> eyre::Result<()> {
                 for ((id, compiled, test), (_, label)) in ids.iter().zip(models) {
                     let model = buyer.model(*id).await?;
                     let key = buyer.ensure_key(&model).await?;
-                    let server = if compiled.needs_evaluation_key() {
-                        let (bytes, _) = buyer.keys_mut().evaluation_key()?;
-                        Some(ServerKey::expand(&modelmart_fhe::EvaluationKey::from_bytes(bytes)?)?)
-                    } else {
-                        None
-                    };
+                    let (bytes, _) = buyer.keys_mut().key_for(&compiled.public())?;
+                    let server = Some(ServerKey::expand(&modelmart_fhe::EvaluationKey::from_bytes(bytes)?)?);
                     let (mut total, mut eval, mut wait, mut fetch) = (vec![], vec![], vec![], vec![]);
                     let mut next_block = 0;
                     for i in 0..samples {

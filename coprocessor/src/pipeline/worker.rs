@@ -46,7 +46,8 @@ fn fhe_reason(e: &modelmart_fhe::Error) -> u16 {
         F::Serialization(_) => reasons::MALFORMED,
         F::NonConformant { .. } | F::SchemaMismatch(_) => reasons::NON_CONFORMANT,
         F::TooManyRows { .. } => reasons::TOO_MANY_ROWS,
-        F::MissingEvaluationKey => reasons::KEY_MISSING,
+        // the registered key is not the kind the model needs (bootstrap keys vs public key)
+        F::MissingEvaluationKey | F::MissingPublicKey => reasons::KEY_MISSING,
         _ => reasons::MODEL_UNAVAILABLE,
     }
 }
@@ -232,13 +233,11 @@ impl Worker {
                 Ok(b) => b,
                 Err(d) => return Ok(Err(d)),
             };
-        let server_key = if model.needs_evaluation_key() {
-            match self.server_key(&alloy::hex::encode(req.keyHash)).await? {
-                Ok(k) => Some(k),
-                Err(d) => return Ok(Err(d)),
-            }
-        } else {
-            None
+        // every model needs the job's key: bootstrap keys, or the public key leveled results
+        // are sanitized with
+        let server_key = match self.server_key(&alloy::hex::encode(req.keyHash)).await? {
+            Ok(k) => Some(k),
+            Err(d) => return Ok(Err(d)),
         };
         metrics::histogram!("modelmart_coprocessor_fetch_seconds")
             .record(started.elapsed().as_secs_f64());

@@ -121,9 +121,9 @@ impl Buyer {
         ModelInfo::fetch(&self.chain, &self.blobs, model_id).await
     }
 
-    /// Make sure a key of this buyer is registered on chain for `model` and return its hash: for
-    /// a bootstrapped model the evaluation key (registered once, uploaded to the model's
-    /// operator), for a leveled one [`BuyerKeys::leveled_key_hash`] (no evaluation key is made).
+    /// Make sure a key of this buyer is registered on chain for `model` and uploaded to its
+    /// operator, and return its hash: for a bootstrapped model the evaluation key, for a leveled
+    /// one the public key its results are sanitized with ([`BuyerKeys::key_for`]).
     pub async fn ensure_key(&mut self, model: &ModelInfo) -> Result<B256> {
         if self.keys.client().param_set() != model.card.model.param_set {
             return Err(Error::Invalid(format!(
@@ -133,13 +133,8 @@ impl Buyer {
                 model.card.model.param_set.0
             )));
         }
-        let hash = if model.card.model.needs_evaluation_key() {
-            let (bytes, hash) = self.keys.evaluation_key()?;
-            self.blobs.put(&model.endpoint, Kind::EvalKey, bytes.to_vec()).await?;
-            hash
-        } else {
-            self.keys.leveled_key_hash()
-        };
+        let (bytes, hash) = self.keys.key_for(&model.card.model)?;
+        self.blobs.put(&model.endpoint, Kind::EvalKey, bytes.to_vec()).await?;
         let key = self.chain.market().getKey(hash).call().await.map_err(rpc)?;
         if key.owner == Address::ZERO {
             let call = self.chain.market().registerKey(hash, model.listing.paramSet);

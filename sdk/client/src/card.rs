@@ -133,14 +133,10 @@ impl Accuracy {
         let mut agree = 0;
         if rows > 0 {
             let client = modelmart_fhe::ClientKey::generate(compiled.param_set)?;
-            let server = if compiled.needs_evaluation_key() {
-                Some(modelmart_fhe::ServerKey::expand(&client.evaluation_key()?)?)
-            } else {
-                None
-            };
+            let server = modelmart_fhe::ServerKey::expand(&client.key_for(&compiled.public())?)?;
             let input = client.encrypt_rows(&compiled.public(), &test.x[..rows])?;
             let (result, _) =
-                modelmart_fhe::Evaluator::new(compiled, server.as_ref())?.evaluate(&input, rows)?;
+                modelmart_fhe::Evaluator::new(compiled, Some(&server))?.evaluate(&input, rows)?;
             let got = client.decrypt(&compiled.public(), &result)?;
             agree = got.iter().zip(&clear).filter(|(a, b)| a == b).count();
         }

@@ -1,6 +1,7 @@
 //! The buyer's FHE keys on disk: the client key encrypted under a passphrase (Argon2id +
-//! ChaCha20-Poly1305), and next to it the public evaluation key blob, kept so that its hash
-//! (registered on chain once) stays valid across sessions.
+//! ChaCha20-Poly1305), and next to it the two public key blobs it exports (the evaluation key
+//! for bootstrapped models, the public key leveled models' results are sanitized with), kept so
+//! that their hashes (registered on chain once) stay valid across sessions.
 
 use std::path::{Path, PathBuf};
 
@@ -23,16 +24,14 @@ struct KeyFile {
     salt: String,
     nonce: String,
     ciphertext: String,
-    /// Random tag whose hash registers this buyer's key for models that need no evaluation key.
-    #[serde(default)]
-    leveled_tag: Option<String>,
 }
 
-/// A buyer's keys: the secret client key and, for models that bootstrap, its evaluation key.
+/// A buyer's keys: the secret client key and the public key blobs it exported, made on first
+/// use (the evaluation key for models that bootstrap, the public key for leveled ones).
 pub struct BuyerKeys {
     client: ClientKey,
     eval_key: Option<Vec<u8>>,
-    leveled_tag: [u8; 32],
+    public_key: Option<Vec<u8>>,
     path: Option<PathBuf>,
 }
 
@@ -61,13 +60,17 @@ fn eval_path(path: &Path) -> PathBuf {
     path.with_extension("evalkey")
 }
 
+fn public_path(path: &Path) -> PathBuf {
+    path.with_extension("pubkey")
+}
+
 impl BuyerKeys {
     /// Fresh keys for `param_set`, held in memory only.
     pub fn generate(param_set: ParamSetId) -> Result<Self> {
         Ok(Self {
             client: ClientKey::generate(param_set)?,
             eval_key: None,
-            leveled_tag: rand::random(),
+            public_key: None,
             path: None,
         })
     }
@@ -109,22 +112,8 @@ impl BuyerKeys {
             .map_err(|_| store_err(path, "wrong passphrase or corrupted file"))?;
         let client = ClientKey::from_bytes(&plain)?;
         let eval_key = std::fs::read(eval_path(path)).ok();
-        let mut leveled_tag = [0u8; 32];
-        let missing = match file.leveled_tag.as_deref() {
-            Some(t) => {
-                alloy::hex::decode_to_slice(t, &mut leveled_tag).map_err(|e| store_err(path, e))?;
-                false
-            }
-            None => {
-                leveled_tag = rand::random();
-                true
-            }
-        };
-        let mut keys = Self { client, eval_key, leveled_tag, path: Some(path.to_owned()) };
-        if missing {
-            keys.save(path, passphrase)?; // files written before the tag existed get one, once
-        }
-        Ok(keys)
+        let public_key = std::fs::read(public_path(path)).ok();
+        Ok(Self { client, eval_key, public_key, path: Some(path.to_owned()) })
     }
 
     /// Save the client key encrypted under `passphrase` (file mode 0600), and the evaluation key
@@ -143,7 +132,6 @@ impl BuyerKeys {
             salt: alloy::hex::encode(salt),
             nonce: alloy::hex::encode(nonce),
             ciphertext: alloy::hex::encode(ct),
-            leveled_tag: Some(alloy::hex::encode(self.leveled_tag)),
         };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| store_err(path, e))?;
@@ -152,6 +140,9 @@ impl BuyerKeys {
         write_private(path, &json)?;
         if let Some(ek) = &self.eval_key {
             std::fs::write(eval_path(path), ek).map_err(|e| store_err(path, e))?;
+        }
+        if let Some(pk) = &self.public_key {
+            std::fs::write(public_path(path), pk).map_err(|e| store_err(path, e))?;
         }
         self.path = Some(path.to_owned());
         Ok(())
@@ -162,19 +153,24 @@ impl BuyerKeys {
         &self.client
     }
 
-    /// The key hash to register for models that need no evaluation key (linear models): the
-    /// evaluation key's if it was already made, else the hash of a random tag kept in the key
-    /// file — so a buyer of leveled models never generates the ~30 MB evaluation key. The
-    /// operator ignores the key of such jobs.
-    pub fn leveled_key_hash(&self) -> B256 {
-        match &self.eval_key {
-            Some(ek) => sha256(ek),
-            None => {
-                let mut tagged = b"modelmart leveled key v1".to_vec();
-                tagged.extend_from_slice(&self.leveled_tag);
-                sha256(&tagged)
+    /// The public key blob leveled models' results are sanitized with (64 KB, made on first use
+    /// in milliseconds and kept next to the key file), and its hash.
+    pub fn public_key(&mut self) -> Result<(&[u8], B256)> {
+        if self.public_key.is_none() {
+            let bytes = self.client.public_key()?.to_bytes()?;
+            if let Some(path) = &self.path {
+                std::fs::write(public_path(path), &bytes).map_err(|e| store_err(path, e))?;
             }
+            self.public_key = Some(bytes);
         }
+        let bytes = self.public_key.as_deref().unwrap_or_default();
+        Ok((bytes, sha256(bytes)))
+    }
+
+    /// The key blob jobs on `model` need: the evaluation key if it bootstraps, else the public
+    /// key. Either is registered once and uploaded to the model's operator.
+    pub fn key_for(&mut self, model: &modelmart_fhe::PublicModel) -> Result<(&[u8], B256)> {
+        if model.needs_evaluation_key() { self.evaluation_key() } else { self.public_key() }
     }
 
     /// The evaluation key blob, made on first use (a few seconds) and kept next to the key file.
@@ -213,7 +209,10 @@ mod tests {
         keys.save(&path, "correct horse")?;
         let again = BuyerKeys::load(&path, "correct horse")?;
         assert_eq!(again.client().to_bytes()?, keys.client().to_bytes()?);
-        assert_eq!(again.leveled_key_hash(), keys.leveled_key_hash(), "stable across sessions");
+        drop(again);
+        let hash = keys.public_key()?.1;
+        let mut again = BuyerKeys::load(&path, "correct horse")?;
+        assert_eq!(again.public_key()?.1, hash, "stable across sessions");
         let err = BuyerKeys::load(&path, "wrong").err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("wrong passphrase"), "{err}");
         #[cfg(unix)]

@@ -46,6 +46,9 @@ pub enum Error {
     /// The operation needs an evaluation key (the model bootstraps) and none was given.
     #[error("this model needs an evaluation key")]
     MissingEvaluationKey,
+    /// The model's results are sanitized with the buyer's public key and none was given.
+    #[error("this model's results are sanitized with the buyer's public key; none was given")]
+    MissingPublicKey,
 }
 
 impl Error {

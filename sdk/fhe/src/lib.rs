@@ -8,8 +8,10 @@
 //! - [`CompiledModel::compile`]: quantization from calibration data into an integer program with
 //!   a public input schema; [`CompiledModel::eval_clear`] is the reference the encrypted
 //!   evaluation reproduces exactly.
-//! - [`fhe`]: the buyer's [`ClientKey`], its [`EvaluationKey`] (only for models that bootstrap),
-//!   compact [`EncryptedInput`]s, the coprocessor's [`Evaluator`], [`EncryptedResult`]s.
+//! - [`fhe`]: the buyer's [`ClientKey`], its [`EvaluationKey`]s (bootstrap keys for models that
+//!   bootstrap, the sanitization public key for leveled ones), compact [`EncryptedInput`]s, the
+//!   coprocessor's [`Evaluator`], [`EncryptedResult`]s (leveled ones sanitized: they reveal the
+//!   scores and nothing else about the weights).
 //! - [`cost`]: bootstrap count and expected latency before running anything.
 //!
 //! This crate must not do I/O beyond reading files it is explicitly given, must not log secrets,
@@ -17,7 +19,8 @@
 //! parameter conformance.
 //!
 //! ```
-//! use modelmart_fhe::{ClientKey, CompileOptions, CompiledModel, Evaluator, onnx::import_onnx};
+//! use modelmart_fhe::{ClientKey, CompileOptions, CompiledModel, Evaluator, ServerKey};
+//! use modelmart_fhe::onnx::import_onnx;
 //! # fn main() -> modelmart_fhe::Result<()> {
 //! # let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
 //! // seller: import and compile with calibration data
@@ -26,14 +29,17 @@
 //! let model = import_onnx(&onnx)?;
 //! let compiled = CompiledModel::compile(&model, &train.x, CompileOptions::default())?;
 //!
-//! // buyer: keys and encryption (a linear model needs no evaluation key)
+//! // buyer: keys and encryption; a linear model needs no bootstrap keys, only the 64 KB public
+//! // key its results are sanitized with (so they reveal the scores and nothing of the weights)
 //! let client = ClientKey::generate(compiled.param_set)?;
+//! let public_key = client.public_key()?.to_bytes()?;
 //! let input = client.encrypt_rows(&compiled.public(), &train.x[..2])?;
 //! let bytes = input.to_bytes()?;
 //!
 //! // coprocessor: evaluate on ciphertexts
+//! let key = ServerKey::expand(&modelmart_fhe::EvaluationKey::from_bytes(&public_key)?)?;
 //! let input = modelmart_fhe::EncryptedInput::from_bytes(&bytes)?;
-//! let (result, _stats) = Evaluator::new(&compiled, None)?.evaluate(&input, 64)?;
+//! let (result, _stats) = Evaluator::new(&compiled, Some(&key))?.evaluate(&input, 64)?;
 //!
 //! // buyer: decrypt; equals the clear quantized model exactly
 //! let scores = client.decrypt(&compiled.public(), &result)?;

@@ -41,7 +41,6 @@ fn accuracy() -> Accuracy {
 #[test]
 fn card_seal_open_evaluate_decrypt() {
     let client = ClientKey::generate(Default::default()).unwrap();
-    let server = ServerKey::expand(&client.evaluation_key().unwrap()).unwrap();
     let operator = OperatorKey::generate();
     for model in ["logreg_breast_cancer", "tree5_breast_cancer"] {
         let mode = OutputMode::Scores;
@@ -79,8 +78,8 @@ fn card_seal_open_evaluate_decrypt() {
 
         // buyer: only the card
         let input = client.encrypt_rows(&card.model, &test.x[..3]).unwrap();
-        let sk = card.cost.evaluation_key.then_some(&server);
-        let (result, _) = Evaluator::new(&opened, sk).unwrap().evaluate(&input, 8).unwrap();
+        let key = ServerKey::expand(&client.key_for(&card.model).unwrap()).unwrap();
+        let (result, _) = Evaluator::new(&opened, Some(&key)).unwrap().evaluate(&input, 8).unwrap();
         let scores = client.decrypt(&card.model, &result).unwrap();
         for (i, s) in scores.iter().enumerate() {
             assert_eq!(*s, c.predict_clear(&test.x[i]).unwrap(), "{model} row {i}");

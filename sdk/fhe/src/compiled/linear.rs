@@ -70,7 +70,7 @@ pub(super) fn compile(
         }
         let q = QLinear { weights, bias };
         let p = signed_bits(lo, hi);
-        let Some(encoding) = linear_encoding(p, q.l1_norm()) else { continue };
+        let Some(encoding) = wide_encoding(p, q.l1_norm()) else { continue };
         return Ok(CompiledModel {
             param_set: ParamSetId::default(),
             schema,
@@ -83,31 +83,35 @@ pub(super) fn compile(
         });
     }
     Err(Error::Quantization(
-        "linear model does not fit the 64-bit torus at any weight precision".into(),
+        "linear model does not fit the 128-bit torus at any weight precision".into(),
     ))
 }
 
-/// Encodings for a `p`-bit signed accumulator whose input noise grows by `l1`.
+/// Encodings of the 128-bit domain (sanitized results) for a `p`-bit signed accumulator whose
+/// input noise grows by `l1`.
 ///
-/// Noise budget (worst case, so decryption is exact with certainty): fresh inputs carry
-/// TUniform noise `|e| <= 2^17`; the accumulator carries at most `l1 * 2^17`; modulus switching
-/// the result to `2^l` adds at most `(N + 1) * 2^(63 - l)`. Both must stay below
-/// `2^(62 - p)` so their sum is under half a step `2^(63 - p)`.
-fn linear_encoding(p: u32, l1: u64) -> Option<Encoding> {
-    let half_budget = 62i64 - i64::from(p);
-    if half_budget < 0 {
+/// Scores are put as high as they fit, `Delta = 2^(127 - p)`; the flood is `F = Delta / 4`; the
+/// result is switched to `2^(p + 16)`, whose rounding adds at most `(N/2 + 1/2)` steps of
+/// `2^(112 - p)`, under `Delta / 8`. The model-dependent noise bound
+/// `b = (l1 + 2N + 1) 2^24` (inputs, re-randomization) must be at most `2^-40 (2F)`, so the
+/// flood hides it within statistical distance `2^-40`; then `F + b + rounding < Delta / 2` and
+/// decryption is exact.
+pub(crate) fn wide_encoding(p: u32, l1: u64) -> Option<Encoding> {
+    let log_modulus = p + 16;
+    if log_modulus > 64 {
         return None;
     }
-    let noise = u128::from(l1.max(1)) << params::GLWE_NOISE_BOUND_LOG;
-    if noise > 1u128 << half_budget {
+    let delta_log = 127 - p;
+    let n = params::WIDE_POLYNOMIAL_SIZE as u128;
+    let b = (u128::from(l1) + 2 * n + 1) << params::WIDE_NOISE_BOUND_LOG;
+    let flood_log = delta_log - 2;
+    if b > 1u128 << (flood_log + 1 - params::SANITIZE_SD_LOG) {
         return None;
     }
-    // (N + 1) * 2^(63 - l) <= 2^(62 - p)  <=>  l >= p + 1 + log2(N + 1)
-    let extra = 64 - u64::from(params::POLYNOMIAL_SIZE as u32 + 1).leading_zeros();
-    let log_modulus = (p + 1 + extra).min(64);
     Some(Encoding {
-        input_delta_log: (64 - p) as u8,
-        output_delta_log: (64 - p) as u8,
+        wide: true,
+        input_delta_log: delta_log as u8,
+        output_delta_log: delta_log as u8,
         output_log_modulus: log_modulus as u8,
     })
 }

@@ -48,9 +48,13 @@ pub enum QProgram {
     Mlp(QMlp),
 }
 
-/// How encrypted values are laid out on the 64-bit torus.
+/// How encrypted values are laid out on the torus (64-bit, or 128-bit when `wide`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Encoding {
+    /// Leveled model in the 128-bit domain: inputs, evaluation and sanitized results on the
+    /// 2^128 torus with N = 4096 (see [`crate::params`]).
+    #[serde(default)]
+    pub wide: bool,
     /// Inputs are encrypted as `q * 2^input_delta_log`.
     pub input_delta_log: u8,
     /// Output scores are `acc * 2^output_delta_log`.

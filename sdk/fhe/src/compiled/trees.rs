@@ -192,6 +192,7 @@ pub(super) fn compile(
         if fits {
             let extra = 64 - u64::from(params::POLYNOMIAL_SIZE as u32 + 1).leading_zeros();
             let encoding = Encoding {
+                wide: false,
                 input_delta_log: 64 - TREE_INPUT_BITS - 1,
                 output_delta_log: (64 - p) as u8,
                 output_log_modulus: (p as u32 + 1 + extra).min(64) as u8,

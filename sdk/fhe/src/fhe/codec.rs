@@ -22,21 +22,27 @@ pub const MAX_INPUT_BYTES: u64 = 16 << 20;
 /// Size limit when reading an encrypted result.
 pub const MAX_RESULT_BYTES: u64 = 256 << 20;
 
-/// The buyer's public evaluation material: seeded (compressed) key-switching and bootstrapping
-/// keys. Only models that bootstrap need it.
+mod upgrade;
+
+/// The buyer's public key material for one kind of model, registered once and sent to the
+/// operator: for models that bootstrap, seeded (compressed) key-switching and bootstrapping
+/// keys; for leveled models, the compact public key their results are sanitized with.
 #[derive(Clone, Serialize, Deserialize, Versionize)]
 #[versionize(EvaluationKeyVersions)]
 pub struct EvaluationKey {
     pub(crate) param_set: u16,
-    pub(crate) ksk: SeededLweKeyswitchKeyOwned<u64>,
-    pub(crate) bsk: SeededLweBootstrapKeyOwned<u64>,
+    pub(crate) ksk: Option<SeededLweKeyswitchKeyOwned<u64>>,
+    pub(crate) bsk: Option<SeededLweBootstrapKeyOwned<u64>>,
+    /// Seeded compact public key of the 128-bit leveled domain.
+    pub(crate) public: Option<SeededLweCompactPublicKeyOwned<u128>>,
 }
 
 /// Versions of [`EvaluationKey`].
 #[derive(VersionsDispatch)]
 #[allow(dead_code, missing_docs, unreachable_pub)]
 pub enum EvaluationKeyVersions {
-    V0(EvaluationKey),
+    V0(upgrade::EvaluationKeyV0),
+    V1(EvaluationKey),
 }
 
 impl Named for EvaluationKey {
@@ -44,9 +50,10 @@ impl Named for EvaluationKey {
 }
 
 /// One packed chunk of an encrypted input: a seeded GLWE ciphertext of which only the first
-/// `bodies.len()` body coefficients are kept. Coefficient `i` is the LWE encryption (under the
-/// GLWE key seen as an LWE key) of the `i`-th value of the chunk; its mask is regenerated from
-/// the 128-bit seed (AES-CTR from counter 0), so each value costs 8 bytes on the wire.
+/// body coefficients are kept. Coefficient `i` is the LWE encryption (under the GLWE key seen as
+/// an LWE key) of the `i`-th value of the chunk; its mask is regenerated from the 128-bit seed
+/// (AES-CTR from counter 0), so each value costs 8 bytes on the wire (16 in the 128-bit domain,
+/// where `bodies` holds each coefficient as two words, low then high).
 #[derive(Clone, Debug, Serialize, Deserialize, Versionize)]
 #[versionize(InputChunkVersions)]
 pub struct InputChunk {
@@ -69,6 +76,8 @@ pub struct EncryptedInput {
     pub(crate) param_set: u16,
     pub(crate) rows: u32,
     pub(crate) features: u32,
+    /// Encrypted on the 128-bit torus (leveled models with sanitized results).
+    pub(crate) wide: bool,
     pub(crate) chunks: Vec<InputChunk>,
 }
 
@@ -76,15 +85,16 @@ pub struct EncryptedInput {
 #[derive(VersionsDispatch)]
 #[allow(dead_code, missing_docs, unreachable_pub)]
 pub enum EncryptedInputVersions {
-    V0(EncryptedInput),
+    V0(upgrade::EncryptedInputV0),
+    V1(EncryptedInput),
 }
 
 impl Named for EncryptedInput {
     const NAME: &'static str = "modelmart::fhe::EncryptedInput";
 }
 
-/// Encrypted scores: `rows * outputs` LWE ciphertexts under the GLWE key, modulus-switched to
-/// `2^log_modulus` and bit-packed.
+/// Encrypted scores: `rows * outputs` LWE ciphertexts under the GLWE key (the 128-bit domain's
+/// key when `wide`), modulus-switched to `2^log_modulus` and bit-packed.
 #[derive(Clone, Serialize, Deserialize, Versionize)]
 #[versionize(EncryptedResultVersions)]
 pub struct EncryptedResult {
@@ -92,6 +102,8 @@ pub struct EncryptedResult {
     pub(crate) rows: u32,
     pub(crate) outputs: u32,
     pub(crate) log_modulus: u8,
+    /// Computed on the 128-bit torus and sanitized.
+    pub(crate) wide: bool,
     pub(crate) cts: Vec<CompressedModulusSwitchedLweCiphertext<u64>>,
 }
 
@@ -99,7 +111,8 @@ pub struct EncryptedResult {
 #[derive(VersionsDispatch)]
 #[allow(dead_code, missing_docs, unreachable_pub)]
 pub enum EncryptedResultVersions {
-    V0(EncryptedResult),
+    V0(upgrade::EncryptedResultV0),
+    V1(EncryptedResult),
 }
 
 impl std::fmt::Debug for EncryptedResult {
@@ -161,50 +174,82 @@ impl EvaluationKey {
         Ok(key)
     }
 
+    /// Whether the key holds what bootstrapped models need.
+    pub fn has_bootstrap_keys(&self) -> bool {
+        self.ksk.is_some() && self.bsk.is_some()
+    }
+
+    /// Whether the key holds the public key leveled models' results are sanitized with.
+    pub fn has_public_key(&self) -> bool {
+        self.public.is_some()
+    }
+
     /// Check every dimension and the data lengths against `p`.
     pub(crate) fn check(&self, p: &Params) -> Result<()> {
         let bad = |why: String| Err(Error::nonconformant("evaluation key", why));
         if self.param_set != p.id.0 {
             return bad(format!("parameter set {} instead of {}", self.param_set, p.id.0));
         }
-        let k = &self.ksk;
-        if k.input_key_lwe_dimension() != p.big_lwe_dimension()
-            || k.output_key_lwe_dimension() != p.lwe_dimension
-            || k.decomposition_base_log() != p.ks_base_log
-            || k.decomposition_level_count() != p.ks_level
-            || k.ciphertext_modulus() != p.modulus()
-        {
-            return bad("key-switching key dimensions".into());
+        if self.ksk.is_some() != self.bsk.is_some() {
+            return bad("a key-switching key without a bootstrapping key, or the reverse".into());
         }
-        let ksk_len = p.big_lwe_dimension().0 * p.ks_level.0;
-        if k.as_ref().len() != ksk_len {
-            return bad(format!(
-                "key-switching key holds {} values, expected {ksk_len}",
-                k.as_ref().len()
-            ));
+        if self.ksk.is_none() && self.public.is_none() {
+            return bad("holds no key".into());
         }
-        let b = &self.bsk;
-        if b.input_lwe_dimension() != p.lwe_dimension
-            || b.glwe_size() != p.glwe_dimension.to_glwe_size()
-            || b.polynomial_size() != p.polynomial_size
-            || b.decomposition_base_log() != p.pbs_base_log
-            || b.decomposition_level_count() != p.pbs_level
-            || b.ciphertext_modulus() != p.modulus()
-        {
-            return bad("bootstrapping key dimensions".into());
+        if let Some(k) = &self.ksk {
+            if k.input_key_lwe_dimension() != p.big_lwe_dimension()
+                || k.output_key_lwe_dimension() != p.lwe_dimension
+                || k.decomposition_base_log() != p.ks_base_log
+                || k.decomposition_level_count() != p.ks_level
+                || k.ciphertext_modulus() != p.modulus()
+            {
+                return bad("key-switching key dimensions".into());
+            }
+            let ksk_len = p.big_lwe_dimension().0 * p.ks_level.0;
+            if k.as_ref().len() != ksk_len {
+                return bad(format!(
+                    "key-switching key holds {} values, expected {ksk_len}",
+                    k.as_ref().len()
+                ));
+            }
+            if !canonical_seed(&k.compression_seed()) {
+                return bad("key seed is not a plain AES-CTR seed starting at counter 0".into());
+            }
         }
-        if !canonical_seed(&k.compression_seed()) || !canonical_seed(&b.compression_seed()) {
-            return bad("key seed is not a plain AES-CTR seed starting at counter 0".into());
+        if let Some(b) = &self.bsk {
+            if b.input_lwe_dimension() != p.lwe_dimension
+                || b.glwe_size() != p.glwe_dimension.to_glwe_size()
+                || b.polynomial_size() != p.polynomial_size
+                || b.decomposition_base_log() != p.pbs_base_log
+                || b.decomposition_level_count() != p.pbs_level
+                || b.ciphertext_modulus() != p.modulus()
+            {
+                return bad("bootstrapping key dimensions".into());
+            }
+            if !canonical_seed(&b.compression_seed()) {
+                return bad("key seed is not a plain AES-CTR seed starting at counter 0".into());
+            }
+            let bsk_len = p.lwe_dimension.0
+                * p.glwe_dimension.to_glwe_size().0
+                * p.pbs_level.0
+                * p.polynomial_size.0;
+            if b.as_ref().len() != bsk_len {
+                return bad(format!(
+                    "bootstrapping key holds {} values, expected {bsk_len}",
+                    b.as_ref().len()
+                ));
+            }
         }
-        let bsk_len = p.lwe_dimension.0
-            * p.glwe_dimension.to_glwe_size().0
-            * p.pbs_level.0
-            * p.polynomial_size.0;
-        if b.as_ref().len() != bsk_len {
-            return bad(format!(
-                "bootstrapping key holds {} values, expected {bsk_len}",
-                b.as_ref().len()
-            ));
+        if let Some(pk) = &self.public {
+            if pk.lwe_dimension() != p.wide_lwe_dimension()
+                || pk.ciphertext_modulus() != CiphertextModulus::<u128>::new_native()
+                || pk.as_ref().len() != p.wide_lwe_dimension().0
+            {
+                return bad("public key dimensions".into());
+            }
+            if !canonical_seed(&pk.compression_seed()) {
+                return bad("public key seed is not a plain AES-CTR seed".into());
+            }
         }
         Ok(())
     }
@@ -252,7 +297,8 @@ impl EncryptedInput {
         if self.param_set != p.id.0 {
             return bad(format!("parameter set {} instead of {}", self.param_set, p.id.0));
         }
-        let n = p.polynomial_size.0;
+        let (n, words) =
+            if self.wide { (p.wide_polynomial_size.0, 2) } else { (p.polynomial_size.0, 1) };
         let total = self.rows as usize * self.features as usize;
         if total == 0 {
             return bad("no values".into());
@@ -263,8 +309,12 @@ impl EncryptedInput {
         }
         for (i, c) in self.chunks.iter().enumerate() {
             let want = if i + 1 == expected_chunks { total - i * n } else { n };
-            if c.bodies.len() != want {
-                return bad(format!("chunk {i} holds {} values, expected {want}", c.bodies.len()));
+            if c.bodies.len() != want * words {
+                return bad(format!(
+                    "chunk {i} holds {} words, expected {}",
+                    c.bodies.len(),
+                    want * words
+                ));
             }
         }
         Ok(())
@@ -311,14 +361,12 @@ impl EncryptedResult {
         if !(1..=64).contains(&self.log_modulus) {
             return bad(format!("log modulus {}", self.log_modulus));
         }
+        let dim = if self.wide { p.wide_lwe_dimension() } else { p.big_lwe_dimension() };
         let params = CompressedModulusSwitchedLweCiphertextConformanceParams {
-            ct_params: LweCiphertextConformanceParams {
-                lwe_dim: p.big_lwe_dimension(),
-                ct_modulus: p.modulus(),
-            },
+            ct_params: LweCiphertextConformanceParams { lwe_dim: dim, ct_modulus: p.modulus() },
             ms_decompression_type: MsDecompressionType::ClassicPbs {
                 br_input_modulus_log: CiphertextModulusLog(self.log_modulus as usize),
-                br_input_lwe_dim: p.big_lwe_dimension(),
+                br_input_lwe_dim: dim,
             },
         };
         if let Some(i) = self.cts.iter().position(|c| !c.is_conformant(&params)) {
@@ -340,6 +388,7 @@ mod tests {
             param_set: 1,
             rows: 3,
             features: 2,
+            wide: false,
             chunks: client.encrypt_values(&p, &[1, 2, 3, 4, 5, 6]),
         }
     }
@@ -376,7 +425,14 @@ mod tests {
     #[test]
     fn results_with_wrong_shape_are_refused() {
         let p = Params::get(ParamSetId::default()).unwrap();
-        let r = EncryptedResult { param_set: 1, rows: 1, outputs: 1, log_modulus: 40, cts: vec![] };
+        let r = EncryptedResult {
+            param_set: 1,
+            rows: 1,
+            outputs: 1,
+            log_modulus: 40,
+            wide: false,
+            cts: vec![],
+        };
         assert!(r.check(&p).is_err());
         let bytes = r.to_bytes().unwrap();
         assert!(matches!(EncryptedResult::from_bytes(&bytes), Err(Error::NonConformant { .. })));

@@ -26,10 +26,22 @@ impl ClientKey {
                 "modulus does not match the model",
             ));
         }
-        let key = self.glwe.as_lwe_secret_key();
+        if result.wide != model.encoding.wide {
+            return Err(Error::nonconformant(
+                "encrypted result",
+                "computed in the other domain (64- vs 128-bit) than the model's",
+            ));
+        }
+        // binary keys: the same 0/1 coefficients serve any modulus
+        let key: Vec<u64> = if result.wide {
+            self.wide_key().as_ref().iter().map(|b| *b as u64).collect()
+        } else {
+            self.glwe.as_ref().to_vec()
+        };
+        let torus_bits: i64 = if result.wide { 128 } else { 64 };
         let ell = u32::from(result.log_modulus);
-        // output step at the switched modulus: 2^(output_delta_log - (64 - ell))
-        let step_log = i64::from(model.encoding.output_delta_log) - (64 - i64::from(ell));
+        // output step at the switched modulus: 2^(output_delta_log - (torus_bits - ell))
+        let step_log = i64::from(model.encoding.output_delta_log) - (torus_bits - i64::from(ell));
         if step_log < 1 {
             return Err(Error::nonconformant(
                 "encrypted result",
@@ -44,7 +56,7 @@ impl ClientKey {
                 let msed = ct.extract();
                 let dot = msed
                     .mask()
-                    .zip(key.as_ref())
+                    .zip(&key)
                     .fold(0u64, |acc, (a, s)| acc.wrapping_add((a as u64).wrapping_mul(*s)));
                 let phase = (msed.body() as u64).wrapping_sub(dot) & mask;
                 decode(phase, ell, step_log as u32)

@@ -36,7 +36,7 @@ impl ClientKey {
             return Err(Error::SchemaMismatch("no rows".into()));
         }
         let shift = u32::from(model.encoding.input_delta_log);
-        let mut values = Vec::with_capacity(rows.len() * features);
+        let mut values: Vec<u128> = Vec::with_capacity(rows.len() * features);
         for (r, row) in rows.iter().enumerate() {
             if row.len() != features {
                 return Err(Error::SchemaMismatch(format!(
@@ -51,15 +51,22 @@ impl ClientKey {
                         f.name, f.bits
                     )));
                 }
-                values.push(q << shift);
+                values.push(u128::from(*q) << shift);
             }
         }
         let p = Params::get(self.param_set())?;
-        let chunks = self.encrypt_values(&p, &values);
+        let wide = model.encoding.wide;
+        let chunks = if wide {
+            self.encrypt_values_wide(&p, &values)
+        } else {
+            let narrow: Vec<u64> = values.iter().map(|v| *v as u64).collect();
+            self.encrypt_values(&p, &narrow)
+        };
         Ok(EncryptedInput {
             param_set: self.param_set,
             rows: rows.len() as u32,
             features: features as u32,
+            wide,
             chunks,
         })
     }
@@ -89,6 +96,41 @@ impl ClientKey {
                     seeder.as_mut(),
                 );
                 InputChunk { seed: seed.0, bodies: ct.get_body().as_ref()[..chunk.len()].to_vec() }
+            })
+            .collect()
+    }
+
+    /// Encrypt encoded plaintexts of the 128-bit domain, N = 4096 per seeded GLWE; each kept
+    /// body is stored as two words (low, high).
+    pub(crate) fn encrypt_values_wide(&self, p: &Params, values: &[u128]) -> Vec<InputChunk> {
+        let n = p.wide_polynomial_size.0;
+        let key = self.wide_key();
+        let mut seeder = new_seeder();
+        values
+            .chunks(n)
+            .map(|chunk| {
+                let mut plain = PlaintextList::new(0u128, PlaintextCount(n));
+                plain.as_mut()[..chunk.len()].copy_from_slice(chunk);
+                let seed = seeder.seed();
+                let mut ct = SeededGlweCiphertext::new(
+                    0u128,
+                    GlweSize(2),
+                    p.wide_polynomial_size,
+                    seed.into(),
+                    CiphertextModulus::new_native(),
+                );
+                encrypt_seeded_glwe_ciphertext(
+                    &key,
+                    &mut ct,
+                    &plain,
+                    p.wide_noise,
+                    seeder.as_mut(),
+                );
+                let bodies = ct.get_body().as_ref()[..chunk.len()]
+                    .iter()
+                    .flat_map(|b| [*b as u64, (*b >> 64) as u64])
+                    .collect();
+                InputChunk { seed: seed.0, bodies }
             })
             .collect()
     }

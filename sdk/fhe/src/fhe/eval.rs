@@ -1,29 +1,31 @@
 //! Coprocessor side: evaluate a compiled model on an encrypted input.
 //!
-//! Linear algebra runs directly on the LWE samples extracted from the input's GLWE chunks (no
-//! bootstrapping, microseconds). Tree models bootstrap every distinct comparison and every leaf
-//! test (key switch, centered modulus switch, blind rotation, sample extraction) on rayon's
-//! worker threads, each with its own FFT scratch; networks bootstrap an exact floor of every
-//! hidden pre-activation and a table lookup per (neuron, output) (`eval/mlp.rs`). Call it from a blocking thread, never from an
-//! async runtime's worker.
+//! Linear models run in the 128-bit domain: linear algebra directly on the LWE samples extracted
+//! from the input's GLWE chunks (no bootstrapping), then every result is sanitized
+//! (`eval/wide.rs`). Tree models bootstrap every distinct comparison and every leaf test (key
+//! switch, centered modulus switch, blind rotation, sample extraction) on rayon's worker
+//! threads, each with its own FFT scratch; networks bootstrap an exact floor of every hidden
+//! pre-activation and a table lookup per (neuron, output) (`eval/mlp.rs`). Call it from a
+//! blocking thread, never from an async runtime's worker.
 
 #[cfg(test)]
 mod attack;
 mod mlp;
+mod wide;
 
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use tfhe::core_crypto::algorithms::slice_algorithms::{
-    slice_wrapping_add_assign, slice_wrapping_add_scalar_mul_assign, slice_wrapping_sub_assign,
+    slice_wrapping_add_assign, slice_wrapping_sub_assign,
 };
 use tfhe::core_crypto::fft_impl::fft64::math::fft::Fft;
 use tfhe::core_crypto::prelude::*;
 use tfhe_csprng::seeders::Seed;
 
 use super::codec::{EncryptedInput, EncryptedResult};
-use super::keys::ServerKey;
-use crate::compiled::{CompiledModel, QLinear, QProgram, QTrees};
+use super::keys::{BootstrapKeys, ServerKey};
+use crate::compiled::{CompiledModel, QProgram, QTrees};
 use crate::params::Params;
 use crate::{Error, Result};
 
@@ -47,14 +49,19 @@ pub struct Evaluator<'a> {
     model: &'a CompiledModel,
     params: Params,
     server_key: Option<&'a ServerKey>,
+    /// Sanitize leveled results (always, except in the test that shows what it prevents).
+    sanitize: bool,
 }
 
 impl<'a> Evaluator<'a> {
     /// Prepare to evaluate `model`; `server_key` is required when the model bootstraps.
     pub fn new(model: &'a CompiledModel, server_key: Option<&'a ServerKey>) -> Result<Self> {
         let params = Params::get(model.param_set)?;
-        if model.needs_evaluation_key() && server_key.is_none() {
+        if model.needs_evaluation_key() && !server_key.is_some_and(ServerKey::has_bootstrap_keys) {
             return Err(Error::MissingEvaluationKey);
+        }
+        if model.encoding.wide && !server_key.is_some_and(ServerKey::has_public_key) {
+            return Err(Error::MissingPublicKey);
         }
         if let Some(sk) = server_key
             && sk.params.id != params.id
@@ -64,7 +71,14 @@ impl<'a> Evaluator<'a> {
                 "parameter set differs from the model's",
             ));
         }
-        Ok(Self { model, params, server_key })
+        Ok(Self { model, params, server_key, sanitize: true })
+    }
+
+    /// Skip sanitization: only for the test that runs the weight-extraction attack.
+    #[cfg(test)]
+    pub(crate) fn without_sanitization(mut self) -> Self {
+        self.sanitize = false;
+        self
     }
 
     /// Evaluate every row of `input` (at most `max_rows`).
@@ -88,74 +102,69 @@ impl<'a> Evaluator<'a> {
         if input.rows() > max_rows {
             return Err(Error::TooManyRows { rows: input.rows(), max: max_rows });
         }
-        let glwes = expand_input(&self.params, input);
-        let samples = Samples { glwes: &glwes, features: input.features(), params: &self.params };
-        let (outputs, bootstraps) = match &self.model.program {
-            QProgram::Linear(l) => (self.linear(l, &samples, input.rows()), 0),
-            QProgram::Trees(t) => {
-                let sk = self.server_key.ok_or(Error::MissingEvaluationKey)?;
-                self.trees(t, sk, &samples, input.rows())
-            }
-            QProgram::Mlp(m) => {
-                let sk = self.server_key.ok_or(Error::MissingEvaluationKey)?;
-                self.mlp(m, sk, &samples, input.rows())
-            }
-        };
+        if input.wide != self.model.encoding.wide {
+            return Err(Error::nonconformant(
+                "encrypted input",
+                "encrypted for the other domain (64- vs 128-bit) than the model's",
+            ));
+        }
         let ell = CiphertextModulusLog(usize::from(self.model.encoding.output_log_modulus));
-        let cts = outputs
-            .par_iter()
-            .map(|ct| {
-                lwe_ciphertext_modulus_switch::<u64, u64, _>(ct.as_view(), ell).compress::<u64>()
-            })
-            .collect();
+        let (cts, bootstraps) =
+            if let (true, QProgram::Linear(l)) = (self.model.encoding.wide, &self.model.program) {
+                let pk = self.server_key.and_then(|k| k.public.as_ref()).filter(|_| self.sanitize);
+                let outputs = self.linear_wide(l, pk, input);
+                let cts = outputs
+                    .par_iter()
+                    .map(|ct| {
+                        lwe_ciphertext_modulus_switch::<u128, u64, _>(ct.as_view(), ell)
+                            .compress::<u64>()
+                    })
+                    .collect();
+                (cts, 0)
+            } else {
+                let glwes = expand_input(&self.params, input);
+                let samples =
+                    Samples { glwes: &glwes, features: input.features(), params: &self.params };
+                let bk = || {
+                    self.server_key
+                        .and_then(|k| k.bootstrap.as_ref())
+                        .ok_or(Error::MissingEvaluationKey)
+                };
+                let (outputs, bootstraps) = match &self.model.program {
+                    QProgram::Linear(_) => {
+                        return Err(Error::Unsupported(
+                        "a linear model compiled for the 64-bit torus (before sanitized results): \
+                         recompile it"
+                            .into(),
+                    ));
+                    }
+                    QProgram::Trees(t) => self.trees(t, bk()?, &samples, input.rows()),
+                    QProgram::Mlp(m) => self.mlp(m, bk()?, &samples, input.rows()),
+                };
+                let cts = outputs
+                    .par_iter()
+                    .map(|ct| {
+                        lwe_ciphertext_modulus_switch::<u64, u64, _>(ct.as_view(), ell)
+                            .compress::<u64>()
+                    })
+                    .collect();
+                (cts, bootstraps)
+            };
         let result = EncryptedResult {
             param_set: self.params.id.0,
             rows: input.rows() as u32,
             outputs: self.model.n_outputs() as u32,
             log_modulus: self.model.encoding.output_log_modulus,
+            wide: self.model.encoding.wide,
             cts,
         };
         Ok((result, EvalStats { rows: input.rows(), bootstraps, elapsed: start.elapsed() }))
     }
 
-    fn linear(&self, l: &QLinear, s: &Samples<'_>, rows: usize) -> Vec<LweCiphertextOwned<u64>> {
-        let shift = u32::from(self.model.encoding.output_delta_log);
-        let per_row: Vec<Vec<LweCiphertextOwned<u64>>> = (0..rows)
-            .into_par_iter()
-            .map(|r| {
-                let mut outs: Vec<LweCiphertextOwned<u64>> = l
-                    .bias
-                    .iter()
-                    .map(|b| {
-                        let mut ct = s.zero();
-                        *ct.get_mut_body().data = (*b as u64).wrapping_shl(shift);
-                        ct
-                    })
-                    .collect();
-                let mut x = s.zero();
-                for i in 0..s.features {
-                    s.extract(r, i, &mut x);
-                    for (out, w) in outs.iter_mut().zip(&l.weights) {
-                        let w = w[i];
-                        if w != 0 {
-                            slice_wrapping_add_scalar_mul_assign(
-                                out.as_mut(),
-                                x.as_ref(),
-                                w as u64,
-                            );
-                        }
-                    }
-                }
-                outs
-            })
-            .collect();
-        per_row.into_iter().flatten().collect()
-    }
-
     fn trees(
         &self,
         t: &QTrees,
-        sk: &ServerKey,
+        sk: &BootstrapKeys,
         s: &Samples<'_>,
         rows: usize,
     ) -> (Vec<LweCiphertextOwned<u64>>, usize) {
@@ -338,7 +347,7 @@ impl Scratch {
     /// Key switch, centered modulus switch, blind rotation of `lut`, sample extraction.
     fn bootstrap(
         &mut self,
-        sk: &ServerKey,
+        sk: &BootstrapKeys,
         input: &LweCiphertextOwned<u64>,
         lut: &GlweCiphertextOwned<u64>,
     ) -> LweCiphertextOwned<u64> {
@@ -367,6 +376,7 @@ pub(crate) fn bench_bootstraps(
     server: &ServerKey,
     n: usize,
 ) -> Result<usize> {
+    let server = server.bootstrap.as_ref().ok_or(Error::MissingEvaluationKey)?;
     let p = server.params;
     let mut seeder = new_seeder();
     let mut enc =
@@ -398,6 +408,7 @@ mod tests {
     fn sign_bootstrap_and_leaf_test() {
         let client = ClientKey::generate(ParamSetId::default()).unwrap();
         let server = ServerKey::expand(&client.evaluation_key().unwrap()).unwrap();
+        let server = server.bootstrap.unwrap();
         let p = server.params;
         let key = client.glwe.as_lwe_secret_key();
         let mut seeder = new_seeder();

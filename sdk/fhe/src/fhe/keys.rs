@@ -1,11 +1,13 @@
-//! Buyer keys: the client (secret) key, the compressed evaluation key it exports, and the
-//! expanded server key the coprocessor builds from it.
+//! Buyer keys: the client (secret) key, the compressed evaluation keys it exports (bootstrap keys
+//! for bootstrapped models, the sanitization public key for leveled ones), and the expanded
+//! server key the coprocessor builds from them.
 
 use serde::{Deserialize, Serialize};
 use tfhe::core_crypto::prelude::*;
 use tfhe_versionable::{Versionize, VersionsDispatch};
 
 use super::codec::EvaluationKey;
+use super::sanitize::SanitizeKey;
 use crate::Result;
 use crate::params::{ParamSetId, Params};
 
@@ -78,6 +80,52 @@ impl ClientKey {
         Ok(key)
     }
 
+    /// The secret key of the 128-bit leveled domain (binary, N = 4096). It is derived from the
+    /// key's own secret material (SHA-256 with a domain separator, then tfhe's AES-CTR secret
+    /// generator), so key files need no new field and a key always derives the same one; its
+    /// entropy is the 128-bit seed, matching the set's security level.
+    pub(crate) fn wide_key(&self) -> GlweSecretKeyOwned<u128> {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"modelmart-fhe wide glwe key v1");
+        for v in self.glwe.as_ref().iter().chain(self.lwe.as_ref()) {
+            h.update(v.to_le_bytes());
+        }
+        let digest = h.finalize();
+        let mut seed = [0u8; 16];
+        seed.copy_from_slice(&digest[..16]);
+        let mut secret = SecretRandomGenerator::<DefaultRandomGenerator>::new(
+            tfhe_csprng::seeders::Seed(u128::from_le_bytes(seed)),
+        );
+        GlweSecretKey::generate_new_binary(
+            GlweDimension(1),
+            PolynomialSize(crate::params::WIDE_POLYNOMIAL_SIZE),
+            &mut secret,
+        )
+    }
+
+    /// The key jobs on `model` need: its bootstrap keys if it bootstraps
+    /// ([`ClientKey::evaluation_key`]), else the sanitization public key
+    /// ([`ClientKey::public_key`]).
+    pub fn key_for(&self, model: &crate::PublicModel) -> Result<EvaluationKey> {
+        if model.needs_evaluation_key() { self.evaluation_key() } else { self.public_key() }
+    }
+
+    /// Export the public key (seeded compact public key of the 128-bit domain, 64 KB) the
+    /// coprocessor sanitizes leveled models' results with.
+    pub fn public_key(&self) -> Result<EvaluationKey> {
+        let p = Params::get(self.param_set())?;
+        let wide = self.wide_key();
+        let mut seeder = new_seeder();
+        let public = allocate_and_generate_new_seeded_lwe_compact_public_key(
+            &wide.as_lwe_secret_key(),
+            p.wide_noise,
+            CiphertextModulus::new_native(),
+            seeder.as_mut(),
+        );
+        Ok(EvaluationKey { param_set: self.param_set, ksk: None, bsk: None, public: Some(public) })
+    }
+
     /// Export the evaluation key (key-switching + bootstrapping keys, seeded/compressed) the
     /// coprocessor needs for bootstrapped models.
     pub fn evaluation_key(&self) -> Result<EvaluationKey> {
@@ -102,12 +150,24 @@ impl ClientKey {
             p.modulus(),
             seeder.as_mut(),
         );
-        Ok(EvaluationKey { param_set: self.param_set, ksk, bsk })
+        Ok(EvaluationKey {
+            param_set: self.param_set,
+            ksk: Some(ksk),
+            bsk: Some(bsk),
+            public: None,
+        })
     }
 }
 
-/// Expanded evaluation key: key-switching key and Fourier bootstrapping key, ready to compute.
+/// Expanded evaluation key: what the buyer's [`EvaluationKey`] held, ready to compute.
 pub struct ServerKey {
+    pub(crate) params: Params,
+    pub(crate) bootstrap: Option<BootstrapKeys>,
+    pub(crate) public: Option<SanitizeKey>,
+}
+
+/// Key-switching key and Fourier bootstrapping key.
+pub(crate) struct BootstrapKeys {
     pub(crate) params: Params,
     pub(crate) ksk: LweKeyswitchKeyOwned<u64>,
     pub(crate) bsk: FourierLweBootstrapKeyOwned,
@@ -115,30 +175,59 @@ pub struct ServerKey {
 
 impl std::fmt::Debug for ServerKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerKey").field("param_set", &self.params.id).finish_non_exhaustive()
+        f.debug_struct("ServerKey")
+            .field("param_set", &self.params.id)
+            .field("bootstrap", &self.bootstrap.is_some())
+            .field("public", &self.public.is_some())
+            .finish_non_exhaustive()
     }
 }
 
 impl ServerKey {
-    /// Expand a (conformance-checked) evaluation key. Takes about a second: cache the result.
+    /// Expand a (conformance-checked) evaluation key. Bootstrap keys take about a second: cache
+    /// the result.
     pub fn expand(key: &EvaluationKey) -> Result<Self> {
         let params = Params::get(ParamSetId(key.param_set))?;
         key.check(&params)?;
-        let ksk = key.ksk.as_view().decompress_into_lwe_keyswitch_key();
-        let std_bsk = key.bsk.as_view().par_decompress_into_lwe_bootstrap_key();
-        let mut bsk = FourierLweBootstrapKey::new(
-            std_bsk.input_lwe_dimension(),
-            std_bsk.glwe_size(),
-            std_bsk.polynomial_size(),
-            std_bsk.decomposition_base_log(),
-            std_bsk.decomposition_level_count(),
-        );
-        par_convert_standard_lwe_bootstrap_key_to_fourier(&std_bsk, &mut bsk);
-        Ok(Self { params, ksk, bsk })
+        let bootstrap = match (&key.ksk, &key.bsk) {
+            (Some(ksk), Some(bsk)) => {
+                let ksk = ksk.as_view().decompress_into_lwe_keyswitch_key();
+                let std_bsk = bsk.as_view().par_decompress_into_lwe_bootstrap_key();
+                let mut bsk = FourierLweBootstrapKey::new(
+                    std_bsk.input_lwe_dimension(),
+                    std_bsk.glwe_size(),
+                    std_bsk.polynomial_size(),
+                    std_bsk.decomposition_base_log(),
+                    std_bsk.decomposition_level_count(),
+                );
+                par_convert_standard_lwe_bootstrap_key_to_fourier(&std_bsk, &mut bsk);
+                Some(BootstrapKeys { params, ksk, bsk })
+            }
+            _ => None,
+        };
+        let public = key
+            .public
+            .clone()
+            .map(|pk| SanitizeKey::new(pk.decompress_into_lwe_compact_public_key()));
+        Ok(Self { params, bootstrap, public })
     }
 
     /// Approximate memory held by the expanded key, in bytes.
     pub fn memory_bytes(&self) -> usize {
-        self.ksk.as_ref().len() * 8 + self.bsk.as_view().data().len() * 16
+        let boot = self
+            .bootstrap
+            .as_ref()
+            .map_or(0, |b| b.ksk.as_ref().len() * 8 + b.bsk.as_view().data().len() * 16);
+        boot + self.public.as_ref().map_or(0, SanitizeKey::memory_bytes)
+    }
+
+    /// Whether the key can run bootstrapped models.
+    pub fn has_bootstrap_keys(&self) -> bool {
+        self.bootstrap.is_some()
+    }
+
+    /// Whether the key can sanitize leveled models' results.
+    pub fn has_public_key(&self) -> bool {
+        self.public.is_some()
     }
 }

@@ -5,6 +5,7 @@ mod decrypt;
 mod encrypt;
 mod eval;
 mod keys;
+mod sanitize;
 
 pub use codec::{EncryptedInput, EncryptedResult, EvaluationKey, InputChunk};
 pub use eval::{EvalStats, Evaluator};

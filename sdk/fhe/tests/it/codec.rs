@@ -1,7 +1,7 @@
 use modelmart_fhe::fhe::codec::MAX_INPUT_BYTES;
 use modelmart_fhe::{EncryptedInput, EncryptedResult, Error, EvaluationKey, Evaluator};
 
-use crate::{compiled, keys};
+use crate::{compiled, keys, public};
 
 #[test]
 fn truncated_garbage_and_oversized_inputs_are_refused() {
@@ -27,7 +27,7 @@ fn truncated_garbage_and_oversized_inputs_are_refused() {
 fn flipped_bytes_never_panic() {
     let (c, test) = compiled("logreg_breast_cancer", "breast_cancer");
     let bytes = keys().0.encrypt_rows(&c.public(), &test.x[..1]).unwrap().to_bytes().unwrap();
-    let evaluator = Evaluator::new(&c, None).unwrap();
+    let evaluator = Evaluator::new(&c, Some(public())).unwrap();
     for i in (0..bytes.len()).step_by(3) {
         let mut b = bytes.clone();
         b[i] ^= 0x5A;
@@ -46,4 +46,19 @@ fn evaluation_key_round_trips_and_rejects_corruption() {
     EvaluationKey::from_bytes(&bytes).unwrap();
     assert!(EvaluationKey::from_bytes(&bytes[..bytes.len() - 4096]).is_err());
     assert!(EvaluationKey::from_bytes(&bytes[..100]).is_err());
+}
+
+#[test]
+fn public_key_round_trips_and_rejects_corruption() {
+    let pk = keys().0.public_key().unwrap();
+    assert!(pk.has_public_key() && !pk.has_bootstrap_keys());
+    let bytes = pk.to_bytes().unwrap();
+    EvaluationKey::from_bytes(&bytes).unwrap();
+    assert!(EvaluationKey::from_bytes(&bytes[..bytes.len() - 16]).is_err());
+    assert!(EvaluationKey::from_bytes(&bytes[..100]).is_err());
+    for i in (0..200).step_by(7) {
+        let mut b = bytes.clone();
+        b[i] ^= 0x5A;
+        let _ = EvaluationKey::from_bytes(&b).map(|k| modelmart_fhe::ServerKey::expand(&k));
+    }
 }

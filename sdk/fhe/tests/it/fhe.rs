@@ -1,13 +1,13 @@
 use modelmart_fhe::cost::CostModel;
 use modelmart_fhe::{EncryptedInput, EncryptedResult, Error, Evaluator};
 
-use crate::{compiled, keys};
+use crate::{compiled, key_for, keys, public};
 
 /// Encrypt rows, evaluate through the wire formats, decrypt; must equal the clear model.
 fn roundtrip(model: &str, data: &str, rows: std::ops::Range<usize>) {
     let (c, test) = compiled(model, data);
-    let (client, server) = keys();
-    let sk = c.needs_evaluation_key().then_some(server);
+    let client = &keys().0;
+    let sk = Some(key_for(&c));
     let input = client.encrypt_rows(&c.public(), &test.x[rows.clone()]).unwrap();
     let input = EncryptedInput::from_bytes(&input.to_bytes().unwrap()).unwrap();
     let (result, stats) = Evaluator::new(&c, sk).unwrap().evaluate(&input, 64).unwrap();
@@ -46,14 +46,20 @@ fn mlp_smoke_test() {
 }
 
 #[test]
-fn linear_input_is_small_and_needs_no_key() {
+fn linear_input_is_small_and_needs_only_the_public_key() {
     let (c, test) = compiled("logreg_breast_cancer", "breast_cancer");
     assert!(!c.needs_evaluation_key());
+    assert!(c.encoding.wide, "leveled models run in the 128-bit domain, sanitized");
     let bytes = keys().0.encrypt_rows(&c.public(), &test.x[..1]).unwrap().to_bytes().unwrap();
     assert!(bytes.len() <= 4096, "input of {} bytes", bytes.len());
     let cost = CostModel::default().estimate(&c, 1);
     assert_eq!(cost.bootstraps_per_row, 0);
     assert!(!cost.needs_evaluation_key);
+    // without the public key, or with only the bootstrap keys, results cannot be sanitized
+    assert!(matches!(Evaluator::new(&c, None), Err(Error::MissingPublicKey)));
+    assert!(matches!(Evaluator::new(&c, Some(&keys().1)), Err(Error::MissingPublicKey)));
+    let pk = keys().0.public_key().unwrap().to_bytes().unwrap();
+    assert!(pk.len() <= 80 << 10, "public key of {} bytes", pk.len());
 }
 
 #[test]
@@ -70,7 +76,7 @@ fn input_for_another_model_is_refused() {
     let (linear, test) = compiled("logreg_breast_cancer", "breast_cancer");
     let (digits, _) = compiled("logreg_digits", "digits");
     let input = keys().0.encrypt_rows(&linear.public(), &test.x[..1]).unwrap();
-    let err = Evaluator::new(&digits, None).unwrap().evaluate(&input, 8).unwrap_err();
+    let err = Evaluator::new(&digits, Some(public())).unwrap().evaluate(&input, 8).unwrap_err();
     assert!(matches!(err, Error::NonConformant { what: "encrypted input", .. }), "{err}");
 }
 
@@ -86,10 +92,10 @@ fn the_buyer_needs_only_the_public_model() {
             assert!(!json.contains(secret), "{model}: public model mentions `{secret}`");
         }
         let public: modelmart_fhe::PublicModel = serde_json::from_str(&json).unwrap();
-        let (client, server) = keys();
+        let client = &keys().0;
         let input = client.encrypt_rows(&public, &test.x[..2]).unwrap();
-        let sk = c.needs_evaluation_key().then_some(server);
-        let (result, _) = Evaluator::new(&c, sk).unwrap().evaluate(&input, 8).unwrap();
+        let (result, _) =
+            Evaluator::new(&c, Some(key_for(&c))).unwrap().evaluate(&input, 8).unwrap();
         let scores = client.decrypt(&public, &result).unwrap();
         for (i, s) in scores.iter().enumerate() {
             assert_eq!(*s, c.predict_clear(&test.x[i]).unwrap(), "{model} row {i}");

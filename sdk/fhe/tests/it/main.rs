@@ -41,3 +41,14 @@ pub(crate) fn keys() -> &'static (ClientKey, ServerKey) {
         (client, server)
     })
 }
+
+/// The shared client key's sanitization public key, expanded (what leveled models need).
+pub(crate) fn public() -> &'static ServerKey {
+    static PUBLIC: OnceLock<ServerKey> = OnceLock::new();
+    PUBLIC.get_or_init(|| ServerKey::expand(&keys().0.public_key().unwrap()).unwrap())
+}
+
+/// The key a model's jobs need: bootstrap keys, or the public key for leveled models.
+pub(crate) fn key_for(c: &modelmart_fhe::CompiledModel) -> &'static ServerKey {
+    if c.needs_evaluation_key() { &keys().1 } else { public() }
+}

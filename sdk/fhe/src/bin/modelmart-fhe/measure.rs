@@ -146,13 +146,10 @@ fn measure(
     // keys
     let t = Instant::now();
     let client = ClientKey::generate(compiled.param_set)?;
-    let (eval_key_bytes, server) = if compiled.needs_evaluation_key() {
-        let ek = client.evaluation_key()?;
-        let bytes = ek.to_bytes()?;
-        (bytes.len(), Some(ServerKey::expand(&modelmart_fhe::EvaluationKey::from_bytes(&bytes)?)?))
-    } else {
-        (0, None)
-    };
+    // bootstrapped models need the bootstrap keys, leveled ones the sanitization public key
+    let bytes = client.key_for(&compiled.public())?.to_bytes()?;
+    let (eval_key_bytes, server) =
+        (bytes.len(), Some(ServerKey::expand(&modelmart_fhe::EvaluationKey::from_bytes(&bytes)?)?));
     let keygen_s = t.elapsed().as_secs_f64();
     let evaluator = Evaluator::new(&compiled, server.as_ref())?;
     let public = compiled.public(); // all the buyer's side sees

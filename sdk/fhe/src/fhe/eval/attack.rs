@@ -1,13 +1,13 @@
 //! The weight-extraction attack of issue 7, run against real results: a buyer knows every input
 //! mask (it chose the seeds), and an unsanitized linear result's mask is `sum_i w_i a_i`
-//! modulus-switched to `2^ell`. Each mask coordinate is then one equation
+//! modulus-switched from `2^128` to `2^ell`. Each mask coordinate is then one equation
 //! `sum_i w_i C_ij = Y_j + E_j (mod 2^(ell + t))` in the small unknown weights with a small error
 //! (the switch's rounding): an LWE instance of dimension `features`, solved here by LLL on
 //! Kannan's embedding. Test-only: it proves the leak exists and that sanitization closes it.
 
 use tfhe::core_crypto::prelude::*;
 
-use super::Samples;
+use super::wide::expand_wide;
 use crate::fhe::codec::{EncryptedInput, EncryptedResult};
 use crate::params::Params;
 
@@ -26,22 +26,25 @@ pub(crate) fn recover_linear_weights(
     k: usize,
     w_bound: i64,
 ) -> Option<Vec<i64>> {
-    let glwes = super::expand_input(params, input);
-    let samples = Samples { glwes: &glwes, features: input.features(), params };
+    let glwes = expand_wide(params, input);
     let d = input.features();
     let ell = u32::from(result.log_modulus);
-    let shift = 64 - ell - EXTRA_BITS;
+    let shift = 128 - ell - EXTRA_BITS;
     let modulus_log = ell + EXTRA_BITS;
     let m_mask = (1u128 << modulus_log) - 1;
-    // known input masks, rounded to 2^(ell + t)
-    let mut x = samples.zero();
+    // known input masks (row 0, so all in the first chunk), rounded to 2^(ell + t)
+    let mut x = LweCiphertext::new(
+        0u128,
+        params.wide_lwe_dimension().to_lwe_size(),
+        CiphertextModulus::new_native(),
+    );
     let masks: Vec<Vec<i128>> = (0..d)
         .map(|i| {
-            samples.extract(0, i, &mut x);
+            extract_lwe_sample_from_glwe_ciphertext(&glwes[0], &mut x, MonomialDegree(i));
             x.get_mask()
                 .as_ref()
                 .iter()
-                .map(|a| ((u128::from(*a) + (1u128 << (shift - 1))) >> shift) as i128 & m_mask as i128)
+                .map(|a| (a.wrapping_add(1u128 << (shift - 1)) >> shift & m_mask) as i128)
                 .collect()
         })
         .collect();
@@ -67,7 +70,8 @@ pub(crate) fn recover_linear_weights(
     let modulus = 1i128 << modulus_log;
     let explains = |w: &[i64]| {
         (0..targets.len()).all(|j| {
-            let acc: i128 = (0..d).map(|i| i128::from(w[i]) * masks[i][j]).sum::<i128>() - targets[j];
+            let acc: i128 =
+                (0..d).map(|i| i128::from(w[i]) * masks[i][j]).sum::<i128>() - targets[j];
             let r = acc.rem_euclid(modulus);
             r.min(modulus - r) <= err
         })
@@ -78,10 +82,8 @@ pub(crate) fn recover_linear_weights(
             v if v == -err => -1,
             _ => return None,
         };
-        let w: Option<Vec<i64>> = row[..d]
-            .iter()
-            .map(|v| (v % s == 0).then(|| (sign * v / s) as i64))
-            .collect();
+        let w: Option<Vec<i64>> =
+            row[..d].iter().map(|v| (v % s == 0).then(|| (sign * v / s) as i64)).collect();
         w.filter(|w| explains(w))
     })
 }
@@ -90,7 +92,9 @@ pub(crate) fn recover_linear_weights(
 /// recomputed from exact inner products for the row being reduced).
 fn lll(b: &mut [Vec<i128>], delta: f64) {
     let n = b.len();
-    let dot = |x: &[i128], y: &[i128]| x.iter().zip(y).map(|(a, c)| (*a as f64) * (*c as f64)).sum::<f64>();
+    let dot = |x: &[i128], y: &[i128]| {
+        x.iter().zip(y).map(|(a, c)| (*a as f64) * (*c as f64)).sum::<f64>()
+    };
     let mut mu = vec![vec![0f64; n]; n];
     let mut bstar = vec![0f64; n];
     let gso_row = |b: &[Vec<i128>], mu: &mut Vec<Vec<f64>>, bstar: &mut Vec<f64>, k: usize| {
@@ -122,8 +126,9 @@ fn lll(b: &mut [Vec<i128>], delta: f64) {
                     for (x, y) in tail[0].iter_mut().zip(&head[j]) {
                         *x -= qi * y;
                     }
-                    for l in 0..j {
-                        mu[k][l] -= q * mu[j][l];
+                    let (mu_head, mu_tail) = mu.split_at_mut(k);
+                    for (m, mj) in mu_tail[0][..j].iter_mut().zip(&mu_head[j][..j]) {
+                        *m -= q * mj;
                     }
                     mu[k][j] -= q;
                     changed = true;
@@ -148,7 +153,7 @@ fn lll(b: &mut [Vec<i128>], delta: f64) {
 mod tests {
     use super::*;
     use crate::compiled::QProgram;
-    use crate::fhe::{ClientKey, Evaluator};
+    use crate::fhe::{ClientKey, Evaluator, ServerKey};
     use crate::{CompileOptions, CompiledModel, Dataset};
 
     fn logreg() -> (CompiledModel, Dataset) {
@@ -160,19 +165,31 @@ mod tests {
         (compiled, train)
     }
 
-    /// Without sanitization one result of one row gives the buyer every weight exactly.
+    /// Without sanitization one result of one row gives the buyer every weight exactly; with it,
+    /// the same attack on the same input finds nothing, and decryption is still exact.
     #[test]
-    fn unsanitized_linear_result_leaks_its_weights() {
+    fn sanitization_stops_weight_extraction() {
         let (compiled, train) = logreg();
         let QProgram::Linear(q) = &compiled.program else { panic!("linear") };
+        assert!(compiled.encoding.wide);
         let w_bound = (1i64 << (CompileOptions::default().linear_weight_bits - 1)) - 1;
         let client = ClientKey::generate(compiled.param_set).unwrap();
+        let server = ServerKey::expand(&client.public_key().unwrap()).unwrap();
         let input = client.encrypt_rows(&compiled.public(), &train.x[..1]).unwrap();
-        let (result, _) = Evaluator::new(&compiled, None).unwrap().evaluate(&input, 1).unwrap();
         let params = Params::get(compiled.param_set).unwrap();
+        let evaluator = Evaluator::new(&compiled, Some(&server)).unwrap();
+        let expect = compiled.predict_clear(&train.x[0]).unwrap();
+
+        let (raw, _) = evaluator.without_sanitization().evaluate(&input, 1).unwrap();
+        assert_eq!(client.decrypt(&compiled.public(), &raw).unwrap()[0], expect);
         let start = std::time::Instant::now();
-        let w = recover_linear_weights(&params, &input, &result, 0, w_bound);
+        let w = recover_linear_weights(&params, &input, &raw, 0, w_bound);
         eprintln!("attack: {:?}, ell = {}", start.elapsed(), compiled.encoding.output_log_modulus);
-        assert_eq!(w.as_ref(), Some(&q.weights[0]), "weights {:?}", q.weights[0]);
+        assert_eq!(w.as_ref(), Some(&q.weights[0]), "the attack must work on raw results");
+
+        let evaluator = Evaluator::new(&compiled, Some(&server)).unwrap();
+        let (clean, _) = evaluator.evaluate(&input, 1).unwrap();
+        assert_eq!(client.decrypt(&compiled.public(), &clean).unwrap()[0], expect);
+        assert_eq!(recover_linear_weights(&params, &input, &clean, 0, w_bound), None);
     }
 }

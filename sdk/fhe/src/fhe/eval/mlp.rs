@@ -10,7 +10,7 @@ use tfhe::core_crypto::prelude::*;
 
 use super::{Evaluator, Samples, Scratch, add_to_body, constant_lut};
 use crate::compiled::{MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_TABLE, QMlp};
-use crate::fhe::keys::ServerKey;
+use crate::fhe::keys::BootstrapKeys;
 use crate::params::Params;
 
 /// A lookup table over the positive half of the torus: coefficient `i` holds
@@ -33,7 +33,7 @@ impl Evaluator<'_> {
     pub(super) fn mlp(
         &self,
         m: &QMlp,
-        sk: &ServerKey,
+        sk: &BootstrapKeys,
         s: &Samples<'_>,
         rows: usize,
     ) -> (Vec<LweCiphertextOwned<u64>>, usize) {
