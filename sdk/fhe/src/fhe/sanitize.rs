@@ -1,52 +1,177 @@
-//! Result sanitization in the 128-bit domain: fresh encryptions of zero under the buyer's
-//! compact public key, and noise flooding (the argument and its bound are in `eval/wide.rs`).
+//! Polynomial arithmetic of the 128-bit domain in the Fourier domain, and result sanitization:
+//! fresh encryptions of zero under the buyer's compact public key plus noise flooding (the
+//! argument and its bound are in `eval/wide.rs`).
 //!
-//! An encryption of zero is tfhe's compact-public-key encryption, `mask = A (*) r + e1`,
-//! `body = <B, r> + e2` with a fresh binary `r` and TUniform(24) `e1`, `e2`, where `(*)` is the
-//! semi-reverse negacyclic convolution of
-//! [`slice_semi_reverse_negacyclic_convolution`](tfhe::core_crypto::algorithms::slice_algorithms::slice_semi_reverse_negacyclic_convolution).
-//! tfhe computes that product with Karatsuba on 128-bit words (3.5 ms at N = 4096); here `A`
-//! is split into eight 16-bit limbs whose FFTs are computed once per key, so each product is one
-//! forward and eight inverse FFTs. Every limb product is an integer below `N * 2^16 = 2^28` in
-//! magnitude, far inside the 53 bits an f64 FFT computes exactly, so the result is the same
-//! integers (a unit test checks it against tfhe's own convolution).
+//! A 128-bit polynomial is split into eight 16-bit limbs whose FFTs are taken once; multiplying
+//! by a polynomial of small integers (weights, a binary vector) is then one forward FFT of the
+//! small side and one inverse FFT per limb. Every limb product is an integer below
+//! `2^16 * ||small||_1 <= 2^36` here, far inside what an f64 FFT of size 4096 computes exactly,
+//! so the results are the same integers as a schoolbook product (unit tests compare against
+//! tfhe's own convolution and sample extraction). tfhe computes the public-key product with
+//! Karatsuba on 128-bit words: 3.5 ms at N = 4096.
+//!
+//! An encryption of zero is tfhe's compact-public-key encryption: `mask = A (*) r + e1`,
+//! `body = <B, r> + e2`, fresh binary `r`, TUniform(24) `e1`, `e2`, where `(*)` is
+//! [`slice_semi_reverse_negacyclic_convolution`](tfhe::core_crypto::algorithms::slice_algorithms::slice_semi_reverse_negacyclic_convolution),
+//! i.e. the negacyclic product `A * rev(r)`.
 
-use tfhe::core_crypto::commons::math::random::RandomGenerator;
-use tfhe::core_crypto::fft_impl::fft64::c64;
-use tfhe::core_crypto::fft_impl::fft64::math::fft::Fft;
-use tfhe::core_crypto::fft_impl::fft64::math::polynomial::FourierPolynomial;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use rand::RngCore;
 use tfhe::core_crypto::prelude::*;
+use tfhe_fft::c64;
+use tfhe_fft::unordered::{Method, Plan};
 
 use crate::params::WIDE_NOISE_BOUND_LOG;
 
-/// Limbs `A` is split into.
+/// Limbs a 128-bit polynomial is split into.
 const LIMBS: usize = 8;
 /// Bits per limb.
 const LIMB_BITS: u32 = 16;
 
-/// The buyer's compact public key of the 128-bit domain with the FFTs of its mask's limbs.
+/// FFTs of the eight 16-bit limbs of a 128-bit polynomial.
+pub(crate) type Limbs = Vec<Vec<c64>>;
+
+/// `x(X^-1)` in `Z[X]/(X^N + 1)`: `y[0] = x[0]`, `y[j] = -x[N - j]`. A ring automorphism and
+/// an involution; sample extraction and tfhe's semi-reverse convolution are products seen
+/// through it.
+pub(crate) fn invert_x<T: Copy + std::ops::Neg<Output = T>>(x: &[T]) -> Vec<T> {
+    let n = x.len();
+    (0..n).map(|j| if j == 0 { x[0] } else { -x[n - j] }).collect()
+}
+
+/// Plan and twisting factors of the negacyclic FFT of one polynomial size.
+struct Tables {
+    plan: Plan,
+    /// `exp(i pi j / N)`, `j < N/2`.
+    twist: Vec<c64>,
+    /// `exp(-i pi j / N) / (N/2)`: untwisting and normalization of the inverse transform.
+    untwist: Vec<c64>,
+}
+
+/// The tables for size `n`, built (and the plan measured) once per process.
+fn tables(n: usize) -> &'static Tables {
+    static TABLES: OnceLock<Tables> = OnceLock::new();
+    let t = TABLES.get_or_init(|| {
+        let half = n / 2;
+        let unit = std::f64::consts::PI / n as f64;
+        let twist: Vec<c64> = (0..half)
+            .map(|j| {
+                let (im, re) = (j as f64 * unit).sin_cos();
+                c64::new(re, im)
+            })
+            .collect();
+        let untwist = twist.iter().map(|w| w.conj() / half as f64).collect();
+        Tables { plan: Plan::new(half, Method::Measure(Duration::from_millis(10))), twist, untwist }
+    });
+    debug_assert_eq!(t.twist.len() * 2, n);
+    t
+}
+
+/// Per-thread FFT buffers for polynomials of the 128-bit domain (N = 4096): the negacyclic
+/// transform folds `(p[j], p[j + N/2])` into one complex value, twists it by `exp(i pi j / N)`
+/// and runs a complex FFT of size N/2, as tfhe's own transform does; the inverse untwists and
+/// rounds every value to the nearest integer (exact while products stay below 2^52).
+pub(crate) struct LimbFft {
+    tables: &'static Tables,
+    buffers: ComputationBuffers,
+    n: usize,
+    /// The Fourier accumulator, one polynomial per limb (reused: no allocation per product).
+    acc: Limbs,
+    buf: Vec<c64>,
+}
+
+impl LimbFft {
+    /// Buffers for polynomials of size `n` (the 128-bit domain's N).
+    pub(crate) fn new(n: usize) -> Self {
+        let tables = tables(n);
+        let mut buffers = ComputationBuffers::new();
+        buffers.resize(tables.plan.fft_scratch().unaligned_bytes_required());
+        let zero = c64::new(0.0, 0.0);
+        Self { tables, buffers, n, acc: vec![vec![zero; n / 2]; LIMBS], buf: vec![zero; n / 2] }
+    }
+
+    /// Limb FFTs of a 128-bit polynomial.
+    pub(crate) fn limbs(&mut self, p: &[u128]) -> Limbs {
+        (0..LIMBS)
+            .map(|k| {
+                let shift = LIMB_BITS * k as u32;
+                self.forward(|j| ((p[j] >> shift) & 0xFFFF) as f64);
+                self.buf.clone()
+            })
+            .collect()
+    }
+
+    /// Start a new product sum.
+    pub(crate) fn clear(&mut self) {
+        for a in &mut self.acc {
+            a.fill(c64::new(0.0, 0.0));
+        }
+    }
+
+    /// `acc += big * small`, limb by limb, in the Fourier domain; `small(j)` is the `j`-th
+    /// coefficient of a polynomial of small integers.
+    pub(crate) fn mul_add(&mut self, big: &Limbs, small: impl Fn(usize) -> f64) {
+        self.forward(small);
+        for (a, l) in self.acc.iter_mut().zip(big) {
+            for ((a, x), y) in a.iter_mut().zip(l).zip(&self.buf) {
+                *a += x * y;
+            }
+        }
+    }
+
+    /// Back from the Fourier domain: `out = sum_k limb_k 2^(16 k)`.
+    pub(crate) fn finish(&mut self, out: &mut [u128]) {
+        out.fill(0);
+        let (low, high) = out.split_at_mut(self.n / 2);
+        for k in 0..LIMBS {
+            self.buf.copy_from_slice(&self.acc[k]);
+            self.tables.plan.inv(&mut self.buf, self.buffers.stack());
+            let shift = LIMB_BITS * k as u32;
+            for (((v, w), lo), hi) in
+                self.buf.iter().zip(&self.tables.untwist).zip(low.iter_mut()).zip(high.iter_mut())
+            {
+                let v = v * w;
+                *lo = lo.wrapping_add((round(v.re) as i128 as u128) << shift);
+                *hi = hi.wrapping_add((round(v.im) as i128 as u128) << shift);
+            }
+        }
+    }
+
+    /// Negacyclic FFT of the polynomial `value(0..N)` into `buf`.
+    fn forward(&mut self, value: impl Fn(usize) -> f64) {
+        let half = self.n / 2;
+        for (j, (b, w)) in self.buf.iter_mut().zip(&self.tables.twist).enumerate() {
+            *b = c64::new(value(j), value(j + half)) * w;
+        }
+        self.tables.plan.fwd(&mut self.buf, self.buffers.stack());
+    }
+}
+
+/// The buyer's compact public key of the 128-bit domain, with the limb FFTs of `A(X^-1)`.
 pub(crate) struct SanitizeKey {
     pk: LweCompactPublicKeyOwned<u128>,
-    /// FFT of each 16-bit limb of the mask `A` (N/2 complex values each).
-    limbs: Vec<Vec<c64>>,
+    limbs: Limbs,
+}
+
+/// The random part of one encryption of zero.
+pub(crate) struct ZeroDraw {
+    /// Binary vector `r`.
+    pub(crate) r: Vec<u64>,
+    /// Mask noise `e1`.
+    pub(crate) e1: Vec<u128>,
+    /// What the body gets: `<B, r> + e2 + flood`.
+    pub(crate) body: u128,
 }
 
 impl SanitizeKey {
-    /// Precompute the limb FFTs of `pk`'s mask.
+    /// Precompute the limb FFTs of `pk`'s mask, seen through `X -> X^-1`.
     pub(crate) fn new(pk: LweCompactPublicKeyOwned<u128>) -> Self {
-        let n = pk.lwe_dimension().0;
-        let mut s = Scratch::new(n);
-        let mask = pk.get_mask();
-        let limbs = (0..LIMBS)
-            .map(|k| {
-                let limb: Vec<u64> = mask
-                    .as_ref()
-                    .iter()
-                    .map(|a| ((a >> (LIMB_BITS * k as u32)) & 0xFFFF) as u64)
-                    .collect();
-                s.forward(&limb, true)
-            })
-            .collect();
+        let mut f = LimbFft::new(pk.lwe_dimension().0);
+        let inv: Vec<i128> = pk.get_mask().as_ref().iter().map(|a| *a as i128).collect();
+        let inv: Vec<u128> = invert_x(&inv).into_iter().map(|a| a as u128).collect();
+        let limbs = f.limbs(&inv);
         Self { pk, limbs }
     }
 
@@ -55,41 +180,25 @@ impl SanitizeKey {
         self.pk.as_ref().len() * 16 + self.limbs.iter().map(|l| l.len() * 16).sum::<usize>()
     }
 
-    /// Add a fresh encryption of zero under the key and `flood`, uniform on
-    /// `[-2^flood_log, 2^flood_log)`, to `ct`.
-    pub(crate) fn sanitize(
-        &self,
-        ct: &mut LweCiphertextOwned<u128>,
-        flood_log: u32,
-        rng: &mut RandomGenerator<DefaultRandomGenerator>,
-        scratch: &mut Scratch,
-    ) {
+    /// Draw a fresh encryption of zero's randomness from `rng` (a CSPRNG seeded from the OS),
+    /// with a flood uniform on `[-2^flood_log, 2^flood_log)` folded into the body term.
+    pub(crate) fn draw(&self, flood_log: u32, rng: &mut impl RngCore) -> ZeroDraw {
         let n = self.pk.lwe_dimension().0;
-        // fresh binary r, 64 bits per draw
         let mut r = vec![0u64; n];
         for chunk in r.chunks_mut(64) {
-            let bits: u64 = rng.random_uniform();
+            let bits = rng.next_u64();
             for (j, v) in chunk.iter_mut().enumerate() {
                 *v = (bits >> j) & 1;
             }
         }
-        // mask += A (*) r: the negacyclic product of A and reverse(r), limb by limb
-        let rev: Vec<u64> = r.iter().rev().copied().collect();
-        let fr = scratch.forward(&rev, false);
-        let (mask, body) = ct.get_mut_mask_and_body();
-        let mask = mask.into_container();
-        for (k, limb) in self.limbs.iter().enumerate() {
-            let prod: Vec<c64> = limb.iter().zip(&fr).map(|(a, b)| a * b).collect();
-            let out = scratch.backward(&prod);
-            let shift = LIMB_BITS * k as u32;
-            for (m, v) in mask.iter_mut().zip(&out) {
-                *m = m.wrapping_add(((*v as i64) as i128 as u128) << shift);
-            }
-        }
-        for m in mask.iter_mut() {
-            *m = m.wrapping_add(t_uniform(rng));
-        }
-        // body += <B, r> + e2 + flood
+        // two TUniform(24) samples (26 bits each) per 64-bit draw
+        let e1 = (0..n.div_ceil(2))
+            .flat_map(|_| {
+                let bits = rng.next_u64();
+                [t_uniform(bits), t_uniform(bits >> 32)]
+            })
+            .take(n)
+            .collect();
         let dot = self
             .pk
             .get_body()
@@ -98,100 +207,78 @@ impl SanitizeKey {
             .zip(&r)
             .filter(|(_, r)| **r == 1)
             .fold(0u128, |acc, (b, _)| acc.wrapping_add(*b));
-        let bits: u128 = rng.random_uniform();
+        let bits = u128::from(rng.next_u64()) | (u128::from(rng.next_u64()) << 64);
         let flood = (bits & ((1u128 << (flood_log + 1)) - 1)).wrapping_sub(1u128 << flood_log);
-        *body.data = body.data.wrapping_add(dot).wrapping_add(t_uniform(rng)).wrapping_add(flood);
+        let e2 = t_uniform(rng.next_u64());
+        ZeroDraw { r, e1, body: dot.wrapping_add(e2).wrapping_add(flood) }
+    }
+
+    /// Add `A(X^-1) * rev(r)(X^-1)` to `f`'s accumulator: after [`LimbFft::finish`] and
+    /// [`invert_x`], that is the encryption of zero's mask `A * rev(r)` (without `e1`).
+    /// `rev(r)(X^-1)` has coefficients `r[N-1], -r[0], -r[1], ..., -r[N-2]`.
+    pub(crate) fn mul_add(&self, draw: &ZeroDraw, f: &mut LimbFft) {
+        let r = &draw.r;
+        let n = r.len();
+        f.mul_add(&self.limbs, |j| if j == 0 { r[n - 1] as f64 } else { -(r[j - 1] as f64) });
     }
 }
 
-/// TUniform(24) on the 128-bit torus, sampled as tfhe samples it.
-fn t_uniform(rng: &mut RandomGenerator<DefaultRandomGenerator>) -> u128 {
+/// Nearest integer of `x`, `|x| < 2^51` (ties to even): adding 1.5 * 2^52 leaves no fraction
+/// bits, so the FPU's own rounding does it; `f64::round` is a libm call ten times slower.
+fn round(x: f64) -> i64 {
+    const MAGIC: f64 = 6_755_399_441_055_744.0;
+    ((x + MAGIC) - MAGIC) as i64
+}
+
+/// TUniform(24) on the 128-bit torus from the low 26 bits of `bits`, sampled as tfhe samples
+/// it: `[-2^24, 2^24]`, the two ends with half the probability of the others.
+fn t_uniform(bits: u64) -> u128 {
     let b = WIDE_NOISE_BOUND_LOG;
-    let v: u64 = rng.random_uniform::<u64>() & ((1 << (b + 2)) - 1);
+    let v = bits & ((1 << (b + 2)) - 1);
     let v = (v >> 1) + (v & 1);
     (v as i64 - (1i64 << b)) as i128 as u128
 }
 
-/// Per-thread FFT plan and buffers.
-pub(crate) struct Scratch {
-    fft: Fft,
-    buffers: ComputationBuffers,
-    n: usize,
-}
-
-impl Scratch {
-    /// Buffers for polynomials of size `n`.
-    pub(crate) fn new(n: usize) -> Self {
-        let fft = Fft::new(PolynomialSize(n));
-        let mut buffers = ComputationBuffers::new();
-        let view = fft.as_view();
-        let req = view.forward_scratch().and(view.backward_scratch());
-        buffers.resize(req.unaligned_bytes_required());
-        Self { fft, buffers, n }
-    }
-
-    /// FFT of `p`, as torus elements (the key side, scaled by 2^-64 as tfhe's external product
-    /// does) or as small integers (the random side); the backward transform of their product is
-    /// then the integer product, rounded back to 64 bits.
-    fn forward(&mut self, p: &[u64], torus: bool) -> Vec<c64> {
-        let mut out = FourierPolynomial::new(PolynomialSize(self.n));
-        let (fft, stack) = (self.fft.as_view(), self.buffers.stack());
-        let poly = Polynomial::from_container(p);
-        if torus {
-            fft.forward_as_torus(out.as_mut_view(), poly, stack);
-        } else {
-            fft.forward_as_integer(out.as_mut_view(), poly, stack);
-        }
-        out.data.to_vec()
-    }
-
-    fn backward(&mut self, f: &[c64]) -> Vec<u64> {
-        let mut out = vec![0u64; self.n];
-        self.fft.as_view().backward_as_torus(
-            Polynomial::from_container(out.as_mut_slice()),
-            FourierPolynomial { data: f },
-            self.buffers.stack(),
-        );
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
     use tfhe::core_crypto::algorithms::slice_algorithms::slice_semi_reverse_negacyclic_convolution;
-    use tfhe_csprng::seeders::Seed;
 
     use super::*;
 
-    /// The limb FFT computes exactly tfhe's semi-reverse negacyclic convolution.
+    /// The Fourier path gives exactly tfhe's semi-reverse negacyclic convolution.
     #[test]
-    fn limb_fft_convolution_is_exact() {
+    fn public_key_product_is_exact() {
         let n = 4096;
-        let mut rng = RandomGenerator::<DefaultRandomGenerator>::new(Seed(7));
+        let mut rng = StdRng::seed_from_u64(7);
         let mut pk =
             LweCompactPublicKey::new(0u128, LweDimension(n), CiphertextModulus::new_native());
         for v in pk.as_mut().iter_mut() {
-            *v = rng.random_uniform();
+            *v = u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64());
         }
         let key = SanitizeKey::new(pk.clone());
-        let mut scratch = Scratch::new(n);
-        let mut ct = LweCiphertext::new(0u128, LweSize(n + 1), CiphertextModulus::new_native());
-        let mut rng2 = RandomGenerator::<DefaultRandomGenerator>::new(Seed(9));
-        key.sanitize(&mut ct, 10, &mut rng2, &mut scratch);
-        // replay the same draws to get r and the mask noise
-        let mut replay = RandomGenerator::<DefaultRandomGenerator>::new(Seed(9));
-        let mut r = vec![0u128; n];
-        for chunk in r.chunks_mut(64) {
-            let bits: u64 = replay.random_uniform();
-            for (j, v) in chunk.iter_mut().enumerate() {
-                *v = u128::from((bits >> j) & 1);
-            }
-        }
+        let mut f = LimbFft::new(n);
+        let draw = key.draw(10, &mut rng);
+        f.clear();
+        key.mul_add(&draw, &mut f);
+        let mut out = vec![0u128; n];
+        f.finish(&mut out);
+        let inv: Vec<i128> = out.into_iter().map(|v| v as i128).collect();
+        let got: Vec<u128> = invert_x(&inv).into_iter().map(|v| v as u128).collect();
+        let r: Vec<u128> = draw.r.iter().map(|v| u128::from(*v)).collect();
         let mut expect = vec![0u128; n];
         slice_semi_reverse_negacyclic_convolution(&mut expect, pk.get_mask().as_ref(), &r);
-        for e in expect.iter_mut() {
-            *e = e.wrapping_add(t_uniform(&mut replay));
-        }
-        assert_eq!(ct.get_mask().as_ref(), expect.as_slice());
+        assert_eq!(got, expect);
+    }
+
+    /// TUniform(24): every value of `[-2^24, 2^24]` reachable, nothing outside.
+    #[test]
+    fn t_uniform_range() {
+        let bound = 1i128 << WIDE_NOISE_BOUND_LOG;
+        let (lo, hi) = (t_uniform(0) as i128, t_uniform((1 << 26) - 1) as i128);
+        assert_eq!((lo, hi), (-bound, bound));
+        let mut rng = StdRng::seed_from_u64(1);
+        assert!((0..10_000).all(|_| (t_uniform(rng.next_u64()) as i128).abs() <= bound));
     }
 }

@@ -21,16 +21,15 @@
 //! Decryption stays exact: `F + b` plus the modulus switch's rounding (at most `(N / 2 + 1/2)`
 //! steps of the switched modulus, `<= Delta / 8` by the choice of `ell`) is below `Delta / 2`.
 
+use rand::SeedableRng;
 use rayon::prelude::*;
-use tfhe::core_crypto::algorithms::slice_algorithms::slice_wrapping_add_scalar_mul_assign;
-use tfhe::core_crypto::commons::math::random::RandomGenerator;
 use tfhe::core_crypto::prelude::*;
 use tfhe_csprng::seeders::Seed;
 
 use super::Evaluator;
 use crate::compiled::QLinear;
 use crate::fhe::codec::EncryptedInput;
-use crate::fhe::sanitize::{SanitizeKey, Scratch};
+use crate::fhe::sanitize::{LimbFft, Limbs, SanitizeKey};
 use crate::params::Params;
 
 /// Regenerate each 128-bit chunk's GLWE mask from its seed.
@@ -65,6 +64,11 @@ pub(crate) fn flood_log(delta_log: u8) -> u32 {
 
 impl Evaluator<'_> {
     /// `W q + B` for every row in the 128-bit domain, each output sanitized when `pk` is given.
+    ///
+    /// Sample `d` of a chunk with mask `A` has mask `a_d[j] = (A X^j)[d]`, so output `k`'s mask
+    /// `sum_i w_i a_(d_i)` is `Q(X^-1)` with `Q = A * sum_i w_i X^(-d_i)`: one product per chunk
+    /// the row touches, computed limb-wise in the Fourier domain, where the public key's
+    /// encryption of zero is added before the single inverse transform.
     pub(super) fn linear_wide(
         &self,
         l: &QLinear,
@@ -73,55 +77,149 @@ impl Evaluator<'_> {
     ) -> Vec<LweCiphertextOwned<u128>> {
         let glwes = expand_wide(&self.params, input);
         let n = self.params.wide_polynomial_size.0;
+        let chunks: Vec<Limbs> = glwes
+            .par_iter()
+            .map_init(
+                || LimbFft::new(n),
+                |f, g| f.limbs(g.get_mask().as_polynomial_list().get(0).as_ref()),
+            )
+            .collect();
         let features = input.features();
+        let outputs = l.weights.len();
         let size = self.params.wide_lwe_dimension().to_lwe_size();
-        let modulus = CiphertextModulus::<u128>::new_native();
         let delta_log = self.model.encoding.output_delta_log;
         let flood = flood_log(delta_log);
-        let per_row: Vec<Vec<LweCiphertextOwned<u128>>> = (0..input.rows())
+        (0..input.rows() * outputs)
             .into_par_iter()
             .map_init(
                 || {
-                    let rng = RandomGenerator::<DefaultRandomGenerator>::new(new_seeder().seed());
-                    (rng, Scratch::new(n))
+                    (
+                        rand::rngs::StdRng::from_os_rng(),
+                        LimbFft::new(n),
+                        vec![0f64; n],
+                        vec![0u128; n],
+                    )
                 },
-                |(rng, scratch), r| {
-                    let mut outs: Vec<LweCiphertextOwned<u128>> = l
-                        .bias
-                        .iter()
-                        .map(|b| {
-                            let mut ct = LweCiphertext::new(0u128, size, modulus);
-                            *ct.get_mut_body().data = (*b as i128 as u128) << delta_log;
-                            ct
-                        })
-                        .collect();
-                    let mut x = LweCiphertext::new(0u128, size, modulus);
-                    for i in 0..features {
-                        let v = r * features + i;
-                        extract_lwe_sample_from_glwe_ciphertext(
-                            &glwes[v / n],
-                            &mut x,
-                            MonomialDegree(v % n),
-                        );
-                        for (out, w) in outs.iter_mut().zip(&l.weights) {
-                            if w[i] != 0 {
-                                slice_wrapping_add_scalar_mul_assign(
-                                    out.as_mut(),
-                                    x.as_ref(),
-                                    w[i] as i128 as u128,
-                                );
+                |(rng, f, small, q), task| {
+                    let (r, k) = (task / outputs, task % outputs);
+                    let w = &l.weights[k];
+                    let mut body = (l.bias[k] as i128 as u128) << delta_log;
+                    // sum_i w_i X^(-d_i), per chunk the row touches
+                    let first = r * features / n;
+                    let last = ((r + 1) * features - 1) / n;
+                    f.clear();
+                    for c in first..=last {
+                        small.fill(0.0);
+                        for (i, wi) in w.iter().enumerate() {
+                            let v = r * features + i;
+                            if v / n != c || *wi == 0 {
+                                continue;
+                            }
+                            let d = v % n;
+                            let b = glwes[c].get_body().as_ref()[d];
+                            body = body.wrapping_add(b.wrapping_mul(*wi as i128 as u128));
+                            // X^-d = -X^(N-d)
+                            if d == 0 {
+                                small[0] += *wi as f64;
+                            } else {
+                                small[n - d] -= *wi as f64;
                             }
                         }
+                        f.mul_add(&chunks[c], |j| small[j]);
                     }
-                    if let Some(pk) = pk {
-                        for out in &mut outs {
-                            pk.sanitize(out, flood, rng, scratch);
+                    let draw = pk.map(|pk| {
+                        let draw = pk.draw(flood, rng);
+                        pk.mul_add(&draw, f);
+                        draw
+                    });
+                    f.finish(q);
+                    // mask = Q(X^-1)
+                    let mut ct = LweCiphertext::new(0u128, size, CiphertextModulus::new_native());
+                    let (mut mask, out_body) = ct.get_mut_mask_and_body();
+                    let mask = mask.as_mut();
+                    mask[0] = q[0];
+                    for j in 1..n {
+                        mask[j] = q[n - j].wrapping_neg();
+                    }
+                    if let Some(d) = &draw {
+                        for (m, e) in mask.iter_mut().zip(&d.e1) {
+                            *m = m.wrapping_add(*e);
                         }
+                        body = body.wrapping_add(d.body);
                     }
-                    outs
+                    *out_body.data = body;
+                    ct
                 },
             )
-            .collect();
-        per_row.into_iter().flatten().collect()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tfhe::core_crypto::algorithms::slice_algorithms::slice_wrapping_add_scalar_mul_assign;
+
+    use super::*;
+    use crate::compiled::QProgram;
+    use crate::fhe::{ClientKey, ServerKey};
+    use crate::params::ParamSetId;
+
+    /// Without sanitization the Fourier path equals extracting every sample and accumulating
+    /// `w_i a_i` word by word, for rows that straddle two chunks too.
+    #[test]
+    fn fourier_linear_equals_sample_extraction() {
+        let client = ClientKey::generate(ParamSetId::default()).unwrap();
+        let features = 30;
+        let rows = 140; // 4200 values: row 136 straddles the first chunk boundary
+        let q = QLinear {
+            weights: vec![(0..features as i64).map(|i| (i * 37 % 1001) - 500).collect(); 2],
+            bias: vec![12345, -6789],
+        };
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+        let onnx = std::fs::read(format!("{dir}/models/logreg_breast_cancer.onnx")).unwrap();
+        let train = crate::Dataset::load(format!("{dir}/data/breast_cancer_train.csv")).unwrap();
+        let float = crate::onnx::import_onnx(&onnx).unwrap();
+        let mut model =
+            crate::CompiledModel::compile(&float, &train.x, crate::CompileOptions::default())
+                .unwrap();
+        model.program = QProgram::Linear(q.clone());
+        let p = Params::get(model.param_set).unwrap();
+        let values: Vec<u128> =
+            (0..rows * features).map(|v| (v as u128 * 0x9E37_79B9) << 60).collect();
+        let input = EncryptedInput {
+            param_set: 1,
+            rows: rows as u32,
+            features: features as u32,
+            wide: true,
+            chunks: client.encrypt_values_wide(&p, &values),
+        };
+        let server = ServerKey::expand(&client.public_key().unwrap()).unwrap();
+        let ev = Evaluator::new(&model, Some(&server)).unwrap();
+        let got = ev.linear_wide(&q, None, &input);
+        let glwes = expand_wide(&p, &input);
+        let n = p.wide_polynomial_size.0;
+        let size = p.wide_lwe_dimension().to_lwe_size();
+        let mut x = LweCiphertext::new(0u128, size, CiphertextModulus::new_native());
+        for r in [0, 1, 136, 139] {
+            for k in 0..2 {
+                let mut want = LweCiphertext::new(0u128, size, CiphertextModulus::new_native());
+                *want.get_mut_body().data =
+                    (q.bias[k] as i128 as u128) << model.encoding.output_delta_log;
+                for i in 0..features {
+                    let v = r * features + i;
+                    extract_lwe_sample_from_glwe_ciphertext(
+                        &glwes[v / n],
+                        &mut x,
+                        MonomialDegree(v % n),
+                    );
+                    slice_wrapping_add_scalar_mul_assign(
+                        want.as_mut(),
+                        x.as_ref(),
+                        q.weights[k][i] as i128 as u128,
+                    );
+                }
+                assert_eq!(got[r * 2 + k].as_ref(), want.as_ref(), "row {r} output {k}");
+            }
+        }
     }
 }
