@@ -33,16 +33,17 @@ pub(crate) async fn run(a: ModelArgs, out: &Output) -> eyre::Result<()> {
         }),
         || {
             format!(
-                "model {} — {} [{}]\n  {}\n  outputs: {labels}\n  features ({}): {}\n  accuracy: {} float {:.3}, quantized {:.3}, FHE agreement {}\n  cost: {} bootstraps/row, ~{:.1} ms/row, evaluation key {}\n  price per row: {} (token {})\n  operator {} at {}\n  output: {:?} — {}",
+                "model {} — {} [{}]\n  {}\n  outputs: {labels}\n  features ({}): {}\n  accuracy: {} float {:.3}, quantized {:.3}, FHE agreement {}\n  cost: {} bootstraps/row, ~{:.1} ms/row, evaluation key {}\n  price per row: {} (token {})\n  operator {} at {}\n  output: {:?} — {}\n  results: {}",
                 a.id, m.card.name, m.status, m.card.description,
                 m.card.model.schema.len(),
                 m.card.model.schema.features.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
                 m.card.accuracy.metric, m.card.accuracy.float, m.card.accuracy.quantized,
                 m.card.accuracy.fhe_agreement.map_or("not measured".into(), |a| format!("{a:.2} on {} rows", m.card.accuracy.fhe_rows)),
                 m.card.cost.bootstraps_per_row, m.card.cost.expected_ms_per_row,
-                if m.card.cost.evaluation_key { "needed" } else { "not needed" },
+                if m.card.cost.evaluation_key { "needed" } else { "not needed (public key only)" },
                 quote.map(|q| q.to_string()).unwrap_or_else(|| "-".into()), m.listing.token,
                 m.listing.operator, m.endpoint, m.card.output_mode, m.card.leakage,
+                m.card.model.result_privacy(),
             )
         },
     );

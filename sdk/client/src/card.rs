@@ -212,6 +212,9 @@ pub struct ModelCard {
     pub output_mode: OutputMode,
     /// What that output mode can leak over many queries.
     pub leakage: String,
+    /// What a result ciphertext reveals beyond the output ([`PublicModel::result_privacy`]).
+    #[serde(default)]
+    pub result_privacy: String,
     /// Quality in the clear and under FHE.
     pub accuracy: Accuracy,
     /// Compute cost.
@@ -246,6 +249,7 @@ impl ModelCard {
             task: task.into(),
             output_mode,
             leakage: output_mode.leakage().into(),
+            result_privacy: compiled.public().result_privacy().into(),
             accuracy,
             cost: CardCost {
                 bootstraps_per_row: estimate.bootstraps_per_row,

@@ -21,6 +21,8 @@ pub struct CostModel {
     pub seconds_per_bootstrap: f64,
     /// One multiply-accumulate of an input sample into an output (N + 1 words), seconds.
     pub seconds_per_mac: f64,
+    /// One leveled result in the 128-bit domain: its Fourier product and sanitization, seconds.
+    pub seconds_per_leveled_result: f64,
     /// Cores evaluation spreads over.
     pub cores: usize,
 }
@@ -30,6 +32,7 @@ impl Default for CostModel {
         Self {
             seconds_per_bootstrap: 0.025,
             seconds_per_mac: 1.0e-6,
+            seconds_per_leveled_result: 2.5e-4,
             cores: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
@@ -56,8 +59,13 @@ impl CostModel {
             QProgram::Mlp(m) => m.hidden.weights.len() * model.schema.len(),
         };
         let cores = self.cores.max(1) as f64;
+        // leveled models: one Fourier product (with sanitization) per result, whatever the
+        // feature count; bootstrapped ones: their bootstraps and the linear glue between them
+        let results = if model.encoding.wide { model.n_outputs() * rows } else { 0 };
+        let macs = if model.encoding.wide { 0 } else { macs };
         let work = (bootstraps * rows) as f64 * self.seconds_per_bootstrap
-            + (macs * rows) as f64 * self.seconds_per_mac;
+            + (macs * rows) as f64 * self.seconds_per_mac
+            + results as f64 * self.seconds_per_leveled_result;
         Cost {
             bootstraps_per_row: bootstraps,
             expected_seconds: work / cores.min((bootstraps * rows).max(rows) as f64),

@@ -64,6 +64,12 @@ fn card_seal_open_evaluate_decrypt() {
             "{model}: the card leaks the model"
         );
         assert!(text.contains(mode.leakage()), "the card states what its output mode leaks");
+        assert_eq!(card.result_privacy, c.public().result_privacy());
+        assert_eq!(
+            c.public().sanitized(),
+            model.starts_with("logreg"),
+            "leveled results sanitized"
+        );
         let parsed = ModelCard::from_bytes(&bytes).unwrap();
         assert_eq!(parsed, card);
         assert_eq!(parsed.hash(), card.hash(), "the hash is stable across a round trip");

@@ -40,6 +40,26 @@ impl PublicModel {
         self.bootstraps_per_row > 0
     }
 
+    /// Whether results are sanitized: re-randomized under the buyer's public key with their
+    /// noise flooded, so a ciphertext reveals its decrypted scores and nothing else about the
+    /// weights (leveled models, computed in the 128-bit domain).
+    pub fn sanitized(&self) -> bool {
+        self.encoding.wide
+    }
+
+    /// What a result ciphertext reveals beyond its decrypted scores (shown on the model card).
+    pub fn result_privacy(&self) -> &'static str {
+        if self.sanitized() {
+            "Sanitized results: each result is re-randomized under the buyer's public key and \
+             its noise flooded, within statistical distance 2^-40 of a ciphertext that depends \
+             only on the scores; it reveals the scores and nothing else about the model."
+        } else {
+            "Results are not sanitized yet: a bootstrapped model's result is a sum of bootstrap \
+             outputs under keys the buyer made, so a buyer who analyses the ciphertext itself \
+             may learn more about the model than the scores."
+        }
+    }
+
     /// Dequantized scores.
     pub fn dequantize(&self, acc: &[i64]) -> Vec<f64> {
         dequantize(acc, self.scale)

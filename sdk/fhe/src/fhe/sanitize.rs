@@ -223,6 +223,25 @@ impl SanitizeKey {
     }
 }
 
+/// Time `n` sanitizations on one thread (draw, Fourier product, mask noise): the marginal
+/// cost sanitization adds to one result ciphertext.
+pub(crate) fn bench(key: &SanitizeKey, n: usize) -> std::time::Duration {
+    use rand::SeedableRng;
+    let dim = key.pk.lwe_dimension().0;
+    let mut f = LimbFft::new(dim);
+    let mut rng = rand::rngs::StdRng::from_os_rng();
+    let mut mask = vec![0u128; dim];
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        let draw = key.draw(100, &mut rng);
+        key.mul_add(&draw, &mut f);
+        for (m, e) in mask.iter_mut().zip(&draw.e1) {
+            *m = m.wrapping_add(*e);
+        }
+    }
+    start.elapsed() / n.max(1) as u32
+}
+
 /// Nearest integer of `x`, `|x| < 2^51` (ties to even): adding 1.5 * 2^52 leaves no fraction
 /// bits, so the FPU's own rounding does it; `f64::round` is a libm call ten times slower.
 fn round(x: f64) -> i64 {

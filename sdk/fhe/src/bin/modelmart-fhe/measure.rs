@@ -192,6 +192,11 @@ fn measure(
         bail!("{name}: FHE agrees with the clear model on only {agree} of {n} test rows");
     }
     let cost = CostModel::default().estimate(&compiled, 1);
+    // what sanitization adds to each leveled result (one thread)
+    let sanitize_ms = match server.as_ref().filter(|s| s.has_public_key()) {
+        Some(s) => json!(round(modelmart_fhe::fhe::bench_sanitize(s, 200)?.as_secs_f64() * 1e3, 3)),
+        None => serde_json::Value::Null,
+    };
     // the engine's own floor: bootstraps x one bootstrap on one core / cores
     let floor_ms = if compiled.bootstraps_per_row() > 0 {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
@@ -214,6 +219,7 @@ fn measure(
         "expected_server_ms": round(cost.expected_seconds * 1e3, 1),
         "one_bootstrap_ms": ONE_BOOTSTRAP_MS.get().map(|v| round(*v, 2)),
         "floor_ms": floor_ms,
+        "sanitize_ms_per_result": sanitize_ms,
         "metric": if classification { "accuracy" } else { "r2" },
         "float": round(float_quality, 4),
         "quantized": round(quant_quality, 4),
