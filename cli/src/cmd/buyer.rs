@@ -16,7 +16,7 @@ use crate::output::Output;
 /// Where the buyer's keys are and how to unlock them.
 #[derive(Clone, Debug, clap::Args)]
 pub(crate) struct KeyOpts {
-    /// Key file (the client key, encrypted; the evaluation key is kept next to it).
+    /// Key file (the client key, encrypted; the evaluation and public keys are kept next to it).
     #[arg(long, env = "MODELMART_KEYS", default_value = ".modelmart/buyer.key", global = true)]
     keys: PathBuf,
     /// Passphrase of the key file.
@@ -160,7 +160,11 @@ pub(crate) async fn run(cmd: BuyerCmd, out: &Output) -> eyre::Result<()> {
                 info.card.model.param_set,
             )?;
             let mut buyer = Buyer::new(chain, k)?;
-            step.set_message("registering the evaluation key");
+            step.set_message(if info.card.model.needs_evaluation_key() {
+                "registering the evaluation key"
+            } else {
+                "registering the public key results are sanitized with"
+            });
             let key = buyer.ensure_key(&info).await?;
             step.set_message(format!("encrypting and uploading {} rows", rows.len()));
             let input = buyer.upload_rows(&info, &rows).await?;

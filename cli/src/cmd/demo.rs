@@ -53,7 +53,7 @@ pub(crate) fn demos() -> eyre::Result<Vec<Demo>> {
             &train,
             test.clone(),
             "Breast cancer screening (logistic regression)",
-            "Malignant vs benign from 30 cell-nucleus measurements (Wisconsin data), scikit-learn LogisticRegression. No evaluation key needed.",
+            "Malignant vs benign from 30 cell-nucleus measurements (Wisconsin data), scikit-learn LogisticRegression. No evaluation key needed; results are sanitized.",
             4,
         )?,
         prepare(
