@@ -251,7 +251,7 @@ fn round(x: f64) -> i64 {
 
 /// TUniform(24) on the 128-bit torus from the low 26 bits of `bits`, sampled as tfhe samples
 /// it: `[-2^24, 2^24]`, the two ends with half the probability of the others.
-fn t_uniform(bits: u64) -> u128 {
+pub(crate) fn t_uniform(bits: u64) -> u128 {
     let b = WIDE_NOISE_BOUND_LOG;
     let v = bits & ((1 << (b + 2)) - 1);
     let v = (v >> 1) + (v & 1);

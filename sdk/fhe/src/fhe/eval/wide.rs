@@ -164,6 +164,33 @@ mod tests {
     use crate::fhe::{ClientKey, ServerKey};
     use crate::params::ParamSetId;
 
+    /// Fresh inputs decrypt, under tfhe's own GLWE decryption, to their plaintexts within the
+    /// TUniform(24) noise bound.
+    #[test]
+    fn wide_inputs_decrypt_with_bounded_noise() {
+        let client = ClientKey::generate(ParamSetId::default()).unwrap();
+        let p = Params::get(ParamSetId::default()).unwrap();
+        let values: Vec<u128> =
+            (0..5000u128).map(|v| v.wrapping_mul(0x9E37_79B9_7F4A_7C15) << 64).collect();
+        let input = EncryptedInput {
+            param_set: 1,
+            rows: 1,
+            features: values.len() as u32,
+            wide: true,
+            chunks: client.encrypt_values_wide(&p, &values),
+        };
+        let key = client.wide_key();
+        for (c, glwe) in expand_wide(&p, &input).iter().enumerate() {
+            let mut plain = PlaintextList::new(0u128, PlaintextCount(p.wide_polynomial_size.0));
+            decrypt_glwe_ciphertext(&key, glwe, &mut plain);
+            let n = p.wide_polynomial_size.0;
+            for (i, got) in plain.as_ref().iter().enumerate().take(values.len() - c * n) {
+                let err = got.wrapping_sub(values[c * n + i]) as i128;
+                assert!(err.abs() <= 1 << crate::params::WIDE_NOISE_BOUND_LOG, "value {i}: {err}");
+            }
+        }
+    }
+
     /// Without sanitization the Fourier path equals extracting every sample and accumulating
     /// `w_i a_i` word by word, for rows that straddle two chunks too.
     #[test]
