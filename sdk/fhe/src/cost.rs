@@ -1,8 +1,9 @@
 //! Cost model: what a compiled model costs before anything runs.
 //!
-//! The cost that matters is the number of programmable bootstraps; leveled linear algebra is
-//! microseconds. Expected latency is `bootstraps x seconds_per_bootstrap / cores`, plus a small
-//! per-value linear term. `seconds_per_bootstrap` defaults to the figure measured on the
+//! The cost that matters is the number of programmable bootstraps. Expected latency is
+//! `bootstraps x seconds_per_bootstrap / cores`, plus a small per-value linear term; leveled
+//! models cost one mask regeneration per input chunk and one Fourier product with sanitization
+//! per result. `seconds_per_bootstrap` defaults to the figure measured on the
 //! reference 2-core machine (BENCHMARKS.md) and can be re-measured with [`CostModel::measure`].
 
 use std::time::{Duration, Instant};
@@ -23,6 +24,9 @@ pub struct CostModel {
     pub seconds_per_mac: f64,
     /// One leveled result in the 128-bit domain: its Fourier product and sanitization, seconds.
     pub seconds_per_leveled_result: f64,
+    /// One input chunk of the 128-bit domain (4096 values): mask regeneration and its limb
+    /// transforms, seconds.
+    pub seconds_per_leveled_chunk: f64,
     /// Cores evaluation spreads over.
     pub cores: usize,
 }
@@ -32,7 +36,8 @@ impl Default for CostModel {
         Self {
             seconds_per_bootstrap: 0.025,
             seconds_per_mac: 1.0e-6,
-            seconds_per_leveled_result: 2.5e-4,
+            seconds_per_leveled_result: 2.0e-4,
+            seconds_per_leveled_chunk: 2.5e-4,
             cores: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
@@ -59,16 +64,22 @@ impl CostModel {
             QProgram::Mlp(m) => m.hidden.weights.len() * model.schema.len(),
         };
         let cores = self.cores.max(1) as f64;
-        // leveled models: one Fourier product (with sanitization) per result, whatever the
-        // feature count; bootstrapped ones: their bootstraps and the linear glue between them
-        let results = if model.encoding.wide { model.n_outputs() * rows } else { 0 };
-        let macs = if model.encoding.wide { 0 } else { macs };
-        let work = (bootstraps * rows) as f64 * self.seconds_per_bootstrap
-            + (macs * rows) as f64 * self.seconds_per_mac
-            + results as f64 * self.seconds_per_leveled_result;
+        let expected_seconds = if model.encoding.wide {
+            // leveled: regenerate and transform each input chunk, then one Fourier product
+            // with sanitization per result, spread over the cores
+            let values = rows * model.schema.len();
+            let chunks = values.div_ceil(crate::params::WIDE_POLYNOMIAL_SIZE);
+            let results = (model.n_outputs() * rows) as f64;
+            chunks as f64 * self.seconds_per_leveled_chunk
+                + results * self.seconds_per_leveled_result / cores.min(results)
+        } else {
+            let work = (bootstraps * rows) as f64 * self.seconds_per_bootstrap
+                + (macs * rows) as f64 * self.seconds_per_mac;
+            work / cores.min((bootstraps * rows).max(rows) as f64)
+        };
         Cost {
             bootstraps_per_row: bootstraps,
-            expected_seconds: work / cores.min((bootstraps * rows).max(rows) as f64),
+            expected_seconds,
             needs_evaluation_key: bootstraps > 0,
         }
     }

@@ -89,70 +89,91 @@ impl Evaluator<'_> {
         let size = self.params.wide_lwe_dimension().to_lwe_size();
         let delta_log = self.model.encoding.output_delta_log;
         let flood = flood_log(delta_log);
-        (0..input.rows() * outputs)
-            .into_par_iter()
-            .map_init(
-                || {
-                    (
-                        rand::rngs::StdRng::from_os_rng(),
-                        LimbFft::new(n),
-                        vec![0f64; n],
-                        vec![0u128; n],
-                    )
-                },
-                |(rng, f, small, q), task| {
-                    let (r, k) = (task / outputs, task % outputs);
-                    let w = &l.weights[k];
-                    let mut body = (l.bias[k] as i128 as u128) << delta_log;
-                    // sum_i w_i X^(-d_i), per chunk the row touches
-                    let first = r * features / n;
-                    let last = ((r + 1) * features - 1) / n;
-                    f.clear();
-                    for c in first..=last {
-                        small.fill(0.0);
-                        for (i, wi) in w.iter().enumerate() {
-                            let v = r * features + i;
-                            if v / n != c || *wi == 0 {
-                                continue;
-                            }
-                            let d = v % n;
-                            let b = glwes[c].get_body().as_ref()[d];
-                            body = body.wrapping_add(b.wrapping_mul(*wi as i128 as u128));
-                            // X^-d = -X^(N-d)
-                            if d == 0 {
-                                small[0] += *wi as f64;
-                            } else {
-                                small[n - d] -= *wi as f64;
-                            }
+        on_every_core(
+            input.rows() * outputs,
+            || (rand::rngs::StdRng::from_os_rng(), LimbFft::new(n), vec![0f64; n], vec![0u128; n]),
+            |(rng, f, small, q), task| {
+                let (r, k) = (task / outputs, task % outputs);
+                let w = &l.weights[k];
+                let mut body = (l.bias[k] as i128 as u128) << delta_log;
+                // sum_i w_i X^(-d_i), per chunk the row touches
+                let first = r * features / n;
+                let last = ((r + 1) * features - 1) / n;
+                f.clear();
+                for c in first..=last {
+                    small.fill(0.0);
+                    for (i, wi) in w.iter().enumerate() {
+                        let v = r * features + i;
+                        if v / n != c || *wi == 0 {
+                            continue;
                         }
-                        f.mul_add(&chunks[c], |j| small[j]);
-                    }
-                    let draw = pk.map(|pk| {
-                        let draw = pk.draw(flood, rng);
-                        pk.mul_add(&draw, f);
-                        draw
-                    });
-                    f.finish(q);
-                    // mask = Q(X^-1)
-                    let mut ct = LweCiphertext::new(0u128, size, CiphertextModulus::new_native());
-                    let (mut mask, out_body) = ct.get_mut_mask_and_body();
-                    let mask = mask.as_mut();
-                    mask[0] = q[0];
-                    for j in 1..n {
-                        mask[j] = q[n - j].wrapping_neg();
-                    }
-                    if let Some(d) = &draw {
-                        for (m, e) in mask.iter_mut().zip(&d.e1) {
-                            *m = m.wrapping_add(*e);
+                        let d = v % n;
+                        let b = glwes[c].get_body().as_ref()[d];
+                        body = body.wrapping_add(b.wrapping_mul(*wi as i128 as u128));
+                        // X^-d = -X^(N-d)
+                        if d == 0 {
+                            small[0] += *wi as f64;
+                        } else {
+                            small[n - d] -= *wi as f64;
                         }
-                        body = body.wrapping_add(d.body);
                     }
-                    *out_body.data = body;
-                    ct
-                },
-            )
-            .collect()
+                    f.mul_add(&chunks[c], |j| small[j]);
+                }
+                let draw = pk.map(|pk| {
+                    let draw = pk.draw(flood, rng);
+                    pk.mul_add(&draw, f);
+                    draw
+                });
+                f.finish(q);
+                // mask = Q(X^-1)
+                let mut ct = LweCiphertext::new(0u128, size, CiphertextModulus::new_native());
+                let (mut mask, out_body) = ct.get_mut_mask_and_body();
+                let mask = mask.as_mut();
+                mask[0] = q[0];
+                for j in 1..n {
+                    mask[j] = q[n - j].wrapping_neg();
+                }
+                if let Some(d) = &draw {
+                    for (m, e) in mask.iter_mut().zip(&d.e1) {
+                        *m = m.wrapping_add(*e);
+                    }
+                    body = body.wrapping_add(d.body);
+                }
+                *out_body.data = body;
+                ct
+            },
+        )
     }
+}
+
+/// Run `tasks` equal-cost tasks in contiguous blocks on one scoped thread per core (the caller
+/// takes the first block), each thread with its own `init()` state; results in task order.
+///
+/// The leveled path uses this instead of rayon: its whole evaluation lasts one or two
+/// milliseconds, and rayon's pool left the second core idle in about half of such runs (a
+/// sleeping worker woke too late; digits: 2.2–2.9 ms through rayon, 1.5 ms here, medians of 20).
+fn on_every_core<T: Send, S>(
+    tasks: usize,
+    init: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, usize) -> T + Sync,
+) -> Vec<T> {
+    let threads = rayon::current_num_threads().clamp(1, tasks.max(1));
+    let per = tasks.div_ceil(threads);
+    let block = |i: usize| {
+        let mut state = init();
+        (i * per..((i + 1) * per).min(tasks)).map(|t| work(&mut state, t)).collect::<Vec<T>>()
+    };
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..threads).map(|i| scope.spawn(move || block(i))).collect();
+        let mut out = block(0);
+        for h in handles {
+            match h.join() {
+                Ok(v) => out.extend(v),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
 }
 
 #[cfg(test)]
