@@ -198,6 +198,15 @@ async fn paid_private_inference_end_to_end() -> eyre::Result<()> {
         buyer.result(&model, &job).await,
         Err(Error::JobFailed { reason: Some(reasons::INPUT_MISSING), .. })
     ));
+    // the wrong kind of key: a tree job naming the public key (leveled models' key) instead of
+    // the evaluation key is rejected with a reason, not evaluated and not left hanging
+    let tree_model = buyer.model(tree_native).await?;
+    let input = buyer.upload_rows(&tree_model, &rows[..1]).await?;
+    let job = buyer.request(&tree_model, input, key, 1, None, Payment::Auto).await?;
+    assert!(matches!(
+        buyer.result(&tree_model, &job).await,
+        Err(Error::JobFailed { reason: Some(reasons::KEY_MISSING), .. })
+    ));
 
     // an expired job: the operator is down past the deadline; the buyer gets escrow + penalty
     let input = buyer.upload_rows(&model, &rows[..1]).await?;
@@ -247,7 +256,7 @@ async fn paid_private_inference_end_to_end() -> eyre::Result<()> {
         done.iter().all(|e| e.jobId != U256::from(expired)),
         "nothing posted for the expired job"
     );
-    assert_eq!(queue_count(&stack, "rejected").await?, 6);
+    assert_eq!(queue_count(&stack, "rejected").await?, 7);
     let health: serde_json::Value =
         reqwest::get(format!("{}/healthz", stack.endpoint)).await?.json().await?;
     assert_eq!(health["status"], "ok", "{health}");
