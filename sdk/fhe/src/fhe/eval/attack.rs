@@ -16,16 +16,24 @@ const EXTRA_BITS: u32 = 8;
 /// Mask coordinates used as equations (the rest verify the answer).
 const EQUATIONS: usize = 24;
 
+/// What the attack found.
+pub(crate) struct Recovery {
+    /// Weights that explain every coordinate of the result's mask, if a reduced vector gave them.
+    pub(crate) weights: Option<Vec<i64>>,
+    /// Every reduced lattice vector read as a weight guess (both signs): the attacker's best
+    /// candidates, to compare with the truth.
+    pub(crate) candidates: Vec<Vec<i64>>,
+}
+
 /// Try to recover output `k`'s integer weights of a linear model from the result of row 0,
-/// assuming `|w_i| <= w_bound`. Returns the weights only when they explain every coordinate of
-/// the result's mask.
+/// assuming `|w_i| <= w_bound`.
 pub(crate) fn recover_linear_weights(
     params: &Params,
     input: &EncryptedInput,
     result: &EncryptedResult,
     k: usize,
     w_bound: i64,
-) -> Option<Vec<i64>> {
+) -> Recovery {
     let glwes = expand_wide(params, input);
     let d = input.features();
     let ell = u32::from(result.log_modulus);
@@ -76,7 +84,7 @@ pub(crate) fn recover_linear_weights(
             r.min(modulus - r) <= err
         })
     };
-    basis.iter().find_map(|row| {
+    let weights = basis.iter().find_map(|row| {
         let sign = match row[dim - 1] {
             v if v == err => 1,
             v if v == -err => -1,
@@ -85,7 +93,23 @@ pub(crate) fn recover_linear_weights(
         let w: Option<Vec<i64>> =
             row[..d].iter().map(|v| (v % s == 0).then(|| (sign * v / s) as i64)).collect();
         w.filter(|w| explains(w))
-    })
+    });
+    let candidates = basis
+        .iter()
+        .flat_map(|row| {
+            [1i128, -1].map(|sign| row[..d].iter().map(|v| (sign * v / s) as i64).collect())
+        })
+        .collect();
+    Recovery { weights, candidates }
+}
+
+/// The most coordinates any candidate gets exactly right.
+fn best_agreement(r: &Recovery, truth: &[i64]) -> usize {
+    r.candidates
+        .iter()
+        .map(|c| c.iter().zip(truth).filter(|(a, b)| a == b).count())
+        .max()
+        .unwrap_or(0)
 }
 
 /// LLL reduction (Schnorr–Euchner style: exact integer basis, floating-point Gram–Schmidt
@@ -183,13 +207,24 @@ mod tests {
         let (raw, _) = evaluator.without_sanitization().evaluate(&input, 1).unwrap();
         assert_eq!(client.decrypt(&compiled.public(), &raw).unwrap()[0], expect);
         let start = std::time::Instant::now();
-        let w = recover_linear_weights(&params, &input, &raw, 0, w_bound);
+        let found = recover_linear_weights(&params, &input, &raw, 0, w_bound);
         eprintln!("attack: {:?}, ell = {}", start.elapsed(), compiled.encoding.output_log_modulus);
-        assert_eq!(w.as_ref(), Some(&q.weights[0]), "the attack must work on raw results");
+        assert_eq!(
+            found.weights.as_ref(),
+            Some(&q.weights[0]),
+            "the attack must work on raw results"
+        );
 
         let evaluator = Evaluator::new(&compiled, Some(&server)).unwrap();
         let (clean, _) = evaluator.evaluate(&input, 1).unwrap();
         assert_eq!(client.decrypt(&compiled.public(), &clean).unwrap()[0], expect);
-        assert_eq!(recover_linear_weights(&params, &input, &clean, 0, w_bound), None);
+        let found = recover_linear_weights(&params, &input, &clean, 0, w_bound);
+        assert_eq!(found.weights, None);
+        // nothing better than chance: no candidate gets more weights right than a guess of all
+        // zeros gets (the model's zero weights) plus a couple by luck
+        let zeros = q.weights[0].iter().filter(|w| **w == 0).count();
+        let best = best_agreement(&found, &q.weights[0]);
+        eprintln!("sanitized: best candidate right on {best} of 30 weights ({zeros} are 0)");
+        assert!(best <= zeros + 2, "{best} of 30 weights right");
     }
 }
