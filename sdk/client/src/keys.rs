@@ -156,15 +156,9 @@ impl BuyerKeys {
     /// The public key blob leveled models' results are sanitized with (64 KB, made on first use
     /// in milliseconds and kept next to the key file), and its hash.
     pub fn public_key(&mut self) -> Result<(&[u8], B256)> {
-        if self.public_key.is_none() {
-            let bytes = self.client.public_key()?.to_bytes()?;
-            if let Some(path) = &self.path {
-                std::fs::write(public_path(path), &bytes).map_err(|e| store_err(path, e))?;
-            }
-            self.public_key = Some(bytes);
-        }
-        let bytes = self.public_key.as_deref().unwrap_or_default();
-        Ok((bytes, sha256(bytes)))
+        let client = &self.client;
+        let file = self.path.as_deref().map(public_path);
+        cached(&mut self.public_key, file, || Ok(client.public_key()?.to_bytes()?))
     }
 
     /// The key blob jobs on `model` need: the evaluation key if it bootstraps, else the public
@@ -175,16 +169,27 @@ impl BuyerKeys {
 
     /// The evaluation key blob, made on first use (a few seconds) and kept next to the key file.
     pub fn evaluation_key(&mut self) -> Result<(&[u8], B256)> {
-        if self.eval_key.is_none() {
-            let bytes = self.client.evaluation_key()?.to_bytes()?;
-            if let Some(path) = &self.path {
-                std::fs::write(eval_path(path), &bytes).map_err(|e| store_err(path, e))?;
-            }
-            self.eval_key = Some(bytes);
-        }
-        let bytes = self.eval_key.as_deref().unwrap_or_default();
-        Ok((bytes, sha256(bytes)))
+        let client = &self.client;
+        let file = self.path.as_deref().map(eval_path);
+        cached(&mut self.eval_key, file, || Ok(client.evaluation_key()?.to_bytes()?))
     }
+}
+
+/// A key blob kept in `slot`: made by `make` on first use and written to `file`; with its hash.
+fn cached<'a>(
+    slot: &'a mut Option<Vec<u8>>,
+    file: Option<PathBuf>,
+    make: impl FnOnce() -> Result<Vec<u8>>,
+) -> Result<(&'a [u8], B256)> {
+    if slot.is_none() {
+        let bytes = make()?;
+        if let Some(file) = &file {
+            std::fs::write(file, &bytes).map_err(|e| store_err(file, e))?;
+        }
+        *slot = Some(bytes);
+    }
+    let bytes = slot.as_deref().unwrap_or_default();
+    Ok((bytes, sha256(bytes)))
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -207,11 +212,9 @@ mod tests {
         let path = dir.path().join("buyer.key");
         let mut keys = BuyerKeys::load_or_create(&path, "correct horse", ParamSetId(1))?;
         keys.save(&path, "correct horse")?;
-        let again = BuyerKeys::load(&path, "correct horse")?;
-        assert_eq!(again.client().to_bytes()?, keys.client().to_bytes()?);
-        drop(again);
         let hash = keys.public_key()?.1;
         let mut again = BuyerKeys::load(&path, "correct horse")?;
+        assert_eq!(again.client().to_bytes()?, keys.client().to_bytes()?);
         assert_eq!(again.public_key()?.1, hash, "stable across sessions");
         let err = BuyerKeys::load(&path, "wrong").err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("wrong passphrase"), "{err}");
