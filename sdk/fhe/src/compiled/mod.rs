@@ -153,14 +153,31 @@ impl CompiledModel {
         self.bootstraps_per_row() > 0
     }
 
+    /// Refuse a model this engine no longer evaluates: a linear model compiled for the 64-bit
+    /// torus, from before results were sanitized (its results could not be).
+    pub fn check_domain(&self) -> Result<()> {
+        if matches!(self.program, QProgram::Linear(_)) && !self.encoding.wide {
+            return Err(Error::Unsupported(
+                "a linear model compiled for the 64-bit torus (before sanitized results): \
+                 recompile it"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Serialize the compiled model (it is the payload a sealed model carries).
     pub fn to_json(&self) -> Result<Vec<u8>> {
         serde_json::to_vec(self).map_err(|e| Error::Serialization(e.to_string()))
     }
 
-    /// Parse a compiled model.
+    /// Parse a compiled model; one this engine no longer evaluates is refused
+    /// ([`CompiledModel::check_domain`]).
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
-        serde_json::from_slice(bytes).map_err(|e| Error::Serialization(e.to_string()))
+        let model: Self =
+            serde_json::from_slice(bytes).map_err(|e| Error::Serialization(e.to_string()))?;
+        model.check_domain()?;
+        Ok(model)
     }
 }
 

@@ -58,6 +58,7 @@ impl<'a> Evaluator<'a> {
         if model.needs_evaluation_key() && !server_key.is_some_and(ServerKey::has_bootstrap_keys) {
             return Err(Error::MissingEvaluationKey);
         }
+        model.check_domain()?;
         if model.encoding.wide && !server_key.is_some_and(ServerKey::has_public_key) {
             return Err(Error::MissingPublicKey);
         }
@@ -107,47 +108,30 @@ impl<'a> Evaluator<'a> {
             ));
         }
         let ell = CiphertextModulusLog(usize::from(self.model.encoding.output_log_modulus));
-        let (cts, bootstraps) =
-            if let (true, QProgram::Linear(l)) = (self.model.encoding.wide, &self.model.program) {
+        let bk = || {
+            self.server_key.and_then(|k| k.bootstrap.as_ref()).ok_or(Error::MissingEvaluationKey)
+        };
+        let (cts, bootstraps) = match &self.model.program {
+            // `new` admits linear models only in the 128-bit domain
+            QProgram::Linear(l) => {
                 let pk = self.server_key.and_then(|k| k.public.as_ref()).filter(|_| self.sanitize);
-                let outputs = self.linear_wide(l, pk, input);
-                let cts = outputs
-                    .par_iter()
-                    .map(|ct| {
-                        lwe_ciphertext_modulus_switch::<u128, u64, _>(ct.as_view(), ell)
-                            .compress::<u64>()
-                    })
-                    .collect();
-                (cts, 0)
-            } else {
+                (switch_and_pack(&self.linear_wide(l, pk, input), ell), 0)
+            }
+            QProgram::Trees(t) => {
                 let glwes = expand_input(&self.params, input);
                 let samples =
                     Samples { glwes: &glwes, features: input.features(), params: &self.params };
-                let bk = || {
-                    self.server_key
-                        .and_then(|k| k.bootstrap.as_ref())
-                        .ok_or(Error::MissingEvaluationKey)
-                };
-                let (outputs, bootstraps) = match &self.model.program {
-                    QProgram::Linear(_) => {
-                        return Err(Error::Unsupported(
-                        "a linear model compiled for the 64-bit torus (before sanitized results): \
-                         recompile it"
-                            .into(),
-                    ));
-                    }
-                    QProgram::Trees(t) => self.trees(t, bk()?, &samples, input.rows()),
-                    QProgram::Mlp(m) => self.mlp(m, bk()?, &samples, input.rows()),
-                };
-                let cts = outputs
-                    .par_iter()
-                    .map(|ct| {
-                        lwe_ciphertext_modulus_switch::<u64, u64, _>(ct.as_view(), ell)
-                            .compress::<u64>()
-                    })
-                    .collect();
-                (cts, bootstraps)
-            };
+                let (outputs, pbs) = self.trees(t, bk()?, &samples, input.rows());
+                (switch_and_pack(&outputs, ell), pbs)
+            }
+            QProgram::Mlp(m) => {
+                let glwes = expand_input(&self.params, input);
+                let samples =
+                    Samples { glwes: &glwes, features: input.features(), params: &self.params };
+                let (outputs, pbs) = self.mlp(m, bk()?, &samples, input.rows());
+                (switch_and_pack(&outputs, ell), pbs)
+            }
+        };
         let result = EncryptedResult {
             param_set: self.params.id.0,
             rows: input.rows() as u32,
@@ -160,23 +144,47 @@ impl<'a> Evaluator<'a> {
     }
 }
 
-/// Regenerate each chunk's GLWE mask from its seed.
+/// Regenerate each chunk's GLWE mask from its seed (64-bit domain).
 fn expand_input(params: &Params, input: &EncryptedInput) -> Vec<GlweCiphertextOwned<u64>> {
-    let n = params.polynomial_size.0;
+    expand_chunks(input, params.polynomial_size, params.glwe_dimension.to_glwe_size(), |w| w[0])
+}
+
+/// Regenerate each chunk's seeded GLWE ciphertext of polynomial size `n`; a body coefficient
+/// is `size_of::<S>() / 8` wire words, read by `coefficient`.
+fn expand_chunks<S: UnsignedTorus + Send + Sync>(
+    input: &EncryptedInput,
+    n: PolynomialSize,
+    glwe_size: GlweSize,
+    coefficient: impl Fn(&[u64]) -> S + Sync,
+) -> Vec<GlweCiphertextOwned<S>> {
+    let words = std::mem::size_of::<S>() / 8;
     input
         .chunks
         .par_iter()
         .map(|c| {
-            let mut body = vec![0u64; n];
-            body[..c.bodies.len()].copy_from_slice(&c.bodies);
+            let mut body = vec![S::ZERO; n.0];
+            for (b, w) in body.iter_mut().zip(c.bodies.chunks_exact(words)) {
+                *b = coefficient(w);
+            }
             SeededGlweCiphertext::from_container(
                 body,
-                params.glwe_dimension.to_glwe_size(),
+                glwe_size,
                 Seed(c.seed).into(),
-                params.modulus(),
+                CiphertextModulus::new_native(),
             )
             .decompress_into_glwe_ciphertext()
         })
+        .collect()
+}
+
+/// Modulus-switch every result to `2^ell` and bit-pack it.
+fn switch_and_pack<S: UnsignedInteger + CastInto<u64> + Send + Sync>(
+    outputs: &[LweCiphertextOwned<S>],
+    ell: CiphertextModulusLog,
+) -> Vec<CompressedModulusSwitchedLweCiphertext<u64>> {
+    outputs
+        .par_iter()
+        .map(|ct| lwe_ciphertext_modulus_switch::<S, u64, _>(ct.as_view(), ell).compress::<u64>())
         .collect()
 }
 

@@ -103,3 +103,12 @@ fn the_buyer_needs_only_the_public_model() {
         }
     }
 }
+
+#[test]
+fn a_linear_model_from_before_sanitization_is_refused() {
+    let (mut c, _) = compiled("logreg_breast_cancer", "breast_cancer");
+    c.encoding.wide = false;
+    let json = c.to_json().unwrap();
+    assert!(matches!(modelmart_fhe::CompiledModel::from_json(&json), Err(Error::Unsupported(_))));
+    assert!(matches!(Evaluator::new(&c, Some(public())), Err(Error::Unsupported(_))));
+}

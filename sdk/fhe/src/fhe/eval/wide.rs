@@ -24,7 +24,6 @@
 use rand::SeedableRng;
 use rayon::prelude::*;
 use tfhe::core_crypto::prelude::*;
-use tfhe_csprng::seeders::Seed;
 
 use super::Evaluator;
 use crate::compiled::QLinear;
@@ -32,29 +31,14 @@ use crate::fhe::codec::EncryptedInput;
 use crate::fhe::sanitize::{LimbFft, Limbs, SanitizeKey};
 use crate::params::Params;
 
-/// Regenerate each 128-bit chunk's GLWE mask from its seed.
+/// Regenerate each 128-bit chunk's GLWE mask from its seed (two wire words per coefficient).
 pub(super) fn expand_wide(
     params: &Params,
     input: &EncryptedInput,
 ) -> Vec<GlweCiphertextOwned<u128>> {
-    let n = params.wide_polynomial_size.0;
-    input
-        .chunks
-        .par_iter()
-        .map(|c| {
-            let mut body = vec![0u128; n];
-            for (b, w) in body.iter_mut().zip(c.bodies.chunks_exact(2)) {
-                *b = u128::from(w[0]) | (u128::from(w[1]) << 64);
-            }
-            SeededGlweCiphertext::from_container(
-                body,
-                GlweSize(2),
-                Seed(c.seed).into(),
-                CiphertextModulus::new_native(),
-            )
-            .decompress_into_glwe_ciphertext()
-        })
-        .collect()
+    super::expand_chunks(input, params.wide_polynomial_size, GlweSize(2), |w| {
+        u128::from(w[0]) | (u128::from(w[1]) << 64)
+    })
 }
 
 /// log2 of the flooding bound `F` for an output step `2^delta_log`.
