@@ -36,9 +36,12 @@ pub(crate) type Limbs = Vec<Vec<c64>>;
 /// `x(X^-1)` in `Z[X]/(X^N + 1)`: `y[0] = x[0]`, `y[j] = -x[N - j]`. A ring automorphism and
 /// an involution; sample extraction and tfhe's semi-reverse convolution are products seen
 /// through it.
-pub(crate) fn invert_x<T: Copy + std::ops::Neg<Output = T>>(x: &[T]) -> Vec<T> {
+pub(crate) fn invert_x(x: &[u128], y: &mut [u128]) {
     let n = x.len();
-    (0..n).map(|j| if j == 0 { x[0] } else { -x[n - j] }).collect()
+    y[0] = x[0];
+    for (j, v) in y.iter_mut().enumerate().skip(1) {
+        *v = x[n - j].wrapping_neg();
+    }
 }
 
 /// Plan and twisting factors of the negacyclic FFT of one polynomial size.
@@ -169,8 +172,8 @@ impl SanitizeKey {
     /// Precompute the limb FFTs of `pk`'s mask, seen through `X -> X^-1`.
     pub(crate) fn new(pk: LweCompactPublicKeyOwned<u128>) -> Self {
         let mut f = LimbFft::new(pk.lwe_dimension().0);
-        let inv: Vec<i128> = pk.get_mask().as_ref().iter().map(|a| *a as i128).collect();
-        let inv: Vec<u128> = invert_x(&inv).into_iter().map(|a| a as u128).collect();
+        let mut inv = vec![0u128; pk.lwe_dimension().0];
+        invert_x(pk.get_mask().as_ref(), &mut inv);
         let limbs = f.limbs(&inv);
         Self { pk, limbs }
     }
@@ -283,8 +286,8 @@ mod tests {
         key.mul_add(&draw, &mut f);
         let mut out = vec![0u128; n];
         f.finish(&mut out);
-        let inv: Vec<i128> = out.into_iter().map(|v| v as i128).collect();
-        let got: Vec<u128> = invert_x(&inv).into_iter().map(|v| v as u128).collect();
+        let mut got = vec![0u128; n];
+        invert_x(&out, &mut got);
         let r: Vec<u128> = draw.r.iter().map(|v| u128::from(*v)).collect();
         let mut expect = vec![0u128; n];
         slice_semi_reverse_negacyclic_convolution(&mut expect, pk.get_mask().as_ref(), &r);

@@ -28,7 +28,7 @@ use tfhe::core_crypto::prelude::*;
 use super::Evaluator;
 use crate::compiled::QLinear;
 use crate::fhe::codec::EncryptedInput;
-use crate::fhe::sanitize::{LimbFft, Limbs, SanitizeKey};
+use crate::fhe::sanitize::{LimbFft, Limbs, SanitizeKey, invert_x};
 use crate::params::Params;
 
 /// Regenerate each 128-bit chunk's GLWE mask from its seed (two wire words per coefficient).
@@ -113,10 +113,7 @@ impl Evaluator<'_> {
                 let mut ct = LweCiphertext::new(0u128, size, CiphertextModulus::new_native());
                 let (mut mask, out_body) = ct.get_mut_mask_and_body();
                 let mask = mask.as_mut();
-                mask[0] = q[0];
-                for j in 1..n {
-                    mask[j] = q[n - j].wrapping_neg();
-                }
+                invert_x(q, mask);
                 if let Some(d) = &draw {
                     for (m, e) in mask.iter_mut().zip(&d.e1) {
                         *m = m.wrapping_add(*e);
