@@ -50,7 +50,7 @@ fn main() -> eyre::Result<()> {
                     let model = buyer.model(*id).await?;
                     let key = buyer.ensure_key(&model).await?;
                     let (bytes, _) = buyer.keys_mut().key_for(&compiled.public())?;
-                    let server = Some(ServerKey::expand(&modelmart_fhe::EvaluationKey::from_bytes(bytes)?)?);
+                    let server = ServerKey::expand(&modelmart_fhe::EvaluationKey::from_bytes(bytes)?)?;
                     let (mut total, mut eval, mut wait, mut fetch) = (vec![], vec![], vec![], vec![]);
                     let mut next_block = 0;
                     for i in 0..samples {
@@ -70,7 +70,7 @@ fn main() -> eyre::Result<()> {
                         // the FHE part, re-measured on the same ciphertext
                         let enc: EncryptedInput = buyer.keys().client().encrypt_rows(&model.card.model, row)?;
                         let t = Instant::now();
-                        Evaluator::new(compiled, server.as_ref())?.evaluate(&enc, 8)?;
+                        Evaluator::new(compiled, Some(&server))?.evaluate(&enc, 8)?;
                         eval.push(t.elapsed().as_secs_f64() * 1e3);
                         total.push((done - mined).as_secs_f64() * 1e3);
                         wait.push((seen - mined).as_secs_f64() * 1e3);

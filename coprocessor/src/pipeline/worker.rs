@@ -62,7 +62,7 @@ fn b256(hex: &str) -> Result<B256> {
 struct Fetched {
     model: Arc<CompiledModel>,
     input: Bytes,
-    server_key: Option<Arc<ServerKey>>,
+    server_key: Arc<ServerKey>,
     rows: usize,
     max_rows: usize,
 }
@@ -236,7 +236,7 @@ impl Worker {
         // every model needs the job's key: bootstrap keys, or the public key leveled results
         // are sanitized with
         let server_key = match self.server_key(&alloy::hex::encode(req.keyHash)).await? {
-            Ok(k) => Some(k),
+            Ok(k) => k,
             Err(d) => return Ok(Err(d)),
         };
         metrics::histogram!("modelmart_coprocessor_fetch_seconds")
@@ -261,7 +261,7 @@ impl Worker {
                 )));
             }
             let (result, stats) =
-                Evaluator::new(&model, server_key.as_deref())?.evaluate(&input, max_rows)?;
+                Evaluator::new(&model, Some(&server_key))?.evaluate(&input, max_rows)?;
             Ok(Ok((result.to_bytes()?, stats)))
         })
         .await

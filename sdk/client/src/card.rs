@@ -292,6 +292,13 @@ impl ModelCard {
         if card.model.output_center.len() != card.model.outputs {
             return Err(CardError::Invalid("output_center does not match outputs".into()));
         }
+        if card.leakage != card.output_mode.leakage()
+            || card.result_privacy != card.model.result_privacy()
+        {
+            return Err(CardError::Invalid(
+                "the leakage or result-privacy text is not the one of its mode and model".into(),
+            ));
+        }
         if card.cost.bootstraps_per_row != card.model.bootstraps_per_row {
             return Err(CardError::Invalid("cost and model disagree on bootstraps".into()));
         }

@@ -176,11 +176,11 @@ impl BuyerKeys {
 }
 
 /// A key blob kept in `slot`: made by `make` on first use and written to `file`; with its hash.
-fn cached<'a>(
-    slot: &'a mut Option<Vec<u8>>,
+fn cached(
+    slot: &mut Option<Vec<u8>>,
     file: Option<PathBuf>,
     make: impl FnOnce() -> Result<Vec<u8>>,
-) -> Result<(&'a [u8], B256)> {
+) -> Result<(&[u8], B256)> {
     if slot.is_none() {
         let bytes = make()?;
         if let Some(file) = &file {

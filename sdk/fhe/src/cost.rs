@@ -58,11 +58,6 @@ impl CostModel {
     /// Estimate the cost of evaluating `rows` rows of `model`.
     pub fn estimate(&self, model: &CompiledModel, rows: usize) -> Cost {
         let bootstraps = model.bootstraps_per_row();
-        let macs = match &model.program {
-            QProgram::Linear(l) => l.weights.len() * model.schema.len(),
-            QProgram::Trees(t) => t.leaves.iter().map(|l| l.path.len() + t.constant.len()).sum(),
-            QProgram::Mlp(m) => m.hidden.weights.len() * model.schema.len(),
-        };
         let cores = self.cores.max(1) as f64;
         let expected_seconds = if model.encoding.wide {
             // leveled: regenerate and transform each input chunk, then one Fourier product
@@ -73,6 +68,14 @@ impl CostModel {
             chunks as f64 * self.seconds_per_leveled_chunk
                 + results * self.seconds_per_leveled_result / cores.min(results)
         } else {
+            // the linear glue between bootstraps
+            let macs: usize = match &model.program {
+                QProgram::Linear(l) => l.weights.len() * model.schema.len(),
+                QProgram::Trees(t) => {
+                    t.leaves.iter().map(|l| l.path.len() + t.constant.len()).sum()
+                }
+                QProgram::Mlp(m) => m.hidden.weights.len() * model.schema.len(),
+            };
             let work = (bootstraps * rows) as f64 * self.seconds_per_bootstrap
                 + (macs * rows) as f64 * self.seconds_per_mac;
             work / cores.min((bootstraps * rows).max(rows) as f64)

@@ -123,6 +123,15 @@ fn bad_cards_are_refused_with_reasons() {
         ModelCard::from_bytes(&serde_json::to_vec(&v).unwrap()),
         Err(CardError::Invalid(_))
     ));
+    // a card claiming a privacy its model does not have
+    for field in ["result_privacy", "leakage"] {
+        let mut v: serde_json::Value = serde_json::from_slice(&card.to_bytes()).unwrap();
+        v[field] = "nothing leaks".into();
+        assert!(matches!(
+            ModelCard::from_bytes(&serde_json::to_vec(&v).unwrap()),
+            Err(CardError::Invalid(_))
+        ));
+    }
     assert!(matches!(ModelCard::from_bytes(b"{\"name\":"), Err(CardError::Format(_))));
     assert!(matches!(
         ModelCard::from_bytes(&vec![b' '; MAX_CARD_BYTES + 1]),

@@ -148,10 +148,10 @@ fn measure(
     let client = ClientKey::generate(compiled.param_set)?;
     // bootstrapped models need the bootstrap keys, leveled ones the sanitization public key
     let bytes = client.key_for(&compiled.public())?.to_bytes()?;
-    let (eval_key_bytes, server) =
-        (bytes.len(), Some(ServerKey::expand(&modelmart_fhe::EvaluationKey::from_bytes(&bytes)?)?));
+    let eval_key_bytes = bytes.len();
+    let server = ServerKey::expand(&modelmart_fhe::EvaluationKey::from_bytes(&bytes)?)?;
     let keygen_s = t.elapsed().as_secs_f64();
-    let evaluator = Evaluator::new(&compiled, server.as_ref())?;
+    let evaluator = Evaluator::new(&compiled, Some(&server))?;
     let public = compiled.public(); // all the buyer's side sees
 
     // per-row timing medians
@@ -193,7 +193,7 @@ fn measure(
     }
     let cost = CostModel::default().estimate(&compiled, 1);
     // what sanitization adds to each leveled result (one thread)
-    let sanitize_ms = match server.as_ref().filter(|s| s.has_public_key()) {
+    let sanitize_ms = match server.has_public_key().then_some(&server) {
         Some(s) => json!(round(modelmart_fhe::fhe::bench_sanitize(s, 200)?.as_secs_f64() * 1e3, 3)),
         None => serde_json::Value::Null,
     };
