@@ -181,6 +181,17 @@ impl CompiledModel {
     }
 }
 
+/// The breast-cancer logistic regression fixture, compiled on its training split (unit tests).
+#[cfg(test)]
+pub(crate) fn fixture_logreg() -> (CompiledModel, crate::Dataset) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+    let onnx = std::fs::read(format!("{dir}/models/logreg_breast_cancer.onnx")).unwrap();
+    let train = crate::Dataset::load(format!("{dir}/data/breast_cancer_train.csv")).unwrap();
+    let model = crate::onnx::import_onnx(&onnx).unwrap();
+    let compiled = CompiledModel::compile(&model, &train.x, CompileOptions::default()).unwrap();
+    (compiled, train)
+}
+
 /// `score = scale * acc`, shared by [`CompiledModel`] and [`PublicModel`].
 pub(crate) fn dequantize(acc: &[i64], scale: f64) -> Vec<f64> {
     acc.iter().map(|a| *a as f64 * scale).collect()

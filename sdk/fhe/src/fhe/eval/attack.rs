@@ -178,22 +178,13 @@ mod tests {
     use super::*;
     use crate::compiled::QProgram;
     use crate::fhe::{ClientKey, Evaluator, ServerKey};
-    use crate::{CompileOptions, CompiledModel, Dataset};
-
-    fn logreg() -> (CompiledModel, Dataset) {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-        let onnx = std::fs::read(format!("{dir}/models/logreg_breast_cancer.onnx")).unwrap();
-        let train = Dataset::load(format!("{dir}/data/breast_cancer_train.csv")).unwrap();
-        let model = crate::onnx::import_onnx(&onnx).unwrap();
-        let compiled = CompiledModel::compile(&model, &train.x, CompileOptions::default()).unwrap();
-        (compiled, train)
-    }
+    use crate::CompileOptions;
 
     /// Without sanitization one result of one row gives the buyer every weight exactly; with it,
     /// the same attack on the same input finds nothing, and decryption is still exact.
     #[test]
     fn sanitization_stops_weight_extraction() {
-        let (compiled, train) = logreg();
+        let (compiled, train) = crate::compiled::fixture_logreg();
         let QProgram::Linear(q) = &compiled.program else { panic!("linear") };
         assert!(compiled.encoding.wide);
         let w_bound = (1i64 << (CompileOptions::default().linear_weight_bits - 1)) - 1;

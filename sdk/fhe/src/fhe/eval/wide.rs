@@ -204,13 +204,7 @@ mod tests {
             weights: vec![(0..features as i64).map(|i| (i * 37 % 1001) - 500).collect(); 2],
             bias: vec![12345, -6789],
         };
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-        let onnx = std::fs::read(format!("{dir}/models/logreg_breast_cancer.onnx")).unwrap();
-        let train = crate::Dataset::load(format!("{dir}/data/breast_cancer_train.csv")).unwrap();
-        let float = crate::onnx::import_onnx(&onnx).unwrap();
-        let mut model =
-            crate::CompiledModel::compile(&float, &train.x, crate::CompileOptions::default())
-                .unwrap();
+        let (mut model, _) = crate::compiled::fixture_logreg();
         model.program = QProgram::Linear(q.clone());
         let p = Params::get(model.param_set).unwrap();
         let values: Vec<u128> =
