@@ -176,9 +176,9 @@ fn lll(b: &mut [Vec<i128>], delta: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::CompileOptions;
     use crate::compiled::QProgram;
     use crate::fhe::{ClientKey, Evaluator, ServerKey};
-    use crate::CompileOptions;
 
     /// Without sanitization one result of one row gives the buyer every weight exactly; with it,
     /// the same attack on the same input finds nothing, and decryption is still exact.
