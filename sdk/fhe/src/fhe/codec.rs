@@ -6,6 +6,7 @@
 //! oversized or wrong-parameter blob is a typed [`Error`], never a panic.
 
 use serde::{Deserialize, Serialize};
+use tfhe::core_crypto::entities::packed_integers::PackedIntegers;
 use tfhe::core_crypto::prelude::*;
 use tfhe::named::Named;
 use tfhe::safe_serialization::{safe_deserialize, safe_serialize};
@@ -94,7 +95,10 @@ impl Named for EncryptedInput {
 }
 
 /// Encrypted scores: `rows * outputs` LWE ciphertexts under the GLWE key (the 128-bit domain's
-/// key when `wide`), modulus-switched to `2^log_modulus` and bit-packed.
+/// key when `wide`), modulus-switched to `2^log_modulus` and bit-packed: each is its mask then its
+/// body, `lwe_size` integers in one [`PackedIntegers<u64>`]. (Version 1 used tfhe's
+/// `CompressedModulusSwitchedLweCiphertext`, whose only reader returns `usize` words and so
+/// cannot read moduli above 2^32 on 32-bit targets such as the browser's WebAssembly.)
 #[derive(Clone, Serialize, Deserialize, Versionize)]
 #[versionize(EncryptedResultVersions)]
 pub struct EncryptedResult {
@@ -104,7 +108,7 @@ pub struct EncryptedResult {
     pub(crate) log_modulus: u8,
     /// Computed on the 128-bit torus and sanitized.
     pub(crate) wide: bool,
-    pub(crate) cts: Vec<CompressedModulusSwitchedLweCiphertext<u64>>,
+    pub(crate) cts: Vec<PackedIntegers<u64>>,
 }
 
 /// Versions of [`EncryptedResult`].
@@ -112,7 +116,8 @@ pub struct EncryptedResult {
 #[allow(dead_code, missing_docs, unreachable_pub)]
 pub enum EncryptedResultVersions {
     V0(upgrade::EncryptedResultV0),
-    V1(EncryptedResult),
+    V1(upgrade::EncryptedResultV1),
+    V2(EncryptedResult),
 }
 
 impl std::fmt::Debug for EncryptedResult {
@@ -237,7 +242,6 @@ impl EncryptedResult {
     }
 
     pub(crate) fn check(&self, p: &Params) -> Result<()> {
-        use tfhe::conformance::ParameterSetConformant;
         let bad = |why: String| Err(Error::nonconformant("encrypted result", why));
         if self.param_set != p.id.0 {
             return bad(format!("parameter set {} instead of {}", self.param_set, p.id.0));
@@ -254,18 +258,27 @@ impl EncryptedResult {
             return bad(format!("log modulus {}", self.log_modulus));
         }
         let dim = if self.wide { p.wide_lwe_dimension() } else { p.big_lwe_dimension() };
-        let params = CompressedModulusSwitchedLweCiphertextConformanceParams {
-            ct_params: LweCiphertextConformanceParams { lwe_dim: dim, ct_modulus: p.modulus() },
-            ms_decompression_type: MsDecompressionType::ClassicPbs {
-                br_input_modulus_log: CiphertextModulusLog(self.log_modulus as usize),
-                br_input_lwe_dim: dim,
-            },
-        };
-        if let Some(i) = self.cts.iter().position(|c| !c.is_conformant(&params)) {
+        let ell = usize::from(self.log_modulus);
+        if let Some(i) =
+            self.cts.iter().position(|c| !packed_conformant(c, dim.to_lwe_size().0, ell))
+        {
             return bad(format!("ciphertext {i} has the wrong size or modulus"));
         }
         Ok(())
     }
+}
+
+/// Whether `c` packs exactly `len` integers of `ell` bits in canonical form (tfhe's own check
+/// for packed integers, with 64-bit output words on every target).
+fn packed_conformant(c: &PackedIntegers<u64>, len: usize, ell: usize) -> bool {
+    let words = c.packed_coeffs();
+    c.log_modulus().0 == ell
+        && c.initial_len() == len
+        && words.len() == (len * ell).div_ceil(64)
+        && words.last().is_none_or(|last| {
+            let used = len * ell - (words.len() - 1) * 64;
+            used == 64 || last >> used == 0
+        })
 }
 
 #[cfg(test)]
@@ -328,5 +341,22 @@ mod tests {
         assert!(r.check(&p).is_err());
         let bytes = r.to_bytes().unwrap();
         assert!(matches!(EncryptedResult::from_bytes(&bytes), Err(Error::NonConformant { .. })));
+    }
+
+    /// A result ciphertext must pack exactly `lwe_size` integers of the result's width, with the
+    /// unused bits of its last word zero.
+    #[test]
+    fn packed_result_ciphertexts_are_checked() {
+        let ell = CiphertextModulusLog(36);
+        let good = PackedIntegers::pack(&[1u64, 2, 3, 4, 5], ell);
+        assert!(packed_conformant(&good, 5, 36));
+        assert!(!packed_conformant(&good, 6, 36), "wrong length");
+        assert!(!packed_conformant(&good, 5, 35), "wrong width");
+        // 5 x 36 bits = 180: three words, 52 bits used in the last; set one above them
+        let mut v = serde_json::to_value(&good).unwrap();
+        let last = v["packed_coeffs"].as_array_mut().unwrap().last_mut().unwrap();
+        *last = serde_json::json!(last.as_u64().unwrap() | 1u64 << 63);
+        let dirty: PackedIntegers<u64> = serde_json::from_value(v).unwrap();
+        assert!(!packed_conformant(&dirty, 5, 36), "non-canonical last word");
     }
 }

@@ -1,7 +1,5 @@
 //! Buyer side: decrypt an [`EncryptedResult`] into integer scores.
 
-use tfhe::core_crypto::prelude::*;
-
 use super::codec::EncryptedResult;
 use super::keys::ClientKey;
 use crate::compiled::PublicModel;
@@ -53,12 +51,13 @@ impl ClientKey {
             .cts
             .iter()
             .map(|ct| {
-                let msed = ct.extract();
-                let dot = msed
-                    .mask()
+                let words: Vec<u64> = ct.unpack::<u64>().collect();
+                let (body, a) = words.split_last().unwrap_or((&0, &[]));
+                let dot = a
+                    .iter()
                     .zip(&key)
-                    .fold(0u64, |acc, (a, s)| acc.wrapping_add((a as u64).wrapping_mul(*s)));
-                let phase = (msed.body() as u64).wrapping_sub(dot) & mask;
+                    .fold(0u64, |acc, (a, s)| acc.wrapping_add(a.wrapping_mul(*s)));
+                let phase = body.wrapping_sub(dot) & mask;
                 decode(phase, ell, step_log as u32)
             })
             .collect();

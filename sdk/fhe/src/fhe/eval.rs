@@ -17,6 +17,7 @@ mod wide;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
+use tfhe::core_crypto::entities::packed_integers::PackedIntegers;
 use tfhe::core_crypto::fft_impl::fft64::math::fft::Fft;
 use tfhe::core_crypto::prelude::*;
 use tfhe_csprng::seeders::Seed;
@@ -181,10 +182,14 @@ fn expand_chunks<S: UnsignedTorus + Send + Sync>(
 fn switch_and_pack<S: UnsignedInteger + CastInto<u64> + Send + Sync>(
     outputs: &[LweCiphertextOwned<S>],
     ell: CiphertextModulusLog,
-) -> Vec<CompressedModulusSwitchedLweCiphertext<u64>> {
+) -> Vec<PackedIntegers<u64>> {
     outputs
         .par_iter()
-        .map(|ct| lwe_ciphertext_modulus_switch::<S, u64, _>(ct.as_view(), ell).compress::<u64>())
+        .map(|ct| {
+            let ms = lwe_ciphertext_modulus_switch::<S, u64, _>(ct.as_view(), ell);
+            let words: Vec<u64> = ms.mask().chain(std::iter::once(ms.body())).collect();
+            PackedIntegers::pack(&words, ell)
+        })
         .collect()
 }
 
@@ -285,7 +290,7 @@ pub(crate) fn bench_bootstraps(
 ) -> Result<usize> {
     let server = server.bootstrap.as_ref().ok_or(Error::MissingEvaluationKey)?;
     let p = server.params;
-    let mut seeder = new_seeder();
+    let mut seeder = super::os_seeder();
     let mut enc =
         EncryptionRandomGenerator::<DefaultRandomGenerator>::new(seeder.seed(), seeder.as_mut());
     let x = allocate_and_encrypt_new_lwe_ciphertext(
@@ -322,7 +327,7 @@ mod tests {
         let server = server.bootstrap.unwrap();
         let p = server.params;
         let key = client.glwe.as_lwe_secret_key();
-        let mut seeder = new_seeder();
+        let mut seeder = crate::fhe::os_seeder();
         let mut enc = EncryptionRandomGenerator::<DefaultRandomGenerator>::new(
             seeder.seed(),
             seeder.as_mut(),

@@ -2,6 +2,7 @@
 //! leveled domain existed (evaluation keys on buyers' disks, inputs and results in blob stores)
 //! still read.
 
+use tfhe::core_crypto::entities::packed_integers::PackedIntegers;
 use tfhe::core_crypto::prelude::*;
 use tfhe_versionable::{Upgrade, Version};
 
@@ -56,11 +57,98 @@ pub struct EncryptedResultV0 {
     cts: Vec<CompressedModulusSwitchedLweCiphertext<u64>>,
 }
 
-impl Upgrade<EncryptedResult> for EncryptedResultV0 {
+impl Upgrade<EncryptedResultV1> for EncryptedResultV0 {
     type Error = std::convert::Infallible;
 
-    fn upgrade(self) -> Result<EncryptedResult, Self::Error> {
+    fn upgrade(self) -> Result<EncryptedResultV1, Self::Error> {
         let Self { param_set, rows, outputs, log_modulus, cts } = self;
-        Ok(EncryptedResult { param_set, rows, outputs, log_modulus, wide: false, cts })
+        Ok(EncryptedResultV1 { param_set, rows, outputs, log_modulus, wide: false, cts })
+    }
+}
+
+/// [`EncryptedResult`] with tfhe's compressed modulus-switched ciphertexts.
+#[derive(Version)]
+pub struct EncryptedResultV1 {
+    param_set: u16,
+    rows: u32,
+    outputs: u32,
+    log_modulus: u8,
+    wide: bool,
+    cts: Vec<CompressedModulusSwitchedLweCiphertext<u64>>,
+}
+
+impl Upgrade<EncryptedResult> for EncryptedResultV1 {
+    type Error = crate::Error;
+
+    /// Repack each ciphertext's integers as 64-bit words. tfhe reads them only as `usize`, so on a
+    /// 32-bit target a version-1 result with a modulus above 2^32 cannot be read.
+    fn upgrade(self) -> Result<EncryptedResult, Self::Error> {
+        let Self { param_set, rows, outputs, log_modulus, wide, cts } = self;
+        if u32::from(log_modulus) > usize::BITS || log_modulus == 0 || log_modulus > 64 {
+            return Err(crate::Error::Serialization(format!(
+                "a version-1 result with a 2^{log_modulus} modulus cannot be read on this \
+                 {}-bit platform",
+                usize::BITS
+            )));
+        }
+        let ell = CiphertextModulusLog(usize::from(log_modulus));
+        let cts = cts
+            .iter()
+            .map(|ct| {
+                let ms = ct.extract();
+                let words: Vec<u64> =
+                    ms.mask().chain(std::iter::once(ms.body())).map(|w| w as u64).collect();
+                PackedIntegers::pack(&words, ell)
+            })
+            .collect();
+        Ok(EncryptedResult { param_set, rows, outputs, log_modulus, wide, cts })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fhe::{ClientKey, Evaluator, ServerKey};
+
+    /// A result in the version-1 layout (tfhe's compressed ciphertexts) reads as the same
+    /// integers, and decrypts to the same scores, after the upgrade.
+    #[test]
+    fn a_version_1_result_upgrades_and_decrypts_the_same() {
+        let (compiled, train) = crate::compiled::fixture_logreg();
+        let client = ClientKey::generate(compiled.param_set).unwrap();
+        let server = ServerKey::expand(&client.key_for(&compiled.public()).unwrap()).unwrap();
+        let input = client.encrypt_rows(&compiled.public(), &train.x[..2]).unwrap();
+        let (result, _) =
+            Evaluator::new(&compiled, Some(&server)).unwrap().evaluate(&input, 2).unwrap();
+        let ell = usize::from(result.log_modulus);
+        let cts = result
+            .cts
+            .iter()
+            .map(|c| {
+                // integers already on the 2^ell grid switch back to themselves exactly
+                let words: Vec<u64> = c.unpack::<u64>().map(|w| w << (64 - ell)).collect();
+                let ct = LweCiphertext::from_container(words, CiphertextModulus::new_native());
+                lwe_ciphertext_modulus_switch::<u64, u64, _>(
+                    ct.as_view(),
+                    CiphertextModulusLog(ell),
+                )
+                .compress::<u64>()
+            })
+            .collect();
+        let v1 = EncryptedResultV1 {
+            param_set: result.param_set,
+            rows: result.rows,
+            outputs: result.outputs,
+            log_modulus: result.log_modulus,
+            wide: result.wide,
+            cts,
+        };
+        let upgraded = v1.upgrade().unwrap();
+        assert!(upgraded.cts.iter().zip(&result.cts).all(|(a, b)| a == b));
+        let public = compiled.public();
+        assert_eq!(
+            client.decrypt(&public, &upgraded).unwrap(),
+            client.decrypt(&public, &result).unwrap()
+        );
     }
 }

@@ -56,8 +56,9 @@ pub(crate) fn recover_linear_weights(
                 .collect()
         })
         .collect();
-    let out = result.cts[k].extract();
-    let targets: Vec<i128> = out.mask().map(|a| (a as i128) << EXTRA_BITS).collect();
+    let mut out: Vec<u64> = result.cts[k].unpack::<u64>().collect();
+    out.pop(); // the body; the attack reads the mask
+    let targets: Vec<i128> = out.iter().map(|a| i128::from(*a) << EXTRA_BITS).collect();
     // error bound per equation, in units of 2^shift
     let err = (1i128 << (EXTRA_BITS - 1)) + i128::from(w_bound) * d as i128 / 2 + 1;
     let s = (err / i128::from(w_bound.max(1))).max(1);
