@@ -76,7 +76,7 @@ impl ClientKey {
     /// Encrypt encoded plaintexts, N per seeded GLWE; keep the seed and the used bodies only.
     pub(crate) fn encrypt_values(&self, p: &Params, values: &[u64]) -> Vec<InputChunk> {
         let n = p.polynomial_size.0;
-        let mut seeder = new_seeder();
+        let mut seeder = super::os_seeder();
         values
             .chunks(n)
             .map(|chunk| {
@@ -113,7 +113,7 @@ impl ClientKey {
         use rand::SeedableRng;
         let n = p.wide_polynomial_size.0;
         let key: Vec<f64> = self.wide_key().as_ref().iter().map(|b| *b as f64).collect();
-        let mut seeder = new_seeder();
+        let mut seeder = super::os_seeder();
         let mut rng = rand::rngs::StdRng::from_os_rng();
         let mut f = LimbFft::new(n);
         let mut product = vec![0u128; n];

@@ -45,7 +45,7 @@ impl ClientKey {
     /// Generate a fresh client key from the OS's secure randomness.
     pub fn generate(param_set: ParamSetId) -> Result<Self> {
         let p = Params::get(param_set)?;
-        let mut seeder = new_seeder();
+        let mut seeder = super::os_seeder();
         let mut secret = SecretRandomGenerator::<DefaultRandomGenerator>::new(seeder.seed());
         let glwe =
             GlweSecretKey::generate_new_binary(p.glwe_dimension, p.polynomial_size, &mut secret);
@@ -116,7 +116,7 @@ impl ClientKey {
     pub fn public_key(&self) -> Result<EvaluationKey> {
         let p = Params::get(self.param_set())?;
         let wide = self.wide_key();
-        let mut seeder = new_seeder();
+        let mut seeder = super::os_seeder();
         let public = allocate_and_generate_new_seeded_lwe_compact_public_key(
             &wide.as_lwe_secret_key(),
             p.wide_noise,
@@ -130,7 +130,7 @@ impl ClientKey {
     /// coprocessor needs for bootstrapped models.
     pub fn evaluation_key(&self) -> Result<EvaluationKey> {
         let p = Params::get(self.param_set())?;
-        let mut seeder = new_seeder();
+        let mut seeder = super::os_seeder();
         let big = self.glwe.as_lwe_secret_key();
         let ksk = allocate_and_generate_new_seeded_lwe_keyswitch_key(
             &big,

@@ -11,6 +11,27 @@ pub use codec::{EncryptedInput, EncryptedResult, EvaluationKey, InputChunk};
 pub use eval::{EvalStats, Evaluator};
 pub use keys::{ClientKey, MAX_CLIENT_KEY_BYTES, ServerKey};
 
+/// Seeds for keys, masks and noise, drawn from the operating system's secure randomness (in a
+/// browser, WebCrypto's `getRandomValues`, through `getrandom`): one source on every target,
+/// where tfhe's own `new_seeder` has none on `wasm32-unknown-unknown` without its JS API.
+pub(crate) fn os_seeder() -> Box<dyn tfhe_csprng::seeders::Seeder> {
+    Box::new(OsSeeder)
+}
+
+/// [`os_seeder`]'s seeder: `rand`'s thread-local generator, a ChaCha12 stream reseeded from the
+/// operating system.
+struct OsSeeder;
+
+impl tfhe_csprng::seeders::Seeder for OsSeeder {
+    fn seed(&mut self) -> tfhe_csprng::seeders::Seed {
+        tfhe_csprng::seeders::Seed(rand::random())
+    }
+
+    fn is_available() -> bool {
+        true
+    }
+}
+
 /// Run `n` sign bootstraps of a fresh encryption on one thread (cost-model calibration).
 pub fn bench_bootstraps(client: &ClientKey, server: &ServerKey, n: usize) -> crate::Result<usize> {
     eval::bench_bootstraps(client, server, n)

@@ -53,6 +53,11 @@ struct Tables {
     untwist: Vec<c64>,
 }
 
+/// How long each candidate FFT plan is timed. A browser's worker pays this on its first
+/// encryption, with a coarser clock and slower code: 10 ms per candidate there cost ~0.5 s.
+const PLAN_MEASURE: Duration =
+    Duration::from_millis(if cfg!(target_arch = "wasm32") { 1 } else { 10 });
+
 /// The tables for size `n`, built (and the plan measured) once per process.
 fn tables(n: usize) -> &'static Tables {
     static TABLES: OnceLock<Tables> = OnceLock::new();
@@ -66,7 +71,7 @@ fn tables(n: usize) -> &'static Tables {
             })
             .collect();
         let untwist = twist.iter().map(|w| w.conj() / half as f64).collect();
-        Tables { plan: Plan::new(half, Method::Measure(Duration::from_millis(10))), twist, untwist }
+        Tables { plan: Plan::new(half, Method::Measure(PLAN_MEASURE)), twist, untwist }
     });
     debug_assert_eq!(t.twist.len() * 2, n);
     t
