@@ -1,8 +1,9 @@
-//! `modelmart-fhe`: benchmark the FHE engine on the bundled models or on any ONNX model + CSV.
-//! It prints one JSON line per model on stdout.
+//! `modelmart-fhe`: benchmark the FHE engine on the bundled models or on any ONNX model + CSV
+//! (one JSON line per model on stdout), and print a compiled model's clear predictions.
 #![allow(clippy::print_stdout)]
 
 mod measure;
+mod predict;
 
 use clap::{Parser, Subcommand};
 
@@ -20,11 +21,14 @@ enum Command {
     Bench(measure::BenchArgs),
     /// Benchmark one ONNX model with a training CSV (calibration) and a test CSV.
     Run(measure::RunArgs),
+    /// Compile an ONNX model on a training CSV and print its clear answers for rows of a CSV.
+    Predict(predict::PredictArgs),
 }
 
 fn main() -> eyre::Result<()> {
     match Cli::parse().command {
         Command::Bench(args) => measure::bench(&args),
         Command::Run(args) => measure::run(&args),
+        Command::Predict(args) => predict::predict(&args),
     }
 }
