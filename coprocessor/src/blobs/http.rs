@@ -6,20 +6,29 @@ use axum::{
     Json, Router,
     body::Body,
     extract::{DefaultBodyLimit, Path, Query, State},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, Method, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 use serde::Deserialize;
 use serde_json::json;
+use tower_http::cors::{Any, CorsLayer};
 
 use super::{BlobError, BlobKind, BlobStore};
 
 /// The blob routes over `store`. Request bodies are limited per kind by the store, not by axum.
+/// Any origin may call them (the web dApp uploads keys and inputs and downloads results from the
+/// page): blobs are content-addressed, hash-checked on the way in and carry no credentials.
 pub fn router(store: Arc<BlobStore>) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD, Method::PUT])
+        .allow_headers([header::CONTENT_TYPE, header::CONTENT_LENGTH])
+        .expose_headers([header::CONTENT_LENGTH]);
     Router::new()
         .route("/v1/blobs/{hash}", get(get_blob).head(head_blob).put(put_blob))
         .layer(DefaultBodyLimit::disable())
+        .layer(cors)
         .with_state(store)
 }
 
