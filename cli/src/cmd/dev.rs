@@ -19,7 +19,7 @@ use modelmart_sdk::{Buyer, BuyerKeys, Chain, Operator, Payment, Seller, Terms, d
 use serde_json::json;
 use tokio::{sync::oneshot, task::JoinHandle};
 
-use super::demo;
+use super::{demo, web};
 use crate::output::Output;
 
 /// Settings of the dev stack.
@@ -37,6 +37,12 @@ pub(crate) struct DevArgs {
     /// Coprocessor (operator endpoint) address.
     #[arg(long, env = "MODELMART_COPROCESSOR_LISTEN", default_value = "127.0.0.1:8700")]
     coprocessor_listen: SocketAddr,
+    /// Web dApp address.
+    #[arg(long, env = "MODELMART_WEB_LISTEN", default_value = "127.0.0.1:8800")]
+    web_listen: SocketAddr,
+    /// The built web dApp (`make web` builds it; without it the stack runs without the page).
+    #[arg(long, env = "MODELMART_WEB_DIR", default_value = "web/dist")]
+    web_dir: PathBuf,
     /// State folder (wiped at start: a fresh chain needs fresh state).
     #[arg(long, env = "MODELMART_DEV_DIR", default_value = ".modelmart/dev")]
     dir: PathBuf,
@@ -247,20 +253,43 @@ async fn up(
             if i == 0 { "0.0012 ETH/row".to_owned() } else { "0.60 mUSD/row".to_owned() },
         ));
     }
+    let web_url = if web::built(&a.web_dir) {
+        step.set_message("starting the web dApp");
+        let config = json!({
+            "chainId": stack.anvil.chain_id(), "chainName": "ModelMart dev (anvil)", "rpcUrl": rpc,
+            "market": d.market.to_string(), "indexer": format!("http://{}", a.indexer_listen),
+            "tokens": [
+                { "address": Address::ZERO.to_string(), "symbol": "ETH", "decimals": 18 },
+                { "address": d.token.to_string(), "symbol": "mUSD", "decimals": 6 },
+            ],
+        });
+        let (listen, dir) = (a.web_listen, a.web_dir.clone());
+        stack.services.push(spawn(|rx| async move {
+            web::serve(listen, &dir, config, async {
+                let _ = rx.await;
+            })
+            .await
+        }));
+        wait_port(a.web_listen, "the web dApp").await?;
+        Some(format!("http://{}", a.web_listen))
+    } else {
+        tracing::warn!(target: "modelmart::cli::dev", dir = %a.web_dir.display(), "web dApp not built (`make web`); running without it");
+        None
+    };
     step.finish_and_clear();
     let accounts: Vec<String> =
         (0..6).map(|i| signer(&stack.anvil, i).address().to_string()).collect();
     out.result(
         json!({
             "rpc_url": rpc, "chain_id": stack.anvil.chain_id(), "market": d.market.to_string(), "token": d.token.to_string(),
-            "indexer": format!("http://{}", a.indexer_listen), "coprocessor": endpoint,
+            "indexer": format!("http://{}", a.indexer_listen), "coprocessor": endpoint, "web": web_url,
             "models": listed.iter().map(|(id, name, price)| json!({ "model_id": id, "name": name, "price": price })).collect::<Vec<_>>(),
             "accounts": { "owner": accounts[0], "operator": accounts[1], "seller": accounts[2], "buyers": &accounts[3..] },
         }),
         || {
             let mut s = format!(
-                "ModelMart dev stack\n  RPC          {rpc} (chain id {})\n  ModelMarket  {}\n  mUSD token   {} (6 decimals, permit, anyone may mint)\n  indexer API  http://{}/v1/models  (OpenAPI /openapi.json, live /v1/stream)\n  coprocessor  {endpoint}  (/healthz, /metrics, /v1/blobs)\n  models\n",
-                stack.anvil.chain_id(), d.market, d.token, a.indexer_listen
+                "ModelMart dev stack\n  web dApp     {}\n  RPC          {rpc} (chain id {})\n  ModelMarket  {}\n  mUSD token   {} (6 decimals, permit, anyone may mint)\n  indexer API  http://{}/v1/models  (OpenAPI /openapi.json, live /v1/stream)\n  coprocessor  {endpoint}  (/healthz, /metrics, /v1/blobs)\n  models\n",
+                web_url.as_deref().unwrap_or("not built (make web)"), stack.anvil.chain_id(), d.market, d.token, a.indexer_listen
             );
             for (id, name, price) in &listed {
                 s.push_str(&format!("    {id}  {name}  {price}\n"));

@@ -8,6 +8,7 @@ mod dev;
 mod model;
 mod operator;
 mod seller;
+mod web;
 
 use clap::{Parser, Subcommand};
 
