@@ -9,13 +9,17 @@ FORGE := $(CURDIR)/$(CONTRACTS)/node_modules/@foundry-rs/forge-linux-amd64/bin/f
 BIND_ARGS := --module --select '^(ModelMarket|TestToken)$$'
 BINDINGS := sdk/bindings/src/generated
 COVERAGE_MIN := 95
+# The web dApp's FHE client: wasm-bindgen's CLI must be the version of the wasm-bindgen crate.
+WASM_BINDGEN_VERSION := 0.2.130
+WASM_BINDGEN := $(CURDIR)/.tools/bin/wasm-bindgen
+WASM := target/wasm32-unknown-unknown/release/modelmart_wasm.wasm
 
-.PHONY: help dev dev-check bench-e2e deps test test-contracts coverage gas gas-snapshot test-rust test-fhe-agreement bench-fhe bench-indexer lint fmt bindings bindings-check
+.PHONY: help dev dev-check bench-e2e deps web web-wasm test-web test test-contracts coverage gas gas-snapshot test-rust test-fhe-agreement bench-fhe bench-indexer lint fmt bindings bindings-check
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-dev: deps ## the whole local marketplace: chain, contracts, indexer, coprocessor, demo models (Ctrl-C stops)
+dev: deps web ## the whole local marketplace: chain, contracts, indexer, coprocessor, demo models, web dApp (Ctrl-C stops)
 	cargo run -q -p modelmart-cli -- dev
 
 deps: $(CONTRACTS)/node_modules/.installed ## install pinned npm tools (forge, anvil, cast, solc, OpenZeppelin)
@@ -24,7 +28,7 @@ $(CONTRACTS)/node_modules/.installed: $(CONTRACTS)/package-lock.json
 	cd $(CONTRACTS) && npm ci --no-audit --no-fund
 	touch $@
 
-test: deps lint bindings-check test-contracts coverage gas test-rust test-fhe-agreement dev-check ## everything: lint, bindings drift, contracts, coverage, gas, Rust, FHE agreement, dev stack
+test: deps lint bindings-check test-contracts coverage gas test-rust test-fhe-agreement dev-check test-web ## everything: lint, bindings drift, contracts, coverage, gas, Rust, FHE agreement, dev stack, web dApp
 
 dev-check: deps ## `modelmart dev` on spare ports, one paid inference per demo model, then exit
 	cargo run -q -p modelmart-cli -- dev --check --rpc-port 18545 --indexer-listen 127.0.0.1:18600 \
@@ -64,6 +68,27 @@ bench-e2e: deps ## end-to-end latency and throughput on anvil with 1-second bloc
 bench-fhe: ## the FHE engine's benchmark table (BENCHMARKS.md): one JSON line per model, ~30 min
 	cargo run --release -q -p modelmart-fhe --bin modelmart-fhe -- bench
 
+$(WASM_BINDGEN):
+	rustup target add wasm32-unknown-unknown
+	cargo install -q wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --root .tools
+
+web/node_modules/.installed: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+web-wasm: $(WASM_BINDGEN) ## compile the buyer's FHE client (web/wasm, modelmart-fhe) to WebAssembly for the page
+	cargo build -q --release --target wasm32-unknown-unknown -p modelmart-wasm
+	$(WASM_BINDGEN) --target web --out-dir web/src/wasm/pkg $(WASM)
+
+web: web-wasm web/node_modules/.installed ## build the web dApp into web/dist (`modelmart dev` serves it)
+	cd web && npm run -s build
+
+test-web: web ## web dApp: Vitest unit tests, then chromium (Debian's, installed if missing) against a dev stack
+	cd web && npx vitest run
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	cargo build -q -p modelmart-cli -p modelmart-fhe --bins
+	cd web && node --test --test-concurrency=1 e2e/
+
 lint: deps ## rustfmt, clippy -D warnings, forge fmt --check
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -73,10 +98,13 @@ fmt: deps ## format Rust and Solidity
 	cargo fmt --all
 	cd $(CONTRACTS) && $(FORGE) fmt
 
-bindings: deps ## regenerate sdk/bindings from the contracts
+bindings: deps ## regenerate sdk/bindings and the web dApp's ABI module from the contracts
 	cd $(CONTRACTS) && $(FORGE) bind --bindings-path ../$(BINDINGS) $(BIND_ARGS) --overwrite
+	node web/scripts/abi.mjs $(CONTRACTS)/out web/src/abi/ModelMarket.ts
 
 bindings-check: deps ## fail if the committed bindings differ from freshly generated ones
 	tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	  (cd $(CONTRACTS) && $(FORGE) bind --bindings-path $$tmp/generated $(BIND_ARGS) --overwrite >/dev/null) && \
-	  diff -r $$tmp/generated $(BINDINGS) && echo "bindings up to date"
+	  diff -r $$tmp/generated $(BINDINGS) && \
+	  node web/scripts/abi.mjs $(CONTRACTS)/out $$tmp/abi.ts && diff $$tmp/abi.ts web/src/abi/ModelMarket.ts && \
+	  echo "bindings up to date"

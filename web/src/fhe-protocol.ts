@@ -1,0 +1,21 @@
+// Messages between the page and the FHE worker.
+
+/** A request to the worker; `model` is the card's `model` object as JSON text. */
+export type Request = { id: number } & (
+  | { op: 'generate'; paramSet: number }
+  | { op: 'load'; key: Uint8Array }
+  | { op: 'keyFor'; model: string }
+  | { op: 'encrypt'; model: string; values: Float64Array }
+  | { op: 'decrypt'; model: string; result: Uint8Array }
+  | { op: 'needsEvaluationKey'; model: string }
+);
+
+/** The worker's answer, with the time the operation took inside the worker. */
+export type Reply = { id: number; ms: number } & ({ ok: true; value: unknown } | { ok: false; error: string });
+
+/** A decrypted, decoded result (`modelmart_wasm::Decoded`). */
+export interface Decoded {
+  raw: number[][];
+  scores: number[][];
+  labels: string[] | null;
+}

@@ -1,0 +1,64 @@
+// The page's handle on the FHE worker: one promise per operation, with its time in the worker.
+
+import type { Decoded, Reply, Request } from './fhe-protocol';
+
+type Op = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+/** An operation's value and how long the worker spent on it. */
+export interface Timed<T> {
+  value: T;
+  ms: number;
+}
+
+export class Fhe {
+  private worker: Worker;
+  private next = 1;
+  private pending = new Map<number, (reply: Reply) => void>();
+
+  constructor() {
+    this.worker = new Worker(new URL('./fhe.worker.ts', import.meta.url), { type: 'module' });
+    this.worker.onmessage = (event: MessageEvent<Reply>) => {
+      const done = this.pending.get(event.data.id);
+      this.pending.delete(event.data.id);
+      done?.(event.data);
+    };
+    this.worker.onerror = (event) => {
+      for (const done of this.pending.values()) done({ id: 0, ok: false, error: `the FHE worker failed: ${event.message}`, ms: 0 });
+      this.pending.clear();
+    };
+  }
+
+  private call<T>(op: Op, transfer: Transferable[] = []): Promise<Timed<T>> {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, (reply) => (reply.ok ? resolve({ value: reply.value as T, ms: reply.ms }) : reject(new Error(reply.error))));
+      this.worker.postMessage({ ...op, id }, transfer);
+    });
+  }
+
+  /** A fresh client key, loaded in the worker; returns its serialized (secret) bytes. */
+  generate(paramSet: number): Promise<Timed<Uint8Array>> {
+    return this.call({ op: 'generate', paramSet });
+  }
+
+  /** Load a stored client key into the worker. */
+  load(key: Uint8Array): Promise<Timed<number>> {
+    return this.call({ op: 'load', key });
+  }
+
+  /** The key blob the card's model needs registered (evaluation key or public key). */
+  keyFor(model: string): Promise<Timed<Uint8Array>> {
+    return this.call({ op: 'keyFor', model });
+  }
+
+  /** Encrypt rows (flattened, in schema order) into an input blob. */
+  encrypt(model: string, values: number[]): Promise<Timed<Uint8Array>> {
+    const v = Float64Array.from(values);
+    return this.call({ op: 'encrypt', model, values: v }, [v.buffer]);
+  }
+
+  /** Decrypt and decode a result blob. */
+  decrypt(model: string, result: Uint8Array): Promise<Timed<Decoded>> {
+    return this.call({ op: 'decrypt', model, result });
+  }
+}

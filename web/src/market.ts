@@ -1,0 +1,189 @@
+// The marketplace contract through viem: reads from the marketplace's RPC, writes through the
+// connected wallet. Pays and requests in one transaction (with an EIP-2612 permit signature when
+// the token supports it and the allowance is short).
+
+import { createPublicClient, http, parseSignature, zeroAddress, type PublicClient } from 'viem';
+import { modelMarketAbi, testTokenAbi } from './abi/ModelMarket';
+import { chainOf, type Config } from './config';
+import type { Wallet } from './wallet';
+
+export const STATUS = ['none', 'proposed', 'active', 'paused', 'delisted', 'declined'] as const;
+export const JOB_STATUS = ['none', 'requested', 'completed', 'rejected', 'expired'] as const;
+
+/** The listing as the chain holds it (the source of truth for price, card hash and status). */
+export interface Listing {
+  modelId: bigint;
+  seller: `0x${string}`;
+  operator: `0x${string}`;
+  token: `0x${string}`;
+  /** What the seller gets per row. */
+  pricePerRow: bigint;
+  /** What the operator gets per row (the buyer pays both). */
+  operatorFeePerRow: bigint;
+  cardHash: `0x${string}`;
+  paramSet: number;
+  maxRows: number;
+  status: (typeof STATUS)[number];
+}
+
+/** How a job ended. */
+export type JobEnd =
+  | { status: 'completed'; resultHash: `0x${string}` }
+  | { status: 'rejected'; reason: number; refund: bigint }
+  | { status: 'expired'; refund: bigint };
+
+export class Market {
+  readonly reader: PublicClient;
+  readonly address: `0x${string}`;
+
+  constructor(readonly cfg: Config) {
+    this.reader = createPublicClient({ chain: chainOf(cfg), transport: http(cfg.rpcUrl) }) as PublicClient;
+    this.address = cfg.market;
+  }
+
+  private read<T>(functionName: string, args: readonly unknown[]): Promise<T> {
+    return this.reader.readContract({ address: this.address, abi: modelMarketAbi, functionName, args } as never) as Promise<T>;
+  }
+
+  /** Listing `modelId`: current terms from `getModel`, card hash from its `ModelListed` event. */
+  async listing(modelId: bigint): Promise<Listing> {
+    const m = await this.read<{ seller: `0x${string}`; operator: `0x${string}`; token: `0x${string}`; pricePerRow: bigint; operatorFeePerRow: bigint; paramSet: number; maxRows: number; status: number }>('getModel', [modelId]);
+    const logs = await this.reader.getContractEvents({ address: this.address, abi: modelMarketAbi, eventName: 'ModelListed', args: { modelId }, fromBlock: 0n });
+    const listed = logs[0] as unknown as { args: { listing: { cardHash: `0x${string}` } } } | undefined;
+    if (!listed) throw new Error(`Model ${modelId} is not listed on this chain.`);
+    return { modelId, seller: m.seller, operator: m.operator, token: m.token, pricePerRow: m.pricePerRow, operatorFeePerRow: m.operatorFeePerRow, cardHash: listed.args.listing.cardHash, paramSet: m.paramSet, maxRows: m.maxRows, status: STATUS[m.status] ?? 'none' };
+  }
+
+  /** The operator's endpoint. */
+  async endpoint(operator: `0x${string}`): Promise<string> {
+    const op = await this.read<readonly [number, bigint, bigint, `0x${string}`, string]>('getOperator', [operator]);
+    return op[4];
+  }
+
+  quote(modelId: bigint, rows: number): Promise<bigint> {
+    return this.read<bigint>('quote', [modelId, rows]);
+  }
+
+  async keyOwner(hash: `0x${string}`): Promise<`0x${string}`> {
+    return (await this.read<readonly [`0x${string}`, number]>('getKey', [hash]))[0];
+  }
+
+  balanceOf(account: `0x${string}`, token: `0x${string}`): Promise<bigint> {
+    return this.read<bigint>('balanceOf', [account, token]);
+  }
+
+  async tokenBalance(token: `0x${string}`, account: `0x${string}`): Promise<bigint> {
+    if (token === zeroAddress) return this.reader.getBalance({ address: account });
+    return this.reader.readContract({ address: token, abi: testTokenAbi, functionName: 'balanceOf', args: [account] }) as Promise<bigint>;
+  }
+
+  /** Send a write through the wallet and wait for its receipt; a revert throws with its error. */
+  async write(wallet: Wallet, functionName: string, args: readonly unknown[], value?: bigint): Promise<import('viem').TransactionReceipt> {
+    wallet.requireChain();
+    const { request } = await this.reader.simulateContract({ address: this.address, abi: modelMarketAbi, functionName, args, account: wallet.account, value } as never);
+    const hash = await wallet.client.writeContract(request as never);
+    const receipt = await this.reader.waitForTransactionReceipt({ hash });
+    if (receipt.status !== 'success') throw new Error(`The transaction ${hash} reverted.`);
+    return receipt;
+  }
+
+  /** Register a key blob's hash for `paramSet`. */
+  registerKey(wallet: Wallet, hash: `0x${string}`, paramSet: number) {
+    return this.write(wallet, 'registerKey', [hash, paramSet]);
+  }
+
+  /**
+   * Escrow `price` and request the job in one transaction: native coin as value; a token through
+   * its allowance, or, when that is short, an EIP-2612 permit signed first (no approve
+   * transaction). Returns the job id and its deadline.
+   */
+  async request(wallet: Wallet, req: { modelId: bigint; inputHash: `0x${string}`; keyHash: `0x${string}`; rows: number; maxTotalPrice: bigint }, token: `0x${string}`, price: bigint, onStep?: (s: string) => void): Promise<{ jobId: bigint; deadline: bigint; block: bigint }> {
+    let receipt;
+    if (token === zeroAddress) {
+      onStep?.('Confirm the payment in your wallet');
+      receipt = await this.write(wallet, 'requestJob', [req], price);
+    } else {
+      const balance = await this.tokenBalance(token, wallet.account);
+      if (balance < price) {
+        const e = new Error('Your token balance is lower than the price.');
+        e.name = 'InsufficientBalance';
+        throw e;
+      }
+      const allowance = (await this.reader.readContract({ address: token, abi: testTokenAbi, functionName: 'allowance', args: [wallet.account, this.address] })) as bigint;
+      if (allowance >= price) {
+        onStep?.('Confirm the payment in your wallet');
+        receipt = await this.write(wallet, 'requestJob', [req]);
+      } else {
+        onStep?.('Sign the payment permit in your wallet');
+        const { deadline, v, r, s } = await this.permit(wallet, token, price);
+        onStep?.('Confirm the payment in your wallet');
+        receipt = await this.write(wallet, 'requestJobWithPermit', [req, deadline, v, r, s]);
+      }
+    }
+    const ev = (await this.reader.getContractEvents({ address: this.address, abi: modelMarketAbi, eventName: 'JobRequested', blockHash: receipt.blockHash, args: { buyer: wallet.account } })) as unknown as { transactionHash: string; args: { jobId: bigint; deadline: bigint } }[];
+    const mine = ev.find((e) => e.transactionHash === receipt.transactionHash);
+    if (!mine) throw new Error('The payment went through but the job id could not be read; see "My jobs".');
+    return { jobId: mine.args.jobId, deadline: mine.args.deadline, block: receipt.blockNumber };
+  }
+
+  /** Sign an EIP-2612 permit for `value` of `token` to the marketplace, valid 30 minutes. */
+  private async permit(wallet: Wallet, token: `0x${string}`, value: bigint) {
+    const [domain, nonce] = await Promise.all([
+      this.reader.readContract({ address: token, abi: testTokenAbi, functionName: 'eip712Domain' }),
+      this.reader.readContract({ address: token, abi: testTokenAbi, functionName: 'nonces', args: [wallet.account] }) as Promise<bigint>,
+    ]);
+    const deadline = BigInt(Math.floor(Date.now() / 1000) + 1800);
+    const signature = await wallet.client.signTypedData({
+      account: wallet.account,
+      domain: { name: domain[1], version: domain[2], chainId: Number(domain[3]), verifyingContract: domain[4] },
+      types: { Permit: [ { name: 'owner', type: 'address' }, { name: 'spender', type: 'address' }, { name: 'value', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' } ] },
+      primaryType: 'Permit',
+      message: { owner: wallet.account, spender: this.address, value, nonce, deadline },
+    });
+    const { r, s, v, yParity } = parseSignature(signature);
+    return { deadline, v: Number(v ?? BigInt(yParity + 27)), r, s };
+  }
+
+  /** The job's status now. */
+  async jobStatus(jobId: bigint): Promise<{ status: (typeof JOB_STATUS)[number]; deadline: bigint }> {
+    const j = await this.read<{ status: number; deadline: number | bigint }>('getJob', [jobId]);
+    return { status: JOB_STATUS[j.status] ?? 'none', deadline: BigInt(j.deadline) };
+  }
+
+  /** How an ended job ended, from its settlement event. */
+  async jobEnd(jobId: bigint): Promise<JobEnd | null> {
+    const { status } = await this.jobStatus(jobId);
+    const events = async (eventName: 'JobCompleted' | 'JobRejected' | 'JobExpired') =>
+      (await this.reader.getContractEvents({ address: this.address, abi: modelMarketAbi, eventName, args: { jobId }, fromBlock: 0n })) as unknown as { args: Record<string, unknown> }[];
+    if (status === 'completed') {
+      const [e] = await events('JobCompleted');
+      return e ? { status, resultHash: e.args.resultHash as `0x${string}` } : null;
+    }
+    if (status === 'rejected') {
+      const [e] = await events('JobRejected');
+      return e ? { status, reason: Number(e.args.reason), refund: e.args.refund as bigint } : null;
+    }
+    if (status === 'expired') {
+      const [e] = await events('JobExpired');
+      return e ? { status, refund: e.args.refund as bigint } : null;
+    }
+    return null;
+  }
+
+  /** Poll until the job ends (or `signal` aborts); `tick` gets the status each second. */
+  async waitJob(jobId: bigint, tick: (status: string) => void, signal?: AbortSignal): Promise<JobEnd> {
+    for (;;) {
+      if (signal?.aborted) throw new Error('Stopped waiting; the job continues, see "My jobs".');
+      const { status, deadline } = await this.jobStatus(jobId);
+      if (status !== 'requested') {
+        const end = await this.jobEnd(jobId);
+        if (end) return end;
+      } else {
+        const now = (await this.reader.getBlock()).timestamp; // deadlines are chain time
+        tick(now > deadline ? 'expired' : 'requested');
+        if (now > deadline) return { status: 'expired', refund: 0n };
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
