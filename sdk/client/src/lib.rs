@@ -60,7 +60,6 @@
 
 pub mod blobs;
 pub mod buyer;
-pub mod card;
 pub mod chain;
 pub mod dev;
 mod error;
@@ -68,8 +67,12 @@ mod keys;
 pub mod operator;
 mod payment;
 pub mod reasons;
-pub mod seal;
 pub mod seller;
+
+/// The public model card (re-exported from `modelmart-listing`).
+pub use modelmart_listing::card;
+/// Models sealed to an operator (re-exported from `modelmart-listing`).
+pub use modelmart_listing::seal;
 
 pub use buyer::{Buyer, ModelInfo, Prediction, RequestedJob};
 pub use chain::{Chain, JobEnd};

@@ -26,6 +26,9 @@ pub enum CardError {
     /// A field is out of range.
     #[error("invalid card: {0}")]
     Invalid(String),
+    /// The engine could not compile or measure the model.
+    #[error(transparent)]
+    Fhe(#[from] modelmart_fhe::Error),
     /// The engine cannot produce this output mode yet.
     #[error("output mode {0:?} is not computed under FHE yet; only `scores` can be listed")]
     Unsupported(OutputMode),
@@ -161,9 +164,9 @@ pub fn prepare_listing(
     name: &str,
     description: &str,
     fhe_rows: usize,
-) -> crate::Result<(CompiledModel, ModelCard)> {
+) -> Result<(CompiledModel, ModelCard), CardError> {
     if train.names.len() != model.n_features() {
-        return Err(crate::Error::Invalid(format!(
+        return Err(CardError::Invalid(format!(
             "the training data has {} features, the model takes {}",
             train.names.len(),
             model.n_features()
