@@ -38,7 +38,7 @@ pub struct EvalStats {
     pub rows: usize,
     /// Programmable bootstraps performed.
     pub bootstraps: usize,
-    /// Wall time of the evaluation.
+    /// Wall time of the evaluation (zero on wasm32-unknown-unknown, which has no clock).
     pub elapsed: Duration,
 }
 
@@ -87,7 +87,9 @@ impl<'a> Evaluator<'a> {
         input: &EncryptedInput,
         max_rows: usize,
     ) -> Result<(EncryptedResult, EvalStats)> {
-        let start = Instant::now();
+        // std has no clock on wasm32-unknown-unknown (`Instant::now` panics there): the browser
+        // evaluates only to check a listing's card, and reports no time
+        let start = (!cfg!(target_arch = "wasm32")).then(Instant::now);
         input.check(&self.params)?;
         if input.features() != self.model.schema.len() {
             return Err(Error::nonconformant(
@@ -141,7 +143,14 @@ impl<'a> Evaluator<'a> {
             wide: self.model.encoding.wide,
             cts,
         };
-        Ok((result, EvalStats { rows: input.rows(), bootstraps, elapsed: start.elapsed() }))
+        Ok((
+            result,
+            EvalStats {
+                rows: input.rows(),
+                bootstraps,
+                elapsed: start.map(|s| s.elapsed()).unwrap_or_default(),
+            },
+        ))
     }
 }
 

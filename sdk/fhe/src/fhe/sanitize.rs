@@ -53,10 +53,16 @@ struct Tables {
     untwist: Vec<c64>,
 }
 
-/// How long each candidate FFT plan is timed. A browser's worker pays this on its first
-/// encryption, with a coarser clock and slower code: 10 ms per candidate there cost ~0.5 s.
-const PLAN_MEASURE: Duration =
-    Duration::from_millis(if cfg!(target_arch = "wasm32") { 1 } else { 10 });
+/// How the FFT plan is chosen: natively by timing every candidate for 10 ms (once per process);
+/// in a browser a fixed plan, because timing the candidates there cost ~0.5 s on the first
+/// encryption (with a coarse clock) for a transform that then takes ~12 ms either way.
+fn plan_method() -> Method {
+    if cfg!(target_arch = "wasm32") {
+        Method::UserProvided { base_algo: tfhe_fft::ordered::FftAlgo::Dif4, base_n: 512 }
+    } else {
+        Method::Measure(Duration::from_millis(10))
+    }
+}
 
 /// The tables for size `n`, built (and the plan measured) once per process.
 fn tables(n: usize) -> &'static Tables {
@@ -71,7 +77,7 @@ fn tables(n: usize) -> &'static Tables {
             })
             .collect();
         let untwist = twist.iter().map(|w| w.conj() / half as f64).collect();
-        Tables { plan: Plan::new(half, Method::Measure(PLAN_MEASURE)), twist, untwist }
+        Tables { plan: Plan::new(half, plan_method()), twist, untwist }
     });
     debug_assert_eq!(t.twist.len() * 2, n);
     t
