@@ -83,6 +83,7 @@ test('the model list shows both demo models with live figures, and search filter
   await page.screenshot({ path: join(shots, 'models.png'), fullPage: true });
   await page.locator('#search').fill('tree');
   await page.locator('[data-model="1"]').waitFor({ state: 'detached' });
+  await page.locator('[data-model="2"]').waitFor();
   assert.equal(await page.locator('.tile').count(), 1);
   await page.context().close();
 });
@@ -140,6 +141,32 @@ test('an expired job is refunded from the page', async () => {
   await page.locator('#claim-refund').click();
   await page.locator('#status .notice.error', { hasText: 'expired; you were refunded' }).waitFor();
   assert.match(await page.locator('#status').innerText(), /refunded 0\.0012 ETH/);
+  await page.context().close();
+});
+
+test('a seller lists a model from the browser: compiled and sealed here, accepted by the operator', async () => {
+  const page = await walletPage(stack.accounts.seller);
+  await page.goto(stack.web);
+  await page.locator('#connect').click();
+  await page.goto(`${stack.web}/#/sell`);
+  await page.locator('#list-form').waitFor();
+  await page.locator('#list-model').setInputFiles(join(fixtures, 'models', 'logreg_breast_cancer.onnx'));
+  await page.locator('#list-train').setInputFiles(join(fixtures, 'data', 'breast_cancer_train.csv'));
+  await page.locator('#list-test').setInputFiles(join(fixtures, 'data', 'breast_cancer_test.csv'));
+  await page.locator('#list-name').fill('Tumour screening, listed from the browser');
+  await page.locator('#list-fhe-rows').fill('2');
+  await page.locator('#list-compile').click();
+  await page.locator('#list-submit:enabled, #list-status .notice.error').first().waitFor({ timeout: 120_000 });
+  assert.equal(await page.locator('#list-status .notice.error').count(), 0, await page.locator('#list-status').innerText());
+  assert.match(await page.locator('#list-status').innerText(), /Encrypted = clear\s+100\.0 % of 2 rows/);
+  assert.equal(await page.locator('#list-price').inputValue(), '0.001', 'suggested from the active ETH classifier');
+  await page.locator('#list-fee').fill('0.0002');
+  await page.screenshot({ path: join(shots, 'list.png'), fullPage: true });
+  await page.locator('#list-submit').click();
+  await page.locator('#listed-model').waitFor({ timeout: 120_000 });
+  await page.locator('#listed-model').click();
+  await page.locator('#buy').waitFor();
+  assert.match(await page.locator('h1').innerText(), /listed from the browser/);
   await page.context().close();
 });
 

@@ -79,6 +79,16 @@ export interface Balance {
   withdrawn_total: string;
 }
 
+export interface Operator {
+  address: `0x${string}`;
+  endpoint: string;
+  stake: string;
+  status: string;
+  active_models: number;
+  health: Health | null;
+  stats: Stats;
+}
+
 interface Page<T> {
   items: T[];
   next_cursor: string | null;
@@ -118,6 +128,11 @@ export class Api {
 
   job(id: number): Promise<Job> {
     return this.get<Job>(`/v1/jobs/${id}`);
+  }
+
+  /** Operators taking listings now. */
+  async operators(): Promise<Operator[]> {
+    return this.get<Operator[]>('/v1/operators', { status: 'active' });
   }
 
   async balances(account: string): Promise<Balance[]> {

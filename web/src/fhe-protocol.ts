@@ -8,7 +8,15 @@ export type Request = { id: number } & (
   | { op: 'encrypt'; model: string; values: Float64Array }
   | { op: 'decrypt'; model: string; result: Uint8Array }
   | { op: 'needsEvaluationKey'; model: string }
+  | { op: 'prepareListing'; modelFile: Uint8Array; train: string; test: string; name: string; description: string; fheRows: number }
+  | { op: 'seal'; model: Uint8Array; operatorKey: Uint8Array; cardHash: Uint8Array }
 );
+
+/** A model compiled for a listing: the card blob and the compiled model (sealed before upload). */
+export interface Prepared {
+  card: Uint8Array;
+  model: Uint8Array;
+}
 
 /** The worker's answer, with the time the operation took inside the worker. */
 export type Reply = { id: number; ms: number } & ({ ok: true; value: unknown } | { ok: false; error: string });

@@ -1,6 +1,6 @@
 // The page's handle on the FHE worker: one promise per operation, with its time in the worker.
 
-import type { Decoded, Reply, Request } from './fhe-protocol';
+import type { Decoded, Prepared, Reply, Request } from './fhe-protocol';
 
 type Op = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
@@ -55,6 +55,16 @@ export class Fhe {
   encrypt(model: string, values: number[]): Promise<Timed<Uint8Array>> {
     const v = Float64Array.from(values);
     return this.call({ op: 'encrypt', model, values: v }, [v.buffer]);
+  }
+
+  /** Compile a model file on calibration data and write its card (seller). */
+  prepareListing(modelFile: Uint8Array, train: string, test: string, name: string, description: string, fheRows: number): Promise<Timed<Prepared>> {
+    return this.call({ op: 'prepareListing', modelFile, train, test, name, description, fheRows });
+  }
+
+  /** Seal a compiled model to an operator's X25519 key, bound to the card hash. */
+  seal(model: Uint8Array, operatorKey: Uint8Array, cardHash: Uint8Array): Promise<Timed<Uint8Array>> {
+    return this.call({ op: 'seal', model, operatorKey, cardHash });
   }
 
   /** Decrypt and decode a result blob. */

@@ -2,7 +2,7 @@
 // thread, so key generation, encryption and decryption never freeze the page. It holds the
 // loaded client key; the page only sees its serialized form when it must store it (encrypted).
 
-import init, { BuyerKey, needsEvaluationKey } from './wasm/pkg/modelmart_wasm.js';
+import init, { BuyerKey, needsEvaluationKey, prepareListing, sealModel } from './wasm/pkg/modelmart_wasm.js';
 import type { Reply, Request } from './fhe-protocol';
 
 let ready: Promise<unknown> | null = null;
@@ -40,6 +40,16 @@ async function handle(req: Request): Promise<{ value: unknown; transfer: Transfe
       return { value: JSON.parse(loaded().decrypt(req.model, req.result)), transfer: [] };
     case 'needsEvaluationKey':
       return { value: needsEvaluationKey(req.model), transfer: [] };
+    case 'prepareListing': {
+      const p = prepareListing(req.modelFile, req.train, req.test, req.name, req.description, req.fheRows);
+      const value = { card: p.card, model: p.model };
+      p.free();
+      return { value, transfer: [value.card.buffer, value.model.buffer] };
+    }
+    case 'seal': {
+      const sealed = sealModel(req.model, req.operatorKey, req.cardHash);
+      return { value: sealed, transfer: [sealed.buffer] };
+    }
   }
 }
 

@@ -56,8 +56,28 @@ export class Market {
 
   /** The operator's endpoint. */
   async endpoint(operator: `0x${string}`): Promise<string> {
+    return (await this.operator(operator)).endpoint;
+  }
+
+  /** An operator's status, endpoint and the X25519 key models are sealed to. */
+  async operator(operator: `0x${string}`): Promise<{ active: boolean; x25519Key: `0x${string}`; endpoint: string }> {
     const op = await this.read<readonly [number, bigint, bigint, `0x${string}`, string]>('getOperator', [operator]);
-    return op[4];
+    return { active: op[0] === 1, x25519Key: op[3], endpoint: op[4] };
+  }
+
+  /** The listing's status now. */
+  async modelStatus(modelId: bigint): Promise<(typeof STATUS)[number]> {
+    const m = await this.read<{ status: number }>('getModel', [modelId]);
+    return STATUS[m.status] ?? 'none';
+  }
+
+  /** List a model; returns its id (the operator accepts or declines it next). */
+  async listModel(wallet: Wallet, listing: { operator: `0x${string}`; token: `0x${string}`; pricePerRow: bigint; operatorFeePerRow: bigint; cardHash: `0x${string}`; sealedModelHash: `0x${string}`; paramSet: number; maxRows: number; jobDeadline: number; outputMode: number }): Promise<bigint> {
+    const receipt = await this.write(wallet, 'listModel', [listing]);
+    const ev = (await this.reader.getContractEvents({ address: this.address, abi: modelMarketAbi, eventName: 'ModelListed', blockHash: receipt.blockHash })) as unknown as { transactionHash: string; args: { modelId: bigint } }[];
+    const mine = ev.find((e) => e.transactionHash === receipt.transactionHash);
+    if (!mine) throw new Error('The listing went through but its id could not be read; see your models.');
+    return mine.args.modelId;
   }
 
   quote(modelId: bigint, rows: number): Promise<bigint> {

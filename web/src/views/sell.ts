@@ -7,6 +7,7 @@ import { tokenOf } from '../config';
 import { explain } from '../errors';
 import { formatAmount, formatDuration, formatPercent, NATIVE, parseAmount } from '../format';
 import { h, mount, notice } from '../ui';
+import { listForm } from './list';
 
 async function act(app: App, out: HTMLElement, what: string, f: () => Promise<unknown>, after: () => void): Promise<void> {
   mount(out, notice('busy', `${what}: confirm in your wallet`));
@@ -72,7 +73,8 @@ export async function render(app: App, el: HTMLElement): Promise<void> {
       h('section', {}, h('h2', {}, 'Your models'),
         models.length
           ? h('table', { class: 'mine' }, h('thead', {}, h('tr', {}, ['Model', 'Status', 'Price / row', 'Jobs', 'Earned', ''].map((c) => h('th', {}, c)))), h('tbody', {}, models.map((m) => modelRow(app, m, refresh))))
-          : notice('info', 'You have no listings yet. List one with `modelmart seller publish` (listing from the browser is not built yet).')));
+          : notice('info', 'You have no listings yet.')),
+      await listForm(app, refresh));
   } catch (e) {
     mount(el, h('h1', {}, 'Sell'), notice('error', explain(e)));
   }

@@ -1,9 +1,11 @@
-//! The buyer's side of `modelmart-fhe`, compiled to WebAssembly for the web dApp (`web/`).
+//! `modelmart-fhe` and `modelmart-listing`, compiled to WebAssembly for the web dApp (`web/`).
 //!
 //! The browser, the CLI and the coprocessor share one encoding and one tfhe version: this crate
-//! only wraps [`modelmart_fhe::ClientKey`] (generate, serialize, make the key a model needs,
-//! encrypt rows, decrypt and decode results) for JavaScript. [`Buyer`] is the plain-Rust API
-//! (tested natively); [`BuyerKey`] and the free functions are its `wasm-bindgen` face.
+//! only wraps, for JavaScript, [`modelmart_fhe::ClientKey`] (generate, serialize, make the key a
+//! model needs, encrypt rows, decrypt and decode results) and the seller's listing steps
+//! ([`seller`]: compile a model file for its card, seal it to an operator). [`Buyer`] and
+//! [`seller::prepare`] are the plain-Rust API (tested natively); [`BuyerKey`] and the free
+//! functions are its `wasm-bindgen` face.
 //!
 //! It must not do I/O, keep anything outside the key object, or return a secret except through
 //! [`BuyerKey::to_bytes`] (which the page stores encrypted). Untrusted bytes (stored keys, cards,
@@ -13,6 +15,8 @@ use modelmart_fhe::{ClientKey, EncryptedResult, PublicModel, model::Task, params
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use wasm_bindgen::prelude::*;
+
+pub mod seller;
 
 /// What can go wrong; shown to the user as the error's message.
 pub type Error = modelmart_fhe::Error;

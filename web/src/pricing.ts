@@ -1,0 +1,24 @@
+// Price suggestion for a new listing: what similar models sell at now. Pure.
+
+/** A listed model as the suggestion needs it. */
+export interface Priced {
+  task: string | null;
+  token: string;
+  status: string;
+  price_per_row: string;
+}
+
+/**
+ * The median seller price per row of active listings with the same task and token; `null` when
+ * there is none to compare with.
+ */
+export function suggestPrice(models: Priced[], task: string, token: string): { price: bigint; from: number } | null {
+  const prices = models
+    .filter((m) => m.status === 'active' && m.task === task && m.token.toLowerCase() === token.toLowerCase())
+    .map((m) => BigInt(m.price_per_row))
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (prices.length === 0) return null;
+  const mid = Math.floor(prices.length / 2);
+  const price = prices.length % 2 ? prices[mid] : (prices[mid - 1] + prices[mid]) / 2n;
+  return { price, from: prices.length };
+}

@@ -1,0 +1,134 @@
+//! The seller's side for the browser: compile a model file on calibration data and measure it for
+//! its card ([`prepare`]), and seal the compiled model to the chosen operator ([`seal`]).
+
+use modelmart_fhe::{Dataset, model::ModelFile, onnx::import_onnx};
+use modelmart_listing::card::{self, CardError};
+use wasm_bindgen::prelude::*;
+
+/// What a listing publishes, before sealing: the card blob and the compiled model file.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The card blob (its SHA-256 is the listing's card hash).
+    pub card: Vec<u8>,
+    /// The compiled model file (what is sealed to the operator; never published in the clear).
+    pub model: Vec<u8>,
+}
+
+/// Compile `model_file` (ONNX, or the project's JSON model file) with quantization calibrated on
+/// `train_csv`, measure it on `test_csv` (FHE agreement on its first `fhe_rows` rows) and write its
+/// card. Both CSVs: header of feature names, label (or target) in the last column.
+pub fn prepare(
+    model_file: &[u8],
+    train_csv: &str,
+    test_csv: &str,
+    name: &str,
+    description: &str,
+    fhe_rows: usize,
+) -> Result<Prepared, CardError> {
+    let model = if model_file.first() == Some(&b'{') {
+        ModelFile::from_json(model_file)?
+    } else {
+        import_onnx(model_file)?
+    };
+    let train = Dataset::from_csv(train_csv)?;
+    let test = Dataset::from_csv(test_csv)?;
+    let (compiled, card) =
+        card::prepare_listing(model, &train, &test, name, description, fhe_rows)?;
+    Ok(Prepared { card: card.to_bytes(), model: compiled.to_json()? })
+}
+
+/// Seal a compiled model file to the operator's X25519 key, bound to the card hash.
+pub fn seal(model: &[u8], operator_key: &[u8], card_hash: &[u8]) -> Result<Vec<u8>, String> {
+    let key: &[u8; 32] = operator_key.try_into().map_err(|_| "the operator key is not 32 bytes")?;
+    let hash: &[u8; 32] = card_hash.try_into().map_err(|_| "the card hash is not 32 bytes")?;
+    modelmart_listing::seal::seal(model, key, hash).map_err(|e| e.to_string())
+}
+
+/// A prepared listing, for JavaScript.
+#[wasm_bindgen(js_name = PreparedListing)]
+#[derive(Debug)]
+pub struct JsPrepared(Prepared);
+
+#[wasm_bindgen(js_class = PreparedListing)]
+impl JsPrepared {
+    /// The card blob.
+    #[wasm_bindgen(getter)]
+    pub fn card(&self) -> Vec<u8> {
+        self.0.card.clone()
+    }
+
+    /// The compiled model file (to be sealed).
+    #[wasm_bindgen(getter)]
+    pub fn model(&self) -> Vec<u8> {
+        self.0.model.clone()
+    }
+}
+
+/// [`prepare`] for JavaScript.
+#[wasm_bindgen(js_name = prepareListing)]
+pub fn prepare_listing(
+    model_file: &[u8],
+    train_csv: &str,
+    test_csv: &str,
+    name: &str,
+    description: &str,
+    fhe_rows: usize,
+) -> Result<JsPrepared, JsError> {
+    prepare(model_file, train_csv, test_csv, name, description, fhe_rows)
+        .map(JsPrepared)
+        .map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// [`seal`] for JavaScript.
+#[wasm_bindgen(js_name = sealModel)]
+pub fn seal_model(model: &[u8], operator_key: &[u8], card_hash: &[u8]) -> Result<Vec<u8>, JsError> {
+    seal(model, operator_key, card_hash).map_err(|e| JsError::new(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use modelmart_listing::{card::ModelCard, seal::OperatorKey};
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+
+    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sdk/fhe/fixtures");
+
+    fn read(path: &str) -> Vec<u8> {
+        std::fs::read(format!("{DIR}/{path}")).unwrap()
+    }
+
+    #[test]
+    fn a_listing_prepared_in_the_browser_opens_at_its_operator() {
+        let train = String::from_utf8(read("data/breast_cancer_train.csv")).unwrap();
+        let test = String::from_utf8(read("data/breast_cancer_test.csv")).unwrap();
+        let p = prepare(&read("models/logreg_breast_cancer.onnx"), &train, &test, "LR", "d", 2)
+            .unwrap();
+        let card = ModelCard::from_bytes(&p.card).unwrap();
+        assert_eq!(card.accuracy.fhe_agreement, Some(1.0));
+        assert_eq!(card.model.schema.features[0].name, "mean_radius");
+        let op = OperatorKey::generate();
+        let hash: [u8; 32] = Sha256::digest(&p.card).into();
+        let sealed = seal(&p.model, &op.public_bytes(), &hash).unwrap();
+        assert_eq!(op.open(&sealed, &hash).unwrap(), p.model);
+        assert!(seal(&p.model, &[0u8; 31], &hash).unwrap_err().contains("32 bytes"));
+    }
+
+    #[test]
+    fn bad_files_are_refused_in_words() {
+        let train = String::from_utf8(read("data/breast_cancer_train.csv")).unwrap();
+        let e = prepare(b"not a model", &train, &train, "x", "", 0).unwrap_err().to_string();
+        assert!(e.contains("malformed"), "{e}");
+        let e = prepare(
+            &read("models/logreg_breast_cancer.onnx"),
+            "a,b\n1,2\n",
+            "a,b\n1,2\n",
+            "x",
+            "",
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("features"), "{e}");
+    }
+}
