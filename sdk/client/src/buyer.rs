@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, B256, U256};
 use modelmart_bindings::IModelMarket;
-use modelmart_fhe::{EncryptedResult, model::Task};
+use modelmart_fhe::{EncryptedResult, compiled::Decoded};
 
 use crate::{
     BuyerKeys, Chain, Error, Result,
@@ -255,13 +255,6 @@ impl Buyer {
 
 /// Dequantize scores and name classes with the card's labels.
 pub fn decode(card: &ModelCard, job_id: u64, result_hash: B256, raw: Vec<Vec<i64>>) -> Prediction {
-    let m = &card.model;
-    let scores = raw.iter().map(|r| m.dequantize(r)).collect();
-    let labels = match &m.task {
-        Task::Classification { labels } => Some(
-            raw.iter().map(|r| labels.get(m.class_of(r)).cloned().unwrap_or_default()).collect(),
-        ),
-        Task::Regression => None,
-    };
+    let Decoded { raw, scores, labels } = card.model.decode(raw);
     Prediction { job_id, result_hash, raw, scores, labels }
 }

@@ -11,9 +11,8 @@
 //! [`BuyerKey::to_bytes`] (which the page stores encrypted). Untrusted bytes (stored keys, cards,
 //! results) go through the engine's size-limited, conformance-checked readers.
 
-use modelmart_fhe::{ClientKey, EncryptedResult, PublicModel, model::Task, params::ParamSetId};
-use serde::Serialize;
-use sha2::{Digest, Sha256};
+pub use modelmart_fhe::compiled::Decoded;
+use modelmart_fhe::{ClientKey, EncryptedResult, PublicModel, params::ParamSetId};
 use wasm_bindgen::prelude::*;
 
 pub mod seller;
@@ -22,17 +21,6 @@ pub mod seller;
 pub type Error = modelmart_fhe::Error;
 /// This crate's result.
 pub type Result<T> = std::result::Result<T, Error>;
-
-/// A decrypted, decoded result: what the page shows.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Decoded {
-    /// Integer scores per row, exactly what the quantized model computes.
-    pub raw: Vec<Vec<i64>>,
-    /// Dequantized scores per row.
-    pub scores: Vec<Vec<f64>>,
-    /// Class label per row (classification models), else `None`.
-    pub labels: Option<Vec<String>>,
-}
 
 /// The model part of a card (`card.model`), parsed and checked by the engine.
 pub fn parse_model(model_json: &str) -> Result<PublicModel> {
@@ -92,16 +80,7 @@ impl Buyer {
     pub fn decrypt(&self, model: &PublicModel, result: &[u8]) -> Result<Decoded> {
         self.check(model)?;
         let raw = self.client.decrypt(model, &EncryptedResult::from_bytes(result)?)?;
-        let scores = raw.iter().map(|r| model.dequantize(r)).collect();
-        let labels = match &model.task {
-            Task::Classification { labels } => Some(
-                raw.iter()
-                    .map(|r| labels.get(model.class_of(r)).cloned().unwrap_or_default())
-                    .collect(),
-            ),
-            Task::Regression => None,
-        };
-        Ok(Decoded { raw, scores, labels })
+        Ok(model.decode(raw))
     }
 
     fn check(&self, model: &PublicModel) -> Result<()> {
@@ -117,18 +96,6 @@ impl Buyer {
         }
         Ok(())
     }
-}
-
-/// Lower-case hex SHA-256 of `bytes`, `0x`-prefixed (blob hashes as the chain stores them).
-#[wasm_bindgen(js_name = sha256Hex)]
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(66);
-    out.push_str("0x");
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
 }
 
 /// Whether the card's model (`card.model` as JSON) needs a bootstrapping evaluation key (else
@@ -252,10 +219,5 @@ mod tests {
         assert!(buyer.decrypt(&model, b"not a result").is_err());
         assert!(Buyer::from_bytes(&[0u8; 64]).is_err());
         assert!(parse_model("{}").is_err());
-        assert_eq!(sha256_hex(b"").len(), 66);
-        assert_eq!(
-            sha256_hex(b"abc"),
-            "0xba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
     }
 }

@@ -9,7 +9,7 @@ mod trees;
 
 pub use linear::QLinear;
 pub use mlp::{MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_INPUT_BITS, MLP_TABLE, QMlp};
-pub use public::PublicModel;
+pub use public::{Decoded, PublicModel};
 pub use trees::{Comparison, MAX_PATH, QLeaf, QTrees, TREE_INPUT_BITS};
 
 use serde::{Deserialize, Serialize};

@@ -9,6 +9,17 @@ use crate::model::{PostTransform, Task, class_of};
 use crate::params::ParamSetId;
 use crate::quant::InputSchema;
 
+/// A decrypted result, decoded for people: what a buyer's wallet, CLI or page shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Decoded {
+    /// Integer scores per row, exactly what the quantized model computes.
+    pub raw: Vec<Vec<i64>>,
+    /// Dequantized scores per row.
+    pub scores: Vec<Vec<f64>>,
+    /// Class label per row (classification models), else `None`.
+    pub labels: Option<Vec<String>>,
+}
+
 /// A compiled model's public interface.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PublicModel {
@@ -69,6 +80,21 @@ impl PublicModel {
     pub fn class_of(&self, acc: &[i64]) -> usize {
         class_of(&dequantize(acc, self.scale), self.threshold)
     }
+
+    /// Decode decrypted integer scores (one row per entry): dequantize them and, for
+    /// classification models, name each row's class.
+    pub fn decode(&self, raw: Vec<Vec<i64>>) -> Decoded {
+        let scores = raw.iter().map(|r| self.dequantize(r)).collect();
+        let labels = match &self.task {
+            Task::Classification { labels } => Some(
+                raw.iter()
+                    .map(|r| labels.get(self.class_of(r)).cloned().unwrap_or_default())
+                    .collect(),
+            ),
+            Task::Regression => None,
+        };
+        Decoded { raw, scores, labels }
+    }
 }
 
 impl CompiledModel {
@@ -86,5 +112,31 @@ impl CompiledModel {
             output_center: self.output_center(),
             bootstraps_per_row: self.bootstraps_per_row(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Task;
+
+    #[test]
+    fn decode_dequantizes_and_names_each_rows_class() {
+        let (compiled, train) = crate::compiled::fixture_logreg();
+        let public = compiled.public();
+        let raw: Vec<Vec<i64>> =
+            train.x[..20].iter().map(|x| compiled.predict_clear(x).unwrap()).collect();
+        let decoded = public.decode(raw.clone());
+        let Task::Classification { labels } = &public.task else { panic!("a classifier") };
+        assert_eq!(decoded.raw, raw);
+        for (i, r) in raw.iter().enumerate() {
+            assert_eq!(decoded.scores[i], compiled.dequantize(r));
+            assert_eq!(decoded.labels.as_ref().unwrap()[i], labels[compiled.class_of(r)]);
+        }
+        // both classes occur in these rows, so the labels are not a constant
+        let names = decoded.labels.unwrap();
+        assert!(names.iter().any(|n| *n != names[0]), "{names:?}");
+        let mut regression = public;
+        regression.task = Task::Regression;
+        assert_eq!(regression.decode(raw).labels, None);
     }
 }
