@@ -98,13 +98,15 @@ fmt: deps ## format Rust and Solidity
 	cargo fmt --all
 	cd $(CONTRACTS) && $(FORGE) fmt
 
-bindings: deps ## regenerate sdk/bindings and the web dApp's ABI module from the contracts
+bindings: deps ## regenerate sdk/bindings and the web dApp's ABI module from the contracts, and its reason texts from the SDK
 	cd $(CONTRACTS) && $(FORGE) bind --bindings-path ../$(BINDINGS) $(BIND_ARGS) --overwrite
 	node web/scripts/abi.mjs $(CONTRACTS)/out web/src/abi/ModelMarket.ts
+	node web/scripts/reasons.mjs sdk/client/src/reasons.rs web/src/abi/reasons.ts
 
 bindings-check: deps ## fail if the committed bindings differ from freshly generated ones
 	tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	  (cd $(CONTRACTS) && $(FORGE) bind --bindings-path $$tmp/generated $(BIND_ARGS) --overwrite >/dev/null) && \
 	  diff -r $$tmp/generated $(BINDINGS) && \
 	  node web/scripts/abi.mjs $(CONTRACTS)/out $$tmp/abi.ts && diff $$tmp/abi.ts web/src/abi/ModelMarket.ts && \
+	  node web/scripts/reasons.mjs sdk/client/src/reasons.rs $$tmp/reasons.ts && diff $$tmp/reasons.ts web/src/abi/reasons.ts && \
 	  echo "bindings up to date"

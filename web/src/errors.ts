@@ -1,6 +1,8 @@
 // Every error a person can meet, in words. Pure: works on the error objects viem, the wallet,
 // fetch and the worker produce, without importing them.
 
+import { reasons } from './abi/reasons';
+
 /** What each contract error means to the person who caused it. */
 const CONTRACT_ERRORS: Record<string, string> = {
   PriceAboveMax: 'The price changed since you saw it and is now above what you agreed to pay. Nothing was charged; review the new price and try again.',
@@ -80,18 +82,7 @@ export function explain(err: unknown): string {
   return first?.shortMessage ?? first?.message ?? String(err);
 }
 
-/** Why an operator rejected a job (the on-chain reason code, as `sdk/client/src/reasons.rs`). */
+/** Why an operator rejected a job or declined a listing (its on-chain reason code). */
 export function reasonText(code: number): string {
-  const reasons: Record<number, string> = {
-    1: 'the encrypted input was not found at the operator',
-    2: 'the evaluation key named by the job was not found or is of the wrong kind',
-    3: 'the input did not match its hash',
-    4: 'the input could not be read (malformed ciphertext)',
-    5: 'the input or key was made for other FHE parameters',
-    6: 'the input holds more rows than the job paid for',
-    7: 'the input holds another number of rows than the job paid for',
-    8: 'the model is not available at the operator',
-    9: 'the operator could not finish before the deadline',
-  };
   return reasons[code] ?? `reason code ${code}`;
 }

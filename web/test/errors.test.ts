@@ -24,7 +24,8 @@ describe('errors in words', () => {
     expect(explain('a string')).toBe('a string');
   });
   it('operator reason codes', () => {
-    expect(reasonText(2)).toMatch(/evaluation key/);
+    expect(reasonText(2)).toMatch(/key named by the job was not found/);
+    expect(reasonText(104)).toMatch(/not the model its card describes/);
     expect(reasonText(999)).toBe('reason code 999');
   });
 });

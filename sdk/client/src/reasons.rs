@@ -34,24 +34,31 @@ pub const LISTING_MISMATCH: u16 = 105;
 /// Listing: the operator's engine does not support this model or output mode.
 pub const UNSUPPORTED: u16 = 106;
 
-/// A reason code in words.
+/// A reason code in words (the web dApp shows the same texts: `make bindings` copies them to
+/// `web/src/abi/reasons.ts`).
 pub fn describe(code: u16) -> &'static str {
     match code {
-        INPUT_MISSING => "encrypted input not uploaded to the operator",
-        KEY_MISSING => "evaluation key not uploaded to the operator",
-        HASH_MISMATCH => "blob does not match its hash",
-        MALFORMED => "malformed ciphertext or key",
-        NON_CONFORMANT => "ciphertext or key made for other parameters or shape",
-        TOO_MANY_ROWS => "more rows than the listing allows",
-        ROW_COUNT => "row count differs from the request",
-        MODEL_UNAVAILABLE => "operator cannot serve this model",
-        DEADLINE => "cannot finish before the deadline",
-        SEALED_MISSING => "sealed model not uploaded to the operator",
-        CANNOT_OPEN => "sealed model does not open for this operator and card",
-        CARD_INVALID => "model card missing or invalid",
-        MODEL_MISMATCH => "sealed model differs from its card",
-        LISTING_MISMATCH => "listing disagrees with the model or card",
-        UNSUPPORTED => "model or output mode not supported",
+        INPUT_MISSING => "the encrypted input was not found at the operator",
+        KEY_MISSING => {
+            "the key named by the job was not found at the operator or is of the wrong kind"
+        }
+        HASH_MISMATCH => "a blob did not match its hash",
+        MALFORMED => "the input or key could not be read (malformed ciphertext or key)",
+        NON_CONFORMANT => {
+            "the input or key was made for other FHE parameters or has the wrong shape"
+        }
+        TOO_MANY_ROWS => "the input holds more rows than the listing allows",
+        ROW_COUNT => "the input holds another number of rows than the job paid for",
+        MODEL_UNAVAILABLE => "the model is no longer available at the operator",
+        DEADLINE => "the operator could not finish before the deadline",
+        SEALED_MISSING => "the sealed model was not found at the operator",
+        CANNOT_OPEN => "the sealed model does not open with this operator's key for this card",
+        CARD_INVALID => "the model card is missing or invalid",
+        MODEL_MISMATCH => "the sealed model is not the model its card describes",
+        LISTING_MISMATCH => {
+            "the listing disagrees with the model or its card (parameter set or output mode)"
+        }
+        UNSUPPORTED => "the operator's engine does not support this model or output mode",
         _ => "unknown reason",
     }
 }
