@@ -24,6 +24,8 @@ export class App {
   readonly fhe = new Fhe();
   wallet: Wallet | null = null;
   private sealing = new Map<string, CryptoKey>();
+  /** `chain:account:paramSet` of the client key the FHE worker holds. */
+  private loadedKey: string | null = null;
   private listeners: (() => void)[] = [];
 
   constructor(readonly cfg: Config) {
@@ -70,6 +72,21 @@ export class App {
     }
     return key;
   }
+
+  /** Whether the FHE worker holds `w`'s client key for `paramSet`. */
+  holdsKey(w: Wallet, paramSet: number): boolean {
+    return this.loadedKey === `${w.chainId}:${w.account.toLowerCase()}:${paramSet}`;
+  }
+
+  /** Note that the FHE worker now holds `w`'s client key for `paramSet`. */
+  keyLoaded(w: Wallet, paramSet: number): void {
+    this.loadedKey = `${w.chainId}:${w.account.toLowerCase()}:${paramSet}`;
+  }
+
+  /** Forget which key the worker holds (the stored keys were deleted). */
+  forgetLoadedKey(): void {
+    this.loadedKey = null;
+  }
 }
 
 function choose(found: Awaited<ReturnType<typeof discover>>): Promise<(typeof found)[number]> {
@@ -85,16 +102,26 @@ function choose(found: Awaited<ReturnType<typeof discover>>): Promise<(typeof fo
 
 /** The wallet area of the header. */
 export function walletButton(app: App, el: HTMLElement): void {
+  let error = '';
+  const attempt = (f: () => Promise<unknown>) => () => {
+    error = '';
+    f().catch((e) => {
+      error = explain(e);
+      render();
+    });
+  };
+  const problem = () => (error ? h('span', { class: 'wallet-error', id: 'wallet-error', role: 'alert' }, error) : null);
   const render = () => {
     const w = app.wallet;
     if (!w) {
-      mount(el, h('button', { class: 'primary', id: 'connect', onclick: () => app.connect().catch((e) => alert(explain(e))) }, 'Connect wallet'));
+      mount(el, problem(), h('button', { class: 'primary', id: 'connect', onclick: attempt(() => app.connect()) }, 'Connect wallet'));
       return;
     }
     mount(el,
+      problem(),
       w.onRightChain
         ? h('span', { class: 'chain ok', title: `chain ${w.chainId}` }, app.cfg.chainName)
-        : h('button', { class: 'chain wrong', id: 'switch-network', onclick: () => w.switchChain().catch((e) => alert(explain(e))) }, `Wrong network (${w.chainId}) — switch`),
+        : h('button', { class: 'chain wrong', id: 'switch-network', onclick: attempt(() => w.switchChain()) }, `Wrong network (${w.chainId}) — switch`),
       h('span', { class: 'account', id: 'account', title: w.account }, shortAddress(w.account)));
   };
   app.onWallet(render);

@@ -25,20 +25,26 @@ export interface LocalJob {
 /** Progress reports: a step text and, for uploads, a fraction. */
 export type Progress = (step: string, fraction?: number) => void;
 
-/** Load this account's FHE key into the worker, making and storing one on first use. */
+/**
+ * Load this account's FHE key into the worker, making and storing one on first use; nothing to
+ * do when the worker already holds it.
+ */
 export async function unlock(app: App, w: Wallet, paramSet: number, progress: Progress): Promise<void> {
+  if (app.holdsKey(w, paramSet)) return;
   progress('Sign the unlock message in your wallet (free, nothing is sent)');
   const sealing = await app.sealingKey(w);
   const stored = await loadClientKey(sealing, w.account, w.chainId, paramSet);
   if (stored) {
     const t = await app.fhe.load(stored);
     record('key_load_ms', t.ms);
+    app.keyLoaded(w, paramSet);
     return;
   }
   progress('Generating your FHE keys in this browser');
   const key = await app.fhe.generate(paramSet);
   record('keygen_ms', key.ms);
   await storeClientKey(sealing, w.account, w.chainId, paramSet, key.value);
+  app.keyLoaded(w, paramSet);
 }
 
 /**
@@ -88,7 +94,7 @@ export async function fetchResult(app: App, card: ModelCard, endpoint: string, r
 }
 
 /** Everything from key to request; returns the job id. The caller waits and decrypts. */
-export async function buy(app: App, card: ModelCard, listing: Listing, endpoint: string, rows: number[][], maxTotal: bigint, progress: Progress): Promise<{ jobId: bigint; deadline: bigint }> {
+export async function buy(app: App, card: ModelCard, listing: Listing, endpoint: string, rows: number[][], maxTotal: bigint, progress: Progress): Promise<{ jobId: bigint; deadline: bigint; block: bigint }> {
   const w = await app.ready();
   await unlock(app, w, listing.paramSet, progress);
   const keyHash = await ensureKey(app, w, card, listing, endpoint, progress);

@@ -90,11 +90,14 @@ export async function storeClientKey(sealing: CryptoKey, account: string, chainI
   await put('keys', keyId(account, chainId, paramSet), { iv, data, paramSet, created: Date.now() } satisfies Sealed);
 }
 
-/** Delete the stored client key and its key blobs (its past results can no longer be decrypted). */
-export async function forgetClientKey(account: string, chainId: number, paramSet: number): Promise<void> {
-  const id = keyId(account, chainId, paramSet);
-  await tx('keys', 'readwrite', (s) => s.delete(id));
-  for (const kind of ['eval', 'public']) await tx('blobs', 'readwrite', (s) => s.delete(`${id}:${kind}`));
+/**
+ * Delete every stored client key of `account` on `chainId` (all parameter sets) and the key
+ * blobs made from them (their past results can no longer be decrypted here).
+ */
+export async function forgetClientKeys(account: string, chainId: number): Promise<void> {
+  const prefix = `${chainId}:${account.toLowerCase()}:`;
+  const range = IDBKeyRange.bound(prefix, `${prefix}\uffff`);
+  for (const store of ['keys', 'blobs']) await tx(store, 'readwrite', (s) => s.delete(range));
 }
 
 /** A key blob made from the client key (kept so its hash, registered on chain, stays the same). */

@@ -6,7 +6,7 @@ import * as buyer from '../buyer';
 import { tokenOf } from '../config';
 import { explain, reasonText } from '../errors';
 import { formatAmount, timeAgo } from '../format';
-import { forgetClientKey } from '../keystore';
+import { forgetClientKeys } from '../keystore';
 import { h, mount, notice } from '../ui';
 import { loadModel, showEnd } from './model';
 
@@ -63,7 +63,8 @@ export async function render(app: App, el: HTMLElement): Promise<void> {
   });
   const forget = h('button', { class: 'danger', onclick: async () => {
     if (!confirm('Forget your FHE keys in this browser? Results of past jobs can then no longer be decrypted here.')) return;
-    await forgetClientKey(w.account, w.chainId, 1);
+    await forgetClientKeys(w.account, w.chainId);
+    app.forgetLoadedKey();
     mount(el, notice('ok', 'Your keys were deleted from this browser.'));
   } }, 'Forget my keys in this browser');
   mount(el, h('h1', {}, 'My jobs'),
