@@ -72,7 +72,7 @@ test('the model list shows both demo models with live figures, and search filter
   await page.locator('[data-model="2"]').waitFor();
   const load = Date.now() - t0;
   // names come from the cards, which the indexer fetches and verifies in the background
-  for (let i = 0; i < 30 && !(await page.locator('[data-model="1"]').innerText()).includes('logistic'); i++) {
+  for (let i = 0; i < 30 && !((await page.locator('[data-model="1"]').innerText()).includes('logistic') && (await page.locator('[data-model="2"]').innerText()).includes('tree')); i++) {
     await page.waitForTimeout(1000);
     await page.reload();
     await page.locator('[data-model="1"]').waitFor();
@@ -122,6 +122,8 @@ test('a buyer buys on the linear model (ETH) and on the tree model (mUSD, permit
     await page.screenshot({ path: join(shots, `buy-model-${modelId}.png`), fullPage: true });
   }
   const timings = await page.evaluate(() => window.__modelmartTimings);
+  assert.equal(timings.keygen_ms.length, 1, 'one client key for both purchases');
+  assert.equal(timings.key_load_ms, undefined, 'the worker keeps the key between purchases');
   const wasm = execFileSync('find', [join(root, 'web', 'dist', 'assets'), '-name', '*.wasm', '-printf', '%s']).toString();
   console.log(JSON.stringify({ bench: 'web_fhe', wasm_bytes: Number(wasm), ...timings }));
   await page.goto(`${stack.web}/#/jobs`);

@@ -170,11 +170,14 @@ export class Market {
     return { status: JOB_STATUS[j.status] ?? 'none', deadline: BigInt(j.deadline) };
   }
 
-  /** How an ended job ended, from its settlement event. */
-  async jobEnd(jobId: bigint): Promise<JobEnd | null> {
+  /**
+   * How an ended job ended, from its settlement event, searched from block `fromBlock` on (the
+   * block of the request, or of the transaction that ended it, when the caller knows it).
+   */
+  async jobEnd(jobId: bigint, fromBlock: bigint): Promise<JobEnd | null> {
     const { status } = await this.jobStatus(jobId);
     const events = async (eventName: 'JobCompleted' | 'JobRejected' | 'JobExpired') =>
-      (await this.reader.getContractEvents({ address: this.address, abi: modelMarketAbi, eventName, args: { jobId }, fromBlock: 0n })) as unknown as { args: Record<string, unknown> }[];
+      (await this.reader.getContractEvents({ address: this.address, abi: modelMarketAbi, eventName, args: { jobId }, fromBlock })) as unknown as { args: Record<string, unknown> }[];
     if (status === 'completed') {
       const [e] = await events('JobCompleted');
       return e ? { status, resultHash: e.args.resultHash as `0x${string}` } : null;
@@ -190,13 +193,16 @@ export class Market {
     return null;
   }
 
-  /** Poll until the job ends (or `signal` aborts); `tick` gets the status each second. */
-  async waitJob(jobId: bigint, tick: (status: string) => void, signal?: AbortSignal): Promise<JobEnd> {
+  /**
+   * Poll until job `jobId`, requested in block `requestBlock`, ends (or `signal` aborts); `tick`
+   * gets the status each second.
+   */
+  async waitJob(jobId: bigint, requestBlock: bigint, tick: (status: string) => void, signal?: AbortSignal): Promise<JobEnd> {
     for (;;) {
       if (signal?.aborted) throw new Error('Stopped waiting; the job continues, see "My jobs".');
       const { status, deadline } = await this.jobStatus(jobId);
       if (status !== 'requested') {
-        const end = await this.jobEnd(jobId);
+        const end = await this.jobEnd(jobId, requestBlock);
         if (end) return end;
       } else {
         const now = (await this.reader.getBlock()).timestamp; // deadlines are chain time

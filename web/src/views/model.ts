@@ -115,7 +115,7 @@ export async function render(app: App, el: HTMLElement, id: bigint): Promise<voi
       await refreshQuote();
       const job = await buyer.buy(app, card, listing, endpoint, rows, agreed, progress);
       const started = Date.now();
-      const end = await app.market.waitJob(job.jobId, () => progress(`Job ${job.jobId} requested; the operator is computing on your encrypted data (${Math.round((Date.now() - started) / 1000)} s)`));
+      const end = await app.market.waitJob(job.jobId, job.block, () => progress(`Job ${job.jobId} requested; the operator is computing on your encrypted data (${Math.round((Date.now() - started) / 1000)} s)`));
       await showEnd(app, status, card, endpoint, job.jobId, end, t);
     } catch (e) {
       mount(status, notice('error', explain(e)));
@@ -147,8 +147,8 @@ export async function showEnd(app: App, status: HTMLElement, card: ModelCard, en
       claim.disabled = true;
       try {
         const w = await app.ready();
-        await app.market.write(w, 'refundExpired', [jobId]);
-        const e = await app.market.jobEnd(jobId);
+        const receipt = await app.market.write(w, 'refundExpired', [jobId]);
+        const e = await app.market.jobEnd(jobId, receipt.blockNumber);
         await showEnd(app, status, card, endpoint, jobId, e ?? end, t);
       } catch (e) {
         status.append(notice('error', explain(e)));

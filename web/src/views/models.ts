@@ -33,20 +33,31 @@ export async function render(app: App, el: HTMLElement): Promise<void> {
   const search = h('input', { type: 'search', id: 'search', placeholder: 'Search models by name, task or description', 'aria-label': 'Search models' });
   const onlyActive = h('input', { type: 'checkbox', id: 'only-active', checked: true });
   let timer = 0;
-  const load = async () => {
-    mount(list, notice('busy', 'Loading models…'));
+  let refresh = 0;
+  let retries = 0;
+  const load = async (quiet = false) => {
+    clearTimeout(refresh);
+    if (!quiet) {
+      retries = 0;
+      mount(list, notice('busy', 'Loading models…'));
+    }
     try {
       const models = await app.api.models({ q: search.value.trim() || undefined, status: onlyActive.checked ? 'active' : undefined });
       mount(list, models.length ? models.map((m) => tile(app, m)) : notice('info', search.value ? 'No model matches this search.' : 'No model is listed yet.'));
+      // names and tasks come from cards the indexer fetches and verifies in the background:
+      // look again for a minute while some are missing, without a loading flash
+      if (models.some((m) => m.name == null) && retries++ < 12) {
+        refresh = window.setTimeout(() => list.isConnected && void load(true), 5000);
+      }
     } catch (e) {
-      mount(list, notice('error', explain(e)));
+      if (!quiet) mount(list, notice('error', explain(e)));
     }
   };
   search.addEventListener('input', () => {
     clearTimeout(timer);
-    timer = window.setTimeout(load, 250);
+    timer = window.setTimeout(() => void load(), 250);
   });
-  onlyActive.addEventListener('change', load);
+  onlyActive.addEventListener('change', () => void load());
   mount(el,
     h('section', { class: 'hero' },
       h('h1', {}, 'Private inference, paid per prediction'),
