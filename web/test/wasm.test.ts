@@ -52,4 +52,15 @@ describe('the FHE client in WebAssembly', () => {
     expect(() => key.decrypt(JSON.stringify(logreg.model), input)).toThrow();
     expect(() => key.encrypt('{"not":"a model"}', Float64Array.from(row))).toThrow(/model of the card/);
   });
+
+  it('still encrypts for a tree card from before digit inputs (listed models keep working)', () => {
+    const { encoding } = tree.model as unknown as { encoding: { low_bits?: number } };
+    expect(encoding.low_bits).toBeUndefined(); // 4-bit inputs, one value per feature
+    const key = BuyerKey.generate(1);
+    const fields = fieldsOf(tree.model.schema.features);
+    const row = Float64Array.from(fields.map((f) => (f.min + f.max) / 2));
+    const input = key.encrypt(JSON.stringify(tree.model), row);
+    expect(input.length).toBeGreaterThan(30 * 8);
+    expect(input.length).toBeLessThan(4096);
+  });
 });

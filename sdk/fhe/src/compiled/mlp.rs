@@ -230,6 +230,7 @@ pub(super) fn compile(
                 encoding: Encoding {
                     wide: false,
                     input_delta_log: (63 - MLP_ACC_BITS) as u8,
+                    low_bits: 0,
                     output_delta_log: (64 - p) as u8,
                     output_log_modulus: (p as u32 + 1 + extra).min(64) as u8,
                 },

@@ -10,7 +10,8 @@ mod trees;
 pub use linear::QLinear;
 pub use mlp::{MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_INPUT_BITS, MLP_TABLE, QMlp};
 pub use public::{Decoded, PublicModel};
-pub use trees::{Comparison, MAX_PATH, QLeaf, QTrees, TREE_INPUT_BITS};
+pub(crate) use trees::DigitTest;
+pub use trees::{Comparison, MAX_PATH, QLeaf, QTrees, TREE_INPUT_BITS, TREE_LOW_BITS};
 
 use serde::{Deserialize, Serialize};
 
@@ -57,10 +58,23 @@ pub struct Encoding {
     pub wide: bool,
     /// Inputs are encrypted as `q * 2^input_delta_log`.
     pub input_delta_log: u8,
+    /// When non-zero, every quantized feature `q` is sent as two digits, `q >> low_bits` and
+    /// `q mod 2^low_bits`, each encrypted as `digit * 2^input_delta_log`: all high digits of a
+    /// row first, then all low digits (tree models compare wider inputs than one bootstrap
+    /// resolves this way, see `compiled::trees`).
+    #[serde(default)]
+    pub low_bits: u8,
     /// Output scores are `acc * 2^output_delta_log`.
     pub output_delta_log: u8,
     /// Results are modulus-switched to `2^output_log_modulus` before they are sent.
     pub output_log_modulus: u8,
+}
+
+impl Encoding {
+    /// Encrypted values per feature: 2 when features are split into digits, else 1.
+    pub fn values_per_feature(&self) -> usize {
+        if self.low_bits > 0 { 2 } else { 1 }
+    }
 }
 
 /// A model compiled for one FHE parameter set.
@@ -143,7 +157,7 @@ impl CompiledModel {
     pub fn bootstraps_per_row(&self) -> usize {
         match &self.program {
             QProgram::Linear(_) => 0,
-            QProgram::Trees(t) => t.bootstraps(),
+            QProgram::Trees(t) => t.bootstraps(self.encoding.low_bits),
             QProgram::Mlp(m) => m.bootstraps(),
         }
     }

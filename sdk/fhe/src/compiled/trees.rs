@@ -1,10 +1,20 @@
-//! Tree ensembles: one sign bootstrap per distinct comparison, one per reachable leaf.
+//! Tree ensembles: sign bootstraps decide the comparisons, one bootstrap per reachable
+//! (leaf, output) tests the leaf's path.
 //!
-//! Encodings (64-bit torus, negacyclic sign test, no padding bit needed):
-//! - inputs are `q * 2u` with `u = 2^(64 - bits - 2)`; a comparison `q <= T` computes the phase
-//!   `(2 (q - T) - 1) u`, positive exactly when the sample goes right, at least `u` away from
-//!   both decision boundaries;
-//! - a comparison bootstrap outputs `+v` (right) or `-v` (left), `v = 2^59`;
+//! Inputs are 6-bit quantile bins sent as two digits, `h = q >> 2` (4 bits) and `l = q mod 4`,
+//! each encrypted as `digit * 2^59`: one bootstrap of parameter set 1 resolves 4 bits with its
+//! `2^58` decision margin, so a 6-bit comparison `q > T`, `T = 4 Th + Tl`, is decided in digits:
+//! - when `Tl = 3`, `q > T` exactly when `h > Th`: one sign bootstrap of the phase
+//!   `(2 (h - Th) - 1) 2^58`, at least `2^58` from both decision boundaries;
+//! - otherwise a table bootstrap of `h` gives `H = 2w sign(h - Th)` (`0` when `h = Th`), a sign
+//!   bootstrap of `l` gives `L = ±w` (`+w` when `l > Tl`), `w = 2^59`, and a sign bootstrap of
+//!   `H + L` (one of `±w`, `±3w`) gives `±v`: `h > Th`, or `h = Th` and `l > Tl`.
+//!
+//! Table and sign bootstraps of a digit are shared by every comparison that needs them.
+//! Models compiled before digits (`low_bits = 0`) compare 4-bit inputs with one bootstrap each.
+//!
+//! Leaves and outputs (64-bit torus, negacyclic sign test, no padding bit needed):
+//! - a comparison outputs `+v` (right) or `-v` (left), `v = 2^59`;
 //! - a leaf with `d` path conditions sums `dir_j * out_j - (d - 1) v`: `+v` when every
 //!   condition holds, `<= -v` otherwise (fits for `d <= 8`); for each output with a non-zero
 //!   leaf value `L` its bootstrap outputs `±L 2^(delta - 1)`, so adding `L 2^(delta - 1)` gives
@@ -12,9 +22,10 @@
 //!   `L` is;
 //! - scores are the sum of those plus a constant, minus a centre that decryption adds back.
 //!
-//! The output precision follows from the bootstrap noise (std `2^PBS_NOISE_STD_LOG`) and the
-//! number of summed leaf outputs: the leaf-value scale is chosen so the whole score range fits
-//! with an 8-sigma margin.
+//! The output precision `p` follows from the bootstrap noise (std `2^PBS_NOISE_STD_LOG`) and the
+//! number of leaf outputs summed into a score: the largest `p` for which 8 standard deviations
+//! of that sum plus the worst-case error of switching the result to `2^(p + 16)` stay below half
+//! a step `2^(63 - p)`; the leaf-value scale then fits the whole score range into `p` bits.
 
 use std::collections::HashMap;
 
@@ -26,9 +37,11 @@ use crate::params::{self, ParamSetId};
 use crate::quant::{FeatureSpec, InputSchema};
 use crate::{Error, Result};
 
-/// Input bits for tree models: the comparison phase then spans exactly the 2_2 parameter
-/// set's decision margin (`u = 2^58`).
-pub const TREE_INPUT_BITS: u8 = 4;
+/// Input bits for tree models (quantile bins), sent as two digits.
+pub const TREE_INPUT_BITS: u8 = 6;
+/// Bits of the low digit; the high digit's `TREE_INPUT_BITS - TREE_LOW_BITS = 4` bits are what
+/// one bootstrap resolves with the parameter set's `2^58` decision margin.
+pub const TREE_LOW_BITS: u8 = 2;
 /// Longest path (conditions per leaf) the leaf test supports.
 pub const MAX_PATH: usize = 8;
 
@@ -78,9 +91,41 @@ impl QTrees {
         out
     }
 
-    /// Bootstraps per row: one per comparison, one per (leaf, output) with a non-zero value.
-    pub fn bootstraps(&self) -> usize {
-        self.comparisons.len() + self.leaf_outputs()
+    /// Bootstraps per row when features arrive as digits with `low_bits` low bits (0: whole):
+    /// those deciding the comparisons, plus one per (leaf, output) with a non-zero value.
+    pub fn bootstraps(&self, low_bits: u8) -> usize {
+        let comparisons = if low_bits == 0 {
+            self.comparisons.len()
+        } else {
+            self.digit_plan(low_bits).bootstraps()
+        };
+        comparisons + self.leaf_outputs()
+    }
+
+    /// The digit bootstraps that decide every comparison (module doc), each shared by every
+    /// comparison that needs it.
+    pub(crate) fn digit_plan(&self, low_bits: u8) -> DigitPlan {
+        fn index(list: &mut Vec<(u32, i64)>, key: (u32, i64)) -> usize {
+            list.iter().position(|k| *k == key).unwrap_or_else(|| {
+                list.push(key);
+                list.len() - 1
+            })
+        }
+        let top_low = (1i64 << low_bits) - 1;
+        let mut plan = DigitPlan::default();
+        for c in &self.comparisons {
+            let (th, tl) = (c.threshold >> low_bits, c.threshold & top_low);
+            let test = if tl == top_low {
+                DigitTest::High(index(&mut plan.high, (c.feature, th)))
+            } else {
+                DigitTest::Combined {
+                    table: index(&mut plan.tables, (c.feature, th)),
+                    low: index(&mut plan.low, (c.feature, tl)),
+                }
+            };
+            plan.tests.push(test);
+        }
+        plan
     }
 
     /// Number of (leaf, output) bootstraps.
@@ -102,6 +147,43 @@ impl QTrees {
     }
 }
 
+/// How one comparison `q > T` is decided from the digits `h`, `l` of `q` (`T = (Th, Tl)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DigitTest {
+    /// `Tl` is the largest low digit, so `q > T` exactly when `h > Th`: this entry of
+    /// [`DigitPlan::high`].
+    High(usize),
+    /// The sign of `H + L`: `H` from this entry of [`DigitPlan::tables`], `L` from this entry
+    /// of [`DigitPlan::low`].
+    Combined {
+        /// Index into [`DigitPlan::tables`].
+        table: usize,
+        /// Index into [`DigitPlan::low`].
+        low: usize,
+    },
+}
+
+/// The bootstraps deciding a model's comparisons on digit inputs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct DigitPlan {
+    /// `(feature, Th)`: sign bootstrap of `h > Th`.
+    pub high: Vec<(u32, i64)>,
+    /// `(feature, Th)`: table bootstrap of `2w sign(h - Th)`.
+    pub tables: Vec<(u32, i64)>,
+    /// `(feature, Tl)`: sign bootstrap of `l > Tl`.
+    pub low: Vec<(u32, i64)>,
+    /// One per comparison, in order.
+    pub tests: Vec<DigitTest>,
+}
+
+impl DigitPlan {
+    /// Bootstraps per row: the digit tests plus one sign bootstrap per combined comparison.
+    pub(crate) fn bootstraps(&self) -> usize {
+        let combined = self.tests.iter().filter(|t| matches!(t, DigitTest::Combined { .. }));
+        self.high.len() + self.tables.len() + self.low.len() + combined.count()
+    }
+}
+
 /// Largest quantized level `q` such that `dequantize(q)` passes the split test, or -1.
 fn quantized_threshold(f: &FeatureSpec, threshold: f64, strict: bool) -> i64 {
     let top = (1i64 << f.bits) - 1;
@@ -119,6 +201,21 @@ fn quantized_threshold(f: &FeatureSpec, threshold: f64, strict: bool) -> i64 {
     t
 }
 
+/// Extra bits of the switched result modulus over the output precision: the worst-case
+/// modulus-switch error `(1 + N) 2^(63 - p - RESULT_EXTRA_BITS)` is then below `2^(58 - p)`, a
+/// 64th of a step.
+const RESULT_EXTRA_BITS: u32 = 16;
+
+/// Whether scores of `p` bits decrypt exactly when the largest one sums `terms` bootstrap
+/// outputs: 8 standard deviations of their noise plus the worst-case modulus-switch error stay
+/// below half a step.
+fn precision_holds(p: i64, terms: usize) -> bool {
+    let sigma = params::PBS_NOISE_STD_LOG.exp2() * (terms.max(1) as f64).sqrt();
+    let switch = (params::POLYNOMIAL_SIZE + 1) as f64
+        * ((63 - p) as f64 - f64::from(RESULT_EXTRA_BITS)).exp2();
+    8.0 * sigma + switch < ((63 - p) as f64).exp2()
+}
+
 pub(super) fn compile(
     model: &Model,
     ens: &TreeEnsemble,
@@ -127,26 +224,63 @@ pub(super) fn compile(
 ) -> Result<CompiledModel> {
     let schema = InputSchema::calibrate_quantiles(&model.features, calibration, TREE_INPUT_BITS)?;
     let (comparisons, float_leaves, float_constant) = walk(ens, &schema)?;
+    // the highest precision whose leaf outputs (those that do not round to zero) it can sum
+    let top = (1..=24).rev().find(|p| precision_holds(*p, 1)).unwrap_or(0);
+    for p in (3..=top).rev() {
+        let Some((program, scale)) = fit(ens, &comparisons, &float_leaves, &float_constant, p)
+        else {
+            continue;
+        };
+        let terms = (0..ens.n_outputs)
+            .map(|k| program.leaves.iter().filter(|l| l.values[k] != 0).count())
+            .max()
+            .unwrap_or(0);
+        if !precision_holds(p, terms) {
+            continue;
+        }
+        let encoding = Encoding {
+            wide: false,
+            input_delta_log: 64 - (TREE_INPUT_BITS - TREE_LOW_BITS) - 1,
+            low_bits: TREE_LOW_BITS,
+            output_delta_log: (64 - p) as u8,
+            output_log_modulus: (p as u32 + RESULT_EXTRA_BITS).min(64) as u8,
+        };
+        return Ok(CompiledModel {
+            param_set: ParamSetId::default(),
+            schema,
+            task: model.task.clone(),
+            post_transform: ens.post_transform,
+            scale,
+            threshold,
+            encoding,
+            program: QProgram::Trees(program),
+        });
+    }
+    Err(Error::Quantization(format!(
+        "{} trees with {} leaves do not fit the output precision of one bootstrap level",
+        ens.trees.len(),
+        float_leaves.len()
+    )))
+}
+
+/// The integer program whose scores span `p` bits, and its scale; `None` when the trees do
+/// not fit `p` bits.
+fn fit(
+    ens: &TreeEnsemble,
+    comparisons: &[Comparison],
+    float_leaves: &[FloatLeaf],
+    float_constant: &[Vec<f64>],
+    p: i64,
+) -> Option<(QTrees, f64)> {
     let n_out = ens.n_outputs;
     let n_trees = ens.trees.len();
-    // summed bootstrap outputs per score, and the precision that leaves after an 8-sigma margin
-    // for the bootstrap noise and the same again for modulus switching the result
-    let terms = float_leaves.len().max(1) as f64;
-    let noise_log = params::PBS_NOISE_STD_LOG + 0.5 * terms.log2() + 3.0;
-    let p = (62.0 - noise_log).floor() as i64;
-    if p < 3 {
-        return Err(Error::Quantization(format!(
-            "{} leaves leave {p} bits of output precision: too many for one bootstrap level",
-            float_leaves.len()
-        )));
-    }
     let half = (1i64 << (p - 1)) - 1;
     // float range of each score: one leaf per tree
     let mut width = 0f64;
     for k in 0..n_out {
         let (mut lo, mut hi) = (vec![0f64; n_trees], vec![0f64; n_trees]);
         let mut seen = vec![false; n_trees];
-        for (t, _, v) in &float_leaves {
+        for (t, _, v) in float_leaves {
             let t = *t as usize;
             if !seen[t] {
                 (lo[t], hi[t], seen[t]) = (v[k], v[k], true);
@@ -159,9 +293,7 @@ pub(super) fn compile(
     // integer range = width / scale plus at most one unit of rounding per tree
     let room = (2 * half) as f64 - n_trees as f64 - 1.0;
     if room < 2.0 {
-        return Err(Error::Quantization(format!(
-            "{n_trees} trees do not fit {p} bits of precision"
-        )));
+        return None;
     }
     let mut scale = if width > 0.0 { width / room } else { 1.0 };
     for _ in 0..64 {
@@ -177,11 +309,11 @@ pub(super) fn compile(
         let constant: Vec<i64> = ens
             .base
             .iter()
-            .zip(&float_constant)
+            .zip(float_constant)
             .map(|(b, c)| q(*b) + c.iter().map(|x| q(*x)).sum::<i64>())
             .collect();
         let mut program =
-            QTrees { comparisons: comparisons.clone(), leaves, constant, center: vec![0; n_out] };
+            QTrees { comparisons: comparisons.to_vec(), leaves, constant, center: vec![0; n_out] };
         let mut fits = true;
         for k in 0..n_out {
             let (lo, hi) = program.range(k, n_trees);
@@ -190,31 +322,18 @@ pub(super) fn compile(
             fits &= (hi - c).max(c - lo) <= half;
         }
         if fits {
-            let extra = 64 - u64::from(params::POLYNOMIAL_SIZE as u32 + 1).leading_zeros();
-            let encoding = Encoding {
-                wide: false,
-                input_delta_log: 64 - TREE_INPUT_BITS - 1,
-                output_delta_log: (64 - p) as u8,
-                output_log_modulus: (p as u32 + 1 + extra).min(64) as u8,
-            };
-            return Ok(CompiledModel {
-                param_set: ParamSetId::default(),
-                schema,
-                task: model.task.clone(),
-                post_transform: ens.post_transform,
-                scale,
-                threshold,
-                encoding,
-                program: QProgram::Trees(program),
-            });
+            return Some((program, scale));
         }
         scale *= 1.05;
     }
-    Err(Error::Quantization("could not fit the tree scores into the output precision".into()))
+    None
 }
 
-/// Float leaves: (tree, path, values); constant-folded leaves per output; distinct comparisons.
-type Walk = (Vec<Comparison>, Vec<(u32, Vec<(u32, bool)>, Vec<f64>)>, Vec<Vec<f64>>);
+/// A reachable leaf before quantization: (tree, path, values).
+type FloatLeaf = (u32, Vec<(u32, bool)>, Vec<f64>);
+
+/// Float leaves; constant-folded leaves per output; distinct comparisons.
+type Walk = (Vec<Comparison>, Vec<FloatLeaf>, Vec<Vec<f64>>);
 
 /// Walk every tree, folding comparisons whose outcome the quantization fixes.
 fn walk(ens: &TreeEnsemble, schema: &InputSchema) -> Result<Walk> {
@@ -274,4 +393,51 @@ fn walk(ens: &TreeEnsemble, schema: &InputSchema) -> Result<Walk> {
         }
     }
     Ok((comparisons, leaves, constant))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The digit circuit, run in the clear with the bootstraps' exact values, decides `q > T`
+    /// for every 6-bit `q` and threshold, and keeps every bootstrap input at least `2^58` from
+    /// a decision boundary.
+    #[test]
+    fn digit_tests_decide_every_comparison() {
+        let comparisons: Vec<Comparison> =
+            (0..63).map(|t| Comparison { feature: 0, threshold: t }).collect();
+        let trees = QTrees { comparisons, leaves: vec![], constant: vec![0], center: vec![0] };
+        let plan = trees.digit_plan(TREE_LOW_BITS);
+        // 15 thresholds end in the largest low digit; the other 48 share 16 tables and 3 low tests
+        assert_eq!((plan.high.len(), plan.tables.len(), plan.low.len()), (15, 16, 3));
+        assert_eq!(plan.bootstraps(), 15 + 16 + 3 + 48);
+        let w = 1i128 << 59;
+        let sign = |phase: i128| {
+            // inside the negacyclic half-torus, 2^58 from both boundaries
+            assert!(phase.abs() >= 1 << 58 && phase.abs() <= (1 << 63) - (1 << 58), "{phase:#x}");
+            if phase > 0 { w } else { -w }
+        };
+        for q in 0..64i64 {
+            let (h, l) = (q >> TREE_LOW_BITS, q & 3);
+            for (c, test) in trees.comparisons.iter().zip(&plan.tests) {
+                let right = match *test {
+                    DigitTest::High(i) => sign((2 * (h - plan.high[i].1) - 1) as i128 * (w / 2)),
+                    DigitTest::Combined { table, low } => {
+                        let big = 2 * w * (h - plan.tables[table].1).signum() as i128;
+                        let small = sign((2 * (l - plan.low[low].1) - 1) as i128 * (w / 2));
+                        sign(big + small)
+                    }
+                };
+                assert_eq!(right > 0, q > c.threshold, "q={q} T={}", c.threshold);
+            }
+        }
+    }
+
+    /// More summed leaf outputs cost output precision; a single one leaves 10 bits.
+    #[test]
+    fn precision_shrinks_with_the_leaves_summed() {
+        assert!(precision_holds(10, 1) && !precision_holds(11, 1));
+        assert!(precision_holds(7, 110) && !precision_holds(7, 130));
+        assert!(!precision_holds(3, 1 << 40));
+    }
 }

@@ -70,7 +70,8 @@ pub enum InputChunkVersions {
 }
 
 /// Encrypted feature rows: `rows * features` quantized values, row-major, packed into chunks
-/// of at most N values.
+/// of at most N values (`features` counts encrypted values per row: twice the model's features
+/// when its encoding splits them into digits).
 #[derive(Clone, Debug, Serialize, Deserialize, Versionize)]
 #[versionize(EncryptedInputVersions)]
 pub struct EncryptedInput {
@@ -167,7 +168,8 @@ impl EncryptedInput {
         self.rows as usize
     }
 
-    /// Features per row.
+    /// Encrypted values per row (the model's features, or twice that when they are sent as
+    /// digits).
     pub fn features(&self) -> usize {
         self.features as usize
     }

@@ -38,7 +38,9 @@ impl ClientKey {
             return Err(Error::SchemaMismatch("no rows".into()));
         }
         let shift = u32::from(model.encoding.input_delta_log);
-        let mut values: Vec<u128> = Vec::with_capacity(rows.len() * features);
+        let low = u32::from(model.encoding.low_bits);
+        let per_row = features * model.encoding.values_per_feature();
+        let mut values: Vec<u128> = Vec::with_capacity(rows.len() * per_row);
         for (r, row) in rows.iter().enumerate() {
             if row.len() != features {
                 return Err(Error::SchemaMismatch(format!(
@@ -53,7 +55,13 @@ impl ClientKey {
                         f.name, f.bits
                     )));
                 }
-                values.push(u128::from(*q) << shift);
+            }
+            if low == 0 {
+                values.extend(row.iter().map(|q| u128::from(*q) << shift));
+            } else {
+                // high digits of the row, then its low digits
+                values.extend(row.iter().map(|q| u128::from(*q >> low) << shift));
+                values.extend(row.iter().map(|q| u128::from(*q & ((1 << low) - 1)) << shift));
             }
         }
         let p = Params::get(self.param_set())?;
@@ -67,7 +75,7 @@ impl ClientKey {
         Ok(EncryptedInput {
             param_set: self.param_set,
             rows: rows.len() as u32,
-            features: features as u32,
+            features: per_row as u32,
             wide,
             chunks,
         })

@@ -91,14 +91,11 @@ impl<'a> Evaluator<'a> {
         // evaluates only to check a listing's card, and reports no time
         let start = (!cfg!(target_arch = "wasm32")).then(Instant::now);
         input.check(&self.params)?;
-        if input.features() != self.model.schema.len() {
+        let per_row = self.model.schema.len() * self.model.encoding.values_per_feature();
+        if input.features() != per_row {
             return Err(Error::nonconformant(
                 "encrypted input",
-                format!(
-                    "{} features per row, model takes {}",
-                    input.features(),
-                    self.model.schema.len()
-                ),
+                format!("{} values per row, model takes {per_row}", input.features()),
             ));
         }
         if input.rows() > max_rows {
@@ -202,7 +199,8 @@ fn switch_and_pack<S: UnsignedInteger + CastInto<u64> + Send + Sync>(
         .collect()
 }
 
-/// Access to the input's LWE samples (value `row * features + feature`).
+/// Access to the input's LWE samples (value `row * features + slot`; a slot is a feature, or
+/// one of its digits when the encoding splits features).
 struct Samples<'a> {
     glwes: &'a [GlweCiphertextOwned<u64>],
     features: usize,
@@ -241,6 +239,21 @@ fn constant_lut(p: &Params, value: u64) -> GlweCiphertextOwned<u64> {
     let mut lut =
         GlweCiphertext::new(0u64, p.glwe_dimension.to_glwe_size(), p.polynomial_size, p.modulus());
     lut.get_mut_body().as_mut().fill(value);
+    lut
+}
+
+/// A lookup table over the positive half of the torus: coefficient `i` holds
+/// `value(i >> width_log)`, so entry `e` answers phases in `[e, e + 1) * 2^(width_log + 64 - log2(2N))`.
+fn table_lut(
+    p: &Params,
+    width_log: usize,
+    value: impl Fn(usize) -> u64,
+) -> GlweCiphertextOwned<u64> {
+    let mut lut =
+        GlweCiphertext::new(0u64, p.glwe_dimension.to_glwe_size(), p.polynomial_size, p.modulus());
+    for (i, c) in lut.get_mut_body().as_mut().iter_mut().enumerate() {
+        *c = value(i >> width_log);
+    }
     lut
 }
 

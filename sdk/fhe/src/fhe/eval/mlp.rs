@@ -8,25 +8,9 @@ use tfhe::core_crypto::algorithms::slice_algorithms::{
 };
 use tfhe::core_crypto::prelude::*;
 
-use super::{Evaluator, Samples, Scratch, add_to_body, constant_lut};
+use super::{Evaluator, Samples, Scratch, add_to_body, constant_lut, table_lut};
 use crate::compiled::{MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_TABLE, QMlp};
 use crate::fhe::keys::BootstrapKeys;
-use crate::params::Params;
-
-/// A lookup table over the positive half of the torus: coefficient `i` holds
-/// `value(i >> width_log)`, so entry `e` answers phases in `[e, e + 1) * 2^(width_log + 64 - log2(2N))`.
-fn table_lut(
-    p: &Params,
-    width_log: usize,
-    value: impl Fn(usize) -> u64,
-) -> GlweCiphertextOwned<u64> {
-    let mut lut =
-        GlweCiphertext::new(0u64, p.glwe_dimension.to_glwe_size(), p.polynomial_size, p.modulus());
-    for (i, c) in lut.get_mut_body().as_mut().iter_mut().enumerate() {
-        *c = value(i >> width_log);
-    }
-    lut
-}
 
 impl Evaluator<'_> {
     /// Scores of every row; also returns the bootstraps spent.

@@ -1,6 +1,9 @@
-//! Encrypted evaluation of tree ensembles: one sign bootstrap per distinct comparison, one
-//! bootstrap per reachable (leaf, output) testing that every comparison on its path went its
-//! way, and the sum of the leaf outputs.
+//! Encrypted evaluation of tree ensembles: the bootstraps deciding every distinct comparison
+//! (one sign bootstrap on whole 4-bit inputs; digit tests and a combining sign bootstrap on
+//! digit inputs, see `compiled::trees`), one bootstrap per reachable (leaf, output) testing that
+//! every comparison on its path went its way, and the sum of the leaf outputs.
+
+use std::cmp::Ordering;
 
 use rayon::prelude::*;
 use tfhe::core_crypto::algorithms::slice_algorithms::{
@@ -8,8 +11,10 @@ use tfhe::core_crypto::algorithms::slice_algorithms::{
 };
 use tfhe::core_crypto::prelude::*;
 
-use super::{CMP_OUT_LOG, Evaluator, Samples, Scratch, constant_lut, half_value};
-use crate::compiled::QTrees;
+use super::{
+    CMP_OUT_LOG, Evaluator, Samples, Scratch, add_to_body, constant_lut, half_value, table_lut,
+};
+use crate::compiled::{DigitTest, QTrees};
 use crate::fhe::keys::BootstrapKeys;
 
 impl Evaluator<'_> {
@@ -21,26 +26,13 @@ impl Evaluator<'_> {
         rows: usize,
     ) -> (Vec<LweCiphertextOwned<u64>>, usize) {
         let enc = self.model.encoding;
-        let u_log = u32::from(enc.input_delta_log) - 1;
+        let cmp_out = if enc.low_bits == 0 {
+            self.whole_comparisons(t, sk, s, rows)
+        } else {
+            self.digit_comparisons(t, sk, s, rows)
+        };
         let v = 1u64 << CMP_OUT_LOG;
-        let cmp_lut = constant_lut(&self.params, v);
         let nc = t.comparisons.len();
-        // comparisons: phase (2(q - T) - 1) u, positive when the sample goes right
-        let cmp_out: Vec<LweCiphertextOwned<u64>> = (0..rows * nc)
-            .into_par_iter()
-            .map_init(
-                || Scratch::new(&self.params),
-                |scratch, j| {
-                    let (r, c) = (j / nc, &t.comparisons[j % nc]);
-                    let mut x = s.zero();
-                    s.extract(r, c.feature as usize, &mut x);
-                    let offset = ((2 * c.threshold + 1) as u64).wrapping_shl(u_log);
-                    let body = x.get_mut_body().data;
-                    *body = body.wrapping_sub(offset);
-                    scratch.bootstrap(sk, &x, &cmp_lut)
-                },
-            )
-            .collect();
         // leaf tests: sum dir_j out_j - (d - 1) v is +v only when every condition holds; the
         // bootstrap of leaf l for output k returns +-c with c = L * 2^(delta - 1), so
         // out + c is L * 2^delta when the leaf is reached and 0 otherwise, with the noise of a
@@ -109,6 +101,123 @@ impl Evaluator<'_> {
                 ct
             })
             .collect();
-        (outputs, rows * (nc + nt))
+        (outputs, rows * t.bootstraps(enc.low_bits))
     }
+
+    /// Comparisons on whole 4-bit inputs: one sign bootstrap of `(2(q - T) - 1) u` each,
+    /// positive when the sample goes right.
+    fn whole_comparisons(
+        &self,
+        t: &QTrees,
+        sk: &BootstrapKeys,
+        s: &Samples<'_>,
+        rows: usize,
+    ) -> Vec<LweCiphertextOwned<u64>> {
+        let u_log = u32::from(self.model.encoding.input_delta_log) - 1;
+        let cmp_lut = constant_lut(&self.params, 1 << CMP_OUT_LOG);
+        let nc = t.comparisons.len();
+        (0..rows * nc)
+            .into_par_iter()
+            .map_init(
+                || Scratch::new(&self.params),
+                |scratch, j| {
+                    let c = &t.comparisons[j % nc];
+                    let x = sign_phase(s, j / nc, c.feature as usize, c.threshold, u_log);
+                    scratch.bootstrap(sk, &x, &cmp_lut)
+                },
+            )
+            .collect()
+    }
+
+    /// Comparisons on inputs sent as digits (`compiled::trees` module doc): the shared digit
+    /// bootstraps first, then one sign bootstrap of `H + L` per combined comparison.
+    fn digit_comparisons(
+        &self,
+        t: &QTrees,
+        sk: &BootstrapKeys,
+        s: &Samples<'_>,
+        rows: usize,
+    ) -> Vec<LweCiphertextOwned<u64>> {
+        let enc = self.model.encoding;
+        let plan = t.digit_plan(enc.low_bits);
+        let features = self.model.schema.len();
+        let u_log = u32::from(enc.input_delta_log) - 1;
+        let log_2n = self.params.polynomial_size.log2().0 + 1;
+        // the high digit holds the bits above the input scale's padding bit
+        let high_digits = 1usize << (63 - u32::from(enc.input_delta_log));
+        let sign_lut = constant_lut(&self.params, 1 << CMP_OUT_LOG);
+        // H = 2w sign(h - Th), w = 2^59, over the 16 high digits, read half an entry up
+        let tables: Vec<GlweCiphertextOwned<u64>> = plan
+            .tables
+            .iter()
+            .map(|(_, th)| {
+                table_lut(&self.params, log_2n - 1 - high_digits.ilog2() as usize, |h| {
+                    match (h as i64).cmp(th) {
+                        Ordering::Greater => 1 << (CMP_OUT_LOG + 1),
+                        Ordering::Equal => 0,
+                        Ordering::Less => (1u64 << (CMP_OUT_LOG + 1)).wrapping_neg(),
+                    }
+                })
+            })
+            .collect();
+        let (nh, nt, nl) = (plan.high.len(), plan.tables.len(), plan.low.len());
+        let per_row = nh + nt + nl;
+        let digits: Vec<LweCiphertextOwned<u64>> = (0..rows * per_row)
+            .into_par_iter()
+            .map_init(
+                || Scratch::new(&self.params),
+                |scratch, j| {
+                    let (r, i) = (j / per_row, j % per_row);
+                    if i < nh {
+                        let (f, th) = plan.high[i];
+                        scratch.bootstrap(sk, &sign_phase(s, r, f as usize, th, u_log), &sign_lut)
+                    } else if i < nh + nt {
+                        let (f, _) = plan.tables[i - nh];
+                        let mut x = s.zero();
+                        s.extract(r, f as usize, &mut x);
+                        add_to_body(&mut x, 1 << u_log);
+                        scratch.bootstrap(sk, &x, &tables[i - nh])
+                    } else {
+                        let (f, tl) = plan.low[i - nh - nt];
+                        let x = sign_phase(s, r, features + f as usize, tl, u_log);
+                        scratch.bootstrap(sk, &x, &sign_lut)
+                    }
+                },
+            )
+            .collect();
+        let nc = t.comparisons.len();
+        (0..rows * nc)
+            .into_par_iter()
+            .map_init(
+                || Scratch::new(&self.params),
+                |scratch, j| {
+                    let row = &digits[(j / nc) * per_row..][..per_row];
+                    match plan.tests[j % nc] {
+                        DigitTest::High(i) => row[i].clone(),
+                        DigitTest::Combined { table, low } => {
+                            let mut x = row[nh + table].clone();
+                            slice_wrapping_add_assign(x.as_mut(), row[nh + nt + low].as_ref());
+                            scratch.bootstrap(sk, &x, &sign_lut)
+                        }
+                    }
+                },
+            )
+            .collect()
+    }
+}
+
+/// The phase `(2 (x - threshold) - 1) 2^u_log` of input slot `slot` of row `row`: positive
+/// exactly when the value there exceeds `threshold`, at least `2^u_log` from both decision
+/// boundaries.
+fn sign_phase(
+    s: &Samples<'_>,
+    row: usize,
+    slot: usize,
+    threshold: i64,
+    u_log: u32,
+) -> LweCiphertextOwned<u64> {
+    let mut x = s.zero();
+    s.extract(row, slot, &mut x);
+    add_to_body(&mut x, ((2 * threshold + 1) as u64).wrapping_shl(u_log).wrapping_neg());
+    x
 }
