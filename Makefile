@@ -65,7 +65,7 @@ bench-indexer: deps ## the indexer's figures (BENCHMARKS.md): ingestion of 100k 
 bench-e2e: deps ## end-to-end latency and throughput on anvil with 1-second blocks (BENCHMARKS.md)
 	cargo bench -p modelmart-e2e --bench e2e
 
-bench-fhe: ## the FHE engine's benchmark table (BENCHMARKS.md): one JSON line per model, ~30 min
+bench-fhe: ## the FHE engine's benchmark table (BENCHMARKS.md): one JSON line per model, ~40 min
 	cargo run --release -q -p modelmart-fhe --bin modelmart-fhe -- bench
 
 $(WASM_BINDGEN):

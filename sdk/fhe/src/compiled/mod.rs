@@ -2,15 +2,16 @@
 //! encodings the encrypted evaluator uses. FHE evaluation must equal [`CompiledModel::eval_clear`]
 //! on every sample.
 
+mod digits;
 mod linear;
 mod mlp;
 mod public;
 mod trees;
 
+pub(crate) use digits::DigitTest;
 pub use linear::QLinear;
 pub use mlp::{MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_INPUT_BITS, MLP_TABLE, QMlp};
 pub use public::{Decoded, PublicModel};
-pub(crate) use trees::DigitTest;
 pub use trees::{Comparison, MAX_PATH, QLeaf, QTrees, TREE_INPUT_BITS, TREE_LOW_BITS};
 
 use serde::{Deserialize, Serialize};
