@@ -81,7 +81,7 @@ pub fn demo_model(
     let test = Dataset::load(dir.join(format!("data/{data}_test.csv")))?;
     let description = format!("{name} trained on the bundled {data} data");
     let (compiled, card) =
-        card::prepare_listing(model, &train, &test, name, &description, fhe_rows)?;
+        card::prepare_listing(model, &train, &test, name, &description, "", fhe_rows)?;
     Ok((compiled, card, test))
 }
 

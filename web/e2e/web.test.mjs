@@ -157,6 +157,12 @@ test('a seller lists a model from the browser: compiled and sealed here, accepte
   await page.locator('#list-test').setInputFiles(join(fixtures, 'data', 'breast_cancer_test.csv'));
   await page.locator('#list-name').fill('Tumour screening, listed from the browser');
   await page.locator('#list-fhe-rows').fill('2');
+  // a unit names a regression model's value: for a classifier it is refused in words
+  await page.locator('#list-unit').fill('mm');
+  await page.locator('#list-compile').click();
+  await page.locator('#list-status .notice.error').waitFor({ timeout: 120_000 });
+  assert.match(await page.locator('#list-status').innerText(), /unit is for the value of a regression model/);
+  await page.locator('#list-unit').fill('');
   await page.locator('#list-compile').click();
   await page.locator('#list-submit:enabled, #list-status .notice.error').first().waitFor({ timeout: 120_000 });
   assert.equal(await page.locator('#list-status .notice.error').count(), 0, await page.locator('#list-status').innerText());

@@ -43,6 +43,8 @@ export interface ModelCard {
   };
   cost: { bootstraps_per_row: number; expected_ms_per_row: number; evaluation_key: boolean };
   model: PublicModel;
+  /** Unit of a regression model's predicted value, when the seller named one. */
+  unit?: string;
 }
 
 /** Largest card the page accepts (as the SDK and the operator). */

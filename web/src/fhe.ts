@@ -58,8 +58,8 @@ export class Fhe {
   }
 
   /** Compile a model file on calibration data and write its card (seller). */
-  prepareListing(modelFile: Uint8Array, train: string, test: string, name: string, description: string, fheRows: number): Promise<Timed<Prepared>> {
-    return this.call({ op: 'prepareListing', modelFile, train, test, name, description, fheRows });
+  prepareListing(modelFile: Uint8Array, train: string, test: string, name: string, description: string, unit: string, fheRows: number): Promise<Timed<Prepared>> {
+    return this.call({ op: 'prepareListing', modelFile, train, test, name, description, unit, fheRows });
   }
 
   /** Seal a compiled model to an operator's X25519 key, bound to the card hash. */

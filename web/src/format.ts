@@ -88,6 +88,11 @@ export function probabilities(scores: number[], post: PostTransform): number[] |
   return null;
 }
 
+/** A regression model's predicted value with its unit, when the card names one. */
+export function formatValue(x: number, unit?: string): string {
+  return unit ? `${formatNumber(x)} ${unit}` : formatNumber(x);
+}
+
 /** A number with sensible precision for scores and regression values. */
 export function formatNumber(x: number): string {
   if (!Number.isFinite(x)) return String(x);

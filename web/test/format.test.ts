@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatAmount, formatBytes, formatDuration, formatNumber, formatPercent, parseAmount, probabilities, shortAddress, timeAgo } from '../src/format';
+import { formatAmount, formatBytes, formatDuration, formatNumber, formatPercent, formatValue, parseAmount, probabilities, shortAddress, timeAgo } from '../src/format';
 
 describe('amounts', () => {
   it('formats base units with grouping and trimmed decimals', () => {
@@ -42,6 +42,8 @@ describe('other formats', () => {
     expect(formatPercent(0.9510)).toBe('95.1 %');
     expect(formatPercent(null)).toBe('—');
     expect(formatNumber(3.14159265)).toBe('3.14159');
+    expect(formatValue(152.04, 'progression score')).toBe('152.04 progression score');
+    expect(formatValue(152.04)).toBe('152.04');
     expect(formatNumber(0.00001234)).toBe('1.234e-5');
   });
   it('says how long ago', () => {

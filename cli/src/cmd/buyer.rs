@@ -202,7 +202,7 @@ pub(crate) async fn run(cmd: BuyerCmd, out: &Output) -> eyre::Result<()> {
 fn print_prediction(out: &Output, p: &Prediction) {
     out.result(
         json!({ "job_id": p.job_id, "result_hash": p.result_hash.to_string(),
-                "labels": p.labels, "scores": p.scores, "raw": p.raw }),
+                "labels": p.labels, "scores": p.scores, "unit": p.unit, "raw": p.raw }),
         || {
             let mut s = format!("job {} — result {}\n", p.job_id, p.result_hash);
             for (i, sc) in p.scores.iter().enumerate() {
@@ -212,7 +212,14 @@ fn print_prediction(out: &Output, p: &Prediction) {
                     .and_then(|l| l.get(i))
                     .map(|l| format!("{l}  "))
                     .unwrap_or_default();
-                s.push_str(&format!("  row {i}: {label}scores {sc:?}\n"));
+                match (&p.labels, sc.as_slice()) {
+                    // a regression model's one value, with its unit
+                    (None, [value]) => {
+                        let unit = p.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
+                        s.push_str(&format!("  row {i}: {value:.4}{unit}\n"));
+                    }
+                    _ => s.push_str(&format!("  row {i}: {label}scores {sc:?}\n")),
+                }
             }
             s.trim_end().to_owned()
         },

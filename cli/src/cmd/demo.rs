@@ -30,16 +30,19 @@ pub(crate) struct Demo {
 }
 
 /// Compile a model for a card: features named from the training split, accuracy measured on
-/// the test split, FHE agreement on `fhe_rows` test rows.
+/// the test split, FHE agreement on `fhe_rows` test rows; `unit` names a regression model's
+/// unit (empty: none).
 pub(crate) fn prepare(
     model: Model,
     train: &Dataset,
     test: Dataset,
     name: &str,
     description: &str,
+    unit: &str,
     fhe_rows: usize,
 ) -> eyre::Result<Demo> {
-    let (compiled, card) = card::prepare_listing(model, train, &test, name, description, fhe_rows)?;
+    let (compiled, card) =
+        card::prepare_listing(model, train, &test, name, description, unit, fhe_rows)?;
     Ok(Demo { compiled, card, test })
 }
 
@@ -54,6 +57,7 @@ pub(crate) fn demos() -> eyre::Result<Vec<Demo>> {
             test.clone(),
             "Breast cancer screening (logistic regression)",
             "Malignant vs benign from 30 cell-nucleus measurements (Wisconsin data), scikit-learn LogisticRegression. No evaluation key needed; results are sanitized.",
+            "",
             4,
         )?,
         prepare(
@@ -62,6 +66,7 @@ pub(crate) fn demos() -> eyre::Result<Vec<Demo>> {
             test,
             "Breast cancer screening (decision tree, depth 5)",
             "The same task with a scikit-learn DecisionTreeClassifier of depth 5, evaluated with programmable bootstrapping.",
+            "",
             2,
         )?,
     ])

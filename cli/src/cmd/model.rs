@@ -22,7 +22,10 @@ pub(crate) async fn run(a: ModelArgs, out: &Output) -> eyre::Result<()> {
     let quote = chain.market().quote(alloy::primitives::U256::from(a.id), 1).call().await.ok();
     let labels = match &m.card.model.task {
         Task::Classification { labels } => labels.join(", "),
-        Task::Regression => "regression".into(),
+        Task::Regression => match &m.card.unit {
+            Some(unit) => format!("regression, in {unit}"),
+            None => "regression".into(),
+        },
     };
     out.result(
         json!({

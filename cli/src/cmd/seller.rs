@@ -14,49 +14,56 @@ use super::{
 };
 use crate::output::Output;
 
+/// `modelmart seller publish`: the model, its card and its listing terms.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PublishArgs {
+    /// The model (ONNX from scikit-learn, XGBoost or PyTorch).
+    #[arg(long)]
+    onnx: PathBuf,
+    /// Training data CSV (calibration; header = feature names; last column = label).
+    #[arg(long)]
+    train: PathBuf,
+    /// Test data CSV (the card's accuracy figures).
+    #[arg(long)]
+    test: PathBuf,
+    /// Card name.
+    #[arg(long)]
+    name: String,
+    /// Card description.
+    #[arg(long, default_value = "")]
+    description: String,
+    /// Unit of a regression model's predicted value (shown with it), e.g. `mmHg`.
+    #[arg(long, default_value = "")]
+    unit: String,
+    /// The operator that will host it.
+    #[arg(long)]
+    operator: Address,
+    /// Payment token address, or `native`.
+    #[arg(long, default_value = "native")]
+    token: String,
+    /// Seller's price per row (token units).
+    #[arg(long)]
+    price: u128,
+    /// Operator's fee per row (token units).
+    #[arg(long)]
+    fee: u128,
+    /// Most rows per job.
+    #[arg(long, default_value_t = 64)]
+    max_rows: u32,
+    /// Seconds the operator has to answer a job.
+    #[arg(long, default_value_t = 600)]
+    deadline: u32,
+    /// Test rows to check under FHE for the card.
+    #[arg(long, default_value_t = 4)]
+    fhe_rows: usize,
+    #[command(flatten)]
+    chain: ChainOpts,
+}
+
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum SellerCmd {
     /// Compile an ONNX model on training data, publish its card, seal it to the operator, list it.
-    Publish {
-        /// The model (ONNX from scikit-learn, XGBoost or PyTorch).
-        #[arg(long)]
-        onnx: PathBuf,
-        /// Training data CSV (calibration; header = feature names; last column = label).
-        #[arg(long)]
-        train: PathBuf,
-        /// Test data CSV (the card's accuracy figures).
-        #[arg(long)]
-        test: PathBuf,
-        /// Card name.
-        #[arg(long)]
-        name: String,
-        /// Card description.
-        #[arg(long, default_value = "")]
-        description: String,
-        /// The operator that will host it.
-        #[arg(long)]
-        operator: Address,
-        /// Payment token address, or `native`.
-        #[arg(long, default_value = "native")]
-        token: String,
-        /// Seller's price per row (token units).
-        #[arg(long)]
-        price: u128,
-        /// Operator's fee per row (token units).
-        #[arg(long)]
-        fee: u128,
-        /// Most rows per job.
-        #[arg(long, default_value_t = 64)]
-        max_rows: u32,
-        /// Seconds the operator has to answer a job.
-        #[arg(long, default_value_t = 600)]
-        deadline: u32,
-        /// Test rows to check under FHE for the card.
-        #[arg(long, default_value_t = 4)]
-        fhe_rows: usize,
-        #[command(flatten)]
-        chain: ChainOpts,
-    },
+    Publish(Box<PublishArgs>),
     /// Change the price per row (pending jobs keep theirs).
     Reprice {
         /// Listing id.
@@ -110,25 +117,27 @@ pub(crate) async fn run(cmd: SellerCmd, out: &Output) -> eyre::Result<()> {
         out.result(json!({ "model_id": id, "done": what }), || format!("model {id}: {what}"))
     };
     match cmd {
-        SellerCmd::Publish {
-            onnx,
-            train,
-            test,
-            name,
-            description,
-            operator,
-            token: t,
-            price,
-            fee,
-            max_rows,
-            deadline,
-            fhe_rows,
-            chain,
-        } => {
+        SellerCmd::Publish(args) => {
+            let PublishArgs {
+                onnx,
+                train,
+                test,
+                name,
+                description,
+                unit,
+                operator,
+                token: t,
+                price,
+                fee,
+                max_rows,
+                deadline,
+                fhe_rows,
+                chain,
+            } = *args;
             let step = out.step("compiling and measuring");
             let model = import_onnx(&std::fs::read(&onnx)?)?;
             let (train, test) = (Dataset::load(&train)?, Dataset::load(&test)?);
-            let d = demo::prepare(model, &train, test, &name, &description, fhe_rows)?;
+            let d = demo::prepare(model, &train, test, &name, &description, &unit, fhe_rows)?;
             let seller = Seller::new(chain.connect().await?)?;
             let terms = Terms {
                 operator,

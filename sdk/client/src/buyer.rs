@@ -83,6 +83,8 @@ pub struct Prediction {
     pub scores: Vec<Vec<f64>>,
     /// Class label per row (classification models).
     pub labels: Option<Vec<String>>,
+    /// Unit of the predicted value (regression models whose card names one).
+    pub unit: Option<String>,
 }
 
 /// A buyer: a signing chain connection, FHE keys and a blob client.
@@ -256,5 +258,5 @@ impl Buyer {
 /// Dequantize scores and name classes with the card's labels.
 pub fn decode(card: &ModelCard, job_id: u64, result_hash: B256, raw: Vec<Vec<i64>>) -> Prediction {
     let Decoded { raw, scores, labels } = card.model.decode(raw);
-    Prediction { job_id, result_hash, raw, scores, labels }
+    Prediction { job_id, result_hash, raw, scores, labels, unit: card.unit.clone() }
 }

@@ -39,7 +39,7 @@
 //! # async fn run(chain: Chain, onnx: &[u8], train: &Dataset, test: &Dataset) -> modelmart_sdk::Result<()> {
 //! // quantization calibrated on `train`; accuracy (float, quantized, FHE on 20 rows) on `test`
 //! let (compiled, card) = prepare_listing(import_onnx(onnx)?, train, test,
-//!     "Tumour classifier", "Logistic regression, 30 features", 20)?;
+//!     "Tumour classifier", "Logistic regression, 30 features", "", 20)?;
 //! let terms = Terms {
 //!     operator: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8".parse()
 //!         .map_err(|e| modelmart_sdk::Error::Invalid(format!("{e}")))?,

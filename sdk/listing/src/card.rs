@@ -156,13 +156,15 @@ impl Accuracy {
 
 /// Compile `model` for a listing and write its card: features named from the `train` split's
 /// header, quantization calibrated on `train`, accuracy measured on `test` with FHE agreement on
-/// its first `fhe_rows` rows, the `scores` output mode and the default cost model.
+/// its first `fhe_rows` rows, the `scores` output mode, the default cost model and `unit` for a
+/// regression model's value (empty: none).
 pub fn prepare_listing(
     mut model: modelmart_fhe::model::Model,
     train: &modelmart_fhe::Dataset,
     test: &modelmart_fhe::Dataset,
     name: &str,
     description: &str,
+    unit: &str,
     fhe_rows: usize,
 ) -> Result<(CompiledModel, ModelCard), CardError> {
     if train.names.len() != model.n_features() {
@@ -183,7 +185,8 @@ pub fn prepare_listing(
         accuracy,
         OutputMode::Scores,
         &CostModel::default(),
-    )?;
+    )?
+    .with_unit(unit)?;
     Ok((compiled, card))
 }
 
@@ -224,6 +227,22 @@ pub struct ModelCard {
     pub cost: CardCost,
     /// Encoding, encryption and decoding parameters.
     pub model: PublicModel,
+    /// Unit of a regression model's predicted value (say `mmHg`), shown with it; never set
+    /// for classifiers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+/// Longest unit a card names.
+pub const MAX_UNIT_CHARS: usize = 32;
+
+/// Why `unit` cannot be a card's unit for a model of `task`, if it cannot.
+fn unit_problem(task: &Task, unit: &str) -> Option<String> {
+    if unit.chars().count() > MAX_UNIT_CHARS || unit.chars().any(char::is_control) {
+        return Some(format!("a unit is at most {MAX_UNIT_CHARS} printable characters"));
+    }
+    matches!(task, Task::Classification { .. })
+        .then(|| "a unit is for the value of a regression model, not for classes".into())
 }
 
 impl ModelCard {
@@ -260,7 +279,23 @@ impl ModelCard {
                 evaluation_key: estimate.needs_evaluation_key,
             },
             model: compiled.public(),
+            unit: None,
         })
+    }
+
+    /// The same card naming `unit` as the unit of its predicted value (regression models;
+    /// surrounding space is dropped, an empty unit names none).
+    pub fn with_unit(mut self, unit: &str) -> Result<Self, CardError> {
+        let unit = unit.trim();
+        if unit.is_empty() {
+            self.unit = None;
+            return Ok(self);
+        }
+        if let Some(why) = unit_problem(&self.model.task, unit) {
+            return Err(CardError::Invalid(why));
+        }
+        self.unit = Some(unit.into());
+        Ok(self)
     }
 
     /// The blob to upload (its SHA-256 is the listing's `cardHash`).
@@ -304,6 +339,9 @@ impl ModelCard {
         }
         if card.cost.bootstraps_per_row != card.model.bootstraps_per_row {
             return Err(CardError::Invalid("cost and model disagree on bootstraps".into()));
+        }
+        if let Some(why) = card.unit.as_deref().and_then(|u| unit_problem(&card.model.task, u)) {
+            return Err(CardError::Invalid(why));
         }
         Ok(card)
     }

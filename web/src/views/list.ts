@@ -27,6 +27,7 @@ export async function listForm(app: App, refresh: () => void): Promise<HTMLEleme
   const test = h('input', { type: 'file', id: 'list-test', accept: '.csv,text/csv' });
   const name = h('input', { type: 'text', id: 'list-name', maxlength: 120, placeholder: 'e.g. Tumour classifier' });
   const description = h('textarea', { id: 'list-description', rows: 2, placeholder: 'What it predicts, for whom, trained on what' });
+  const unit = h('input', { type: 'text', id: 'list-unit', maxlength: 32, placeholder: 'e.g. mmHg (regression only)' });
   const fheRows = h('input', { type: 'number', id: 'list-fhe-rows', min: 0, max: 64, value: 4 });
   const operator = h('select', { id: 'list-operator' }, operators.map((o) => h('option', { value: o.address }, `${shortAddress(o.address)} · ${o.endpoint} · ${o.active_models} models`)));
   const token = h('select', { id: 'list-token' }, app.cfg.tokens.map((t) => h('option', { value: t.address }, t.symbol)));
@@ -45,7 +46,7 @@ export async function listForm(app: App, refresh: () => void): Promise<HTMLEleme
     mount(out, notice('busy', 'Compiling and measuring the model in this browser…'));
     try {
       if (!name.value.trim()) throw new Error('Give the model a name.');
-      const p = await app.fhe.prepareListing(await fileBytes(modelFile, 'model file'), new TextDecoder().decode(await fileBytes(train, 'training CSV')), new TextDecoder().decode(await fileBytes(test, 'test CSV')), name.value.trim(), description.value.trim(), Number(fheRows.value) || 0);
+      const p = await app.fhe.prepareListing(await fileBytes(modelFile, 'model file'), new TextDecoder().decode(await fileBytes(train, 'training CSV')), new TextDecoder().decode(await fileBytes(test, 'test CSV')), name.value.trim(), description.value.trim(), unit.value.trim(), Number(fheRows.value) || 0);
       const parsed = parseCard(p.value.card);
       prepared = { ...p.value, parsed };
       const t = tokenOf(app.cfg, token.value);
@@ -113,7 +114,7 @@ export async function listForm(app: App, refresh: () => void): Promise<HTMLEleme
     h('p', { class: 'muted' }, 'The model is compiled and measured in this browser. Its weights are sealed to the operator you choose and never published; buyers see only the card.'),
     h('div', { class: 'grid' },
       field('Model (ONNX or ModelMart JSON)', modelFile), field('Training CSV (calibration)', train, 'header of feature names, label last'), field('Test CSV (accuracy)', test),
-      field('Name', name), field('Rows checked encrypted', fheRows, 'slow for models that bootstrap'), field('Operator', operator)),
+      field('Name', name), field('Unit of the predicted value', unit, 'regression models; leave empty for classifiers'), field('Rows checked encrypted', fheRows, 'slow for models that bootstrap'), field('Operator', operator)),
     h('label', { class: 'field wide' }, h('span', {}, 'Description'), description),
     h('p', {}, h('button', { class: 'secondary', id: 'list-compile', type: 'button', onclick: compile }, 'Compile and measure')),
     h('div', { class: 'grid' }, field('Token', token), field('Your price per row', price), field('Operator fee per row', fee), field('Max rows per job', maxRows), field('Job deadline (s)', deadline)),

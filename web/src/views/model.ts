@@ -31,7 +31,7 @@ function cardView(app: App, listing: Listing, card: ModelCard, summary: Awaited<
     h('p', {}, card.description),
     facts([
       ['Price', h('span', {}, h('strong', { id: 'price-per-row' }, `${formatAmount(listing.pricePerRow + listing.operatorFeePerRow, t.decimals, t.symbol)} per row`), h('span', { class: 'muted' }, ` (seller ${formatAmount(listing.pricePerRow, t.decimals, t.symbol)} + operator ${formatAmount(listing.operatorFeePerRow, t.decimals, t.symbol)})`))],
-      ['Task', `${card.task}${labels ? ` into ${labels.join(', ')}` : ''}`],
+      ['Task', `${card.task}${labels ? ` into ${labels.join(', ')}` : card.unit ? `, value in ${card.unit}` : ''}`],
       [`${a.metric === 'accuracy' ? 'Accuracy' : 'R²'} (test split, ${a.test_rows} rows)`, `${metric(a.float)} as trained · ${metric(a.quantized)} as it runs encrypted`],
       ['Encrypted = clear', a.fhe_agreement == null ? 'not measured' : `${formatPercent(a.fhe_agreement)} of ${a.fhe_rows} test rows`],
       ['Expected compute', `${formatDuration(card.cost.expected_ms_per_row / 1000)} per row${card.cost.bootstraps_per_row ? ` (${card.cost.bootstraps_per_row} bootstraps)` : ' (no bootstrapping)'}`],

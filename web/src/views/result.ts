@@ -2,7 +2,7 @@
 
 import { labelsOf, type ModelCard } from '../card';
 import type { Decoded } from '../fhe-protocol';
-import { formatNumber, formatPercent, probabilities } from '../format';
+import { formatNumber, formatPercent, formatValue, probabilities } from '../format';
 import { h } from '../ui';
 
 export function resultView(card: ModelCard, d: Decoded): HTMLElement {
@@ -11,7 +11,7 @@ export function resultView(card: ModelCard, d: Decoded): HTMLElement {
     d.raw.map((raw, i) => {
       const scores = d.scores[i] ?? [];
       const probs = probabilities(scores, card.model.post_transform);
-      const headline = d.labels ? d.labels[i] : formatNumber(scores[0]);
+      const headline = d.labels ? d.labels[i] : formatValue(scores[0], card.unit);
       // one row per class (or output): its score when the model has one, its probability
       const rows: [string, number | null, number | null][] =
         scores.length === 1 && labels?.length === 2

@@ -23,6 +23,7 @@ pub fn prepare(
     test_csv: &str,
     name: &str,
     description: &str,
+    unit: &str,
     fhe_rows: usize,
 ) -> Result<Prepared, CardError> {
     let model = if model_file.first() == Some(&b'{') {
@@ -33,7 +34,7 @@ pub fn prepare(
     let train = Dataset::from_csv(train_csv)?;
     let test = Dataset::from_csv(test_csv)?;
     let (compiled, card) =
-        card::prepare_listing(model, &train, &test, name, description, fhe_rows)?;
+        card::prepare_listing(model, &train, &test, name, description, unit, fhe_rows)?;
     Ok(Prepared { card: card.to_bytes(), model: compiled.to_json()? })
 }
 
@@ -72,9 +73,10 @@ pub fn prepare_listing(
     test_csv: &str,
     name: &str,
     description: &str,
+    unit: &str,
     fhe_rows: usize,
 ) -> Result<JsPrepared, JsError> {
-    prepare(model_file, train_csv, test_csv, name, description, fhe_rows)
+    prepare(model_file, train_csv, test_csv, name, description, unit, fhe_rows)
         .map(JsPrepared)
         .map_err(|e| JsError::new(&e.to_string()))
 }
@@ -102,7 +104,7 @@ mod tests {
     fn a_listing_prepared_in_the_browser_opens_at_its_operator() {
         let train = String::from_utf8(read("data/breast_cancer_train.csv")).unwrap();
         let test = String::from_utf8(read("data/breast_cancer_test.csv")).unwrap();
-        let p = prepare(&read("models/logreg_breast_cancer.onnx"), &train, &test, "LR", "d", 2)
+        let p = prepare(&read("models/logreg_breast_cancer.onnx"), &train, &test, "LR", "d", "", 2)
             .unwrap();
         let card = ModelCard::from_bytes(&p.card).unwrap();
         assert_eq!(card.accuracy.fhe_agreement, Some(1.0));
@@ -117,7 +119,7 @@ mod tests {
     #[test]
     fn bad_files_are_refused_in_words() {
         let train = String::from_utf8(read("data/breast_cancer_train.csv")).unwrap();
-        let e = prepare(b"not a model", &train, &train, "x", "", 0).unwrap_err().to_string();
+        let e = prepare(b"not a model", &train, &train, "x", "", "", 0).unwrap_err().to_string();
         assert!(e.contains("malformed"), "{e}");
         let e = prepare(
             &read("models/logreg_breast_cancer.onnx"),
@@ -125,10 +127,39 @@ mod tests {
             "a,b\n1,2\n",
             "x",
             "",
+            "",
             0,
         )
         .unwrap_err()
         .to_string();
         assert!(e.contains("features"), "{e}");
+    }
+
+    #[test]
+    fn a_regression_card_names_its_unit_and_a_classifier_cannot() {
+        let train = String::from_utf8(read("data/diabetes_train.csv")).unwrap();
+        let test = String::from_utf8(read("data/diabetes_test.csv")).unwrap();
+        let ridge = read("models/ridge_diabetes.onnx");
+        let p = prepare(&ridge, &train, &test, "Ridge", "", " progression score ", 0).unwrap();
+        let card = ModelCard::from_bytes(&p.card).unwrap();
+        assert_eq!(card.unit.as_deref(), Some("progression score"));
+        let none = prepare(&ridge, &train, &test, "Ridge", "", "  ", 0).unwrap();
+        assert_eq!(ModelCard::from_bytes(&none.card).unwrap().unit, None);
+        let long = "x".repeat(33);
+        let e = prepare(&ridge, &train, &test, "Ridge", "", &long, 0).unwrap_err().to_string();
+        assert!(e.contains("at most 32"), "{e}");
+        // a classifier has classes, not a unit: refused when made and when read
+        let (bc_train, bc_test) = (
+            String::from_utf8(read("data/breast_cancer_train.csv")).unwrap(),
+            String::from_utf8(read("data/breast_cancer_test.csv")).unwrap(),
+        );
+        let logreg = read("models/logreg_breast_cancer.onnx");
+        let e = prepare(&logreg, &bc_train, &bc_test, "LR", "", "mm", 0).unwrap_err().to_string();
+        assert!(e.contains("regression"), "{e}");
+        let ok = prepare(&logreg, &bc_train, &bc_test, "LR", "", "", 0).unwrap();
+        let mut tampered: serde_json::Value = serde_json::from_slice(&ok.card).unwrap();
+        tampered["unit"] = "mm".into();
+        let e = ModelCard::from_bytes(&serde_json::to_vec(&tampered).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("regression"), "{e}");
     }
 }
