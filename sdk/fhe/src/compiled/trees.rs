@@ -161,11 +161,12 @@ pub(super) fn compile(
 ) -> Result<CompiledModel> {
     let schema = InputSchema::calibrate_quantiles(&model.features, calibration, TREE_INPUT_BITS)?;
     let (comparisons, float_leaves, float_constant) = walk(ens, &schema)?;
+    let width = score_width(ens, &float_leaves);
     // the highest precision whose leaf outputs (those that do not round to zero) it can sum
     let top = (1..=24).rev().find(|p| precision_holds(*p, 1)).unwrap_or(0);
     for p in (3..=top).rev() {
-        let Some((program, scale)) = fit(ens, &comparisons, &float_leaves, &float_constant, p)
-        else {
+        let leaves = (float_leaves.as_slice(), float_constant.as_slice());
+        let Some((program, scale)) = fit(ens, &comparisons, leaves, width, p) else {
             continue;
         };
         let terms = (0..ens.n_outputs)
@@ -200,21 +201,12 @@ pub(super) fn compile(
     )))
 }
 
-/// The integer program whose scores span `p` bits, and its scale; `None` when the trees do
-/// not fit `p` bits.
-fn fit(
-    ens: &TreeEnsemble,
-    comparisons: &[Comparison],
-    float_leaves: &[FloatLeaf],
-    float_constant: &[Vec<f64>],
-    p: i64,
-) -> Option<(QTrees, f64)> {
-    let n_out = ens.n_outputs;
+/// The widest float range of a score: the sum over trees of each tree's leaf-value range (one
+/// leaf per tree is reached).
+fn score_width(ens: &TreeEnsemble, float_leaves: &[FloatLeaf]) -> f64 {
     let n_trees = ens.trees.len();
-    let half = (1i64 << (p - 1)) - 1;
-    // float range of each score: one leaf per tree
     let mut width = 0f64;
-    for k in 0..n_out {
+    for k in 0..ens.n_outputs {
         let (mut lo, mut hi) = (vec![0f64; n_trees], vec![0f64; n_trees]);
         let mut seen = vec![false; n_trees];
         for (t, _, v) in float_leaves {
@@ -227,6 +219,21 @@ fn fit(
         }
         width = width.max(hi.iter().sum::<f64>() - lo.iter().sum::<f64>());
     }
+    width
+}
+
+/// The integer program whose scores, `width` wide in floats, span `p` bits, and its scale;
+/// `None` when the trees do not fit `p` bits.
+fn fit(
+    ens: &TreeEnsemble,
+    comparisons: &[Comparison],
+    (float_leaves, float_constant): (&[FloatLeaf], &[Vec<f64>]),
+    width: f64,
+    p: i64,
+) -> Option<(QTrees, f64)> {
+    let n_out = ens.n_outputs;
+    let n_trees = ens.trees.len();
+    let half = (1i64 << (p - 1)) - 1;
     // integer range = width / scale plus at most one unit of rounding per tree
     let room = (2 * half) as f64 - n_trees as f64 - 1.0;
     if room < 2.0 {

@@ -35,6 +35,37 @@ fn linear_models_agree_with_clear_on_whole_test_split() {
     }
 }
 
+/// Tree models listed before 6-bit digit inputs (4-bit inputs, one value per feature, one sign
+/// bootstrap per comparison) keep evaluating exactly: a 4-bit program over tree5's structure,
+/// encrypted, evaluated and decrypted, equals its clear evaluation.
+#[test]
+fn a_tree_model_from_before_digit_inputs_still_agrees() {
+    use modelmart_fhe::compiled::{Comparison, QProgram};
+    use modelmart_fhe::quant::InputSchema;
+    let (mut c, test) = compiled("tree5_breast_cancer", "breast_cancer");
+    let train = crate::dataset("breast_cancer", "train");
+    c.schema = InputSchema::calibrate_quantiles(&train.names, &train.x, 4).unwrap();
+    c.encoding.low_bits = 0;
+    c.encoding.input_delta_log = 59;
+    let QProgram::Trees(t) = &mut c.program else { panic!("a tree model") };
+    for cmp in &mut t.comparisons {
+        *cmp = Comparison { feature: cmp.feature, threshold: cmp.threshold >> 2 };
+    }
+    let whole = t.comparisons.len() + t.leaf_outputs();
+    assert_eq!(c.bootstraps_per_row(), whole);
+    let client = &keys().0;
+    let rows = &test.x[..4];
+    let input = client.encrypt_rows(&c.public(), rows).unwrap();
+    assert_eq!(input.features(), 30, "one value per feature");
+    let (result, stats) =
+        Evaluator::new(&c, Some(key_for(&c))).unwrap().evaluate(&input, 64).unwrap();
+    assert_eq!(stats.bootstraps, 4 * c.bootstraps_per_row());
+    let scores = client.decrypt(&c.public(), &result).unwrap();
+    for (i, s) in scores.iter().enumerate() {
+        assert_eq!(*s, c.predict_clear(&rows[i]).unwrap(), "row {i}");
+    }
+}
+
 #[test]
 fn tree_smoke_test() {
     roundtrip("tree5_breast_cancer", "breast_cancer", 0..3);
