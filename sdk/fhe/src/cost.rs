@@ -74,7 +74,10 @@ impl CostModel {
                 QProgram::Trees(t) => {
                     t.leaves.iter().map(|l| l.path.len() + t.constant.len()).sum()
                 }
-                QProgram::Mlp(m) => m.hidden.weights.len() * model.schema.len(),
+                QProgram::Mlp(m) => {
+                    let w = m.widths();
+                    w[0] * model.schema.len() + w.windows(2).map(|p| 2 * p[0] * p[1]).sum::<usize>()
+                }
             };
             let work = (bootstraps * rows) as f64 * self.seconds_per_bootstrap
                 + (macs * rows) as f64 * self.seconds_per_mac;

@@ -10,7 +10,7 @@ mod trees;
 
 pub(crate) use digits::DigitTest;
 pub use linear::QLinear;
-pub use mlp::{MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_INPUT_BITS, MLP_TABLE, QMlp};
+pub use mlp::{MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_INPUT_BITS, MLP_TABLE, QHidden, QMlp};
 pub use public::{Decoded, PublicModel};
 pub use trees::{Comparison, MAX_PATH, QLeaf, QTrees, TREE_INPUT_BITS, TREE_LOW_BITS};
 
@@ -46,7 +46,7 @@ pub enum QProgram {
     Linear(QLinear),
     /// Comparisons and leaf selection by programmable bootstrapping.
     Trees(QTrees),
-    /// One hidden ReLU layer: exact floors and table lookups by programmable bootstrapping.
+    /// ReLU layers: exact floors and table lookups by programmable bootstrapping.
     Mlp(QMlp),
 }
 

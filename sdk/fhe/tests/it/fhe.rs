@@ -76,6 +76,12 @@ fn mlp_smoke_test() {
     roundtrip("mlp30_16_2_breast_cancer", "breast_cancer", 0..2);
 }
 
+/// Two hidden layers: the second layer's pre-activations are sums of bootstrap outputs.
+#[test]
+fn deeper_mlp_smoke_test() {
+    roundtrip("mlp30_16_8_2_breast_cancer", "breast_cancer", 0..1);
+}
+
 #[test]
 fn linear_input_is_small_and_needs_only_the_public_key() {
     let (c, test) = compiled("logreg_breast_cancer", "breast_cancer");

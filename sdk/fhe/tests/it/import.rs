@@ -11,6 +11,7 @@ const MODELS: &[(&str, &str)] = &[
     ("rf10d4_breast_cancer", "breast_cancer"),
     ("xgb20d3_breast_cancer", "breast_cancer"),
     ("mlp30_16_2_breast_cancer", "breast_cancer"),
+    ("mlp30_16_8_2_breast_cancer", "breast_cancer"),
     ("logreg_digits", "digits"),
     ("ridge_diabetes", "diabetes"),
     ("tree4_diabetes", "diabetes"),

@@ -22,6 +22,7 @@ const TABLE: &[(&str, &str)] = &[
     ("rf10d4_breast_cancer", "breast_cancer"),
     ("xgb20d3_breast_cancer", "breast_cancer"),
     ("mlp30_16_2_breast_cancer", "breast_cancer"),
+    ("mlp30_16_8_2_breast_cancer", "breast_cancer"),
     ("tree4_diabetes", "diabetes"),
     ("gbr20d3_diabetes", "diabetes"),
 ];
