@@ -6,6 +6,7 @@ mod digits;
 mod linear;
 mod mlp;
 mod public;
+mod shape;
 mod trees;
 
 pub(crate) use digits::DigitTest;
@@ -187,11 +188,13 @@ impl CompiledModel {
     }
 
     /// Parse a compiled model; one this engine no longer evaluates is refused
-    /// ([`CompiledModel::check_domain`]).
+    /// ([`CompiledModel::check_domain`]), and so is one whose program does not fit its own
+    /// sizes (an index out of range, a table of the wrong length).
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         let model: Self =
             serde_json::from_slice(bytes).map_err(|e| Error::Serialization(e.to_string()))?;
         model.check_domain()?;
+        shape::check(&model)?;
         Ok(model)
     }
 }

@@ -1,0 +1,121 @@
+//! Structural checks of a compiled program read from outside (a sealed listing): every index and
+//! length the evaluators rely on, so a malformed program is refused when it is read, never
+//! indexed out of bounds during a paid job.
+
+use super::{CompiledModel, MAX_PATH, MLP_TABLE, QProgram};
+use crate::{Error, Result};
+
+fn ensure(ok: bool, what: impl FnOnce() -> String) -> Result<()> {
+    if ok { Ok(()) } else { Err(Error::MalformedModel(what())) }
+}
+
+/// `tables[h][k]` for `h < rows`, `k < cols`, each a full activation table.
+fn tables(t: &[Vec<Vec<i64>>], rows: usize, cols: usize, name: &str) -> Result<()> {
+    ensure(t.len() == rows, || format!("{name}: {} neuron tables, expected {rows}", t.len()))?;
+    ensure(
+        t.iter().all(|per| per.len() == cols && per.iter().all(|e| e.len() == MLP_TABLE)),
+        || format!("{name}: every neuron needs {cols} tables of {MLP_TABLE} entries"),
+    )
+}
+
+/// Check `model`'s program against its input schema.
+pub(super) fn check(model: &CompiledModel) -> Result<()> {
+    let features = model.schema.len();
+    ensure(features > 0, || "no input features".into())?;
+    match &model.program {
+        QProgram::Linear(l) => {
+            ensure(!l.weights.is_empty() && l.weights.len() == l.bias.len(), || {
+                "linear: weight rows and biases differ in number".into()
+            })?;
+            ensure(l.weights.iter().all(|w| w.len() == features), || {
+                format!("linear: every weight row needs {features} weights")
+            })
+        }
+        QProgram::Trees(t) => {
+            let outputs = t.constant.len();
+            ensure(outputs > 0 && t.center.len() == outputs, || "trees: outputs differ".into())?;
+            ensure(t.comparisons.iter().all(|c| (c.feature as usize) < features), || {
+                "trees: a comparison reads a feature that does not exist".into()
+            })?;
+            ensure(
+                t.leaves.iter().all(|l| {
+                    !l.path.is_empty()
+                        && l.path.len() <= MAX_PATH
+                        && l.values.len() == outputs
+                        && l.path.iter().all(|(c, _)| (*c as usize) < t.comparisons.len())
+                }),
+                || "trees: a leaf's path or values do not fit the program".into(),
+            )
+        }
+        QProgram::Mlp(m) => {
+            let mut width = m.hidden.weights.len();
+            ensure(width > 0 && m.hidden.bias.len() == width && m.offset.len() == width, || {
+                "network: first layer sizes differ".into()
+            })?;
+            ensure(m.hidden.weights.iter().all(|w| w.len() == features), || {
+                format!("network: every first-layer neuron needs {features} weights")
+            })?;
+            for (i, layer) in m.deeper.iter().enumerate() {
+                let next = layer.bias.len();
+                ensure(next > 0 && layer.offset.len() == next, || {
+                    format!("network: hidden layer {} sizes differ", i + 2)
+                })?;
+                tables(&layer.tables, width, next, &format!("network: hidden layer {}", i + 2))?;
+                width = next;
+            }
+            let outputs = m.constant.len();
+            ensure(outputs > 0 && m.center.len() == outputs, || "network: outputs differ".into())?;
+            ensure((2..=62).contains(&m.out_bits), || "network: output bits out of range".into())?;
+            tables(&m.tables, width, outputs, "network: output tables")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compiled::{QHidden, QLinear, QMlp};
+
+    fn mlp() -> QMlp {
+        QMlp {
+            hidden: QLinear { weights: vec![vec![1; 30]; 2], bias: vec![0; 2] },
+            offset: vec![1; 2],
+            deeper: vec![QHidden {
+                tables: vec![vec![vec![0; MLP_TABLE]; 3]; 2],
+                bias: vec![0; 3],
+                offset: vec![1; 3],
+            }],
+            tables: vec![vec![vec![0; MLP_TABLE]; 2]; 3],
+            constant: vec![0; 2],
+            center: vec![0; 2],
+            out_bits: 8,
+        }
+    }
+
+    #[test]
+    fn malformed_programs_are_refused_when_read() {
+        let (mut c, _) = crate::compiled::fixture_logreg();
+        assert!(check(&c).is_ok());
+        let QProgram::Linear(l) = &mut c.program else { panic!("linear") };
+        l.weights[0].pop();
+        let err = CompiledModel::from_json(&c.to_json().unwrap()).unwrap_err();
+        assert!(matches!(&err, Error::MalformedModel(m) if m.contains("30 weights")), "{err}");
+
+        c.program = QProgram::Mlp(mlp());
+        assert!(check(&c).is_ok());
+        let broken: [fn(&mut QMlp); 5] = [
+            |m| drop(m.deeper[0].tables[1].pop()),
+            |m| m.deeper[0].offset.push(0),
+            |m| m.tables[2][1].truncate(15),
+            |m| drop(m.tables.pop()),
+            |m| m.out_bits = 63,
+        ];
+        for (i, f) in broken.iter().enumerate() {
+            let mut m = mlp();
+            f(&mut m);
+            c.program = QProgram::Mlp(m);
+            let err = CompiledModel::from_json(&c.to_json().unwrap()).unwrap_err();
+            assert!(matches!(err, Error::MalformedModel(_)), "case {i}: {err}");
+        }
+    }
+}
