@@ -43,11 +43,22 @@ export interface ModelSummary {
   stats: Stats;
 }
 
+/** One version of a listing: the event that made it and where it is on chain. */
+export interface ModelChange {
+  event: string;
+  status: string;
+  block_number: number;
+  block_time: number;
+  tx_hash: string;
+}
+
 export interface ModelDetail extends ModelSummary {
   operator_info: { address: string; endpoint: string; stake: string; status: string } | null;
   card_url: string | null;
   card: ModelCard | null;
   card_error: string | null;
+  /** Every version of the listing, oldest first (the first is its `ModelListed`). */
+  history: ModelChange[];
 }
 
 export interface Job {

@@ -45,11 +45,19 @@ export class Market {
     return this.reader.readContract({ address: this.address, abi: modelMarketAbi, functionName, args } as never) as Promise<T>;
   }
 
-  /** Listing `modelId`: current terms from `getModel`, card hash from its `ModelListed` event. */
-  async listing(modelId: bigint): Promise<Listing> {
+  /**
+   * Listing `modelId`: current terms from `getModel`, card hash from its `ModelListed` event.
+   * `listedBlock` is where the indexer says that event is: only that block is read (RPC nodes
+   * limit the block range of a log query; a scan from block 0 fails on a long chain), and the
+   * event found there is the chain's own, so a wrong hint fails loudly instead of misleading.
+   * Without a hint (indexer unreachable) the whole chain is scanned.
+   */
+  async listing(modelId: bigint, listedBlock?: bigint): Promise<Listing> {
     const m = await this.read<{ seller: `0x${string}`; operator: `0x${string}`; token: `0x${string}`; pricePerRow: bigint; operatorFeePerRow: bigint; paramSet: number; maxRows: number; status: number }>('getModel', [modelId]);
-    const logs = await this.reader.getContractEvents({ address: this.address, abi: modelMarketAbi, eventName: 'ModelListed', args: { modelId }, fromBlock: 0n });
+    const range = listedBlock === undefined ? { fromBlock: 0n } : { fromBlock: listedBlock, toBlock: listedBlock };
+    const logs = await this.reader.getContractEvents({ address: this.address, abi: modelMarketAbi, eventName: 'ModelListed', args: { modelId }, ...range });
     const listed = logs[0] as unknown as { args: { listing: { cardHash: `0x${string}` } } } | undefined;
+    if (!listed && listedBlock !== undefined) throw new Error(`The indexer places model ${modelId}'s listing in block ${listedBlock}, but that block does not list it on this chain (the indexer may be behind a reorganization; try again shortly).`);
     if (!listed) throw new Error(`Model ${modelId} is not listed on this chain.`);
     return { modelId, seller: m.seller, operator: m.operator, token: m.token, pricePerRow: m.pricePerRow, operatorFeePerRow: m.operatorFeePerRow, cardHash: listed.args.listing.cardHash, paramSet: m.paramSet, maxRows: m.maxRows, status: STATUS[m.status] ?? 'none' };
   }

@@ -1,5 +1,6 @@
 // A model: its verified card, live figures, and the buy form (encryption in this browser).
 
+import type { ModelDetail } from '../api';
 import type { App } from '../app';
 import * as buyer from '../buyer';
 import * as blobs from '../blobs';
@@ -13,13 +14,18 @@ import { facts, h, mount, notice, progressBar } from '../ui';
 import { health } from './models';
 import { resultView } from './result';
 
-/** Listing from the chain, card from the operator, checked against the listing's card hash. */
-export async function loadModel(app: App, id: bigint): Promise<{ listing: Listing; endpoint: string; card: ModelCard }> {
-  const listing = await app.market.listing(id);
+/**
+ * Listing from the chain, card from the operator, checked against the listing's card hash. The
+ * indexer's copy (also returned, `null` when it is unreachable) only says which block to read.
+ */
+export async function loadModel(app: App, id: bigint): Promise<{ listing: Listing; endpoint: string; card: ModelCard; detail: ModelDetail | null }> {
+  const detail = await app.api.model(Number(id)).catch(() => null);
+  const listedBlock = detail?.history?.find((c) => c.event === 'ModelListed')?.block_number;
+  const listing = await app.market.listing(id, listedBlock === undefined ? undefined : BigInt(listedBlock));
   const endpoint = await app.market.endpoint(listing.operator);
   const card = parseCard(await blobs.get(endpoint, listing.cardHash, MAX_CARD_BYTES));
   if (card.model.param_set !== listing.paramSet) throw new Error(`The card is for parameter set ${card.model.param_set}; the listing says ${listing.paramSet}.`);
-  return { listing, endpoint, card };
+  return { listing, endpoint, card, detail };
 }
 
 function cardView(app: App, listing: Listing, card: ModelCard, summary: Awaited<ReturnType<App['api']['model']>> | null): HTMLElement {
@@ -81,7 +87,8 @@ export async function render(app: App, el: HTMLElement, id: bigint): Promise<voi
   let m: Awaited<ReturnType<typeof loadModel>>;
   let summary = null;
   try {
-    [m, summary] = await Promise.all([loadModel(app, id), app.api.model(Number(id)).catch(() => null)]);
+    m = await loadModel(app, id);
+    summary = m.detail;
   } catch (e) {
     mount(el, h('a', { href: '#/' }, '← All models'), notice('error', explain(e)));
     return;
