@@ -23,6 +23,9 @@ use crate::{
 const TARGET: &str = "modelmart::coprocessor::exec";
 /// Seconds before its deadline below which a job is not even claimed (no time to reject it).
 const MIN_TO_REJECT_S: i64 = 2;
+/// Blocks before the one the index puts a request in that its on-chain lookup starts from, in
+/// case a reorganization moved the request earlier than the index has caught up with.
+const REQUEST_LOOKBACK: u64 = 64;
 
 /// What to answer for a job.
 #[derive(Debug, PartialEq, Eq)]
@@ -185,7 +188,11 @@ impl Worker {
         if status != "requested" {
             return Ok(Decision::Settled(format!("job is {status} on chain")));
         }
-        let Some(req) = chain.job_request(id).await? else {
+        // the request is read from the chain, starting where the index saw it (minus a reorg
+        // margin), not from block 0
+        let seen = p.index.job_requested_block(c.job.job_id).await?;
+        let from = seen.map_or(0, |b| b.saturating_sub(REQUEST_LOOKBACK));
+        let Some(req) = chain.job_request(id, from).await? else {
             return Ok(Decision::Settled("no request event on this branch".into()));
         };
         if req.operator != p.operator_address() {

@@ -265,6 +265,17 @@ impl Db {
         Ok(self.current::<crate::Model>(&filters, "model_id", after, false, limit).await?.items)
     }
 
+    /// Block of job `job_id`'s `JobRequested` event on the indexed branch (`None` if the index
+    /// does not hold that job): where to look the request up on chain without scanning from
+    /// block 0, which RPC nodes that cap log ranges refuse.
+    pub async fn job_requested_block(&self, job_id: i64) -> Result<Option<u64>> {
+        let (_, history) = self.versions::<crate::Job>("job_id", job_id).await?;
+        Ok(history
+            .iter()
+            .find(|c| c.event == "JobRequested")
+            .and_then(|c| u64::try_from(c.block_number).ok()))
+    }
+
     /// Listing `model_id` as it is now.
     pub async fn model(&self, model_id: i64) -> Result<Option<crate::Model>> {
         let filters = [("model_id", Val::Int(model_id))];

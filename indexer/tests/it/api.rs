@@ -101,6 +101,11 @@ async fn api_serves_the_index() -> eyre::Result<()> {
     let statuses: Vec<_> =
         body["history"].as_array().into_iter().flatten().map(|h| h["status"].clone()).collect();
     assert_eq!(statuses, ["requested", "completed"]);
+    // the coprocessor's lookup of where a request is on chain
+    let requested = body["history"][0]["block_number"].as_u64();
+    assert!(requested.is_some_and(|b| b > 0), "{body}");
+    assert_eq!(db.job_requested_block(i64::try_from(j1)?).await?, requested);
+    assert_eq!(db.job_requested_block(999).await?, None);
 
     // operators, keys, balances
     let (_, body) = get(&app, "/v1/operators").await?;

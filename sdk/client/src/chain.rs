@@ -215,10 +215,17 @@ impl Chain {
         Ok(ev.listing)
     }
 
-    /// The request of job `job_id` as emitted on chain (`None` if there is no such job on the
-    /// branch the node follows).
-    pub async fn job_request(&self, job_id: u64) -> Result<Option<ModelMarket::JobRequested>> {
-        let logs = self.logs_for::<ModelMarket::JobRequested>(U256::from(job_id), 0).await?;
+    /// The request of job `job_id` as emitted on chain, searched from `from_block` to the head
+    /// (`None` if there is no such job there on the branch the node follows). Pass the block an
+    /// index puts the request in, minus a reorg margin: a scan from block 0 is refused by RPC
+    /// nodes that cap log ranges.
+    pub async fn job_request(
+        &self,
+        job_id: u64,
+        from_block: u64,
+    ) -> Result<Option<ModelMarket::JobRequested>> {
+        let logs =
+            self.logs_for::<ModelMarket::JobRequested>(U256::from(job_id), from_block).await?;
         logs.last()
             .map(|l| ModelMarket::JobRequested::decode_log_data(l.data()).map_err(rpc))
             .transpose()
