@@ -178,7 +178,8 @@ pub fn class_of(scores: &[f64], threshold: f64) -> usize {
     best
 }
 
-fn linear(l: &LinearModel, x: &[f64]) -> Vec<f64> {
+/// `W x + b` in floats: a dense layer (or a linear model's scores).
+pub(crate) fn linear(l: &LinearModel, x: &[f64]) -> Vec<f64> {
     l.weights
         .iter()
         .zip(&l.bias)

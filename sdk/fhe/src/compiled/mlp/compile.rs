@@ -3,7 +3,7 @@
 
 use super::{MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_INPUT_BITS, MLP_TABLE, QHidden, QMlp};
 use crate::compiled::{CompiledModel, Encoding, QLinear, QProgram};
-use crate::model::{LinearModel, Mlp, Model};
+use crate::model::{LinearModel, Mlp, Model, linear};
 use crate::params::{self, ParamSetId};
 use crate::quant::InputSchema;
 use crate::{Error, Result};
@@ -85,12 +85,7 @@ fn forward(hidden: &[LinearModel], calibration: &[Vec<f64>]) -> Vec<Vec<Vec<f64>
             hidden
                 .iter()
                 .map(|l| {
-                    let z: Vec<f64> = l
-                        .weights
-                        .iter()
-                        .zip(&l.bias)
-                        .map(|(w, b)| b + w.iter().zip(&x).map(|(w, x)| w * x).sum::<f64>())
-                        .collect();
+                    let z = linear(l, &x);
                     x = z.iter().map(|z| z.max(0.0)).collect();
                     z
                 })
