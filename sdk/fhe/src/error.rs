@@ -49,6 +49,13 @@ pub enum Error {
     /// The model's results are sanitized with the buyer's public key and none was given.
     #[error("this model's results are sanitized with the buyer's public key; none was given")]
     MissingPublicKey,
+    /// The model's label-only results are washed with a public key the given evaluation key,
+    /// made before label-only output existed, does not hold.
+    #[error(
+        "this model's label-only results are washed with a public key this evaluation key \
+         predates: register a new evaluation key"
+    )]
+    MissingWashKey,
 }
 
 impl Error {

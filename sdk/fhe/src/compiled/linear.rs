@@ -114,5 +114,6 @@ pub(crate) fn wide_encoding(p: u32, l1: u64) -> Option<Encoding> {
         low_bits: 0,
         output_delta_log: delta_log as u8,
         output_log_modulus: log_modulus as u8,
+        label: false,
     })
 }

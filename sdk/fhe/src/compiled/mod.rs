@@ -31,11 +31,14 @@ pub struct CompileOptions {
     pub linear_input_bits: u8,
     /// Weight bits for linear models.
     pub linear_weight_bits: u8,
+    /// Compute the predicted class under FHE and return only it, washed (`fhe/eval/wash.rs`):
+    /// binary classification networks only, so far.
+    pub label_only: bool,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        Self { linear_input_bits: 10, linear_weight_bits: 10 }
+        Self { linear_input_bits: 10, linear_weight_bits: 10, label_only: false }
     }
 }
 
@@ -70,6 +73,10 @@ pub struct Encoding {
     pub output_delta_log: u8,
     /// Results are modulus-switched to `2^output_log_modulus` before they are sent.
     pub output_log_modulus: u8,
+    /// The result is one washed bit per row, the predicted class (label-only output): it
+    /// decrypts to the class index and reveals nothing else about the model.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub label: bool,
 }
 
 impl Encoding {
@@ -106,9 +113,14 @@ impl CompiledModel {
         model.validate()?;
         let threshold = model.binary_threshold();
         match &model.program {
+            Program::Mlp(m) => mlp::compile(model, m, calibration, threshold, opts.label_only),
+            _ if opts.label_only => Err(Error::Unsupported(
+                "label-only output for linear models and tree ensembles (only networks compute \
+                 their label under FHE so far)"
+                    .into(),
+            )),
             Program::Linear(l) => linear::compile(model, l, calibration, opts, threshold),
             Program::Trees(t) => trees::compile(model, t, calibration, threshold),
-            Program::Mlp(m) => mlp::compile(model, m, calibration, threshold),
         }
     }
 
@@ -117,7 +129,7 @@ impl CompiledModel {
         match &self.program {
             QProgram::Linear(l) => l.weights.len(),
             QProgram::Trees(t) => t.constant.len(),
-            QProgram::Mlp(m) => m.constant.len(),
+            QProgram::Mlp(m) => m.outputs(),
         }
     }
 
@@ -141,7 +153,7 @@ impl CompiledModel {
         match &self.program {
             QProgram::Linear(l) => vec![0; l.weights.len()],
             QProgram::Trees(t) => t.center.clone(),
-            QProgram::Mlp(m) => m.center.clone(),
+            QProgram::Mlp(m) => m.output_center(),
         }
     }
 

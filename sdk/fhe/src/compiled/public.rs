@@ -14,7 +14,7 @@ use crate::quant::InputSchema;
 pub struct Decoded {
     /// Integer scores per row, exactly what the quantized model computes.
     pub raw: Vec<Vec<i64>>,
-    /// Dequantized scores per row.
+    /// Dequantized scores per row (empty for a label-only result).
     pub scores: Vec<Vec<f64>>,
     /// Class label per row (classification models), else `None`.
     pub labels: Option<Vec<String>>,
@@ -55,12 +55,17 @@ impl PublicModel {
     /// noise flooded, so a ciphertext reveals its decrypted scores and nothing else about the
     /// weights (leveled models, computed in the 128-bit domain).
     pub fn sanitized(&self) -> bool {
-        self.encoding.wide
+        self.encoding.wide || self.encoding.label
     }
 
     /// What a result ciphertext reveals beyond its decrypted scores (shown on the model card).
     pub fn result_privacy(&self) -> &'static str {
-        if self.sanitized() {
+        if self.encoding.label {
+            "Washed label: the class is computed under FHE and its bit washed (re-randomized \
+             under the buyer's public key, noise flooded, bootstrapped, five times over), within \
+             statistical distance 2^-44 of a ciphertext that depends only on the class; it \
+             reveals the class and nothing else about the model."
+        } else if self.sanitized() {
             "Sanitized results: each result is re-randomized under the buyer's public key and \
              its noise flooded, within statistical distance 2^-40 of a ciphertext that depends \
              only on the scores; it reveals the scores and nothing else about the model."
@@ -84,7 +89,12 @@ impl PublicModel {
     /// Decode decrypted integer scores (one row per entry): dequantize them and, for
     /// classification models, name each row's class.
     pub fn decode(&self, raw: Vec<Vec<i64>>) -> Decoded {
-        let scores = raw.iter().map(|r| self.dequantize(r)).collect();
+        // a label-only result is the class index: there are no scores to show
+        let scores = if self.encoding.label {
+            vec![Vec::new(); raw.len()]
+        } else {
+            raw.iter().map(|r| self.dequantize(r)).collect()
+        };
         let labels = match &self.task {
             Task::Classification { labels } => Some(
                 raw.iter()

@@ -22,6 +22,9 @@ fn tables(t: &[Vec<Vec<i64>>], rows: usize, cols: usize, name: &str) -> Result<(
 pub(super) fn check(model: &CompiledModel) -> Result<()> {
     let features = model.schema.len();
     ensure(features > 0, || "no input features".into())?;
+    ensure(!model.encoding.label || matches!(model.program, QProgram::Mlp(_)), || {
+        "label-only encoding on a program that does not compute a label".into()
+    })?;
     match &model.program {
         QProgram::Linear(l) => {
             ensure(!l.weights.is_empty() && l.weights.len() == l.bias.len(), || {
@@ -63,6 +66,18 @@ pub(super) fn check(model: &CompiledModel) -> Result<()> {
                 tables(&layer.tables, width, next, &format!("network: hidden layer {}", i + 2))?;
                 width = next;
             }
+            ensure(m.label.is_some() == model.encoding.label, || {
+                "network: label-only program and encoding disagree".into()
+            })?;
+            if let Some(label) = &m.label {
+                ensure(label.bias.len() == 1 && label.offset.len() == 1, || {
+                    "network: the label layer has one neuron".into()
+                })?;
+                ensure(m.tables.is_empty() && m.constant.is_empty(), || {
+                    "network: a label-only program has no score tables".into()
+                })?;
+                return tables(&label.tables, width, 1, "network: label layer");
+            }
             let outputs = m.constant.len();
             ensure(outputs > 0 && m.center.len() == outputs, || "network: outputs differ".into())?;
             ensure((2..=62).contains(&m.out_bits), || "network: output bits out of range".into())?;
@@ -89,6 +104,7 @@ mod tests {
             constant: vec![0; 2],
             center: vec![0; 2],
             out_bits: 8,
+            label: None,
         }
     }
 

@@ -182,6 +182,7 @@ pub(super) fn compile(
             low_bits: TREE_LOW_BITS,
             output_delta_log: (64 - p) as u8,
             output_log_modulus: (p as u32 + RESULT_EXTRA_BITS).min(64) as u8,
+            label: false,
         };
         return Ok(CompiledModel {
             param_set: ParamSetId::default(),

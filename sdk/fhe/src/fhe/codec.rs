@@ -36,6 +36,9 @@ pub struct EvaluationKey {
     pub(crate) bsk: Option<SeededLweBootstrapKeyOwned<u64>>,
     /// Seeded compact public key of the 128-bit leveled domain.
     pub(crate) public: Option<SeededLweCompactPublicKeyOwned<u128>>,
+    /// Seeded compact public key of the 64-bit domain that label-only results are washed with
+    /// (with the bootstrap keys; absent from keys made before label-only output).
+    pub(crate) wash: Option<SeededLweCompactPublicKeyOwned<u64>>,
 }
 
 /// Versions of [`EvaluationKey`].
@@ -43,7 +46,8 @@ pub struct EvaluationKey {
 #[allow(dead_code, missing_docs, unreachable_pub)]
 pub enum EvaluationKeyVersions {
     V0(upgrade::EvaluationKeyV0),
-    V1(EvaluationKey),
+    V1(upgrade::EvaluationKeyV1),
+    V2(EvaluationKey),
 }
 
 impl Named for EvaluationKey {

@@ -58,7 +58,12 @@ impl ClientKey {
                     .zip(&key)
                     .fold(0u64, |acc, (a, s)| acc.wrapping_add(a.wrapping_mul(*s)));
                 let phase = body.wrapping_sub(dot) & mask;
-                decode(phase, ell, step_log as u32)
+                if model.encoding.label {
+                    // a washed bit: +2^62 (class 1) or -2^62, each with less than 2^62 of noise
+                    i64::from(phase >> (ell - 1) == 0)
+                } else {
+                    decode(phase, ell, step_log as u32)
+                }
             })
             .collect();
         let center = &model.output_center;

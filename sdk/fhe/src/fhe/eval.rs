@@ -12,6 +12,7 @@
 mod attack;
 mod mlp;
 mod trees;
+pub(crate) mod wash;
 mod wide;
 
 use std::time::{Duration, Instant};
@@ -58,6 +59,9 @@ impl<'a> Evaluator<'a> {
         let params = Params::get(model.param_set)?;
         if model.needs_evaluation_key() && !server_key.is_some_and(ServerKey::has_bootstrap_keys) {
             return Err(Error::MissingEvaluationKey);
+        }
+        if model.encoding.label && !server_key.is_some_and(ServerKey::has_wash_key) {
+            return Err(Error::MissingWashKey);
         }
         model.check_domain()?;
         if model.encoding.wide && !server_key.is_some_and(ServerKey::has_public_key) {
@@ -128,7 +132,8 @@ impl<'a> Evaluator<'a> {
                 let glwes = expand_input(&self.params, input);
                 let samples =
                     Samples { glwes: &glwes, features: input.features(), params: &self.params };
-                let (outputs, pbs) = self.mlp(m, bk()?, &samples, input.rows());
+                let wash = self.server_key.and_then(|k| k.wash.as_ref());
+                let (outputs, pbs) = self.mlp(m, bk()?, wash, &samples, input.rows());
                 (switch_and_pack(&outputs, ell), pbs)
             }
         };

@@ -7,6 +7,7 @@ use tfhe::core_crypto::prelude::*;
 use tfhe_versionable::{Versionize, VersionsDispatch};
 
 use super::codec::EvaluationKey;
+use super::eval::wash::WashKey;
 use super::sanitize::SanitizeKey;
 use crate::Result;
 use crate::params::{ParamSetId, Params};
@@ -123,11 +124,31 @@ impl ClientKey {
             CiphertextModulus::new_native(),
             seeder.as_mut(),
         );
-        Ok(EvaluationKey { param_set: self.param_set, ksk: None, bsk: None, public: Some(public) })
+        Ok(EvaluationKey {
+            param_set: self.param_set,
+            ksk: None,
+            bsk: None,
+            public: Some(public),
+            wash: None,
+        })
     }
 
-    /// Export the evaluation key (key-switching + bootstrapping keys, seeded/compressed) the
-    /// coprocessor needs for bootstrapped models.
+    /// Export the seeded compact public key of the 64-bit domain (under the GLWE key, 16 KB)
+    /// that washing re-randomizes bootstrapped one-bit results with (`eval/wash.rs`).
+    pub(crate) fn wash_key(&self) -> Result<SeededLweCompactPublicKeyOwned<u64>> {
+        let p = Params::get(self.param_set())?;
+        let mut seeder = super::os_seeder();
+        Ok(allocate_and_generate_new_seeded_lwe_compact_public_key(
+            &self.glwe.as_lwe_secret_key(),
+            p.glwe_noise,
+            p.modulus(),
+            seeder.as_mut(),
+        ))
+    }
+
+    /// Export the evaluation key (key-switching + bootstrapping keys, seeded/compressed, and
+    /// the 16 KB public key label-only results are washed with) the coprocessor needs for
+    /// bootstrapped models.
     pub fn evaluation_key(&self) -> Result<EvaluationKey> {
         let p = Params::get(self.param_set())?;
         let mut seeder = super::os_seeder();
@@ -155,6 +176,7 @@ impl ClientKey {
             ksk: Some(ksk),
             bsk: Some(bsk),
             public: None,
+            wash: Some(self.wash_key()?),
         })
     }
 }
@@ -164,6 +186,7 @@ pub struct ServerKey {
     pub(crate) params: Params,
     pub(crate) bootstrap: Option<BootstrapKeys>,
     pub(crate) public: Option<SanitizeKey>,
+    pub(crate) wash: Option<WashKey>,
 }
 
 /// Key-switching key and Fourier bootstrapping key.
@@ -209,7 +232,8 @@ impl ServerKey {
             .public
             .clone()
             .map(|pk| SanitizeKey::new(pk.decompress_into_lwe_compact_public_key()));
-        Ok(Self { params, bootstrap, public })
+        let wash = key.wash.as_ref().map(|pk| WashKey::new(pk, &params));
+        Ok(Self { params, bootstrap, public, wash })
     }
 
     /// Approximate memory held by the expanded key, in bytes.
@@ -219,11 +243,17 @@ impl ServerKey {
             .as_ref()
             .map_or(0, |b| b.ksk.as_ref().len() * 8 + b.bsk.as_view().data().len() * 16);
         boot + self.public.as_ref().map_or(0, SanitizeKey::memory_bytes)
+            + self.wash.as_ref().map_or(0, WashKey::memory_bytes)
     }
 
     /// Whether the key can run bootstrapped models.
     pub fn has_bootstrap_keys(&self) -> bool {
         self.bootstrap.is_some()
+    }
+
+    /// Whether the key can wash label-only results.
+    pub fn has_wash_key(&self) -> bool {
+        self.wash.is_some()
     }
 
     /// Whether the key can sanitize leveled models' results.

@@ -8,6 +8,7 @@ mod keys;
 mod sanitize;
 
 pub use codec::{EncryptedInput, EncryptedResult, EvaluationKey, InputChunk};
+pub use eval::wash::WASH_BOOTSTRAPS;
 pub use eval::{EvalStats, Evaluator};
 pub use keys::{ClientKey, MAX_CLIENT_KEY_BYTES, ServerKey};
 
@@ -42,4 +43,21 @@ pub fn bench_bootstraps(client: &ClientKey, server: &ServerKey, n: usize) -> cra
 pub fn bench_sanitize(server: &ServerKey, n: usize) -> crate::Result<std::time::Duration> {
     let key = server.public.as_ref().ok_or(crate::Error::MissingPublicKey)?;
     Ok(sanitize::bench(key, n))
+}
+
+/// log2 of the statistical distance between a washed label and a ciphertext that depends only
+/// on the label, given everything the buyer knows (the noise part; see `eval/wash.rs`).
+pub fn wash_distance_log() -> f64 {
+    eval::wash::distance_log()
+}
+
+/// Time one wash of a bootstrapped one-bit result (`WASH_BOOTSTRAPS` bootstraps and one more
+/// re-randomization) on one thread, averaged over `n` runs; also returns the size of the seeded
+/// public key washing needs, in bytes.
+pub fn bench_wash(
+    client: &ClientKey,
+    server: &ServerKey,
+    n: usize,
+) -> crate::Result<(std::time::Duration, usize)> {
+    eval::wash::bench(client, server, n)
 }

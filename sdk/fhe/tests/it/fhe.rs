@@ -1,16 +1,24 @@
 use modelmart_fhe::cost::CostModel;
-use modelmart_fhe::{EncryptedInput, EncryptedResult, Error, Evaluator};
+use modelmart_fhe::fhe::WASH_BOOTSTRAPS;
+use modelmart_fhe::{
+    CompileOptions, CompiledModel, Dataset, EncryptedInput, EncryptedResult, Error, Evaluator,
+};
 
-use crate::{compiled, key_for, keys, public};
+use crate::{compiled, compiled_with, key_for, keys, public};
 
 /// Encrypt rows, evaluate through the wire formats, decrypt; must equal the clear model.
 fn roundtrip(model: &str, data: &str, rows: std::ops::Range<usize>) {
     let (c, test) = compiled(model, data);
+    roundtrip_with(model, &c, &test, rows);
+}
+
+/// [`roundtrip`] of a compiled model.
+fn roundtrip_with(model: &str, c: &CompiledModel, test: &Dataset, rows: std::ops::Range<usize>) {
     let client = &keys().0;
-    let sk = Some(key_for(&c));
+    let sk = Some(key_for(c));
     let input = client.encrypt_rows(&c.public(), &test.x[rows.clone()]).unwrap();
     let input = EncryptedInput::from_bytes(&input.to_bytes().unwrap()).unwrap();
-    let (result, stats) = Evaluator::new(&c, sk).unwrap().evaluate(&input, 64).unwrap();
+    let (result, stats) = Evaluator::new(c, sk).unwrap().evaluate(&input, 64).unwrap();
     assert_eq!(stats.bootstraps, rows.len() * c.bootstraps_per_row());
     let result = EncryptedResult::from_bytes(&result.to_bytes().unwrap()).unwrap();
     let scores = client.decrypt(&c.public(), &result).unwrap();
@@ -74,6 +82,34 @@ fn tree_smoke_test() {
 #[test]
 fn mlp_smoke_test() {
     roundtrip("mlp30_16_2_breast_cancer", "breast_cancer", 0..2);
+}
+
+/// Label-only output of a binary network: the class is decided under FHE and washed; the
+/// decrypted class equals the clear program's, and on the whole test split that class is the
+/// score program's argmax on almost every row.
+#[test]
+fn label_only_network_decrypts_to_the_clear_class() {
+    let label_only = CompileOptions { label_only: true, ..Default::default() };
+    let (c, test) = compiled_with("mlp30_16_2_breast_cancer", "breast_cancer", label_only).unwrap();
+    let (scores, _) = compiled("mlp30_16_2_breast_cancer", "breast_cancer");
+    assert!(c.encoding.label && c.public().sanitized());
+    assert_eq!(c.n_outputs(), 1);
+    // 16 neurons: 48 for the floors, 32 label-table lookups, 3 for its floor, 1 sign, 4 to wash
+    assert_eq!(c.bootstraps_per_row(), 48 + 32 + 3 + 1 + WASH_BOOTSTRAPS);
+    let same = test
+        .x
+        .iter()
+        .filter(|x| {
+            let label = c.predict_clear(x).unwrap();
+            c.class_of(&label) == scores.class_of(&scores.predict_clear(x).unwrap())
+        })
+        .count();
+    assert!(same * 100 >= test.x.len() * 97, "{same} of {} rows agree", test.x.len());
+    roundtrip_with("label-only mlp30_16_2", &c, &test, 0..2);
+    // only binary networks compute a label, and only with a key that can wash it
+    let err = compiled_with("logreg_breast_cancer", "breast_cancer", label_only).unwrap_err();
+    assert!(matches!(err, Error::Unsupported(_)), "{err}");
+    assert!(matches!(Evaluator::new(&c, Some(public())), Err(Error::MissingEvaluationKey)));
 }
 
 /// Two hidden layers: the second layer's pre-activations are sums of bootstrap outputs.

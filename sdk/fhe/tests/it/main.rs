@@ -24,12 +24,21 @@ pub(crate) fn dataset(name: &str, split: &str) -> Dataset {
 
 /// Import a fixture model and compile it with its training split.
 pub(crate) fn compiled(model: &str, data: &str) -> (CompiledModel, Dataset) {
+    compiled_with(model, data, CompileOptions::default()).unwrap()
+}
+
+/// [`compiled`] with options.
+pub(crate) fn compiled_with(
+    model: &str,
+    data: &str,
+    opts: CompileOptions,
+) -> modelmart_fhe::Result<(CompiledModel, Dataset)> {
     let mut m =
         import_onnx(&std::fs::read(fixture(&format!("models/{model}.onnx"))).unwrap()).unwrap();
     let train = dataset(data, "train");
     m.features = train.names.clone();
-    let c = CompiledModel::compile(&m, &train.x, CompileOptions::default()).unwrap();
-    (c, dataset(data, "test"))
+    let c = CompiledModel::compile(&m, &train.x, opts)?;
+    Ok((c, dataset(data, "test")))
 }
 
 /// One client key and its expanded server key, shared by every test of this binary.

@@ -38,6 +38,10 @@ pub(crate) struct BenchArgs {
     /// Test rows checked for FHE == clear agreement (0 = the whole test split).
     #[arg(long, default_value_t = 0)]
     agreement_rows: usize,
+    /// Compile for label-only output (the class decided under FHE and washed; binary
+    /// classification networks).
+    #[arg(long)]
+    label_only: bool,
 }
 
 #[derive(clap::Args)]
@@ -72,6 +76,7 @@ pub(crate) fn bench(args: &BenchArgs) -> eyre::Result<()> {
             &dir.join(format!("data/{data}_test.csv")),
             args.samples,
             args.agreement_rows,
+            args.label_only,
         )?;
         println!("{line}");
     }
@@ -80,8 +85,15 @@ pub(crate) fn bench(args: &BenchArgs) -> eyre::Result<()> {
 
 pub(crate) fn run(args: &RunArgs) -> eyre::Result<()> {
     let name = args.onnx.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
-    let line =
-        measure(&name, &args.onnx, &args.train, &args.test, args.samples, args.agreement_rows)?;
+    let line = measure(
+        &name,
+        &args.onnx,
+        &args.train,
+        &args.test,
+        args.samples,
+        args.agreement_rows,
+        false,
+    )?;
     println!("{line}");
     Ok(())
 }
@@ -98,6 +110,7 @@ fn measure(
     test: &std::path::Path,
     samples: usize,
     agreement_rows: usize,
+    label_only: bool,
 ) -> eyre::Result<serde_json::Value> {
     let bytes = std::fs::read(onnx).wrap_err_with(|| format!("reading {}", onnx.display()))?;
     let mut model = import_onnx(&bytes)?;
@@ -111,7 +124,8 @@ fn measure(
         );
     }
     model.features = train.names.clone();
-    let compiled = CompiledModel::compile(&model, &train.x, CompileOptions::default())?;
+    let opts = CompileOptions { label_only, ..Default::default() };
+    let compiled = CompiledModel::compile(&model, &train.x, opts)?;
     let classification = matches!(model.task, Task::Classification { .. });
 
     // float and quantized quality on the whole test split
@@ -193,10 +207,17 @@ fn measure(
         bail!("{name}: FHE agrees with the clear model on only {agree} of {n} test rows");
     }
     let cost = CostModel::default().estimate(&compiled, 1);
-    // what sanitization adds to each leveled result (one thread)
-    let sanitize_ms = match server.has_public_key().then_some(&server) {
-        Some(s) => json!(round(modelmart_fhe::fhe::bench_sanitize(s, 200)?.as_secs_f64() * 1e3, 3)),
-        None => serde_json::Value::Null,
+    // what sanitization adds to each leveled result, or washing to a label (one thread)
+    let sanitize_ms = if compiled.encoding.label {
+        let (wash, _) = modelmart_fhe::fhe::bench_wash(&client, &server, 5)?;
+        json!(round(wash.as_secs_f64() * 1e3, 1))
+    } else {
+        match server.has_public_key().then_some(&server) {
+            Some(s) => {
+                json!(round(modelmart_fhe::fhe::bench_sanitize(s, 200)?.as_secs_f64() * 1e3, 3))
+            }
+            None => serde_json::Value::Null,
+        }
     };
     // the engine's own floor: bootstraps x one bootstrap on one core / cores
     let floor_ms = if compiled.bootstraps_per_row() > 0 {
@@ -207,6 +228,7 @@ fn measure(
     };
     Ok(json!({
         "model": name,
+        "output": if compiled.encoding.label { "label" } else { "scores" },
         "task": if classification { "classification" } else { "regression" },
         "features": model.n_features(),
         "keygen_s": round(keygen_s, 3),

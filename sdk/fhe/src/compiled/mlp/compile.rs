@@ -8,6 +8,10 @@ use crate::params::{self, ParamSetId};
 use crate::quant::InputSchema;
 use crate::{Error, Result};
 
+/// Bits a washed label is modulus-switched to: its rounding noise (`~2^(64 - 16 + 3.2)`) stays
+/// far inside what the wash's flood leaves of the half-torus.
+const LABEL_LOG_MODULUS: u32 = 16;
+
 /// Per neuron: the scale that fits its calibration range `[lo, hi]` into the table window with
 /// offset `K`, choosing `K` for the finest scale.
 fn neuron_scale(lo: f64, hi: f64) -> (f64, i64) {
@@ -137,14 +141,7 @@ fn first_layer(l1: &LinearModel, schema: &InputSchema, q: &Quantizer) -> Result<
 /// A deeper hidden layer: tables of `W[j][h]` times the activations of the layer before.
 fn deeper_layer(l: &LinearModel, before: &Quantizer, this: &Quantizer) -> Result<QHidden> {
     let n_prev = before.alpha.len();
-    // z_j sums n_prev bootstrap outputs; y_j also gets the digit's top bit: 8 sigma of that
-    // must stay inside the 2^58 margin
-    let noise_log = params::PBS_NOISE_STD_LOG + 0.5 * ((n_prev + 2) as f64).log2() + 3.0;
-    if noise_log > 58.0 {
-        return Err(Error::Quantization(format!(
-            "a hidden layer of {n_prev} neurons feeding another sums too much bootstrap noise"
-        )));
-    }
+    noise_check(n_prev)?;
     let tables = (0..n_prev)
         .map(|h| {
             (0..l.weights.len())
@@ -161,11 +158,52 @@ fn deeper_layer(l: &LinearModel, before: &Quantizer, this: &Quantizer) -> Result
     Ok(QHidden { tables, bias, offset: this.offset.clone() })
 }
 
+/// A binary classifier's label neuron: its pre-activation is the difference of the two class
+/// scores, `(W[1][h] - W[0][h])` times `h`'s activation summed plus `b[1] - b[0]`, scaled so its
+/// worst case (every neuron at its largest contribution, plus rounding) stays inside the
+/// floor's window `[-2^B, 2^B)`, where the floor and a sign bootstrap decide `d >= 0` exactly.
+fn label_layer(out: &LinearModel, last: &Quantizer) -> Result<QHidden> {
+    if out.weights.len() != 2 {
+        return Err(Error::Unsupported(format!(
+            "label-only output for a network with {} scores (binary classifiers with one score \
+             per class only)",
+            out.weights.len()
+        )));
+    }
+    let n_last = last.alpha.len();
+    noise_check(n_last)?;
+    let diff = |h: usize, u: usize| (out.weights[1][h] - out.weights[0][h]) * last.act[h][u];
+    let bias = out.bias[1] - out.bias[0];
+    let width = (0..n_last)
+        .map(|h| (0..MLP_TABLE).map(|u| diff(h, u).abs()).fold(0.0, f64::max))
+        .sum::<f64>()
+        + bias.abs();
+    let limit = f64::from(1u32 << MLP_ACC_BITS) - n_last as f64 - 2.0;
+    let gamma = if width > 0.0 { limit / width } else { 1.0 };
+    let tables = (0..n_last)
+        .map(|h| vec![(0..MLP_TABLE).map(|u| (gamma * diff(h, u)).round() as i64).collect()])
+        .collect();
+    Ok(QHidden { tables, bias: vec![(gamma * bias).round() as i64], offset: vec![0] })
+}
+
+/// A layer fed by `n_prev` table bootstraps per neuron: 8 standard deviations of their sum
+/// (with the floor's top bit) must stay inside the `2^58` margin.
+fn noise_check(n_prev: usize) -> Result<()> {
+    let noise_log = params::PBS_NOISE_STD_LOG + 0.5 * ((n_prev + 2) as f64).log2() + 3.0;
+    if noise_log > 58.0 {
+        return Err(Error::Quantization(format!(
+            "a hidden layer of {n_prev} neurons feeding another sums too much bootstrap noise"
+        )));
+    }
+    Ok(())
+}
+
 pub(in crate::compiled) fn compile(
     model: &Model,
     mlp: &Mlp,
     calibration: &[Vec<f64>],
     threshold: f64,
+    label_only: bool,
 ) -> Result<CompiledModel> {
     let (out, hidden) = match mlp.layers.split_last() {
         Some((out, hidden)) if !hidden.is_empty() => (out, hidden),
@@ -190,6 +228,45 @@ pub(in crate::compiled) fn compile(
         deeper.push(layer);
     }
     let last = &quantizers[quantizers.len() - 1];
+    let encoding = |output_delta_log: u32, output_log_modulus: u32, label: bool| Encoding {
+        wide: false,
+        input_delta_log: (63 - MLP_ACC_BITS) as u8,
+        low_bits: 0,
+        output_delta_log: output_delta_log as u8,
+        output_log_modulus: output_log_modulus.min(64) as u8,
+        label,
+    };
+    if label_only {
+        let labels = match &model.task {
+            crate::model::Task::Classification { labels } if labels.len() == 2 => labels,
+            _ => {
+                return Err(Error::Unsupported(
+                    "label-only output for a network that is not a binary classifier".into(),
+                ));
+            }
+        };
+        let program = QMlp {
+            hidden: first,
+            offset: quantizers[0].offset.clone(),
+            deeper,
+            tables: Vec::new(),
+            constant: Vec::new(),
+            center: Vec::new(),
+            out_bits: 2,
+            label: Some(label_layer(out, last)?),
+        };
+        return Ok(CompiledModel {
+            param_set: ParamSetId::default(),
+            schema,
+            task: crate::model::Task::Classification { labels: labels.clone() },
+            post_transform: crate::model::PostTransform::None,
+            scale: 1.0,
+            threshold: 0.5,
+            // a washed bit at 2^62; switched to 2^16, its rounding adds ~2^51 of noise
+            encoding: encoding(62, LABEL_LOG_MODULUS, true),
+            program: QProgram::Mlp(program),
+        });
+    }
     let n_last = last.alpha.len();
     let n_out = out.weights.len();
     // output precision: n_last summed bootstraps per score, 8-sigma margin, as for tree leaves
@@ -233,6 +310,7 @@ pub(in crate::compiled) fn compile(
             constant,
             center: vec![0; n_out],
             out_bits: p as u32,
+            label: None,
         };
         let mut fits = true;
         for k in 0..n_out {
@@ -250,13 +328,7 @@ pub(in crate::compiled) fn compile(
                 post_transform: out.post_transform,
                 scale,
                 threshold,
-                encoding: Encoding {
-                    wide: false,
-                    input_delta_log: (63 - MLP_ACC_BITS) as u8,
-                    low_bits: 0,
-                    output_delta_log: (64 - p) as u8,
-                    output_log_modulus: (p as u32 + 1 + extra).min(64) as u8,
-                },
+                encoding: encoding((64 - p) as u32, p as u32 + 1 + extra, false),
                 program: QProgram::Mlp(program),
             });
         }

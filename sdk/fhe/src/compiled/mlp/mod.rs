@@ -91,6 +91,12 @@ pub struct QMlp {
     /// Bits of an encrypted score: `score - center` is reduced to signed `out_bits` bits, as
     /// decryption reduces it (only a wrapped-around pre-activation can reach beyond).
     pub out_bits: u32,
+    /// Label-only output: one neuron whose pre-activation is the scaled difference of the two
+    /// class scores; the result is its sign (class 1 when `floor(z / 2^S)` is in `[0, 16)`
+    /// modulo 32, i.e. `z >= 0` inside the window), washed. `tables`, `constant` and `center`
+    /// are then empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<QHidden>,
 }
 
 /// What a table lookup returns for pre-activation `z` with offset `offset`, wrap-around included
@@ -99,6 +105,13 @@ fn lookup(table: &[i64], offset: i64, z: i64) -> i64 {
     let t = z.div_euclid(1 << MLP_FLOOR_BITS);
     let u = (t + offset).rem_euclid(2 * MLP_TABLE as i64) as usize;
     if u < MLP_TABLE { table[u] } else { -table[u - MLP_TABLE] }
+}
+
+/// The class a label neuron's pre-activation `d` decides: what the exact floor and the sign
+/// bootstrap compute, wrap-around included (`d >= 0` for `d` in `[-2^B, 2^B)`).
+pub(crate) fn label_of(d: i64) -> i64 {
+    let t = d.div_euclid(1 << MLP_FLOOR_BITS);
+    i64::from(t.rem_euclid(2 * MLP_TABLE as i64) < MLP_TABLE as i64)
 }
 
 impl QMlp {
@@ -131,8 +144,22 @@ impl QMlp {
         z
     }
 
+    /// Outputs per row: one (the class) for label-only programs, else one per score.
+    pub fn outputs(&self) -> usize {
+        if self.label.is_some() { 1 } else { self.constant.len() }
+    }
+
+    /// Per output, the value decryption adds back (none for a label: it decrypts to the class).
+    pub fn output_center(&self) -> Vec<i64> {
+        if self.label.is_some() { vec![0] } else { self.center.clone() }
+    }
+
     pub(super) fn eval(&self, q: &[u64]) -> Vec<i64> {
         let z = self.last_hidden(q);
+        if let Some(label) = &self.label {
+            let d = label.eval(&z, self.last_offset())[0];
+            return vec![label_of(d)];
+        }
         let (modulus, half) = (1i64 << self.out_bits, 1i64 << (self.out_bits - 1));
         (0..self.constant.len())
             .map(|k| {
@@ -144,12 +171,19 @@ impl QMlp {
     }
 
     /// Bootstraps per row: three per neuron for the exact floor, two per (neuron, neuron of the
-    /// next hidden layer), one per (last-layer neuron, output).
+    /// next hidden layer), one per (last-layer neuron, output); a label-only program instead
+    /// takes two per last-layer neuron, three for the floor, one sign and the wash's.
     pub fn bootstraps(&self) -> usize {
         let widths = self.widths();
         let floors = 3 * widths.iter().sum::<usize>();
         let inner: usize = widths.windows(2).map(|w| 2 * w[0] * w[1]).sum();
-        floors + inner + widths.last().copied().unwrap_or(0) * self.constant.len()
+        let last = widths.last().copied().unwrap_or(0);
+        let out = if self.label.is_some() {
+            2 * last + 3 + 1 + crate::fhe::WASH_BOOTSTRAPS
+        } else {
+            last * self.constant.len()
+        };
+        floors + inner + out
     }
 
     /// Per output, the integer score range when no pre-activation wraps around.
@@ -221,6 +255,7 @@ mod tests {
             constant: vec![0],
             center: vec![0],
             out_bits: 8,
+            label: None,
         };
         let unit = 1i64 << MLP_FLOOR_BITS;
         assert_eq!(m.lookup(0, 0, 0), 104); // t = 0 -> entry 4
@@ -229,6 +264,18 @@ mod tests {
         assert_eq!(m.lookup(0, 0, 11 * unit), 115); // t = 11 -> entry 15
         assert_eq!(m.lookup(0, 0, 12 * unit), -100); // entry 16 wraps to -entry 0
         assert_eq!(m.lookup(0, 0, -5 * unit), -115); // entry -1 = 31 -> -entry 15
+    }
+
+    /// The label is `d >= 0` inside the window `[-2^B, 2^B)` and wraps outside it, as the
+    /// floor and the sign bootstrap compute it.
+    #[test]
+    fn label_is_the_sign_inside_the_window() {
+        let w = 1i64 << MLP_ACC_BITS;
+        for (d, class) in [(0, 1), (-1, 0), (31, 1), (-32, 0), (w - 1, 1), (-w, 0)] {
+            assert_eq!(label_of(d), class, "d = {d}");
+        }
+        // beyond the window the floor's digit wraps, and so does the sign
+        assert_eq!((label_of(w), label_of(-w - 1)), (0, 1));
     }
 
     /// A second hidden layer sums table lookups of the first and floors the sum like the first
@@ -252,6 +299,7 @@ mod tests {
             constant: vec![7],
             center: vec![0],
             out_bits: 12,
+            label: None,
         };
         assert_eq!(m.widths(), vec![2, 1]);
         assert_eq!(m.bootstraps(), 3 * 3 + 2 * 2 + 1);

@@ -35,6 +35,11 @@ impl EvaluationKey {
         self.public.is_some()
     }
 
+    /// Whether the key holds the public key label-only results are washed with.
+    pub fn has_wash_key(&self) -> bool {
+        self.wash.is_some()
+    }
+
     /// Check every dimension and the data lengths against `p`.
     pub(crate) fn check(&self, p: &Params) -> Result<()> {
         let bad = |why: String| Err(Error::nonconformant("evaluation key", why));
@@ -89,6 +94,18 @@ impl EvaluationKey {
                     "bootstrapping key holds {} values, expected {bsk_len}",
                     b.as_ref().len()
                 ));
+            }
+        }
+        if let Some(pk) = &self.wash {
+            if self.bsk.is_none()
+                || pk.lwe_dimension() != p.big_lwe_dimension()
+                || pk.ciphertext_modulus() != p.modulus()
+                || pk.as_ref().len() != p.big_lwe_dimension().0
+            {
+                return bad("washing public key dimensions (or one without bootstrap keys)".into());
+            }
+            if !canonical_seed(&pk.compression_seed()) {
+                return bad("washing public key seed is not a plain AES-CTR seed".into());
             }
         }
         if let Some(pk) = &self.public {

@@ -16,16 +16,34 @@ pub struct EvaluationKeyV0 {
     bsk: SeededLweBootstrapKeyOwned<u64>,
 }
 
-impl Upgrade<EvaluationKey> for EvaluationKeyV0 {
+impl Upgrade<EvaluationKeyV1> for EvaluationKeyV0 {
     type Error = std::convert::Infallible;
 
-    fn upgrade(self) -> Result<EvaluationKey, Self::Error> {
-        Ok(EvaluationKey {
+    fn upgrade(self) -> Result<EvaluationKeyV1, Self::Error> {
+        Ok(EvaluationKeyV1 {
             param_set: self.param_set,
             ksk: Some(self.ksk),
             bsk: Some(self.bsk),
             public: None,
         })
+    }
+}
+
+/// [`EvaluationKey`] before label-only output: no washing key.
+#[derive(Version)]
+pub struct EvaluationKeyV1 {
+    param_set: u16,
+    ksk: Option<SeededLweKeyswitchKeyOwned<u64>>,
+    bsk: Option<SeededLweBootstrapKeyOwned<u64>>,
+    public: Option<SeededLweCompactPublicKeyOwned<u128>>,
+}
+
+impl Upgrade<EvaluationKey> for EvaluationKeyV1 {
+    type Error = std::convert::Infallible;
+
+    fn upgrade(self) -> Result<EvaluationKey, Self::Error> {
+        let Self { param_set, ksk, bsk, public } = self;
+        Ok(EvaluationKey { param_set, ksk, bsk, public, wash: None })
     }
 }
 
@@ -150,5 +168,28 @@ mod tests {
             client.decrypt(&public, &upgraded).unwrap(),
             client.decrypt(&public, &result).unwrap()
         );
+    }
+
+    /// An evaluation key made before label-only output upgrades without a washing key: it
+    /// still runs score models, and a label-only model refuses it in words.
+    #[test]
+    fn a_version_1_evaluation_key_upgrades_without_a_washing_key() {
+        let client = ClientKey::generate(Default::default()).unwrap();
+        let new = client.evaluation_key().unwrap();
+        assert!(new.has_wash_key());
+        let v1 = EvaluationKeyV1 {
+            param_set: new.param_set,
+            ksk: new.ksk.clone(),
+            bsk: new.bsk.clone(),
+            public: None,
+        };
+        let old = v1.upgrade().unwrap();
+        assert!(old.has_bootstrap_keys() && !old.has_wash_key());
+        let server = ServerKey::expand(&old).unwrap();
+        let mut label = crate::compiled::fixture_logreg().0;
+        label.encoding.label = true;
+        let err = Evaluator::new(&label, Some(&server)).unwrap_err();
+        assert!(matches!(err, crate::Error::MissingWashKey), "{err}");
+        assert!(err.to_string().contains("register a new evaluation key"));
     }
 }

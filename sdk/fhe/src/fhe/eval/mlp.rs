@@ -8,8 +8,9 @@ use tfhe::core_crypto::algorithms::slice_algorithms::{
 };
 use tfhe::core_crypto::prelude::*;
 
+use super::wash::{WashKey, Washer};
 use super::{Evaluator, Samples, Scratch, add_to_body, constant_lut, table_lut};
-use crate::compiled::{MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_TABLE, QMlp};
+use crate::compiled::{MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_TABLE, QHidden, QMlp};
 use crate::fhe::keys::BootstrapKeys;
 use crate::params::Params;
 
@@ -82,6 +83,7 @@ impl Evaluator<'_> {
         &self,
         m: &QMlp,
         sk: &BootstrapKeys,
+        wash: Option<&WashKey>,
         s: &Samples<'_>,
         rows: usize,
     ) -> (Vec<LweCiphertextOwned<u64>>, usize) {
@@ -125,25 +127,20 @@ impl Evaluator<'_> {
                     || Scratch::new(&self.params),
                     |scratch, i| {
                         let (r, j) = (i / next, i % next);
-                        let (mut z, mut y) = (s.zero(), s.zero());
-                        for (h, act) in acts[r * width..(r + 1) * width].iter().enumerate() {
-                            let [lz, ly] = &luts[h * next + j];
-                            slice_wrapping_add_assign(
-                                z.as_mut(),
-                                scratch.bootstrap(sk, act, lz).as_ref(),
-                            );
-                            slice_wrapping_add_assign(
-                                y.as_mut(),
-                                scratch.bootstrap(sk, act, ly).as_ref(),
-                            );
-                        }
-                        add_to_body(&mut z, (layer.bias[j] as u64).wrapping_shl(63 - B));
-                        add_to_body(&mut y, (layer.bias[j] as u64).wrapping_shl(64 - S));
+                        let row = &acts[r * width..(r + 1) * width];
+                        let luts = (0..width).map(|h| &luts[h * next + j]);
+                        let (z, y) = lookup_sum(scratch, sk, s, row, luts, layer.bias[j]);
                         floor.apply(scratch, sk, z, y, layer.offset[j])
                     },
                 )
                 .collect();
             width = next;
+        }
+        if let (Some(label), Some(wash)) = (&m.label, wash) {
+            return (
+                self.mlp_label(label, sk, wash, &floor, &acts, s, width),
+                rows * m.bootstraps(),
+            );
         }
         let delta = u32::from(self.model.encoding.output_delta_log);
         let n_out = m.constant.len();
@@ -174,6 +171,62 @@ impl Evaluator<'_> {
             .collect();
         (outputs, rows * m.bootstraps())
     }
+}
+
+impl Evaluator<'_> {
+    /// Label-only output: per row, the label neuron's pre-activation (two table bootstraps per
+    /// last-layer neuron, as a deeper layer's), its exact floor, a sign bootstrap to `±2^62`
+    /// and the wash.
+    #[allow(clippy::too_many_arguments)] // the stage's inputs, as `mlp` holds them
+    fn mlp_label(
+        &self,
+        label: &QHidden,
+        sk: &BootstrapKeys,
+        wash: &WashKey,
+        floor: &Floor,
+        acts: &[LweCiphertextOwned<u64>],
+        s: &Samples<'_>,
+        width: usize,
+    ) -> Vec<LweCiphertextOwned<u64>> {
+        let luts: Vec<[GlweCiphertextOwned<u64>; 2]> = label
+            .tables
+            .iter()
+            .map(|t| [self.mlp_table(&t[0], 63 - B), self.mlp_table(&t[0], 64 - S)])
+            .collect();
+        acts.par_chunks(width)
+            .map_init(
+                || Washer::new(&self.params),
+                |washer, row| {
+                    let scratch = washer.scratch();
+                    let (z, y) = lookup_sum(scratch, sk, s, row, luts.iter(), label.bias[0]);
+                    let t = floor.apply(scratch, sk, z, y, label.offset[0]);
+                    let mut bit = washer.sign(sk, &t);
+                    washer.wash(sk, wash, &mut bit);
+                    bit
+                },
+            )
+            .collect()
+    }
+}
+
+/// A deeper neuron's pre-activation at both scales: the sum of one table lookup per
+/// activation of the layer before at `z`'s scale (`[0]`) and at `y`'s (`[1]`), plus `bias`.
+fn lookup_sum<'l>(
+    scratch: &mut Scratch,
+    sk: &BootstrapKeys,
+    s: &Samples<'_>,
+    acts: &[LweCiphertextOwned<u64>],
+    luts: impl Iterator<Item = &'l [GlweCiphertextOwned<u64>; 2]>,
+    bias: i64,
+) -> (LweCiphertextOwned<u64>, LweCiphertextOwned<u64>) {
+    let (mut z, mut y) = (s.zero(), s.zero());
+    for (act, [lz, ly]) in acts.iter().zip(luts) {
+        slice_wrapping_add_assign(z.as_mut(), scratch.bootstrap(sk, act, lz).as_ref());
+        slice_wrapping_add_assign(y.as_mut(), scratch.bootstrap(sk, act, ly).as_ref());
+    }
+    add_to_body(&mut z, (bias as u64).wrapping_shl(63 - B));
+    add_to_body(&mut y, (bias as u64).wrapping_shl(64 - S));
+    (z, y)
 }
 
 const _: () = assert!(1 << (MLP_ACC_BITS - MLP_FLOOR_BITS) == MLP_TABLE);
