@@ -13,12 +13,12 @@ use alloy::{
 };
 use modelmart_bindings::{IModelMarket, ModelMarket, TestToken};
 use modelmart_coprocessor::queue::Queue;
-use modelmart_e2e::{BUYER, OPERATOR, SELLER, Stack, demo_model};
+use modelmart_e2e::{BUYER, OPERATOR, SELLER, Stack, demo_model, demo_model_as};
 use modelmart_fhe::params::ParamSetId;
 use modelmart_sdk::{
     Buyer, BuyerKeys, Error, Payment, Seller, Terms,
     blobs::{BlobClient, Kind},
-    card::ModelCard,
+    card::{ModelCard, OutputMode},
     dev::ETH,
     reasons, seal,
 };
@@ -130,6 +130,17 @@ async fn paid_private_inference_end_to_end() -> eyre::Result<()> {
     let clear_tree: Vec<Vec<i64>> =
         rows[..2].iter().map(|r| tree.predict_clear(r)).collect::<Result<_, _>>()?;
     assert_eq!(p.raw, clear_tree, "tree");
+
+    // a label-only network (on chain: output mode 2): the class is decided under FHE and washed,
+    // with the evaluation key registered above; the result holds the class and no score
+    let (mlp, mlp_card, _) =
+        demo_model_as("mlp30_16_2_breast_cancer", "breast_cancer", 0, OutputMode::LabelOnly)?;
+    let mlp_native = seller.publish(&mlp, &mlp_card, &native).await?.model_id;
+    seller.wait_accepted(mlp_native, MINUTE).await?;
+    let p = buyer.infer(mlp_native, &rows[..1], Payment::Auto).await?;
+    assert_eq!(p.raw, vec![mlp.predict_clear(&rows[0])?], "label-only network");
+    assert_eq!(p.scores, vec![Vec::<f64>::new()], "no score leaves a label-only listing");
+    assert_eq!(p.labels.as_ref().map(Vec::len), Some(1));
 
     // bad inputs are rejected on chain with a reason and refunded in full
     let model = buyer.model(lin_native).await?;
@@ -260,7 +271,7 @@ async fn paid_private_inference_end_to_end() -> eyre::Result<()> {
     let health: serde_json::Value =
         reqwest::get(format!("{}/healthz", stack.endpoint)).await?.json().await?;
     assert_eq!(health["status"], "ok", "{health}");
-    assert_eq!(health["queue"]["completed"], 5, "{health}");
+    assert_eq!(health["queue"]["completed"], 6, "{health}");
     let metrics = reqwest::get(format!("{}/metrics", stack.endpoint)).await?.text().await?;
     for series in [
         "modelmart_coprocessor_queue_depth",
@@ -272,7 +283,7 @@ async fn paid_private_inference_end_to_end() -> eyre::Result<()> {
     ] {
         assert!(metrics.contains(series), "{series} missing from /metrics");
     }
-    assert_eq!(queue_count(&stack, "completed").await?, 5);
+    assert_eq!(queue_count(&stack, "completed").await?, 6);
 
     // withdrawals: exactly what the completed jobs credited
     let seller_native: U256 = done

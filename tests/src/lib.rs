@@ -75,13 +75,23 @@ pub fn demo_model(
     data: &str,
     fhe_rows: usize,
 ) -> eyre::Result<(CompiledModel, ModelCard, Dataset)> {
+    demo_model_as(name, data, fhe_rows, card::OutputMode::Scores)
+}
+
+/// [`demo_model`] listed in output mode `mode` (label-only: binary classification networks).
+pub fn demo_model_as(
+    name: &str,
+    data: &str,
+    fhe_rows: usize,
+    mode: card::OutputMode,
+) -> eyre::Result<(CompiledModel, ModelCard, Dataset)> {
     let dir = fixtures();
     let model = import_onnx(&std::fs::read(dir.join(format!("models/{name}.onnx")))?)?;
     let train = Dataset::load(dir.join(format!("data/{data}_train.csv")))?;
     let test = Dataset::load(dir.join(format!("data/{data}_test.csv")))?;
     let description = format!("{name} trained on the bundled {data} data");
     let (compiled, card) =
-        card::prepare_listing(model, &train, &test, name, &description, "", fhe_rows)?;
+        card::prepare_listing_as(model, &train, &test, name, &description, fhe_rows, mode)?;
     Ok((compiled, card, test))
 }
 

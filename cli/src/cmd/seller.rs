@@ -5,6 +5,7 @@ use std::{path::PathBuf, time::Duration};
 
 use alloy::primitives::Address;
 use modelmart_fhe::{Dataset, onnx::import_onnx};
+use modelmart_sdk::card::{self, OutputMode};
 use modelmart_sdk::{Seller, Terms};
 use serde_json::json;
 
@@ -56,8 +57,21 @@ pub(crate) struct PublishArgs {
     /// Test rows to check under FHE for the card.
     #[arg(long, default_value_t = 4)]
     fhe_rows: usize,
+    /// What a result reveals: every score, or only the class (binary classification networks:
+    /// decided under FHE and washed, so the result reveals nothing else about the model).
+    #[arg(long, value_enum, default_value = "scores")]
+    output: OutputArg,
     #[command(flatten)]
     chain: ChainOpts,
+}
+
+/// `--output` of `modelmart seller publish`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum OutputArg {
+    /// Every score (any model).
+    Scores,
+    /// The predicted class only.
+    LabelOnly,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -132,12 +146,29 @@ pub(crate) async fn run(cmd: SellerCmd, out: &Output) -> eyre::Result<()> {
                 max_rows,
                 deadline,
                 fhe_rows,
+                output,
                 chain,
             } = *args;
             let step = out.step("compiling and measuring");
             let model = import_onnx(&std::fs::read(&onnx)?)?;
             let (train, test) = (Dataset::load(&train)?, Dataset::load(&test)?);
-            let d = demo::prepare(model, &train, test, &name, &description, &unit, fhe_rows)?;
+            let d = match output {
+                OutputArg::Scores => {
+                    demo::prepare(model, &train, test, &name, &description, &unit, fhe_rows)?
+                }
+                OutputArg::LabelOnly => {
+                    let (compiled, card) = card::prepare_listing_as(
+                        model,
+                        &train,
+                        &test,
+                        &name,
+                        &description,
+                        fhe_rows,
+                        OutputMode::LabelOnly,
+                    )?;
+                    demo::Demo { compiled, card, test }
+                }
+            };
             let seller = Seller::new(chain.connect().await?)?;
             let terms = Terms {
                 operator,

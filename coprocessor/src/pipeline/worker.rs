@@ -50,7 +50,7 @@ fn fhe_reason(e: &modelmart_fhe::Error) -> u16 {
         F::NonConformant { .. } | F::SchemaMismatch(_) => reasons::NON_CONFORMANT,
         F::TooManyRows { .. } => reasons::TOO_MANY_ROWS,
         // the registered key is not the kind the model needs (bootstrap keys vs public key)
-        F::MissingEvaluationKey | F::MissingPublicKey => reasons::KEY_MISSING,
+        F::MissingEvaluationKey | F::MissingPublicKey | F::MissingWashKey => reasons::KEY_MISSING,
         _ => reasons::MODEL_UNAVAILABLE,
     }
 }

@@ -29,16 +29,20 @@ pub enum CardError {
     /// The engine could not compile or measure the model.
     #[error(transparent)]
     Fhe(#[from] modelmart_fhe::Error),
-    /// The engine cannot produce this output mode yet.
-    #[error("output mode {0:?} is not computed under FHE yet; only `scores` can be listed")]
+    /// The engine cannot produce this output mode for this model.
+    #[error(
+        "output mode {0:?} is not computed under FHE for this model: `scores` is, for every \
+         model, and `label_only` for binary classification networks"
+    )]
     Unsupported(OutputMode),
 }
 
 /// What a result reveals, chosen by the seller per listing (the `outputMode` of the listing).
 ///
-/// Only [`OutputMode::Scores`] is computed today: rounding and argmax under FHE are not built yet
-/// (issue 7), so [`ModelCard::new`] refuses the other two rather than promise what a result
-/// would not keep.
+/// [`OutputMode::Scores`] is computed for every model; [`OutputMode::LabelOnly`] for binary
+/// classification networks, whose class is decided under FHE and washed (a model compiled with
+/// `CompileOptions::label_only`). Rounding under FHE is not built, so [`ModelCard::new`] refuses
+/// [`OutputMode::RoundedScores`] rather than promise what a result would not keep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutputMode {
@@ -46,7 +50,7 @@ pub enum OutputMode {
     Scores,
     /// Scores rounded to a coarse grid.
     RoundedScores,
-    /// The predicted label (or value) only.
+    /// The predicted class only.
     LabelOnly,
 }
 
@@ -76,6 +80,21 @@ impl OutputMode {
                  needs queries near every decision boundary."
             }
         }
+    }
+}
+
+/// Whether a card may offer `mode` for a model that computes a washed label (`label`) or
+/// scores: each program computes exactly one of the two.
+fn check_mode(mode: OutputMode, label: bool) -> Result<(), CardError> {
+    match (mode, label) {
+        (OutputMode::Scores, false) | (OutputMode::LabelOnly, true) => Ok(()),
+        (OutputMode::RoundedScores, _) => Err(CardError::Unsupported(mode)),
+        (OutputMode::LabelOnly, false) => Err(CardError::Invalid(
+            "label_only is offered by a model compiled for label-only output".into(),
+        )),
+        (OutputMode::Scores, true) => Err(CardError::Invalid(
+            "a model compiled for label-only output returns no scores".into(),
+        )),
     }
 }
 
@@ -159,13 +178,39 @@ impl Accuracy {
 /// its first `fhe_rows` rows, the `scores` output mode, the default cost model and `unit` for a
 /// regression model's value (empty: none).
 pub fn prepare_listing(
-    mut model: modelmart_fhe::model::Model,
+    model: modelmart_fhe::model::Model,
     train: &modelmart_fhe::Dataset,
     test: &modelmart_fhe::Dataset,
     name: &str,
     description: &str,
     unit: &str,
     fhe_rows: usize,
+) -> Result<(CompiledModel, ModelCard), CardError> {
+    prepare(model, train, test, (name, description, unit), fhe_rows, OutputMode::Scores)
+}
+
+/// [`prepare_listing`] in another output mode: [`OutputMode::LabelOnly`] compiles the model to
+/// decide its class under FHE (binary classification networks), which is what the card then
+/// offers and what its accuracy measures; no unit, since only classifiers have labels.
+pub fn prepare_listing_as(
+    model: modelmart_fhe::model::Model,
+    train: &modelmart_fhe::Dataset,
+    test: &modelmart_fhe::Dataset,
+    name: &str,
+    description: &str,
+    fhe_rows: usize,
+    output_mode: OutputMode,
+) -> Result<(CompiledModel, ModelCard), CardError> {
+    prepare(model, train, test, (name, description, ""), fhe_rows, output_mode)
+}
+
+fn prepare(
+    mut model: modelmart_fhe::model::Model,
+    train: &modelmart_fhe::Dataset,
+    test: &modelmart_fhe::Dataset,
+    (name, description, unit): (&str, &str, &str),
+    fhe_rows: usize,
+    output_mode: OutputMode,
 ) -> Result<(CompiledModel, ModelCard), CardError> {
     if train.names.len() != model.n_features() {
         return Err(CardError::Invalid(format!(
@@ -175,18 +220,20 @@ pub fn prepare_listing(
         )));
     }
     model.features = train.names.clone();
-    let compiled =
-        CompiledModel::compile(&model, &train.x, modelmart_fhe::CompileOptions::default())?;
+    let opts = modelmart_fhe::CompileOptions {
+        label_only: output_mode == OutputMode::LabelOnly,
+        ..Default::default()
+    };
+    let compiled = CompiledModel::compile(&model, &train.x, opts).map_err(|e| match e {
+        modelmart_fhe::Error::Unsupported(_) if opts.label_only => {
+            CardError::Unsupported(output_mode)
+        }
+        e => e.into(),
+    })?;
     let accuracy = Accuracy::measure(&model, &compiled, test, fhe_rows)?;
-    let card = ModelCard::new(
-        &compiled,
-        name,
-        description,
-        accuracy,
-        OutputMode::Scores,
-        &CostModel::default(),
-    )?
-    .with_unit(unit)?;
+    let card =
+        ModelCard::new(&compiled, name, description, accuracy, output_mode, &CostModel::default())?
+            .with_unit(unit)?;
     Ok((compiled, card))
 }
 
@@ -255,9 +302,7 @@ impl ModelCard {
         output_mode: OutputMode,
         cost_model: &CostModel,
     ) -> Result<Self, CardError> {
-        if output_mode != OutputMode::Scores {
-            return Err(CardError::Unsupported(output_mode));
-        }
+        check_mode(output_mode, compiled.encoding.label)?;
         let estimate = cost_model.estimate(compiled, 1);
         let task = match compiled.task {
             Task::Classification { .. } => "classification",
@@ -318,9 +363,7 @@ impl ModelCard {
         if card.format != CARD_FORMAT || card.version != CARD_VERSION {
             return Err(CardError::Format(format!("{} v{}", card.format, card.version)));
         }
-        if card.output_mode != OutputMode::Scores {
-            return Err(CardError::Unsupported(card.output_mode));
-        }
+        check_mode(card.output_mode, card.model.encoding.label)?;
         if card.name.trim().is_empty() || card.name.len() > 120 {
             return Err(CardError::Invalid("name must be 1-120 characters".into()));
         }

@@ -1,4 +1,5 @@
-// A decrypted result, readable: the label (or value) per row, with scores and probabilities.
+// A decrypted result, readable: the label (or value) per row, with scores and probabilities
+// (a label-only listing has neither).
 
 import { labelsOf, type ModelCard } from '../card';
 import type { Decoded } from '../fhe-protocol';
@@ -20,9 +21,12 @@ export function resultView(card: ModelCard, d: Decoded): HTMLElement {
       return h('div', { class: 'result-row', 'data-row': i, 'data-raw': JSON.stringify(raw) },
         d.raw.length > 1 ? h('p', { class: 'muted' }, `Row ${i + 1}`) : null,
         h('p', { class: 'prediction' }, h('span', { class: 'muted' }, d.labels ? 'Prediction: ' : 'Predicted value: '), h('strong', { class: 'label' }, headline)),
-        h('table', { class: 'scores' },
-          h('thead', {}, h('tr', {}, h('th', {}, d.labels ? 'class' : 'output'), h('th', {}, 'score'), probs ? h('th', {}, 'probability') : null)),
-          h('tbody', {}, rows.map(([name, s, p]) => h('tr', {}, h('td', {}, name), h('td', {}, s == null ? '—' : formatNumber(s)), probs ? h('td', {}, formatPercent(p)) : null)))),
+        // a label-only listing returns the class and nothing else: there is no score to show
+        rows.length === 0
+          ? h('p', { class: 'muted' }, 'Label-only listing: the result holds the predicted class and nothing else.')
+          : h('table', { class: 'scores' },
+            h('thead', {}, h('tr', {}, h('th', {}, d.labels ? 'class' : 'output'), h('th', {}, 'score'), probs ? h('th', {}, 'probability') : null)),
+            h('tbody', {}, rows.map(([name, s, p]) => h('tr', {}, h('td', {}, name), h('td', {}, s == null ? '—' : formatNumber(s)), probs ? h('td', {}, formatPercent(p)) : null)))),
         h('details', {}, h('summary', {}, 'Exact integer scores'), h('code', {}, JSON.stringify(raw))));
     }));
 }

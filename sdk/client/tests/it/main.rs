@@ -93,16 +93,66 @@ fn card_seal_open_evaluate_decrypt() {
     }
 }
 
+/// A label-only listing: a binary network compiled to decide its class under FHE; the card
+/// offers exactly that, says the result is washed, measures the label's accuracy, and reads
+/// back; a label-only card cannot claim scores; a model that cannot compute its label is
+/// refused for that mode in words.
+#[test]
+fn label_only_listings_are_binary_networks_with_washed_results() {
+    let load = |model: &str| {
+        let m = std::fs::read(fixture(&format!("models/{model}.onnx"))).unwrap();
+        import_onnx(&m).unwrap()
+    };
+    let data = |split: &str| Dataset::load(fixture(&format!("data/breast_cancer_{split}.csv")));
+    let (train, test) = (data("train").unwrap(), data("test").unwrap());
+    let (c, card) = modelmart_sdk::card::prepare_listing_as(
+        load("mlp30_16_2_breast_cancer"),
+        &train,
+        &test,
+        "Breast cancer screen (label only)",
+        "",
+        1,
+        OutputMode::LabelOnly,
+    )
+    .unwrap();
+    assert!(c.encoding.label && card.model.sanitized());
+    assert_eq!(card.output_mode, OutputMode::LabelOnly);
+    assert!(card.result_privacy.contains("Washed label"), "{}", card.result_privacy);
+    assert_eq!(card.accuracy.fhe_agreement, Some(1.0));
+    assert!(card.accuracy.quantized > 0.9, "{:?}", card.accuracy);
+    assert_eq!(ModelCard::from_bytes(&card.to_bytes()).unwrap(), card);
+    let mut v: serde_json::Value = serde_json::from_slice(&card.to_bytes()).unwrap();
+    v["output_mode"] = "scores".into();
+    v["leakage"] = OutputMode::Scores.leakage().into();
+    let claimed = ModelCard::from_bytes(&serde_json::to_vec(&v).unwrap());
+    assert!(matches!(claimed, Err(CardError::Invalid(_))), "{claimed:?}");
+    let refused = modelmart_sdk::card::prepare_listing_as(
+        load("logreg_breast_cancer"),
+        &train,
+        &test,
+        "no",
+        "",
+        0,
+        OutputMode::LabelOnly,
+    );
+    let err = refused.unwrap_err();
+    assert!(matches!(err, CardError::Unsupported(OutputMode::LabelOnly)), "{err}");
+    assert!(err.to_string().contains("binary classification networks"), "{err}");
+}
+
 #[test]
 fn bad_cards_are_refused_with_reasons() {
     let (c, _) = compiled("logreg_breast_cancer", "breast_cancer");
-    for mode in [OutputMode::RoundedScores, OutputMode::LabelOnly] {
-        let refused = ModelCard::new(&c, "ok", "", accuracy(), mode, &CostModel::default());
-        assert!(
-            matches!(refused, Err(CardError::Unsupported(m)) if m == mode),
-            "not computed under FHE yet"
-        );
-    }
+    let refused =
+        ModelCard::new(&c, "ok", "", accuracy(), OutputMode::RoundedScores, &CostModel::default());
+    assert!(
+        matches!(refused, Err(CardError::Unsupported(OutputMode::RoundedScores))),
+        "rounding is not computed under FHE"
+    );
+    // a card offers what its program computes: a score program is no label-only listing
+    let refused =
+        ModelCard::new(&c, "ok", "", accuracy(), OutputMode::LabelOnly, &CostModel::default());
+    assert!(matches!(refused, Err(CardError::Invalid(_))), "{refused:?}");
     let card = ModelCard::new(&c, "ok", "", accuracy(), OutputMode::Scores, &CostModel::default())
         .unwrap();
     let mut v: serde_json::Value = serde_json::from_slice(&card.to_bytes()).unwrap();
