@@ -3,6 +3,7 @@
 //! on every sample.
 
 mod digits;
+mod label;
 mod linear;
 mod mlp;
 mod public;
@@ -14,6 +15,8 @@ pub use linear::QLinear;
 pub use mlp::{MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_INPUT_BITS, MLP_TABLE, QHidden, QMlp};
 pub use public::{Decoded, PublicModel};
 pub use trees::{Comparison, MAX_PATH, QLeaf, QTrees, TREE_INPUT_BITS, TREE_LOW_BITS};
+
+pub(crate) use label::{DECIDE_BOOTSTRAPS, label_of};
 
 use serde::{Deserialize, Serialize};
 
@@ -31,8 +34,8 @@ pub struct CompileOptions {
     pub linear_input_bits: u8,
     /// Weight bits for linear models.
     pub linear_weight_bits: u8,
-    /// Compute the predicted class under FHE and return only it, washed (`fhe/eval/wash.rs`):
-    /// binary classification networks only, so far.
+    /// Compute the predicted class under FHE and return only it, washed (`compiled::label`):
+    /// binary classifiers of every family.
     pub label_only: bool,
 }
 
@@ -114,33 +117,39 @@ impl CompiledModel {
         let threshold = model.binary_threshold();
         match &model.program {
             Program::Mlp(m) => mlp::compile(model, m, calibration, threshold, opts.label_only),
-            _ if opts.label_only => Err(Error::Unsupported(
-                "label-only output for linear models and tree ensembles (only networks compute \
-                 their label under FHE so far)"
-                    .into(),
-            )),
+            Program::Linear(l) if opts.label_only => {
+                label::compile_linear(model, l, calibration, threshold)
+            }
+            Program::Trees(t) if opts.label_only => {
+                label::compile_trees(model, t, calibration, threshold)
+            }
             Program::Linear(l) => linear::compile(model, l, calibration, opts, threshold),
             Program::Trees(t) => trees::compile(model, t, calibration, threshold),
         }
     }
 
-    /// Number of output scores.
+    /// Number of output scores (one class for a label-only model).
     pub fn n_outputs(&self) -> usize {
+        if self.encoding.label {
+            return 1;
+        }
         match &self.program {
             QProgram::Linear(l) => l.weights.len(),
             QProgram::Trees(t) => t.constant.len(),
-            QProgram::Mlp(m) => m.outputs(),
+            QProgram::Mlp(m) => m.constant.len(),
         }
     }
 
-    /// Reference evaluation on one quantized row: the integer scores FHE must reproduce.
+    /// Reference evaluation on one quantized row: the integer scores FHE must reproduce (for
+    /// a label-only model, the class its decision value stands for).
     pub fn eval_clear(&self, q: &[u64]) -> Result<Vec<i64>> {
         self.schema.check_len(q.len())?;
-        Ok(match &self.program {
+        let out = match &self.program {
             QProgram::Linear(l) => l.eval(q),
             QProgram::Trees(t) => t.eval(q),
             QProgram::Mlp(m) => m.eval(q),
-        })
+        };
+        Ok(if self.encoding.label { vec![label_of(out[0])] } else { out })
     }
 
     /// Quantize a float row and evaluate it in the clear.
@@ -150,10 +159,13 @@ impl CompiledModel {
 
     /// Per-output value the encrypted scores are offset by (decryption adds it back).
     pub fn output_center(&self) -> Vec<i64> {
+        if self.encoding.label {
+            return vec![0];
+        }
         match &self.program {
             QProgram::Linear(l) => vec![0; l.weights.len()],
             QProgram::Trees(t) => t.center.clone(),
-            QProgram::Mlp(m) => m.output_center(),
+            QProgram::Mlp(m) => m.center.clone(),
         }
     }
 
@@ -170,8 +182,9 @@ impl CompiledModel {
     /// Number of programmable bootstraps one row costs.
     pub fn bootstraps_per_row(&self) -> usize {
         match &self.program {
+            QProgram::Linear(_) if self.encoding.label => DECIDE_BOOTSTRAPS,
             QProgram::Linear(_) => 0,
-            QProgram::Trees(t) => t.bootstraps(self.encoding.low_bits),
+            QProgram::Trees(t) => t.bootstraps(self.encoding.low_bits, self.encoding.label),
             QProgram::Mlp(m) => m.bootstraps(),
         }
     }
@@ -184,7 +197,10 @@ impl CompiledModel {
     /// Refuse a model this engine no longer evaluates: a linear model compiled for the 64-bit
     /// torus, from before results were sanitized (its results could not be).
     pub fn check_domain(&self) -> Result<()> {
-        if matches!(self.program, QProgram::Linear(_)) && !self.encoding.wide {
+        if matches!(self.program, QProgram::Linear(_))
+            && !self.encoding.wide
+            && !self.encoding.label
+        {
             return Err(Error::Unsupported(
                 "a linear model compiled for the 64-bit torus (before sanitized results): \
                  recompile it"

@@ -22,9 +22,6 @@ fn tables(t: &[Vec<Vec<i64>>], rows: usize, cols: usize, name: &str) -> Result<(
 pub(super) fn check(model: &CompiledModel) -> Result<()> {
     let features = model.schema.len();
     ensure(features > 0, || "no input features".into())?;
-    ensure(!model.encoding.label || matches!(model.program, QProgram::Mlp(_)), || {
-        "label-only encoding on a program that does not compute a label".into()
-    })?;
     match &model.program {
         QProgram::Linear(l) => {
             ensure(!l.weights.is_empty() && l.weights.len() == l.bias.len(), || {
@@ -32,11 +29,17 @@ pub(super) fn check(model: &CompiledModel) -> Result<()> {
             })?;
             ensure(l.weights.iter().all(|w| w.len() == features), || {
                 format!("linear: every weight row needs {features} weights")
+            })?;
+            ensure(!model.encoding.label || l.weights.len() == 1, || {
+                "linear: a label-only program has one decision row".into()
             })
         }
         QProgram::Trees(t) => {
             let outputs = t.constant.len();
             ensure(outputs > 0 && t.center.len() == outputs, || "trees: outputs differ".into())?;
+            ensure(!model.encoding.label || outputs == 1, || {
+                "trees: a label-only program has one decision value".into()
+            })?;
             ensure(t.comparisons.iter().all(|c| (c.feature as usize) < features), || {
                 "trees: a comparison reads a feature that does not exist".into()
             })?;
@@ -70,8 +73,8 @@ pub(super) fn check(model: &CompiledModel) -> Result<()> {
                 "network: label-only program and encoding disagree".into()
             })?;
             if let Some(label) = &m.label {
-                ensure(label.bias.len() == 1 && label.offset.len() == 1, || {
-                    "network: the label layer has one neuron".into()
+                ensure(label.bias.len() == 1 && label.offset == [0], || {
+                    "network: the label layer has one neuron, at offset 0".into()
                 })?;
                 ensure(m.tables.is_empty() && m.constant.is_empty(), || {
                     "network: a label-only program has no score tables".into()

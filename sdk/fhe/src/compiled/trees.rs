@@ -92,14 +92,20 @@ impl QTrees {
     }
 
     /// Bootstraps per row when features arrive as digits with `low_bits` low bits (0: whole):
-    /// those deciding the comparisons, plus one per (leaf, output) with a non-zero value.
-    pub fn bootstraps(&self, low_bits: u8) -> usize {
+    /// those deciding the comparisons, plus one per (leaf, output) with a non-zero value; a
+    /// label-only program (`label`) instead tests each leaf with a non-zero share twice (one
+    /// per scale of the floor) and then decides (`compiled::label`).
+    pub fn bootstraps(&self, low_bits: u8, label: bool) -> usize {
         let comparisons = if low_bits == 0 {
             self.comparisons.len()
         } else {
             self.digit_plan(low_bits).bootstraps()
         };
-        comparisons + self.leaf_outputs()
+        if label {
+            comparisons + 2 * self.leaf_outputs() + super::label::DECIDE_BOOTSTRAPS
+        } else {
+            comparisons + self.leaf_outputs()
+        }
     }
 
     /// Number of (leaf, output) bootstraps.
@@ -108,7 +114,7 @@ impl QTrees {
     }
 
     /// Per output, the integer score range `[lo, hi]` (exactly one leaf per tree is reached).
-    fn range(&self, k: usize, n_trees: usize) -> (i64, i64) {
+    pub(super) fn range(&self, k: usize, n_trees: usize) -> (i64, i64) {
         let (mut lo, mut hi) = (vec![i64::MAX; n_trees], vec![i64::MIN; n_trees]);
         for l in &self.leaves {
             let t = l.tree as usize;
@@ -275,13 +281,13 @@ fn fit(
 }
 
 /// A reachable leaf before quantization: (tree, path, values).
-type FloatLeaf = (u32, Vec<(u32, bool)>, Vec<f64>);
+pub(super) type FloatLeaf = (u32, Vec<(u32, bool)>, Vec<f64>);
 
 /// Float leaves; constant-folded leaves per output; distinct comparisons.
-type Walk = (Vec<Comparison>, Vec<FloatLeaf>, Vec<Vec<f64>>);
+pub(super) type Walk = (Vec<Comparison>, Vec<FloatLeaf>, Vec<Vec<f64>>);
 
 /// Walk every tree, folding comparisons whose outcome the quantization fixes.
-fn walk(ens: &TreeEnsemble, schema: &InputSchema) -> Result<Walk> {
+pub(super) fn walk(ens: &TreeEnsemble, schema: &InputSchema) -> Result<Walk> {
     let top = (1i64 << TREE_INPUT_BITS) - 1;
     let mut comparisons: Vec<Comparison> = Vec::new();
     let mut index: HashMap<Comparison, u32> = HashMap::new();

@@ -10,6 +10,8 @@
 
 #[cfg(test)]
 mod attack;
+mod floor;
+mod label;
 mod mlp;
 mod trees;
 pub(crate) mod wash;
@@ -115,27 +117,34 @@ impl<'a> Evaluator<'a> {
         let bk = || {
             self.server_key.and_then(|k| k.bootstrap.as_ref()).ok_or(Error::MissingEvaluationKey)
         };
-        let (cts, bootstraps) = match &self.model.program {
-            // `new` admits linear models only in the 128-bit domain
-            QProgram::Linear(l) => {
-                let pk = self.server_key.and_then(|k| k.public.as_ref()).filter(|_| self.sanitize);
-                (switch_and_pack(&self.linear_wide(l, pk, input), ell), 0)
-            }
-            QProgram::Trees(t) => {
-                let glwes = expand_input(&self.params, input);
-                let samples =
-                    Samples { glwes: &glwes, features: input.features(), params: &self.params };
-                let (outputs, pbs) = self.trees(t, bk()?, &samples, input.rows());
-                (switch_and_pack(&outputs, ell), pbs)
-            }
-            QProgram::Mlp(m) => {
-                let glwes = expand_input(&self.params, input);
-                let samples =
-                    Samples { glwes: &glwes, features: input.features(), params: &self.params };
-                let wash = self.server_key.and_then(|k| k.wash.as_ref());
-                let (outputs, pbs) = self.mlp(m, bk()?, wash, &samples, input.rows());
-                (switch_and_pack(&outputs, ell), pbs)
-            }
+        let rows = input.rows();
+        let pbs = rows * self.model.bootstraps_per_row();
+        let (cts, bootstraps) = if let (QProgram::Linear(l), true) =
+            (&self.model.program, self.model.encoding.wide)
+        {
+            let pk = self.server_key.and_then(|k| k.public.as_ref()).filter(|_| self.sanitize);
+            (switch_and_pack(&self.linear_wide(l, pk, input), ell), 0)
+        } else {
+            let glwes = expand_input(&self.params, input);
+            let s = Samples { glwes: &glwes, features: input.features(), params: &self.params };
+            let sk = bk()?;
+            let outputs = if self.model.encoding.label {
+                let key =
+                    self.server_key.and_then(|k| k.wash.as_ref()).ok_or(Error::MissingWashKey)?;
+                match &self.model.program {
+                    QProgram::Linear(l) => self.linear_label(l, sk, key, &s, rows),
+                    QProgram::Trees(t) => self.trees_label(t, sk, key, &s, rows),
+                    QProgram::Mlp(m) => self.mlp_label(m, sk, key, &s, rows),
+                }
+            } else {
+                match &self.model.program {
+                    // `new` admits linear models only in the 128-bit domain or label-only
+                    QProgram::Linear(_) => return Err(Error::MissingPublicKey),
+                    QProgram::Trees(t) => self.trees(t, sk, &s, rows),
+                    QProgram::Mlp(m) => self.mlp(m, sk, &s, rows),
+                }
+            };
+            (switch_and_pack(&outputs, ell), pbs)
         };
         let result = EncryptedResult {
             param_set: self.params.id.0,
@@ -260,6 +269,19 @@ fn table_lut(
         *c = value(i >> width_log);
     }
     lut
+}
+
+std::thread_local! {
+    /// A scratch per thread for bootstraps run beside a stage's own (`rayon::join`).
+    static SCRATCH: std::cell::RefCell<Option<Scratch>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Run `f` with this thread's spare bootstrap scratch (made on first use).
+fn with_scratch<R>(p: &Params, f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        f(slot.get_or_insert_with(|| Scratch::new(p)))
+    })
 }
 
 /// Per-thread bootstrap scratch.

@@ -1,16 +1,14 @@
 //! Quantization of ReLU networks into [`QMlp`]: per-neuron scales from calibration ranges,
 //! integer first-layer weights, contribution tables between layers and to the scores.
 
-use super::{MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_INPUT_BITS, MLP_TABLE, QHidden, QMlp};
-use crate::compiled::{CompiledModel, Encoding, QLinear, QProgram};
+use super::{
+    MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_INPUT_BITS, MLP_TABLE, QHidden, QMlp, floor_input_fits,
+};
+use crate::compiled::{CompiledModel, Encoding, QLinear, QProgram, label};
 use crate::model::{LinearModel, Mlp, Model, linear};
 use crate::params::{self, ParamSetId};
 use crate::quant::InputSchema;
 use crate::{Error, Result};
-
-/// Bits a washed label is modulus-switched to: its rounding noise (`~2^(64 - 16 + 3.2)`) stays
-/// far inside what the wash's flood leaves of the half-torus.
-const LABEL_LOG_MODULUS: u32 = 16;
 
 /// Per neuron: the scale that fits its calibration range `[lo, hi]` into the table window with
 /// offset `K`, choosing `K` for the finest scale.
@@ -158,22 +156,18 @@ fn deeper_layer(l: &LinearModel, before: &Quantizer, this: &Quantizer) -> Result
     Ok(QHidden { tables, bias, offset: this.offset.clone() })
 }
 
-/// A binary classifier's label neuron: its pre-activation is the difference of the two class
-/// scores, `(W[1][h] - W[0][h])` times `h`'s activation summed plus `b[1] - b[0]`, scaled so its
-/// worst case (every neuron at its largest contribution, plus rounding) stays inside the
-/// floor's window `[-2^B, 2^B)`, where the floor and a sign bootstrap decide `d >= 0` exactly.
-fn label_layer(out: &LinearModel, last: &Quantizer) -> Result<QHidden> {
-    if out.weights.len() != 2 {
-        return Err(Error::Unsupported(format!(
-            "label-only output for a network with {} scores (binary classifiers with one score \
-             per class only)",
-            out.weights.len()
-        )));
-    }
+/// A binary classifier's label neuron: its pre-activation is the decision value `d`
+/// (`compiled::label`: the two class scores' difference, or the score less the threshold),
+/// `coef`-weighted `W[k][h]` times `h`'s activation summed plus the bias, scaled so its worst
+/// case (every neuron at its largest contribution, plus rounding) stays inside the window
+/// `[-2^B, 2^B)`, where the floor and a sign bootstrap decide `d >= 0` exactly.
+fn label_layer(out: &LinearModel, last: &Quantizer, threshold: f64) -> Result<QHidden> {
+    let (coef, constant) = label::decision(out.weights.len(), threshold)?;
     let n_last = last.alpha.len();
     noise_check(n_last)?;
-    let diff = |h: usize, u: usize| (out.weights[1][h] - out.weights[0][h]) * last.act[h][u];
-    let bias = out.bias[1] - out.bias[0];
+    let share = |h: usize| out.weights.iter().zip(coef).map(|(w, c)| c * w[h]).sum::<f64>();
+    let diff = |h: usize, u: usize| share(h) * last.act[h][u];
+    let bias = out.bias.iter().zip(coef).map(|(b, c)| c * b).sum::<f64>() + constant;
     let width = (0..n_last)
         .map(|h| (0..MLP_TABLE).map(|u| diff(h, u).abs()).fold(0.0, f64::max))
         .sum::<f64>()
@@ -183,14 +177,13 @@ fn label_layer(out: &LinearModel, last: &Quantizer) -> Result<QHidden> {
     let tables = (0..n_last)
         .map(|h| vec![(0..MLP_TABLE).map(|u| (gamma * diff(h, u)).round() as i64).collect()])
         .collect();
-    Ok(QHidden { tables, bias: vec![(gamma * bias).round() as i64], offset: vec![0] })
+    Ok(QHidden { tables, bias: vec![label::strict_bias(gamma * bias)], offset: vec![0] })
 }
 
-/// A layer fed by `n_prev` table bootstraps per neuron: 8 standard deviations of their sum
-/// (with the floor's top bit) must stay inside the `2^58` margin.
+/// A layer fed by `n_prev` table bootstraps per neuron must keep their noise inside the floor's
+/// margin ([`floor_input_fits`]).
 fn noise_check(n_prev: usize) -> Result<()> {
-    let noise_log = params::PBS_NOISE_STD_LOG + 0.5 * ((n_prev + 2) as f64).log2() + 3.0;
-    if noise_log > 58.0 {
+    if !floor_input_fits(n_prev) {
         return Err(Error::Quantization(format!(
             "a hidden layer of {n_prev} neurons feeding another sums too much bootstrap noise"
         )));
@@ -228,23 +221,8 @@ pub(in crate::compiled) fn compile(
         deeper.push(layer);
     }
     let last = &quantizers[quantizers.len() - 1];
-    let encoding = |output_delta_log: u32, output_log_modulus: u32, label: bool| Encoding {
-        wide: false,
-        input_delta_log: (63 - MLP_ACC_BITS) as u8,
-        low_bits: 0,
-        output_delta_log: output_delta_log as u8,
-        output_log_modulus: output_log_modulus.min(64) as u8,
-        label,
-    };
     if label_only {
-        let labels = match &model.task {
-            crate::model::Task::Classification { labels } if labels.len() == 2 => labels,
-            _ => {
-                return Err(Error::Unsupported(
-                    "label-only output for a network that is not a binary classifier".into(),
-                ));
-            }
-        };
+        let labels = label::binary_labels(model)?.to_vec();
         let program = QMlp {
             hidden: first,
             offset: quantizers[0].offset.clone(),
@@ -253,17 +231,16 @@ pub(in crate::compiled) fn compile(
             constant: Vec::new(),
             center: Vec::new(),
             out_bits: 2,
-            label: Some(label_layer(out, last)?),
+            label: Some(label_layer(out, last, threshold)?),
         };
         return Ok(CompiledModel {
             param_set: ParamSetId::default(),
             schema,
-            task: crate::model::Task::Classification { labels: labels.clone() },
+            task: crate::model::Task::Classification { labels },
             post_transform: crate::model::PostTransform::None,
             scale: 1.0,
             threshold: 0.5,
-            // a washed bit at 2^62; switched to 2^16, its rounding adds ~2^51 of noise
-            encoding: encoding(62, LABEL_LOG_MODULUS, true),
+            encoding: label::encoding(63 - MLP_ACC_BITS, 0),
             program: QProgram::Mlp(program),
         });
     }
@@ -328,7 +305,14 @@ pub(in crate::compiled) fn compile(
                 post_transform: out.post_transform,
                 scale,
                 threshold,
-                encoding: encoding((64 - p) as u32, p as u32 + 1 + extra, false),
+                encoding: Encoding {
+                    wide: false,
+                    input_delta_log: (63 - MLP_ACC_BITS) as u8,
+                    low_bits: 0,
+                    output_delta_log: (64 - p) as u8,
+                    output_log_modulus: (p as u32 + 1 + extra).min(64) as u8,
+                    label: false,
+                },
                 program: QProgram::Mlp(program),
             });
         }

@@ -45,6 +45,12 @@ pub const MLP_FLOOR_BITS: u32 = MLP_ACC_BITS - 4;
 /// Entries of an activation table (4 bits).
 pub const MLP_TABLE: usize = 16;
 
+/// Whether the floor of a sum of `terms` bootstrap outputs is exact: 8 standard deviations of
+/// their noise (with the floor's own top-bit output) stay inside the `2^58` margin.
+pub(crate) fn floor_input_fits(terms: usize) -> bool {
+    crate::params::PBS_NOISE_STD_LOG + 0.5 * ((terms + 2) as f64).log2() + 3.0 <= 58.0
+}
+
 /// A hidden layer after the first: its pre-activations are sums of table lookups.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct QHidden {
@@ -91,10 +97,10 @@ pub struct QMlp {
     /// Bits of an encrypted score: `score - center` is reduced to signed `out_bits` bits, as
     /// decryption reduces it (only a wrapped-around pre-activation can reach beyond).
     pub out_bits: u32,
-    /// Label-only output: one neuron whose pre-activation is the scaled difference of the two
-    /// class scores; the result is its sign (class 1 when `floor(z / 2^S)` is in `[0, 16)`
-    /// modulo 32, i.e. `z >= 0` inside the window), washed. `tables`, `constant` and `center`
-    /// are then empty.
+    /// Label-only output: one neuron whose pre-activation is the decision value `d`, the scaled
+    /// difference of the two class scores (`compiled::label`): the program then computes `d`,
+    /// and the class, `d >= 0`, is decided under FHE and washed. `tables`, `constant` and
+    /// `center` are then empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<QHidden>,
 }
@@ -105,13 +111,6 @@ fn lookup(table: &[i64], offset: i64, z: i64) -> i64 {
     let t = z.div_euclid(1 << MLP_FLOOR_BITS);
     let u = (t + offset).rem_euclid(2 * MLP_TABLE as i64) as usize;
     if u < MLP_TABLE { table[u] } else { -table[u - MLP_TABLE] }
-}
-
-/// The class a label neuron's pre-activation `d` decides: what the exact floor and the sign
-/// bootstrap compute, wrap-around included (`d >= 0` for `d` in `[-2^B, 2^B)`).
-pub(crate) fn label_of(d: i64) -> i64 {
-    let t = d.div_euclid(1 << MLP_FLOOR_BITS);
-    i64::from(t.rem_euclid(2 * MLP_TABLE as i64) < MLP_TABLE as i64)
 }
 
 impl QMlp {
@@ -144,21 +143,10 @@ impl QMlp {
         z
     }
 
-    /// Outputs per row: one (the class) for label-only programs, else one per score.
-    pub fn outputs(&self) -> usize {
-        if self.label.is_some() { 1 } else { self.constant.len() }
-    }
-
-    /// Per output, the value decryption adds back (none for a label: it decrypts to the class).
-    pub fn output_center(&self) -> Vec<i64> {
-        if self.label.is_some() { vec![0] } else { self.center.clone() }
-    }
-
     pub(super) fn eval(&self, q: &[u64]) -> Vec<i64> {
         let z = self.last_hidden(q);
         if let Some(label) = &self.label {
-            let d = label.eval(&z, self.last_offset())[0];
-            return vec![label_of(d)];
+            return label.eval(&z, self.last_offset());
         }
         let (modulus, half) = (1i64 << self.out_bits, 1i64 << (self.out_bits - 1));
         (0..self.constant.len())
@@ -179,7 +167,7 @@ impl QMlp {
         let inner: usize = widths.windows(2).map(|w| 2 * w[0] * w[1]).sum();
         let last = widths.last().copied().unwrap_or(0);
         let out = if self.label.is_some() {
-            2 * last + 3 + 1 + crate::fhe::WASH_BOOTSTRAPS
+            2 * last + crate::compiled::DECIDE_BOOTSTRAPS
         } else {
             last * self.constant.len()
         };
@@ -264,18 +252,6 @@ mod tests {
         assert_eq!(m.lookup(0, 0, 11 * unit), 115); // t = 11 -> entry 15
         assert_eq!(m.lookup(0, 0, 12 * unit), -100); // entry 16 wraps to -entry 0
         assert_eq!(m.lookup(0, 0, -5 * unit), -115); // entry -1 = 31 -> -entry 15
-    }
-
-    /// The label is `d >= 0` inside the window `[-2^B, 2^B)` and wraps outside it, as the
-    /// floor and the sign bootstrap compute it.
-    #[test]
-    fn label_is_the_sign_inside_the_window() {
-        let w = 1i64 << MLP_ACC_BITS;
-        for (d, class) in [(0, 1), (-1, 0), (31, 1), (-32, 0), (w - 1, 1), (-w, 0)] {
-            assert_eq!(label_of(d), class, "d = {d}");
-        }
-        // beyond the window the floor's digit wraps, and so does the sign
-        assert_eq!((label_of(w), label_of(-w - 1)), (0, 1));
     }
 
     /// A second hidden layer sums table lookups of the first and floors the sum like the first

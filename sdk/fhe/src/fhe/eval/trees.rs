@@ -14,24 +14,35 @@ use tfhe::core_crypto::prelude::*;
 use super::{
     CMP_OUT_LOG, Evaluator, Samples, Scratch, add_to_body, constant_lut, half_value, table_lut,
 };
-use crate::compiled::{DigitTest, QTrees};
+use crate::compiled::{DigitTest, QLeaf, QTrees};
 use crate::fhe::keys::BootstrapKeys;
 
 impl Evaluator<'_> {
+    /// Every comparison of every row, `+v` when the row goes right (`rows x comparisons`).
+    pub(super) fn comparisons(
+        &self,
+        t: &QTrees,
+        sk: &BootstrapKeys,
+        s: &Samples<'_>,
+        rows: usize,
+    ) -> Vec<LweCiphertextOwned<u64>> {
+        if self.model.encoding.low_bits == 0 {
+            self.whole_comparisons(t, sk, s, rows)
+        } else {
+            self.digit_comparisons(t, sk, s, rows)
+        }
+    }
+
+    /// Scores of every row.
     pub(super) fn trees(
         &self,
         t: &QTrees,
         sk: &BootstrapKeys,
         s: &Samples<'_>,
         rows: usize,
-    ) -> (Vec<LweCiphertextOwned<u64>>, usize) {
+    ) -> Vec<LweCiphertextOwned<u64>> {
         let enc = self.model.encoding;
-        let cmp_out = if enc.low_bits == 0 {
-            self.whole_comparisons(t, sk, s, rows)
-        } else {
-            self.digit_comparisons(t, sk, s, rows)
-        };
-        let v = 1u64 << CMP_OUT_LOG;
+        let cmp_out = self.comparisons(t, sk, s, rows);
         let nc = t.comparisons.len();
         // leaf tests: sum dir_j out_j - (d - 1) v is +v only when every condition holds; the
         // bootstrap of leaf l for output k returns +-c with c = L * 2^(delta - 1), so
@@ -61,26 +72,15 @@ impl Evaluator<'_> {
                 || Scratch::new(&self.params),
                 |scratch, j| {
                     let (r, task) = (j / nt, j % nt);
-                    let leaf = &t.leaves[tasks[task].0];
-                    let mut acc = s.zero();
-                    for (c, right) in &leaf.path {
-                        let o = &cmp_out[r * nc + *c as usize];
-                        if *right {
-                            slice_wrapping_add_assign(acc.as_mut(), o.as_ref());
-                        } else {
-                            slice_wrapping_sub_assign(acc.as_mut(), o.as_ref());
-                        }
-                    }
-                    let d = leaf.path.len() as u64;
-                    let body = acc.get_mut_body().data;
-                    *body = body.wrapping_sub((d - 1).wrapping_mul(v));
+                    let row = &cmp_out[r * nc..(r + 1) * nc];
+                    let acc = leaf_phase(s, &t.leaves[tasks[task].0], row);
                     scratch.bootstrap(sk, &acc, &luts[task])
                 },
             )
             .collect();
         // scores minus their centre, in units of 2^output_delta_log
         let n_out = t.constant.len();
-        let outputs = (0..rows * n_out)
+        (0..rows * n_out)
             .into_par_iter()
             .map(|j| {
                 let (r, k) = (j / n_out, j % n_out);
@@ -100,8 +100,7 @@ impl Evaluator<'_> {
                 *body = body.wrapping_add(offset);
                 ct
             })
-            .collect();
-        (outputs, rows * t.bootstraps(enc.low_bits))
+            .collect()
     }
 
     /// Comparisons on whole 4-bit inputs: one sign bootstrap of `(2(q - T) - 1) u` each,
@@ -204,6 +203,28 @@ impl Evaluator<'_> {
             )
             .collect()
     }
+}
+
+/// A leaf test's input: `sum dir_j out_j - (d - 1) v` over the `d` comparisons on the leaf's
+/// path (`row`: the row's comparison outputs), `+v` when every condition holds and at most `-v`
+/// otherwise.
+pub(super) fn leaf_phase(
+    s: &Samples<'_>,
+    leaf: &QLeaf,
+    row: &[LweCiphertextOwned<u64>],
+) -> LweCiphertextOwned<u64> {
+    let mut acc = s.zero();
+    for (c, right) in &leaf.path {
+        let o = &row[*c as usize];
+        if *right {
+            slice_wrapping_add_assign(acc.as_mut(), o.as_ref());
+        } else {
+            slice_wrapping_sub_assign(acc.as_mut(), o.as_ref());
+        }
+    }
+    let d = leaf.path.len() as u64;
+    add_to_body(&mut acc, (d - 1).wrapping_mul(1 << CMP_OUT_LOG).wrapping_neg());
+    acc
 }
 
 /// The phase `(2 (x - threshold) - 1) 2^u_log` of input slot `slot` of row `row`: positive
