@@ -57,7 +57,7 @@ pub mod onnx;
 pub mod params;
 pub mod quant;
 
-pub use compiled::{CompileOptions, CompiledModel, PublicModel};
+pub use compiled::{CompileOptions, CompiledModel, Output, PublicModel};
 pub use data::Dataset;
 pub use error::{Error, Result};
 pub use fhe::{ClientKey, EncryptedInput, EncryptedResult, EvaluationKey, Evaluator, ServerKey};

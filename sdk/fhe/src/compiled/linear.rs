@@ -15,15 +15,20 @@ pub struct QLinear {
     pub weights: Vec<Vec<i64>>,
     /// Integer intercepts.
     pub bias: Vec<i64>,
+    /// Rounded-scores output only: per score, the centre (in rounded units) its floored value
+    /// is offset by; decryption adds it back (`compiled::rounded`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub center: Vec<i64>,
 }
 
 impl QLinear {
     pub(super) fn eval(&self, q: &[u64]) -> Vec<i64> {
-        self.weights
-            .iter()
-            .zip(&self.bias)
-            .map(|(w, b)| w.iter().zip(q).map(|(w, q)| w * *q as i64).sum::<i64>() + b)
-            .collect()
+        (0..self.weights.len()).map(|k| self.eval_row(k, q)).collect()
+    }
+
+    /// Output `k` of one quantized row.
+    pub(super) fn eval_row(&self, k: usize, q: &[u64]) -> i64 {
+        self.weights[k].iter().zip(q).map(|(w, q)| w * *q as i64).sum::<i64>() + self.bias[k]
     }
 
     /// Largest `sum_i |W_ki|` over outputs: the factor by which input noise grows.
@@ -68,7 +73,7 @@ pub(super) fn compile(
             lo = lo.min(b + neg);
             hi = hi.max(b + pos);
         }
-        let q = QLinear { weights, bias };
+        let q = QLinear { weights, bias, center: Vec::new() };
         let p = signed_bits(lo, hi);
         let Some(encoding) = wide_encoding(p, q.l1_norm()) else { continue };
         return Ok(CompiledModel {
@@ -115,5 +120,6 @@ pub(crate) fn wide_encoding(p: u32, l1: u64) -> Option<Encoding> {
         output_delta_log: delta_log as u8,
         output_log_modulus: log_modulus as u8,
         label: false,
+        rounded: false,
     })
 }

@@ -3,12 +3,12 @@
 //! on every sample.
 
 mod digits;
-mod label;
 mod linear;
 mod mlp;
 mod public;
 mod shape;
 mod trees;
+mod window;
 
 pub(crate) use digits::DigitTest;
 pub use linear::QLinear;
@@ -16,7 +16,9 @@ pub use mlp::{MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_INPUT_BITS, MLP_TABLE, QHidden, 
 pub use public::{Decoded, PublicModel};
 pub use trees::{Comparison, MAX_PATH, QLeaf, QTrees, TREE_INPUT_BITS, TREE_LOW_BITS};
 
-pub(crate) use label::{DECIDE_BOOTSTRAPS, label_of};
+pub(crate) use window::label::label_of;
+pub use window::rounded::ROUNDED_BITS;
+pub(crate) use window::rounded::{decode_rounded, rounded_bit, rounded_of};
 
 use serde::{Deserialize, Serialize};
 
@@ -25,23 +27,44 @@ use crate::params::ParamSetId;
 use crate::quant::InputSchema;
 use crate::{Error, Result};
 
-/// Options for compilation. Tree ensembles and networks take none: their input precision is
-/// fixed by their bootstrap encodings ([`TREE_INPUT_BITS`], [`MLP_INPUT_BITS`]) and their output
-/// precision by the bootstrap noise.
+/// What a compiled model's result holds, per row.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Output {
+    /// Every score at the program's precision. Linear models compute them in the 128-bit domain
+    /// and sanitize them by flooding; a bootstrapped model's scores are not sanitized (the card
+    /// layer lists such a model only rounded or label-only).
+    #[default]
+    Scores,
+    /// Every score rounded to [`ROUNDED_BITS`] bits under FHE, each bit washed
+    /// (`compiled::rounded`).
+    Rounded,
+    /// The class of a binary classifier decided under FHE, washed (`compiled::label`).
+    Label,
+}
+
+/// Options for compilation. Tree ensembles and networks take none but the output: their input
+/// precision is fixed by their bootstrap encodings ([`TREE_INPUT_BITS`], [`MLP_INPUT_BITS`]) and
+/// their output precision by the bootstrap noise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CompileOptions {
-    /// Input bits for linear models (no bootstrapping, so precision is cheap).
+    /// Input bits for linear models' scores (no bootstrapping, so precision is cheap).
     pub linear_input_bits: u8,
-    /// Weight bits for linear models.
+    /// Weight bits for linear models' scores.
     pub linear_weight_bits: u8,
-    /// Compute the predicted class under FHE and return only it, washed (`compiled::label`):
-    /// binary classifiers of every family.
-    pub label_only: bool,
+    /// What the result holds.
+    pub output: Output,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        Self { linear_input_bits: 10, linear_weight_bits: 10, label_only: false }
+        Self { linear_input_bits: 10, linear_weight_bits: 10, output: Output::Scores }
+    }
+}
+
+impl CompileOptions {
+    /// The default options with output `output`.
+    pub fn with_output(output: Output) -> Self {
+        Self { output, ..Self::default() }
     }
 }
 
@@ -80,9 +103,36 @@ pub struct Encoding {
     /// decrypts to the class index and reveals nothing else about the model.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub label: bool,
+    /// Every score is returned as [`ROUNDED_BITS`] washed bits, its value rounded to that many
+    /// bits (rounded-scores output): it decrypts to the rounded score and reveals nothing else.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rounded: bool,
 }
 
 impl Encoding {
+    /// Washed bits per output: one for a label, [`ROUNDED_BITS`] for a rounded score, none when
+    /// outputs are returned as computed.
+    pub fn washed_bits(&self) -> usize {
+        if self.label {
+            1
+        } else if self.rounded {
+            ROUNDED_BITS
+        } else {
+            0
+        }
+    }
+
+    /// What the result holds.
+    pub fn output(&self) -> Output {
+        if self.label {
+            Output::Label
+        } else if self.rounded {
+            Output::Rounded
+        } else {
+            Output::Scores
+        }
+    }
+
     /// Encrypted values per feature: 2 when features are split into digits, else 1.
     pub fn values_per_feature(&self) -> usize {
         if self.low_bits > 0 { 2 } else { 1 }
@@ -115,28 +165,30 @@ impl CompiledModel {
     pub fn compile(model: &Model, calibration: &[Vec<f64>], opts: CompileOptions) -> Result<Self> {
         model.validate()?;
         let threshold = model.binary_threshold();
-        match &model.program {
-            Program::Mlp(m) => mlp::compile(model, m, calibration, threshold, opts.label_only),
-            Program::Linear(l) if opts.label_only => {
-                label::compile_linear(model, l, calibration, threshold)
+        match (&model.program, opts.output) {
+            (Program::Mlp(m), _) => mlp::compile(model, m, calibration, threshold, opts.output),
+            (Program::Linear(l), Output::Scores) => {
+                linear::compile(model, l, calibration, opts, threshold)
             }
-            Program::Trees(t) if opts.label_only => {
-                label::compile_trees(model, t, calibration, threshold)
+            (Program::Trees(t), Output::Scores) => trees::compile(model, t, calibration, threshold),
+            (Program::Linear(l), Output::Label) => {
+                window::compile_linear_label(model, l, calibration, threshold)
             }
-            Program::Linear(l) => linear::compile(model, l, calibration, opts, threshold),
-            Program::Trees(t) => trees::compile(model, t, calibration, threshold),
+            (Program::Linear(l), Output::Rounded) => {
+                window::compile_linear_rounded(model, l, calibration, threshold)
+            }
+            (Program::Trees(t), output) => {
+                window::compile_trees(model, t, calibration, threshold, output)
+            }
         }
     }
 
-    /// Number of output scores (one class for a label-only model).
+    /// Number of outputs per row: scores, or one class for a label-only model.
     pub fn n_outputs(&self) -> usize {
-        if self.encoding.label {
-            return 1;
-        }
         match &self.program {
             QProgram::Linear(l) => l.weights.len(),
             QProgram::Trees(t) => t.constant.len(),
-            QProgram::Mlp(m) => m.constant.len(),
+            QProgram::Mlp(m) => m.window.as_ref().map_or(m.constant.len(), |w| w.bias.len()),
         }
     }
 
@@ -149,7 +201,13 @@ impl CompiledModel {
             QProgram::Trees(t) => t.eval(q),
             QProgram::Mlp(m) => m.eval(q),
         };
-        Ok(if self.encoding.label { vec![label_of(out[0])] } else { out })
+        Ok(match self.encoding.output() {
+            Output::Label => vec![label_of(out[0])],
+            Output::Rounded => {
+                out.iter().zip(self.output_center()).map(|(d, c)| rounded_of(*d) + c).collect()
+            }
+            Output::Scores => out,
+        })
     }
 
     /// Quantize a float row and evaluate it in the clear.
@@ -159,10 +217,8 @@ impl CompiledModel {
 
     /// Per-output value the encrypted scores are offset by (decryption adds it back).
     pub fn output_center(&self) -> Vec<i64> {
-        if self.encoding.label {
-            return vec![0];
-        }
         match &self.program {
+            QProgram::Linear(l) if self.encoding.rounded => l.center.clone(),
             QProgram::Linear(l) => vec![0; l.weights.len()],
             QProgram::Trees(t) => t.center.clone(),
             QProgram::Mlp(m) => m.center.clone(),
@@ -181,11 +237,17 @@ impl CompiledModel {
 
     /// Number of programmable bootstraps one row costs.
     pub fn bootstraps_per_row(&self) -> usize {
-        match &self.program {
-            QProgram::Linear(_) if self.encoding.label => DECIDE_BOOTSTRAPS,
+        let washed = self.encoding.washed_bits() > 0;
+        let own = match &self.program {
             QProgram::Linear(_) => 0,
-            QProgram::Trees(t) => t.bootstraps(self.encoding.low_bits, self.encoding.label),
+            QProgram::Trees(t) => t.bootstraps(self.encoding.low_bits, washed),
             QProgram::Mlp(m) => m.bootstraps(),
+        };
+        // each window value's floor, bits and washes
+        own + if washed {
+            window::washed_bootstraps(self.n_outputs(), self.encoding.label)
+        } else {
+            0
         }
     }
 
@@ -199,7 +261,7 @@ impl CompiledModel {
     pub fn check_domain(&self) -> Result<()> {
         if matches!(self.program, QProgram::Linear(_))
             && !self.encoding.wide
-            && !self.encoding.label
+            && self.encoding.washed_bits() == 0
         {
             return Err(Error::Unsupported(
                 "a linear model compiled for the 64-bit torus (before sanitized results): \

@@ -51,11 +51,11 @@ impl PublicModel {
         self.bootstraps_per_row > 0
     }
 
-    /// Whether results are sanitized: re-randomized under the buyer's public key with their
-    /// noise flooded, so a ciphertext reveals its decrypted scores and nothing else about the
-    /// weights (leveled models, computed in the 128-bit domain).
+    /// Whether results are sanitized, so a ciphertext reveals what it decrypts to and nothing
+    /// else about the model: leveled scores re-randomized and flooded in the 128-bit domain,
+    /// or washed labels and rounded scores.
     pub fn sanitized(&self) -> bool {
-        self.encoding.wide || self.encoding.label
+        self.encoding.wide || self.encoding.washed_bits() > 0
     }
 
     /// What a result ciphertext reveals beyond its decrypted scores (shown on the model card).
@@ -65,6 +65,11 @@ impl PublicModel {
              under the buyer's public key, noise flooded, bootstrapped, five times over), within \
              statistical distance 2^-44 of a ciphertext that depends only on the class; it \
              reveals the class and nothing else about the model."
+        } else if self.encoding.rounded {
+            "Washed rounded scores: every score is rounded to 5 bits under FHE and each bit \
+             washed (re-randomized under the buyer's public key, noise flooded, bootstrapped, \
+             five times over), within statistical distance 2^-44 per bit of ciphertexts that \
+             depend only on the rounded scores; it reveals them and nothing else about the model."
         } else if self.sanitized() {
             "Sanitized results: each result is re-randomized under the buyer's public key and \
              its noise flooded, within statistical distance 2^-40 of a ciphertext that depends \

@@ -2,7 +2,7 @@
 //! length the evaluators rely on, so a malformed program is refused when it is read, never
 //! indexed out of bounds during a paid job.
 
-use super::{CompiledModel, MAX_PATH, MLP_TABLE, QProgram};
+use super::{CompiledModel, MAX_PATH, MLP_TABLE, QProgram, ROUNDED_BITS};
 use crate::{Error, Result};
 
 fn ensure(ok: bool, what: impl FnOnce() -> String) -> Result<()> {
@@ -22,6 +22,14 @@ fn tables(t: &[Vec<Vec<i64>>], rows: usize, cols: usize, name: &str) -> Result<(
 pub(super) fn check(model: &CompiledModel) -> Result<()> {
     let features = model.schema.len();
     ensure(features > 0, || "no input features".into())?;
+    let e = model.encoding;
+    ensure(!(e.label && e.rounded || e.wide && e.washed_bits() > 0), || {
+        "an encoding that is label-only, rounded or leveled, not several".into()
+    })?;
+    // washed bits are read from values at 2^59 (rounded) or 2^62 (a label's bit)
+    ensure(!e.rounded || usize::from(e.output_delta_log) == 64 - ROUNDED_BITS, || {
+        "rounded scores at a precision other than their bits'".into()
+    })?;
     match &model.program {
         QProgram::Linear(l) => {
             ensure(!l.weights.is_empty() && l.weights.len() == l.bias.len(), || {
@@ -32,6 +40,9 @@ pub(super) fn check(model: &CompiledModel) -> Result<()> {
             })?;
             ensure(!model.encoding.label || l.weights.len() == 1, || {
                 "linear: a label-only program has one decision row".into()
+            })?;
+            ensure(l.center.len() == if e.rounded { l.weights.len() } else { 0 }, || {
+                "linear: centres only for rounded scores, one per score".into()
             })
         }
         QProgram::Trees(t) => {
@@ -69,17 +80,19 @@ pub(super) fn check(model: &CompiledModel) -> Result<()> {
                 tables(&layer.tables, width, next, &format!("network: hidden layer {}", i + 2))?;
                 width = next;
             }
-            ensure(m.label.is_some() == model.encoding.label, || {
-                "network: label-only program and encoding disagree".into()
+            ensure(m.window.is_some() == (e.washed_bits() > 0), || {
+                "network: washed-output program and encoding disagree".into()
             })?;
-            if let Some(label) = &m.label {
-                ensure(label.bias.len() == 1 && label.offset == [0], || {
-                    "network: the label layer has one neuron, at offset 0".into()
+            if let Some(window) = &m.window {
+                let n = window.bias.len();
+                ensure(n > 0 && window.offset == vec![0; n] && m.center.len() == n, || {
+                    "network: window layer sizes differ (or offsets are not 0)".into()
                 })?;
+                ensure(!e.label || n == 1, || "network: a label has one decision value".into())?;
                 ensure(m.tables.is_empty() && m.constant.is_empty(), || {
-                    "network: a label-only program has no score tables".into()
+                    "network: a washed-output program has no score tables".into()
                 })?;
-                return tables(&label.tables, width, 1, "network: label layer");
+                return tables(&window.tables, width, n, "network: window layer");
             }
             let outputs = m.constant.len();
             ensure(outputs > 0 && m.center.len() == outputs, || "network: outputs differ".into())?;
@@ -96,7 +109,7 @@ mod tests {
 
     fn mlp() -> QMlp {
         QMlp {
-            hidden: QLinear { weights: vec![vec![1; 30]; 2], bias: vec![0; 2] },
+            hidden: QLinear { weights: vec![vec![1; 30]; 2], bias: vec![0; 2], center: Vec::new() },
             offset: vec![1; 2],
             deeper: vec![QHidden {
                 tables: vec![vec![vec![0; MLP_TABLE]; 3]; 2],
@@ -107,7 +120,7 @@ mod tests {
             constant: vec![0; 2],
             center: vec![0; 2],
             out_bits: 8,
-            label: None,
+            window: None,
         }
     }
 

@@ -93,19 +93,16 @@ impl QTrees {
 
     /// Bootstraps per row when features arrive as digits with `low_bits` low bits (0: whole):
     /// those deciding the comparisons, plus one per (leaf, output) with a non-zero value; a
-    /// label-only program (`label`) instead tests each leaf with a non-zero share twice (one
-    /// per scale of the floor) and then decides (`compiled::label`).
-    pub fn bootstraps(&self, low_bits: u8, label: bool) -> usize {
+    /// program of washed outputs (`window`) instead takes two per such pair, one per scale of
+    /// the floor (its values' floors, bits and washes are counted by
+    /// `CompiledModel::bootstraps_per_row`).
+    pub fn bootstraps(&self, low_bits: u8, window: bool) -> usize {
         let comparisons = if low_bits == 0 {
             self.comparisons.len()
         } else {
             self.digit_plan(low_bits).bootstraps()
         };
-        if label {
-            comparisons + 2 * self.leaf_outputs() + super::label::DECIDE_BOOTSTRAPS
-        } else {
-            comparisons + self.leaf_outputs()
-        }
+        comparisons + if window { 2 } else { 1 } * self.leaf_outputs()
     }
 
     /// Number of (leaf, output) bootstraps.
@@ -189,6 +186,7 @@ pub(super) fn compile(
             output_delta_log: (64 - p) as u8,
             output_log_modulus: (p as u32 + RESULT_EXTRA_BITS).min(64) as u8,
             label: false,
+            rounded: false,
         };
         return Ok(CompiledModel {
             param_set: ParamSetId::default(),

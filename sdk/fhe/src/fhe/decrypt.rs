@@ -2,7 +2,7 @@
 
 use super::codec::EncryptedResult;
 use super::keys::ClientKey;
-use crate::compiled::PublicModel;
+use crate::compiled::{PublicModel, decode_rounded};
 use crate::params::Params;
 use crate::{Error, Result};
 
@@ -12,10 +12,13 @@ impl ClientKey {
     pub fn decrypt(&self, model: &PublicModel, result: &EncryptedResult) -> Result<Vec<Vec<i64>>> {
         let p = Params::get(self.param_set())?;
         result.check(&p)?;
-        if result.outputs() != model.outputs {
+        // a washed output is one ciphertext per bit
+        let bits = model.encoding.washed_bits();
+        let per_row = model.outputs * bits.max(1);
+        if result.outputs() != per_row {
             return Err(Error::nonconformant(
                 "encrypted result",
-                format!("{} outputs, model has {}", result.outputs(), model.outputs),
+                format!("{} ciphertexts per row, model has {per_row}", result.outputs()),
             ));
         }
         if result.log_modulus != model.encoding.output_log_modulus {
@@ -58,17 +61,25 @@ impl ClientKey {
                     .zip(&key)
                     .fold(0u64, |acc, (a, s)| acc.wrapping_add(a.wrapping_mul(*s)));
                 let phase = body.wrapping_sub(dot) & mask;
-                if model.encoding.label {
-                    // a washed bit: +2^62 (class 1) or -2^62, each with less than 2^62 of noise
+                if bits > 0 {
+                    // a washed bit: +2^62 (set) or -2^62, each with less than 2^62 of noise
                     i64::from(phase >> (ell - 1) == 0)
                 } else {
                     decode(phase, ell, step_log as u32)
                 }
             })
             .collect();
+        // a label is its one bit; a rounded score is read from its bits
+        let values: Vec<i64> = match bits {
+            0 | 1 => scores,
+            _ => scores
+                .chunks(bits)
+                .map(|b| decode_rounded(&b.iter().map(|v| *v == 1).collect::<Vec<_>>()))
+                .collect(),
+        };
         let center = &model.output_center;
-        Ok(scores
-            .chunks(result.outputs())
+        Ok(values
+            .chunks(model.outputs)
             .map(|row| row.iter().zip(center).map(|(s, c)| s + c).collect())
             .collect())
     }

@@ -11,10 +11,10 @@
 #[cfg(test)]
 mod attack;
 mod floor;
-mod label;
 mod mlp;
 mod trees;
 pub(crate) mod wash;
+mod washed;
 mod wide;
 
 use std::time::{Duration, Instant};
@@ -62,7 +62,7 @@ impl<'a> Evaluator<'a> {
         if model.needs_evaluation_key() && !server_key.is_some_and(ServerKey::has_bootstrap_keys) {
             return Err(Error::MissingEvaluationKey);
         }
-        if model.encoding.label && !server_key.is_some_and(ServerKey::has_wash_key) {
+        if model.encoding.washed_bits() > 0 && !server_key.is_some_and(ServerKey::has_wash_key) {
             return Err(Error::MissingWashKey);
         }
         model.check_domain()?;
@@ -119,37 +119,32 @@ impl<'a> Evaluator<'a> {
         };
         let rows = input.rows();
         let pbs = rows * self.model.bootstraps_per_row();
-        let (cts, bootstraps) = if let (QProgram::Linear(l), true) =
-            (&self.model.program, self.model.encoding.wide)
-        {
-            let pk = self.server_key.and_then(|k| k.public.as_ref()).filter(|_| self.sanitize);
-            (switch_and_pack(&self.linear_wide(l, pk, input), ell), 0)
-        } else {
-            let glwes = expand_input(&self.params, input);
-            let s = Samples { glwes: &glwes, features: input.features(), params: &self.params };
-            let sk = bk()?;
-            let outputs = if self.model.encoding.label {
-                let key =
-                    self.server_key.and_then(|k| k.wash.as_ref()).ok_or(Error::MissingWashKey)?;
-                match &self.model.program {
-                    QProgram::Linear(l) => self.linear_label(l, sk, key, &s, rows),
-                    QProgram::Trees(t) => self.trees_label(t, sk, key, &s, rows),
-                    QProgram::Mlp(m) => self.mlp_label(m, sk, key, &s, rows),
-                }
+        let (cts, bootstraps) =
+            if let (QProgram::Linear(l), true) = (&self.model.program, self.model.encoding.wide) {
+                let pk = self.server_key.and_then(|k| k.public.as_ref()).filter(|_| self.sanitize);
+                (switch_and_pack(&self.linear_wide(l, pk, input), ell), 0)
             } else {
-                match &self.model.program {
-                    // `new` admits linear models only in the 128-bit domain or label-only
-                    QProgram::Linear(_) => return Err(Error::MissingPublicKey),
-                    QProgram::Trees(t) => self.trees(t, sk, &s, rows),
-                    QProgram::Mlp(m) => self.mlp(m, sk, &s, rows),
-                }
+                let glwes = expand_input(&self.params, input);
+                let s = Samples { glwes: &glwes, features: input.features(), params: &self.params };
+                let sk = bk()?;
+                let outputs = if self.model.encoding.washed_bits() > 0 {
+                    let wash = self.server_key.and_then(|k| k.wash.as_ref());
+                    self.washed(sk, wash.ok_or(Error::MissingWashKey)?, &s, rows)
+                } else {
+                    match &self.model.program {
+                        // `new` admits linear models only in the 128-bit domain or washed
+                        QProgram::Linear(_) => return Err(Error::MissingPublicKey),
+                        QProgram::Trees(t) => self.trees(t, sk, &s, rows),
+                        QProgram::Mlp(m) => self.mlp(m, sk, &s, rows),
+                    }
+                };
+                (switch_and_pack(&outputs, ell), pbs)
             };
-            (switch_and_pack(&outputs, ell), pbs)
-        };
         let result = EncryptedResult {
             param_set: self.params.id.0,
             rows: input.rows() as u32,
-            outputs: self.model.n_outputs() as u32,
+            // a washed output is its bits' ciphertexts
+            outputs: (self.model.n_outputs() * self.model.encoding.washed_bits().max(1)) as u32,
             log_modulus: self.model.encoding.output_log_modulus,
             wide: self.model.encoding.wide,
             cts,

@@ -1,7 +1,9 @@
+use modelmart_fhe::compiled::ROUNDED_BITS;
 use modelmart_fhe::cost::CostModel;
 use modelmart_fhe::fhe::WASH_BOOTSTRAPS;
 use modelmart_fhe::{
     CompileOptions, CompiledModel, Dataset, EncryptedInput, EncryptedResult, Error, Evaluator,
+    Output,
 };
 
 use crate::{compiled, compiled_with, key_for, keys, public};
@@ -89,7 +91,7 @@ fn mlp_smoke_test() {
 /// that class is the score program's on almost every row.
 #[test]
 fn label_only_models_decrypt_to_the_clear_class() {
-    let label_only = CompileOptions { label_only: true, ..Default::default() };
+    let label_only = CompileOptions::with_output(Output::Label);
     // (model, rows checked under FHE, bootstraps besides the decision's)
     for (model, rows, own) in [
         ("logreg_breast_cancer", 0..16, 0),
@@ -122,6 +124,38 @@ fn label_only_models_decrypt_to_the_clear_class() {
     for (model, data) in [("logreg_digits", "digits"), ("ridge_diabetes", "diabetes")] {
         let err = compiled_with(model, data, label_only).unwrap_err();
         assert!(matches!(err, Error::Unsupported(_)), "{err}");
+    }
+}
+
+/// Rounded scores: every score rounded to 5 bits under FHE, each bit washed; the decrypted
+/// rounded scores equal the clear program's, stay within a few units of the float scores, and
+/// a multi-class model keeps its argmax on almost every row.
+#[test]
+fn rounded_scores_decrypt_to_the_clear_rounded_scores() {
+    let rounded = CompileOptions::with_output(Output::Rounded);
+    for (model, data, rows) in [
+        ("logreg_breast_cancer", "breast_cancer", 0..3),
+        ("logreg_digits", "digits", 0..1),
+        ("tree4_diabetes", "diabetes", 0..1),
+        ("mlp30_16_2_breast_cancer", "breast_cancer", 0..1),
+    ] {
+        let (c, test) = compiled_with(model, data, rounded).unwrap();
+        assert!(c.encoding.rounded && c.public().sanitized() && !c.encoding.wide, "{model}");
+        let (scores, _) = compiled(model, data);
+        let bits = c.n_outputs() * ROUNDED_BITS;
+        assert!(c.bootstraps_per_row() > bits * (1 + WASH_BOOTSTRAPS), "{model}");
+        if matches!(c.task, modelmart_fhe::model::Task::Classification { .. }) {
+            let same = test
+                .x
+                .iter()
+                .filter(|x| {
+                    c.class_of(&c.predict_clear(x).unwrap())
+                        == scores.class_of(&scores.predict_clear(x).unwrap())
+                })
+                .count();
+            assert!(same * 100 >= test.x.len() * 85, "{model}: {same} of {} agree", test.x.len());
+        }
+        roundtrip_with(&format!("rounded {model}"), &c, &test, rows);
     }
 }
 

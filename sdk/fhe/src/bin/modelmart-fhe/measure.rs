@@ -8,7 +8,7 @@ use eyre::{Context, bail};
 use modelmart_fhe::model::Task;
 use modelmart_fhe::{
     ClientKey, CompileOptions, CompiledModel, Dataset, EncryptedInput, EncryptedResult, Evaluator,
-    ServerKey, cost::CostModel, onnx::import_onnx, params::ParamSetId,
+    Output, ServerKey, cost::CostModel, onnx::import_onnx, params::ParamSetId,
 };
 use serde_json::json;
 
@@ -38,10 +38,31 @@ pub(crate) struct BenchArgs {
     /// Test rows checked for FHE == clear agreement (0 = the whole test split).
     #[arg(long, default_value_t = 0)]
     agreement_rows: usize,
-    /// Compile for label-only output (the class decided under FHE and washed; binary
-    /// classification networks).
-    #[arg(long)]
-    label_only: bool,
+    /// What results hold: every score, rounded scores (washed bits) or the class of a binary
+    /// classifier (a washed bit).
+    #[arg(long, value_enum, default_value = "scores")]
+    output: OutputArg,
+}
+
+/// `--output` of `modelmart-fhe bench`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum OutputArg {
+    /// Every score.
+    Scores,
+    /// Scores rounded to 5 bits under FHE, each bit washed.
+    Rounded,
+    /// The class of a binary classifier, washed.
+    Label,
+}
+
+impl From<OutputArg> for Output {
+    fn from(o: OutputArg) -> Self {
+        match o {
+            OutputArg::Scores => Output::Scores,
+            OutputArg::Rounded => Output::Rounded,
+            OutputArg::Label => Output::Label,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -76,7 +97,7 @@ pub(crate) fn bench(args: &BenchArgs) -> eyre::Result<()> {
             &dir.join(format!("data/{data}_test.csv")),
             args.samples,
             args.agreement_rows,
-            args.label_only,
+            args.output.into(),
         )?;
         println!("{line}");
     }
@@ -92,7 +113,7 @@ pub(crate) fn run(args: &RunArgs) -> eyre::Result<()> {
         &args.test,
         args.samples,
         args.agreement_rows,
-        false,
+        Output::Scores,
     )?;
     println!("{line}");
     Ok(())
@@ -110,7 +131,7 @@ fn measure(
     test: &std::path::Path,
     samples: usize,
     agreement_rows: usize,
-    label_only: bool,
+    output: Output,
 ) -> eyre::Result<serde_json::Value> {
     let bytes = std::fs::read(onnx).wrap_err_with(|| format!("reading {}", onnx.display()))?;
     let mut model = import_onnx(&bytes)?;
@@ -124,7 +145,7 @@ fn measure(
         );
     }
     model.features = train.names.clone();
-    let opts = CompileOptions { label_only, ..Default::default() };
+    let opts = CompileOptions::with_output(output);
     let compiled = CompiledModel::compile(&model, &train.x, opts)?;
     let classification = matches!(model.task, Task::Classification { .. });
 
@@ -207,8 +228,8 @@ fn measure(
         bail!("{name}: FHE agrees with the clear model on only {agree} of {n} test rows");
     }
     let cost = CostModel::default().estimate(&compiled, 1);
-    // what sanitization adds to each leveled result, or washing to a label (one thread)
-    let sanitize_ms = if compiled.encoding.label {
+    // what sanitization adds to each leveled result, or washing to a bit (one thread)
+    let sanitize_ms = if compiled.encoding.washed_bits() > 0 {
         let (wash, _) = modelmart_fhe::fhe::bench_wash(&client, &server, 5)?;
         json!(round(wash.as_secs_f64() * 1e3, 1))
     } else {
@@ -228,7 +249,8 @@ fn measure(
     };
     Ok(json!({
         "model": name,
-        "output": if compiled.encoding.label { "label" } else { "scores" },
+        "output": format!("{:?}", compiled.encoding.output()).to_lowercase(),
+        "washed_bits_per_row": compiled.n_outputs() * compiled.encoding.washed_bits(),
         "task": if classification { "classification" } else { "regression" },
         "features": model.n_features(),
         "keygen_s": round(keygen_s, 3),

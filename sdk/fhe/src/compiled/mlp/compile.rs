@@ -4,8 +4,10 @@
 use super::{
     MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_INPUT_BITS, MLP_TABLE, QHidden, QMlp, floor_input_fits,
 };
-use crate::compiled::{CompiledModel, Encoding, QLinear, QProgram, label};
-use crate::model::{LinearModel, Mlp, Model, linear};
+use crate::compiled::window::label::binary_labels;
+use crate::compiled::window::{self, Values};
+use crate::compiled::{CompiledModel, Encoding, Output, QLinear, QProgram};
+use crate::model::{LinearModel, Mlp, Model, PostTransform, Task, linear};
 use crate::params::{self, ParamSetId};
 use crate::quant::InputSchema;
 use crate::{Error, Result};
@@ -133,7 +135,7 @@ fn first_layer(l1: &LinearModel, schema: &InputSchema, q: &Quantizer) -> Result<
         }
         weights.push(row);
     }
-    Ok(QLinear { weights, bias })
+    Ok(QLinear { weights, bias, center: Vec::new() })
 }
 
 /// A deeper hidden layer: tables of `W[j][h]` times the activations of the layer before.
@@ -156,28 +158,43 @@ fn deeper_layer(l: &LinearModel, before: &Quantizer, this: &Quantizer) -> Result
     Ok(QHidden { tables, bias, offset: this.offset.clone() })
 }
 
-/// A binary classifier's label neuron: its pre-activation is the decision value `d`
-/// (`compiled::label`: the two class scores' difference, or the score less the threshold),
-/// `coef`-weighted `W[k][h]` times `h`'s activation summed plus the bias, scaled so its worst
-/// case (every neuron at its largest contribution, plus rounding) stays inside the window
-/// `[-2^B, 2^B)`, where the floor and a sign bootstrap decide `d >= 0` exactly.
-fn label_layer(out: &LinearModel, last: &Quantizer, threshold: f64) -> Result<QHidden> {
-    let (coef, constant) = label::decision(out.weights.len(), threshold)?;
+/// The window layer of washed outputs (`compiled::window`): one neuron per window value, whose
+/// pre-activation is that value's combination of the scores, `W[k][h]` times `h`'s activation
+/// summed plus the bias; the values share one scale, set so that each value's exact range over
+/// every combination of table entries (plus rounding) fits the window. Returns the layer, its
+/// scale and the values' centres.
+fn window_layer(
+    out: &LinearModel,
+    last: &Quantizer,
+    values: &Values,
+) -> Result<(QHidden, f64, Vec<i64>)> {
     let n_last = last.alpha.len();
     noise_check(n_last)?;
-    let share = |h: usize| out.weights.iter().zip(coef).map(|(w, c)| c * w[h]).sum::<f64>();
-    let diff = |h: usize, u: usize| share(h) * last.act[h][u];
-    let bias = out.bias.iter().zip(coef).map(|(b, c)| c * b).sum::<f64>() + constant;
-    let width = (0..n_last)
-        .map(|h| (0..MLP_TABLE).map(|u| diff(h, u).abs()).fold(0.0, f64::max))
-        .sum::<f64>()
-        + bias.abs();
-    let limit = f64::from(1u32 << MLP_ACC_BITS) - n_last as f64 - 2.0;
-    let gamma = if width > 0.0 { limit / width } else { 1.0 };
-    let tables = (0..n_last)
-        .map(|h| vec![(0..MLP_TABLE).map(|u| (gamma * diff(h, u)).round() as i64).collect()])
+    let n = values.rows.len();
+    let column = |h: usize| out.weights.iter().map(|w| w[h]).collect::<Vec<f64>>();
+    let share = |k: usize, h: usize, u: usize| values.share(k, &column(h)) * last.act[h][u];
+    let ranges: Vec<(f64, f64)> = (0..n)
+        .map(|k| {
+            let b = values.of(k, &out.bias);
+            (0..n_last).fold((b, b), |(lo, hi), h| {
+                let entries = (0..MLP_TABLE).map(|u| share(k, h, u));
+                let (mn, mx) = entries.fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
+                (lo + mn, hi + mx)
+            })
+        })
         .collect();
-    Ok(QHidden { tables, bias: vec![label::strict_bias(gamma * bias)], offset: vec![0] })
+    let alpha = values.scale(&ranges, n_last as f64 / 2.0 + 2.0);
+    let tables = (0..n_last)
+        .map(|h| {
+            (0..n)
+                .map(|k| (0..MLP_TABLE).map(|u| (alpha * share(k, h, u)).round() as i64).collect())
+                .collect()
+        })
+        .collect();
+    let centres: Vec<i64> = ranges.iter().map(|r| values.centre(alpha, *r)).collect();
+    let bias =
+        (0..n).map(|k| values.constant(alpha * values.of(k, &out.bias), centres[k])).collect();
+    Ok((QHidden { tables, bias, offset: vec![0; n] }, alpha, centres))
 }
 
 /// A layer fed by `n_prev` table bootstraps per neuron must keep their noise inside the floor's
@@ -196,7 +213,7 @@ pub(in crate::compiled) fn compile(
     mlp: &Mlp,
     calibration: &[Vec<f64>],
     threshold: f64,
-    label_only: bool,
+    output: Output,
 ) -> Result<CompiledModel> {
     let (out, hidden) = match mlp.layers.split_last() {
         Some((out, hidden)) if !hidden.is_empty() => (out, hidden),
@@ -221,26 +238,30 @@ pub(in crate::compiled) fn compile(
         deeper.push(layer);
     }
     let last = &quantizers[quantizers.len() - 1];
-    if label_only {
-        let labels = label::binary_labels(model)?.to_vec();
+    if output != Output::Scores {
+        let values = Values::new(output, out.weights.len(), threshold)?;
+        let labels = if values.label { Some(binary_labels(model)?.to_vec()) } else { None };
+        let (window, alpha, center) = window_layer(out, last, &values)?;
         let program = QMlp {
             hidden: first,
             offset: quantizers[0].offset.clone(),
             deeper,
             tables: Vec::new(),
             constant: Vec::new(),
-            center: Vec::new(),
+            center,
             out_bits: 2,
-            label: Some(label_layer(out, last, threshold)?),
+            window: Some(window),
         };
+        let unit = f64::from(1u32 << MLP_FLOOR_BITS);
         return Ok(CompiledModel {
             param_set: ParamSetId::default(),
             schema,
-            task: crate::model::Task::Classification { labels },
-            post_transform: crate::model::PostTransform::None,
-            scale: 1.0,
-            threshold: 0.5,
-            encoding: label::encoding(63 - MLP_ACC_BITS, 0),
+            post_transform: if values.label { PostTransform::None } else { out.post_transform },
+            scale: if values.label { 1.0 } else { unit / alpha },
+            threshold: if values.label { 0.5 } else { threshold },
+            task: labels
+                .map_or_else(|| model.task.clone(), |labels| Task::Classification { labels }),
+            encoding: window::encoding(output, 63 - MLP_ACC_BITS, 0),
             program: QProgram::Mlp(program),
         });
     }
@@ -287,7 +308,7 @@ pub(in crate::compiled) fn compile(
             constant,
             center: vec![0; n_out],
             out_bits: p as u32,
-            label: None,
+            window: None,
         };
         let mut fits = true;
         for k in 0..n_out {
@@ -312,6 +333,7 @@ pub(in crate::compiled) fn compile(
                     output_delta_log: (64 - p) as u8,
                     output_log_modulus: (p as u32 + 1 + extra).min(64) as u8,
                     label: false,
+                    rounded: false,
                 },
                 program: QProgram::Mlp(program),
             });

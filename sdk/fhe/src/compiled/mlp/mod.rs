@@ -97,12 +97,12 @@ pub struct QMlp {
     /// Bits of an encrypted score: `score - center` is reduced to signed `out_bits` bits, as
     /// decryption reduces it (only a wrapped-around pre-activation can reach beyond).
     pub out_bits: u32,
-    /// Label-only output: one neuron whose pre-activation is the decision value `d`, the scaled
-    /// difference of the two class scores (`compiled::label`): the program then computes `d`,
-    /// and the class, `d >= 0`, is decided under FHE and washed. `tables`, `constant` and
-    /// `center` are then empty.
+    /// Washed outputs (`compiled::window`): a layer of one neuron per window value (a label's
+    /// decision, or each score for rounded scores), whose pre-activations the program then
+    /// computes; `tables` and `constant` are then empty and `center` holds rounded scores'
+    /// centres (zero for a label).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label: Option<QHidden>,
+    pub window: Option<QHidden>,
 }
 
 /// What a table lookup returns for pre-activation `z` with offset `offset`, wrap-around included
@@ -145,8 +145,8 @@ impl QMlp {
 
     pub(super) fn eval(&self, q: &[u64]) -> Vec<i64> {
         let z = self.last_hidden(q);
-        if let Some(label) = &self.label {
-            return label.eval(&z, self.last_offset());
+        if let Some(window) = &self.window {
+            return window.eval(&z, self.last_offset());
         }
         let (modulus, half) = (1i64 << self.out_bits, 1i64 << (self.out_bits - 1));
         (0..self.constant.len())
@@ -159,17 +159,17 @@ impl QMlp {
     }
 
     /// Bootstraps per row: three per neuron for the exact floor, two per (neuron, neuron of the
-    /// next hidden layer), one per (last-layer neuron, output); a label-only program instead
-    /// takes two per last-layer neuron, three for the floor, one sign and the wash's.
+    /// next hidden layer), one per (last-layer neuron, output); a window layer instead takes
+    /// two per (last-layer neuron, window value), as a deeper layer (its values' floors, bits
+    /// and washes are counted by `CompiledModel::bootstraps_per_row`).
     pub fn bootstraps(&self) -> usize {
         let widths = self.widths();
         let floors = 3 * widths.iter().sum::<usize>();
         let inner: usize = widths.windows(2).map(|w| 2 * w[0] * w[1]).sum();
         let last = widths.last().copied().unwrap_or(0);
-        let out = if self.label.is_some() {
-            2 * last + crate::compiled::DECIDE_BOOTSTRAPS
-        } else {
-            last * self.constant.len()
+        let out = match &self.window {
+            Some(w) => 2 * last * w.bias.len(),
+            None => last * self.constant.len(),
         };
         floors + inner + out
     }
@@ -236,14 +236,14 @@ mod tests {
     #[test]
     fn lookup_wraps_negacyclically() {
         let m = QMlp {
-            hidden: QLinear { weights: vec![vec![1]], bias: vec![0] },
+            hidden: QLinear { weights: vec![vec![1]], bias: vec![0], center: Vec::new() },
             offset: vec![4],
             deeper: vec![],
             tables: vec![vec![(0..16).map(|u| 100 + u).collect()]],
             constant: vec![0],
             center: vec![0],
             out_bits: 8,
-            label: None,
+            window: None,
         };
         let unit = 1i64 << MLP_FLOOR_BITS;
         assert_eq!(m.lookup(0, 0, 0), 104); // t = 0 -> entry 4
@@ -260,7 +260,11 @@ mod tests {
     fn deeper_layers_sum_lookups_then_floor() {
         let unit = 1i64 << MLP_FLOOR_BITS;
         let m = QMlp {
-            hidden: QLinear { weights: vec![vec![unit], vec![-unit]], bias: vec![0, 0] },
+            hidden: QLinear {
+                weights: vec![vec![unit], vec![-unit]],
+                bias: vec![0, 0],
+                center: Vec::new(),
+            },
             offset: vec![2, 2],
             deeper: vec![QHidden {
                 // entry u of either neuron adds 10 u (neuron 0) or 3 u (neuron 1) to z_0
@@ -275,7 +279,7 @@ mod tests {
             constant: vec![7],
             center: vec![0],
             out_bits: 12,
-            label: None,
+            window: None,
         };
         assert_eq!(m.widths(), vec![2, 1]);
         assert_eq!(m.bootstraps(), 3 * 3 + 2 * 2 + 1);

@@ -6,14 +6,13 @@ use tfhe::core_crypto::algorithms::slice_algorithms::slice_wrapping_add_assign;
 use tfhe::core_crypto::prelude::*;
 
 use super::floor::{B, Floor, S, leveled};
-use super::wash::WashKey;
 use super::{Evaluator, Samples, Scratch, add_to_body, table_lut};
 use crate::compiled::{MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_TABLE, QMlp};
 use crate::fhe::keys::BootstrapKeys;
 
 impl Evaluator<'_> {
     /// A table of `MLP_TABLE` integers over a floored pre-activation, each entry at `2^shift`.
-    fn mlp_table(&self, table: &[i64], shift: u32) -> GlweCiphertextOwned<u64> {
+    pub(super) fn mlp_table(&self, table: &[i64], shift: u32) -> GlweCiphertextOwned<u64> {
         let width = self.params.polynomial_size.log2().0 - (B - S) as usize;
         table_lut(&self.params, width, |e| {
             (table.get(e).copied().unwrap_or(0) as u64).wrapping_shl(shift)
@@ -22,7 +21,7 @@ impl Evaluator<'_> {
 
     /// Every hidden layer of every row: the last layer's activations (`rows x width`, each a
     /// floored pre-activation ready for a table) and the width.
-    fn hidden(
+    pub(super) fn hidden(
         &self,
         m: &QMlp,
         sk: &BootstrapKeys,
@@ -112,34 +111,9 @@ impl Evaluator<'_> {
     }
 }
 
-impl Evaluator<'_> {
-    /// Label-only output: per row, the hidden layers, then the label neuron's decision value
-    /// (two table bootstraps per last-layer neuron, as a deeper layer's), decided.
-    pub(super) fn mlp_label(
-        &self,
-        m: &QMlp,
-        sk: &BootstrapKeys,
-        key: &WashKey,
-        s: &Samples<'_>,
-        rows: usize,
-    ) -> Vec<LweCiphertextOwned<u64>> {
-        let (acts, width) = self.hidden(m, sk, &Floor::new(&self.params), s, rows);
-        let Some(label) = &m.label else { return Vec::new() };
-        let luts: Vec<[GlweCiphertextOwned<u64>; 2]> = label
-            .tables
-            .iter()
-            .map(|t| [self.mlp_table(&t[0], 63 - B), self.mlp_table(&t[0], 64 - S)])
-            .collect();
-        self.decide(sk, key, rows, |scratch, r| {
-            let row = &acts[r * width..(r + 1) * width];
-            lookup_sum(scratch, sk, s, row, luts.iter(), label.bias[0])
-        })
-    }
-}
-
 /// A deeper neuron's pre-activation at both scales: the sum of one table lookup per
 /// activation of the layer before at `z`'s scale (`[0]`) and at `y`'s (`[1]`), plus `bias`.
-fn lookup_sum<'l>(
+pub(super) fn lookup_sum<'l>(
     scratch: &mut Scratch,
     sk: &BootstrapKeys,
     s: &Samples<'_>,

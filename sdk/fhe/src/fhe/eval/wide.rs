@@ -203,6 +203,7 @@ mod tests {
         let q = QLinear {
             weights: vec![(0..features as i64).map(|i| (i * 37 % 1001) - 500).collect(); 2],
             bias: vec![12345, -6789],
+            center: Vec::new(),
         };
         let (mut model, _) = crate::compiled::fixture_logreg();
         model.program = QProgram::Linear(q.clone());

@@ -1,0 +1,181 @@
+//! Washed outputs (`compiled::window`): each family brings its window values `d` at the two
+//! scales of the exact floor; every value is floored to `u = floor(d / 32)` at `2^59`, half an
+//! entry up; its bits are read by one bootstrap each (a sign for a label; four tables and the
+//! sign for a rounded score) and every bit is washed, so the result reveals the label or the
+//! rounded scores and nothing else about the model.
+
+use rayon::prelude::*;
+use tfhe::core_crypto::algorithms::slice_algorithms::slice_wrapping_add_assign;
+use tfhe::core_crypto::prelude::*;
+
+use super::floor::{B, Floor, S, leveled};
+use super::mlp::lookup_sum;
+use super::trees::leaf_phase;
+use super::wash::{WashKey, Washer};
+use super::{Evaluator, Samples, Scratch, add_to_body, constant_lut, half_value, table_lut};
+use crate::compiled::{QMlp, QProgram, QTrees, ROUNDED_BITS, rounded_bit};
+use crate::fhe::keys::BootstrapKeys;
+
+/// A washed bit is `±2^62`.
+const BIT: u64 = 1 << 62;
+
+/// A window value at both scales: `(d 2^(63 - B), d 2^(64 - S))`.
+type Pair = (LweCiphertextOwned<u64>, LweCiphertextOwned<u64>);
+
+impl Evaluator<'_> {
+    /// Every row's washed outputs: `rows x values x bits` washed bits.
+    pub(super) fn washed(
+        &self,
+        sk: &BootstrapKeys,
+        key: &WashKey,
+        s: &Samples<'_>,
+        rows: usize,
+    ) -> Vec<LweCiphertextOwned<u64>> {
+        let n = self.model.n_outputs();
+        let pairs: Vec<Pair> = match &self.model.program {
+            // leveled on the row's fresh inputs
+            QProgram::Linear(l) => (0..rows * n)
+                .into_par_iter()
+                .map(|j| leveled(s, j / n, &l.weights[j % n], l.bias[j % n]))
+                .collect(),
+            QProgram::Trees(t) => self.tree_window(t, sk, s, rows),
+            QProgram::Mlp(m) => self.mlp_window(m, sk, s, rows),
+        };
+        let floor = Floor::new(&self.params);
+        let values: Vec<LweCiphertextOwned<u64>> = pairs
+            .into_par_iter()
+            .map_init(|| Scratch::new(&self.params), |sc, (z, y)| floor.apply(sc, sk, z, y, 0))
+            .collect();
+        self.wash_bits(sk, key, &values)
+    }
+
+    /// Each value's bits, each washed: the sign alone for a label; for a rounded score, the
+    /// tables of `compiled::rounded_bit` for the low four, then the sign.
+    fn wash_bits(
+        &self,
+        sk: &BootstrapKeys,
+        key: &WashKey,
+        values: &[LweCiphertextOwned<u64>],
+    ) -> Vec<LweCiphertextOwned<u64>> {
+        let p = &self.params;
+        let width = p.polynomial_size.log2().0 + 1 - ROUNDED_BITS;
+        let sign = std::iter::once(constant_lut(p, BIT));
+        let luts: Vec<GlweCiphertextOwned<u64>> = if self.model.encoding.label {
+            sign.collect()
+        } else {
+            (0..ROUNDED_BITS - 1)
+                .map(|j| {
+                    let bit = |e| if rounded_bit(e, j) { BIT } else { BIT.wrapping_neg() };
+                    table_lut(p, width, bit)
+                })
+                .chain(sign)
+                .collect()
+        };
+        let bits = luts.len();
+        (0..values.len() * bits)
+            .into_par_iter()
+            .map_init(
+                || Washer::new(p),
+                |washer, i| {
+                    let mut bit =
+                        washer.scratch().bootstrap(sk, &values[i / bits], &luts[i % bits]);
+                    washer.wash(sk, key, &mut bit);
+                    bit
+                },
+            )
+            .collect()
+    }
+
+    /// A tree ensemble's window values: every leaf with a non-zero share `L` of value `k` is
+    /// tested twice, with tables answering `±L 2^(62 - B)` and `±L 2^(63 - S)`; adding `L` at
+    /// those scales gives `L` at `z`'s and at `y`'s scale when the leaf is reached and 0
+    /// otherwise (with one bootstrap's noise each), summed over leaves with the constant.
+    fn tree_window(
+        &self,
+        t: &QTrees,
+        sk: &BootstrapKeys,
+        s: &Samples<'_>,
+        rows: usize,
+    ) -> Vec<Pair> {
+        let cmp_out = self.comparisons(t, sk, s, rows);
+        let nc = t.comparisons.len();
+        let n = t.constant.len();
+        let tasks: Vec<(usize, usize)> = t
+            .leaves
+            .iter()
+            .enumerate()
+            .flat_map(|(li, l)| (0..n).filter(|k| l.values[*k] != 0).map(move |k| (li, k)))
+            .collect();
+        let (dz, dy) = ((63 - B) as u8, (64 - S) as u8);
+        let luts: Vec<[GlweCiphertextOwned<u64>; 2]> = tasks
+            .iter()
+            .map(|(li, k)| {
+                let v = t.leaves[*li].values[*k];
+                [half_value(v, dz), half_value(v, dy)].map(|h| constant_lut(&self.params, h))
+            })
+            .collect();
+        let nt = tasks.len();
+        let outs: Vec<[LweCiphertextOwned<u64>; 2]> = (0..rows * nt)
+            .into_par_iter()
+            .map_init(
+                || Scratch::new(&self.params),
+                |scratch, j| {
+                    let (r, task) = (j / nt, j % nt);
+                    let row = &cmp_out[r * nc..(r + 1) * nc];
+                    let acc = leaf_phase(s, &t.leaves[tasks[task].0], row);
+                    let [lz, ly] = &luts[task];
+                    [scratch.bootstrap(sk, &acc, lz), scratch.bootstrap(sk, &acc, ly)]
+                },
+            )
+            .collect();
+        (0..rows * n)
+            .into_par_iter()
+            .map(|j| {
+                let (r, k) = (j / n, j % n);
+                let (mut z, mut y) = (s.zero(), s.zero());
+                let c = t.constant[k] as u64;
+                let (mut cz, mut cy) =
+                    (c.wrapping_shl(u32::from(dz)), c.wrapping_shl(u32::from(dy)));
+                for (task, (li, kk)) in tasks.iter().enumerate() {
+                    if *kk == k {
+                        let [oz, oy] = &outs[r * nt + task];
+                        slice_wrapping_add_assign(z.as_mut(), oz.as_ref());
+                        slice_wrapping_add_assign(y.as_mut(), oy.as_ref());
+                        let v = t.leaves[*li].values[k];
+                        cz = cz.wrapping_add(half_value(v, dz));
+                        cy = cy.wrapping_add(half_value(v, dy));
+                    }
+                }
+                add_to_body(&mut z, cz);
+                add_to_body(&mut y, cy);
+                (z, y)
+            })
+            .collect()
+    }
+
+    /// A network's window values: the hidden layers, then each window neuron's pre-activation
+    /// (two table bootstraps per last-layer neuron, as a deeper layer's).
+    fn mlp_window(&self, m: &QMlp, sk: &BootstrapKeys, s: &Samples<'_>, rows: usize) -> Vec<Pair> {
+        let (acts, width) = self.hidden(m, sk, &Floor::new(&self.params), s, rows);
+        let Some(window) = &m.window else { return Vec::new() };
+        let n = window.bias.len();
+        let luts: Vec<[GlweCiphertextOwned<u64>; 2]> = window
+            .tables
+            .iter()
+            .flatten()
+            .map(|t| [self.mlp_table(t, 63 - B), self.mlp_table(t, 64 - S)])
+            .collect();
+        (0..rows * n)
+            .into_par_iter()
+            .map_init(
+                || Scratch::new(&self.params),
+                |scratch, j| {
+                    let (r, k) = (j / n, j % n);
+                    let row = &acts[r * width..(r + 1) * width];
+                    let luts = (0..width).map(|h| &luts[h * n + k]);
+                    lookup_sum(scratch, sk, s, row, luts, window.bias[k])
+                },
+            )
+            .collect()
+    }
+}
