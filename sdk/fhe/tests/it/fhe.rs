@@ -29,6 +29,12 @@ fn roundtrip_with(model: &str, c: &CompiledModel, test: &Dataset, rows: std::ops
     }
 }
 
+/// Test rows on which two compilations of a classifier predict the same class.
+fn same_class(a: &CompiledModel, b: &CompiledModel, test: &Dataset) -> usize {
+    let class = |c: &CompiledModel, x: &[f64]| c.class_of(&c.predict_clear(x).unwrap());
+    test.x.iter().filter(|x| class(a, x) == class(b, x)).count()
+}
+
 #[test]
 fn linear_models_agree_with_clear_on_whole_test_split() {
     // leveled only: cheap enough to check every test row in the default suite
@@ -106,15 +112,7 @@ fn label_only_models_decrypt_to_the_clear_class() {
         if own != usize::MAX {
             assert_eq!(c.bootstraps_per_row(), own + 3 + 1 + WASH_BOOTSTRAPS, "{model}");
         }
-        let (scores, _) = compiled(model, "breast_cancer");
-        let same = test
-            .x
-            .iter()
-            .filter(|x| {
-                c.class_of(&c.predict_clear(x).unwrap())
-                    == scores.class_of(&scores.predict_clear(x).unwrap())
-            })
-            .count();
+        let same = same_class(&c, &compiled(model, "breast_cancer").0, &test);
         assert!(same * 100 >= test.x.len() * 90, "{model}: {same} of {} rows agree", test.x.len());
         roundtrip_with(&format!("label-only {model}"), &c, &test, rows);
         // a label is washed with the evaluation key's washing key, never with the public key
@@ -145,14 +143,7 @@ fn rounded_scores_decrypt_to_the_clear_rounded_scores() {
         let bits = c.n_outputs() * ROUNDED_BITS;
         assert!(c.bootstraps_per_row() > bits * (1 + WASH_BOOTSTRAPS), "{model}");
         if matches!(c.task, modelmart_fhe::model::Task::Classification { .. }) {
-            let same = test
-                .x
-                .iter()
-                .filter(|x| {
-                    c.class_of(&c.predict_clear(x).unwrap())
-                        == scores.class_of(&scores.predict_clear(x).unwrap())
-                })
-                .count();
+            let same = same_class(&c, &scores, &test);
             assert!(same * 100 >= test.x.len() * 85, "{model}: {same} of {} agree", test.x.len());
         }
         roundtrip_with(&format!("rounded {model}"), &c, &test, rows);

@@ -42,20 +42,11 @@ impl Evaluator<'_> {
         rows: usize,
     ) -> Vec<LweCiphertextOwned<u64>> {
         let enc = self.model.encoding;
-        let cmp_out = self.comparisons(t, sk, s, rows);
-        let nc = t.comparisons.len();
         // leaf tests: sum dir_j out_j - (d - 1) v is +v only when every condition holds; the
         // bootstrap of leaf l for output k returns +-c with c = L * 2^(delta - 1), so
         // out + c is L * 2^delta when the leaf is reached and 0 otherwise, with the noise of a
         // single bootstrap whatever L is
-        let tasks: Vec<(usize, usize)> = t
-            .leaves
-            .iter()
-            .enumerate()
-            .flat_map(|(li, leaf)| {
-                leaf.values.iter().enumerate().filter(|(_, v)| **v != 0).map(move |(k, _)| (li, k))
-            })
-            .collect();
+        let tasks = leaf_tasks(t);
         let luts: Vec<GlweCiphertextOwned<u64>> = tasks
             .iter()
             .map(|(li, k)| {
@@ -66,18 +57,9 @@ impl Evaluator<'_> {
             })
             .collect();
         let nt = tasks.len();
-        let leaf_out: Vec<LweCiphertextOwned<u64>> = (0..rows * nt)
-            .into_par_iter()
-            .map_init(
-                || Scratch::new(&self.params),
-                |scratch, j| {
-                    let (r, task) = (j / nt, j % nt);
-                    let row = &cmp_out[r * nc..(r + 1) * nc];
-                    let acc = leaf_phase(s, &t.leaves[tasks[task].0], row);
-                    scratch.bootstrap(sk, &acc, &luts[task])
-                },
-            )
-            .collect();
+        let leaf_out = self.leaf_tests(t, sk, s, rows, &tasks, |scratch, acc, task| {
+            scratch.bootstrap(sk, acc, &luts[task])
+        });
         // scores minus their centre, in units of 2^output_delta_log
         let n_out = t.constant.len();
         (0..rows * n_out)
@@ -100,6 +82,32 @@ impl Evaluator<'_> {
                 *body = body.wrapping_add(offset);
                 ct
             })
+            .collect()
+    }
+
+    /// The comparisons of every row, then `test` of each (row, task)'s leaf-test input with the
+    /// task's index (`rows x tasks`, a task being a pair of [`leaf_tasks`]).
+    pub(super) fn leaf_tests<T: Send>(
+        &self,
+        t: &QTrees,
+        sk: &BootstrapKeys,
+        s: &Samples<'_>,
+        rows: usize,
+        tasks: &[(usize, usize)],
+        test: impl Fn(&mut Scratch, &LweCiphertextOwned<u64>, usize) -> T + Sync,
+    ) -> Vec<T> {
+        let cmp_out = self.comparisons(t, sk, s, rows);
+        let (nc, nt) = (t.comparisons.len(), tasks.len());
+        (0..rows * nt)
+            .into_par_iter()
+            .map_init(
+                || Scratch::new(&self.params),
+                |scratch, j| {
+                    let (r, task) = (j / nt, j % nt);
+                    let acc = leaf_phase(s, &t.leaves[tasks[task].0], &cmp_out[r * nc..][..nc]);
+                    test(scratch, &acc, task)
+                },
+            )
             .collect()
     }
 
@@ -203,6 +211,15 @@ impl Evaluator<'_> {
             )
             .collect()
     }
+}
+
+/// Every (leaf, output) pair whose leaf value is not zero: what the leaf tests are run for.
+pub(super) fn leaf_tasks(t: &QTrees) -> Vec<(usize, usize)> {
+    t.leaves
+        .iter()
+        .enumerate()
+        .flat_map(|(li, l)| (0..l.values.len()).filter(|k| l.values[*k] != 0).map(move |k| (li, k)))
+        .collect()
 }
 
 /// A leaf test's input: `sum dir_j out_j - (d - 1) v` over the `d` comparisons on the leaf's

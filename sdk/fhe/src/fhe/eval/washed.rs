@@ -10,7 +10,7 @@ use tfhe::core_crypto::prelude::*;
 
 use super::floor::{B, Floor, S, leveled};
 use super::mlp::lookup_sum;
-use super::trees::leaf_phase;
+use super::trees::leaf_tasks;
 use super::wash::{WashKey, Washer};
 use super::{Evaluator, Samples, Scratch, add_to_body, constant_lut, half_value, table_lut};
 use crate::compiled::{QMlp, QProgram, QTrees, ROUNDED_BITS, rounded_bit};
@@ -97,15 +97,8 @@ impl Evaluator<'_> {
         s: &Samples<'_>,
         rows: usize,
     ) -> Vec<Pair> {
-        let cmp_out = self.comparisons(t, sk, s, rows);
-        let nc = t.comparisons.len();
         let n = t.constant.len();
-        let tasks: Vec<(usize, usize)> = t
-            .leaves
-            .iter()
-            .enumerate()
-            .flat_map(|(li, l)| (0..n).filter(|k| l.values[*k] != 0).map(move |k| (li, k)))
-            .collect();
+        let tasks = leaf_tasks(t);
         let (dz, dy) = ((63 - B) as u8, (64 - S) as u8);
         let luts: Vec<[GlweCiphertextOwned<u64>; 2]> = tasks
             .iter()
@@ -115,19 +108,9 @@ impl Evaluator<'_> {
             })
             .collect();
         let nt = tasks.len();
-        let outs: Vec<[LweCiphertextOwned<u64>; 2]> = (0..rows * nt)
-            .into_par_iter()
-            .map_init(
-                || Scratch::new(&self.params),
-                |scratch, j| {
-                    let (r, task) = (j / nt, j % nt);
-                    let row = &cmp_out[r * nc..(r + 1) * nc];
-                    let acc = leaf_phase(s, &t.leaves[tasks[task].0], row);
-                    let [lz, ly] = &luts[task];
-                    [scratch.bootstrap(sk, &acc, lz), scratch.bootstrap(sk, &acc, ly)]
-                },
-            )
-            .collect();
+        let outs = self.leaf_tests(t, sk, s, rows, &tasks, |scratch, acc, task| {
+            luts[task].each_ref().map(|lut| scratch.bootstrap(sk, acc, lut))
+        });
         (0..rows * n)
             .into_par_iter()
             .map(|j| {
