@@ -125,22 +125,25 @@ async fn paid_private_inference_end_to_end() -> eyre::Result<()> {
     let p = buyer.infer(lin_usd, &rows[..1], Payment::Approve).await?;
     assert_eq!(p.raw, clear_lin[..1], "approve");
 
-    // a bootstrapped model: the evaluation key is uploaded and used
+    // a bootstrapped model, label-only (on chain: output mode 2): the evaluation key is
+    // uploaded and used; the class is decided under FHE and washed, and no score leaves
+    assert_eq!(tree_card.output_mode, OutputMode::LabelOnly);
     let p = buyer.infer(tree_native, &rows[..2], Payment::Auto).await?;
     let clear_tree: Vec<Vec<i64>> =
         rows[..2].iter().map(|r| tree.predict_clear(r)).collect::<Result<_, _>>()?;
     assert_eq!(p.raw, clear_tree, "tree");
+    assert_eq!(p.scores, vec![Vec::<f64>::new(); 2], "no score leaves a label-only listing");
+    assert_eq!(p.labels.as_ref().map(Vec::len), Some(2));
 
-    // a label-only network (on chain: output mode 2): the class is decided under FHE and washed,
-    // with the evaluation key registered above; the result holds the class and no score
+    // a network's rounded scores (output mode 1), with the evaluation key registered above:
+    // five washed bits per score, decrypted to the clear program's rounded scores
     let (mlp, mlp_card, _) =
-        demo_model_as("mlp30_16_2_breast_cancer", "breast_cancer", 0, OutputMode::LabelOnly)?;
+        demo_model_as("mlp30_16_2_breast_cancer", "breast_cancer", 0, OutputMode::RoundedScores)?;
     let mlp_native = seller.publish(&mlp, &mlp_card, &native).await?.model_id;
     seller.wait_accepted(mlp_native, MINUTE).await?;
     let p = buyer.infer(mlp_native, &rows[..1], Payment::Auto).await?;
-    assert_eq!(p.raw, vec![mlp.predict_clear(&rows[0])?], "label-only network");
-    assert_eq!(p.scores, vec![Vec::<f64>::new()], "no score leaves a label-only listing");
-    assert_eq!(p.labels.as_ref().map(Vec::len), Some(1));
+    assert_eq!(p.raw, vec![mlp.predict_clear(&rows[0])?], "rounded network");
+    assert_eq!(p.scores[0].len(), 2, "both rounded scores");
 
     // bad inputs are rejected on chain with a reason and refunded in full
     let model = buyer.model(lin_native).await?;

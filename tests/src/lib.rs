@@ -69,16 +69,27 @@ pub fn fixtures() -> PathBuf {
 
 /// Compile fixture model `name` (e.g. `logreg_breast_cancer`) on its training split; returns the
 /// compiled model, a card (accuracy measured on the test split, FHE agreement on `fhe_rows`
-/// rows) and the test split.
+/// rows) and the test split. The listing's output mode is the cheapest one whose results are
+/// sanitized: full scores for a linear model, the label of a binary classifier otherwise, else
+/// rounded scores.
 pub fn demo_model(
     name: &str,
     data: &str,
     fhe_rows: usize,
 ) -> eyre::Result<(CompiledModel, ModelCard, Dataset)> {
-    demo_model_as(name, data, fhe_rows, card::OutputMode::Scores)
+    let linear = name.starts_with("logreg") || name.starts_with("svm") || name.starts_with("ridge");
+    let mode = if linear {
+        card::OutputMode::Scores
+    } else if data == "breast_cancer" {
+        card::OutputMode::LabelOnly
+    } else {
+        card::OutputMode::RoundedScores
+    };
+    demo_model_as(name, data, fhe_rows, mode)
 }
 
-/// [`demo_model`] listed in output mode `mode` (label-only: binary classification networks).
+/// [`demo_model`] listed in output mode `mode` (full scores: linear models only; label only:
+/// binary classifiers).
 pub fn demo_model_as(
     name: &str,
     data: &str,
@@ -90,8 +101,12 @@ pub fn demo_model_as(
     let train = Dataset::load(dir.join(format!("data/{data}_train.csv")))?;
     let test = Dataset::load(dir.join(format!("data/{data}_test.csv")))?;
     let description = format!("{name} trained on the bundled {data} data");
-    let (compiled, card) =
-        card::prepare_listing_as(model, &train, &test, name, &description, fhe_rows, mode)?;
+    let spec = card::ListingSpec {
+        output_mode: mode,
+        fhe_rows,
+        ..card::ListingSpec::new(name, &description)
+    };
+    let (compiled, card) = card::prepare_listing(model, &train, &test, &spec)?;
     Ok((compiled, card, test))
 }
 

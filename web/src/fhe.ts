@@ -57,9 +57,10 @@ export class Fhe {
     return this.call({ op: 'encrypt', model, values: v }, [v.buffer]);
   }
 
-  /** Compile a model file on calibration data and write its card (seller). */
-  prepareListing(modelFile: Uint8Array, train: string, test: string, name: string, description: string, unit: string, fheRows: number): Promise<Timed<Prepared>> {
-    return this.call({ op: 'prepareListing', modelFile, train, test, name, description, unit, fheRows });
+  /** Compile a model file on calibration data for an output mode (the listing's on-chain code:
+   * 0 scores, 1 rounded scores, 2 label only) and write its card (seller). */
+  prepareListing(modelFile: Uint8Array, train: string, test: string, name: string, description: string, unit: string, fheRows: number, outputMode: number): Promise<Timed<Prepared>> {
+    return this.call({ op: 'prepareListing', modelFile, train, test, name, description, unit, fheRows, outputMode });
   }
 
   /** Seal a compiled model to an operator's X25519 key, bound to the card hash. */

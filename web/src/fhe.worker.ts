@@ -41,7 +41,7 @@ async function handle(req: Request): Promise<{ value: unknown; transfer: Transfe
     case 'needsEvaluationKey':
       return { value: needsEvaluationKey(req.model), transfer: [] };
     case 'prepareListing': {
-      const p = prepareListing(req.modelFile, req.train, req.test, req.name, req.description, req.unit, req.fheRows);
+      const p = prepareListing(req.modelFile, req.train, req.test, req.name, req.description, req.unit, req.fheRows, req.outputMode);
       const value = { card: p.card, model: p.model };
       p.free();
       return { value, transfer: [value.card.buffer, value.model.buffer] };

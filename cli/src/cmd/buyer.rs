@@ -218,6 +218,8 @@ fn print_prediction(out: &Output, p: &Prediction) {
                         let unit = p.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
                         s.push_str(&format!("  row {i}: {value:.4}{unit}\n"));
                     }
+                    // a label-only listing returns the class and no score
+                    (Some(_), []) => s.push_str(&format!("  row {i}: {}\n", label.trim_end())),
                     _ => s.push_str(&format!("  row {i}: {label}scores {sc:?}\n")),
                 }
             }

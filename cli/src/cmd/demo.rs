@@ -1,8 +1,9 @@
 //! The demo models `modelmart dev` lists, compiled from data bundled into the binary: a logistic
-//! regression and a depth-5 decision tree on the breast-cancer data (scikit-learn exports).
+//! regression (full scores) and a depth-5 decision tree (label only: a tree's full scores cannot
+//! be sanitized) on the breast-cancer data (scikit-learn exports).
 
 use modelmart_fhe::{CompiledModel, Dataset, model::Model, onnx::import_onnx};
-use modelmart_sdk::card::{self, ModelCard};
+use modelmart_sdk::card::{self, ListingSpec, ModelCard, OutputMode};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk/fhe/fixtures");
 const LOGREG: &[u8] = include_bytes!(concat!(
@@ -30,19 +31,14 @@ pub(crate) struct Demo {
 }
 
 /// Compile a model for a card: features named from the training split, accuracy measured on
-/// the test split, FHE agreement on `fhe_rows` test rows; `unit` names a regression model's
-/// unit (empty: none).
+/// the test split, FHE agreement on the spec's test rows.
 pub(crate) fn prepare(
     model: Model,
     train: &Dataset,
     test: Dataset,
-    name: &str,
-    description: &str,
-    unit: &str,
-    fhe_rows: usize,
+    spec: &ListingSpec<'_>,
 ) -> eyre::Result<Demo> {
-    let (compiled, card) =
-        card::prepare_listing(model, train, &test, name, description, unit, fhe_rows)?;
+    let (compiled, card) = card::prepare_listing(model, train, &test, spec)?;
     Ok(Demo { compiled, card, test })
 }
 
@@ -55,19 +51,26 @@ pub(crate) fn demos() -> eyre::Result<Vec<Demo>> {
             import_onnx(LOGREG)?,
             &train,
             test.clone(),
-            "Breast cancer screening (logistic regression)",
-            "Malignant vs benign from 30 cell-nucleus measurements (Wisconsin data), scikit-learn LogisticRegression. No evaluation key needed; results are sanitized.",
-            "",
-            4,
+            &ListingSpec {
+                fhe_rows: 4,
+                ..ListingSpec::new(
+                    "Breast cancer screening (logistic regression)",
+                    "Malignant vs benign from 30 cell-nucleus measurements (Wisconsin data), scikit-learn LogisticRegression. No evaluation key needed; results are sanitized.",
+                )
+            },
         )?,
         prepare(
             import_onnx(TREE)?,
             &train,
             test,
-            "Breast cancer screening (decision tree, depth 5)",
-            "The same task with a scikit-learn DecisionTreeClassifier of depth 5, evaluated with programmable bootstrapping.",
-            "",
-            2,
+            &ListingSpec {
+                output_mode: OutputMode::LabelOnly,
+                fhe_rows: 2,
+                ..ListingSpec::new(
+                    "Breast cancer screening (decision tree, depth 5)",
+                    "The same task with a scikit-learn DecisionTreeClassifier of depth 5, evaluated with programmable bootstrapping. Label only: the class is decided under FHE and washed.",
+                )
+            },
         )?,
     ])
 }

@@ -5,7 +5,7 @@ use std::{path::PathBuf, time::Duration};
 
 use alloy::primitives::Address;
 use modelmart_fhe::{Dataset, onnx::import_onnx};
-use modelmart_sdk::card::{self, OutputMode};
+use modelmart_sdk::card::{ListingSpec, OutputMode};
 use modelmart_sdk::{Seller, Terms};
 use serde_json::json;
 
@@ -57,8 +57,8 @@ pub(crate) struct PublishArgs {
     /// Test rows to check under FHE for the card.
     #[arg(long, default_value_t = 4)]
     fhe_rows: usize,
-    /// What a result reveals: every score, or only the class (binary classification networks:
-    /// decided under FHE and washed, so the result reveals nothing else about the model).
+    /// What a result reveals: every score (linear models), scores rounded to 5 bits, or only the
+    /// class (binary classifiers); each sanitized so it reveals nothing else about the model.
     #[arg(long, value_enum, default_value = "scores")]
     output: OutputArg,
     #[command(flatten)]
@@ -68,10 +68,22 @@ pub(crate) struct PublishArgs {
 /// `--output` of `modelmart seller publish`.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub(crate) enum OutputArg {
-    /// Every score (any model).
+    /// Every score (linear models: a tree's or network's full scores cannot be sanitized).
     Scores,
-    /// The predicted class only.
+    /// Every score rounded to 5 bits under FHE, each bit washed.
+    RoundedScores,
+    /// The predicted class only (binary classifiers).
     LabelOnly,
+}
+
+impl From<OutputArg> for OutputMode {
+    fn from(o: OutputArg) -> Self {
+        match o {
+            OutputArg::Scores => Self::Scores,
+            OutputArg::RoundedScores => Self::RoundedScores,
+            OutputArg::LabelOnly => Self::LabelOnly,
+        }
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -152,23 +164,14 @@ pub(crate) async fn run(cmd: SellerCmd, out: &Output) -> eyre::Result<()> {
             let step = out.step("compiling and measuring");
             let model = import_onnx(&std::fs::read(&onnx)?)?;
             let (train, test) = (Dataset::load(&train)?, Dataset::load(&test)?);
-            let d = match output {
-                OutputArg::Scores => {
-                    demo::prepare(model, &train, test, &name, &description, &unit, fhe_rows)?
-                }
-                OutputArg::LabelOnly => {
-                    let (compiled, card) = card::prepare_listing_as(
-                        model,
-                        &train,
-                        &test,
-                        &name,
-                        &description,
-                        fhe_rows,
-                        OutputMode::LabelOnly,
-                    )?;
-                    demo::Demo { compiled, card, test }
-                }
+            let spec = ListingSpec {
+                name: &name,
+                description: &description,
+                unit: &unit,
+                output_mode: output.into(),
+                fhe_rows,
             };
+            let d = demo::prepare(model, &train, test, &spec)?;
             let seller = Seller::new(chain.connect().await?)?;
             let terms = Terms {
                 operator,

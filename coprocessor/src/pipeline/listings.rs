@@ -70,7 +70,8 @@ impl Pipeline {
         };
         let card = match ModelCard::from_bytes(&card) {
             Ok(c) => c,
-            Err(e @ CardError::Unsupported(_)) => {
+            // a mode the engine cannot compute, or results it could not sanitize
+            Err(e @ (CardError::Unsupported { .. } | CardError::Unsanitized)) => {
                 return Ok(Err(refuse(reasons::UNSUPPORTED, e.to_string())));
             }
             Err(e) => return Ok(Err(refuse(reasons::CARD_INVALID, e.to_string()))),
@@ -99,6 +100,11 @@ impl Pipeline {
         };
         if compiled.public() != card.model {
             return Ok(Err(refuse(reasons::MODEL_MISMATCH, "sealed model differs from the card")));
+        }
+        // every result that leaves this process is sanitized (the card said so; so must the
+        // program it seals)
+        if !compiled.public().sanitized() {
+            return Ok(Err(refuse(reasons::UNSUPPORTED, CardError::Unsanitized.to_string())));
         }
         if i64::from(compiled.param_set.0) != model.param_set
             || i64::from(card.output_mode.code()) != model.output_mode

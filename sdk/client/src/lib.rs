@@ -34,12 +34,17 @@
 //!
 //! ```no_run
 //! use modelmart_fhe::{Dataset, onnx::import_onnx};
-//! use modelmart_sdk::{Chain, Seller, Terms, card::prepare_listing};
+//! use modelmart_sdk::{Chain, Seller, Terms, card::{ListingSpec, OutputMode, prepare_listing}};
 //!
 //! # async fn run(chain: Chain, onnx: &[u8], train: &Dataset, test: &Dataset) -> modelmart_sdk::Result<()> {
-//! // quantization calibrated on `train`; accuracy (float, quantized, FHE on 20 rows) on `test`
-//! let (compiled, card) = prepare_listing(import_onnx(onnx)?, train, test,
-//!     "Tumour classifier", "Logistic regression, 30 features", "", 20)?;
+//! // quantization calibrated on `train`; accuracy (float, quantized, FHE on 20 rows) on `test`;
+//! // the result reveals only the class, decided under FHE
+//! let spec = ListingSpec {
+//!     output_mode: OutputMode::LabelOnly,
+//!     fhe_rows: 20,
+//!     ..ListingSpec::new("Tumour classifier", "Logistic regression, 30 features")
+//! };
+//! let (compiled, card) = prepare_listing(import_onnx(onnx)?, train, test, &spec)?;
 //! let terms = Terms {
 //!     operator: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8".parse()
 //!         .map_err(|e| modelmart_sdk::Error::Invalid(format!("{e}")))?,

@@ -3,7 +3,7 @@
 //! output reveals, and everything needed to encode, encrypt, decrypt and decode
 //! ([`PublicModel`]), and nothing of the weights.
 
-use modelmart_fhe::{CompiledModel, PublicModel, cost::CostModel, model::Task};
+use modelmart_fhe::{CompiledModel, Output, PublicModel, cost::CostModel, model::Task};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -30,19 +30,29 @@ pub enum CardError {
     #[error(transparent)]
     Fhe(#[from] modelmart_fhe::Error),
     /// The engine cannot produce this output mode for this model.
+    #[error("output mode {} is not available for this model: {why}", mode.name())]
+    Unsupported {
+        /// The mode asked for.
+        mode: OutputMode,
+        /// Why (the engine's words).
+        why: String,
+    },
+    /// The card's results would not be sanitized: full scores of a bootstrapped model.
     #[error(
-        "output mode {0:?} is not computed under FHE for this model: `scores` is, for every \
-         model, and `label_only` for binary classification networks"
+        "full scores of a tree ensemble or network cannot be sanitized (their noise comes from \
+         bootstraps under keys the buyer made, so a result could leak the model): list it with \
+         output mode rounded_scores or label_only"
     )]
-    Unsupported(OutputMode),
+    Unsanitized,
 }
 
 /// What a result reveals, chosen by the seller per listing (the `outputMode` of the listing).
-///
-/// [`OutputMode::Scores`] is computed for every model; [`OutputMode::LabelOnly`] for binary
-/// classification networks, whose class is decided under FHE and washed (a model compiled with
-/// `CompileOptions::label_only`). Rounding under FHE is not built, so [`ModelCard::new`] refuses
-/// [`OutputMode::RoundedScores`] rather than promise what a result would not keep.
+/// Every mode's results are sanitized, so a result reveals its output and nothing else:
+/// - [`OutputMode::Scores`]: linear models only, whose scores are computed in the 128-bit
+///   domain and flooded; a tree ensemble's or network's scores cannot be ([`CardError::Unsanitized`]);
+/// - [`OutputMode::RoundedScores`]: every model; each score rounded to 5 bits under FHE, each
+///   bit washed;
+/// - [`OutputMode::LabelOnly`]: binary classifiers; the class decided under FHE and washed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutputMode {
@@ -55,6 +65,24 @@ pub enum OutputMode {
 }
 
 impl OutputMode {
+    /// The mode's name on cards and in messages (`scores`, `rounded_scores`, `label_only`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Scores => "scores",
+            Self::RoundedScores => "rounded_scores",
+            Self::LabelOnly => "label_only",
+        }
+    }
+
+    /// What the engine computes for this mode.
+    pub fn output(self) -> Output {
+        match self {
+            Self::Scores => Output::Scores,
+            Self::RoundedScores => Output::Rounded,
+            Self::LabelOnly => Output::Label,
+        }
+    }
+
     /// The on-chain code (`Listing.outputMode`).
     pub fn code(self) -> u8 {
         match self {
@@ -69,11 +97,11 @@ impl OutputMode {
         match self {
             Self::Scores => {
                 "Full scores: a linear model is recoverable by plain model extraction from about \
-                 (features + 1) well-chosen queries per output; trees leak thresholds faster."
+                 (features + 1) well-chosen queries per output."
             }
             Self::RoundedScores => {
-                "Rounded scores: extraction needs many more queries and recovers the model only \
-                 up to the rounding."
+                "Rounded scores (32 levels over each score's range): extraction needs many more \
+                 queries and recovers the model only up to the rounding."
             }
             Self::LabelOnly => {
                 "Label only: each query reveals one label, as any prediction API does; extraction \
@@ -83,18 +111,30 @@ impl OutputMode {
     }
 }
 
-/// Whether a card may offer `mode` for a model that computes a washed label (`label`) or
-/// scores: each program computes exactly one of the two.
-fn check_mode(mode: OutputMode, label: bool) -> Result<(), CardError> {
-    match (mode, label) {
-        (OutputMode::Scores, false) | (OutputMode::LabelOnly, true) => Ok(()),
-        (OutputMode::RoundedScores, _) => Err(CardError::Unsupported(mode)),
-        (OutputMode::LabelOnly, false) => Err(CardError::Invalid(
-            "label_only is offered by a model compiled for label-only output".into(),
-        )),
-        (OutputMode::Scores, true) => Err(CardError::Invalid(
-            "a model compiled for label-only output returns no scores".into(),
-        )),
+/// Whether a card may offer `mode` for a model: the mode must be what its program computes,
+/// and its results must be sanitized.
+fn check_mode(mode: OutputMode, model: &PublicModel) -> Result<(), CardError> {
+    if mode.output() != model.encoding.output() {
+        return Err(CardError::Invalid(format!(
+            "output mode {} offered by a model compiled for {}",
+            mode.name(),
+            OutputMode::of(model.encoding.output()).name()
+        )));
+    }
+    if !model.sanitized() {
+        return Err(CardError::Unsanitized);
+    }
+    Ok(())
+}
+
+impl OutputMode {
+    /// The mode of what the engine computes.
+    pub fn of(output: Output) -> Self {
+        match output {
+            Output::Scores => Self::Scores,
+            Output::Rounded => Self::RoundedScores,
+            Output::Label => Self::LabelOnly,
+        }
     }
 }
 
@@ -173,44 +213,38 @@ impl Accuracy {
     }
 }
 
+/// What a seller writes on a card besides what the engine measures.
+#[derive(Clone, Copy, Debug)]
+pub struct ListingSpec<'a> {
+    /// Short name.
+    pub name: &'a str,
+    /// What the model does, for whom, trained on what.
+    pub description: &'a str,
+    /// Unit of a regression model's value (empty: none).
+    pub unit: &'a str,
+    /// What a result reveals.
+    pub output_mode: OutputMode,
+    /// Test rows checked under FHE for the card's agreement figure.
+    pub fhe_rows: usize,
+}
+
+impl<'a> ListingSpec<'a> {
+    /// A spec with no unit, the `scores` output mode and no rows checked under FHE.
+    pub fn new(name: &'a str, description: &'a str) -> Self {
+        Self { name, description, unit: "", output_mode: OutputMode::Scores, fhe_rows: 0 }
+    }
+}
+
 /// Compile `model` for a listing and write its card: features named from the `train` split's
-/// header, quantization calibrated on `train`, accuracy measured on `test` with FHE agreement on
-/// its first `fhe_rows` rows, the `scores` output mode, the default cost model and `unit` for a
-/// regression model's value (empty: none).
+/// header, quantization calibrated on `train` for the spec's output mode, accuracy measured on
+/// `test` with FHE agreement on its first `fhe_rows` rows, and the default cost model. A mode
+/// the model cannot offer (a label for a regression model, full scores of a tree ensemble) is
+/// refused in words.
 pub fn prepare_listing(
-    model: modelmart_fhe::model::Model,
-    train: &modelmart_fhe::Dataset,
-    test: &modelmart_fhe::Dataset,
-    name: &str,
-    description: &str,
-    unit: &str,
-    fhe_rows: usize,
-) -> Result<(CompiledModel, ModelCard), CardError> {
-    prepare(model, train, test, (name, description, unit), fhe_rows, OutputMode::Scores)
-}
-
-/// [`prepare_listing`] in another output mode: [`OutputMode::LabelOnly`] compiles the model to
-/// decide its class under FHE (binary classification networks), which is what the card then
-/// offers and what its accuracy measures; no unit, since only classifiers have labels.
-pub fn prepare_listing_as(
-    model: modelmart_fhe::model::Model,
-    train: &modelmart_fhe::Dataset,
-    test: &modelmart_fhe::Dataset,
-    name: &str,
-    description: &str,
-    fhe_rows: usize,
-    output_mode: OutputMode,
-) -> Result<(CompiledModel, ModelCard), CardError> {
-    prepare(model, train, test, (name, description, ""), fhe_rows, output_mode)
-}
-
-fn prepare(
     mut model: modelmart_fhe::model::Model,
     train: &modelmart_fhe::Dataset,
     test: &modelmart_fhe::Dataset,
-    (name, description, unit): (&str, &str, &str),
-    fhe_rows: usize,
-    output_mode: OutputMode,
+    spec: &ListingSpec<'_>,
 ) -> Result<(CompiledModel, ModelCard), CardError> {
     if train.names.len() != model.n_features() {
         return Err(CardError::Invalid(format!(
@@ -220,20 +254,25 @@ fn prepare(
         )));
     }
     model.features = train.names.clone();
-    let opts = modelmart_fhe::CompileOptions {
-        label_only: output_mode == OutputMode::LabelOnly,
-        ..Default::default()
-    };
+    let mode = spec.output_mode;
+    let opts = modelmart_fhe::CompileOptions::with_output(mode.output());
     let compiled = CompiledModel::compile(&model, &train.x, opts).map_err(|e| match e {
-        modelmart_fhe::Error::Unsupported(_) if opts.label_only => {
-            CardError::Unsupported(output_mode)
-        }
+        modelmart_fhe::Error::Unsupported(why) => CardError::Unsupported { mode, why },
         e => e.into(),
     })?;
-    let accuracy = Accuracy::measure(&model, &compiled, test, fhe_rows)?;
-    let card =
-        ModelCard::new(&compiled, name, description, accuracy, output_mode, &CostModel::default())?
-            .with_unit(unit)?;
+    if !compiled.public().sanitized() {
+        return Err(CardError::Unsanitized);
+    }
+    let accuracy = Accuracy::measure(&model, &compiled, test, spec.fhe_rows)?;
+    let card = ModelCard::new(
+        &compiled,
+        spec.name,
+        spec.description,
+        accuracy,
+        mode,
+        &CostModel::default(),
+    )?
+    .with_unit(spec.unit)?;
     Ok((compiled, card))
 }
 
@@ -302,7 +341,7 @@ impl ModelCard {
         output_mode: OutputMode,
         cost_model: &CostModel,
     ) -> Result<Self, CardError> {
-        check_mode(output_mode, compiled.encoding.label)?;
+        check_mode(output_mode, &compiled.public())?;
         let estimate = cost_model.estimate(compiled, 1);
         let task = match compiled.task {
             Task::Classification { .. } => "classification",
@@ -363,7 +402,7 @@ impl ModelCard {
         if card.format != CARD_FORMAT || card.version != CARD_VERSION {
             return Err(CardError::Format(format!("{} v{}", card.format, card.version)));
         }
-        check_mode(card.output_mode, card.model.encoding.label)?;
+        check_mode(card.output_mode, &card.model)?;
         if card.name.trim().is_empty() || card.name.len() > 120 {
             return Err(CardError::Invalid("name must be 1-120 characters".into()));
         }

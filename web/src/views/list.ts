@@ -12,6 +12,9 @@ import { sha256 } from '../keystore';
 import { suggestPrice } from '../pricing';
 import { facts, h, mount, notice } from '../ui';
 
+/** On-chain output mode codes, in order. */
+const outputModes = ['scores', 'rounded_scores', 'label_only'];
+
 const hexBytes = (hex: string) => new Uint8Array((hex.replace(/^0x/, '').match(/.{2}/g) ?? []).map((b) => parseInt(b, 16)));
 
 async function fileBytes(input: HTMLInputElement, what: string): Promise<Uint8Array> {
@@ -29,6 +32,11 @@ export async function listForm(app: App, refresh: () => void): Promise<HTMLEleme
   const description = h('textarea', { id: 'list-description', rows: 2, placeholder: 'What it predicts, for whom, trained on what' });
   const unit = h('input', { type: 'text', id: 'list-unit', maxlength: 32, placeholder: 'e.g. mmHg (regression only)' });
   const fheRows = h('input', { type: 'number', id: 'list-fhe-rows', min: 0, max: 64, value: 4 });
+  // the listing's on-chain output mode; every mode's results are sanitized
+  const output = h('select', { id: 'list-output' },
+    h('option', { value: '0' }, 'Scores (linear models)'),
+    h('option', { value: '1' }, 'Rounded scores (5 bits)'),
+    h('option', { value: '2' }, 'Label only (binary classifiers)'));
   const operator = h('select', { id: 'list-operator' }, operators.map((o) => h('option', { value: o.address }, `${shortAddress(o.address)} · ${o.endpoint} · ${o.active_models} models`)));
   const token = h('select', { id: 'list-token' }, app.cfg.tokens.map((t) => h('option', { value: t.address }, t.symbol)));
   const price = h('input', { type: 'text', id: 'list-price', inputmode: 'decimal', placeholder: 'seller price per row' });
@@ -46,7 +54,7 @@ export async function listForm(app: App, refresh: () => void): Promise<HTMLEleme
     mount(out, notice('busy', 'Compiling and measuring the model in this browser…'));
     try {
       if (!name.value.trim()) throw new Error('Give the model a name.');
-      const p = await app.fhe.prepareListing(await fileBytes(modelFile, 'model file'), new TextDecoder().decode(await fileBytes(train, 'training CSV')), new TextDecoder().decode(await fileBytes(test, 'test CSV')), name.value.trim(), description.value.trim(), unit.value.trim(), Number(fheRows.value) || 0);
+      const p = await app.fhe.prepareListing(await fileBytes(modelFile, 'model file'), new TextDecoder().decode(await fileBytes(train, 'training CSV')), new TextDecoder().decode(await fileBytes(test, 'test CSV')), name.value.trim(), description.value.trim(), unit.value.trim(), Number(fheRows.value) || 0, Number(output.value));
       const parsed = parseCard(p.value.card);
       prepared = { ...p.value, parsed };
       const t = tokenOf(app.cfg, token.value);
@@ -56,6 +64,7 @@ export async function listForm(app: App, refresh: () => void): Promise<HTMLEleme
       const metric = a.metric === 'accuracy' ? (x: number) => formatPercent(x) : (x: number) => x.toFixed(3);
       mount(out, notice('ok', `Compiled in ${formatDuration(p.ms / 1000)}. Check the figures, set the price and list.`), facts([
         ['Task', parsed.task],
+        ['Output', parsed.leakage],
         [`${a.metric === 'accuracy' ? 'Accuracy' : 'R²'} on your test split`, `${metric(a.float)} as trained · ${metric(a.quantized)} as it runs encrypted`],
         ['Encrypted = clear', a.fhe_agreement == null ? 'not checked (0 rows)' : `${formatPercent(a.fhe_agreement)} of ${a.fhe_rows} rows`],
         ['Compute per row', `${formatDuration(parsed.cost.expected_ms_per_row / 1000)}${parsed.cost.bootstraps_per_row ? ` (${parsed.cost.bootstraps_per_row} bootstraps; buyers register a ~30 MB evaluation key)` : ' (no bootstrapping)'}`],
@@ -88,7 +97,7 @@ export async function listForm(app: App, refresh: () => void): Promise<HTMLEleme
       const sealedHash = await sha256(sealed);
       await blobs.put(op.endpoint, 'sealed_model', sealedHash, sealed, (x) => step(`Uploading the sealed model (${Math.round(x * 100)} %)`));
       step('Confirm the listing in your wallet');
-      const id = await app.market.listModel(w, { operator: operator.value as `0x${string}`, token: token.value as `0x${string}`, pricePerRow: p, operatorFeePerRow: f, cardHash, sealedModelHash: sealedHash, paramSet: prepared.parsed.model.param_set, maxRows: Number(maxRows.value), jobDeadline: Number(deadline.value), outputMode: 0 });
+      const id = await app.market.listModel(w, { operator: operator.value as `0x${string}`, token: token.value as `0x${string}`, pricePerRow: p, operatorFeePerRow: f, cardHash, sealedModelHash: sealedHash, paramSet: prepared.parsed.model.param_set, maxRows: Number(maxRows.value), jobDeadline: Number(deadline.value), outputMode: outputModes.indexOf(prepared.parsed.output_mode) });
       for (let i = 0; i < 120; i++) {
         const status = await app.market.modelStatus(id);
         if (status === 'active') {
@@ -110,11 +119,17 @@ export async function listForm(app: App, refresh: () => void): Promise<HTMLEleme
     }
   };
   listButton.addEventListener('click', list);
+  // a card is compiled for one output mode: changing it asks for a new compile
+  output.addEventListener('change', () => {
+    prepared = null;
+    listButton.disabled = true;
+    mount(out, notice('info', 'Output changed: compile and measure again.'));
+  });
   return h('section', { id: 'list-form' }, h('h2', {}, 'List a model'),
     h('p', { class: 'muted' }, 'The model is compiled and measured in this browser. Its weights are sealed to the operator you choose and never published; buyers see only the card.'),
     h('div', { class: 'grid' },
       field('Model (ONNX or ModelMart JSON)', modelFile), field('Training CSV (calibration)', train, 'header of feature names, label last'), field('Test CSV (accuracy)', test),
-      field('Name', name), field('Unit of the predicted value', unit, 'regression models; leave empty for classifiers'), field('Rows checked encrypted', fheRows, 'slow for models that bootstrap'), field('Operator', operator)),
+      field('Name', name), field('Unit of the predicted value', unit, 'regression models; leave empty for classifiers'), field('What a result reveals', output, "a tree's or network's full scores cannot be sanitized"), field('Rows checked encrypted', fheRows, 'slow for models that bootstrap'), field('Operator', operator)),
     h('label', { class: 'field wide' }, h('span', {}, 'Description'), description),
     h('p', {}, h('button', { class: 'secondary', id: 'list-compile', type: 'button', onclick: compile }, 'Compile and measure')),
     h('div', { class: 'grid' }, field('Token', token), field('Your price per row', price), field('Operator fee per row', fee), field('Max rows per job', maxRows), field('Job deadline (s)', deadline)),

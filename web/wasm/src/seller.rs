@@ -2,7 +2,7 @@
 //! its card ([`prepare`]), and seal the compiled model to the chosen operator ([`seal`]).
 
 use modelmart_fhe::{Dataset, model::ModelFile, onnx::import_onnx};
-use modelmart_listing::card::{self, CardError};
+use modelmart_listing::card::{self, CardError, ListingSpec, OutputMode};
 use wasm_bindgen::prelude::*;
 
 /// What a listing publishes, before sealing: the card blob and the compiled model file.
@@ -15,16 +15,14 @@ pub struct Prepared {
 }
 
 /// Compile `model_file` (ONNX, or the project's JSON model file) with quantization calibrated on
-/// `train_csv`, measure it on `test_csv` (FHE agreement on its first `fhe_rows` rows) and write its
-/// card. Both CSVs: header of feature names, label (or target) in the last column.
+/// `train_csv` for the spec's output mode, measure it on `test_csv` (FHE agreement on its first
+/// `fhe_rows` rows) and write its card. Both CSVs: header of feature names, label (or target)
+/// in the last column.
 pub fn prepare(
     model_file: &[u8],
     train_csv: &str,
     test_csv: &str,
-    name: &str,
-    description: &str,
-    unit: &str,
-    fhe_rows: usize,
+    spec: &ListingSpec<'_>,
 ) -> Result<Prepared, CardError> {
     let model = if model_file.first() == Some(&b'{') {
         ModelFile::from_json(model_file)?
@@ -33,8 +31,7 @@ pub fn prepare(
     };
     let train = Dataset::from_csv(train_csv)?;
     let test = Dataset::from_csv(test_csv)?;
-    let (compiled, card) =
-        card::prepare_listing(model, &train, &test, name, description, unit, fhe_rows)?;
+    let (compiled, card) = card::prepare_listing(model, &train, &test, spec)?;
     Ok(Prepared { card: card.to_bytes(), model: compiled.to_json()? })
 }
 
@@ -65,8 +62,10 @@ impl JsPrepared {
     }
 }
 
-/// [`prepare`] for JavaScript.
+/// [`prepare`] for JavaScript; `output_mode` is the listing's on-chain code (0 scores, 1
+/// rounded scores, 2 label only).
 #[wasm_bindgen(js_name = prepareListing)]
+#[allow(clippy::too_many_arguments)] // JavaScript's positional call, one argument per field
 pub fn prepare_listing(
     model_file: &[u8],
     train_csv: &str,
@@ -75,8 +74,16 @@ pub fn prepare_listing(
     description: &str,
     unit: &str,
     fhe_rows: usize,
+    output_mode: u8,
 ) -> Result<JsPrepared, JsError> {
-    prepare(model_file, train_csv, test_csv, name, description, unit, fhe_rows)
+    let output_mode = match output_mode {
+        0 => OutputMode::Scores,
+        1 => OutputMode::RoundedScores,
+        2 => OutputMode::LabelOnly,
+        other => return Err(JsError::new(&format!("output mode {other} does not exist"))),
+    };
+    let spec = ListingSpec { name, description, unit, output_mode, fhe_rows };
+    prepare(model_file, train_csv, test_csv, &spec)
         .map(JsPrepared)
         .map_err(|e| JsError::new(&e.to_string()))
 }
@@ -100,11 +107,42 @@ mod tests {
         std::fs::read(format!("{DIR}/{path}")).unwrap()
     }
 
+    /// [`prepare`] in the `scores` output mode.
+    fn prep(
+        model: &[u8],
+        train: &str,
+        test: &str,
+        name: &str,
+        description: &str,
+        unit: &str,
+        fhe_rows: usize,
+    ) -> Result<Prepared, CardError> {
+        let spec =
+            ListingSpec { name, description, unit, output_mode: OutputMode::Scores, fhe_rows };
+        prepare(model, train, test, &spec)
+    }
+
+    /// The browser lists a tree ensemble label-only or rounded, never with full scores (they
+    /// could not be sanitized); a mode code that does not exist is refused.
+    #[test]
+    fn the_output_mode_is_the_sellers_and_every_result_is_sanitized() {
+        let train = String::from_utf8(read("data/breast_cancer_train.csv")).unwrap();
+        let test = String::from_utf8(read("data/breast_cancer_test.csv")).unwrap();
+        let tree = read("models/tree5_breast_cancer.onnx");
+        let p = prepare_listing(&tree, &train, &test, "T", "", "", 0, 2).unwrap();
+        let card = ModelCard::from_bytes(&p.0.card).unwrap();
+        assert_eq!(card.output_mode, OutputMode::LabelOnly);
+        assert!(card.model.sanitized());
+        let e = prep(&tree, &train, &test, "T", "", "", 0).unwrap_err();
+        assert!(matches!(e, CardError::Unsanitized), "{e}");
+        assert!(e.to_string().contains("rounded_scores or label_only"), "{e}");
+    }
+
     #[test]
     fn a_listing_prepared_in_the_browser_opens_at_its_operator() {
         let train = String::from_utf8(read("data/breast_cancer_train.csv")).unwrap();
         let test = String::from_utf8(read("data/breast_cancer_test.csv")).unwrap();
-        let p = prepare(&read("models/logreg_breast_cancer.onnx"), &train, &test, "LR", "d", "", 2)
+        let p = prep(&read("models/logreg_breast_cancer.onnx"), &train, &test, "LR", "d", "", 2)
             .unwrap();
         let card = ModelCard::from_bytes(&p.card).unwrap();
         assert_eq!(card.accuracy.fhe_agreement, Some(1.0));
@@ -119,9 +157,9 @@ mod tests {
     #[test]
     fn bad_files_are_refused_in_words() {
         let train = String::from_utf8(read("data/breast_cancer_train.csv")).unwrap();
-        let e = prepare(b"not a model", &train, &train, "x", "", "", 0).unwrap_err().to_string();
+        let e = prep(b"not a model", &train, &train, "x", "", "", 0).unwrap_err().to_string();
         assert!(e.contains("malformed"), "{e}");
-        let e = prepare(
+        let e = prep(
             &read("models/logreg_breast_cancer.onnx"),
             "a,b\n1,2\n",
             "a,b\n1,2\n",
@@ -140,13 +178,13 @@ mod tests {
         let train = String::from_utf8(read("data/diabetes_train.csv")).unwrap();
         let test = String::from_utf8(read("data/diabetes_test.csv")).unwrap();
         let ridge = read("models/ridge_diabetes.onnx");
-        let p = prepare(&ridge, &train, &test, "Ridge", "", " progression score ", 0).unwrap();
+        let p = prep(&ridge, &train, &test, "Ridge", "", " progression score ", 0).unwrap();
         let card = ModelCard::from_bytes(&p.card).unwrap();
         assert_eq!(card.unit.as_deref(), Some("progression score"));
-        let none = prepare(&ridge, &train, &test, "Ridge", "", "  ", 0).unwrap();
+        let none = prep(&ridge, &train, &test, "Ridge", "", "  ", 0).unwrap();
         assert_eq!(ModelCard::from_bytes(&none.card).unwrap().unit, None);
         let long = "x".repeat(33);
-        let e = prepare(&ridge, &train, &test, "Ridge", "", &long, 0).unwrap_err().to_string();
+        let e = prep(&ridge, &train, &test, "Ridge", "", &long, 0).unwrap_err().to_string();
         assert!(e.contains("at most 32"), "{e}");
         // a classifier has classes, not a unit: refused when made and when read
         let (bc_train, bc_test) = (
@@ -154,9 +192,9 @@ mod tests {
             String::from_utf8(read("data/breast_cancer_test.csv")).unwrap(),
         );
         let logreg = read("models/logreg_breast_cancer.onnx");
-        let e = prepare(&logreg, &bc_train, &bc_test, "LR", "", "mm", 0).unwrap_err().to_string();
+        let e = prep(&logreg, &bc_train, &bc_test, "LR", "", "mm", 0).unwrap_err().to_string();
         assert!(e.contains("regression"), "{e}");
-        let ok = prepare(&logreg, &bc_train, &bc_test, "LR", "", "", 0).unwrap();
+        let ok = prep(&logreg, &bc_train, &bc_test, "LR", "", "", 0).unwrap();
         let mut tampered: serde_json::Value = serde_json::from_slice(&ok.card).unwrap();
         tampered["unit"] = "mm".into();
         let e = ModelCard::from_bytes(&serde_json::to_vec(&tampered).unwrap()).unwrap_err();

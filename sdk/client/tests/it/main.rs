@@ -10,7 +10,9 @@ use modelmart_fhe::{
     onnx::import_onnx,
 };
 use modelmart_sdk::{
-    card::{Accuracy, CardError, MAX_CARD_BYTES, ModelCard, OutputMode},
+    card::{
+        Accuracy, CardError, ListingSpec, MAX_CARD_BYTES, ModelCard, OutputMode, prepare_listing,
+    },
     seal::{OperatorKey, SealError, seal},
 };
 
@@ -19,12 +21,18 @@ fn fixture(path: &str) -> PathBuf {
 }
 
 fn compiled(model: &str, data: &str) -> (CompiledModel, Dataset) {
+    compiled_as(model, data, OutputMode::Scores)
+}
+
+/// A fixture model compiled on its training split for output mode `mode`.
+fn compiled_as(model: &str, data: &str, mode: OutputMode) -> (CompiledModel, Dataset) {
     let load = |split: &str| Dataset::load(fixture(&format!("data/{data}_{split}.csv"))).unwrap();
     let mut m =
         import_onnx(&std::fs::read(fixture(&format!("models/{model}.onnx"))).unwrap()).unwrap();
     let train = load("train");
     m.features = train.names.clone();
-    (CompiledModel::compile(&m, &train.x, CompileOptions::default()).unwrap(), load("test"))
+    let opts = CompileOptions::with_output(mode.output());
+    (CompiledModel::compile(&m, &train.x, opts).unwrap(), load("test"))
 }
 
 fn accuracy() -> Accuracy {
@@ -42,9 +50,12 @@ fn accuracy() -> Accuracy {
 fn card_seal_open_evaluate_decrypt() {
     let client = ClientKey::generate(Default::default()).unwrap();
     let operator = OperatorKey::generate();
-    for model in ["logreg_breast_cancer", "tree5_breast_cancer"] {
-        let mode = OutputMode::Scores;
-        let (c, test) = compiled(model, "breast_cancer");
+    for (model, mode) in [
+        ("logreg_breast_cancer", OutputMode::Scores),
+        ("tree5_breast_cancer", OutputMode::LabelOnly),
+        ("tree5_breast_cancer", OutputMode::RoundedScores),
+    ] {
+        let (c, test) = compiled_as(model, "breast_cancer", mode);
 
         // seller: card + sealed model bound to it
         let card = ModelCard::new(
@@ -65,11 +76,7 @@ fn card_seal_open_evaluate_decrypt() {
         );
         assert!(text.contains(mode.leakage()), "the card states what its output mode leaks");
         assert_eq!(card.result_privacy, c.public().result_privacy());
-        assert_eq!(
-            c.public().sanitized(),
-            model.starts_with("logreg"),
-            "leveled results sanitized"
-        );
+        assert!(c.public().sanitized(), "every listed result is sanitized");
         let parsed = ModelCard::from_bytes(&bytes).unwrap();
         assert_eq!(parsed, card);
         assert_eq!(parsed.hash(), card.hash(), "the hash is stable across a round trip");
@@ -83,7 +90,7 @@ fn card_seal_open_evaluate_decrypt() {
         assert_eq!(opened, c);
 
         // buyer: only the card
-        let input = client.encrypt_rows(&card.model, &test.x[..3]).unwrap();
+        let input = client.encrypt_rows(&card.model, &test.x[..2]).unwrap();
         let key = ServerKey::expand(&client.key_for(&card.model).unwrap()).unwrap();
         let (result, _) = Evaluator::new(&opened, Some(&key)).unwrap().evaluate(&input, 8).unwrap();
         let scores = client.decrypt(&card.model, &result).unwrap();
@@ -93,26 +100,28 @@ fn card_seal_open_evaluate_decrypt() {
     }
 }
 
-/// A label-only listing: a binary network compiled to decide its class under FHE; the card
-/// offers exactly that, says the result is washed, measures the label's accuracy, and reads
-/// back; a label-only card cannot claim scores; a model that cannot compute its label is
-/// refused for that mode in words.
+/// Every listing's results are sanitized: a network listed label-only offers exactly that, says
+/// its result is washed, measures the label's accuracy and reads back; a label-only card cannot
+/// claim scores; a tree ensemble's full scores are refused (they could not be sanitized), its
+/// rounded scores are not; a mode a model cannot compute is refused in words.
 #[test]
-fn label_only_listings_are_binary_networks_with_washed_results() {
+fn every_listing_is_sanitized_and_offers_what_its_program_computes() {
     let load = |model: &str| {
         let m = std::fs::read(fixture(&format!("models/{model}.onnx"))).unwrap();
         import_onnx(&m).unwrap()
     };
     let data = |split: &str| Dataset::load(fixture(&format!("data/breast_cancer_{split}.csv")));
     let (train, test) = (data("train").unwrap(), data("test").unwrap());
-    let (c, card) = modelmart_sdk::card::prepare_listing_as(
+    let spec = |mode, fhe_rows| ListingSpec {
+        output_mode: mode,
+        fhe_rows,
+        ..ListingSpec::new("Breast cancer screen", "")
+    };
+    let (c, card) = prepare_listing(
         load("mlp30_16_2_breast_cancer"),
         &train,
         &test,
-        "Breast cancer screen (label only)",
-        "",
-        1,
-        OutputMode::LabelOnly,
+        &spec(OutputMode::LabelOnly, 1),
     )
     .unwrap();
     assert!(c.encoding.label && card.model.sanitized());
@@ -126,33 +135,64 @@ fn label_only_listings_are_binary_networks_with_washed_results() {
     v["leakage"] = OutputMode::Scores.leakage().into();
     let claimed = ModelCard::from_bytes(&serde_json::to_vec(&v).unwrap());
     assert!(matches!(claimed, Err(CardError::Invalid(_))), "{claimed:?}");
-    let refused = modelmart_sdk::card::prepare_listing_as(
-        load("logreg_breast_cancer"),
+    // a tree's full scores: refused when listed (before anything is measured)
+    let err =
+        prepare_listing(load("tree5_breast_cancer"), &train, &test, &spec(OutputMode::Scores, 4))
+            .unwrap_err();
+    assert!(matches!(err, CardError::Unsanitized), "{err}");
+    let (_, rounded) = prepare_listing(
+        load("tree5_breast_cancer"),
         &train,
         &test,
-        "no",
-        "",
-        0,
-        OutputMode::LabelOnly,
-    );
-    let err = refused.unwrap_err();
-    assert!(matches!(err, CardError::Unsupported(OutputMode::LabelOnly)), "{err}");
-    assert!(err.to_string().contains("binary classification networks"), "{err}");
+        &spec(OutputMode::RoundedScores, 0),
+    )
+    .unwrap();
+    assert!(rounded.result_privacy.contains("rounded"), "{}", rounded.result_privacy);
+    // a multi-class model has no label-only output
+    let digits = |split: &str| Dataset::load(fixture(&format!("data/digits_{split}.csv"))).unwrap();
+    let err = prepare_listing(
+        load("logreg_digits"),
+        &digits("train"),
+        &digits("test"),
+        &spec(OutputMode::LabelOnly, 0),
+    )
+    .unwrap_err();
+    assert!(matches!(err, CardError::Unsupported { mode: OutputMode::LabelOnly, .. }), "{err}");
+    assert!(err.to_string().contains("10-class"), "{err}");
 }
 
 #[test]
 fn bad_cards_are_refused_with_reasons() {
     let (c, _) = compiled("logreg_breast_cancer", "breast_cancer");
+    // a card offers what its program computes: a score program is no rounded or label listing
+    for mode in [OutputMode::RoundedScores, OutputMode::LabelOnly] {
+        let refused = ModelCard::new(&c, "ok", "", accuracy(), mode, &CostModel::default());
+        assert!(matches!(refused, Err(CardError::Invalid(_))), "{refused:?}");
+    }
+    // a tree's full scores are not sanitized: no card for them, and none read
+    let (tree, _) = compiled("tree5_breast_cancer", "breast_cancer");
     let refused =
-        ModelCard::new(&c, "ok", "", accuracy(), OutputMode::RoundedScores, &CostModel::default());
-    assert!(
-        matches!(refused, Err(CardError::Unsupported(OutputMode::RoundedScores))),
-        "rounding is not computed under FHE"
-    );
-    // a card offers what its program computes: a score program is no label-only listing
-    let refused =
-        ModelCard::new(&c, "ok", "", accuracy(), OutputMode::LabelOnly, &CostModel::default());
-    assert!(matches!(refused, Err(CardError::Invalid(_))), "{refused:?}");
+        ModelCard::new(&tree, "ok", "", accuracy(), OutputMode::Scores, &CostModel::default());
+    assert!(matches!(refused, Err(CardError::Unsanitized)), "{refused:?}");
+    let (rounded, _) =
+        compiled_as("tree5_breast_cancer", "breast_cancer", OutputMode::RoundedScores);
+    let card = ModelCard::new(
+        &rounded,
+        "ok",
+        "",
+        accuracy(),
+        OutputMode::RoundedScores,
+        &CostModel::default(),
+    )
+    .unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&card.to_bytes()).unwrap();
+    v["model"] = serde_json::to_value(tree.public()).unwrap();
+    v["output_mode"] = "scores".into();
+    v["leakage"] = OutputMode::Scores.leakage().into();
+    v["result_privacy"] = tree.public().result_privacy().into();
+    v["cost"]["bootstraps_per_row"] = tree.bootstraps_per_row().into();
+    let read = ModelCard::from_bytes(&serde_json::to_vec(&v).unwrap());
+    assert!(matches!(read, Err(CardError::Unsanitized)), "{read:?}");
     let card = ModelCard::new(&c, "ok", "", accuracy(), OutputMode::Scores, &CostModel::default())
         .unwrap();
     let mut v: serde_json::Value = serde_json::from_slice(&card.to_bytes()).unwrap();

@@ -22,6 +22,9 @@ pub(crate) struct PredictArgs {
     /// Predict only the first N rows (0 = all).
     #[arg(long, default_value_t = 0)]
     rows: usize,
+    /// What results hold: every score, rounded scores or the class (as a listing's output).
+    #[arg(long, value_enum, default_value = "scores")]
+    output: crate::measure::OutputArg,
 }
 
 /// One JSON line per row: integer scores, dequantized scores, label.
@@ -29,7 +32,8 @@ pub(crate) fn predict(args: &PredictArgs) -> eyre::Result<()> {
     let model = import_onnx(&std::fs::read(&args.onnx)?)?;
     let train = Dataset::load(&args.train)?;
     let data = Dataset::load(&args.csv)?;
-    let compiled = CompiledModel::compile(&model, &train.x, CompileOptions::default())?;
+    let opts = CompileOptions::with_output(args.output.into());
+    let compiled = CompiledModel::compile(&model, &train.x, opts)?;
     let n = if args.rows == 0 { data.x.len() } else { args.rows.min(data.x.len()) };
     for (i, x) in data.x[..n].iter().enumerate() {
         let raw = compiled.predict_clear(x)?;
