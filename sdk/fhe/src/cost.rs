@@ -1,9 +1,12 @@
 //! Cost model: what a compiled model costs before anything runs.
 //!
 //! The cost that matters is the number of programmable bootstraps. Expected latency is
-//! `bootstraps x seconds_per_bootstrap / cores`, plus a small per-value linear term; leveled
-//! models cost one mask regeneration per input chunk and one Fourier product with sanitization
-//! per result. `seconds_per_bootstrap` defaults to the figure measured on the
+//! `bootstraps x seconds_per_bootstrap / cores`, plus a small per-value linear term, but never
+//! less than the bootstraps one row waits for in sequence (its critical path: a washed label is
+//! at least seven bootstraps deep however many cores there are); washed bits add their
+//! re-randomizations. Leveled models cost one mask regeneration per input chunk and one Fourier
+//! product with sanitization per result. Each output mode compiles to its own program, so the
+//! estimate of a model compiled for a mode is that mode's price. `seconds_per_bootstrap` defaults to the figure measured on the
 //! reference 2-core machine (BENCHMARKS.md) and can be re-measured with [`CostModel::measure`].
 
 use std::time::{Duration, Instant};
@@ -12,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Result;
 use crate::compiled::{CompiledModel, QProgram};
-use crate::fhe::{ClientKey, ServerKey};
+use crate::fhe::{ClientKey, ServerKey, WASH_BOOTSTRAPS};
 use crate::params::ParamSetId;
 
 /// Machine-dependent constants of the cost model.
@@ -29,6 +32,14 @@ pub struct CostModel {
     pub seconds_per_leveled_chunk: f64,
     /// Cores evaluation spreads over.
     pub cores: usize,
+    /// One re-randomization of a washed bit (a fresh encryption of zero under the buyer's
+    /// 64-bit public key and the flood), seconds.
+    #[serde(default = "default_rerandomization")]
+    pub seconds_per_rerandomization: f64,
+}
+
+fn default_rerandomization() -> f64 {
+    1.0e-3
 }
 
 impl Default for CostModel {
@@ -39,6 +50,7 @@ impl Default for CostModel {
             seconds_per_leveled_result: 2.0e-4,
             seconds_per_leveled_chunk: 2.5e-4,
             cores: std::thread::available_parallelism().map_or(1, usize::from),
+            seconds_per_rerandomization: default_rerandomization(),
         }
     }
 }
@@ -79,9 +91,12 @@ impl CostModel {
                     w[0] * model.schema.len() + w.windows(2).map(|p| 2 * p[0] * p[1]).sum::<usize>()
                 }
             };
+            let washes = model.n_outputs() * model.encoding.washed_bits() * (WASH_BOOTSTRAPS + 1);
             let work = (bootstraps * rows) as f64 * self.seconds_per_bootstrap
-                + (macs * rows) as f64 * self.seconds_per_mac;
-            work / cores.min((bootstraps * rows).max(rows) as f64)
+                + (macs * rows) as f64 * self.seconds_per_mac
+                + (washes * rows) as f64 * self.seconds_per_rerandomization;
+            let path = model.bootstrap_depth() as f64 * self.seconds_per_bootstrap;
+            (work / cores.min((bootstraps * rows).max(rows) as f64)).max(path)
         };
         Cost {
             bootstraps_per_row: bootstraps,

@@ -251,6 +251,27 @@ impl CompiledModel {
         }
     }
 
+    /// Bootstraps one row waits for in sequence (its critical path): each family's own levels,
+    /// then, for washed outputs, the floor's two, the bit's one and the wash's.
+    pub fn bootstrap_depth(&self) -> usize {
+        let washed = self.encoding.washed_bits() > 0;
+        let own = match &self.program {
+            QProgram::Linear(_) => 0,
+            QProgram::Trees(t) => {
+                // comparisons (digit tests, then the combining sign), then the leaf tests
+                let combined = self.encoding.low_bits > 0
+                    && t.digit_plan(self.encoding.low_bits)
+                        .tests
+                        .iter()
+                        .any(|d| matches!(d, DigitTest::Combined { .. }));
+                1 + usize::from(combined) + usize::from(!t.leaves.is_empty())
+            }
+            // per hidden layer its floor's two levels and the lookups feeding the next layer
+            QProgram::Mlp(m) => 3 * m.widths().len(),
+        };
+        own + if washed { window::WASHED_DEPTH } else { 0 }
+    }
+
     /// Whether evaluation needs the buyer's evaluation key (bootstrapping).
     pub fn needs_evaluation_key(&self) -> bool {
         self.bootstraps_per_row() > 0

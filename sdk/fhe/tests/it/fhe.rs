@@ -114,6 +114,10 @@ fn label_only_models_decrypt_to_the_clear_class() {
         }
         let same = same_class(&c, &compiled(model, "breast_cancer").0, &test);
         assert!(same * 100 >= test.x.len() * 90, "{model}: {same} of {} rows agree", test.x.len());
+        // a single row waits for its bootstraps in sequence: the cost model prices that path
+        let cost = CostModel { cores: 64, ..CostModel::default() }.estimate(&c, 1);
+        let path = c.bootstrap_depth() as f64 * CostModel::default().seconds_per_bootstrap;
+        assert!(cost.expected_seconds >= path && c.bootstrap_depth() >= 7, "{model}: {cost:?}");
         roundtrip_with(&format!("label-only {model}"), &c, &test, rows);
         // a label is washed with the evaluation key's washing key, never with the public key
         assert!(matches!(Evaluator::new(&c, Some(public())), Err(Error::MissingEvaluationKey)));

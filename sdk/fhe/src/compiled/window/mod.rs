@@ -128,6 +128,10 @@ impl Values {
     }
 }
 
+/// Bootstraps a washed bit waits for after its window value, in sequence: the floor's two
+/// levels (its top bit read twice side by side, then the low digit), the bit, the wash.
+pub(crate) const WASHED_DEPTH: usize = 2 + 1 + crate::fhe::WASH_BOOTSTRAPS;
+
 /// Bootstraps of a model's washed outputs after its window values: each value's exact floor,
 /// then its bits and their washes.
 pub(crate) fn washed_bootstraps(values: usize, label: bool) -> usize {
