@@ -12,6 +12,7 @@
 mod attack;
 mod floor;
 mod mlp;
+mod split;
 mod trees;
 pub(crate) mod wash;
 mod washed;
@@ -279,13 +280,29 @@ fn with_scratch<R>(p: &Params, f: impl FnOnce(&mut Scratch) -> R) -> R {
     })
 }
 
-/// Per-thread bootstrap scratch.
+/// Per-thread bootstrap scratch; a split scratch runs each bootstrap over this thread and one
+/// more (`eval/split.rs`), for stages with fewer bootstraps at a time than cores.
 struct Scratch {
     fft: Fft,
     buffers: ComputationBuffers,
+    split: Option<split::SplitScratch>,
 }
 
 impl Scratch {
+    /// A scratch for `tasks` bootstraps run side by side: split when they leave a core idle.
+    fn for_tasks(p: &Params, tasks: usize) -> Self {
+        let mut s = Self::new(p);
+        if tasks < rayon::current_num_threads() && !cfg!(target_arch = "wasm32") {
+            s.split = Some(split::SplitScratch::new(p));
+        }
+        s
+    }
+
+    /// Whether bootstraps run over two threads.
+    fn is_split(&self) -> bool {
+        self.split.is_some()
+    }
+
     fn new(p: &Params) -> Self {
         let fft = Fft::new(p.polynomial_size);
         let mut buffers = ComputationBuffers::new();
@@ -297,7 +314,7 @@ impl Scratch {
             )
             .unaligned_bytes_required(),
         );
-        Self { fft, buffers }
+        Self { fft, buffers, split: None }
     }
 
     /// Key switch, centered modulus switch, blind rotation of `lut`, sample extraction.
@@ -307,6 +324,9 @@ impl Scratch {
         input: &LweCiphertextOwned<u64>,
         lut: &GlweCiphertextOwned<u64>,
     ) -> LweCiphertextOwned<u64> {
+        if let Some(split) = &mut self.split {
+            return split.bootstrap(sk, input, lut);
+        }
         let p = &sk.params;
         let mut small = LweCiphertext::new(0u64, p.lwe_dimension.to_lwe_size(), p.modulus());
         keyswitch_lwe_ciphertext(&sk.ksk, input, &mut small);

@@ -55,10 +55,15 @@ impl Floor {
     ) -> LweCiphertextOwned<u64> {
         // half a digit step up
         add_to_body(&mut y, 1 << (63 - S));
-        let (a1, a2) = rayon::join(
-            || scratch.bootstrap(sk, &y, &self.top_bit),
-            || with_scratch(&sk.params, |s| s.bootstrap(sk, &y, &self.top_bit_z)),
-        );
+        let (a1, a2) = if scratch.is_split() {
+            // each bootstrap already takes two cores
+            (scratch.bootstrap(sk, &y, &self.top_bit), scratch.bootstrap(sk, &y, &self.top_bit_z))
+        } else {
+            rayon::join(
+                || scratch.bootstrap(sk, &y, &self.top_bit),
+                || with_scratch(&sk.params, |s| s.bootstrap(sk, &y, &self.top_bit_z)),
+            )
+        };
         // drop the top bit (2^62 - a1 is bit * 2^63): d mod 2^(S-1), centred
         slice_wrapping_add_assign(y.as_mut(), a1.as_ref());
         add_to_body(&mut y, (1u64 << 62).wrapping_neg());

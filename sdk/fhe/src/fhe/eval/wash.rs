@@ -92,11 +92,12 @@ pub(crate) struct Washer {
 }
 
 impl Washer {
-    /// Fresh state seeded from the operating system.
-    pub(crate) fn new(params: &Params) -> Self {
+    /// Fresh state seeded from the operating system, for a stage of `tasks` washes side by
+    /// side (fewer than the cores: each bootstrap runs over two threads).
+    pub(crate) fn new(params: &Params, tasks: usize) -> Self {
         let mut seeder = crate::fhe::os_seeder();
         Self {
-            scratch: Scratch::new(params),
+            scratch: Scratch::for_tasks(params, tasks),
             lut: constant_lut(params, 1 << BIT_LOG),
             noise: NoiseRandomGenerator::new(seeder.as_mut()),
             rng: rand::rngs::StdRng::from_os_rng(),
@@ -163,7 +164,7 @@ pub(crate) fn bench(
     let sk = server.bootstrap.as_ref().ok_or(crate::Error::MissingEvaluationKey)?;
     let key = server.wash.as_ref().ok_or(crate::Error::MissingWashKey)?;
     let bytes = client.wash_key()?.as_ref().len() * 8;
-    let mut washer = Washer::new(&sk.params);
+    let mut washer = Washer::new(&sk.params, usize::MAX);
     let mut ct = washer.sign(sk, &encrypt_bit(client, false, &sk.params));
     let start = std::time::Instant::now();
     for _ in 0..n {
@@ -234,7 +235,7 @@ mod tests {
         let noise = |ct: &LweCiphertextOwned<u64>, bit: bool| {
             decrypt_lwe_ciphertext(&secret, ct).0.wrapping_sub(bit_phase(bit)) as i64 as f64
         };
-        let mut washer = Washer::new(&p);
+        let mut washer = Washer::new(&p, usize::MAX);
         let runs = 32;
         for bit in [false, true] {
             // two inputs of the same bit: a label bootstrap's output, and the same shifted by

@@ -42,10 +42,13 @@ impl Evaluator<'_> {
             QProgram::Mlp(m) => self.mlp_window(m, sk, s, rows),
         };
         let floor = Floor::new(&self.params);
-        let values: Vec<LweCiphertextOwned<u64>> = pairs
-            .into_par_iter()
-            .map_init(|| Scratch::new(&self.params), |sc, (z, y)| floor.apply(sc, sk, z, y, 0))
-            .collect();
+        // fewer floors than cores: each floor's three bootstraps in turn, each over two threads
+        let tasks = pairs.len();
+        let values = stage(
+            pairs,
+            || Scratch::for_tasks(&self.params, tasks),
+            |sc, (z, y)| floor.apply(sc, sk, z, y, 0),
+        );
         self.wash_bits(sk, key, &values)
     }
 
@@ -72,18 +75,16 @@ impl Evaluator<'_> {
                 .collect()
         };
         let bits = luts.len();
-        (0..values.len() * bits)
-            .into_par_iter()
-            .map_init(
-                || Washer::new(p),
-                |washer, i| {
-                    let mut bit =
-                        washer.scratch().bootstrap(sk, &values[i / bits], &luts[i % bits]);
-                    washer.wash(sk, key, &mut bit);
-                    bit
-                },
-            )
-            .collect()
+        let tasks = values.len() * bits;
+        stage(
+            (0..tasks).collect(),
+            || Washer::new(p, tasks),
+            |washer, i| {
+                let mut bit = washer.scratch().bootstrap(sk, &values[i / bits], &luts[i % bits]);
+                washer.wash(sk, key, &mut bit);
+                bit
+            },
+        )
     }
 
     /// A tree ensemble's window values: every leaf with a non-zero share `L` of value `k` is
@@ -160,5 +161,21 @@ impl Evaluator<'_> {
                 },
             )
             .collect()
+    }
+}
+
+/// Run `f` on every item: side by side on rayon's threads, or, with fewer items than cores,
+/// in turn on this thread, whose split bootstraps then take the cores (outside rayon, whose idle
+/// workers would otherwise spin beside their helper threads).
+fn stage<T: Send, R: Send, S>(
+    items: Vec<T>,
+    init: impl Fn() -> S + Send + Sync,
+    f: impl Fn(&mut S, T) -> R + Send + Sync,
+) -> Vec<R> {
+    if items.len() < rayon::current_num_threads() {
+        let mut state = init();
+        items.into_iter().map(|item| f(&mut state, item)).collect()
+    } else {
+        items.into_par_iter().map_init(init, f).collect()
     }
 }
