@@ -347,6 +347,36 @@ impl Scratch {
     }
 }
 
+/// A fresh client key and its expanded server key (unit tests).
+#[cfg(test)]
+pub(crate) fn test_keys() -> (super::keys::ClientKey, ServerKey) {
+    let client =
+        super::keys::ClientKey::generate(Default::default()).unwrap_or_else(|e| panic!("{e}"));
+    let server = client.evaluation_key().and_then(|k| ServerKey::expand(&k));
+    (client, server.unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// Encrypts phases under `client`'s GLWE key with fresh noise (unit tests).
+#[cfg(test)]
+pub(crate) fn encryptor(
+    client: &super::keys::ClientKey,
+) -> impl FnMut(u64) -> LweCiphertextOwned<u64> + '_ {
+    let p = Params::get(client.param_set()).unwrap_or_else(|e| panic!("{e}"));
+    let mut seeder = super::os_seeder();
+    let mut enc =
+        EncryptionRandomGenerator::<DefaultRandomGenerator>::new(seeder.seed(), seeder.as_mut());
+    let key = client.glwe.as_lwe_secret_key();
+    move |phase| {
+        allocate_and_encrypt_new_lwe_ciphertext(
+            &key,
+            Plaintext(phase),
+            p.glwe_noise,
+            p.modulus(),
+            &mut enc,
+        )
+    }
+}
+
 pub(crate) fn bench_bootstraps(
     client: &super::keys::ClientKey,
     server: &ServerKey,
@@ -379,37 +409,21 @@ mod tests {
     };
 
     use super::*;
-    use crate::fhe::ClientKey;
-    use crate::params::ParamSetId;
 
     /// Sign bootstraps: `(2(q - T) - 1) 2^58` decrypts to `+v` iff `q > T`, with noise far below
     /// the bound the encodings assume; leaf tests combine them exactly.
     #[test]
     fn sign_bootstrap_and_leaf_test() {
-        let client = ClientKey::generate(ParamSetId::default()).unwrap();
-        let server = ServerKey::expand(&client.evaluation_key().unwrap()).unwrap();
+        let (client, server) = test_keys();
         let server = server.bootstrap.unwrap();
         let p = server.params;
         let key = client.glwe.as_lwe_secret_key();
-        let mut seeder = crate::fhe::os_seeder();
-        let mut enc = EncryptionRandomGenerator::<DefaultRandomGenerator>::new(
-            seeder.seed(),
-            seeder.as_mut(),
-        );
+        let mut encrypt = encryptor(&client);
         let v = 1u64 << CMP_OUT_LOG;
         let lut = constant_lut(&p, v);
         let mut scratch = Scratch::new(&p);
         // encrypt a phase and bootstrap it through the sign test
-        let mut sign = |phase: u64| {
-            let ct = allocate_and_encrypt_new_lwe_ciphertext(
-                &key,
-                Plaintext(phase),
-                p.glwe_noise,
-                p.modulus(),
-                &mut enc,
-            );
-            scratch.bootstrap(&server, &ct, &lut)
-        };
+        let mut sign = |phase: u64| scratch.bootstrap(&server, &encrypt(phase), &lut);
         let mut worst = 0i64;
         let mut outs = Vec::new();
         for (q, t) in [(0u64, 0i64), (1, 0), (15, 14), (14, 14), (7, 3), (3, 7), (0, 14), (15, 0)] {

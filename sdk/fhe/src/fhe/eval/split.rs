@@ -240,36 +240,24 @@ fn rotate_subtract_decompose(poly: &[u64], a: usize, base_log: u32, digits: &mut
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fhe::eval::{Scratch, constant_lut};
-    use crate::fhe::{ClientKey, ServerKey};
+    use crate::fhe::eval::{Scratch, constant_lut, encryptor, test_keys};
 
     /// The two-thread bootstrap decrypts to what the one-thread bootstrap does, with noise of
     /// the same size, on both sides of the sign test.
     #[test]
     fn a_split_bootstrap_equals_the_one_thread_bootstrap() {
-        let client = ClientKey::generate(Default::default()).unwrap();
-        let server = ServerKey::expand(&client.evaluation_key().unwrap()).unwrap();
+        let (client, server) = test_keys();
         let sk = server.bootstrap.as_ref().unwrap();
         let p = sk.params;
         let key = client.glwe.as_lwe_secret_key();
-        let mut seeder = crate::fhe::os_seeder();
-        let mut enc = EncryptionRandomGenerator::<DefaultRandomGenerator>::new(
-            seeder.seed(),
-            seeder.as_mut(),
-        );
+        let mut encrypt = encryptor(&client);
         let v = 1u64 << 62;
         let lut = constant_lut(&p, v);
         let (mut one, mut two) = (Scratch::new(&p), SplitScratch::new(&p));
         let (mut worst_one, mut worst_two) = (0u64, 0u64);
         for i in 0..24u64 {
             let phase = ((i % 16) << 59).wrapping_sub(15 << 58);
-            let ct = allocate_and_encrypt_new_lwe_ciphertext(
-                &key,
-                Plaintext(phase),
-                p.glwe_noise,
-                p.modulus(),
-                &mut enc,
-            );
+            let ct = encrypt(phase);
             let expect = if i % 16 > 7 { v } else { v.wrapping_neg() };
             for (scratch_out, worst) in [
                 (one.bootstrap(sk, &ct, &lut), &mut worst_one),
