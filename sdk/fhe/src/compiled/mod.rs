@@ -14,6 +14,7 @@ pub(crate) use digits::DigitTest;
 pub use linear::QLinear;
 pub use mlp::{MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_INPUT_BITS, MLP_TABLE, QHidden, QMlp};
 pub use public::{Decoded, PublicModel};
+pub(crate) use trees::TreeWindow;
 pub use trees::{Comparison, MAX_PATH, QLeaf, QTrees, TREE_INPUT_BITS, TREE_LOW_BITS};
 
 pub(crate) use window::label::label_of;
@@ -264,7 +265,10 @@ impl CompiledModel {
                         .tests
                         .iter()
                         .any(|d| matches!(d, DigitTest::Combined { .. }));
-                1 + usize::from(combined) + usize::from(!t.leaves.is_empty())
+                // an index-planned tree's table reads wait for its indicators
+                let indexed = washed
+                    && t.window_plan().iter().any(|(_, p)| matches!(p, TreeWindow::Index(_)));
+                1 + usize::from(combined) + usize::from(!t.leaves.is_empty()) + usize::from(indexed)
             }
             // per hidden layer its floor's two levels and the lookups feeding the next layer
             QProgram::Mlp(m) => 3 * m.widths().len(),

@@ -102,7 +102,55 @@ impl QTrees {
         } else {
             self.digit_plan(low_bits).bootstraps()
         };
-        comparisons + if window { 2 } else { 1 } * self.leaf_outputs()
+        comparisons
+            + if window {
+                self.window_plan().iter().map(|(_, plan)| self.plan_bootstraps(plan)).sum()
+            } else {
+                self.leaf_outputs()
+            }
+    }
+
+    /// How a program of washed outputs brings each tree's share of its window values to the
+    /// floor's two scales, per tree with a conditional leaf: whichever plan costs fewer
+    /// bootstraps.
+    pub(crate) fn window_plan(&self) -> Vec<(u32, TreeWindow)> {
+        let mut trees: Vec<u32> = self.leaves.iter().map(|l| l.tree).collect();
+        trees.sort_unstable();
+        trees.dedup();
+        trees
+            .into_iter()
+            .map(|tree| {
+                let leaves: Vec<usize> =
+                    (0..self.leaves.len()).filter(|l| self.leaves[*l].tree == tree).collect();
+                let index = TreeWindow::Index(leaves.clone());
+                let plan = if leaves.len() <= INDEX_LEAVES
+                    && self.plan_bootstraps(&index)
+                        < self.plan_bootstraps(&TreeWindow::Leaves(leaves.clone()))
+                {
+                    index
+                } else {
+                    TreeWindow::Leaves(leaves)
+                };
+                (tree, plan)
+            })
+            .collect()
+    }
+
+    /// Bootstraps of one tree's plan: two per (leaf, value) with a non-zero share; or one per
+    /// leaf but the first and two per value the tree adds to.
+    pub(crate) fn plan_bootstraps(&self, plan: &TreeWindow) -> usize {
+        match plan {
+            TreeWindow::Leaves(leaves) => leaves
+                .iter()
+                .map(|l| 2 * self.leaves[*l].values.iter().filter(|v| **v != 0).count())
+                .sum(),
+            TreeWindow::Index(leaves) => {
+                let values = (0..self.constant.len())
+                    .filter(|k| leaves.iter().any(|l| self.leaves[*l].values[*k] != 0))
+                    .count();
+                leaves.len().saturating_sub(1) + 2 * values
+            }
+        }
     }
 
     /// Number of (leaf, output) bootstraps.
@@ -122,6 +170,22 @@ impl QTrees {
             |v: Vec<i64>| v.into_iter().filter(|x| *x != i64::MAX && *x != i64::MIN).sum::<i64>();
         (self.constant[k] + sum(lo), self.constant[k] + sum(hi))
     }
+}
+
+/// Most leaves a tree may have for the index plan: the reached leaf's index must be one table
+/// entry of 4 bits.
+pub(crate) const INDEX_LEAVES: usize = 16;
+
+/// One tree's part of a program of washed outputs (`compiled::window`), over its leaves (indices
+/// into [`QTrees::leaves`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum TreeWindow {
+    /// Every leaf with a non-zero share of a value is tested twice, once per scale.
+    Leaves(Vec<usize>),
+    /// One indicator bootstrap per leaf but the first adds up the reached leaf's index (`i`
+    /// for the leaf at position `i`, in `[0, 16)`); two table bootstraps per value then read
+    /// the tree's share of it at both scales.
+    Index(Vec<usize>),
 }
 
 /// Largest quantized level `q` such that `dequantize(q)` passes the split test, or -1.
@@ -347,6 +411,26 @@ pub(super) fn walk(ens: &TreeEnsemble, schema: &InputSchema) -> Result<Walk> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A tree of at most 16 leaves is read through its reached leaf's index when that is
+    /// cheaper; a larger one leaf by leaf.
+    #[test]
+    fn window_plans_pick_the_cheaper_reading() {
+        let leaf =
+            |tree: u32, c: u32, values: Vec<i64>| QLeaf { tree, path: vec![(c, true)], values };
+        // tree 0: 8 leaves, one value each (index: 7 + 2 = 9 < 16); tree 1: 2 leaves (2 < 3)
+        let mut leaves: Vec<QLeaf> = (0..8).map(|c| leaf(0, c, vec![c as i64 + 1])).collect();
+        leaves.extend([leaf(1, 0, vec![3]), leaf(1, 1, vec![0])]);
+        let t = QTrees { comparisons: vec![], leaves, constant: vec![0], center: vec![0] };
+        let plan = t.window_plan();
+        assert_eq!(plan[0], (0, TreeWindow::Index((0..8).collect())));
+        assert_eq!(plan[1], (1, TreeWindow::Leaves(vec![8, 9])));
+        assert_eq!(t.bootstraps(0, true), 9 + 2);
+        // 17 leaves: too many for one table entry
+        let big: Vec<QLeaf> = (0..17).map(|c| leaf(0, c, vec![1])).collect();
+        let t = QTrees { comparisons: vec![], leaves: big, constant: vec![0], center: vec![0] };
+        assert!(matches!(t.window_plan()[0].1, TreeWindow::Leaves(_)));
+    }
 
     /// More summed leaf outputs cost output precision; a single one leaves 10 bits.
     #[test]

@@ -104,7 +104,10 @@ fn label_only_models_decrypt_to_the_clear_class() {
         ("svm_breast_cancer", 16..20, 0),
         // 16 neurons: 48 for the floors, 32 label-table lookups
         ("mlp30_16_2_breast_cancer", 0..2, 48 + 32),
+        // more than 16 leaves: every leaf tested twice
         ("tree5_breast_cancer", 0..2, usize::MAX),
+        // depth 3: each tree's reached leaf as an index, then two table reads
+        ("xgb20d3_breast_cancer", 0..1, usize::MAX),
     ] {
         let (c, test) = compiled_with(model, "breast_cancer", label_only).unwrap();
         assert!(c.encoding.label && c.public().sanitized() && !c.encoding.wide, "{model}");

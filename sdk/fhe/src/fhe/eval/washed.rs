@@ -10,10 +10,9 @@ use tfhe::core_crypto::prelude::*;
 
 use super::floor::{B, Floor, S, leveled};
 use super::mlp::lookup_sum;
-use super::trees::leaf_tasks;
 use super::wash::{WashKey, Washer};
 use super::{Evaluator, Samples, Scratch, add_to_body, constant_lut, half_value, table_lut};
-use crate::compiled::{QMlp, QProgram, QTrees, ROUNDED_BITS, rounded_bit};
+use crate::compiled::{QMlp, QProgram, QTrees, ROUNDED_BITS, TreeWindow, rounded_bit};
 use crate::fhe::keys::BootstrapKeys;
 
 /// A washed bit is `±2^62`.
@@ -87,10 +86,15 @@ impl Evaluator<'_> {
         )
     }
 
-    /// A tree ensemble's window values: every leaf with a non-zero share `L` of value `k` is
-    /// tested twice, with tables answering `±L 2^(62 - B)` and `±L 2^(63 - S)`; adding `L` at
-    /// those scales gives `L` at `z`'s and at `y`'s scale when the leaf is reached and 0
-    /// otherwise (with one bootstrap's noise each), summed over leaves with the constant.
+    /// A tree ensemble's window values, each tree by its plan (`compiled::TreeWindow`):
+    /// - by leaves: every leaf with a non-zero share `L` of value `k` is tested twice, with
+    ///   tables answering `±L 2^(62 - B)` and `±L 2^(63 - S)`; adding `L` at those scales gives
+    ///   `L` at `z`'s and at `y`'s scale when the leaf is reached and 0 otherwise;
+    /// - by index: the leaf at position `i > 0` is tested once with a table answering
+    ///   `±i 2^58`; adding `i 2^58` and summing gives the reached leaf's index at `2^59`, which
+    ///   two table bootstraps per value read as the tree's share at both scales.
+    ///
+    /// Every term carries one bootstrap's noise; the sums over trees take the constants.
     fn tree_window(
         &self,
         t: &QTrees,
@@ -99,19 +103,75 @@ impl Evaluator<'_> {
         rows: usize,
     ) -> Vec<Pair> {
         let n = t.constant.len();
-        let tasks = leaf_tasks(t);
         let (dz, dy) = ((63 - B) as u8, (64 - S) as u8);
-        let luts: Vec<[GlweCiphertextOwned<u64>; 2]> = tasks
+        let plan = t.window_plan();
+        // the leaf tests: (leaf, value) shares and (leaf, position) indicators
+        let mut tasks: Vec<(usize, usize)> = Vec::new();
+        let mut luts: Vec<Vec<GlweCiphertextOwned<u64>>> = Vec::new();
+        // per index-planned tree: its leaves and where its indicators start among the tasks
+        let mut indexed: Vec<(&[usize], usize)> = Vec::new();
+        for (_, p) in &plan {
+            match p {
+                TreeWindow::Leaves(leaves) => {
+                    for (l, k) in leaves.iter().flat_map(|l| (0..n).map(move |k| (*l, k))) {
+                        let v = t.leaves[l].values[k];
+                        if v != 0 {
+                            tasks.push((l, k));
+                            let halves = [half_value(v, dz), half_value(v, dy)];
+                            luts.push(halves.map(|h| constant_lut(&self.params, h)).to_vec());
+                        }
+                    }
+                }
+                TreeWindow::Index(leaves) => {
+                    indexed.push((leaves, tasks.len()));
+                    for (i, l) in leaves.iter().enumerate().skip(1) {
+                        tasks.push((*l, usize::MAX));
+                        luts.push(vec![constant_lut(&self.params, (i as u64) << 58)]);
+                    }
+                }
+            }
+        }
+        let nt = tasks.len();
+        let tests = self.leaf_tests(t, sk, s, rows, &tasks, |scratch, acc, task| {
+            luts[task].iter().map(|lut| scratch.bootstrap(sk, acc, lut)).collect::<Vec<_>>()
+        });
+        // index-planned trees: the reached leaf's share of every value it adds to
+        let width = self.params.polynomial_size.log2().0 + 1 - 5;
+        let reads: Vec<(usize, usize, [GlweCiphertextOwned<u64>; 2])> = indexed
             .iter()
-            .map(|(li, k)| {
-                let v = t.leaves[*li].values[*k];
-                [half_value(v, dz), half_value(v, dy)].map(|h| constant_lut(&self.params, h))
+            .enumerate()
+            .flat_map(|(ti, (leaves, _))| (0..n).map(move |k| (ti, k, *leaves)))
+            .filter(|(_, k, leaves)| leaves.iter().any(|l| t.leaves[*l].values[*k] != 0))
+            .map(|(ti, k, leaves)| {
+                let share = |e: usize, d: u8| {
+                    leaves
+                        .get(e)
+                        .map_or(0, |l| t.leaves[*l].values[k] as u64)
+                        .wrapping_shl(u32::from(d))
+                };
+                (ti, k, [dz, dy].map(|d| table_lut(&self.params, width, |e| share(e, d))))
             })
             .collect();
-        let nt = tasks.len();
-        let outs = self.leaf_tests(t, sk, s, rows, &tasks, |scratch, acc, task| {
-            luts[task].each_ref().map(|lut| scratch.bootstrap(sk, acc, lut))
-        });
+        let nr = reads.len();
+        let read: Vec<[LweCiphertextOwned<u64>; 2]> = (0..rows * nr)
+            .into_par_iter()
+            .map_init(
+                || Scratch::new(&self.params),
+                |scratch, j| {
+                    let (r, (ti, _, luts)) = (j / nr, &reads[j % nr]);
+                    let (leaves, first) = indexed[*ti];
+                    let mut index = s.zero();
+                    let mut constant = 1u64 << 58; // half an entry up
+                    for (i, test) in tests[r * nt + first..][..leaves.len() - 1].iter().enumerate()
+                    {
+                        slice_wrapping_add_assign(index.as_mut(), test[0].as_ref());
+                        constant = constant.wrapping_add(((i + 1) as u64) << 58);
+                    }
+                    add_to_body(&mut index, constant);
+                    luts.each_ref().map(|lut| scratch.bootstrap(sk, &index, lut))
+                },
+            )
+            .collect();
         (0..rows * n)
             .into_par_iter()
             .map(|j| {
@@ -120,14 +180,21 @@ impl Evaluator<'_> {
                 let c = t.constant[k] as u64;
                 let (mut cz, mut cy) =
                     (c.wrapping_shl(u32::from(dz)), c.wrapping_shl(u32::from(dy)));
-                for (task, (li, kk)) in tasks.iter().enumerate() {
+                for (task, (l, kk)) in tasks.iter().enumerate() {
                     if *kk == k {
-                        let [oz, oy] = &outs[r * nt + task];
-                        slice_wrapping_add_assign(z.as_mut(), oz.as_ref());
-                        slice_wrapping_add_assign(y.as_mut(), oy.as_ref());
-                        let v = t.leaves[*li].values[k];
+                        let out = &tests[r * nt + task];
+                        slice_wrapping_add_assign(z.as_mut(), out[0].as_ref());
+                        slice_wrapping_add_assign(y.as_mut(), out[1].as_ref());
+                        let v = t.leaves[*l].values[k];
                         cz = cz.wrapping_add(half_value(v, dz));
                         cy = cy.wrapping_add(half_value(v, dy));
+                    }
+                }
+                for (i, (_, kk, _)) in reads.iter().enumerate() {
+                    if *kk == k {
+                        let [oz, oy] = &read[r * nr + i];
+                        slice_wrapping_add_assign(z.as_mut(), oz.as_ref());
+                        slice_wrapping_add_assign(y.as_mut(), oy.as_ref());
                     }
                 }
                 add_to_body(&mut z, cz);
