@@ -52,12 +52,14 @@ pub fn wash_distance_log() -> f64 {
 }
 
 /// Time one wash of a bootstrapped one-bit result (`WASH_BOOTSTRAPS` bootstraps and one more
-/// re-randomization) on one thread, averaged over `n` runs; also returns the size of the seeded
-/// public key washing needs, in bytes.
+/// re-randomization) on one thread, or with each bootstrap `split` over two (what a single
+/// row's label waits for), averaged over `n` runs; also returns the size of the seeded public
+/// key washing needs, in bytes.
 pub fn bench_wash(
     client: &ClientKey,
     server: &ServerKey,
     n: usize,
+    split: bool,
 ) -> crate::Result<(std::time::Duration, usize)> {
-    eval::wash::bench(client, server, n)
+    eval::wash::bench(client, server, n, split)
 }

@@ -230,7 +230,7 @@ fn measure(
     let cost = CostModel::default().estimate(&compiled, 1);
     // what sanitization adds to each leveled result, or washing to a bit (one thread)
     let sanitize_ms = if compiled.encoding.washed_bits() > 0 {
-        let (wash, _) = modelmart_fhe::fhe::bench_wash(&client, &server, 5)?;
+        let (wash, _) = modelmart_fhe::fhe::bench_wash(&client, &server, 5, false)?;
         json!(round(wash.as_secs_f64() * 1e3, 1))
     } else {
         match server.has_public_key().then_some(&server) {

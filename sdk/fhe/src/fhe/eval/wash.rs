@@ -155,16 +155,18 @@ impl Washer {
     }
 }
 
-/// Time `n` washes of a bit on one thread; also returns the seeded public key's size in bytes.
+/// Time `n` washes of a bit, each bootstrap on one thread or `split` over two; also returns the
+/// seeded public key's size in bytes.
 pub(crate) fn bench(
     client: &crate::fhe::ClientKey,
     server: &crate::fhe::ServerKey,
     n: usize,
+    split: bool,
 ) -> crate::Result<(std::time::Duration, usize)> {
     let sk = server.bootstrap.as_ref().ok_or(crate::Error::MissingEvaluationKey)?;
     let key = server.wash.as_ref().ok_or(crate::Error::MissingWashKey)?;
     let bytes = client.wash_key()?.as_ref().len() * 8;
-    let mut washer = Washer::new(&sk.params, usize::MAX);
+    let mut washer = Washer::new(&sk.params, if split { 1 } else { usize::MAX });
     let mut ct = washer.sign(sk, &encrypt_bit(client, false, &sk.params));
     let start = std::time::Instant::now();
     for _ in 0..n {
