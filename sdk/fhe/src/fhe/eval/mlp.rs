@@ -121,10 +121,24 @@ pub(super) fn lookup_sum<'l>(
     luts: impl Iterator<Item = &'l [GlweCiphertextOwned<u64>; 2]>,
     bias: i64,
 ) -> (LweCiphertextOwned<u64>, LweCiphertextOwned<u64>) {
+    let parts = acts
+        .iter()
+        .zip(luts)
+        .map(|(act, l)| l.each_ref().map(|lut| scratch.bootstrap(sk, act, lut)));
+    sum_scales(s, parts, bias)
+}
+
+/// A pre-activation at both scales from its lookups (`[z's scale, y's scale]` each) and `bias`.
+pub(super) fn sum_scales(
+    s: &Samples<'_>,
+    parts: impl IntoIterator<Item = impl std::borrow::Borrow<[LweCiphertextOwned<u64>; 2]>>,
+    bias: i64,
+) -> (LweCiphertextOwned<u64>, LweCiphertextOwned<u64>) {
     let (mut z, mut y) = (s.zero(), s.zero());
-    for (act, [lz, ly]) in acts.iter().zip(luts) {
-        slice_wrapping_add_assign(z.as_mut(), scratch.bootstrap(sk, act, lz).as_ref());
-        slice_wrapping_add_assign(y.as_mut(), scratch.bootstrap(sk, act, ly).as_ref());
+    for part in parts {
+        let [pz, py] = part.borrow();
+        slice_wrapping_add_assign(z.as_mut(), pz.as_ref());
+        slice_wrapping_add_assign(y.as_mut(), py.as_ref());
     }
     add_to_body(&mut z, (bias as u64).wrapping_shl(63 - B));
     add_to_body(&mut y, (bias as u64).wrapping_shl(64 - S));

@@ -9,7 +9,7 @@ use tfhe::core_crypto::algorithms::slice_algorithms::slice_wrapping_add_assign;
 use tfhe::core_crypto::prelude::*;
 
 use super::floor::{B, Floor, S, leveled};
-use super::mlp::lookup_sum;
+use super::mlp::{lookup_sum, sum_scales};
 use super::wash::{WashKey, Washer};
 use super::{Evaluator, Samples, Scratch, add_to_body, constant_lut, half_value, table_lut};
 use crate::compiled::{QMlp, QProgram, QTrees, ROUNDED_BITS, TreeWindow, rounded_bit};
@@ -216,6 +216,25 @@ impl Evaluator<'_> {
             .flatten()
             .map(|t| [self.mlp_table(t, 63 - B), self.mlp_table(t, 64 - S)])
             .collect();
+        if rows * n < rayon::current_num_threads() {
+            // too few values to fill the cores: their lookups side by side, then summed
+            let looked: Vec<[LweCiphertextOwned<u64>; 2]> = (0..rows * n * width)
+                .into_par_iter()
+                .map_init(
+                    || Scratch::new(&self.params),
+                    |scratch, i| {
+                        let (j, h) = (i / width, i % width);
+                        let act = &acts[(j / n) * width + h];
+                        luts[h * n + j % n].each_ref().map(|lut| scratch.bootstrap(sk, act, lut))
+                    },
+                )
+                .collect();
+            return looked
+                .chunks(width)
+                .enumerate()
+                .map(|(j, parts)| sum_scales(s, parts, window.bias[j % n]))
+                .collect();
+        }
         (0..rows * n)
             .into_par_iter()
             .map_init(
