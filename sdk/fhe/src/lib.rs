@@ -8,10 +8,14 @@
 //! - [`CompiledModel::compile`]: quantization from calibration data into an integer program with
 //!   a public input schema; [`CompiledModel::eval_clear`] is the reference the encrypted
 //!   evaluation reproduces exactly.
-//! - [`fhe`]: the buyer's [`ClientKey`], its [`EvaluationKey`]s (bootstrap keys for models that
-//!   bootstrap, the sanitization public key for leveled ones), compact [`EncryptedInput`]s, the
-//!   coprocessor's [`Evaluator`], [`EncryptedResult`]s (leveled ones sanitized: they reveal the
-//!   scores and nothing else about the weights).
+//! - [`Output`]: what a compiled model's result holds — every score, scores rounded to 5 bits,
+//!   or a binary classifier's label.
+//! - [`fhe`]: the buyer's [`ClientKey`], its [`EvaluationKey`]s (bootstrap and washing keys for
+//!   models that bootstrap, the sanitization public key for leveled ones), compact
+//!   [`EncryptedInput`]s, the coprocessor's [`Evaluator`], [`EncryptedResult`]s: leveled scores
+//!   flooded, labels and rounded scores washed bit by bit, so each reveals its decrypted output
+//!   and nothing else about the model (a tree's or network's full scores are the one output that
+//!   is not sanitized; the listing layer refuses to offer them).
 //! - [`cost`]: bootstrap count and expected latency before running anything.
 //!
 //! This crate must not do I/O beyond reading files it is explicitly given, must not log secrets,

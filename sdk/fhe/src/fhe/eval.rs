@@ -5,8 +5,11 @@
 //! (`eval/wide.rs`). Tree models bootstrap every distinct comparison and every leaf test (key
 //! switch, centered modulus switch, blind rotation, sample extraction) on rayon's worker
 //! threads, each with its own FFT scratch; networks bootstrap an exact floor of every hidden
-//! pre-activation and a table lookup per (neuron, output) (`eval/mlp.rs`). Call it from a
-//! blocking thread, never from an async runtime's worker.
+//! pre-activation and a table lookup per (neuron, output) (`eval/mlp.rs`). Washed outputs
+//! (labels, rounded scores) floor every family's window values and wash each bit
+//! (`eval/washed.rs`, `eval/wash.rs`); stages with fewer bootstraps than cores run each one over
+//! two threads (`eval/split.rs`). Call it from a blocking thread, never from an async runtime's
+//! worker.
 
 #[cfg(test)]
 mod attack;
