@@ -366,11 +366,19 @@ async fn two_coprocessors_share_a_postgres_queue() -> eyre::Result<()> {
     }
     // both processes took jobs from the one queue
     let pool = sqlx::AnyPool::connect(&pg).await?;
-    let rows = sqlx::query("SELECT worker FROM cp_jobs WHERE state = 'completed'")
-        .fetch_all(&pool)
-        .await?;
-    let workers: Vec<String> =
-        rows.iter().map(|r| r.try_get::<String, _>("worker")).collect::<Result<_, _>>()?;
+    // a worker records its job completed after the chain has its result: wait for the last
+    let mut workers: Vec<String> = Vec::new();
+    for _ in 0..100 {
+        let rows = sqlx::query("SELECT worker FROM cp_jobs WHERE state = 'completed'")
+            .fetch_all(&pool)
+            .await?;
+        workers =
+            rows.iter().map(|r| r.try_get::<String, _>("worker")).collect::<Result<_, _>>()?;
+        if workers.len() >= 6 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(workers.len(), 6);
     assert!(workers.iter().any(|w| w.starts_with("second-")), "{workers:?}");
     assert!(workers.iter().any(|w| w.starts_with("cp-")), "{workers:?}");
