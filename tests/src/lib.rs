@@ -89,7 +89,7 @@ pub fn demo_model(
 }
 
 /// [`demo_model`] listed in output mode `mode` (full scores: linear models only; label only:
-/// binary classifiers).
+/// classifiers of up to 16 classes).
 pub fn demo_model_as(
     name: &str,
     data: &str,

@@ -58,7 +58,8 @@ pub(crate) struct PublishArgs {
     #[arg(long, default_value_t = 4)]
     fhe_rows: usize,
     /// What a result reveals: every score (linear models), scores rounded to 5 bits, or only the
-    /// class (binary classifiers); each sanitized so it reveals nothing else about the model.
+    /// class (classifiers of up to 16 classes); each sanitized so it reveals nothing else about
+    /// the model.
     #[arg(long, value_enum, default_value = "scores")]
     output: OutputArg,
     #[command(flatten)]
@@ -72,7 +73,7 @@ pub(crate) enum OutputArg {
     Scores,
     /// Every score rounded to 5 bits under FHE, each bit washed.
     RoundedScores,
-    /// The predicted class only (binary classifiers).
+    /// The predicted class only (classifiers of up to 16 classes).
     LabelOnly,
 }
 

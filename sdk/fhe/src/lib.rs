@@ -9,7 +9,7 @@
 //!   a public input schema; [`CompiledModel::eval_clear`] is the reference the encrypted
 //!   evaluation reproduces exactly.
 //! - [`Output`]: what a compiled model's result holds — every score, scores rounded to 5 bits,
-//!   or a binary classifier's label.
+//!   or a classifier's label (a sign, or an argmax among up to 16 classes).
 //! - [`fhe`]: the buyer's [`ClientKey`], its [`EvaluationKey`]s (bootstrap and washing keys for
 //!   models that bootstrap, the sanitization public key for leveled ones), compact
 //!   [`EncryptedInput`]s, the coprocessor's [`Evaluator`], [`EncryptedResult`]s: leveled scores

@@ -52,7 +52,8 @@ pub enum CardError {
 ///   domain and flooded; a tree ensemble's or network's scores cannot be ([`CardError::Unsanitized`]);
 /// - [`OutputMode::RoundedScores`]: every model; each score rounded to 5 bits under FHE, each
 ///   bit washed;
-/// - [`OutputMode::LabelOnly`]: binary classifiers; the class decided under FHE and washed.
+/// - [`OutputMode::LabelOnly`]: classifiers of up to 16 classes; the class decided under FHE
+///   (a sign or an argmax) and the bits of its index washed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutputMode {

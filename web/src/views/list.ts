@@ -36,7 +36,7 @@ export async function listForm(app: App, refresh: () => void): Promise<HTMLEleme
   const output = h('select', { id: 'list-output' },
     h('option', { value: '0' }, 'Scores (linear models)'),
     h('option', { value: '1' }, 'Rounded scores (5 bits)'),
-    h('option', { value: '2' }, 'Label only (binary classifiers)'));
+    h('option', { value: '2' }, 'Label only (classifiers, up to 16 classes)'));
   const operator = h('select', { id: 'list-operator' }, operators.map((o) => h('option', { value: o.address }, `${shortAddress(o.address)} · ${o.endpoint} · ${o.active_models} models`)));
   const token = h('select', { id: 'list-token' }, app.cfg.tokens.map((t) => h('option', { value: t.address }, t.symbol)));
   const price = h('input', { type: 'text', id: 'list-price', inputmode: 'decimal', placeholder: 'seller price per row' });

@@ -121,5 +121,6 @@ pub(crate) fn wide_encoding(p: u32, l1: u64) -> Option<Encoding> {
         output_log_modulus: log_modulus as u8,
         label: false,
         rounded: false,
+        classes: 0,
     })
 }

@@ -17,7 +17,8 @@ pub use public::{Decoded, PublicModel};
 pub(crate) use trees::TreeWindow;
 pub use trees::{Comparison, MAX_PATH, QLeaf, QTrees, TREE_INPUT_BITS, TREE_LOW_BITS};
 
-pub(crate) use window::label::label_of;
+pub use window::label::MAX_CLASSES;
+pub(crate) use window::label::{argmax_of, index_bits, label_of};
 pub use window::rounded::ROUNDED_BITS;
 pub(crate) use window::rounded::{decode_rounded, rounded_bit, rounded_of};
 
@@ -39,7 +40,8 @@ pub enum Output {
     /// Every score rounded to [`ROUNDED_BITS`] bits under FHE, each bit washed
     /// (`compiled::rounded`).
     Rounded,
-    /// The class of a binary classifier decided under FHE, washed (`compiled::label`).
+    /// The class decided under FHE (a sign, or an argmax among up to 16 classes), the bits of
+    /// its index washed (`compiled::window::label`).
     Label,
 }
 
@@ -100,10 +102,14 @@ pub struct Encoding {
     pub output_delta_log: u8,
     /// Results are modulus-switched to `2^output_log_modulus` before they are sent.
     pub output_log_modulus: u8,
-    /// The result is one washed bit per row, the predicted class (label-only output): it
-    /// decrypts to the class index and reveals nothing else about the model.
+    /// The result is the predicted class per row, as washed bits of its index (label-only
+    /// output): it decrypts to the class index and reveals nothing else about the model.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub label: bool,
+    /// Classes of a label-only model with more than two (its index bits and argmax circuit);
+    /// 0 for a binary one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub classes: u8,
     /// Every score is returned as [`ROUNDED_BITS`] washed bits, its value rounded to that many
     /// bits (rounded-scores output): it decrypts to the rounded score and reveals nothing else.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -115,7 +121,7 @@ impl Encoding {
     /// outputs are returned as computed.
     pub fn washed_bits(&self) -> usize {
         if self.label {
-            1
+            window::label::index_bits(usize::from(self.classes).max(2))
         } else if self.rounded {
             ROUNDED_BITS
         } else {
@@ -138,6 +144,10 @@ impl Encoding {
     pub fn values_per_feature(&self) -> usize {
         if self.low_bits > 0 { 2 } else { 1 }
     }
+}
+
+fn is_zero(v: &u8) -> bool {
+    *v == 0
 }
 
 /// A model compiled for one FHE parameter set.
@@ -186,6 +196,15 @@ impl CompiledModel {
 
     /// Number of outputs per row: scores, or one class for a label-only model.
     pub fn n_outputs(&self) -> usize {
+        if self.encoding.label {
+            return 1;
+        }
+        self.window_values()
+    }
+
+    /// Values the program computes per row: its scores, or a label's window values (one
+    /// decision, or one score per class for an argmax).
+    pub(crate) fn window_values(&self) -> usize {
         match &self.program {
             QProgram::Linear(l) => l.weights.len(),
             QProgram::Trees(t) => t.constant.len(),
@@ -203,6 +222,7 @@ impl CompiledModel {
             QProgram::Mlp(m) => m.eval(q),
         };
         Ok(match self.encoding.output() {
+            Output::Label if self.encoding.classes > 2 => vec![argmax_of(&out)],
             Output::Label => vec![label_of(out[0])],
             Output::Rounded => {
                 out.iter().zip(self.output_center()).map(|(d, c)| rounded_of(*d) + c).collect()
@@ -218,6 +238,9 @@ impl CompiledModel {
 
     /// Per-output value the encrypted scores are offset by (decryption adds it back).
     pub fn output_center(&self) -> Vec<i64> {
+        if self.encoding.label {
+            return vec![0];
+        }
         match &self.program {
             QProgram::Linear(l) if self.encoding.rounded => l.center.clone(),
             QProgram::Linear(l) => vec![0; l.weights.len()],
@@ -231,8 +254,11 @@ impl CompiledModel {
         dequantize(acc, self.scale)
     }
 
-    /// Predicted class index from integer scores.
+    /// Predicted class index from integer scores (a label-only result is the index itself).
     pub fn class_of(&self, acc: &[i64]) -> usize {
+        if self.encoding.label {
+            return acc.first().map_or(0, |c| usize::try_from(*c).unwrap_or(0));
+        }
         class_of(&dequantize(acc, self.scale), self.threshold)
     }
 
@@ -246,7 +272,11 @@ impl CompiledModel {
         };
         // each window value's floor, bits and washes
         own + if washed {
-            window::washed_bootstraps(self.n_outputs(), self.encoding.label)
+            window::washed_bootstraps(
+                self.window_values(),
+                self.encoding.label,
+                self.encoding.classes,
+            )
         } else {
             0
         }
@@ -273,7 +303,7 @@ impl CompiledModel {
             // per hidden layer its floor's two levels and the lookups feeding the next layer
             QProgram::Mlp(m) => 3 * m.widths().len(),
         };
-        own + if washed { window::WASHED_DEPTH } else { 0 }
+        own + if washed { window::washed_depth(self.encoding.classes) } else { 0 }
     }
 
     /// Whether evaluation needs the buyer's evaluation key (bootstrapping).

@@ -61,10 +61,10 @@ impl PublicModel {
     /// What a result ciphertext reveals beyond its decrypted scores (shown on the model card).
     pub fn result_privacy(&self) -> &'static str {
         if self.encoding.label {
-            "Washed label: the class is computed under FHE and its bit washed (re-randomized \
-             under the buyer's public key, noise flooded, bootstrapped, five times over), within \
-             statistical distance 2^-44 of a ciphertext that depends only on the class; it \
-             reveals the class and nothing else about the model."
+            "Washed label: the class is computed under FHE and each bit of its index washed \
+             (re-randomized under the buyer's public key, noise flooded, bootstrapped, five \
+             times over), within statistical distance 2^-44 per bit of ciphertexts that depend \
+             only on the class; it reveals the class and nothing else about the model."
         } else if self.encoding.rounded {
             "Washed rounded scores: every score is rounded to 5 bits under FHE and each bit \
              washed (re-randomized under the buyer's public key, noise flooded, bootstrapped, \
@@ -86,8 +86,11 @@ impl PublicModel {
         dequantize(acc, self.scale)
     }
 
-    /// Predicted class index from integer scores.
+    /// Predicted class index from integer scores (a label-only result is the index itself).
     pub fn class_of(&self, acc: &[i64]) -> usize {
+        if self.encoding.label {
+            return acc.first().map_or(0, |c| usize::try_from(*c).unwrap_or(0));
+        }
         class_of(&dequantize(acc, self.scale), self.threshold)
     }
 

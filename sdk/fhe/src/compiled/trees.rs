@@ -251,6 +251,7 @@ pub(super) fn compile(
             output_log_modulus: (p as u32 + RESULT_EXTRA_BITS).min(64) as u8,
             label: false,
             rounded: false,
+            classes: 0,
         };
         return Ok(CompiledModel {
             param_set: ParamSetId::default(),

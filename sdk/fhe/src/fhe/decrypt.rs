@@ -69,9 +69,13 @@ impl ClientKey {
                 }
             })
             .collect();
-        // a label is its one bit; a rounded score is read from its bits
+        // a label is its index's bits, lowest first; a rounded score is read from its bits
         let values: Vec<i64> = match bits {
-            0 | 1 => scores,
+            0 => scores,
+            _ if model.encoding.label => scores
+                .chunks(bits)
+                .map(|b| b.iter().enumerate().map(|(m, v)| v << m).sum())
+                .collect(),
             _ => scores
                 .chunks(bits)
                 .map(|b| decode_rounded(&b.iter().map(|v| *v == 1).collect::<Vec<_>>()))

@@ -11,6 +11,7 @@
 //! two threads (`eval/split.rs`). Call it from a blocking thread, never from an async runtime's
 //! worker.
 
+mod argmax;
 #[cfg(test)]
 mod attack;
 mod floor;

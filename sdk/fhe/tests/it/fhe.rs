@@ -6,6 +6,8 @@ use modelmart_fhe::{
     Output,
 };
 
+use modelmart_fhe::onnx::import_onnx;
+
 use crate::{compiled, compiled_with, key_for, keys, public};
 
 /// Encrypt rows, evaluate through the wire formats, decrypt; must equal the clear model.
@@ -125,11 +127,27 @@ fn label_only_models_decrypt_to_the_clear_class() {
         // a label is washed with the evaluation key's washing key, never with the public key
         assert!(matches!(Evaluator::new(&c, Some(public())), Err(Error::MissingEvaluationKey)));
     }
-    // multi-class and regression models have no label-only output
-    for (model, data) in [("logreg_digits", "digits"), ("ridge_diabetes", "diabetes")] {
-        let err = compiled_with(model, data, label_only).unwrap_err();
-        assert!(matches!(err, Error::Unsupported(_)), "{err}");
-    }
+    // a regression model has no label-only output
+    let err = compiled_with("ridge_diabetes", "diabetes", label_only).unwrap_err();
+    assert!(matches!(err, Error::Unsupported(_)), "{err}");
+}
+
+/// Label-only output among ten classes: every pair of class scores is compared under FHE and
+/// the winner's index (four bits) washed; it decrypts to the clear program's argmax, which is
+/// the score program's class on almost every test row.
+#[test]
+fn a_multi_class_label_is_the_argmax() {
+    let (c, test) =
+        compiled_with("logreg_digits", "digits", CompileOptions::with_output(Output::Label))
+            .unwrap();
+    assert_eq!((c.encoding.classes, c.n_outputs(), c.encoding.washed_bits()), (10, 1, 4));
+    // 45 pairs: floor (3) and sign; 10 wins; 4 index bits washed
+    assert_eq!(c.bootstraps_per_row(), 45 * 4 + 10 + 4 * (1 + WASH_BOOTSTRAPS));
+    let same = same_class(&c, &compiled("logreg_digits", "digits").0, &test);
+    assert!(same * 100 >= test.x.len() * 90, "{same} of {} rows agree", test.x.len());
+    roundtrip_with("label-only logreg_digits", &c, &test, 0..1);
+    let decoded = c.public().decode(vec![vec![7]]);
+    assert_eq!(decoded.labels, Some(vec!["7".to_string()]));
 }
 
 /// Rounded scores: every score rounded to 5 bits under FHE, each bit washed; the decrypted
@@ -229,4 +247,66 @@ fn a_linear_model_from_before_sanitization_is_refused() {
     let json = c.to_json().unwrap();
     assert!(matches!(modelmart_fhe::CompiledModel::from_json(&json), Err(Error::Unsupported(_))));
     assert!(matches!(Evaluator::new(&c, Some(public())), Err(Error::Unsupported(_))));
+}
+
+/// A three-class variant of a binary fixture classifier: a third score per leaf (trees) or a
+/// third output neuron (networks) made from the first two, so that it wins on some rows.
+fn three_classes(name: &str) -> modelmart_fhe::model::Model {
+    use modelmart_fhe::model::{Node, Program, Task};
+    let mut m =
+        import_onnx(&std::fs::read(crate::fixture(&format!("models/{name}.onnx"))).unwrap())
+            .unwrap();
+    m.features = crate::dataset("breast_cancer", "train").names;
+    match &mut m.program {
+        Program::Trees(e) => {
+            // one score `s` (class 1 when `s > t`) becomes the scores `(t, s, u)`
+            assert_eq!(e.n_outputs, 1, "{name}: one score");
+            let (threshold, per_tree) = (e.binary_threshold(), 1.0 / e.trees.len() as f64);
+            for (t, tree) in e.trees.iter_mut().enumerate() {
+                for (i, node) in tree.nodes.iter_mut().enumerate() {
+                    if let Node::Leaf { values } = node {
+                        // between 0.35 and 0.65 of a tree's share, by position
+                        let u = 0.35 + 0.3 * (((t * 7 + i * 13) % 10) as f64 / 10.0);
+                        *values = vec![0.0, values[0], u * per_tree];
+                    }
+                }
+            }
+            e.n_outputs = 3;
+            e.base = vec![threshold, e.base[0], 0.0];
+        }
+        Program::Mlp(n) => {
+            let out = n.layers.last_mut().unwrap();
+            let mean = |a: &[f64], b: &[f64]| -> Vec<f64> {
+                a.iter().zip(b).map(|(a, b)| (a + b) / 2.0).collect()
+            };
+            out.weights.push(mean(&out.weights[0], &out.weights[1]));
+            out.bias.push((out.bias[0] + out.bias[1]) / 2.0 + 1.0);
+        }
+        Program::Linear(_) => panic!("{name}: a tree ensemble or a network"),
+    }
+    m.task = Task::Classification { labels: vec!["a".into(), "b".into(), "c".into()] };
+    m
+}
+
+/// A three-class tree ensemble and network, label-only: the decrypted class is the clear
+/// program's argmax, which is the float model's class on almost every test row, the third
+/// class included.
+#[test]
+fn tree_and_network_labels_among_three_classes() {
+    let train = crate::dataset("breast_cancer", "train");
+    let test = crate::dataset("breast_cancer", "test");
+    for name in ["rf10d4_breast_cancer", "mlp30_16_2_breast_cancer"] {
+        let m = three_classes(name);
+        let c = CompiledModel::compile(&m, &train.x, CompileOptions::with_output(Output::Label))
+            .unwrap();
+        assert_eq!((c.encoding.classes, c.encoding.washed_bits()), (3, 2), "{name}");
+        let float: Vec<usize> = test.x.iter().map(|x| m.class_of(&m.scores(x))).collect();
+        let ours: Vec<usize> =
+            test.x.iter().map(|x| c.class_of(&c.predict_clear(x).unwrap())).collect();
+        let same = float.iter().zip(&ours).filter(|(a, b)| a == b).count();
+        assert!(same * 100 >= test.x.len() * 90, "{name}: {same} of {} agree", test.x.len());
+        assert!(float.contains(&2) && ours.contains(&2), "{name}: the third class never wins");
+        let row = ours.iter().position(|k| *k == 2).unwrap();
+        roundtrip_with(&format!("three-class {name}"), &c, &test, row..row + 1);
+    }
 }

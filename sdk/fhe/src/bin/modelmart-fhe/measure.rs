@@ -38,8 +38,8 @@ pub(crate) struct BenchArgs {
     /// Test rows checked for FHE == clear agreement (0 = the whole test split).
     #[arg(long, default_value_t = 0)]
     agreement_rows: usize,
-    /// What results hold: every score, rounded scores (washed bits) or the class of a binary
-    /// classifier (a washed bit).
+    /// What results hold: every score, rounded scores (washed bits) or the class (its index's
+    /// washed bits).
     #[arg(long, value_enum, default_value = "scores")]
     output: OutputArg,
 }
@@ -51,7 +51,7 @@ pub(crate) enum OutputArg {
     Scores,
     /// Scores rounded to 5 bits under FHE, each bit washed.
     Rounded,
-    /// The class of a binary classifier, washed.
+    /// The class (a sign, or an argmax among up to 16 classes), its index bits washed.
     Label,
 }
 

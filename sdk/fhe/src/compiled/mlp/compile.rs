@@ -4,8 +4,8 @@
 use super::{
     MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_INPUT_BITS, MLP_TABLE, QHidden, QMlp, floor_input_fits,
 };
-use crate::compiled::window::label::binary_labels;
-use crate::compiled::window::{self, Values};
+use crate::compiled::window::label::class_labels;
+use crate::compiled::window::{self, Values, combo_range};
 use crate::compiled::{CompiledModel, Encoding, Output, QLinear, QProgram};
 use crate::model::{LinearModel, Mlp, Model, PostTransform, Task, linear};
 use crate::params::{self, ParamSetId};
@@ -160,40 +160,57 @@ fn deeper_layer(l: &LinearModel, before: &Quantizer, this: &Quantizer) -> Result
 
 /// The window layer of washed outputs (`compiled::window`): one neuron per window value, whose
 /// pre-activation is that value's combination of the scores, `W[k][h]` times `h`'s activation
-/// summed plus the bias; the values share one scale, set so that each value's exact range over
-/// every combination of table entries (plus rounding) fits the window. Returns the layer, its
-/// scale and the values' centres.
+/// summed plus the bias; the values share one scale, set so that the exact range of every
+/// combination that must fit the window (each value, or each difference of an argmax) over
+/// every choice of table entries (plus rounding) does. Returns the layer, its scale and the
+/// values' centres.
 fn window_layer(
     out: &LinearModel,
     last: &Quantizer,
     values: &Values,
 ) -> Result<(QHidden, f64, Vec<i64>)> {
     let n_last = last.alpha.len();
-    noise_check(n_last)?;
     let n = values.rows.len();
+    let combos = values.combos();
+    // a combination sums the lookups of each value it takes
+    let widest = combos.iter().map(|c| c.iter().filter(|v| **v != 0).count()).max().unwrap_or(1);
+    noise_check(widest * n_last)?;
     let column = |h: usize| out.weights.iter().map(|w| w[h]).collect::<Vec<f64>>();
     let share = |k: usize, h: usize, u: usize| values.share(k, &column(h)) * last.act[h][u];
-    let ranges: Vec<(f64, f64)> = (0..n)
-        .map(|k| {
-            let b = values.of(k, &out.bias);
-            (0..n_last).fold((b, b), |(lo, hi), h| {
-                let entries = (0..MLP_TABLE).map(|u| share(k, h, u));
-                let (mn, mx) = entries.fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
-                (lo + mn, hi + mx)
-            })
-        })
+    // per last-layer neuron, what each of its table entries adds to every value
+    let parts: Vec<Vec<Vec<f64>>> = (0..n_last)
+        .map(|h| (0..MLP_TABLE).map(|u| (0..n).map(|k| share(k, h, u)).collect()).collect())
         .collect();
-    let alpha = values.scale(&ranges, n_last as f64 / 2.0 + 2.0);
-    let tables = (0..n_last)
-        .map(|h| {
+    let constants: Vec<f64> = (0..n).map(|k| values.of(k, &out.bias)).collect();
+    let to_f = |c: &[i64]| c.iter().map(|v| *v as f64).collect::<Vec<f64>>();
+    let ranges: Vec<(f64, f64)> =
+        combos.iter().map(|c| combo_range(&to_f(c), &constants, &parts)).collect();
+    // rounding moves each lookup by at most half a unit, and each constant by one
+    let alpha = values.scale(&ranges, (widest * n_last) as f64 / 2.0 + 2.0 * widest as f64);
+    let tables: Vec<Vec<Vec<i64>>> = parts
+        .iter()
+        .map(|entries| {
             (0..n)
-                .map(|k| (0..MLP_TABLE).map(|u| (alpha * share(k, h, u)).round() as i64).collect())
+                .map(|k| entries.iter().map(|e| (alpha * e[k]).round() as i64).collect())
                 .collect()
         })
         .collect();
-    let centres: Vec<i64> = ranges.iter().map(|r| values.centre(alpha, *r)).collect();
-    let bias =
-        (0..n).map(|k| values.constant(alpha * values.of(k, &out.bias), centres[k])).collect();
+    // a rounded score's combination is the score itself: its range gives its centre
+    let centres: Vec<i64> = (0..n).map(|k| values.centre(alpha, ranges[k])).collect();
+    let bias: Vec<i64> =
+        (0..n).map(|k| values.constant(alpha * constants[k], centres[k])).collect();
+    let int_parts: Vec<Vec<Vec<i64>>> = tables
+        .iter()
+        .map(|t| (0..MLP_TABLE).map(|u| (0..n).map(|k| t[k][u]).collect()).collect())
+        .collect();
+    for coef in &combos {
+        let (lo, hi) = combo_range(coef, &bias, &int_parts);
+        if !Values::fits(lo, hi) {
+            return Err(Error::Quantization(format!(
+                "window values [{lo}, {hi}] outside the window"
+            )));
+        }
+    }
     Ok((QHidden { tables, bias, offset: vec![0; n] }, alpha, centres))
 }
 
@@ -239,8 +256,9 @@ pub(in crate::compiled) fn compile(
     }
     let last = &quantizers[quantizers.len() - 1];
     if output != Output::Scores {
-        let values = Values::new(output, out.weights.len(), threshold)?;
-        let labels = if values.label { Some(binary_labels(model)?.to_vec()) } else { None };
+        let n_out = out.weights.len();
+        let values = Values::new(output, n_out, threshold)?;
+        let labels = if values.label() { Some(class_labels(model, n_out)?.to_vec()) } else { None };
         let (window, alpha, center) = window_layer(out, last, &values)?;
         let program = QMlp {
             hidden: first,
@@ -256,12 +274,12 @@ pub(in crate::compiled) fn compile(
         return Ok(CompiledModel {
             param_set: ParamSetId::default(),
             schema,
-            post_transform: if values.label { PostTransform::None } else { out.post_transform },
-            scale: if values.label { 1.0 } else { unit / alpha },
-            threshold: if values.label { 0.5 } else { threshold },
+            post_transform: if values.label() { PostTransform::None } else { out.post_transform },
+            scale: if values.label() { 1.0 } else { unit / alpha },
+            threshold: if values.label() { 0.5 } else { threshold },
             task: labels
                 .map_or_else(|| model.task.clone(), |labels| Task::Classification { labels }),
-            encoding: window::encoding(output, 63 - MLP_ACC_BITS, 0),
+            encoding: window::encoding(output, 63 - MLP_ACC_BITS, 0, values.classes()),
             program: QProgram::Mlp(program),
         });
     }
@@ -334,6 +352,7 @@ pub(in crate::compiled) fn compile(
                     output_log_modulus: (p as u32 + 1 + extra).min(64) as u8,
                     label: false,
                     rounded: false,
+                    classes: 0,
                 },
                 program: QProgram::Mlp(program),
             });

@@ -12,9 +12,9 @@
 //! precision kept is the one whose refined rows do best on the calibration rows: the most rows
 //! on the float model's side for a label, the smallest squared error for rounded scores.
 
-use super::label::{binary_labels, label_of};
+use super::label::{argmax_of, class_labels, label_of};
 use super::rounded::rounded_of;
-use super::{Values, encoding};
+use super::{Kind, Values, encoding};
 use crate::compiled::{CompiledModel, MLP_ACC_BITS, MLP_FLOOR_BITS, Output, QLinear, QProgram};
 use crate::model::{LinearModel, Model, PostTransform, Task};
 use crate::params::{self, ParamSetId};
@@ -27,14 +27,16 @@ const INPUT_BITS: std::ops::RangeInclusive<u8> = 3..=8;
 /// Passes of the greedy refinement (each tries every weight and bias once each way).
 const REFINE_PASSES: usize = 8;
 
-/// A label-only linear model: the decision row of a binary classifier.
+/// A label-only linear model: the decision row of a binary classifier, or every class score
+/// of a multinomial one.
 pub(in crate::compiled) fn compile_label(
     model: &Model,
     l: &LinearModel,
     calibration: &[Vec<f64>],
     threshold: f64,
 ) -> Result<CompiledModel> {
-    let labels = binary_labels(model)?.to_vec();
+    let labels = class_labels(model, l.weights.len())?.to_vec();
+    let classes = Values::new(Output::Label, l.weights.len(), threshold)?.classes();
     let (schema, q, _) = compile(model, l, calibration, Output::Label, threshold)?;
     Ok(CompiledModel {
         param_set: ParamSetId::default(),
@@ -43,7 +45,7 @@ pub(in crate::compiled) fn compile_label(
         post_transform: PostTransform::None,
         scale: 1.0,
         threshold: 0.5,
-        encoding: encoding(Output::Label, 63 - MLP_ACC_BITS, 0),
+        encoding: encoding(Output::Label, 63 - MLP_ACC_BITS, 0, classes),
         program: QProgram::Linear(q),
     })
 }
@@ -64,7 +66,7 @@ pub(in crate::compiled) fn compile_rounded(
         // one rounded unit is 32 window units
         scale: (1 << MLP_FLOOR_BITS) as f64 / alpha,
         threshold,
-        encoding: encoding(Output::Rounded, 63 - MLP_ACC_BITS, 0),
+        encoding: encoding(Output::Rounded, 63 - MLP_ACC_BITS, 0, 0),
         program: QProgram::Linear(q),
     })
 }
@@ -92,7 +94,7 @@ fn compile(
         let schema = InputSchema::calibrate(&model.features, calibration, bits)?;
         let Some(mut rows) = Rows::new(&values, &float, schema) else { continue };
         let fit = rows.fit(calibration)?;
-        fit.refine(&mut rows.q, &rows.top);
+        fit.refine(&mut rows.q, &rows.combos, &rows.top);
         let loss = fit.loss(&rows, &values);
         if best.as_ref().is_none_or(|(b, _)| loss < *b) {
             best = Some((loss, rows));
@@ -109,6 +111,8 @@ struct Rows {
     schema: InputSchema,
     /// Per feature, its largest level.
     top: Vec<i64>,
+    /// The combinations of rows that must fit the window ([`Values::combos`]).
+    combos: Vec<Vec<i64>>,
     /// The float rows `w x + b` (raw features), one per value.
     float: Vec<(Vec<f64>, f64)>,
     /// Per value, `d - alpha (w x + b)` for every `x`: the integer constant's offset.
@@ -118,10 +122,11 @@ struct Rows {
 }
 
 impl Rows {
-    /// Scale the rows so every box range fits the window and round them; `None` when no scale
-    /// fits or a row's weights break the noise budget.
+    /// Scale the rows so every combination's box range fits the window and round them; `None`
+    /// when no scale fits or a combination's weights break the noise budget.
     fn new(values: &Values, float: &[(Vec<f64>, f64)], schema: InputSchema) -> Option<Self> {
         let top: Vec<i64> = schema.features.iter().map(|f| (1i64 << f.bits) - 1).collect();
+        let combos = values.combos();
         // over levels: w x + b = (w step) q + (b + w min)
         let eff: Vec<(Vec<f64>, f64)> = float
             .iter()
@@ -130,26 +135,25 @@ impl Rows {
                 (e, b + w.iter().zip(&schema.features).map(|(w, f)| w * f.min).sum::<f64>())
             })
             .collect();
-        let ranges: Vec<(f64, f64)> = eff
-            .iter()
-            .map(|(e, b)| {
-                e.iter().zip(&top).fold((*b, *b), |(lo, hi), (w, t)| {
-                    (lo + (w * *t as f64).min(0.0), hi + (w * *t as f64).max(0.0))
-                })
+        let range = |(e, b): (Vec<f64>, f64)| {
+            e.iter().zip(&top).fold((b, b), |(lo, hi), (w, t)| {
+                (lo + (w * *t as f64).min(0.0), hi + (w * *t as f64).max(0.0))
             })
-            .collect();
+        };
+        let own: Vec<(f64, f64)> = eff.iter().map(|r| range(r.clone())).collect();
+        let ranges: Vec<(f64, f64)> = combos.iter().map(|c| range(combine(&eff, c))).collect();
         // shrink the scale until the rounded rows' own box ranges fit (rounding can move them
         // by half a unit times each feature's largest level)
         let mut alpha = values.scale(&ranges, 0.0);
         let q = loop {
             let mut q = QLinear { weights: Vec::new(), bias: Vec::new(), center: Vec::new() };
-            for ((e, b), range) in eff.iter().zip(&ranges) {
+            for ((e, b), range) in eff.iter().zip(&own) {
                 let centre = values.centre(alpha, *range);
                 q.weights.push(e.iter().map(|v| (alpha * v).round() as i64).collect());
                 q.bias.push(values.constant(alpha * b, centre));
                 q.center.push(centre);
             }
-            if (0..q.weights.len()).all(|k| box_fits(&q, k, &top)) {
+            if box_fits(&q, &combos, &top) {
                 break q;
             }
             alpha *= 0.95;
@@ -160,12 +164,15 @@ impl Rows {
         // fresh input noise (|e| <= 2^17 per input) grows by sum |W|, then by 2^(B + 1 - S) in
         // `y`: keep it 2^4 below the first bootstrap's 2^58 margin (as a network's first layer)
         let budget = 58 - 4 - params::GLWE_NOISE_BOUND_LOG - (MLP_ACC_BITS + 1 - MLP_FLOOR_BITS);
-        if q.weights.iter().any(|w| w.iter().map(|v| v.unsigned_abs()).sum::<u64>() > 1 << budget) {
+        let rows: Vec<(Vec<i64>, i64)> =
+            q.weights.iter().cloned().zip(q.bias.iter().copied()).collect();
+        let l1 = |c: &Vec<i64>| combine(&rows, c).0.iter().map(|v| v.unsigned_abs()).sum::<u64>();
+        if combos.iter().any(|c| l1(c) > 1 << budget) {
             return None;
         }
         let shift = q.bias.iter().zip(&eff).map(|(c, (_, b))| *c as f64 - alpha * b).collect();
-        let q = if values.label { QLinear { center: Vec::new(), ..q } } else { q };
-        Some(Self { schema, top, float: float.to_vec(), shift, alpha, q })
+        let q = if values.label() { QLinear { center: Vec::new(), ..q } } else { q };
+        Some(Self { schema, top, combos, float: float.to_vec(), shift, alpha, q })
     }
 
     /// The calibration rows at this schema's levels, with each value's float target on the
@@ -202,9 +209,14 @@ impl Fit {
         let mut loss = 0f64;
         for (r, t) in self.rows.iter().zip(&self.target) {
             let d = rows.q.eval(r);
+            if values.kind == Kind::Argmax {
+                let float: Vec<f64> = t.iter().zip(&rows.shift).map(|(t, s)| t - s).collect();
+                loss -= f64::from(u8::from(argmax_of(&d) as usize == first_max(&float)));
+                continue;
+            }
             for (k, (d, t)) in d.iter().zip(t).enumerate() {
                 let float = t - rows.shift[k];
-                if values.label {
+                if values.label() {
                     loss -= f64::from(u8::from((label_of(*d) == 1) == (float > 0.0)));
                 } else {
                     let unit = (1 << MLP_FLOOR_BITS) as f64;
@@ -225,10 +237,11 @@ impl Fit {
             .sum()
     }
 
-    /// Move single weights (or a bias) by one unit while a row's squared error falls and its
-    /// range over the input box stays inside the window.
-    fn refine(&self, q: &mut QLinear, top: &[i64]) {
+    /// Move single weights (or a bias) by one unit while a row's squared error falls and the
+    /// ranges over the input box of the combinations it is in stay inside the window.
+    fn refine(&self, q: &mut QLinear, combos: &[Vec<i64>], top: &[i64]) {
         for k in 0..q.weights.len() {
+            let touched: Vec<Vec<i64>> = combos.iter().filter(|c| c[k] != 0).cloned().collect();
             let mut best = self.error(q, k);
             for _ in 0..REFINE_PASSES {
                 let mut moved = false;
@@ -236,7 +249,7 @@ impl Fit {
                     for step in [-1i64, 1] {
                         nudge(q, k, i, step);
                         let e = self.error(q, k);
-                        if e < best && box_fits(q, k, top) {
+                        if e < best && box_fits(q, &touched, top) {
                             (best, moved) = (e, true);
                         } else {
                             nudge(q, k, i, -step);
@@ -251,15 +264,35 @@ impl Fit {
     }
 }
 
-/// Whether row `k` stays in the window for every input in the box (`top`: each feature's
-/// largest level).
-fn box_fits(q: &QLinear, k: usize, top: &[i64]) -> bool {
-    let b = q.bias[k];
-    let (lo, hi) = q.weights[k]
-        .iter()
-        .zip(top)
-        .fold((b, b), |(lo, hi), (w, t)| (lo + (w * t).min(0), hi + (w * t).max(0)));
-    Values::fits(lo, hi)
+/// Whether every combination of rows stays in the window for every input in the box (`top`:
+/// each feature's largest level).
+fn box_fits(q: &QLinear, combos: &[Vec<i64>], top: &[i64]) -> bool {
+    combos.iter().all(|coef| {
+        let (lo, hi) = (0..top.len()).fold((0, 0), |(lo, hi), i| {
+            let w: i64 = coef.iter().zip(&q.weights).map(|(c, row)| c * row[i]).sum();
+            (lo + (w * top[i]).min(0), hi + (w * top[i]).max(0))
+        });
+        let b: i64 = coef.iter().zip(&q.bias).map(|(c, b)| c * b).sum();
+        Values::fits(lo + b, hi + b)
+    })
+}
+
+/// The row `sum_k coef_k row_k` (weights and constant).
+fn combine<T>(rows: &[(Vec<T>, T)], coef: &[i64]) -> (Vec<T>, T)
+where
+    T: Copy + Default + std::ops::Add<Output = T> + std::ops::Mul<Output = T> + From<i32>,
+{
+    let c = |k: usize| T::from(coef[k] as i32);
+    let width = rows.first().map_or(0, |r| r.0.len());
+    let w = (0..width)
+        .map(|i| (0..rows.len()).fold(T::default(), |acc, k| acc + c(k) * rows[k].0[i]))
+        .collect();
+    (w, (0..rows.len()).fold(T::default(), |acc, k| acc + c(k) * rows[k].1))
+}
+
+/// The index of the first largest of `v` (the float model's argmax).
+fn first_max(v: &[f64]) -> usize {
+    v.iter().enumerate().fold(0, |best, (k, x)| if *x > v[best] { k } else { best })
 }
 
 /// Add `step` to weight `i` of row `k` (its bias when `i` is past the last weight).
@@ -280,18 +313,22 @@ mod tests {
     fn the_rows_fit_the_window_for_every_input() {
         let (_, train) = crate::compiled::fixture_logreg();
         let w: Vec<f64> = (0..30).map(|i| if i % 3 == 0 { -2.0 } else { 1.0 + i as f64 }).collect();
-        let float = [(w.clone(), 0.7), (w.iter().map(|v| -v / 2.0).collect(), 3.0)];
-        for output in [Output::Label, Output::Rounded] {
-            let values = Values::new(output, float.len(), 0.0).unwrap();
+        let float = [
+            (w.clone(), 0.7),
+            (w.iter().map(|v| -v / 2.0).collect(), 3.0),
+            (w.iter().rev().copied().collect(), -1.0),
+        ];
+        for (output, scores) in [(Output::Label, 2), (Output::Label, 3), (Output::Rounded, 2)] {
+            let values = Values::new(output, scores, 0.0).unwrap();
             let float = &float[..values.rows.len()];
             for bits in [3, 5, 8] {
                 let schema = InputSchema::calibrate(&train.names, &train.x, bits).unwrap();
                 let mut rows = Rows::new(&values, float, schema).unwrap();
-                let fits = |q: &QLinear| (0..q.weights.len()).all(|k| box_fits(q, k, &rows.top));
+                let fits = |q: &QLinear| box_fits(q, &rows.combos, &rows.top);
                 assert!(fits(&rows.q));
                 let fit = rows.fit(&train.x).unwrap();
                 let before: Vec<f64> = (0..float.len()).map(|k| fit.error(&rows.q, k)).collect();
-                fit.refine(&mut rows.q, &rows.top);
+                fit.refine(&mut rows.q, &rows.combos, &rows.top);
                 assert!(fits(&rows.q));
                 for (k, b) in before.iter().enumerate() {
                     assert!(fit.error(&rows.q, k) <= *b);

@@ -1,16 +1,16 @@
 //! Washed outputs of tree ensembles: every reachable leaf's share of each window value (a
-//! label's class-score difference or score less threshold; each score, for rounded scores)
-//! quantized on one scale for the whole ensemble, so that the exact range of every value (one
-//! leaf per tree) fits the window and no row ever wraps around.
+//! binary decision, every class score of an argmax, or each score for rounded scores)
+//! quantized on one scale for the whole ensemble, so that the exact range of every combination
+//! that must fit the window (one leaf per tree) does and no row ever wraps around.
 
-use super::label::binary_labels;
-use super::{Values, encoding};
+use super::label::class_labels;
+use super::{Values, combo_range, encoding};
 use crate::compiled::mlp::floor_input_fits;
 use crate::compiled::trees::walk;
 use crate::compiled::{
-    CompiledModel, Output, QLeaf, QProgram, QTrees, TREE_INPUT_BITS, TREE_LOW_BITS,
+    CompiledModel, MLP_FLOOR_BITS, Output, QLeaf, QProgram, QTrees, TREE_INPUT_BITS, TREE_LOW_BITS,
 };
-use crate::model::{Model, PostTransform, TreeEnsemble};
+use crate::model::{Model, PostTransform, Task, TreeEnsemble};
 use crate::params::ParamSetId;
 use crate::quant::InputSchema;
 use crate::{Error, Result};
@@ -23,26 +23,24 @@ pub(in crate::compiled) fn compile(
     output: Output,
 ) -> Result<CompiledModel> {
     let values = Values::new(output, ens.n_outputs, threshold)?;
-    let labels = if values.label { Some(binary_labels(model)?.to_vec()) } else { None };
+    let labels =
+        if values.label() { Some(class_labels(model, ens.n_outputs)?.to_vec()) } else { None };
     let schema = InputSchema::calibrate_quantiles(&model.features, calibration, TREE_INPUT_BITS)?;
     let (comparisons, float_leaves, float_constant) = walk(ens, &schema)?;
-    let n_values = values.rows.len();
+    let n = values.rows.len();
     let base: Vec<f64> =
         (0..ens.n_outputs).map(|k| ens.base[k] + float_constant[k].iter().sum::<f64>()).collect();
-    let base: Vec<f64> = (0..n_values).map(|k| values.of(k, &base)).collect();
-    // each value's exact float range: its base plus each tree's lowest and highest leaf
+    let base: Vec<f64> = (0..n).map(|k| values.of(k, &base)).collect();
+    // per tree, the shares of every value its leaves can add (one leaf per tree is reached)
     let n_trees = ens.trees.len();
-    let ranges: Vec<(f64, f64)> = (0..n_values)
-        .map(|k| {
-            let (mut lo, mut hi) = (vec![f64::INFINITY; n_trees], vec![f64::NEG_INFINITY; n_trees]);
-            for (t, _, v) in &float_leaves {
-                let (t, v) = (*t as usize, values.share(k, v));
-                (lo[t], hi[t]) = (lo[t].min(v), hi[t].max(v));
-            }
-            let sum = |v: Vec<f64>| v.into_iter().filter(|x| x.is_finite()).sum::<f64>();
-            (base[k] + sum(lo), base[k] + sum(hi))
-        })
-        .collect();
+    let mut float_parts: Vec<Vec<Vec<f64>>> = vec![Vec::new(); n_trees];
+    for (t, _, v) in &float_leaves {
+        float_parts[*t as usize].push((0..n).map(|k| values.share(k, v)).collect());
+    }
+    let combos = values.combos();
+    let to_f = |c: &[i64]| c.iter().map(|v| *v as f64).collect::<Vec<f64>>();
+    let ranges: Vec<(f64, f64)> =
+        combos.iter().map(|c| combo_range(&to_f(c), &base, &float_parts)).collect();
     // rounding moves a value by at most half a unit per tree, and its constant by one more
     let slack = n_trees as f64 / 2.0 + 2.0;
     if slack > 400.0 {
@@ -51,48 +49,51 @@ pub(in crate::compiled) fn compile(
         )));
     }
     let alpha = values.scale(&ranges, slack);
-    let centres: Vec<i64> = ranges.iter().map(|r| values.centre(alpha, *r)).collect();
-    let leaves = float_leaves
+    // a rounded score's combination is the score itself: its range gives its centre
+    let centres: Vec<i64> = (0..n).map(|k| values.centre(alpha, ranges[k])).collect();
+    let leaves: Vec<QLeaf> = float_leaves
         .iter()
         .map(|(tree, path, v)| QLeaf {
             tree: *tree,
             path: path.clone(),
-            values: (0..n_values).map(|k| (alpha * values.share(k, v)).round() as i64).collect(),
+            values: (0..n).map(|k| (alpha * values.share(k, v)).round() as i64).collect(),
         })
         .collect();
-    let constant = (0..n_values).map(|k| values.constant(alpha * base[k], centres[k])).collect();
-    let center = if values.label { vec![0] } else { centres };
-    let program = QTrees { comparisons, leaves, constant, center };
-    for k in 0..n_values {
-        let (lo, hi) = program.range(k, n_trees);
+    let constant: Vec<i64> = (0..n).map(|k| values.constant(alpha * base[k], centres[k])).collect();
+    let mut int_parts: Vec<Vec<Vec<i64>>> = vec![Vec::new(); n_trees];
+    for l in &leaves {
+        int_parts[l.tree as usize].push(l.values.clone());
+    }
+    for coef in &combos {
+        let (lo, hi) = combo_range(coef, &constant, &int_parts);
         if !Values::fits(lo, hi) {
             return Err(Error::Quantization(format!(
                 "window values [{lo}, {hi}] outside the window"
             )));
         }
-        let terms = program.leaves.iter().filter(|l| l.values[k] != 0).count();
+        // the leaf outputs a combination sums (a difference sums both values' leaves)
+        let terms = leaves
+            .iter()
+            .filter(|l| coef.iter().zip(&l.values).any(|(c, v)| *c != 0 && *v != 0))
+            .count();
         if !floor_input_fits(terms) {
             return Err(Error::Quantization(format!(
                 "{terms} leaves sum too much bootstrap noise for the exact floor"
             )));
         }
     }
+    let center = if values.label() { vec![0; n] } else { centres };
+    let program = QTrees { comparisons, leaves, constant, center };
     let input_delta_log = u32::from(64 - (TREE_INPUT_BITS - TREE_LOW_BITS) - 1);
+    let label = values.label();
     Ok(CompiledModel {
         param_set: ParamSetId::default(),
         schema,
-        task: match labels {
-            Some(labels) => crate::model::Task::Classification { labels },
-            None => model.task.clone(),
-        },
-        post_transform: if values.label { PostTransform::None } else { ens.post_transform },
-        scale: if values.label {
-            1.0
-        } else {
-            (1 << crate::compiled::MLP_FLOOR_BITS) as f64 / alpha
-        },
-        threshold: if values.label { 0.5 } else { threshold },
-        encoding: encoding(output, input_delta_log, TREE_LOW_BITS),
+        task: labels.map_or_else(|| model.task.clone(), |labels| Task::Classification { labels }),
+        post_transform: if label { PostTransform::None } else { ens.post_transform },
+        scale: if label { 1.0 } else { (1 << MLP_FLOOR_BITS) as f64 / alpha },
+        threshold: if label { 0.5 } else { threshold },
+        encoding: encoding(output, input_delta_log, TREE_LOW_BITS, values.classes()),
         program: QProgram::Trees(program),
     })
 }

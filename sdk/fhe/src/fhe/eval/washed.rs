@@ -1,8 +1,9 @@
 //! Washed outputs (`compiled::window`): each family brings its window values `d` at the two
-//! scales of the exact floor; every value is floored to `u = floor(d / 32)` at `2^59`, half an
-//! entry up; its bits are read by one bootstrap each (a sign for a label; four tables and the
-//! sign for a rounded score) and every bit is washed, so the result reveals the label or the
-//! rounded scores and nothing else about the model.
+//! scales of the exact floor; every value (or, for an argmax, every pair's difference) is
+//! floored to `u = floor(d / 32)` at `2^59`, half an entry up; its bits are read by one
+//! bootstrap each (a sign for a binary label; four tables and the sign for a rounded score; an
+//! argmax's votes, `super::argmax`) and every bit is washed, so the result reveals the label or
+//! the rounded scores and nothing else about the model.
 
 use rayon::prelude::*;
 use tfhe::core_crypto::algorithms::slice_algorithms::slice_wrapping_add_assign;
@@ -19,7 +20,7 @@ use crate::fhe::keys::BootstrapKeys;
 const BIT: u64 = 1 << 62;
 
 /// A window value at both scales: `(d 2^(63 - B), d 2^(64 - S))`.
-type Pair = (LweCiphertextOwned<u64>, LweCiphertextOwned<u64>);
+pub(super) type Pair = (LweCiphertextOwned<u64>, LweCiphertextOwned<u64>);
 
 impl Evaluator<'_> {
     /// Every row's washed outputs: `rows x values x bits` washed bits.
@@ -30,7 +31,7 @@ impl Evaluator<'_> {
         s: &Samples<'_>,
         rows: usize,
     ) -> Vec<LweCiphertextOwned<u64>> {
-        let n = self.model.n_outputs();
+        let n = self.model.window_values();
         let pairs: Vec<Pair> = match &self.model.program {
             // leveled on the row's fresh inputs
             QProgram::Linear(l) => (0..rows * n)
@@ -40,6 +41,9 @@ impl Evaluator<'_> {
             QProgram::Trees(t) => self.tree_window(t, sk, s, rows),
             QProgram::Mlp(m) => self.mlp_window(m, sk, s, rows),
         };
+        // an argmax floors every pair's difference instead
+        let classes = usize::from(self.model.encoding.classes);
+        let pairs = if classes > 2 { super::argmax::differences(&pairs, classes) } else { pairs };
         let floor = Floor::new(&self.params);
         // fewer floors than cores: each floor's three bootstraps in turn, each over two threads
         let tasks = pairs.len();
@@ -48,6 +52,9 @@ impl Evaluator<'_> {
             || Scratch::for_tasks(&self.params, tasks),
             |sc, (z, y)| floor.apply(sc, sk, z, y, 0),
         );
+        if classes > 2 {
+            return self.wash_bits(sk, key, &self.argmax_bits(sk, &values, classes));
+        }
         self.wash_bits(sk, key, &values)
     }
 
@@ -253,7 +260,7 @@ impl Evaluator<'_> {
 /// Run `f` on every item: side by side on rayon's threads, or, with fewer items than cores,
 /// in turn on this thread, whose split bootstraps then take the cores (outside rayon, whose idle
 /// workers would otherwise spin beside their helper threads).
-fn stage<T: Send, R: Send, S>(
+pub(super) fn stage<T: Send, R: Send, S>(
     items: Vec<T>,
     init: impl Fn() -> S + Send + Sync,
     f: impl Fn(&mut S, T) -> R + Send + Sync,
