@@ -54,13 +54,15 @@ test-rust: deps ## cargo tests of the whole workspace (anvil chain tests; the in
 	cargo test --workspace --all-targets
 	cargo test --workspace --doc
 
-test-fhe-agreement: ## encrypted == clear on every test row of the single-tree and one-layer network models and of the washed linear labels, on 24 rows of the two-layer network (release build)
-	cargo run --release -q -p modelmart-fhe --bin modelmart-fhe -- bench \
-	  --only tree5_breast_cancer,tree4_diabetes,mlp30_16_2_breast_cancer --samples 3
-	cargo run --release -q -p modelmart-fhe --bin modelmart-fhe -- bench \
-	  --only mlp30_16_8_2_breast_cancer --samples 1 --agreement-rows 24
+test-fhe-agreement: ## encrypted == clear (release build): washed linear labels on whole test splits; 48 rows of the single-tree and one-layer network models' scores, 8 of the two-layer network's and of the ten-class argmax (`make bench-fhe` checks whole splits)
 	cargo run --release -q -p modelmart-fhe --bin modelmart-fhe -- bench \
 	  --only logreg_breast_cancer,svm_breast_cancer --samples 1 --output label
+	cargo run --release -q -p modelmart-fhe --bin modelmart-fhe -- bench \
+	  --only tree5_breast_cancer,tree4_diabetes,mlp30_16_2_breast_cancer --samples 1 --agreement-rows 48
+	cargo run --release -q -p modelmart-fhe --bin modelmart-fhe -- bench \
+	  --only mlp30_16_8_2_breast_cancer --samples 1 --agreement-rows 8
+	cargo run --release -q -p modelmart-fhe --bin modelmart-fhe -- bench \
+	  --only logreg_digits --samples 1 --agreement-rows 8 --output label
 
 bench-indexer: deps ## the indexer's figures (BENCHMARKS.md): ingestion of 100k events into SQLite and Postgres, live lag, API p99
 	cd $(CONTRACTS) && $(FORGE) build
