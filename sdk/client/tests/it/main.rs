@@ -50,12 +50,15 @@ fn accuracy() -> Accuracy {
 fn card_seal_open_evaluate_decrypt() {
     let client = ClientKey::generate(Default::default()).unwrap();
     let operator = OperatorKey::generate();
-    for (model, mode) in [
-        ("logreg_breast_cancer", OutputMode::Scores),
-        ("tree5_breast_cancer", OutputMode::LabelOnly),
-        ("tree5_breast_cancer", OutputMode::RoundedScores),
+    // (model, data, mode, rows evaluated)
+    for (model, data, mode, rows) in [
+        ("logreg_breast_cancer", "breast_cancer", OutputMode::Scores, 2),
+        ("tree5_breast_cancer", "breast_cancer", OutputMode::LabelOnly, 2),
+        ("tree5_breast_cancer", "breast_cancer", OutputMode::RoundedScores, 2),
+        // ten classes: the argmax under FHE
+        ("logreg_digits", "digits", OutputMode::LabelOnly, 1),
     ] {
-        let (c, test) = compiled_as(model, "breast_cancer", mode);
+        let (c, test) = compiled_as(model, data, mode);
 
         // seller: card + sealed model bound to it
         let card = ModelCard::new(
@@ -90,13 +93,15 @@ fn card_seal_open_evaluate_decrypt() {
         assert_eq!(opened, c);
 
         // buyer: only the card
-        let input = client.encrypt_rows(&card.model, &test.x[..2]).unwrap();
+        let input = client.encrypt_rows(&card.model, &test.x[..rows]).unwrap();
         let key = ServerKey::expand(&client.key_for(&card.model).unwrap()).unwrap();
         let (result, _) = Evaluator::new(&opened, Some(&key)).unwrap().evaluate(&input, 8).unwrap();
         let scores = client.decrypt(&card.model, &result).unwrap();
         for (i, s) in scores.iter().enumerate() {
             assert_eq!(*s, c.predict_clear(&test.x[i]).unwrap(), "{model} row {i}");
         }
+        let labels = card.model.decode(scores).labels.unwrap();
+        assert_eq!(labels.len(), rows, "{model}: a class per row");
     }
 }
 

@@ -2,7 +2,7 @@
 //! length the evaluators rely on, so a malformed program is refused when it is read, never
 //! indexed out of bounds during a paid job.
 
-use super::{CompiledModel, MAX_PATH, MLP_TABLE, QProgram, ROUNDED_BITS};
+use super::{CompiledModel, MAX_CLASSES, MAX_PATH, MLP_TABLE, QProgram, ROUNDED_BITS};
 use crate::{Error, Result};
 
 fn ensure(ok: bool, what: impl FnOnce() -> String) -> Result<()> {
@@ -30,6 +30,14 @@ pub(super) fn check(model: &CompiledModel) -> Result<()> {
     ensure(!e.rounded || usize::from(e.output_delta_log) == 64 - ROUNDED_BITS, || {
         "rounded scores at a precision other than their bits'".into()
     })?;
+    // a label's window values: one decision, or one score per class of an argmax
+    let (values, classes) = (model.window_values(), usize::from(e.classes));
+    ensure(classes == 0 || e.label && (3..=MAX_CLASSES).contains(&classes), || {
+        format!("{classes} classes: an argmax label has 3 to {MAX_CLASSES}")
+    })?;
+    ensure(!e.label || values == classes.max(1), || {
+        format!("a label from {values} values, expected {}", classes.max(1))
+    })?;
     match &model.program {
         QProgram::Linear(l) => {
             ensure(!l.weights.is_empty() && l.weights.len() == l.bias.len(), || {
@@ -38,9 +46,6 @@ pub(super) fn check(model: &CompiledModel) -> Result<()> {
             ensure(l.weights.iter().all(|w| w.len() == features), || {
                 format!("linear: every weight row needs {features} weights")
             })?;
-            ensure(!model.encoding.label || l.weights.len() == 1, || {
-                "linear: a label-only program has one decision row".into()
-            })?;
             ensure(l.center.len() == if e.rounded { l.weights.len() } else { 0 }, || {
                 "linear: centres only for rounded scores, one per score".into()
             })
@@ -48,9 +53,6 @@ pub(super) fn check(model: &CompiledModel) -> Result<()> {
         QProgram::Trees(t) => {
             let outputs = t.constant.len();
             ensure(outputs > 0 && t.center.len() == outputs, || "trees: outputs differ".into())?;
-            ensure(!model.encoding.label || outputs == 1, || {
-                "trees: a label-only program has one decision value".into()
-            })?;
             ensure(t.comparisons.iter().all(|c| (c.feature as usize) < features), || {
                 "trees: a comparison reads a feature that does not exist".into()
             })?;
@@ -88,7 +90,6 @@ pub(super) fn check(model: &CompiledModel) -> Result<()> {
                 ensure(n > 0 && window.offset == vec![0; n] && m.center.len() == n, || {
                     "network: window layer sizes differ (or offsets are not 0)".into()
                 })?;
-                ensure(!e.label || n == 1, || "network: a label has one decision value".into())?;
                 ensure(m.tables.is_empty() && m.constant.is_empty(), || {
                     "network: a washed-output program has no score tables".into()
                 })?;
@@ -148,6 +149,28 @@ mod tests {
             c.program = QProgram::Mlp(m);
             let err = CompiledModel::from_json(&c.to_json().unwrap()).unwrap_err();
             assert!(matches!(err, Error::MalformedModel(_)), "case {i}: {err}");
+        }
+    }
+
+    /// A label reads one decision value, or one score per class of an argmax (3 to 16).
+    #[test]
+    fn a_label_has_one_value_per_class() {
+        let (c, train) = crate::compiled::fixture_logreg();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+        let onnx = std::fs::read(format!("{dir}/models/logreg_breast_cancer.onnx")).unwrap();
+        let mut model = crate::onnx::import_onnx(&onnx).unwrap();
+        model.features = c.schema.features.iter().map(|f| f.name.clone()).collect();
+        let opts = crate::CompileOptions::with_output(crate::Output::Label);
+        let mut label = CompiledModel::compile(&model, &train.x, opts).unwrap();
+        assert!(check(&label).is_ok());
+        // three class rows: an argmax of three, not a binary decision
+        let QProgram::Linear(l) = &mut label.program else { panic!("linear") };
+        l.weights = vec![l.weights[0].clone(); 3];
+        l.bias = vec![0; 3];
+        assert!(check(&label).is_err());
+        for (classes, ok) in [(3, true), (2, false), (4, false), (17, false)] {
+            label.encoding.classes = classes;
+            assert_eq!(check(&label).is_ok(), ok, "{classes} classes");
         }
     }
 }
