@@ -6,8 +6,9 @@
 //! at least seven bootstraps deep however many cores there are); washed bits add their
 //! re-randomizations. Leveled models cost one mask regeneration per input chunk and one Fourier
 //! product with sanitization per result. Each output mode compiles to its own program, so the
-//! estimate of a model compiled for a mode is that mode's price. `seconds_per_bootstrap` defaults to the figure measured on the
-//! reference 2-core machine (BENCHMARKS.md) and can be re-measured with [`CostModel::measure`].
+//! estimate of a model compiled for a mode is that mode's price. `seconds_per_bootstrap`
+//! defaults to the figure measured on the reference 2-core machine (BENCHMARKS.md) and can be
+//! re-measured with [`CostModel::measure`].
 
 use std::time::{Duration, Instant};
 
@@ -91,10 +92,12 @@ impl CostModel {
                     w[0] * model.schema.len() + w.windows(2).map(|p| 2 * p[0] * p[1]).sum::<usize>()
                 }
             };
-            let washes = model.n_outputs() * model.encoding.washed_bits() * (WASH_BOOTSTRAPS + 1);
+            // a washed bit is re-randomized before each of its wash bootstraps and once after
+            let rerandomizations =
+                model.n_outputs() * model.encoding.washed_bits() * (WASH_BOOTSTRAPS + 1);
             let work = (bootstraps * rows) as f64 * self.seconds_per_bootstrap
                 + (macs * rows) as f64 * self.seconds_per_mac
-                + (washes * rows) as f64 * self.seconds_per_rerandomization;
+                + (rerandomizations * rows) as f64 * self.seconds_per_rerandomization;
             let path = model.bootstrap_depth() as f64 * self.seconds_per_bootstrap;
             (work / cores.min((bootstraps * rows).max(rows) as f64)).max(path)
         };

@@ -256,10 +256,7 @@ impl CompiledModel {
 
     /// Predicted class index from integer scores (a label-only result is the index itself).
     pub fn class_of(&self, acc: &[i64]) -> usize {
-        if self.encoding.label {
-            return acc.first().map_or(0, |c| usize::try_from(*c).unwrap_or(0));
-        }
-        class_of(&dequantize(acc, self.scale), self.threshold)
+        class_of_result(&self.encoding, acc, self.scale, self.threshold)
     }
 
     /// Number of programmable bootstraps one row costs.
@@ -353,6 +350,15 @@ pub(crate) fn fixture_logreg() -> (CompiledModel, crate::Dataset) {
     let model = crate::onnx::import_onnx(&onnx).unwrap();
     let compiled = CompiledModel::compile(&model, &train.x, CompileOptions::default()).unwrap();
     (compiled, train)
+}
+
+/// The class of one row's decrypted values, shared by [`CompiledModel`] and [`PublicModel`]: a
+/// label-only result is the class index; scores are dequantized and compared.
+pub(crate) fn class_of_result(enc: &Encoding, acc: &[i64], scale: f64, threshold: f64) -> usize {
+    if enc.label {
+        return acc.first().map_or(0, |c| usize::try_from(*c).unwrap_or(0));
+    }
+    class_of(&dequantize(acc, scale), threshold)
 }
 
 /// `score = scale * acc`, shared by [`CompiledModel`] and [`PublicModel`].

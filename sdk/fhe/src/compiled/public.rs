@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{CompiledModel, Encoding, dequantize};
-use crate::model::{PostTransform, Task, class_of};
+use super::{CompiledModel, Encoding, class_of_result, dequantize};
+use crate::model::{PostTransform, Task};
 use crate::params::ParamSetId;
 use crate::quant::InputSchema;
 
@@ -88,10 +88,7 @@ impl PublicModel {
 
     /// Predicted class index from integer scores (a label-only result is the index itself).
     pub fn class_of(&self, acc: &[i64]) -> usize {
-        if self.encoding.label {
-            return acc.first().map_or(0, |c| usize::try_from(*c).unwrap_or(0));
-        }
-        class_of(&dequantize(acc, self.scale), self.threshold)
+        class_of_result(&self.encoding, acc, self.scale, self.threshold)
     }
 
     /// Decode decrypted integer scores (one row per entry): dequantize them and, for

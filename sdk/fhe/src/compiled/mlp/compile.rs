@@ -182,9 +182,8 @@ fn window_layer(
         .map(|h| (0..MLP_TABLE).map(|u| (0..n).map(|k| share(k, h, u)).collect()).collect())
         .collect();
     let constants: Vec<f64> = (0..n).map(|k| values.of(k, &out.bias)).collect();
-    let to_f = |c: &[i64]| c.iter().map(|v| *v as f64).collect::<Vec<f64>>();
     let ranges: Vec<(f64, f64)> =
-        combos.iter().map(|c| combo_range(&to_f(c), &constants, &parts)).collect();
+        combos.iter().map(|c| combo_range(c, &constants, &parts)).collect();
     // rounding moves each lookup by at most half a unit, and each constant by one
     let alpha = values.scale(&ranges, (widest * n_last) as f64 / 2.0 + 2.0 * widest as f64);
     let tables: Vec<Vec<Vec<i64>>> = parts
@@ -203,14 +202,7 @@ fn window_layer(
         .iter()
         .map(|t| (0..MLP_TABLE).map(|u| (0..n).map(|k| t[k][u]).collect()).collect())
         .collect();
-    for coef in &combos {
-        let (lo, hi) = combo_range(coef, &bias, &int_parts);
-        if !Values::fits(lo, hi) {
-            return Err(Error::Quantization(format!(
-                "window values [{lo}, {hi}] outside the window"
-            )));
-        }
-    }
+    window::check_fits(&combos, &bias, &int_parts)?;
     Ok((QHidden { tables, bias, offset: vec![0; n] }, alpha, centres))
 }
 

@@ -16,7 +16,7 @@ use super::label::{argmax_of, class_labels, label_of};
 use super::rounded::rounded_of;
 use super::{Kind, Values, encoding};
 use crate::compiled::{CompiledModel, MLP_ACC_BITS, MLP_FLOOR_BITS, Output, QLinear, QProgram};
-use crate::model::{LinearModel, Model, PostTransform, Task};
+use crate::model::{LinearModel, Model, PostTransform, Task, class_of};
 use crate::params::{self, ParamSetId};
 use crate::quant::InputSchema;
 use crate::{Error, Result};
@@ -211,7 +211,8 @@ impl Fit {
             let d = rows.q.eval(r);
             if values.kind == Kind::Argmax {
                 let float: Vec<f64> = t.iter().zip(&rows.shift).map(|(t, s)| t - s).collect();
-                loss -= f64::from(u8::from(argmax_of(&d) as usize == first_max(&float)));
+                // the float model's argmax, first of equal maxima
+                loss -= f64::from(u8::from(argmax_of(&d) as usize == class_of(&float, 0.0)));
                 continue;
             }
             for (k, (d, t)) in d.iter().zip(t).enumerate() {
@@ -288,11 +289,6 @@ where
         .map(|i| (0..rows.len()).fold(T::default(), |acc, k| acc + c(k) * rows[k].0[i]))
         .collect();
     (w, (0..rows.len()).fold(T::default(), |acc, k| acc + c(k) * rows[k].1))
-}
-
-/// The index of the first largest of `v` (the float model's argmax).
-fn first_max(v: &[f64]) -> usize {
-    v.iter().enumerate().fold(0, |best, (k, x)| if *x > v[best] { k } else { best })
 }
 
 /// Add `step` to weight `i` of row `k` (its bias when `i` is past the last weight).

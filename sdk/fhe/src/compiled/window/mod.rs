@@ -184,11 +184,18 @@ impl Values {
 /// The range of combination `coef` of values, given each value's per-part contributions:
 /// `parts[p]` lists what part `p` (a tree, a neuron, a feature) can add to every value, one
 /// alternative per entry (exactly one of which is taken); plus the values' constants.
-pub(super) fn combo_range<T>(coef: &[T], constants: &[T], parts: &[Vec<Vec<T>>]) -> (T, T)
+pub(super) fn combo_range<T>(coef: &[i64], constants: &[T], parts: &[Vec<Vec<T>>]) -> (T, T)
 where
-    T: Copy + Default + PartialOrd + std::ops::Add<Output = T> + std::ops::Mul<Output = T>,
+    T: Copy
+        + Default
+        + PartialOrd
+        + From<i32>
+        + std::ops::Add<Output = T>
+        + std::ops::Mul<Output = T>,
 {
-    let dot = |v: &[T]| v.iter().zip(coef).fold(T::default(), |acc, (v, c)| acc + *v * *c);
+    // combination coefficients are small (-1, 0, 1)
+    let coef: Vec<T> = coef.iter().map(|c| T::from(*c as i32)).collect();
+    let dot = |v: &[T]| v.iter().zip(&coef).fold(T::default(), |acc, (v, c)| acc + *v * *c);
     let c = dot(constants);
     parts.iter().fold((c, c), |(lo, hi), alternatives| {
         let mut it = alternatives.iter().map(|v| dot(v));
@@ -198,6 +205,24 @@ where
         });
         (lo + mn, hi + mx)
     })
+}
+
+/// Refuse integer window values some combination of which can leave the window, given the
+/// rounded per-part contributions and constants ([`combo_range`]).
+pub(super) fn check_fits(
+    combos: &[Vec<i64>],
+    constants: &[i64],
+    parts: &[Vec<Vec<i64>>],
+) -> Result<()> {
+    for coef in combos {
+        let (lo, hi) = combo_range(coef, constants, parts);
+        if !Values::fits(lo, hi) {
+            return Err(crate::Error::Quantization(format!(
+                "window values [{lo}, {hi}] outside the window"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Bootstraps a washed bit waits for after its window value, in sequence: the floor's two

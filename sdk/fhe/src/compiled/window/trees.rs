@@ -4,7 +4,7 @@
 //! that must fit the window (one leaf per tree) does and no row ever wraps around.
 
 use super::label::class_labels;
-use super::{Values, combo_range, encoding};
+use super::{Values, check_fits, combo_range, encoding};
 use crate::compiled::mlp::floor_input_fits;
 use crate::compiled::trees::walk;
 use crate::compiled::{
@@ -38,9 +38,8 @@ pub(in crate::compiled) fn compile(
         float_parts[*t as usize].push((0..n).map(|k| values.share(k, v)).collect());
     }
     let combos = values.combos();
-    let to_f = |c: &[i64]| c.iter().map(|v| *v as f64).collect::<Vec<f64>>();
     let ranges: Vec<(f64, f64)> =
-        combos.iter().map(|c| combo_range(&to_f(c), &base, &float_parts)).collect();
+        combos.iter().map(|c| combo_range(c, &base, &float_parts)).collect();
     // rounding moves a value by at most half a unit per tree, and its constant by one more
     let slack = n_trees as f64 / 2.0 + 2.0;
     if slack > 400.0 {
@@ -64,13 +63,8 @@ pub(in crate::compiled) fn compile(
     for l in &leaves {
         int_parts[l.tree as usize].push(l.values.clone());
     }
+    check_fits(&combos, &constant, &int_parts)?;
     for coef in &combos {
-        let (lo, hi) = combo_range(coef, &constant, &int_parts);
-        if !Values::fits(lo, hi) {
-            return Err(Error::Quantization(format!(
-                "window values [{lo}, {hi}] outside the window"
-            )));
-        }
         // the leaf outputs a combination sums (a difference sums both values' leaves)
         let terms = leaves
             .iter()

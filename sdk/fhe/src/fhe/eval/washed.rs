@@ -15,6 +15,7 @@ use super::wash::{WashKey, Washer};
 use super::{Evaluator, Samples, Scratch, add_to_body, constant_lut, half_value, table_lut};
 use crate::compiled::{QMlp, QProgram, QTrees, ROUNDED_BITS, TreeWindow, rounded_bit};
 use crate::fhe::keys::BootstrapKeys;
+use crate::params::Params;
 
 /// A washed bit is `±2^62`.
 const BIT: u64 = 1 << 62;
@@ -52,9 +53,7 @@ impl Evaluator<'_> {
             || Scratch::for_tasks(&self.params, tasks),
             |sc, (z, y)| floor.apply(sc, sk, z, y, 0),
         );
-        if classes > 2 {
-            return self.wash_bits(sk, key, &self.argmax_bits(sk, &values, classes));
-        }
+        let values = if classes > 2 { self.argmax_bits(sk, &values, classes) } else { values };
         self.wash_bits(sk, key, &values)
     }
 
@@ -67,7 +66,7 @@ impl Evaluator<'_> {
         values: &[LweCiphertextOwned<u64>],
     ) -> Vec<LweCiphertextOwned<u64>> {
         let p = &self.params;
-        let width = p.polynomial_size.log2().0 + 1 - ROUNDED_BITS;
+        let width = entry_width(p);
         let sign = std::iter::once(constant_lut(p, BIT));
         let luts: Vec<GlweCiphertextOwned<u64>> = if self.model.encoding.label {
             sign.collect()
@@ -143,7 +142,7 @@ impl Evaluator<'_> {
             luts[task].iter().map(|lut| scratch.bootstrap(sk, acc, lut)).collect::<Vec<_>>()
         });
         // index-planned trees: the reached leaf's share of every value it adds to
-        let width = self.params.polynomial_size.log2().0 + 1 - 5;
+        let width = entry_width(&self.params);
         let reads: Vec<(usize, usize, [GlweCiphertextOwned<u64>; 2])> = indexed
             .iter()
             .enumerate()
@@ -255,6 +254,12 @@ impl Evaluator<'_> {
             )
             .collect()
     }
+}
+
+/// [`table_lut`]'s width for entries `2^59` apart: a floored value `u`, or a tree's leaf index,
+/// each half an entry up.
+fn entry_width(p: &Params) -> usize {
+    p.polynomial_size.log2().0 + 1 - (64 - 59)
 }
 
 /// Run `f` on every item: side by side on rayon's threads, or, with fewer items than cores,
