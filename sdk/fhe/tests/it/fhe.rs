@@ -6,8 +6,6 @@ use modelmart_fhe::{
     Output,
 };
 
-use modelmart_fhe::onnx::import_onnx;
-
 use crate::{compiled, compiled_with, key_for, keys, public};
 
 /// Encrypt rows, evaluate through the wire formats, decrypt; must equal the clear model.
@@ -253,9 +251,7 @@ fn a_linear_model_from_before_sanitization_is_refused() {
 /// third output neuron (networks) made from the first two, so that it wins on some rows.
 fn three_classes(name: &str) -> modelmart_fhe::model::Model {
     use modelmart_fhe::model::{Node, Program, Task};
-    let mut m =
-        import_onnx(&std::fs::read(crate::fixture(&format!("models/{name}.onnx"))).unwrap())
-            .unwrap();
+    let mut m = crate::import(name);
     m.features = crate::dataset("breast_cancer", "train").names;
     match &mut m.program {
         Program::Trees(e) => {

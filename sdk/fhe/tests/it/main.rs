@@ -22,6 +22,11 @@ pub(crate) fn dataset(name: &str, split: &str) -> Dataset {
     Dataset::load(fixture(&format!("data/{name}_{split}.csv"))).unwrap()
 }
 
+/// Import a fixture model.
+pub(crate) fn import(model: &str) -> modelmart_fhe::model::Model {
+    import_onnx(&std::fs::read(fixture(&format!("models/{model}.onnx"))).unwrap()).unwrap()
+}
+
 /// Import a fixture model and compile it with its training split.
 pub(crate) fn compiled(model: &str, data: &str) -> (CompiledModel, Dataset) {
     compiled_with(model, data, CompileOptions::default()).unwrap()
@@ -33,8 +38,7 @@ pub(crate) fn compiled_with(
     data: &str,
     opts: CompileOptions,
 ) -> modelmart_fhe::Result<(CompiledModel, Dataset)> {
-    let mut m =
-        import_onnx(&std::fs::read(fixture(&format!("models/{model}.onnx"))).unwrap()).unwrap();
+    let mut m = import(model);
     let train = dataset(data, "train");
     m.features = train.names.clone();
     let c = CompiledModel::compile(&m, &train.x, opts)?;
