@@ -55,13 +55,13 @@ test-rust: deps ## cargo tests of the whole workspace (anvil chain tests; the in
 	cargo test --workspace --doc
 
 test-fhe-agreement: ## encrypted == clear (release build): washed linear labels on whole test splits; 48 rows of the single-tree and one-layer network models' scores, 8 of the two-layer network's and of the ten-class argmax (`make bench-fhe` checks whole splits)
-	cargo run --release -q -p modelmart-fhe --bin modelmart-fhe -- bench \
+	cargo run --release -q -p modelmart-fhe-cli --bin modelmart-fhe -- bench \
 	  --only logreg_breast_cancer,svm_breast_cancer --samples 1 --output label
-	cargo run --release -q -p modelmart-fhe --bin modelmart-fhe -- bench \
+	cargo run --release -q -p modelmart-fhe-cli --bin modelmart-fhe -- bench \
 	  --only tree5_breast_cancer,tree4_diabetes,mlp30_16_2_breast_cancer --samples 1 --agreement-rows 48
-	cargo run --release -q -p modelmart-fhe --bin modelmart-fhe -- bench \
+	cargo run --release -q -p modelmart-fhe-cli --bin modelmart-fhe -- bench \
 	  --only mlp30_16_8_2_breast_cancer --samples 1 --agreement-rows 8
-	cargo run --release -q -p modelmart-fhe --bin modelmart-fhe -- bench \
+	cargo run --release -q -p modelmart-fhe-cli --bin modelmart-fhe -- bench \
 	  --only logreg_digits --samples 1 --agreement-rows 8 --output label
 
 bench-indexer: deps ## the indexer's figures (BENCHMARKS.md): ingestion of 100k events into SQLite and Postgres, live lag, API p99
@@ -72,7 +72,7 @@ bench-e2e: deps ## end-to-end latency and throughput on anvil with 1-second bloc
 	cargo bench -p modelmart-e2e --bench e2e
 
 bench-fhe: ## the FHE engine's benchmark table (BENCHMARKS.md): one JSON line per model, ~55 min
-	cargo run --release -q -p modelmart-fhe --bin modelmart-fhe -- bench
+	cargo run --release -q -p modelmart-fhe-cli --bin modelmart-fhe -- bench
 
 $(WASM_BINDGEN):
 	rustup target add wasm32-unknown-unknown
@@ -92,7 +92,7 @@ web: web-wasm web/node_modules/.installed ## build the web dApp into web/dist (`
 test-web: web ## web dApp: Vitest unit tests, then chromium (Debian's, installed if missing) against a dev stack
 	cd web && npx vitest run
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
-	cargo build -q -p modelmart-cli -p modelmart-fhe --bins
+	cargo build -q -p modelmart-cli -p modelmart-fhe-cli --bins
 	cd web && node --test --test-concurrency=1 e2e/
 
 lint: deps ## rustfmt, clippy -D warnings, forge fmt --check
@@ -104,15 +104,15 @@ fmt: deps ## format Rust and Solidity
 	cargo fmt --all
 	cd $(CONTRACTS) && $(FORGE) fmt
 
-bindings: deps ## regenerate sdk/bindings and the web dApp's ABI module from the contracts, and its reason texts from the SDK
+bindings: deps ## regenerate sdk/bindings and the web dApp's ABI module from the contracts, and its protocol terms (reasons, modes, blob kinds and limits) from sdk/primitives
 	cd $(CONTRACTS) && $(FORGE) bind --bindings-path ../$(BINDINGS) $(BIND_ARGS) --overwrite
 	node web/scripts/abi.mjs $(CONTRACTS)/out web/src/abi/ModelMarket.ts
-	node web/scripts/reasons.mjs sdk/client/src/reasons.rs web/src/abi/reasons.ts
+	node web/scripts/protocol.mjs sdk/primitives/src web/src/abi/protocol.ts
 
 bindings-check: deps ## fail if the committed bindings differ from freshly generated ones
 	tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	  (cd $(CONTRACTS) && $(FORGE) bind --bindings-path $$tmp/generated $(BIND_ARGS) --overwrite >/dev/null) && \
 	  diff -r $$tmp/generated $(BINDINGS) && \
 	  node web/scripts/abi.mjs $(CONTRACTS)/out $$tmp/abi.ts && diff $$tmp/abi.ts web/src/abi/ModelMarket.ts && \
-	  node web/scripts/reasons.mjs sdk/client/src/reasons.rs $$tmp/reasons.ts && diff $$tmp/reasons.ts web/src/abi/reasons.ts && \
+	  node web/scripts/protocol.mjs sdk/primitives/src $$tmp/protocol.ts && diff $$tmp/protocol.ts web/src/abi/protocol.ts && \
 	  echo "bindings up to date"

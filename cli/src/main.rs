@@ -4,12 +4,12 @@
 mod cmd;
 mod output;
 
-use clap::Parser;
+use modelmart_service::Verbosity;
 
 fn main() -> eyre::Result<()> {
-    let cli = cmd::Cli::parse();
-    output::init_tracing(cli.verbose, cli.quiet, cli.json);
-    let out = output::Output::new(cli.json, cli.quiet);
+    let cli: cmd::Cli = modelmart_service::parse_or_exit();
+    cli.log.init_tracing(Verbosity::Command);
+    let out = output::Output::new(cli.log.json, cli.log.quiet);
     let runtime = tokio::runtime::Runtime::new()?;
     let result = runtime.block_on(cmd::run(cli.command, &out));
     if let Err(e) = &result {

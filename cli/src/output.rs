@@ -1,25 +1,6 @@
 //! How the CLI talks: human lines or JSON on stdout, progress bars on stderr, logs on stderr.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use tracing_subscriber::EnvFilter;
-
-/// Log to stderr at the level the flags ask for (`RUST_LOG` wins when set).
-pub(crate) fn init_tracing(verbose: u8, quiet: bool, json: bool) {
-    let level = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn,modelmart=info",
-        (false, 1) => "info,modelmart=debug",
-        (false, _) => "debug,modelmart=trace",
-    };
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{level},sqlx=warn,hyper=warn")));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
 
 /// Where results go.
 #[derive(Clone, Copy, Debug)]

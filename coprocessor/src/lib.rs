@@ -33,10 +33,14 @@ pub enum Error {
     Queue(#[from] queue::QueueError),
     /// The embedded index failed.
     #[error(transparent)]
-    Index(#[from] modelmart_indexer::Error),
+    Index(#[from] modelmart_index::Error),
     /// Blob storage failed.
     #[error("blob storage: {0}")]
     Blob(#[from] blobs::BlobError),
+    /// A value from the chain or the index is not one of the protocol's terms (an id out of
+    /// range, an unknown status).
+    #[error(transparent)]
+    Protocol(#[from] modelmart_primitives::Error),
     /// Something the job needs is not ready yet (its listing is not indexed yet); the job is
     /// released and retried.
     #[error("not ready: {0}")]

@@ -5,14 +5,14 @@
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use alloy::{
-    primitives::Address,
     providers::{Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
 use axum::{Json, Router, extract::State, response::IntoResponse, routing::get};
 use metrics_exporter_prometheus::PrometheusHandle;
-use modelmart_indexer::{Db, Follower, FollowerConfig, SharedStatus};
+use modelmart_index::{Db, Follower, SharedStatus};
 use modelmart_sdk::{Chain, Operator, seal::OperatorKey};
+use modelmart_service::{ChainArgs, FollowArgs};
 use serde_json::json;
 use tokio::sync::{broadcast, watch};
 
@@ -41,18 +41,27 @@ impl std::str::FromStr for Secret {
     }
 }
 
-/// Coprocessor settings. Every flag also reads `MODELMART_<NAME>` from the environment.
+const DEFAULT_WORKERS: usize = 8;
+const DEFAULT_EVALUATIONS: usize = 1;
+const DEFAULT_LEASE_S: i64 = 60;
+const DEFAULT_POST_MARGIN_S: i64 = 15;
+const DEFAULT_KEY_CACHE: usize = 4;
+const DEFAULT_RECEIPT_TIMEOUT_S: u64 = 60;
+
+/// Coprocessor settings. Every flag also reads `MODELMART_<NAME>` from the environment, and any
+/// key of the TOML file given by `--config` (same names, snake_case) when neither is set.
 #[derive(Clone, Debug, clap::Args)]
 pub struct CoprocessorArgs {
-    /// JSON-RPC URL of the chain.
-    #[arg(long, env = "MODELMART_RPC_URL", default_value = "http://127.0.0.1:8545")]
-    pub rpc_url: String,
-    /// ModelMarket contract address.
-    #[arg(long, env = "MODELMART_CONTRACT")]
-    pub contract: Address,
-    /// Block the contract was deployed in.
-    #[arg(long, env = "MODELMART_START_BLOCK", default_value_t = 0)]
-    pub start_block: u64,
+    /// TOML file with any of these settings (flags and environment win over it).
+    #[arg(long, env = "MODELMART_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The chain and market.
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    /// How the chain is followed (`--confirmations`: blocks a request must be buried under
+    /// before its job is taken).
+    #[command(flatten)]
+    pub follow: FollowArgs,
     /// The operator's wallet private key (hex).
     #[arg(long, env = "MODELMART_OPERATOR_KEY", hide_env_values = true)]
     pub operator_key: Secret,
@@ -77,33 +86,64 @@ pub struct CoprocessorArgs {
     /// Address the blob endpoint, `/healthz` and `/metrics` listen on.
     #[arg(long, env = "MODELMART_COPROCESSOR_LISTEN", default_value = "127.0.0.1:8700")]
     pub listen: SocketAddr,
-    /// Blocks a block must be buried under before its jobs are taken.
-    #[arg(long, env = "MODELMART_CONFIRMATIONS", default_value_t = 0)]
-    pub confirmations: u64,
-    /// Milliseconds between chain polls.
-    #[arg(long, env = "MODELMART_POLL_MS", default_value_t = 250)]
-    pub poll_ms: u64,
-    /// Concurrent jobs in this process (fetching, posting and receipt waits overlap).
-    #[arg(long, env = "MODELMART_WORKERS", default_value_t = 8)]
+    /// Concurrent jobs in this process (fetching, posting and receipt waits overlap; 1 to 256).
+    #[arg(long, env = "MODELMART_WORKERS", default_value_t = DEFAULT_WORKERS,
+          value_parser = clap::builder::RangedI64ValueParser::<usize>::new().range(1..=256))]
     pub workers: usize,
-    /// Concurrent FHE evaluations in this process (each uses every core).
-    #[arg(long, env = "MODELMART_EVALUATIONS", default_value_t = 1)]
+    /// Concurrent FHE evaluations in this process (each uses every core; 1 to 64).
+    #[arg(long, env = "MODELMART_EVALUATIONS", default_value_t = DEFAULT_EVALUATIONS,
+          value_parser = clap::builder::RangedI64ValueParser::<usize>::new().range(1..=64))]
     pub evaluations: usize,
-    /// Seconds a claimed job is leased to a worker.
-    #[arg(long, env = "MODELMART_LEASE_S", default_value_t = 60)]
+    /// Seconds a claimed job is leased to a worker (5 to 3600).
+    #[arg(long, env = "MODELMART_LEASE_S", default_value_t = DEFAULT_LEASE_S,
+          value_parser = clap::value_parser!(i64).range(5..=3_600))]
     pub lease_s: i64,
-    /// Seconds kept in hand before a deadline to store and post a result.
-    #[arg(long, env = "MODELMART_POST_MARGIN_S", default_value_t = 15)]
+    /// Seconds kept in hand before a deadline to store and post a result (0 to 3600).
+    #[arg(long, env = "MODELMART_POST_MARGIN_S", default_value_t = DEFAULT_POST_MARGIN_S,
+          value_parser = clap::value_parser!(i64).range(0..=3_600))]
     pub post_margin_s: i64,
     /// Expanded evaluation keys kept in memory.
-    #[arg(long, env = "MODELMART_KEY_CACHE", default_value_t = 4)]
+    #[arg(long, env = "MODELMART_KEY_CACHE", default_value_t = DEFAULT_KEY_CACHE)]
     pub key_cache: usize,
-    /// Seconds to wait for a transaction's receipt before checking the chain and resending.
-    #[arg(long, env = "MODELMART_RECEIPT_TIMEOUT_S", default_value_t = 60)]
+    /// Seconds to wait for a transaction's receipt before checking the chain and resending
+    /// (1 to 3600).
+    #[arg(long, env = "MODELMART_RECEIPT_TIMEOUT_S", default_value_t = DEFAULT_RECEIPT_TIMEOUT_S,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub receipt_timeout_s: u64,
     /// Worker name prefix (unique per process when several share a queue).
     #[arg(long, env = "MODELMART_WORKER_NAME")]
     pub worker_name: Option<String>,
+}
+
+impl CoprocessorArgs {
+    /// Settings for serving `chain` as the operator of `operator_key`, keeping state in
+    /// `data_dir` and listening on `listen`; everything else at its default.
+    pub fn new(
+        chain: ChainArgs,
+        operator_key: Secret,
+        data_dir: impl Into<PathBuf>,
+        listen: SocketAddr,
+    ) -> Self {
+        Self {
+            config: None,
+            chain,
+            follow: FollowArgs::default(),
+            operator_key,
+            x25519_key: None,
+            data_dir: data_dir.into(),
+            blob_store: None,
+            queue_url: None,
+            index_url: None,
+            listen,
+            workers: DEFAULT_WORKERS,
+            evaluations: DEFAULT_EVALUATIONS,
+            lease_s: DEFAULT_LEASE_S,
+            post_margin_s: DEFAULT_POST_MARGIN_S,
+            key_cache: DEFAULT_KEY_CACHE,
+            receipt_timeout_s: DEFAULT_RECEIPT_TIMEOUT_S,
+            worker_name: None,
+        }
+    }
 }
 
 fn config(e: impl std::fmt::Display) -> Error {
@@ -142,7 +182,6 @@ pub fn load_x25519(given: Option<&Secret>, dir: &std::path::Path) -> Result<Oper
 struct HealthState {
     pipeline: Arc<Pipeline>,
     follower: SharedStatus,
-    metrics: Option<PrometheusHandle>,
 }
 
 async fn healthz(State(s): State<HealthState>) -> impl IntoResponse {
@@ -170,13 +209,6 @@ async fn healthz(State(s): State<HealthState>) -> impl IntoResponse {
     }))
 }
 
-async fn render_metrics(State(s): State<HealthState>) -> impl IntoResponse {
-    match &s.metrics {
-        Some(h) => h.render().into_response(),
-        None => (axum::http::StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
-    }
-}
-
 /// Run until `shutdown` resolves. Returns once the workers finished their current jobs (at most
 /// 30 s after the signal).
 pub async fn run(
@@ -202,34 +234,27 @@ pub async fn run(
         .parse()
         .map_err(|_| config("operator key is not a private key"))?;
     let x25519 = load_x25519(args.x25519_key.as_ref(), dir)?;
-    let chain = Chain::connect(&args.rpc_url, signer, args.contract).await?.with_timing(
-        Duration::from_secs(args.receipt_timeout_s.max(1)),
-        Duration::from_millis(args.poll_ms.max(10)),
-    );
+    let chain = Chain::connect(&args.chain.rpc_url, signer, args.chain.contract)
+        .await?
+        .with_timing(Duration::from_secs(args.receipt_timeout_s), args.follow.poll_interval());
     let provider = ProviderBuilder::new()
-        .connect(&args.rpc_url)
+        .connect(&args.chain.rpc_url)
         .await
-        .map_err(|e| config(format!("{}: {e}", args.rpc_url)))?
+        .map_err(|e| config(format!("{}: {e}", args.chain.rpc_url)))?
         .erased();
     let (updates, _) = broadcast::channel(1_024);
     let follower = Follower::new(
         provider,
         index.clone(),
-        FollowerConfig {
-            contract: args.contract,
-            start_block: args.start_block,
-            confirmations: args.confirmations,
-            poll_interval: Duration::from_millis(args.poll_ms),
-            ..FollowerConfig::default()
-        },
+        args.follow.follower_config(&args.chain),
         updates.clone(),
     );
     let pipeline = Pipeline::new(
         PipelineConfig {
-            workers: args.workers.max(1),
-            evaluations: args.evaluations.max(1),
-            lease_s: args.lease_s.max(5),
-            post_margin_s: args.post_margin_s.max(0),
+            workers: args.workers,
+            evaluations: args.evaluations,
+            lease_s: args.lease_s,
+            post_margin_s: args.post_margin_s,
             key_cache: args.key_cache,
             ..PipelineConfig::default()
         },
@@ -239,11 +264,11 @@ pub async fn run(
         queue.clone(),
         index.clone(),
     );
-    let health = HealthState { pipeline: pipeline.clone(), follower: follower.status(), metrics };
+    let health = HealthState { pipeline: pipeline.clone(), follower: follower.status() };
     let app = Router::new()
         .route("/healthz", get(healthz))
-        .route("/metrics", get(render_metrics))
         .with_state(health)
+        .merge(modelmart_service::metrics_router(metrics))
         .merge(crate::blobs::http::router(blobs));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -292,4 +317,26 @@ pub async fn run(
     index.close().await;
     tracing::info!(target: TARGET, "coprocessor stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use modelmart_service::{ServiceCli, parse_from_with_config};
+
+    use super::*;
+
+    #[test]
+    fn the_example_config_file_is_valid() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/coprocessor.example.toml");
+        let key = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+        let argv = ["modelmart-coprocessor", "--config", path, "--operator-key", key]
+            .map(String::from)
+            .to_vec();
+        let cli: ServiceCli<CoprocessorArgs> =
+            parse_from_with_config(argv).unwrap_or_else(|e| panic!("{e}"));
+        let a = cli.args;
+        assert_eq!(a.chain.contract.to_string(), "0x5FbDB2315678afecb367f032d93F642f64180aa3");
+        assert_eq!((a.workers, a.lease_s, a.listen.port()), (8, 60, 8700));
+        assert_eq!(a.operator_key.0, key);
+    }
 }

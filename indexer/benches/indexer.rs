@@ -15,7 +15,6 @@ use std::{
 
 use alloy::{
     network::{EthereumWallet, TransactionBuilder},
-    node_bindings::Anvil,
     primitives::{Address, Bytes, U256, aliases::U96},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::TransactionRequest,
@@ -147,9 +146,7 @@ async fn main() -> eyre::Result<()> {
     let lag_samples = if smoke { 3 } else { 20 };
     let pg_admin = arg("--pg", "postgres://postgres@127.0.0.1:5432/test");
 
-    let anvil =
-        Anvil::at(root().join("contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"))
-            .try_spawn()?;
+    let anvil = modelmart_testkit::spawn_anvil(&[])?;
     let key: PrivateKeySigner = anvil.keys()[0].clone().into();
     let me = key.address();
     let provider: DynProvider = ProviderBuilder::new()
@@ -286,22 +283,8 @@ async fn main() -> eyre::Result<()> {
 
     // Live lag: the real service (follower + API, default 250 ms poll, 0 confirmations) on SQLite.
     let listen = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let args = IndexerArgs {
-        config: None,
-        rpc_url: anvil.endpoint(),
-        contract: *market.address(),
-        start_block,
-        database_url: urls[0].1.clone(),
-        listen,
-        confirmations: 0,
-        poll_ms: 250,
-        max_range: 2_000,
-        reorg_window: 1_024,
-        db_connections: 8,
-        cors_origins: Vec::new(),
-        request_timeout_s: 10,
-        probe_interval_s: 30,
-    };
+    let chain = modelmart_service::ChainArgs::new(anvil.endpoint(), *market.address(), start_block);
+    let args = IndexerArgs::new(chain, urls[0].1.clone(), listen);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let svc = tokio::spawn(service::run(args, None, async move {
         let _ = stopped.await;

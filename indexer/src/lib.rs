@@ -1,26 +1,21 @@
-//! `modelmart-indexer`: follows the ModelMart contracts and keeps a queryable picture of
-//! operators, models, evaluation keys, jobs and balances in SQL (SQLite by default, Postgres by
-//! URL), and serves it over HTTP with a live stream of updates.
+//! `modelmart-indexer`: the indexer service. It runs the chain index (`modelmart-index`: follower,
+//! state tables, SQLite or Postgres) and serves it over HTTP: the marketplace API (OpenAPI
+//! document), a live stream of updates, market statistics, and health checks of operators'
+//! endpoints with the model cards they serve.
 //!
-//! Guarantees: the index only ever shows blocks of the branch the node currently follows (reorgs
-//! are rolled back in one transaction); each range of blocks is written in one transaction with
-//! its cursor, so a crash at any moment loses and duplicates nothing.
+//! Guarantees (from the index): the API only ever shows blocks of the branch the node currently
+//! follows; each range of blocks is written in one transaction with its cursor.
 //!
 //! This crate must not sign transactions, hold keys, or read contract storage: events are its
-//! only input.
+//! only input, and the only outside requests it makes are the endpoint probes.
 
 pub mod api;
-mod apply;
-pub mod db;
-mod error;
-pub mod follower;
 pub mod probe;
 pub mod service;
-mod state;
 pub mod stats;
 
-pub use apply::Update;
-pub use db::{Backend, Db, connect_pool};
-pub use error::{Error, Result};
-pub use follower::{Follower, FollowerConfig, SharedStatus, Status};
-pub use state::{Balance, EvalKey, Job, Model, Operator};
+/// The chain index this service serves (re-exported from `modelmart-index`).
+pub use modelmart_index::{
+    Backend, Balance, Db, Error, EvalKey, Follower, FollowerConfig, Job, Model, Operator, Result,
+    SharedStatus, Status, Update, apply, connect_pool, db, follower,
+};

@@ -17,12 +17,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use modelmart_primitives::BlobKind;
+
 use crate::{Db, Model, Operator, Result, db::sql::Sql};
 
 const TARGET: &str = "modelmart::indexer::probe";
-
-/// Largest model card accepted.
-pub const MAX_CARD_BYTES: usize = 256 * 1024;
 
 /// The last check of an operator's endpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
@@ -131,15 +130,17 @@ impl Probe {
             let url = format!("{}/v1/blobs/{}", endpoint.trim_end_matches('/'), m.card_hash);
             let expected: B256 = m.card_hash.parse().unwrap_or_default();
             let outcome =
-                fetch_verified(client, &url, expected, MAX_CARD_BYTES).await.and_then(|body| {
-                    let json: serde_json::Value = serde_json::from_slice(&body)
-                        .map_err(|e| format!("not a JSON card: {e}"))?;
-                    if json.is_object() {
-                        Ok(body)
-                    } else {
-                        Err("a card must be a JSON object".into())
-                    }
-                });
+                fetch_verified(client, &url, expected, BlobKind::Card.max_bytes() as usize)
+                    .await
+                    .and_then(|body| {
+                        let json: serde_json::Value = serde_json::from_slice(&body)
+                            .map_err(|e| format!("not a JSON card: {e}"))?;
+                        if json.is_object() {
+                            Ok(body)
+                        } else {
+                            Err("a card must be a JSON object".into())
+                        }
+                    });
             match outcome {
                 Ok(body) => {
                     Sql::new("INSERT INTO cards (card_hash, body, fetched_at) VALUES (")

@@ -3,20 +3,22 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use alloy::{
-    primitives::Address,
-    providers::{Provider, ProviderBuilder},
-};
+use alloy::providers::{Provider, ProviderBuilder};
 use metrics_exporter_prometheus::PrometheusHandle;
+use modelmart_service::{ChainArgs, FollowArgs};
 use tokio::sync::broadcast;
 
 use crate::{
-    Db, Follower, FollowerConfig, Result,
+    Db, Follower, Result,
     api::{self, ApiConfig, ApiState},
     probe::Probe,
 };
 
 const TARGET: &str = "modelmart::indexer";
+
+const DEFAULT_DB_CONNECTIONS: u32 = 8;
+const DEFAULT_PROBE_INTERVAL_S: u64 = 30;
+const DEFAULT_REQUEST_TIMEOUT_S: u64 = 10;
 
 /// Indexer settings. Every flag also reads `MODELMART_<NAME>` from the environment, and any key
 /// of the TOML file given by `--config` (same names, snake_case) when neither is set.
@@ -25,45 +27,51 @@ pub struct IndexerArgs {
     /// TOML file with any of these settings (flags and environment win over it).
     #[arg(long, env = "MODELMART_CONFIG")]
     pub config: Option<PathBuf>,
-    /// JSON-RPC URL of the node to follow.
-    #[arg(long, env = "MODELMART_RPC_URL", default_value = "http://127.0.0.1:8545")]
-    pub rpc_url: String,
-    /// ModelMarket contract address.
-    #[arg(long, env = "MODELMART_CONTRACT")]
-    pub contract: Address,
-    /// Block the contract was deployed in (indexing starts there on an empty database).
-    #[arg(long, env = "MODELMART_START_BLOCK", default_value_t = 0)]
-    pub start_block: u64,
+    /// The chain and market to follow.
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    /// How the chain is followed.
+    #[command(flatten)]
+    pub follow: FollowArgs,
     /// Index database: `sqlite:PATH` or `postgres://…`.
     #[arg(long, env = "MODELMART_DATABASE_URL", default_value = "sqlite:modelmart-index.db")]
     pub database_url: String,
     /// Address the API listens on.
     #[arg(long, env = "MODELMART_INDEXER_LISTEN", default_value = "127.0.0.1:8600")]
     pub listen: SocketAddr,
-    /// Blocks a block must be buried under before it is indexed.
-    #[arg(long, env = "MODELMART_CONFIRMATIONS", default_value_t = 0)]
-    pub confirmations: u64,
-    /// Milliseconds between polls once caught up.
-    #[arg(long, env = "MODELMART_POLL_MS", default_value_t = 250)]
-    pub poll_ms: u64,
-    /// Largest `eth_getLogs` block range (shrinks when the node refuses, grows back).
-    #[arg(long, env = "MODELMART_MAX_RANGE", default_value_t = 2_000)]
-    pub max_range: u64,
-    /// Blocks of hashes kept for reorg detection.
-    #[arg(long, env = "MODELMART_REORG_WINDOW", default_value_t = 1_024)]
-    pub reorg_window: u64,
-    /// Database connections.
-    #[arg(long, env = "MODELMART_DB_CONNECTIONS", default_value_t = 8)]
+    /// Database connections (1 to 256).
+    #[arg(long, env = "MODELMART_DB_CONNECTIONS", default_value_t = DEFAULT_DB_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
     pub db_connections: u32,
     /// Allowed CORS origin (repeat); none allows any origin.
     #[arg(long = "cors-origin", env = "MODELMART_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
     /// Seconds between checks of operator endpoints (and fetches of missing model cards).
-    #[arg(long, env = "MODELMART_PROBE_INTERVAL_S", default_value_t = 30)]
+    #[arg(long, env = "MODELMART_PROBE_INTERVAL_S", default_value_t = DEFAULT_PROBE_INTERVAL_S,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub probe_interval_s: u64,
     /// Seconds before a request is answered 408.
-    #[arg(long, env = "MODELMART_REQUEST_TIMEOUT_S", default_value_t = 10)]
+    #[arg(long, env = "MODELMART_REQUEST_TIMEOUT_S", default_value_t = DEFAULT_REQUEST_TIMEOUT_S,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
     pub request_timeout_s: u64,
+}
+
+impl IndexerArgs {
+    /// Settings for following `chain` into `database_url` and serving on `listen`, everything
+    /// else at its default.
+    pub fn new(chain: ChainArgs, database_url: impl Into<String>, listen: SocketAddr) -> Self {
+        Self {
+            config: None,
+            chain,
+            follow: FollowArgs::default(),
+            database_url: database_url.into(),
+            listen,
+            db_connections: DEFAULT_DB_CONNECTIONS,
+            cors_origins: Vec::new(),
+            probe_interval_s: DEFAULT_PROBE_INTERVAL_S,
+            request_timeout_s: DEFAULT_REQUEST_TIMEOUT_S,
+        }
+    }
 }
 
 /// Run the follower and the API until `shutdown` resolves.
@@ -74,27 +82,19 @@ pub async fn run(
 ) -> Result<()> {
     let db = Db::connect(&args.database_url, args.db_connections).await?;
     let provider = ProviderBuilder::new()
-        .connect(&args.rpc_url)
+        .connect(&args.chain.rpc_url)
         .await
-        .map_err(|e| crate::Error::Rpc(format!("{}: {e}", args.rpc_url)))?
+        .map_err(|e| crate::Error::Rpc(format!("{}: {e}", args.chain.rpc_url)))?
         .erased();
     let (updates, _) = broadcast::channel(4_096);
     let follower = Follower::new(
         provider,
         db.clone(),
-        FollowerConfig {
-            contract: args.contract,
-            start_block: args.start_block,
-            confirmations: args.confirmations,
-            poll_interval: Duration::from_millis(args.poll_ms),
-            max_range: args.max_range,
-            reorg_window: args.reorg_window,
-            ..FollowerConfig::default()
-        },
+        args.follow.follower_config(&args.chain),
         updates.clone(),
     );
     let probe = Probe::default();
-    let probing = probe.spawn(db.clone(), Duration::from_secs(args.probe_interval_s.max(1)));
+    let probing = probe.spawn(db.clone(), Duration::from_secs(args.probe_interval_s));
     let state =
         ApiState::new(db.clone(), Some(follower.status()), updates, metrics).with_probe(probe);
     let stats = state.spawn_stats_refresher(Duration::from_millis(200));
@@ -109,7 +109,7 @@ pub async fn run(
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|source| crate::Error::Listen { addr: args.listen, source })?;
-    tracing::info!(target: TARGET, listen = %args.listen, contract = %args.contract, db = ?db.backend(), "indexer API up");
+    tracing::info!(target: TARGET, listen = %args.listen, contract = %args.chain.contract, db = ?db.backend(), "indexer API up");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut stop_api = stop_rx.clone();
@@ -136,4 +136,23 @@ pub async fn run(
     db.close().await;
     tracing::info!(target: TARGET, "indexer stopped");
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use modelmart_service::{ServiceCli, parse_from_with_config};
+
+    use super::*;
+
+    #[test]
+    fn the_example_config_file_is_valid() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/indexer.example.toml");
+        let argv = ["modelmart-indexer", "--config", path].map(String::from).to_vec();
+        let cli: ServiceCli<IndexerArgs> =
+            parse_from_with_config(argv).unwrap_or_else(|e| panic!("{e}"));
+        let a = cli.args;
+        assert_eq!(a.chain.contract.to_string(), "0x5FbDB2315678afecb367f032d93F642f64180aa3");
+        assert_eq!((a.follow.poll_ms, a.listen.port()), (250, 8600));
+        assert_eq!(a.cors_origins, ["http://127.0.0.1:8800"]);
+    }
 }

@@ -110,12 +110,12 @@ fn main() -> eyre::Result<()> {
 }
 
 /// Block of job `job_id`'s `JobCompleted` event.
-async fn completed_block(buyer: &Buyer, job_id: u64) -> eyre::Result<u64> {
+async fn completed_block(buyer: &Buyer, job_id: modelmart_sdk::JobId) -> eyre::Result<u64> {
     use alloy::{providers::Provider, rpc::types::Filter, sol_types::SolEvent};
     let filter = Filter::new()
         .address(*buyer.chain().market().address())
         .event_signature(modelmart_bindings::ModelMarket::JobCompleted::SIGNATURE_HASH)
-        .topic1(alloy::primitives::B256::from(alloy::primitives::U256::from(job_id)))
+        .topic1(alloy::primitives::B256::from(job_id.to_u256()))
         .from_block(0);
     let logs = buyer.chain().provider().get_logs(&filter).await?;
     logs.first()

@@ -16,8 +16,8 @@ use modelmart_coprocessor::queue::Queue;
 use modelmart_e2e::{BUYER, OPERATOR, SELLER, Stack, demo_model, demo_model_as};
 use modelmart_fhe::params::ParamSetId;
 use modelmart_sdk::{
-    Buyer, BuyerKeys, Error, Payment, Seller, Terms,
-    blobs::{BlobClient, Kind},
+    BlobKind, Buyer, BuyerKeys, Error, JobStatus, ModelId, Payment, Seller, Terms,
+    blobs::BlobClient,
     card::{ModelCard, OutputMode},
     dev::ETH,
     reasons, seal,
@@ -77,10 +77,10 @@ async fn paid_private_inference_end_to_end() -> eyre::Result<()> {
 
     // a sealed model bound to another card is declined with a reason
     let blobs = BlobClient::new()?;
-    let card_hash = blobs.put(&stack.endpoint, Kind::Card, logreg_card.to_bytes()).await?;
+    let card_hash = blobs.put(&stack.endpoint, BlobKind::Card, logreg_card.to_bytes()).await?;
     let other = ModelCard { name: "another card".into(), ..logreg_card.clone() };
     let sealed = seal::seal(&logreg.to_json()?, &operator_x25519(&stack).await?, &other.hash())?;
-    let sealed_hash = blobs.put(&stack.endpoint, Kind::SealedModel, sealed).await?;
+    let sealed_hash = blobs.put(&stack.endpoint, BlobKind::SealedModel, sealed).await?;
     let chain = stack.chain(SELLER).await?;
     let listing = IModelMarket::Listing {
         operator: stack.address(OPERATOR),
@@ -95,11 +95,9 @@ async fn paid_private_inference_end_to_end() -> eyre::Result<()> {
         outputMode: 0,
     };
     let r = chain.send("listModel", chain.market().listModel(listing)).await?;
-    let bad = r
-        .decoded_log::<ModelMarket::ModelListed>()
-        .ok_or_else(|| eyre::eyre!("no event"))?
-        .modelId
-        .to::<u64>();
+    let bad =
+        r.decoded_log::<ModelMarket::ModelListed>().ok_or_else(|| eyre::eyre!("no event"))?.modelId;
+    let bad = ModelId::try_from(bad)?;
     let declined =
         seller.wait_accepted(bad, MINUTE).await.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(declined.contains(&format!("reason {}", reasons::CANNOT_OPEN)), "{declined}");
@@ -159,11 +157,11 @@ async fn paid_private_inference_end_to_end() -> eyre::Result<()> {
             reasons::ROW_COUNT,
         ),
     ] {
-        let input = blobs.put(&stack.endpoint, Kind::Input, bytes).await?;
+        let input = blobs.put(&stack.endpoint, BlobKind::Input, bytes).await?;
         let before = buyer_chain.balance(stack.address(BUYER), Address::ZERO).await?;
         let job = buyer.request(&model, input, key, rows_paid, None, Payment::Auto).await?;
         match buyer.result(&model, &job).await {
-            Err(Error::JobFailed { status: "rejected", reason: Some(r), .. }) => {
+            Err(Error::JobFailed { status: JobStatus::Rejected, reason: Some(r), .. }) => {
                 assert_eq!(r, reason)
             }
             other => eyre::bail!("expected a rejection with reason {reason}, got {other:?}"),
@@ -178,7 +176,7 @@ async fn paid_private_inference_end_to_end() -> eyre::Result<()> {
         .client()
         .encrypt_rows(&narrow, &[rows[0][..29].to_vec()])?
         .to_bytes()?;
-    let input = blobs.put(&stack.endpoint, Kind::Input, bytes).await?;
+    let input = blobs.put(&stack.endpoint, BlobKind::Input, bytes).await?;
     let job = buyer.request(&model, input, key, 1, None, Payment::Auto).await?;
     assert!(matches!(
         buyer.result(&model, &job).await,
@@ -232,7 +230,7 @@ async fn paid_private_inference_end_to_end() -> eyre::Result<()> {
     provider.raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await?;
     let before = buyer_chain.balance(stack.address(BUYER), Address::ZERO).await?;
     buyer_chain
-        .send("refundExpired", buyer_chain.market().refundExpired(U256::from(job.job_id)))
+        .send("refundExpired", buyer_chain.market().refundExpired(job.job_id.to_u256()))
         .await?;
     let after = buyer_chain.balance(stack.address(BUYER), Address::ZERO).await?;
     assert_eq!(after - before, job.price + U256::from(modelmart_sdk::dev::SLASH_PENALTY));
@@ -261,13 +259,13 @@ async fn paid_private_inference_end_to_end() -> eyre::Result<()> {
     assert_eq!(p.raw, clear);
     let done = completed_events(&stack).await?;
     assert_eq!(
-        done.iter().filter(|e| e.jobId == U256::from(job.job_id)).count(),
+        done.iter().filter(|e| e.jobId == job.job_id.to_u256()).count(),
         1,
         "exactly one result"
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
-        done.iter().all(|e| e.jobId != U256::from(expired)),
+        done.iter().all(|e| e.jobId != expired.to_u256()),
         "nothing posted for the expired job"
     );
     assert_eq!(queue_count(&stack, "rejected").await?, 7);
@@ -362,7 +360,7 @@ async fn two_coprocessors_share_a_postgres_queue() -> eyre::Result<()> {
     }
     let done = completed_events(&stack).await?;
     for (_, job) in &jobs {
-        assert_eq!(done.iter().filter(|e| e.jobId == U256::from(job.job_id)).count(), 1);
+        assert_eq!(done.iter().filter(|e| e.jobId == job.job_id.to_u256()).count(), 1);
     }
     // both processes took jobs from the one queue
     let pool = sqlx::AnyPool::connect(&pg).await?;
@@ -430,7 +428,7 @@ async fn dropped_result_transactions_and_rpc_outages_still_settle_once() -> eyre
 
     let done = completed_events(&stack).await?;
     for job in [first, second] {
-        assert_eq!(done.iter().filter(|e| e.jobId == U256::from(job.job_id)).count(), 1);
+        assert_eq!(done.iter().filter(|e| e.jobId == job.job_id.to_u256()).count(), 1);
     }
     stack.stop_coprocessor().await?;
     Ok(())

@@ -8,7 +8,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use alloy::{
     network::EthereumWallet,
-    node_bindings::{Anvil, AnvilInstance},
+    node_bindings::AnvilInstance,
     primitives::{Address, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
@@ -21,6 +21,7 @@ use modelmart_sdk::{
     dev::{Deployment, ETH},
     seal::OperatorKey,
 };
+use modelmart_service::{ChainArgs, FollowArgs};
 use tokio::{sync::oneshot, task::JoinHandle};
 
 pub mod proxy;
@@ -53,13 +54,6 @@ pub struct Stack {
     pub queue_url: Option<String>,
     /// The JSON-RPC URL the coprocessor uses (default: anvil's; a fault proxy in tests).
     pub coprocessor_rpc: Option<String>,
-}
-
-fn anvil_path() -> PathBuf {
-    std::env::var_os("MODELMART_ANVIL").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
-    })
 }
 
 /// The bundled fixtures folder of the FHE engine.
@@ -143,9 +137,7 @@ impl Stack {
         workers: usize,
         queue_url: Option<String>,
     ) -> eyre::Result<Self> {
-        let path = anvil_path();
-        eyre::ensure!(path.exists(), "anvil not found at {} (run `make deps`)", path.display());
-        let anvil = Anvil::at(path).args(anvil_args.iter().copied()).try_spawn()?;
+        let anvil = modelmart_testkit::spawn_anvil(anvil_args)?;
         let owner: PrivateKeySigner = anvil.keys()[0].clone().into();
         let provider: DynProvider = ProviderBuilder::new()
             .wallet(EthereumWallet::new(owner.clone()))
@@ -195,26 +187,23 @@ impl Stack {
 
     /// The coprocessor's settings.
     pub fn coprocessor_args(&self) -> CoprocessorArgs {
+        let chain = ChainArgs::new(
+            self.coprocessor_rpc.clone().unwrap_or_else(|| self.anvil.endpoint()),
+            self.deployment.market,
+            self.deployment.block,
+        );
+        let key = Secret(alloy::hex::encode(self.anvil.keys()[OPERATOR].to_bytes()));
         CoprocessorArgs {
-            rpc_url: self.coprocessor_rpc.clone().unwrap_or_else(|| self.anvil.endpoint()),
-            contract: self.deployment.market,
-            start_block: self.deployment.block,
-            operator_key: Secret(alloy::hex::encode(self.anvil.keys()[OPERATOR].to_bytes())),
+            follow: FollowArgs { poll_ms: 100, ..FollowArgs::default() },
             x25519_key: Some(Secret(alloy::hex::encode(self.x25519.secret_bytes()))),
-            data_dir: self.dir.path().to_owned(),
             blob_store: Some(self.dir.path().join("blobs").display().to_string()),
             queue_url: self.queue_url.clone(),
-            index_url: None,
-            listen: self.listen,
-            confirmations: 0,
-            poll_ms: 100,
             workers: self.workers,
-            evaluations: 1,
             lease_s: self.lease_s,
             post_margin_s: 5,
             key_cache: 2,
             receipt_timeout_s: 3,
-            worker_name: None,
+            ..CoprocessorArgs::new(chain, key, self.dir.path(), self.listen)
         }
     }
 

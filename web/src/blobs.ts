@@ -1,9 +1,11 @@
 // The operator's blob endpoint (`PUT/GET/HEAD /v1/blobs/{sha256}`): uploads with progress, and
 // downloads that are hash-checked before anything reads them.
 
+import { blobLimits, type BlobKind } from './abi/protocol';
 import { sha256 } from './keystore';
 
-export type Kind = 'eval_key' | 'input' | 'card' | 'sealed_model';
+/** What the browser uploads (results are the operator's). */
+export type Kind = Exclude<BlobKind, 'result'>;
 
 const url = (endpoint: string, hash: string) => `${endpoint.replace(/\/$/, '')}/v1/blobs/${hash}`;
 
@@ -19,6 +21,9 @@ export async function has(endpoint: string, hash: string): Promise<boolean> {
 
 /** Upload `bytes` (hash `hash`) as `kind`; `progress` gets the fraction sent. */
 export function put(endpoint: string, kind: Kind, hash: string, bytes: Uint8Array, progress?: (f: number) => void): Promise<void> {
+  if (bytes.length > blobLimits[kind]) {
+    return Promise.reject(new Error(`The upload is ${bytes.length} bytes, over the ${blobLimits[kind]}-byte limit of a ${kind.replace('_', ' ')}.`));
+  }
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('PUT', `${url(endpoint, hash)}?kind=${kind}`);

@@ -2,6 +2,7 @@
 // FHE key, register and upload the key the model needs once, encrypt and upload the rows, pay
 // and request, wait, download and hash-check the result, decrypt and decode.
 
+import { blobLimits } from './abi/protocol';
 import { record, type App } from './app';
 import * as blobs from './blobs';
 import type { ModelCard } from './card';
@@ -10,8 +11,8 @@ import { loadClientKey, loadKeyBlob, put, sha256, storeClientKey, storeKeyBlob }
 import type { JobEnd, Listing } from './market';
 import type { Wallet } from './wallet';
 
-/** Largest result a buyer downloads (`modelmart_fhe::fhe::codec::MAX_RESULT_BYTES`). */
-export const MAX_RESULT_BYTES = 256 * 1024 * 1024;
+/** Largest result a buyer downloads (the result blob kind's limit). */
+export const MAX_RESULT_BYTES = blobLimits.result;
 
 /** A job this browser requested (kept in IndexedDB so its result can be found again). */
 export interface LocalJob {

@@ -1,5 +1,6 @@
-// The model card as the operator serves it (`sdk/client/src/card.rs`), and its checks.
+// The model card as the operator serves it (`sdk/listing/src/card.rs`), and its checks.
 
+import { blobLimits, type OutputMode } from './abi/protocol';
 import type { PostTransform } from './format';
 
 /** One input feature of the public schema. */
@@ -30,7 +31,7 @@ export interface ModelCard {
   name: string;
   description: string;
   task: string;
-  output_mode: 'scores' | 'rounded_scores' | 'label_only';
+  output_mode: OutputMode;
   leakage: string;
   result_privacy: string;
   accuracy: {
@@ -47,8 +48,8 @@ export interface ModelCard {
   unit?: string;
 }
 
-/** Largest card the page accepts (as the SDK and the operator). */
-export const MAX_CARD_BYTES = 256 * 1024;
+/** Largest card the page accepts (the card blob kind's limit, as the SDK and the operator). */
+export const MAX_CARD_BYTES = blobLimits.card;
 
 /** Parse and check card bytes; throws an Error in words when they are not a usable card. */
 export function parseCard(bytes: Uint8Array): ModelCard {

@@ -1,7 +1,7 @@
 // Every error a person can meet, in words. Pure: works on the error objects viem, the wallet,
 // fetch and the worker produce, without importing them.
 
-import { reasons } from './abi/reasons';
+import { reasons } from './abi/protocol';
 
 /** What each contract error means to the person who caused it. */
 const CONTRACT_ERRORS: Record<string, string> = {

@@ -6,7 +6,8 @@ use alloy::primitives::U256;
 use eyre::WrapErr;
 use modelmart_fhe::{Dataset, params::ParamSetId};
 use modelmart_sdk::{
-    Buyer, BuyerKeys, ModelInfo, Payment, Prediction, RequestedJob, blobs::BlobClient,
+    Buyer, BuyerKeys, JobId, ModelId, ModelInfo, Payment, Prediction, RequestedJob,
+    blobs::BlobClient,
 };
 use serde_json::json;
 
@@ -48,10 +49,10 @@ pub(crate) enum BuyerCmd {
     Result {
         /// Listing id.
         #[arg(long)]
-        model: u64,
+        model: ModelId,
         /// Job id.
         #[arg(long)]
-        job: u64,
+        job: JobId,
         /// Block to search for the job's end from (the request's block; 0 searches all).
         #[arg(long, default_value_t = 0)]
         from_block: u64,
@@ -67,7 +68,7 @@ pub(crate) enum BuyerCmd {
 pub(crate) struct InferArgs {
     /// Listing id.
     #[arg(long)]
-    model: u64,
+    model: ModelId,
     /// A CSV file of rows (header of feature names; a trailing label column is ignored).
     #[arg(long, conflicts_with = "row")]
     csv: Option<PathBuf>,

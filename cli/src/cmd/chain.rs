@@ -8,7 +8,7 @@ use modelmart_sdk::Chain;
 #[derive(Clone, Debug, clap::Args)]
 pub(crate) struct ChainOpts {
     /// JSON-RPC URL.
-    #[arg(long, env = "MODELMART_RPC_URL", default_value = "http://127.0.0.1:8545", global = true)]
+    #[arg(long, env = "MODELMART_RPC_URL", default_value = modelmart_service::DEFAULT_RPC_URL, global = true)]
     pub(crate) rpc_url: String,
     /// ModelMarket contract address (`modelmart dev` prints it).
     #[arg(long, env = "MODELMART_CONTRACT", global = true)]

@@ -1,4 +1,5 @@
-//! `modelmart coprocessor`: run the operator's service until Ctrl-C.
+//! `modelmart coprocessor`: run the operator's service until SIGTERM or Ctrl-C (the same as the
+//! `modelmart-coprocessor` binary; `--config` reads a TOML file).
 
 use modelmart_coprocessor::service::CoprocessorArgs;
 
@@ -13,14 +14,8 @@ pub(crate) struct CoprocessorCmd {
 }
 
 pub(crate) async fn run(cmd: CoprocessorCmd) -> eyre::Result<()> {
-    let metrics = if cmd.metrics {
-        Some(metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?)
-    } else {
-        None
-    };
-    modelmart_coprocessor::service::run(cmd.args, metrics, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    let metrics = if cmd.metrics { Some(modelmart_service::install_metrics()?) } else { None };
+    modelmart_coprocessor::service::run(cmd.args, metrics, modelmart_service::shutdown_signal())
+        .await?;
     Ok(())
 }

@@ -15,7 +15,8 @@ use alloy::{
 use modelmart_bindings::TestToken;
 use modelmart_coprocessor::service::{CoprocessorArgs, Secret, load_x25519};
 use modelmart_indexer::service::IndexerArgs;
-use modelmart_sdk::{Buyer, BuyerKeys, Chain, Operator, Payment, Seller, Terms, dev::ETH};
+use modelmart_sdk::{Buyer, BuyerKeys, Chain, ModelId, Operator, Payment, Seller, Terms, dev::ETH};
+use modelmart_service::ChainArgs;
 use serde_json::json;
 use tokio::{sync::oneshot, task::JoinHandle};
 
@@ -90,7 +91,7 @@ struct Stack {
 /// What `up` made.
 struct Setup {
     market: Address,
-    demos: Vec<(u64, demo::Demo)>,
+    demos: Vec<(ModelId, demo::Demo)>,
 }
 
 pub(crate) async fn run(a: DevArgs, out: &Output) -> eyre::Result<()> {
@@ -155,24 +156,17 @@ async fn up(
             .await?;
     }
     let rpc = stack.anvil.endpoint();
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok();
+    let metrics = modelmart_service::install_metrics().ok();
 
     step.set_message("starting the indexer");
+    let on_chain = ChainArgs::new(rpc.clone(), d.market, d.block);
     let indexer = IndexerArgs {
-        config: None,
-        rpc_url: rpc.clone(),
-        contract: d.market,
-        start_block: d.block,
-        database_url: format!("sqlite:{}", a.dir.join("index.db").display()),
-        listen: a.indexer_listen,
-        confirmations: 0,
-        poll_ms: 250,
-        max_range: 2_000,
-        reorg_window: 1_024,
-        db_connections: 8,
-        cors_origins: Vec::new(),
         probe_interval_s: 5,
-        request_timeout_s: 10,
+        ..IndexerArgs::new(
+            on_chain.clone(),
+            format!("sqlite:{}", a.dir.join("index.db").display()),
+            a.indexer_listen,
+        )
     };
     let m = metrics.clone();
     stack.services.push(spawn(|rx| async move {
@@ -191,25 +185,13 @@ async fn up(
         .register(&endpoint, x25519.public_bytes(), U256::from(2 * ETH))
         .await?;
     let cp = CoprocessorArgs {
-        rpc_url: rpc.clone(),
-        contract: d.market,
-        start_block: d.block,
-        operator_key: Secret(alloy::hex::encode(stack.anvil.keys()[1].to_bytes())),
         x25519_key: Some(Secret(alloy::hex::encode(x25519.secret_bytes()))),
-        data_dir: cp_dir,
-        blob_store: None,
-        queue_url: None,
-        index_url: None,
-        listen: a.coprocessor_listen,
-        confirmations: 0,
-        poll_ms: 250,
-        workers: 8,
-        evaluations: 1,
-        lease_s: 60,
-        post_margin_s: 15,
-        key_cache: 4,
-        receipt_timeout_s: 60,
-        worker_name: None,
+        ..CoprocessorArgs::new(
+            on_chain,
+            Secret(alloy::hex::encode(stack.anvil.keys()[1].to_bytes())),
+            cp_dir,
+            a.coprocessor_listen,
+        )
     };
     stack.services.push(spawn(|rx| async move {
         Ok(modelmart_coprocessor::service::run(cp, metrics, async {

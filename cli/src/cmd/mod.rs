@@ -18,15 +18,8 @@ use crate::output::Output;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 pub(crate) struct Cli {
-    /// More logging (-v debug, -vv trace).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub(crate) verbose: u8,
-    /// Only errors.
-    #[arg(short, long, global = true)]
-    pub(crate) quiet: bool,
-    /// Results as JSON lines on stdout (logs stay on stderr).
-    #[arg(long, global = true)]
-    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) log: modelmart_service::LogArgs,
     #[command(subcommand)]
     pub(crate) command: Command,
 }

@@ -1,7 +1,7 @@
 //! `modelmart model ID`: a listing's terms, status and verified card.
 
 use modelmart_fhe::model::Task;
-use modelmart_sdk::{ModelInfo, blobs::BlobClient};
+use modelmart_sdk::{ModelId, ModelInfo, blobs::BlobClient};
 use serde_json::json;
 
 use super::chain::ChainOpts;
@@ -11,7 +11,7 @@ use crate::output::Output;
 #[derive(Debug, clap::Args)]
 pub(crate) struct ModelArgs {
     /// Listing id.
-    id: u64,
+    id: ModelId,
     #[command(flatten)]
     chain: ChainOpts,
 }
@@ -19,7 +19,7 @@ pub(crate) struct ModelArgs {
 pub(crate) async fn run(a: ModelArgs, out: &Output) -> eyre::Result<()> {
     let chain = a.chain.connect().await?;
     let m = ModelInfo::fetch(&chain, &BlobClient::new()?, a.id).await?;
-    let quote = chain.market().quote(alloy::primitives::U256::from(a.id), 1).call().await.ok();
+    let quote = chain.market().quote(a.id.to_u256(), 1).call().await.ok();
     let labels = match &m.card.model.task {
         Task::Classification { labels } => labels.join(", "),
         Task::Regression => match &m.card.unit {

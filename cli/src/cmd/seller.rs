@@ -6,7 +6,7 @@ use std::{path::PathBuf, time::Duration};
 use alloy::primitives::Address;
 use modelmart_fhe::{Dataset, onnx::import_onnx};
 use modelmart_sdk::card::{ListingSpec, OutputMode};
-use modelmart_sdk::{Seller, Terms};
+use modelmart_sdk::{ModelId, Seller, Terms};
 use serde_json::json;
 
 use super::{
@@ -60,31 +60,15 @@ pub(crate) struct PublishArgs {
     /// What a result reveals: every score (linear models), scores rounded to 5 bits, or only the
     /// class (classifiers of up to 16 classes); each sanitized so it reveals nothing else about
     /// the model.
-    #[arg(long, value_enum, default_value = "scores")]
-    output: OutputArg,
+    #[arg(long, value_parser = parse_output, default_value = "scores")]
+    output: OutputMode,
     #[command(flatten)]
     chain: ChainOpts,
 }
 
-/// `--output` of `modelmart seller publish`.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub(crate) enum OutputArg {
-    /// Every score (linear models: a tree's or network's full scores cannot be sanitized).
-    Scores,
-    /// Every score rounded to 5 bits under FHE, each bit washed.
-    RoundedScores,
-    /// The predicted class only (classifiers of up to 16 classes).
-    LabelOnly,
-}
-
-impl From<OutputArg> for OutputMode {
-    fn from(o: OutputArg) -> Self {
-        match o {
-            OutputArg::Scores => Self::Scores,
-            OutputArg::RoundedScores => Self::RoundedScores,
-            OutputArg::LabelOnly => Self::LabelOnly,
-        }
-    }
+/// `--output` of `modelmart seller publish`: a mode's name, with `-` or `_`.
+fn parse_output(s: &str) -> Result<OutputMode, String> {
+    s.replace('-', "_").parse().map_err(|e: modelmart_sdk::primitives::Error| e.to_string())
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -94,7 +78,7 @@ pub(crate) enum SellerCmd {
     /// Change the price per row (pending jobs keep theirs).
     Reprice {
         /// Listing id.
-        id: u64,
+        id: ModelId,
         /// New seller price per row.
         price: u128,
         #[command(flatten)]
@@ -103,21 +87,21 @@ pub(crate) enum SellerCmd {
     /// Stop new jobs for a while.
     Pause {
         /// Listing id.
-        id: u64,
+        id: ModelId,
         #[command(flatten)]
         chain: ChainOpts,
     },
     /// Take jobs again.
     Resume {
         /// Listing id.
-        id: u64,
+        id: ModelId,
         #[command(flatten)]
         chain: ChainOpts,
     },
     /// Delist for good (pending jobs still settle).
     Delist {
         /// Listing id.
-        id: u64,
+        id: ModelId,
         #[command(flatten)]
         chain: ChainOpts,
     },
@@ -140,7 +124,7 @@ pub(crate) enum SellerCmd {
 }
 
 pub(crate) async fn run(cmd: SellerCmd, out: &Output) -> eyre::Result<()> {
-    let done = |what: &str, id: u64| {
+    let done = |what: &str, id: ModelId| {
         out.result(json!({ "model_id": id, "done": what }), || format!("model {id}: {what}"))
     };
     match cmd {
@@ -169,7 +153,7 @@ pub(crate) async fn run(cmd: SellerCmd, out: &Output) -> eyre::Result<()> {
                 name: &name,
                 description: &description,
                 unit: &unit,
-                output_mode: output.into(),
+                output_mode: output,
                 fhe_rows,
             };
             let d = demo::prepare(model, &train, test, &spec)?;

@@ -51,22 +51,24 @@ pub enum BlobError {
     Io(#[from] std::io::Error),
 }
 
-/// The kinds of blob, each with its own size limit (defined by the SDK, which uploads them).
-pub use modelmart_sdk::blobs::Kind as BlobKind;
+use modelmart_primitives::BlobHash;
+/// The kinds of blob, each with its own size limit (`modelmart-primitives`' one table).
+pub use modelmart_primitives::BlobKind;
 
 /// Parse a kind name from a URL.
 pub fn parse_kind(s: &str) -> Result<BlobKind> {
-    BlobKind::from_name(s).ok_or_else(|| BlobError::BadKind(s.to_owned()))
+    s.parse().map_err(|_| BlobError::BadKind(s.to_owned()))
 }
 
-/// Size limits per kind, in bytes.
+/// Size limits per kind, in bytes: by default each kind's limit from the protocol's table
+/// ([`BlobKind::max_bytes`]); an operator (or a test) may store less.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Model cards.
     pub card: u64,
     /// Sealed models.
     pub sealed_model: u64,
-    /// Evaluation keys (parameter set 1: ~30 MB seeded).
+    /// Evaluation keys.
     pub eval_key: u64,
     /// Encrypted inputs.
     pub input: u64,
@@ -76,13 +78,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        const MIB: u64 = 1 << 20;
         Self {
-            card: modelmart_indexer::probe::MAX_CARD_BYTES as u64, // what the indexer accepts
-            sealed_model: 64 * MIB,
-            eval_key: 128 * MIB,
-            input: 16 * MIB,
-            result: 64 * MIB,
+            card: BlobKind::Card.max_bytes(),
+            sealed_model: BlobKind::SealedModel.max_bytes(),
+            eval_key: BlobKind::EvalKey.max_bytes(),
+            input: BlobKind::Input.max_bytes(),
+            result: BlobKind::Result.max_bytes(),
         }
     }
 }
@@ -102,12 +103,7 @@ impl Limits {
 
 /// Parse a blob address: 64 hex digits, with or without `0x`; returned lowercase without `0x`.
 pub fn parse_hash(s: &str) -> Result<String> {
-    let h = s.strip_prefix("0x").unwrap_or(s);
-    if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(h.to_ascii_lowercase())
-    } else {
-        Err(BlobError::BadHash(s.to_owned()))
-    }
+    s.parse::<BlobHash>().map(|h| h.hex()).map_err(|_| BlobError::BadHash(s.to_owned()))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use modelmart_indexer::Update;
+use modelmart_index::Update;
 use tokio::sync::{broadcast, watch};
 
 use super::Pipeline;

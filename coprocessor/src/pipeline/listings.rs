@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use modelmart_fhe::CompiledModel;
+use modelmart_primitives::{ModelId, ModelStatus};
 use modelmart_sdk::{
     card::{CardError, ModelCard},
     reasons,
@@ -46,9 +47,9 @@ impl Pipeline {
     /// fields. Storage failures are `Err` (retry later); bad listings are `Ok(Err(refusal))`.
     pub(crate) async fn open_model(
         &self,
-        model: &modelmart_indexer::Model,
+        model: &modelmart_index::Model,
     ) -> Result<std::result::Result<Arc<CompiledModel>, Refusal>> {
-        let id = u64::try_from(model.model_id).unwrap_or_default();
+        let id = ModelId::try_from(model.model_id)?;
         if let Some(m) = self.models.get(&id) {
             return Ok(Ok(m));
         }
@@ -126,16 +127,16 @@ impl Pipeline {
     }
 
     /// Accept or decline a proposed listing (after checking on chain that it still is proposed).
-    pub(crate) async fn handle_listing(&self, model: &modelmart_indexer::Model) -> Result<()> {
-        let id = u64::try_from(model.model_id).unwrap_or_default();
+    pub(crate) async fn handle_listing(&self, model: &modelmart_index::Model) -> Result<()> {
+        let id = ModelId::try_from(model.model_id)?;
         let chain = self.operator.chain();
         let m = chain
             .market()
-            .getModel(alloy::primitives::U256::from(id))
+            .getModel(id.to_u256())
             .call()
             .await
             .map_err(|e| crate::Error::Sdk(modelmart_sdk::Error::Rpc(e.to_string())))?;
-        if modelmart_sdk::chain::model_status(m.status) != "proposed" {
+        if ModelStatus::from_code(m.status) != Ok(ModelStatus::Proposed) {
             return Ok(());
         }
         match self.open_model(model).await? {
@@ -144,14 +145,14 @@ impl Pipeline {
                 self.record(|h| h.accepted += 1);
                 metrics::counter!("modelmart_coprocessor_listings_total", "outcome" => "accepted")
                     .increment(1);
-                tracing::info!(target: TARGET, model_id = id, "listing accepted");
+                tracing::info!(target: TARGET, model_id = %id, "listing accepted");
             }
             Err(r) => {
                 self.operator.decline(id, r.reason).await?;
                 self.record(|h| h.declined += 1);
                 metrics::counter!("modelmart_coprocessor_listings_total", "outcome" => "declined")
                     .increment(1);
-                tracing::warn!(target: TARGET, model_id = id, reason = r.reason, detail = %r.detail, "listing declined");
+                tracing::warn!(target: TARGET, model_id = %id, reason = r.reason, detail = %r.detail, "listing declined");
             }
         }
         Ok(())

@@ -15,7 +15,8 @@ use std::{
 
 use alloy::primitives::Address;
 use modelmart_fhe::{CompiledModel, ServerKey, cost::CostModel};
-use modelmart_indexer::Db;
+use modelmart_index::Db;
+use modelmart_primitives::ModelId;
 use modelmart_sdk::{Operator, seal::OperatorKey};
 use serde::Serialize;
 use tokio::sync::Notify;
@@ -90,7 +91,7 @@ pub struct Pipeline {
     /// The embedded index (jobs and listings addressed to this operator).
     pub index: Db,
     /// Opened models by listing id.
-    pub(crate) models: Lru<u64, CompiledModel>,
+    pub(crate) models: Lru<ModelId, CompiledModel>,
     /// Expanded evaluation keys by key hash.
     pub(crate) keys: Lru<String, ServerKey>,
     /// Evaluation-time estimates.

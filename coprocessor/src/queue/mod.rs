@@ -5,7 +5,7 @@
 //! its job only until its lease runs out; a late `finish` from a worker that lost its lease is
 //! refused, so a job ends exactly once.
 
-use modelmart_indexer::{Backend, connect_pool};
+use modelmart_index::{Backend, connect_pool};
 use sqlx::{AnyPool, Row, any::AnyRow, migrate::Migrator};
 
 static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -22,7 +22,7 @@ pub enum QueueError {
     Db(#[from] sqlx::Error),
     /// Connecting or migrating failed (includes an unsupported URL).
     #[error("queue: {0}")]
-    Connect(#[from] modelmart_indexer::Error),
+    Connect(#[from] modelmart_index::Error),
 }
 
 /// A job as it enters the queue (from the chain's `JobRequested`).
@@ -103,11 +103,20 @@ impl Queue {
         Ok(Self { pool, postgres: backend == Backend::Postgres })
     }
 
-    /// Add a job; a job already queued (or finished) is left as it is. Returns whether it was new.
+    /// Add a job. A job already queued with the same request, or finished, is left as it is; a
+    /// queued or running job whose request changed (a reorganization re-mined its id with
+    /// another request) takes the new request and forgets any result computed for the old one.
+    /// Returns whether the job was new or changed.
     pub async fn enqueue(&self, job: &NewJob, now: i64) -> Result<bool> {
         let r = sqlx::query(
             "INSERT INTO cp_jobs (job_id, model_id, input_hash, key_hash, rows_count, deadline, state, attempts, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7) ON CONFLICT (job_id) DO NOTHING",
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7) ON CONFLICT (job_id) DO UPDATE \
+             SET model_id = excluded.model_id, input_hash = excluded.input_hash, key_hash = excluded.key_hash, \
+             rows_count = excluded.rows_count, deadline = excluded.deadline, result_hash = NULL, \
+             updated_at = excluded.updated_at \
+             WHERE cp_jobs.state IN ('queued', 'running') AND (cp_jobs.model_id <> excluded.model_id \
+             OR cp_jobs.input_hash <> excluded.input_hash OR cp_jobs.key_hash <> excluded.key_hash \
+             OR cp_jobs.rows_count <> excluded.rows_count OR cp_jobs.deadline <> excluded.deadline)",
         )
         .bind(job.job_id)
         .bind(job.model_id)

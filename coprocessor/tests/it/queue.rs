@@ -52,6 +52,10 @@ async fn leases_deadlines_and_exactly_one_finish() -> eyre::Result<()> {
             assert!(q.enqueue(&job(id, deadline), now).await?);
         }
         assert!(!q.enqueue(&job(2, 3_000), now).await?, "enqueue is idempotent");
+        // a request re-mined in a reorganization replaces the queued one
+        let remined = NewJob { input_hash: "e".repeat(64), ..job(1, 5_000) };
+        assert!(q.enqueue(&remined, now).await?, "a changed request is queued again");
+        assert!(!q.enqueue(&remined, now).await?);
 
         // Job 3 cannot finish within 200 s: never started, swept as missed.
         assert_eq!(q.sweep(now, 200).await?, vec![3]);
@@ -59,6 +63,7 @@ async fn leases_deadlines_and_exactly_one_finish() -> eyre::Result<()> {
         assert_eq!((a.job.job_id, a.attempts), (2, 1), "nearest deadline first");
         let b = q.claim("b", now, 60, 200).await?.ok_or_else(|| eyre::eyre!("nothing to claim"))?;
         assert_eq!(b.job.job_id, 1);
+        assert_eq!(b.job.input_hash, "e".repeat(64), "the claim carries the re-mined request");
         assert!(q.claim("c", now, 60, 200).await?.is_none(), "held jobs are not handed out twice");
 
         // Worker a dies; after its lease another worker takes job 2; a's late finish is refused.
@@ -73,6 +78,8 @@ async fn leases_deadlines_and_exactly_one_finish() -> eyre::Result<()> {
         assert!(q.finish(2, "c", &done, now + 70).await?);
         assert!(!q.finish(2, "c", &done, now + 71).await?, "a job ends once");
         assert!(q.finish(1, "b", &Outcome::Rejected { reason: 3 }, now + 72).await?);
+        let other = NewJob { input_hash: "f".repeat(64), ..job(2, 3_000) };
+        assert!(!q.enqueue(&other, now + 73).await?, "a finished job is never queued again");
         let depth = q.depth().await?;
         assert_eq!(
             depth,

@@ -10,7 +10,7 @@ use std::{
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::{Db, Result, db::Change, state::Job};
+use crate::{Db, Job, Result, db::Change};
 
 /// Most lookups answered by one query (well under SQLite's 300-parameter statements).
 const MAX_BATCH: usize = 64;

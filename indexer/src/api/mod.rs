@@ -212,6 +212,7 @@ pub fn router(state: ApiState, cfg: &ApiConfig) -> Router {
         let origins = cfg.cors_origins.iter().filter_map(|o| o.parse().ok()).collect::<Vec<_>>();
         CorsLayer::new().allow_origin(origins).allow_methods(AnyOrigin).allow_headers(AnyOrigin)
     };
+    let metrics = modelmart_service::metrics_router(state.metrics.clone());
     let api = Router::new()
         .route("/v1/models", get(market::list_models))
         .route("/v1/models/{id}", get(market::get_model))
@@ -223,7 +224,7 @@ pub fn router(state: ApiState, cfg: &ApiConfig) -> Router {
         .route("/v1/balances", get(query::list_balances))
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(stream::healthz))
-        .route("/metrics", get(stream::metrics))
+        .merge(metrics)
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             cfg.request_timeout,

@@ -1,15 +1,11 @@
-//! The live stream of updates (Server-Sent Events), `/healthz` and `/metrics`.
+//! The live stream of updates (Server-Sent Events) and `/healthz`.
 
 use std::{convert::Infallible, time::Duration};
 
 use axum::{
     Json,
     extract::Query,
-    http::StatusCode,
-    response::{
-        IntoResponse, Response,
-        sse::{Event, KeepAlive, Sse},
-    },
+    response::sse::{Event, KeepAlive, Sse},
 };
 use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -104,12 +100,4 @@ pub(crate) async fn healthz(state: St) -> Result<Json<Health>, ApiError> {
     let follower = state.status.as_ref().and_then(|s| s.lock().ok().map(|s| s.clone()));
     let failing = follower.as_ref().is_some_and(|f| f.failures > 0);
     Ok(Json(Health { status: if failing { "degraded" } else { "ok" }.into(), cursor, follower }))
-}
-
-/// Prometheus metrics.
-pub(crate) async fn metrics(state: St) -> Response {
-    match &state.metrics {
-        Some(h) => h.render().into_response(),
-        None => (StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
-    }
 }

@@ -219,35 +219,3 @@ fn openapi_document_has_not_drifted() -> eyre::Result<()> {
     );
     Ok(())
 }
-
-#[test]
-fn migrations_are_kept_in_step() -> eyre::Result<()> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
-    let names = |b: &str| -> eyre::Result<Vec<String>> {
-        let mut v: Vec<String> = std::fs::read_dir(dir.join(b))?
-            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-            .collect();
-        v.sort();
-        Ok(v)
-    };
-    let (sqlite, postgres) = (names("sqlite")?, names("postgres")?);
-    assert_eq!(sqlite, postgres, "same migration files for both backends");
-    // Same statements once the type spellings are normalized.
-    let normalize = |s: String| {
-        s.lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .collect::<Vec<_>>()
-            .join("\n")
-            .replace(
-                "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
-                "INTEGER PRIMARY KEY AUTOINCREMENT",
-            )
-            .replace("BIGINT  PRIMARY KEY CHECK", "INTEGER PRIMARY KEY CHECK")
-    };
-    for f in &sqlite {
-        let a = normalize(std::fs::read_to_string(dir.join("sqlite").join(f))?);
-        let b = normalize(std::fs::read_to_string(dir.join("postgres").join(f))?);
-        assert_eq!(a, b, "{f} differs between sqlite and postgres beyond type names");
-    }
-    Ok(())
-}

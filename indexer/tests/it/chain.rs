@@ -1,25 +1,13 @@
 //! A deployed marketplace on a fresh anvil, with named actors and one-line actions.
 
-use std::path::PathBuf;
-
 use alloy::{
     network::EthereumWallet,
-    node_bindings::{Anvil, AnvilInstance},
+    node_bindings::AnvilInstance,
     primitives::{Address, B256, U256, aliases::U96, keccak256},
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
 use modelmart_bindings::{IModelMarket, ModelMarket, TestToken};
-
-/// Start a fresh anvil from the pinned npm package (or `MODELMART_ANVIL`).
-pub(crate) fn spawn_anvil(args: &[&str]) -> eyre::Result<AnvilInstance> {
-    let path = std::env::var_os("MODELMART_ANVIL").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
-    });
-    eyre::ensure!(path.exists(), "anvil not found at {} (run `make deps`)", path.display());
-    Ok(Anvil::at(path).args(args.iter().copied()).try_spawn()?)
-}
 
 /// The deployed contracts and the actors using them.
 pub(crate) struct Market {
@@ -40,7 +28,7 @@ pub(crate) const ETH: u128 = 1_000_000_000_000_000_000;
 impl Market {
     /// Deploy the market and a permit token on a fresh anvil (automine, or `--block-time`).
     pub(crate) async fn deploy(anvil_args: &[&str]) -> eyre::Result<Self> {
-        let node = spawn_anvil(anvil_args)?;
+        let node = modelmart_testkit::spawn_anvil(anvil_args)?;
         let keys: Vec<PrivateKeySigner> =
             node.keys().iter().take(6).map(|k| k.clone().into()).collect();
         let [owner, operator, seller, buyer, treasury] = [0, 1, 2, 3, 4].map(|i| keys[i].address());

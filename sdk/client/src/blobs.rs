@@ -6,51 +6,9 @@ use std::time::Duration;
 use alloy::primitives::B256;
 use sha2::{Digest, Sha256};
 
+use modelmart_primitives::BlobKind;
+
 use crate::{Error, Result};
-
-/// The kinds of blob an endpoint stores, each with its own size limit there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// A public model card (JSON).
-    Card,
-    /// A model sealed to the operator (HPKE).
-    SealedModel,
-    /// A buyer's FHE evaluation key.
-    EvalKey,
-    /// Encrypted input rows.
-    Input,
-    /// An encrypted result.
-    Result,
-}
-
-impl Kind {
-    /// Every kind.
-    pub const ALL: [Self; 5] =
-        [Self::Card, Self::SealedModel, Self::EvalKey, Self::Input, Self::Result];
-
-    /// The kind's name as used in URLs (`?kind=`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Card => "card",
-            Self::SealedModel => "sealed_model",
-            Self::EvalKey => "eval_key",
-            Self::Input => "input",
-            Self::Result => "result",
-        }
-    }
-
-    /// The kind named `name`, if any.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == name)
-    }
-}
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// SHA-256 of `bytes`, the address of a blob.
 pub fn sha256(bytes: &[u8]) -> B256 {
@@ -94,7 +52,7 @@ impl BlobClient {
     }
 
     /// Upload `bytes` as a blob of `kind` (skipped when the endpoint has it); returns its hash.
-    pub async fn put(&self, endpoint: &str, kind: Kind, bytes: Vec<u8>) -> Result<B256> {
+    pub async fn put(&self, endpoint: &str, kind: BlobKind, bytes: Vec<u8>) -> Result<B256> {
         let hash = sha256(&bytes);
         if self.exists(endpoint, hash).await? {
             return Ok(hash);
@@ -116,8 +74,10 @@ impl BlobClient {
         Ok(hash)
     }
 
-    /// Download blob `hash` (at most `max_bytes`) and check that it hashes to `hash`.
-    pub async fn get(&self, endpoint: &str, hash: B256, max_bytes: u64) -> Result<Vec<u8>> {
+    /// Download blob `hash` of `kind` (at most the kind's size limit) and check that it hashes
+    /// to `hash`.
+    pub async fn get(&self, endpoint: &str, hash: B256, kind: BlobKind) -> Result<Vec<u8>> {
+        let max_bytes = kind.max_bytes();
         let fail = |detail: String| Error::Blob { hash: hex(hash), detail };
         let mut r = self
             .http

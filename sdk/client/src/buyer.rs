@@ -9,27 +9,27 @@ use alloy::primitives::{Address, B256, U256};
 use modelmart_bindings::IModelMarket;
 use modelmart_fhe::{EncryptedResult, compiled::Decoded};
 
+use modelmart_primitives::{BlobKind, JobId, JobStatus, ModelId, ModelStatus};
+
 use crate::{
     BuyerKeys, Chain, Error, Result,
-    blobs::{BlobClient, Kind},
-    card::{MAX_CARD_BYTES, ModelCard},
-    chain::{JobEnd, model_status, rpc},
+    blobs::BlobClient,
+    card::ModelCard,
+    chain::{JobEnd, rpc},
     payment::Payment,
 };
 
 const TARGET: &str = "modelmart::sdk::buyer";
-/// Largest result blob a buyer downloads.
-const MAX_RESULT_BYTES: u64 = modelmart_fhe::fhe::codec::MAX_RESULT_BYTES;
 
 /// A listing as a buyer sees it: the on-chain listing, its verified card and where to send blobs.
 #[derive(Clone, Debug)]
 pub struct ModelInfo {
     /// Listing id.
-    pub model_id: u64,
+    pub model_id: ModelId,
     /// The listing as submitted by the seller.
     pub listing: IModelMarket::Listing,
-    /// `proposed`, `active`, `paused`, `delisted` or `declined`.
-    pub status: &'static str,
+    /// Its status on chain.
+    pub status: ModelStatus,
     /// The public card (hash-checked against the listing).
     pub card: ModelCard,
     /// The operator's blob endpoint.
@@ -40,12 +40,12 @@ impl ModelInfo {
     /// Model `model_id`'s listing, status, operator endpoint and card (fetched from the operator
     /// and checked against the listing's card hash and parameter set). Needs no buyer keys: this
     /// is what browsing a model reads.
-    pub async fn fetch(chain: &Chain, blobs: &BlobClient, model_id: u64) -> Result<Self> {
+    pub async fn fetch(chain: &Chain, blobs: &BlobClient, model_id: ModelId) -> Result<Self> {
         let listing = chain.listing(model_id).await?;
-        let m = chain.market().getModel(U256::from(model_id)).call().await.map_err(rpc)?;
+        let m = chain.market().getModel(model_id.to_u256()).call().await.map_err(rpc)?;
         let op = chain.market().getOperator(listing.operator).call().await.map_err(rpc)?;
         let endpoint = op.endpoint;
-        let bytes = blobs.get(&endpoint, listing.cardHash, MAX_CARD_BYTES as u64).await?;
+        let bytes = blobs.get(&endpoint, listing.cardHash, BlobKind::Card).await?;
         let card = ModelCard::from_bytes(&bytes)?;
         if card.model.param_set.0 != listing.paramSet {
             return Err(Error::Invalid(format!(
@@ -53,7 +53,7 @@ impl ModelInfo {
                 card.model.param_set.0, listing.paramSet
             )));
         }
-        Ok(Self { model_id, listing, status: model_status(m.status), card, endpoint })
+        Ok(Self { model_id, listing, status: ModelStatus::from_code(m.status)?, card, endpoint })
     }
 }
 
@@ -61,7 +61,7 @@ impl ModelInfo {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RequestedJob {
     /// Job id.
-    pub job_id: u64,
+    pub job_id: JobId,
     /// Block of the request (where to start looking for its end).
     pub block: u64,
     /// Total price escrowed.
@@ -74,7 +74,7 @@ pub struct RequestedJob {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Prediction {
     /// The job that computed it.
-    pub job_id: u64,
+    pub job_id: JobId,
     /// SHA-256 of the encrypted result blob (as committed on chain).
     pub result_hash: B256,
     /// Integer scores per row, exactly what the quantized model computes.
@@ -119,7 +119,7 @@ impl Buyer {
     }
 
     /// Listing `model_id` with its verified card and operator endpoint.
-    pub async fn model(&self, model_id: u64) -> Result<ModelInfo> {
+    pub async fn model(&self, model_id: ModelId) -> Result<ModelInfo> {
         ModelInfo::fetch(&self.chain, &self.blobs, model_id).await
     }
 
@@ -136,7 +136,7 @@ impl Buyer {
             )));
         }
         let (bytes, hash) = self.keys.key_for(&model.card.model)?;
-        self.blobs.put(&model.endpoint, Kind::EvalKey, bytes.to_vec()).await?;
+        self.blobs.put(&model.endpoint, BlobKind::EvalKey, bytes.to_vec()).await?;
         let key = self.chain.market().getKey(hash).call().await.map_err(rpc)?;
         if key.owner == Address::ZERO {
             let call = self.chain.market().registerKey(hash, model.listing.paramSet);
@@ -160,7 +160,7 @@ impl Buyer {
             )));
         }
         let input = self.keys.client().encrypt_rows(&model.card.model, rows)?;
-        self.blobs.put(&model.endpoint, Kind::Input, input.to_bytes()?).await
+        self.blobs.put(&model.endpoint, BlobKind::Input, input.to_bytes()?).await
     }
 
     /// Pay for and request a job. `max_total` defaults to the current quote (so a price raised
@@ -174,20 +174,20 @@ impl Buyer {
         max_total: Option<U256>,
         payment: Payment,
     ) -> Result<RequestedJob> {
-        if model.status != "active" {
+        if model.status != ModelStatus::Active {
             return Err(Error::ModelUnavailable {
                 model_id: model.model_id,
-                status: model.status.into(),
+                status: model.status.to_string(),
             });
         }
         let market = self.chain.market();
-        let price = market.quote(U256::from(model.model_id), rows).call().await.map_err(rpc)?;
+        let price = market.quote(model.model_id.to_u256(), rows).call().await.map_err(rpc)?;
         let max = max_total.unwrap_or(price);
         if price > max {
             return Err(Error::PriceAboveMax { price, max });
         }
         let request = IModelMarket::JobRequest {
-            modelId: model.model_id,
+            modelId: model.model_id.get(),
             inputHash: input_hash,
             keyHash: key_hash,
             rows,
@@ -205,12 +205,13 @@ impl Buyer {
             .decoded_log::<modelmart_bindings::ModelMarket::JobRequested>()
             .ok_or_else(|| Error::Rpc("receipt without JobRequested".into()))?;
         let job = RequestedJob {
-            job_id: ev.jobId.to::<u64>(),
+            job_id: JobId::try_from(ev.jobId)?,
             block: receipt.block_number.unwrap_or_default(),
             price,
-            deadline: ev.deadline.to::<u64>(),
+            deadline: u64::try_from(ev.deadline)
+                .map_err(|_| Error::Rpc(format!("job deadline {} out of range", ev.deadline)))?,
         };
-        tracing::info!(target: TARGET, job_id = job.job_id, %price, "job requested");
+        tracing::info!(target: TARGET, job_id = %job.job_id, %price, "job requested");
         Ok(job)
     }
 
@@ -222,19 +223,19 @@ impl Buyer {
             JobEnd::Rejected { reason } => {
                 return Err(Error::JobFailed {
                     job_id: job.job_id,
-                    status: "rejected",
+                    status: JobStatus::Rejected,
                     reason: Some(reason),
                 });
             }
             JobEnd::Expired => {
                 return Err(Error::JobFailed {
                     job_id: job.job_id,
-                    status: "expired",
+                    status: JobStatus::Expired,
                     reason: None,
                 });
             }
         };
-        let bytes = self.blobs.get(&model.endpoint, result_hash, MAX_RESULT_BYTES).await?;
+        let bytes = self.blobs.get(&model.endpoint, result_hash, BlobKind::Result).await?;
         let result = EncryptedResult::from_bytes(&bytes)?;
         let raw = self.keys.client().decrypt(&model.card.model, &result)?;
         Ok(decode(&model.card, job.job_id, result_hash, raw))
@@ -243,7 +244,7 @@ impl Buyer {
     /// The whole path: key, encryption, upload, payment, job, result, decryption.
     pub async fn infer(
         &mut self,
-        model_id: u64,
+        model_id: ModelId,
         rows: &[Vec<f64>],
         payment: Payment,
     ) -> Result<Prediction> {
@@ -256,7 +257,12 @@ impl Buyer {
 }
 
 /// Dequantize scores and name classes with the card's labels.
-pub fn decode(card: &ModelCard, job_id: u64, result_hash: B256, raw: Vec<Vec<i64>>) -> Prediction {
+pub fn decode(
+    card: &ModelCard,
+    job_id: JobId,
+    result_hash: B256,
+    raw: Vec<Vec<i64>>,
+) -> Prediction {
     let Decoded { raw, scores, labels } = card.model.decode(raw);
     Prediction { job_id, result_hash, raw, scores, labels, unit: card.unit.clone() }
 }

@@ -15,6 +15,7 @@ use alloy::{
 use modelmart_bindings::{
     IModelMarket, ModelMarket, ModelMarketErrors, ModelMarketInstance, TestToken,
 };
+use modelmart_primitives::{JobId, JobStatus, ModelId, ModelStatus};
 use tokio::sync::Mutex;
 
 use crate::{Error, Result};
@@ -63,9 +64,17 @@ pub fn describe_revert(e: &alloy::contract::Error) -> Option<String> {
             M::PriceAboveMax(p) => {
                 format!("price changed: {} is above your maximum {}", p.price, p.maxTotalPrice)
             }
-            M::BadModelStatus(s) => format!("model {} is {}", s.modelId, model_status(s.status)),
+            M::BadModelStatus(s) => format!(
+                "model {} is {}",
+                s.modelId,
+                ModelStatus::from_code(s.status).map_or("unknown", ModelStatus::as_str)
+            ),
             M::DeadlinePassed(d) => format!("deadline passed (job {}, {})", d.jobId, d.deadline),
-            M::JobNotPending(j) => format!("job {} is already {}", j.jobId, job_status(j.status)),
+            M::JobNotPending(j) => format!(
+                "job {} is already {}",
+                j.jobId,
+                JobStatus::from_code(j.status).map_or("unknown", JobStatus::as_str)
+            ),
             M::KeyParamsMismatch(k) => format!(
                 "evaluation key is for parameter set {}, model needs {}",
                 k.keyParamSet, k.modelParamSet
@@ -84,22 +93,6 @@ pub fn describe_revert(e: &alloy::contract::Error) -> Option<String> {
         }
         other => format!("{other:?}"),
     })
-}
-
-/// Name of an on-chain `ModelStatus`.
-pub fn model_status(s: u8) -> &'static str {
-    ["none", "proposed", "active", "paused", "delisted", "declined"]
-        .get(usize::from(s))
-        .copied()
-        .unwrap_or("unknown")
-}
-
-/// Name of an on-chain `JobStatus`.
-pub fn job_status(s: u8) -> &'static str {
-    ["none", "requested", "completed", "rejected", "expired"]
-        .get(usize::from(s))
-        .copied()
-        .unwrap_or("unknown")
 }
 
 impl Chain {
@@ -208,8 +201,8 @@ impl Chain {
     }
 
     /// The listing as the seller submitted it (from its `ModelListed` event).
-    pub async fn listing(&self, model_id: u64) -> Result<IModelMarket::Listing> {
-        let logs = self.logs_for::<ModelMarket::ModelListed>(U256::from(model_id), 0).await?;
+    pub async fn listing(&self, model_id: ModelId) -> Result<IModelMarket::Listing> {
+        let logs = self.logs_for::<ModelMarket::ModelListed>(model_id.to_u256(), 0).await?;
         let log = logs.first().ok_or_else(|| Error::NotFound(format!("model {model_id}")))?;
         let ev = ModelMarket::ModelListed::decode_log_data(log.data()).map_err(rpc)?;
         Ok(ev.listing)
@@ -221,20 +214,19 @@ impl Chain {
     /// nodes that cap log ranges.
     pub async fn job_request(
         &self,
-        job_id: u64,
+        job_id: JobId,
         from_block: u64,
     ) -> Result<Option<ModelMarket::JobRequested>> {
-        let logs =
-            self.logs_for::<ModelMarket::JobRequested>(U256::from(job_id), from_block).await?;
+        let logs = self.logs_for::<ModelMarket::JobRequested>(job_id.to_u256(), from_block).await?;
         logs.last()
             .map(|l| ModelMarket::JobRequested::decode_log_data(l.data()).map_err(rpc))
             .transpose()
     }
 
-    /// On-chain status of job `job_id` (`none`, `requested`, `completed`, `rejected`, `expired`).
-    pub async fn job_status(&self, job_id: u64) -> Result<&'static str> {
-        let j = self.market.getJob(U256::from(job_id)).call().await.map_err(rpc)?;
-        Ok(job_status(j.status))
+    /// On-chain status of job `job_id`.
+    pub async fn job_status(&self, job_id: JobId) -> Result<JobStatus> {
+        let j = self.market.getJob(job_id.to_u256()).call().await.map_err(rpc)?;
+        Ok(JobStatus::from_code(j.status)?)
     }
 
     /// Timestamp of the latest block.
@@ -249,8 +241,8 @@ impl Chain {
     }
 
     /// How job `job_id` ended, if it has (looks at events from `from_block`).
-    pub async fn job_end(&self, job_id: u64, from_block: u64) -> Result<Option<JobEnd>> {
-        let id = U256::from(job_id);
+    pub async fn job_end(&self, job_id: JobId, from_block: u64) -> Result<Option<JobEnd>> {
+        let id = job_id.to_u256();
         if let Some(l) = self.logs_for::<ModelMarket::JobCompleted>(id, from_block).await?.first() {
             let ev = ModelMarket::JobCompleted::decode_log_data(l.data()).map_err(rpc)?;
             return Ok(Some(JobEnd::Completed { result_hash: ev.resultHash }));
@@ -268,7 +260,7 @@ impl Chain {
     /// Wait until job `job_id` ends, at most `timeout`.
     pub async fn wait_job(
         &self,
-        job_id: u64,
+        job_id: JobId,
         from_block: u64,
         timeout: Duration,
     ) -> Result<JobEnd> {

@@ -1,6 +1,7 @@
 //! The SDK's error type.
 
 use alloy::primitives::U256;
+use modelmart_primitives::{JobId, JobStatus, ModelId};
 
 /// Result alias for SDK calls.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -55,7 +56,7 @@ pub enum Error {
     #[error("model {model_id} is {status}")]
     ModelUnavailable {
         /// Listing id.
-        model_id: u64,
+        model_id: ModelId,
         /// Its status.
         status: String,
     },
@@ -71,9 +72,9 @@ pub enum Error {
     #[error("job {job_id} {status}{}", reason.map(|r| format!(" (reason {r}: {})", crate::reasons::describe(r))).unwrap_or_default())]
     JobFailed {
         /// Job id.
-        job_id: u64,
-        /// `rejected` or `expired`.
-        status: &'static str,
+        job_id: JobId,
+        /// `Rejected` or `Expired`.
+        status: JobStatus,
         /// The operator's reason code, when rejected.
         reason: Option<u16>,
     },
@@ -95,6 +96,10 @@ pub enum Error {
     /// Sealing or opening a model failed.
     #[error(transparent)]
     Seal(#[from] crate::seal::SealError),
+    /// A value from the chain or the caller is not one of the protocol's terms (an id out of
+    /// range, an unknown status or mode, a malformed hash).
+    #[error(transparent)]
+    Protocol(#[from] modelmart_primitives::Error),
     /// A local file could not be read or written.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),

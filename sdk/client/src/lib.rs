@@ -25,7 +25,7 @@
 //!     std::path::Path::new("buyer.key"), "passphrase", modelmart_fhe::params::ParamSetId(1))?;
 //! let mut buyer = Buyer::new(chain, keys)?;
 //! let row = vec![0.0_f64; 30]; // one feature row in the card's schema order
-//! let prediction = buyer.infer(1, &[row], Payment::Auto).await?;
+//! let prediction = buyer.infer(modelmart_sdk::ModelId::new(1)?, &[row], Payment::Auto).await?;
 //! println!("{:?} {:?}", prediction.labels, prediction.scores);
 //! # Ok(()) }
 //! ```
@@ -71,13 +71,21 @@ mod error;
 mod keys;
 pub mod operator;
 mod payment;
-pub mod reasons;
 pub mod seller;
 
 /// The public model card (re-exported from `modelmart-listing`).
 pub use modelmart_listing::card;
 /// Models sealed to an operator (re-exported from `modelmart-listing`).
 pub use modelmart_listing::seal;
+
+/// The protocol's terms (re-exported from `modelmart-primitives`): ids, hashes, statuses,
+/// output modes, blob kinds and their limits.
+pub use modelmart_primitives as primitives;
+/// Reason codes of rejected jobs and declined listings (from `modelmart-primitives`).
+pub use modelmart_primitives::reasons;
+pub use modelmart_primitives::{
+    BlobHash, BlobKind, JobId, JobStatus, ModelId, ModelStatus, OperatorStatus, OutputMode,
+};
 
 pub use buyer::{Buyer, ModelInfo, Prediction, RequestedJob};
 pub use chain::{Chain, JobEnd};

@@ -4,6 +4,8 @@
 
 use alloy::primitives::{Address, B256, U256};
 
+use modelmart_primitives::{JobId, ModelId, OperatorStatus};
+
 use crate::{Chain, Result, chain::rpc};
 
 /// An operator account.
@@ -15,8 +17,8 @@ pub struct Operator {
 /// An operator's on-chain record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OperatorInfo {
-    /// `none`, `active` or `unbonding`.
-    pub status: &'static str,
+    /// Its status on chain.
+    pub status: OperatorStatus,
     /// Stake held.
     pub stake: U256,
     /// When unbonding ends (0 if not unbonding).
@@ -42,10 +44,7 @@ impl Operator {
     pub async fn info(&self, operator: Address) -> Result<OperatorInfo> {
         let r = self.chain.market().getOperator(operator).call().await.map_err(rpc)?;
         Ok(OperatorInfo {
-            status: ["none", "active", "unbonding"]
-                .get(usize::from(r.status))
-                .copied()
-                .unwrap_or("unknown"),
+            status: OperatorStatus::from_code(r.status)?,
             stake: r.stake,
             unlock_at: r.unlockAt,
             x25519_key: r.x25519Key,
@@ -90,28 +89,28 @@ impl Operator {
     }
 
     /// Accept a listing sealed to this operator.
-    pub async fn accept(&self, model_id: u64) -> Result<()> {
+    pub async fn accept(&self, model_id: ModelId) -> Result<()> {
         self.chain
-            .send("acceptModel", self.chain.market().acceptModel(U256::from(model_id)))
+            .send("acceptModel", self.chain.market().acceptModel(model_id.to_u256()))
             .await
             .map(drop)
     }
 
     /// Decline a listing with a reason code ([`crate::reasons`]).
-    pub async fn decline(&self, model_id: u64, reason: u16) -> Result<()> {
-        let call = self.chain.market().declineModel(U256::from(model_id), reason);
+    pub async fn decline(&self, model_id: ModelId, reason: u16) -> Result<()> {
+        let call = self.chain.market().declineModel(model_id.to_u256(), reason);
         self.chain.send("declineModel", call).await.map(drop)
     }
 
     /// Post a job's result commitment.
-    pub async fn submit_result(&self, job_id: u64, result_hash: B256) -> Result<()> {
-        let call = self.chain.market().submitResult(U256::from(job_id), result_hash);
+    pub async fn submit_result(&self, job_id: JobId, result_hash: B256) -> Result<()> {
+        let call = self.chain.market().submitResult(job_id.to_u256(), result_hash);
         self.chain.send("submitResult", call).await.map(drop)
     }
 
     /// Reject a job with a reason code ([`crate::reasons`]); the buyer is refunded.
-    pub async fn reject(&self, job_id: u64, reason: u16) -> Result<()> {
-        let call = self.chain.market().rejectJob(U256::from(job_id), reason);
+    pub async fn reject(&self, job_id: JobId, reason: u16) -> Result<()> {
+        let call = self.chain.market().rejectJob(job_id.to_u256(), reason);
         self.chain.send("rejectJob", call).await.map(drop)
     }
 

@@ -7,14 +7,9 @@ use std::time::Duration;
 use alloy::primitives::{Address, B256, U256, aliases::U96};
 use modelmart_bindings::{IModelMarket, ModelMarket};
 use modelmart_fhe::CompiledModel;
+use modelmart_primitives::{BlobKind, ModelId, ModelStatus};
 
-use crate::{
-    Chain, Error, Result,
-    blobs::{BlobClient, Kind},
-    card::ModelCard,
-    chain::{model_status, rpc},
-    seal::seal,
-};
+use crate::{Chain, Error, Result, blobs::BlobClient, card::ModelCard, chain::rpc, seal::seal};
 
 /// Commercial terms of a listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +32,7 @@ pub struct Terms {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Published {
     /// Listing id.
-    pub model_id: u64,
+    pub model_id: ModelId,
     /// SHA-256 of the card blob.
     pub card_hash: B256,
     /// SHA-256 of the sealed model blob.
@@ -76,9 +71,9 @@ impl Seller {
         if op.status != 1 {
             return Err(Error::Invalid(format!("operator {} is not active", terms.operator)));
         }
-        let card_hash = self.blobs.put(&op.endpoint, Kind::Card, card.to_bytes()).await?;
+        let card_hash = self.blobs.put(&op.endpoint, BlobKind::Card, card.to_bytes()).await?;
         let sealed = seal(&model.to_json()?, &op.x25519Key.0, &card_hash.0)?;
-        let sealed_hash = self.blobs.put(&op.endpoint, Kind::SealedModel, sealed).await?;
+        let sealed_hash = self.blobs.put(&op.endpoint, BlobKind::SealedModel, sealed).await?;
         let listing = IModelMarket::Listing {
             operator: terms.operator,
             token: terms.token,
@@ -95,17 +90,17 @@ impl Seller {
         let ev = receipt
             .decoded_log::<ModelMarket::ModelListed>()
             .ok_or_else(|| Error::Rpc("receipt without ModelListed".into()))?;
-        Ok(Published { model_id: ev.modelId.to::<u64>(), card_hash, sealed_hash })
+        Ok(Published { model_id: ModelId::try_from(ev.modelId)?, card_hash, sealed_hash })
     }
 
     /// Wait until the operator accepts (`Ok`) or declines (an error with its reason).
-    pub async fn wait_accepted(&self, model_id: u64, timeout: Duration) -> Result<()> {
+    pub async fn wait_accepted(&self, model_id: ModelId, timeout: Duration) -> Result<()> {
         let until = tokio::time::Instant::now() + timeout;
         loop {
             let status = self.status(model_id).await?;
             match status {
-                "active" | "paused" => return Ok(()),
-                "declined" => {
+                ModelStatus::Active | ModelStatus::Paused => return Ok(()),
+                ModelStatus::Declined => {
                     let reason = self.decline_reason(model_id).await?;
                     return Err(Error::ModelUnavailable {
                         model_id,
@@ -115,21 +110,23 @@ impl Seller {
                         ),
                     });
                 }
-                "proposed" if tokio::time::Instant::now() < until => {
+                ModelStatus::Proposed if tokio::time::Instant::now() < until => {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                other => return Err(Error::ModelUnavailable { model_id, status: other.into() }),
+                other => {
+                    return Err(Error::ModelUnavailable { model_id, status: other.to_string() });
+                }
             }
         }
     }
 
-    async fn decline_reason(&self, model_id: u64) -> Result<u16> {
+    async fn decline_reason(&self, model_id: ModelId) -> Result<u16> {
         let filter = alloy::rpc::types::Filter::new()
             .address(*self.chain.market().address())
             .event_signature(
                 <ModelMarket::ModelDeclined as alloy::sol_types::SolEvent>::SIGNATURE_HASH,
             )
-            .topic1(B256::from(U256::from(model_id)))
+            .topic1(B256::from(model_id.to_u256()))
             .from_block(0);
         let logs = alloy::providers::Provider::get_logs(self.chain.provider(), &filter)
             .await
@@ -143,27 +140,27 @@ impl Seller {
     }
 
     /// The listing's status on chain.
-    pub async fn status(&self, model_id: u64) -> Result<&'static str> {
-        let m = self.chain.market().getModel(U256::from(model_id)).call().await.map_err(rpc)?;
-        Ok(model_status(m.status))
+    pub async fn status(&self, model_id: ModelId) -> Result<ModelStatus> {
+        let m = self.chain.market().getModel(model_id.to_u256()).call().await.map_err(rpc)?;
+        Ok(ModelStatus::from_code(m.status)?)
     }
 
     /// Change the seller's price per row (pending jobs keep theirs).
-    pub async fn reprice(&self, model_id: u64, price_per_row: u128) -> Result<()> {
+    pub async fn reprice(&self, model_id: ModelId, price_per_row: u128) -> Result<()> {
         let call =
-            self.chain.market().repriceModel(U256::from(model_id), u96(price_per_row, "price")?);
+            self.chain.market().repriceModel(model_id.to_u256(), u96(price_per_row, "price")?);
         self.chain.send("repriceModel", call).await.map(drop)
     }
 
     /// Pause or resume new jobs.
-    pub async fn set_paused(&self, model_id: u64, paused: bool) -> Result<()> {
-        let call = self.chain.market().setModelPaused(U256::from(model_id), paused);
+    pub async fn set_paused(&self, model_id: ModelId, paused: bool) -> Result<()> {
+        let call = self.chain.market().setModelPaused(model_id.to_u256(), paused);
         self.chain.send("setModelPaused", call).await.map(drop)
     }
 
     /// Delist for good (pending jobs still settle).
-    pub async fn delist(&self, model_id: u64) -> Result<()> {
-        let call = self.chain.market().delistModel(U256::from(model_id));
+    pub async fn delist(&self, model_id: ModelId) -> Result<()> {
+        let call = self.chain.market().delistModel(model_id.to_u256());
         self.chain.send("delistModel", call).await.map(drop)
     }
 

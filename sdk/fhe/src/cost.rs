@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::Result;
 use crate::compiled::{CompiledModel, QProgram};
-use crate::fhe::{ClientKey, ServerKey, WASH_BOOTSTRAPS};
+use crate::fhe::{ClientKey, ServerKey};
 use crate::params::ParamSetId;
+use crate::params::WASH_BOOTSTRAPS;
 
 /// Machine-dependent constants of the cost model.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@
 //! - [`CompiledModel::compile`]: quantization from calibration data into an integer program with
 //!   a public input schema; [`CompiledModel::eval_clear`] is the reference the encrypted
 //!   evaluation reproduces exactly.
-//! - [`Output`]: what a compiled model's result holds — every score, scores rounded to 5 bits,
+//! - [`OutputMode`]: what a compiled model's result holds — every score, scores rounded to 5 bits,
 //!   or a classifier's label (a sign, or an argmax among up to 16 classes).
 //! - [`fhe`]: the buyer's [`ClientKey`], its [`EvaluationKey`]s (bootstrap and washing keys for
 //!   models that bootstrap, the sanitization public key for leveled ones), compact
@@ -61,7 +61,7 @@ pub mod onnx;
 pub mod params;
 pub mod quant;
 
-pub use compiled::{CompileOptions, CompiledModel, Output, PublicModel};
+pub use compiled::{CompileOptions, CompiledModel, OutputMode, PublicModel};
 pub use data::Dataset;
 pub use error::{Error, Result};
 pub use fhe::{ClientKey, EncryptedInput, EncryptedResult, EvaluationKey, Evaluator, ServerKey};

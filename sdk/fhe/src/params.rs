@@ -31,6 +31,9 @@ pub const SANITIZE_SD_LOG: u32 = 40;
 /// log2 of the standard deviation of one bootstrap's output noise assumed when sizing output
 /// encodings of bootstrapped models (the `sign_bootstrap_and_leaf_test` test measures it).
 pub const PBS_NOISE_STD_LOG: f64 = 49.5;
+/// Bootstraps per washed bit (`fhe::eval::wash`); one more re-randomization than this ends the
+/// wash. Here, below both the compiler (which counts them) and the evaluator (which runs them).
+pub const WASH_BOOTSTRAPS: usize = 4;
 
 /// Identifier of a parameter set (the on-chain `paramSet` of listings and keys).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -3,7 +3,8 @@
 //! output reveals, and everything needed to encode, encrypt, decrypt and decode
 //! ([`PublicModel`]), and nothing of the weights.
 
-use modelmart_fhe::{CompiledModel, Output, PublicModel, cost::CostModel, model::Task};
+use modelmart_fhe::{CompiledModel, PublicModel, cost::CostModel, model::Task};
+use modelmart_primitives::BlobKind;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -11,8 +12,9 @@ use sha2::{Digest, Sha256};
 pub const CARD_FORMAT: &str = "modelmart-card";
 /// Current card version.
 pub const CARD_VERSION: u32 = 1;
-/// Largest card accepted (the operator's blob endpoint enforces the same limit).
-pub const MAX_CARD_BYTES: usize = 256 * 1024;
+/// Largest card accepted: the card blob kind's limit, which the operator's blob endpoint and the
+/// indexer enforce too.
+pub const MAX_CARD_BYTES: usize = BlobKind::Card.max_bytes() as usize;
 
 /// Why a card was refused.
 #[derive(Debug, thiserror::Error)]
@@ -46,97 +48,24 @@ pub enum CardError {
     Unsanitized,
 }
 
-/// What a result reveals, chosen by the seller per listing (the `outputMode` of the listing).
-/// Every mode's results are sanitized, so a result reveals its output and nothing else:
-/// - [`OutputMode::Scores`]: linear models only, whose scores are computed in the 128-bit
-///   domain and flooded; a tree ensemble's or network's scores cannot be ([`CardError::Unsanitized`]);
-/// - [`OutputMode::RoundedScores`]: every model; each score rounded to 5 bits under FHE, each
-///   bit washed;
-/// - [`OutputMode::LabelOnly`]: classifiers of up to 16 classes; the class decided under FHE
-///   (a sign or an argmax) and the bits of its index washed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OutputMode {
-    /// Every score.
-    Scores,
-    /// Scores rounded to a coarse grid.
-    RoundedScores,
-    /// The predicted class only.
-    LabelOnly,
-}
-
-impl OutputMode {
-    /// The mode's name on cards and in messages (`scores`, `rounded_scores`, `label_only`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Scores => "scores",
-            Self::RoundedScores => "rounded_scores",
-            Self::LabelOnly => "label_only",
-        }
-    }
-
-    /// What the engine computes for this mode.
-    pub fn output(self) -> Output {
-        match self {
-            Self::Scores => Output::Scores,
-            Self::RoundedScores => Output::Rounded,
-            Self::LabelOnly => Output::Label,
-        }
-    }
-
-    /// The on-chain code (`Listing.outputMode`).
-    pub fn code(self) -> u8 {
-        match self {
-            Self::Scores => 0,
-            Self::RoundedScores => 1,
-            Self::LabelOnly => 2,
-        }
-    }
-
-    /// What a buyer can learn about the model over many queries in this mode (shown on the card).
-    pub fn leakage(self) -> &'static str {
-        match self {
-            Self::Scores => {
-                "Full scores: a linear model is recoverable by plain model extraction from about \
-                 (features + 1) well-chosen queries per output."
-            }
-            Self::RoundedScores => {
-                "Rounded scores (32 levels over each score's range): extraction needs many more \
-                 queries and recovers the model only up to the rounding."
-            }
-            Self::LabelOnly => {
-                "Label only: each query reveals one label, as any prediction API does; extraction \
-                 needs queries near every decision boundary."
-            }
-        }
-    }
-}
+/// What a result reveals, chosen by the seller per listing (defined once in
+/// `modelmart-primitives`, and computed by the engine as such).
+pub use modelmart_primitives::OutputMode;
 
 /// Whether a card may offer `mode` for a model: the mode must be what its program computes,
 /// and its results must be sanitized.
 fn check_mode(mode: OutputMode, model: &PublicModel) -> Result<(), CardError> {
-    if mode.output() != model.encoding.output() {
+    if mode != model.encoding.output() {
         return Err(CardError::Invalid(format!(
             "output mode {} offered by a model compiled for {}",
             mode.name(),
-            OutputMode::of(model.encoding.output()).name()
+            model.encoding.output().name()
         )));
     }
     if !model.sanitized() {
         return Err(CardError::Unsanitized);
     }
     Ok(())
-}
-
-impl OutputMode {
-    /// The mode of what the engine computes.
-    pub fn of(output: Output) -> Self {
-        match output {
-            Output::Scores => Self::Scores,
-            Output::Rounded => Self::RoundedScores,
-            Output::Label => Self::LabelOnly,
-        }
-    }
 }
 
 /// Quality on the seller's public test split.
@@ -256,7 +185,7 @@ pub fn prepare_listing(
     }
     model.features = train.names.clone();
     let mode = spec.output_mode;
-    let opts = modelmart_fhe::CompileOptions::with_output(mode.output());
+    let opts = modelmart_fhe::CompileOptions::with_output(mode);
     let compiled = CompiledModel::compile(&model, &train.x, opts).map_err(|e| match e {
         modelmart_fhe::Error::Unsupported(why) => CardError::Unsupported { mode, why },
         e => e.into(),

@@ -3,6 +3,7 @@
 // chain, and wait for the operator to accept it.
 
 import type { App } from '../app';
+import { outputModes } from '../abi/protocol';
 import * as blobs from '../blobs';
 import { parseCard, type ModelCard } from '../card';
 import { tokenOf } from '../config';
@@ -12,8 +13,6 @@ import { sha256 } from '../keystore';
 import { suggestPrice } from '../pricing';
 import { facts, h, mount, notice } from '../ui';
 
-/** On-chain output mode codes, in order. */
-const outputModes = ['scores', 'rounded_scores', 'label_only'];
 
 const hexBytes = (hex: string) => new Uint8Array((hex.replace(/^0x/, '').match(/.{2}/g) ?? []).map((b) => parseInt(b, 16)));
 

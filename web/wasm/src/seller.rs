@@ -76,12 +76,8 @@ pub fn prepare_listing(
     fhe_rows: usize,
     output_mode: u8,
 ) -> Result<JsPrepared, JsError> {
-    let output_mode = match output_mode {
-        0 => OutputMode::Scores,
-        1 => OutputMode::RoundedScores,
-        2 => OutputMode::LabelOnly,
-        other => return Err(JsError::new(&format!("output mode {other} does not exist"))),
-    };
+    let output_mode =
+        OutputMode::from_code(output_mode).map_err(|e| JsError::new(&e.to_string()))?;
     let spec = ListingSpec { name, description, unit, output_mode, fhe_rows };
     prepare(model_file, train_csv, test_csv, &spec)
         .map(JsPrepared)

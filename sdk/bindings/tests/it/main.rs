@@ -2,8 +2,6 @@
 //! one paid job end to end (list, accept, register key, request with an ERC-20, submit result,
 //! withdraw), checking balances, decoded events and the gas of the hot paths.
 
-mod anvil;
-
 use alloy::{
     network::EthereumWallet,
     primitives::{B256, U256, aliases::U96, keccak256},
@@ -14,7 +12,7 @@ use modelmart_bindings::{IModelMarket, ModelMarket, TestToken};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deploy_list_request_submit_withdraw() -> eyre::Result<()> {
-    let node = anvil::spawn()?;
+    let node = modelmart_testkit::spawn_anvil(&[])?;
     let keys: Vec<PrivateKeySigner> =
         node.keys().iter().take(5).map(|k| k.clone().into()).collect();
     let [deployer, operator, seller, buyer, treasury] = [0, 1, 2, 3, 4].map(|i| keys[i].address());

@@ -31,7 +31,7 @@ fn compiled_as(model: &str, data: &str, mode: OutputMode) -> (CompiledModel, Dat
         import_onnx(&std::fs::read(fixture(&format!("models/{model}.onnx"))).unwrap()).unwrap();
     let train = load("train");
     m.features = train.names.clone();
-    let opts = CompileOptions::with_output(mode.output());
+    let opts = CompileOptions::with_output(mode);
     (CompiledModel::compile(&m, &train.x, opts).unwrap(), load("test"))
 }
 

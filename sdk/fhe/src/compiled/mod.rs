@@ -29,21 +29,13 @@ use crate::params::ParamSetId;
 use crate::quant::InputSchema;
 use crate::{Error, Result};
 
-/// What a compiled model's result holds, per row.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Output {
-    /// Every score at the program's precision. Linear models compute them in the 128-bit domain
-    /// and sanitize them by flooding; a bootstrapped model's scores are not sanitized (the card
-    /// layer lists such a model only rounded or label-only).
-    #[default]
-    Scores,
-    /// Every score rounded to [`ROUNDED_BITS`] bits under FHE, each bit washed
-    /// (`compiled::rounded`).
-    Rounded,
-    /// The class decided under FHE (a sign, or an argmax among up to 16 classes), the bits of
-    /// its index washed (`compiled::window::label`).
-    Label,
-}
+/// What a compiled model's result holds, per row: the listing's output mode (defined once in
+/// `modelmart-primitives`). Linear models compute scores in the 128-bit domain and sanitize them
+/// by flooding; a bootstrapped model's scores are not sanitized (the card layer lists such a model
+/// only rounded or label-only); rounded scores are [`ROUNDED_BITS`] washed bits each
+/// (`compiled::rounded`); a label is the class decided under FHE, the bits of its index washed
+/// (`compiled::window::label`).
+pub use modelmart_primitives::OutputMode;
 
 /// Options for compilation. Tree ensembles and networks take none but the output: their input
 /// precision is fixed by their bootstrap encodings ([`TREE_INPUT_BITS`], [`MLP_INPUT_BITS`]) and
@@ -55,18 +47,18 @@ pub struct CompileOptions {
     /// Weight bits for linear models' scores.
     pub linear_weight_bits: u8,
     /// What the result holds.
-    pub output: Output,
+    pub output: OutputMode,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        Self { linear_input_bits: 10, linear_weight_bits: 10, output: Output::Scores }
+        Self { linear_input_bits: 10, linear_weight_bits: 10, output: OutputMode::Scores }
     }
 }
 
 impl CompileOptions {
     /// The default options with output `output`.
-    pub fn with_output(output: Output) -> Self {
+    pub fn with_output(output: OutputMode) -> Self {
         Self { output, ..Self::default() }
     }
 }
@@ -130,13 +122,13 @@ impl Encoding {
     }
 
     /// What the result holds.
-    pub fn output(&self) -> Output {
+    pub fn output(&self) -> OutputMode {
         if self.label {
-            Output::Label
+            OutputMode::LabelOnly
         } else if self.rounded {
-            Output::Rounded
+            OutputMode::RoundedScores
         } else {
-            Output::Scores
+            OutputMode::Scores
         }
     }
 
@@ -178,14 +170,16 @@ impl CompiledModel {
         let threshold = model.binary_threshold();
         match (&model.program, opts.output) {
             (Program::Mlp(m), _) => mlp::compile(model, m, calibration, threshold, opts.output),
-            (Program::Linear(l), Output::Scores) => {
+            (Program::Linear(l), OutputMode::Scores) => {
                 linear::compile(model, l, calibration, opts, threshold)
             }
-            (Program::Trees(t), Output::Scores) => trees::compile(model, t, calibration, threshold),
-            (Program::Linear(l), Output::Label) => {
+            (Program::Trees(t), OutputMode::Scores) => {
+                trees::compile(model, t, calibration, threshold)
+            }
+            (Program::Linear(l), OutputMode::LabelOnly) => {
                 window::compile_linear_label(model, l, calibration, threshold)
             }
-            (Program::Linear(l), Output::Rounded) => {
+            (Program::Linear(l), OutputMode::RoundedScores) => {
                 window::compile_linear_rounded(model, l, calibration, threshold)
             }
             (Program::Trees(t), output) => {
@@ -222,12 +216,12 @@ impl CompiledModel {
             QProgram::Mlp(m) => m.eval(q),
         };
         Ok(match self.encoding.output() {
-            Output::Label if self.encoding.classes > 2 => vec![argmax_of(&out)],
-            Output::Label => vec![label_of(out[0])],
-            Output::Rounded => {
+            OutputMode::LabelOnly if self.encoding.classes > 2 => vec![argmax_of(&out)],
+            OutputMode::LabelOnly => vec![label_of(out[0])],
+            OutputMode::RoundedScores => {
                 out.iter().zip(self.output_center()).map(|(d, c)| rounded_of(*d) + c).collect()
             }
-            Output::Scores => out,
+            OutputMode::Scores => out,
         })
     }
 

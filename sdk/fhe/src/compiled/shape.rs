@@ -160,7 +160,7 @@ mod tests {
         let onnx = std::fs::read(format!("{dir}/models/logreg_breast_cancer.onnx")).unwrap();
         let mut model = crate::onnx::import_onnx(&onnx).unwrap();
         model.features = c.schema.features.iter().map(|f| f.name.clone()).collect();
-        let opts = crate::CompileOptions::with_output(crate::Output::Label);
+        let opts = crate::CompileOptions::with_output(crate::OutputMode::LabelOnly);
         let mut label = CompiledModel::compile(&model, &train.x, opts).unwrap();
         assert!(check(&label).is_ok());
         // three class rows: an argmax of three, not a binary decision

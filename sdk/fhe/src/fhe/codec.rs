@@ -12,15 +12,10 @@ use tfhe::named::Named;
 use tfhe::safe_serialization::{safe_deserialize, safe_serialize};
 use tfhe_versionable::{Unversionize, Versionize, VersionsDispatch};
 
+use modelmart_primitives::BlobKind;
+
 use crate::params::{ParamSetId, Params};
 use crate::{Error, Result};
-
-/// Size limit when reading an evaluation key (the seeded key for set 1 is ~31 MB).
-pub const MAX_EVALUATION_KEY_BYTES: u64 = 64 << 20;
-/// Size limit when reading an encrypted input.
-pub const MAX_INPUT_BYTES: u64 = 16 << 20;
-/// Size limit when reading an encrypted result.
-pub const MAX_RESULT_BYTES: u64 = 256 << 20;
 
 mod key;
 mod upgrade;
@@ -185,12 +180,12 @@ impl EncryptedInput {
 
     /// Serialize (versioned, safe serialization).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        to_bytes(self, MAX_INPUT_BYTES)
+        to_bytes(self, BlobKind::Input.max_bytes())
     }
 
     /// Deserialize with the size limit and check its layout against the parameter set.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let input: Self = from_bytes(bytes, MAX_INPUT_BYTES)?;
+        let input: Self = from_bytes(bytes, BlobKind::Input.max_bytes())?;
         input.check(&Params::get(input.param_set())?)?;
         Ok(input)
     }
@@ -237,12 +232,12 @@ impl EncryptedResult {
 
     /// Serialize (versioned, safe serialization).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        to_bytes(self, MAX_RESULT_BYTES)
+        to_bytes(self, BlobKind::Result.max_bytes())
     }
 
     /// Deserialize with the size limit and check every ciphertext against the parameter set.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let r: Self = from_bytes(bytes, MAX_RESULT_BYTES)?;
+        let r: Self = from_bytes(bytes, BlobKind::Result.max_bytes())?;
         r.check(&Params::get(ParamSetId(r.param_set))?)?;
         Ok(r)
     }

@@ -7,7 +7,6 @@ use tfhe::core_crypto::prelude::*;
 use tfhe_versionable::{Versionize, VersionsDispatch};
 
 use super::codec::EvaluationKey;
-use super::eval::wash::WashKey;
 use super::sanitize::SanitizeKey;
 use crate::Result;
 use crate::params::{ParamSetId, Params};
@@ -259,5 +258,27 @@ impl ServerKey {
     /// Whether the key can sanitize leveled models' results.
     pub fn has_public_key(&self) -> bool {
         self.public.is_some()
+    }
+}
+
+/// The buyer's compact public key of the 64-bit domain (under the GLWE key read as an LWE key
+/// of dimension k * N): what washing re-randomizes with.
+pub(crate) struct WashKey {
+    pub(in crate::fhe) pk: LweCompactPublicKeyOwned<u64>,
+    pub(in crate::fhe) noise: DynamicDistribution<u64>,
+}
+
+impl WashKey {
+    /// Expand the seeded key the buyer exports (`N` words plus a seed: 16 KB).
+    pub(crate) fn new(seeded: &SeededLweCompactPublicKeyOwned<u64>, params: &Params) -> Self {
+        Self {
+            pk: seeded.clone().decompress_into_lwe_compact_public_key(),
+            noise: params.glwe_noise,
+        }
+    }
+
+    /// Bytes held.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.pk.as_ref().len() * 8
     }
 }

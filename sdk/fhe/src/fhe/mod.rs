@@ -7,8 +7,8 @@ mod eval;
 mod keys;
 mod sanitize;
 
+pub use crate::params::WASH_BOOTSTRAPS;
 pub use codec::{EncryptedInput, EncryptedResult, EvaluationKey, InputChunk};
-pub use eval::wash::WASH_BOOTSTRAPS;
 pub use eval::{EvalStats, Evaluator};
 pub use keys::{ClientKey, MAX_CLIENT_KEY_BYTES, ServerKey};
 

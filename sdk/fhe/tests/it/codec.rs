@@ -1,5 +1,5 @@
-use modelmart_fhe::fhe::codec::MAX_INPUT_BYTES;
 use modelmart_fhe::{EncryptedInput, EncryptedResult, Error, EvaluationKey, Evaluator};
+use modelmart_primitives::BlobKind;
 
 use crate::{compiled, keys, public};
 
@@ -14,7 +14,7 @@ fn truncated_garbage_and_oversized_inputs_are_refused() {
         );
     }
     assert!(EncryptedInput::from_bytes(&[0xA5; 300]).is_err());
-    let huge = vec![0u8; MAX_INPUT_BYTES as usize + 1];
+    let huge = vec![0u8; BlobKind::Input.max_bytes() as usize + 1];
     assert!(
         matches!(EncryptedInput::from_bytes(&huge), Err(Error::Serialization(m)) if m.contains("limit"))
     );

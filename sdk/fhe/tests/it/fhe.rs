@@ -3,7 +3,7 @@ use modelmart_fhe::cost::CostModel;
 use modelmart_fhe::fhe::WASH_BOOTSTRAPS;
 use modelmart_fhe::{
     CompileOptions, CompiledModel, Dataset, EncryptedInput, EncryptedResult, Error, Evaluator,
-    Output,
+    OutputMode,
 };
 
 use crate::{compiled, compiled_with, key_for, keys, public};
@@ -97,7 +97,7 @@ fn mlp_smoke_test() {
 /// that class is the score program's on almost every row.
 #[test]
 fn label_only_models_decrypt_to_the_clear_class() {
-    let label_only = CompileOptions::with_output(Output::Label);
+    let label_only = CompileOptions::with_output(OutputMode::LabelOnly);
     // (model, rows checked under FHE, bootstraps besides the decision's)
     for (model, rows, own) in [
         ("logreg_breast_cancer", 0..16, 0),
@@ -135,9 +135,12 @@ fn label_only_models_decrypt_to_the_clear_class() {
 /// the score program's class on almost every test row.
 #[test]
 fn a_multi_class_label_is_the_argmax() {
-    let (c, test) =
-        compiled_with("logreg_digits", "digits", CompileOptions::with_output(Output::Label))
-            .unwrap();
+    let (c, test) = compiled_with(
+        "logreg_digits",
+        "digits",
+        CompileOptions::with_output(OutputMode::LabelOnly),
+    )
+    .unwrap();
     assert_eq!((c.encoding.classes, c.n_outputs(), c.encoding.washed_bits()), (10, 1, 4));
     // 45 pairs: floor (3) and sign; 10 wins; 4 index bits washed
     assert_eq!(c.bootstraps_per_row(), 45 * 4 + 10 + 4 * (1 + WASH_BOOTSTRAPS));
@@ -153,7 +156,7 @@ fn a_multi_class_label_is_the_argmax() {
 /// a multi-class model keeps its argmax on almost every row.
 #[test]
 fn rounded_scores_decrypt_to_the_clear_rounded_scores() {
-    let rounded = CompileOptions::with_output(Output::Rounded);
+    let rounded = CompileOptions::with_output(OutputMode::RoundedScores);
     for (model, data, rows) in [
         ("logreg_breast_cancer", "breast_cancer", 0..3),
         ("logreg_digits", "digits", 0..1),
@@ -293,8 +296,12 @@ fn tree_and_network_labels_among_three_classes() {
     let test = crate::dataset("breast_cancer", "test");
     for name in ["rf10d4_breast_cancer", "mlp30_16_2_breast_cancer"] {
         let m = three_classes(name);
-        let c = CompiledModel::compile(&m, &train.x, CompileOptions::with_output(Output::Label))
-            .unwrap();
+        let c = CompiledModel::compile(
+            &m,
+            &train.x,
+            CompileOptions::with_output(OutputMode::LabelOnly),
+        )
+        .unwrap();
         assert_eq!((c.encoding.classes, c.encoding.washed_bits()), (3, 2), "{name}");
         let float: Vec<usize> = test.x.iter().map(|x| m.class_of(&m.scores(x))).collect();
         let ours: Vec<usize> =

@@ -6,7 +6,7 @@ use super::{
 };
 use crate::compiled::window::label::class_labels;
 use crate::compiled::window::{self, Values, combo_range};
-use crate::compiled::{CompiledModel, Encoding, Output, QLinear, QProgram};
+use crate::compiled::{CompiledModel, Encoding, OutputMode, QLinear, QProgram};
 use crate::model::{LinearModel, Mlp, Model, PostTransform, Task, linear};
 use crate::params::{self, ParamSetId};
 use crate::quant::InputSchema;
@@ -222,7 +222,7 @@ pub(in crate::compiled) fn compile(
     mlp: &Mlp,
     calibration: &[Vec<f64>],
     threshold: f64,
-    output: Output,
+    output: OutputMode,
 ) -> Result<CompiledModel> {
     let (out, hidden) = match mlp.layers.split_last() {
         Some((out, hidden)) if !hidden.is_empty() => (out, hidden),
@@ -247,7 +247,7 @@ pub(in crate::compiled) fn compile(
         deeper.push(layer);
     }
     let last = &quantizers[quantizers.len() - 1];
-    if output != Output::Scores {
+    if output != OutputMode::Scores {
         let n_out = out.weights.len();
         let values = Values::new(output, n_out, threshold)?;
         let labels = if values.label() { Some(class_labels(model, n_out)?.to_vec()) } else { None };

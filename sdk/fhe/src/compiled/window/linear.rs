@@ -15,7 +15,7 @@
 use super::label::{argmax_of, class_labels, label_of};
 use super::rounded::rounded_of;
 use super::{Kind, Values, encoding};
-use crate::compiled::{CompiledModel, MLP_ACC_BITS, MLP_FLOOR_BITS, Output, QLinear, QProgram};
+use crate::compiled::{CompiledModel, MLP_ACC_BITS, MLP_FLOOR_BITS, OutputMode, QLinear, QProgram};
 use crate::model::{LinearModel, Model, PostTransform, Task, class_of};
 use crate::params::{self, ParamSetId};
 use crate::quant::InputSchema;
@@ -36,8 +36,8 @@ pub(in crate::compiled) fn compile_label(
     threshold: f64,
 ) -> Result<CompiledModel> {
     let labels = class_labels(model, l.weights.len())?.to_vec();
-    let classes = Values::new(Output::Label, l.weights.len(), threshold)?.classes();
-    let (schema, q, _) = compile(model, l, calibration, Output::Label, threshold)?;
+    let classes = Values::new(OutputMode::LabelOnly, l.weights.len(), threshold)?.classes();
+    let (schema, q, _) = compile(model, l, calibration, OutputMode::LabelOnly, threshold)?;
     Ok(CompiledModel {
         param_set: ParamSetId::default(),
         schema,
@@ -45,7 +45,7 @@ pub(in crate::compiled) fn compile_label(
         post_transform: PostTransform::None,
         scale: 1.0,
         threshold: 0.5,
-        encoding: encoding(Output::Label, 63 - MLP_ACC_BITS, 0, classes),
+        encoding: encoding(OutputMode::LabelOnly, 63 - MLP_ACC_BITS, 0, classes),
         program: QProgram::Linear(q),
     })
 }
@@ -57,7 +57,7 @@ pub(in crate::compiled) fn compile_rounded(
     calibration: &[Vec<f64>],
     threshold: f64,
 ) -> Result<CompiledModel> {
-    let (schema, q, alpha) = compile(model, l, calibration, Output::Rounded, threshold)?;
+    let (schema, q, alpha) = compile(model, l, calibration, OutputMode::RoundedScores, threshold)?;
     Ok(CompiledModel {
         param_set: ParamSetId::default(),
         schema,
@@ -66,7 +66,7 @@ pub(in crate::compiled) fn compile_rounded(
         // one rounded unit is 32 window units
         scale: (1 << MLP_FLOOR_BITS) as f64 / alpha,
         threshold,
-        encoding: encoding(Output::Rounded, 63 - MLP_ACC_BITS, 0, 0),
+        encoding: encoding(OutputMode::RoundedScores, 63 - MLP_ACC_BITS, 0, 0),
         program: QProgram::Linear(q),
     })
 }
@@ -76,7 +76,7 @@ fn compile(
     model: &Model,
     l: &LinearModel,
     calibration: &[Vec<f64>],
-    output: Output,
+    output: OutputMode,
     threshold: f64,
 ) -> Result<(InputSchema, QLinear, f64)> {
     let values = Values::new(output, l.weights.len(), threshold)?;
@@ -314,7 +314,9 @@ mod tests {
             (w.iter().map(|v| -v / 2.0).collect(), 3.0),
             (w.iter().rev().copied().collect(), -1.0),
         ];
-        for (output, scores) in [(Output::Label, 2), (Output::Label, 3), (Output::Rounded, 2)] {
+        for (output, scores) in
+            [(OutputMode::LabelOnly, 2), (OutputMode::LabelOnly, 3), (OutputMode::RoundedScores, 2)]
+        {
             let values = Values::new(output, scores, 0.0).unwrap();
             let float = &float[..values.rows.len()];
             for bits in [3, 5, 8] {

@@ -33,7 +33,7 @@ pub(super) use linear::{
 pub(super) use trees::compile as compile_trees;
 
 use super::mlp::{MLP_ACC_BITS, MLP_FLOOR_BITS};
-use super::{Encoding, Output};
+use super::{Encoding, OutputMode};
 use crate::Result;
 
 /// Bits a washed bit is modulus-switched to: its rounding noise (`~2^(64 - 16 + 3.2)`) stays
@@ -51,12 +51,12 @@ const UNIT: i64 = 1 << MLP_FLOOR_BITS;
 /// two) of a model whose inputs are `q * 2^input_delta_log` (in digits of `low_bits` when
 /// non-zero).
 pub(super) fn encoding(
-    output: Output,
+    output: OutputMode,
     input_delta_log: u32,
     low_bits: u8,
     classes: u8,
 ) -> Encoding {
-    let label = output == Output::Label;
+    let label = output == OutputMode::LabelOnly;
     Encoding {
         wide: false,
         input_delta_log: input_delta_log as u8,
@@ -94,15 +94,15 @@ impl Values {
     /// The values of `output` (label or rounded) over `scores` raw scores: a binary label's
     /// decision compares one score with `threshold` or two with each other; a label among more
     /// classes takes every class score.
-    pub(super) fn new(output: Output, scores: usize, threshold: f64) -> Result<Self> {
+    pub(super) fn new(output: OutputMode, scores: usize, threshold: f64) -> Result<Self> {
         let unit = |k: usize| (0..scores).map(|j| f64::from(u8::from(j == k))).collect();
         let each = || (0..scores).map(|k| (unit(k), 0.0)).collect();
         match output {
-            Output::Label if scores <= 2 => {
+            OutputMode::LabelOnly if scores <= 2 => {
                 let (coef, constant) = label::decision(scores, threshold)?;
                 Ok(Self { rows: vec![(coef.to_vec(), constant)], kind: Kind::Decision })
             }
-            Output::Label => Ok(Self { rows: each(), kind: Kind::Argmax }),
+            OutputMode::LabelOnly => Ok(Self { rows: each(), kind: Kind::Argmax }),
             _ => Ok(Self { rows: each(), kind: Kind::Rounded }),
         }
     }
@@ -229,14 +229,14 @@ pub(super) fn check_fits(
 /// levels (its top bit read twice side by side, then the low digit), the bit, the wash; an
 /// argmax's bits wait for two more (the winners, the index bits).
 pub(crate) fn washed_depth(classes: u8) -> usize {
-    2 + 1 + crate::fhe::WASH_BOOTSTRAPS + if classes > 2 { 2 } else { 0 }
+    2 + 1 + crate::params::WASH_BOOTSTRAPS + if classes > 2 { 2 } else { 0 }
 }
 
 /// Bootstraps of a model's washed outputs after its `values` window values: each value's exact
 /// floor, then its bits and their washes; for an argmax among `classes` classes, each pair's
 /// floor and sign, one bootstrap per class for its win, then the index bits and their washes.
 pub(crate) fn washed_bootstraps(values: usize, label: bool, classes: u8) -> usize {
-    let wash = 1 + crate::fhe::WASH_BOOTSTRAPS;
+    let wash = 1 + crate::params::WASH_BOOTSTRAPS;
     if classes > 2 {
         let c = usize::from(classes);
         return c * (c - 1) / 2 * 4 + c + label::index_bits(c) * wash;
@@ -253,9 +253,9 @@ mod tests {
     /// are centred on multiples of 32 and round to nearest.
     #[test]
     fn values_fit_the_window() {
-        let label = Values::new(Output::Label, 2, 0.0).unwrap();
+        let label = Values::new(OutputMode::LabelOnly, 2, 0.0).unwrap();
         assert_eq!((label.kind, label.combos()), (Kind::Decision, vec![vec![1]]));
-        let argmax = Values::new(Output::Label, 3, 0.0).unwrap();
+        let argmax = Values::new(OutputMode::LabelOnly, 3, 0.0).unwrap();
         assert_eq!(argmax.combos(), vec![vec![1, -1, 0], vec![1, 0, -1], vec![0, 1, -1]]);
         assert_eq!(argmax.constant(2.6, 0), 3);
         // two parts: a feature adding 0 or 5 to value 0 and 2 to value 1; one adding -1 or 1
@@ -265,7 +265,7 @@ mod tests {
         assert_eq!(label.centre(alpha, (-3.0, 1.0)), 0);
         assert!((alpha * 3.0 - (REACH - 2) as f64).abs() < 1e-9);
         assert_eq!(label.constant(0.0, 0), -1);
-        let rounded = Values::new(Output::Rounded, 2, 0.0).unwrap();
+        let rounded = Values::new(OutputMode::RoundedScores, 2, 0.0).unwrap();
         assert_eq!(rounded.rows.len(), 2);
         assert_eq!(rounded.of(1, &[5.0, 7.0]), 7.0);
         let alpha = rounded.scale(&[(10.0, 30.0), (-4.0, 0.0)], 0.0);

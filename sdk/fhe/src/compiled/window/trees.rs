@@ -8,7 +8,8 @@ use super::{Values, check_fits, combo_range, encoding};
 use crate::compiled::mlp::floor_input_fits;
 use crate::compiled::trees::walk;
 use crate::compiled::{
-    CompiledModel, MLP_FLOOR_BITS, Output, QLeaf, QProgram, QTrees, TREE_INPUT_BITS, TREE_LOW_BITS,
+    CompiledModel, MLP_FLOOR_BITS, OutputMode, QLeaf, QProgram, QTrees, TREE_INPUT_BITS,
+    TREE_LOW_BITS,
 };
 use crate::model::{Model, PostTransform, Task, TreeEnsemble};
 use crate::params::ParamSetId;
@@ -20,7 +21,7 @@ pub(in crate::compiled) fn compile(
     ens: &TreeEnsemble,
     calibration: &[Vec<f64>],
     threshold: f64,
-    output: Output,
+    output: OutputMode,
 ) -> Result<CompiledModel> {
     let values = Values::new(output, ens.n_outputs, threshold)?;
     let labels =

@@ -3,7 +3,9 @@
 use tfhe::core_crypto::commons::math::random::CompressionSeed;
 use tfhe::core_crypto::prelude::*;
 
-use super::{EvaluationKey, MAX_EVALUATION_KEY_BYTES, from_bytes, to_bytes};
+use modelmart_primitives::BlobKind;
+
+use super::{EvaluationKey, from_bytes, to_bytes};
 use crate::params::{ParamSetId, Params};
 use crate::{Error, Result};
 
@@ -15,12 +17,12 @@ impl EvaluationKey {
 
     /// Serialize (versioned, safe serialization).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        to_bytes(self, MAX_EVALUATION_KEY_BYTES)
+        to_bytes(self, BlobKind::EvalKey.max_bytes())
     }
 
     /// Deserialize with the size limit and check conformance with its parameter set.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let key: Self = from_bytes(bytes, MAX_EVALUATION_KEY_BYTES)?;
+        let key: Self = from_bytes(bytes, BlobKind::EvalKey.max_bytes())?;
         key.check(&Params::get(key.param_set())?)?;
         Ok(key)
     }

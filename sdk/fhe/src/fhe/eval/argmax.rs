@@ -17,7 +17,8 @@ use tfhe::core_crypto::algorithms::slice_algorithms::{
 };
 use tfhe::core_crypto::prelude::*;
 
-use super::washed::{Pair, stage};
+use super::floor::Pair;
+use super::split::stage;
 use super::{Evaluator, Scratch, add_to_body, constant_lut};
 use crate::compiled::index_bits;
 use crate::fhe::keys::BootstrapKeys;

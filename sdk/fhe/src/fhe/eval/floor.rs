@@ -14,6 +14,9 @@ use crate::compiled::{MLP_ACC_BITS, MLP_FLOOR_BITS};
 use crate::fhe::keys::BootstrapKeys;
 use crate::params::Params;
 
+/// A window value at both scales: `(d 2^(63 - B), d 2^(64 - S))`.
+pub(super) type Pair = (LweCiphertextOwned<u64>, LweCiphertextOwned<u64>);
+
 /// `B`, `S`: the window and the low digit the floor drops.
 pub(super) const B: u32 = MLP_ACC_BITS;
 pub(super) const S: u32 = MLP_FLOOR_BITS;

@@ -237,6 +237,23 @@ fn rotate_subtract_decompose(poly: &[u64], a: usize, base_log: u32, digits: &mut
     }
 }
 
+/// Run `f` on every item: side by side on rayon's threads, or, with fewer items than cores,
+/// in turn on this thread, whose split bootstraps then take the cores (outside rayon, whose idle
+/// workers would otherwise spin beside their helper threads).
+pub(super) fn stage<T: Send, R: Send, S>(
+    items: Vec<T>,
+    init: impl Fn() -> S + Send + Sync,
+    f: impl Fn(&mut S, T) -> R + Send + Sync,
+) -> Vec<R> {
+    if items.len() < rayon::current_num_threads() {
+        let mut state = init();
+        items.into_iter().map(|item| f(&mut state, item)).collect()
+    } else {
+        use rayon::prelude::*;
+        items.into_par_iter().map_init(init, f).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

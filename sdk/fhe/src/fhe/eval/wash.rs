@@ -36,8 +36,8 @@ use tfhe::core_crypto::commons::generators::NoiseRandomGenerator;
 use tfhe::core_crypto::prelude::*;
 
 use super::{Scratch, constant_lut};
-use crate::fhe::keys::BootstrapKeys;
-use crate::params::Params;
+use crate::fhe::keys::{BootstrapKeys, WashKey};
+use crate::params::{Params, WASH_BOOTSTRAPS};
 
 /// A washed bit is `±2^BIT_LOG` (`+` for 0).
 pub(crate) const BIT_LOG: u32 = 62;
@@ -45,35 +45,11 @@ pub(crate) const BIT_LOG: u32 = 62;
 pub(crate) const FLOOD: u64 = 7 << 59;
 /// log2 of the bound `B` on a re-randomized ciphertext's noise before its flood.
 pub(crate) const INPUT_NOISE_BOUND_LOG: u32 = 53;
-/// Bootstraps per washed bit; one more re-randomization than this ends the wash.
-pub const WASH_BOOTSTRAPS: usize = 4;
 
 /// log2 of the statistical distance one re-randomization leaves between two inputs of the
 /// same bit: `log2(2B / (2F + 1))`.
 pub(crate) fn delta_log() -> f64 {
     f64::from(INPUT_NOISE_BOUND_LOG + 1) - (2.0 * FLOOD as f64 + 1.0).log2()
-}
-
-/// The buyer's compact public key of the 64-bit domain (under the GLWE key read as an LWE key
-/// of dimension k * N): what washing re-randomizes with.
-pub(crate) struct WashKey {
-    pk: LweCompactPublicKeyOwned<u64>,
-    noise: DynamicDistribution<u64>,
-}
-
-impl WashKey {
-    /// Expand the seeded key the buyer exports (`N` words plus a seed: 16 KB).
-    pub(crate) fn new(seeded: &SeededLweCompactPublicKeyOwned<u64>, params: &Params) -> Self {
-        Self {
-            pk: seeded.clone().decompress_into_lwe_compact_public_key(),
-            noise: params.glwe_noise,
-        }
-    }
-
-    /// Bytes held.
-    pub(crate) fn memory_bytes(&self) -> usize {
-        self.pk.as_ref().len() * 8
-    }
 }
 
 /// log2 of the statistical distance a washed bit keeps from a ciphertext that depends only on

@@ -9,19 +9,18 @@ use rayon::prelude::*;
 use tfhe::core_crypto::algorithms::slice_algorithms::slice_wrapping_add_assign;
 use tfhe::core_crypto::prelude::*;
 
-use super::floor::{B, Floor, S, leveled};
+use super::floor::{B, Floor, Pair, S, leveled};
 use super::mlp::{lookup_sum, sum_scales};
-use super::wash::{WashKey, Washer};
+use super::split::stage;
+use super::wash::Washer;
 use super::{Evaluator, Samples, Scratch, add_to_body, constant_lut, half_value, table_lut};
 use crate::compiled::{QMlp, QProgram, QTrees, ROUNDED_BITS, TreeWindow, rounded_bit};
 use crate::fhe::keys::BootstrapKeys;
+use crate::fhe::keys::WashKey;
 use crate::params::Params;
 
 /// A washed bit is `±2^62`.
 const BIT: u64 = 1 << 62;
-
-/// A window value at both scales: `(d 2^(63 - B), d 2^(64 - S))`.
-pub(super) type Pair = (LweCiphertextOwned<u64>, LweCiphertextOwned<u64>);
 
 impl Evaluator<'_> {
     /// Every row's washed outputs: `rows x values x bits` washed bits.
@@ -260,20 +259,4 @@ impl Evaluator<'_> {
 /// each half an entry up.
 fn entry_width(p: &Params) -> usize {
     p.polynomial_size.log2().0 + 1 - (64 - 59)
-}
-
-/// Run `f` on every item: side by side on rayon's threads, or, with fewer items than cores,
-/// in turn on this thread, whose split bootstraps then take the cores (outside rayon, whose idle
-/// workers would otherwise spin beside their helper threads).
-pub(super) fn stage<T: Send, R: Send, S>(
-    items: Vec<T>,
-    init: impl Fn() -> S + Send + Sync,
-    f: impl Fn(&mut S, T) -> R + Send + Sync,
-) -> Vec<R> {
-    if items.len() < rayon::current_num_threads() {
-        let mut state = init();
-        items.into_iter().map(|item| f(&mut state, item)).collect()
-    } else {
-        items.into_par_iter().map_init(init, f).collect()
-    }
 }

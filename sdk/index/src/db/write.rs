@@ -17,21 +17,21 @@ const STATE_TABLES: [&str; 5] = ["operators", "models", "keys", "jobs", "balance
 
 /// Everything the follower learned about a range of blocks.
 #[derive(Debug)]
-pub(crate) struct Batch {
+pub struct Batch {
     /// Chain id of the node.
-    pub(crate) chain_id: u64,
+    pub chain_id: u64,
     /// Contract being followed (lowercase hex).
-    pub(crate) contract: String,
+    pub contract: String,
     /// The block the range builds on (`None` for the very first batch).
-    pub(crate) parent: Option<u64>,
+    pub parent: Option<u64>,
     /// Last block of the range; becomes the cursor.
-    pub(crate) to: (u64, B256, i64),
+    pub to: (u64, B256, i64),
     /// Blocks whose hashes must be kept (every block with an event, plus `to`).
-    pub(crate) blocks: Vec<(u64, B256, i64)>,
+    pub blocks: Vec<(u64, B256, i64)>,
     /// Decoded events, in chain order.
-    pub(crate) events: Vec<Decoded>,
+    pub events: Vec<Decoded>,
     /// Forget stored block hashes below this block (outside the reorg window).
-    pub(crate) prune_below: u64,
+    pub prune_below: u64,
 }
 
 fn num(n: u64) -> i64 {
@@ -40,7 +40,7 @@ fn num(n: u64) -> i64 {
 
 impl Db {
     /// Write a batch atomically: events, state versions, block hashes and the cursor.
-    pub(crate) async fn commit(&self, batch: Batch) -> Result<Vec<Update>> {
+    pub async fn commit(&self, batch: Batch) -> Result<Vec<Update>> {
         let started = std::time::Instant::now();
         let mut tx = self.pool.begin().await?;
         let found = sqlx::query_scalar::<_, i64>("SELECT block_number FROM cursor WHERE id = 1")
@@ -129,7 +129,7 @@ impl Db {
 
     /// Roll everything above `ancestor` back in one transaction and move the cursor there.
     /// `None` forgets everything (re-index from the start block).
-    pub(crate) async fn rollback(&self, ancestor: Option<(u64, B256)>) -> Result<u64> {
+    pub async fn rollback(&self, ancestor: Option<(u64, B256)>) -> Result<u64> {
         let keep = ancestor.map_or(-1, |(n, _)| num(n));
         let mut tx = self.pool.begin().await?;
         let events = sqlx::query("DELETE FROM events WHERE block_number > $1")

@@ -26,13 +26,13 @@ use crate::{
 
 /// A decoded marketplace event and where it happened.
 #[derive(Clone, Debug)]
-pub(crate) struct Decoded {
+pub struct Decoded {
     /// Block, transaction and log position.
-    pub(crate) meta: Meta,
+    pub meta: Meta,
     /// The event.
-    pub(crate) event: Ev,
+    pub event: Ev,
     /// Its fields as JSON (for the raw `events` table).
-    pub(crate) data: serde_json::Value,
+    pub data: serde_json::Value,
 }
 
 /// A change the live stream announces after the batch that caused it is committed.
@@ -71,12 +71,12 @@ pub enum Update {
 }
 
 /// Lowercase `0x`-hex of an address.
-pub(crate) fn addr(a: Address) -> String {
+pub fn addr(a: Address) -> String {
     format!("{a:#x}")
 }
 
 /// Lowercase `0x`-hex of a 32-byte hash.
-pub(crate) fn hex32(h: B256) -> String {
+pub fn hex32(h: B256) -> String {
     format!("{h:#x}")
 }
 
@@ -93,7 +93,7 @@ fn dec(v: impl Into<U256>) -> String {
 }
 
 /// Decode one contract log. Returns `None` for a log that is not a marketplace event.
-pub(crate) fn decode(topics: &[B256], data: &[u8], meta: Meta) -> Option<Decoded> {
+pub fn decode(topics: &[B256], data: &[u8], meta: Meta) -> Option<Decoded> {
     let event = Ev::decode_raw_log(topics, data).ok()?;
     let (kind, data) = match &event {
         Ev::OperatorRegistered(e) => ("OperatorRegistered", serde_json::to_value(e)),
@@ -178,7 +178,7 @@ impl Touched {
 }
 
 /// One batch's view of every state table.
-pub(crate) struct Working {
+pub struct Working {
     operators: Table<Operator>,
     models: Table<Model>,
     keys: Table<EvalKey>,
@@ -192,7 +192,7 @@ fn vec_of(set: HashSet<Vec<Val>>) -> Vec<Vec<Val>> {
 
 impl Working {
     /// Load the current rows every event of the batch touches.
-    pub(crate) async fn load(
+    pub async fn load(
         conn: &mut AnyConnection,
         events: &[Decoded],
         max_params: usize,
@@ -208,7 +208,7 @@ impl Working {
     }
 
     /// Write every new version. Returns the number of rows inserted.
-    pub(crate) async fn write(self, conn: &mut AnyConnection, max_params: usize) -> Result<usize> {
+    pub async fn write(self, conn: &mut AnyConnection, max_params: usize) -> Result<usize> {
         Ok(self.operators.write(conn, max_params).await?
             + self.models.write(conn, max_params).await?
             + self.keys.write(conn, max_params).await?
@@ -229,7 +229,7 @@ impl Working {
     }
 
     /// Apply one event. Returns what the live stream should announce, if anything.
-    pub(crate) fn apply(&mut self, d: &Decoded) -> Result<Option<Update>> {
+    pub fn apply(&mut self, d: &Decoded) -> Result<Option<Update>> {
         let meta = d.meta.clone();
         let block_number = meta.block_number;
         let missing = |what: &str| {
@@ -469,7 +469,7 @@ fn model_update(m: &Model, block_number: i64) -> Update {
 }
 
 /// Parse a stored decimal amount (0 if the column was corrupted by hand).
-pub(crate) fn parse_amount(s: &str) -> U256 {
+pub fn parse_amount(s: &str) -> U256 {
     s.parse().unwrap_or_default()
 }
 

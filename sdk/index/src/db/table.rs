@@ -13,25 +13,25 @@ use crate::{Error, Result};
 
 /// Where a version came from: the event that produced it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Meta {
+pub struct Meta {
     /// Event kind, e.g. `JobCompleted`.
-    pub(crate) event: &'static str,
+    pub event: &'static str,
     /// Block number of the event.
-    pub(crate) block_number: i64,
+    pub block_number: i64,
     /// Block timestamp (seconds).
-    pub(crate) block_time: i64,
+    pub block_time: i64,
     /// Transaction hash.
-    pub(crate) tx_hash: String,
+    pub tx_hash: String,
     /// Log index in the block.
-    pub(crate) log_index: i64,
+    pub log_index: i64,
 }
 
 /// Metadata columns every state table has after its entity columns.
-pub(crate) const META_COLUMNS: [&str; 6] =
+pub const META_COLUMNS: [&str; 6] =
     ["event", "block_number", "block_time", "tx_hash", "log_index", "superseded_at"];
 
 /// An entity kept in a temporal table.
-pub(crate) trait Entity: Clone + Send + Sync + Sized + 'static {
+pub trait Entity: Clone + Send + Sync + Sized + 'static {
     /// Table name.
     const TABLE: &'static str;
     /// Key columns (a prefix of [`Entity::COLUMNS`]).
@@ -47,7 +47,7 @@ pub(crate) trait Entity: Clone + Send + Sync + Sized + 'static {
 }
 
 /// One batch's view of a state table: current rows loaded from the database plus new versions.
-pub(crate) struct Table<T: Entity> {
+pub struct Table<T: Entity> {
     /// Current rows in the database before this batch, by key: (vid, entity).
     base: HashMap<Vec<Val>, (i64, T)>,
     /// New versions, by key, in event order.
@@ -64,7 +64,7 @@ impl<T: Entity> Default for Table<T> {
 
 impl<T: Entity> Table<T> {
     /// Load the current rows of the given keys.
-    pub(crate) async fn load(
+    pub async fn load(
         conn: &mut AnyConnection,
         keys: &[Vec<Val>],
         max_params: usize,
@@ -93,7 +93,7 @@ impl<T: Entity> Table<T> {
     }
 
     /// The latest version of an entity: this batch's last, else the database's current row.
-    pub(crate) fn get(&self, key: &[Val]) -> Option<&T> {
+    pub fn get(&self, key: &[Val]) -> Option<&T> {
         self.new
             .get(key)
             .and_then(|v| v.last().map(|(e, _)| e))
@@ -101,7 +101,7 @@ impl<T: Entity> Table<T> {
     }
 
     /// Record a new version of an entity.
-    pub(crate) fn put(&mut self, entity: T, meta: Meta) {
+    pub fn put(&mut self, entity: T, meta: Meta) {
         let key = entity.key();
         let versions = self.new.entry(key.clone()).or_default();
         if versions.is_empty() {
@@ -111,7 +111,7 @@ impl<T: Entity> Table<T> {
     }
 
     /// Write the batch's versions: supersede the database's current rows, insert the new ones.
-    pub(crate) async fn write(self, conn: &mut AnyConnection, max_params: usize) -> Result<usize> {
+    pub async fn write(self, conn: &mut AnyConnection, max_params: usize) -> Result<usize> {
         // Supersede the previous current rows, grouped by the block of their first new version.
         let mut by_block: HashMap<i64, Vec<i64>> = HashMap::new();
         for key in &self.order {
@@ -162,11 +162,7 @@ impl<T: Entity> Table<T> {
 }
 
 /// Undo every version written above `block` in one table (inside the caller's transaction).
-pub(crate) async fn rollback_table(
-    conn: &mut AnyConnection,
-    table: &str,
-    block: i64,
-) -> Result<u64> {
+pub async fn rollback_table(conn: &mut AnyConnection, table: &str, block: i64) -> Result<u64> {
     let deleted = sqlx::query(&format!("DELETE FROM {table} WHERE block_number > $1"))
         .bind(block)
         .execute(&mut *conn)
@@ -180,25 +176,25 @@ pub(crate) async fn rollback_table(
 }
 
 /// Read a text column.
-pub(crate) fn text(row: &AnyRow, table: &'static str, col: &str) -> Result<String> {
+pub fn text(row: &AnyRow, table: &'static str, col: &str) -> Result<String> {
     row.try_get::<String, _>(col)
         .map_err(|e| Error::CorruptRow { table, detail: format!("{col}: {e}") })
 }
 
 /// Read a nullable text column.
-pub(crate) fn opt_text(row: &AnyRow, table: &'static str, col: &str) -> Result<Option<String>> {
+pub fn opt_text(row: &AnyRow, table: &'static str, col: &str) -> Result<Option<String>> {
     row.try_get::<Option<String>, _>(col)
         .map_err(|e| Error::CorruptRow { table, detail: format!("{col}: {e}") })
 }
 
 /// Read an integer column.
-pub(crate) fn int(row: &AnyRow, table: &'static str, col: &str) -> Result<i64> {
+pub fn int(row: &AnyRow, table: &'static str, col: &str) -> Result<i64> {
     row.try_get::<i64, _>(col)
         .map_err(|e| Error::CorruptRow { table, detail: format!("{col}: {e}") })
 }
 
 /// Read a nullable integer column.
-pub(crate) fn opt_int(row: &AnyRow, table: &'static str, col: &str) -> Result<Option<i64>> {
+pub fn opt_int(row: &AnyRow, table: &'static str, col: &str) -> Result<Option<i64>> {
     row.try_get::<Option<i64>, _>(col)
         .map_err(|e| Error::CorruptRow { table, detail: format!("{col}: {e}") })
 }

@@ -9,7 +9,7 @@ use sqlx::{Any, any::AnyArguments, query::Query};
 /// A column value, in the few types both backends share through `sqlx::Any`. Nulls carry their
 /// type so that Postgres accepts them in typed columns.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Val {
+pub enum Val {
     /// A 64-bit integer.
     Int(i64),
     /// Text (addresses, hashes, decimal amounts, statuses).
@@ -48,35 +48,32 @@ impl From<Option<String>> for Val {
 
 /// SQL text plus its bound values.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Sql {
+pub struct Sql {
     text: String,
     args: Vec<Val>,
 }
 
 impl Sql {
     /// Start from a fragment of SQL.
-    pub(crate) fn new(text: impl Into<String>) -> Self {
+    pub fn new(text: impl Into<String>) -> Self {
         Self { text: text.into(), args: Vec::new() }
     }
 
     /// Append SQL text.
-    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+    pub fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
         self
     }
 
     /// Append a placeholder bound to `v`.
-    pub(crate) fn bind(&mut self, v: impl Into<Val>) -> &mut Self {
+    pub fn bind(&mut self, v: impl Into<Val>) -> &mut Self {
         self.args.push(v.into());
         let _ = write!(self.text, "${}", self.args.len());
         self
     }
 
     /// Append comma-separated placeholders for `vals`.
-    pub(crate) fn bind_list<V: Into<Val>>(
-        &mut self,
-        vals: impl IntoIterator<Item = V>,
-    ) -> &mut Self {
+    pub fn bind_list<V: Into<Val>>(&mut self, vals: impl IntoIterator<Item = V>) -> &mut Self {
         for (i, v) in vals.into_iter().enumerate() {
             if i > 0 {
                 self.text.push_str(", ");
@@ -88,12 +85,12 @@ impl Sql {
 
     /// The SQL text.
     #[cfg(test)]
-    pub(crate) fn text(&self) -> &str {
+    pub fn text(&self) -> &str {
         &self.text
     }
 
     /// A query ready to run.
-    pub(crate) fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
+    pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         let mut q = sqlx::query(&self.text);
         for a in &self.args {
             q = match a {

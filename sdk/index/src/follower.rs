@@ -26,6 +26,13 @@ use crate::{
 
 const TARGET: &str = "modelmart::indexer::follower";
 
+/// Default pause between polls once caught up, in milliseconds.
+pub const DEFAULT_POLL_MS: u64 = 250;
+/// Default largest `eth_getLogs` block range.
+pub const DEFAULT_MAX_RANGE: u64 = 2_000;
+/// Default number of blocks of hashes kept for reorg detection.
+pub const DEFAULT_REORG_WINDOW: u64 = 1_024;
+
 /// How the follower reads the chain.
 #[derive(Clone, Debug)]
 pub struct FollowerConfig {
@@ -51,9 +58,9 @@ impl Default for FollowerConfig {
             contract: Address::ZERO,
             start_block: 0,
             confirmations: 0,
-            poll_interval: Duration::from_millis(250),
-            max_range: 2_000,
-            reorg_window: 1_024,
+            poll_interval: Duration::from_millis(DEFAULT_POLL_MS),
+            max_range: DEFAULT_MAX_RANGE,
+            reorg_window: DEFAULT_REORG_WINDOW,
             max_backoff: Duration::from_secs(30),
         }
     }
@@ -192,7 +199,7 @@ impl Follower {
     }
 
     /// One unit of work. Returns whether there is more to do right away.
-    pub(crate) async fn step(&mut self) -> Result<bool> {
+    pub async fn step(&mut self) -> Result<bool> {
         let chain_id = match self.chain_id {
             Some(c) => c,
             None => {

@@ -60,7 +60,7 @@ impl Db {
     }
 
     /// Stored block hashes at or below `at`, newest first.
-    pub(crate) async fn stored_blocks(&self, at: u64, limit: i64) -> Result<Vec<(u64, B256)>> {
+    pub async fn stored_blocks(&self, at: u64, limit: i64) -> Result<Vec<(u64, B256)>> {
         let rows = sqlx::query(
             "SELECT number, hash FROM blocks WHERE number <= $1 ORDER BY number DESC LIMIT $2",
         )
@@ -85,7 +85,7 @@ impl Db {
 
     /// Current rows of an entity table whose columns equal the `filters`, keyset-paginated on the
     /// unique integer column `page_col` (an entity column or `vid`).
-    pub(crate) async fn current<T: Entity>(
+    pub async fn current<T: Entity>(
         &self,
         filters: &[(&str, Val)],
         page_col: &str,
@@ -136,7 +136,7 @@ pub struct Change {
 impl Db {
     /// One entity now and every version it went through, oldest first, in one query (`T` has a
     /// `status` column).
-    pub(crate) async fn versions<T: Entity>(
+    pub async fn versions<T: Entity>(
         &self,
         key_col: &str,
         key: i64,
@@ -146,7 +146,7 @@ impl Db {
 
     /// [`Db::versions`] of several entities in one query, by key (absent keys are missing from
     /// the map). Repeated keys are allowed (callers pad batches to a few statement shapes).
-    pub(crate) async fn versions_of<T: Entity>(
+    pub async fn versions_of<T: Entity>(
         &self,
         key_col: &str,
         keys: &[i64],
@@ -178,7 +178,7 @@ impl Db {
     }
 
     /// Every current row of an entity table whose columns equal the `filters` (small tables).
-    pub(crate) async fn all_current<T: Entity>(&self, filters: &[(&str, Val)]) -> Result<Vec<T>> {
+    pub async fn all_current<T: Entity>(&self, filters: &[(&str, Val)]) -> Result<Vec<T>> {
         let mut q = Sql::new(format!(
             "SELECT {} FROM {} WHERE superseded_at IS NULL",
             T::COLUMNS.join(", "),
@@ -194,7 +194,7 @@ impl Db {
 
 impl Db {
     /// Hashes of the verified model cards stored.
-    pub(crate) async fn card_hashes(&self) -> Result<std::collections::HashSet<String>> {
+    pub async fn card_hashes(&self) -> Result<std::collections::HashSet<String>> {
         Ok(sqlx::query_scalar::<_, String>("SELECT card_hash FROM cards")
             .fetch_all(&self.pool)
             .await?
@@ -203,9 +203,7 @@ impl Db {
     }
 
     /// Every verified card, by hash.
-    pub(crate) async fn cards(
-        &self,
-    ) -> Result<std::collections::HashMap<String, serde_json::Value>> {
+    pub async fn cards(&self) -> Result<std::collections::HashMap<String, serde_json::Value>> {
         let rows = sqlx::query("SELECT card_hash, body FROM cards").fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
@@ -218,7 +216,7 @@ impl Db {
     }
 
     /// One verified card.
-    pub(crate) async fn card(&self, card_hash: &str) -> Result<Option<serde_json::Value>> {
+    pub async fn card(&self, card_hash: &str) -> Result<Option<serde_json::Value>> {
         let body = sqlx::query_scalar::<_, String>("SELECT body FROM cards WHERE card_hash = $1")
             .bind(card_hash)
             .fetch_optional(&self.pool)

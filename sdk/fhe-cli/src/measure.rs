@@ -8,7 +8,7 @@ use eyre::{Context, bail};
 use modelmart_fhe::model::Task;
 use modelmart_fhe::{
     ClientKey, CompileOptions, CompiledModel, Dataset, EncryptedInput, EncryptedResult, Evaluator,
-    Output, ServerKey, cost::CostModel, onnx::import_onnx, params::ParamSetId,
+    OutputMode, ServerKey, cost::CostModel, onnx::import_onnx, params::ParamSetId,
 };
 use serde_json::json;
 
@@ -55,12 +55,12 @@ pub(crate) enum OutputArg {
     Label,
 }
 
-impl From<OutputArg> for Output {
+impl From<OutputArg> for OutputMode {
     fn from(o: OutputArg) -> Self {
         match o {
-            OutputArg::Scores => Output::Scores,
-            OutputArg::Rounded => Output::Rounded,
-            OutputArg::Label => Output::Label,
+            OutputArg::Scores => OutputMode::Scores,
+            OutputArg::Rounded => OutputMode::RoundedScores,
+            OutputArg::Label => OutputMode::LabelOnly,
         }
     }
 }
@@ -85,7 +85,7 @@ pub(crate) struct RunArgs {
 }
 
 pub(crate) fn bench(args: &BenchArgs) -> eyre::Result<()> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fhe/fixtures");
     for (name, data) in TABLE {
         if !args.only.is_empty() && !args.only.iter().any(|o| o == name) {
             continue;
@@ -113,7 +113,7 @@ pub(crate) fn run(args: &RunArgs) -> eyre::Result<()> {
         &args.test,
         args.samples,
         args.agreement_rows,
-        Output::Scores,
+        OutputMode::Scores,
     )?;
     println!("{line}");
     Ok(())
@@ -131,7 +131,7 @@ fn measure(
     test: &std::path::Path,
     samples: usize,
     agreement_rows: usize,
-    output: Output,
+    output: OutputMode,
 ) -> eyre::Result<serde_json::Value> {
     let bytes = std::fs::read(onnx).wrap_err_with(|| format!("reading {}", onnx.display()))?;
     let mut model = import_onnx(&bytes)?;
@@ -249,7 +249,7 @@ fn measure(
     };
     Ok(json!({
         "model": name,
-        "output": format!("{:?}", compiled.encoding.output()).to_lowercase(),
+        "output": compiled.encoding.output().name(),
         "washed_bits_per_row": compiled.n_outputs() * compiled.encoding.washed_bits(),
         "task": if classification { "classification" } else { "regression" },
         "features": model.n_features(),

@@ -1,0 +1,280 @@
+//! One fake environment, one test per branch of [`decide`].
+
+use std::{
+    collections::HashMap,
+    sync::{Mutex, PoisonError},
+};
+
+use super::*;
+use crate::queue::NewJob;
+
+const OPERATOR: &str = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8";
+const INPUT: &str = "11";
+const KEY: &str = "22";
+const NOW: i64 = 1_000;
+
+/// What a fake evaluation returns.
+type Eval = fn() -> std::result::Result<Vec<u8>, EvalFailure>;
+
+/// The world as a test sets it up.
+struct Fake {
+    chain: ChainJob,
+    listing: Option<Listing>,
+    blobs: HashMap<String, Result<Option<Bytes>, ()>>,
+    refusal: Option<u16>,
+    expected_s: i64,
+    bad_key: bool,
+    eval: Eval,
+    stored: Mutex<Vec<Vec<u8>>>,
+}
+
+fn listing() -> Listing {
+    Listing {
+        model_id: 4,
+        seller: "0xseller".into(),
+        operator: OPERATOR.to_uppercase().replace("0X", "0x"),
+        token: "0x0000000000000000000000000000000000000000".into(),
+        price_per_row: "1".into(),
+        operator_fee_per_row: "1".into(),
+        card_hash: "0xcard".into(),
+        sealed_model_hash: "0xsealed".into(),
+        param_set: 1,
+        max_rows: 8,
+        job_deadline: 600,
+        output_mode: 0,
+        status: "active".into(),
+        decline_reason: None,
+        listed_at: 0,
+    }
+}
+
+impl Fake {
+    fn new() -> Self {
+        let blobs = [(INPUT, Ok(Some(Bytes::from_static(b"in")))), (KEY, Ok(Some(Bytes::new())))];
+        Self {
+            chain: ChainJob { status: JobStatus::Requested, model_id: 4, rows: 2, deadline: 1_600 },
+            listing: Some(listing()),
+            blobs: blobs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            refusal: None,
+            expected_s: 3,
+            bad_key: false,
+            eval: || Ok(b"result".to_vec()),
+            stored: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+fn claimed() -> Claimed {
+    Claimed {
+        job: NewJob {
+            job_id: 9,
+            model_id: 4,
+            input_hash: INPUT.into(),
+            key_hash: KEY.into(),
+            rows: 2,
+            deadline: 1_600,
+        },
+        attempts: 1,
+        result_hash: None,
+    }
+}
+
+impl JobEnv for Fake {
+    type Model = ();
+    type Key = ();
+    fn now(&self) -> i64 {
+        NOW
+    }
+    fn post_margin_s(&self) -> i64 {
+        15
+    }
+    fn operator(&self) -> String {
+        OPERATOR.into()
+    }
+    async fn chain_job(&self, _: JobId) -> Result<ChainJob> {
+        Ok(self.chain)
+    }
+    async fn listing(&self, _: ModelId) -> Result<Option<Listing>> {
+        Ok(self.listing.clone())
+    }
+    async fn has_blob(&self, hash: &str) -> Result<bool> {
+        Ok(matches!(self.blobs.get(hash), Some(Ok(Some(_)))))
+    }
+    async fn blob(&self, hash: &str) -> Result<Option<Bytes>, BlobError> {
+        match self.blobs.get(hash) {
+            None => Ok(None),
+            Some(Ok(b)) => Ok(b.clone()),
+            Some(Err(())) => {
+                Err(BlobError::HashMismatch { expected: hash.into(), actual: "ff".into() })
+            }
+        }
+    }
+    async fn open_model(&self, _: &Listing) -> Result<std::result::Result<(), Refusal>> {
+        Ok(match self.refusal {
+            None => Ok(()),
+            Some(reason) => Err(Refusal { reason, detail: "sealed model gone".into() }),
+        })
+    }
+    fn expected_seconds(&self, _: &(), _: usize) -> i64 {
+        self.expected_s
+    }
+    fn cached_key(&self, _: &str) -> Option<()> {
+        None
+    }
+    async fn expand_key(&self, _: &str, _: Bytes) -> Result<std::result::Result<(), FheError>> {
+        Ok(if self.bad_key {
+            Err(FheError::NonConformant { what: "evaluation key", why: "parameter set 2".into() })
+        } else {
+            Ok(())
+        })
+    }
+    async fn evaluate(
+        &self,
+        _: (),
+        _: (),
+        _: Bytes,
+        _: usize,
+        _: usize,
+    ) -> Result<std::result::Result<Vec<u8>, EvalFailure>> {
+        Ok((self.eval)())
+    }
+    async fn store_result(&self, bytes: Vec<u8>) -> Result<String> {
+        self.stored.lock().unwrap_or_else(PoisonError::into_inner).push(bytes);
+        Ok("beef".into())
+    }
+}
+
+fn run(env: &Fake, c: &Claimed) -> Result<Decision> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| Error::Task(e.to_string()))?;
+    rt.block_on(decide(env, c))
+}
+
+fn reason(d: &Result<Decision>) -> Option<u16> {
+    match d {
+        Ok(Decision::Reject(r, _)) => Some(*r),
+        _ => None,
+    }
+}
+
+#[test]
+fn success_stores_and_submits_the_result() {
+    let env = Fake::new();
+    let d = run(&env, &claimed());
+    assert!(matches!(&d, Ok(Decision::Submit(h)) if h == "beef"), "{d:?}");
+    assert_eq!(*env.stored.lock().unwrap_or_else(PoisonError::into_inner), [b"result".to_vec()]);
+}
+
+#[test]
+fn missing_input_and_key_blobs_are_rejected() {
+    let mut env = Fake::new();
+    env.blobs.remove(INPUT);
+    assert_eq!(reason(&run(&env, &claimed())), Some(reasons::INPUT_MISSING));
+    let mut env = Fake::new();
+    env.blobs.remove(KEY);
+    assert_eq!(reason(&run(&env, &claimed())), Some(reasons::KEY_MISSING));
+}
+
+#[test]
+fn a_blob_that_does_not_hash_to_its_address_is_rejected() {
+    let mut env = Fake::new();
+    env.blobs.insert(INPUT.into(), Err(()));
+    assert_eq!(reason(&run(&env, &claimed())), Some(reasons::HASH_MISMATCH));
+}
+
+#[test]
+fn malformed_input_wrong_parameters_and_too_many_rows_are_rejected() {
+    let cases: [(Eval, u16); 4] = [
+        (
+            || Err(EvalFailure::Fhe(FheError::Serialization("not a ciphertext".into()))),
+            reasons::MALFORMED,
+        ),
+        (
+            || {
+                Err(EvalFailure::Fhe(FheError::NonConformant {
+                    what: "input",
+                    why: "set 2".into(),
+                }))
+            },
+            reasons::NON_CONFORMANT,
+        ),
+        (
+            || Err(EvalFailure::Fhe(FheError::TooManyRows { rows: 9, max: 8 })),
+            reasons::TOO_MANY_ROWS,
+        ),
+        (|| Err(EvalFailure::RowCount { uploaded: 3 }), reasons::ROW_COUNT),
+    ];
+    for (eval, want) in cases {
+        let env = Fake { eval, ..Fake::new() };
+        assert_eq!(reason(&run(&env, &claimed())), Some(want));
+        assert!(env.stored.lock().unwrap_or_else(PoisonError::into_inner).is_empty());
+    }
+    let env = Fake { bad_key: true, ..Fake::new() };
+    assert_eq!(
+        reason(&run(&env, &claimed())),
+        Some(reasons::NON_CONFORMANT),
+        "a key for other parameters"
+    );
+}
+
+#[test]
+fn a_job_that_cannot_finish_before_its_deadline_is_rejected_at_once() {
+    // 1000 now + 590 expected + 15 margin > 1600
+    let env = Fake { expected_s: 590, ..Fake::new() };
+    assert_eq!(reason(&run(&env, &claimed())), Some(reasons::DEADLINE));
+    let env = Fake { expected_s: 585, ..Fake::new() };
+    assert!(matches!(run(&env, &claimed()), Ok(Decision::Submit(_))), "exactly in time");
+}
+
+#[test]
+fn an_unservable_model_is_rejected() {
+    let env = Fake { refusal: Some(reasons::CANNOT_OPEN), ..Fake::new() };
+    assert_eq!(reason(&run(&env, &claimed())), Some(reasons::MODEL_UNAVAILABLE));
+}
+
+#[test]
+fn settled_jobs_and_other_operators_jobs_are_left_alone() {
+    for status in [JobStatus::Rejected, JobStatus::Expired, JobStatus::Completed, JobStatus::None] {
+        let mut env = Fake::new();
+        env.chain.status = status;
+        assert!(matches!(run(&env, &claimed()), Ok(Decision::Settled(_))), "{status}");
+    }
+    let mut env = Fake::new();
+    env.listing = Some(Listing {
+        operator: "0x0000000000000000000000000000000000000001".into(),
+        ..listing()
+    });
+    assert!(matches!(run(&env, &claimed()), Ok(Decision::Settled(_))));
+}
+
+#[test]
+fn a_recorded_result_is_posted_again_not_recomputed() {
+    let mut c = claimed();
+    c.result_hash = Some(INPUT.into()); // stands for a stored result blob
+    let mut env = Fake { eval: || panic!("evaluated again"), ..Fake::new() };
+    assert!(matches!(run(&env, &c), Ok(Decision::Submit(h)) if h == INPUT));
+    env.chain.status = JobStatus::Completed;
+    assert!(matches!(run(&env, &c), Ok(Decision::Submit(h)) if h == INPUT), "posted, not recorded");
+}
+
+#[test]
+fn a_queued_request_the_chain_does_not_hold_is_retried_not_answered() {
+    for change in [
+        |j: &mut ChainJob| j.rows = 3,
+        |j: &mut ChainJob| j.deadline += 12,
+        |j: &mut ChainJob| j.model_id = 5,
+    ] {
+        let mut env = Fake { eval: || panic!("evaluated another request"), ..Fake::new() };
+        change(&mut env.chain);
+        assert!(matches!(run(&env, &claimed()), Err(Error::NotReady(_))));
+    }
+    let env = Fake { listing: None, ..Fake::new() };
+    assert!(matches!(run(&env, &claimed()), Err(Error::NotReady(_))), "listing not indexed yet");
+    let mut c = claimed();
+    c.job.job_id = -1;
+    assert!(
+        matches!(run(&Fake::new(), &c), Err(Error::Protocol(_))),
+        "an id out of range is an error"
+    );
+}

@@ -1,0 +1,179 @@
+//! A worker: claims a job, decides its answer ([`decide`]: a result, or a rejection with a
+//! reason), and settles it on chain exactly once. Evaluation runs on blocking threads (rayon
+//! inside), never on the async runtime.
+
+mod decide;
+mod env;
+
+use std::{sync::Arc, time::Instant};
+
+use alloy::primitives::B256;
+use modelmart_primitives::{BlobHash, JobId, JobStatus};
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use super::Pipeline;
+use crate::{
+    Result,
+    queue::{Claimed, Outcome},
+};
+use decide::{Decision, decide};
+
+const TARGET: &str = "modelmart::coprocessor::exec";
+/// Seconds before its deadline below which a job is not even claimed (no time to reject it).
+const MIN_TO_REJECT_S: i64 = 2;
+
+/// One worker of the pool.
+#[derive(Debug)]
+pub struct Worker {
+    p: Arc<Pipeline>,
+    name: String,
+}
+
+impl Worker {
+    /// Worker `name` (unique across processes sharing a queue).
+    pub fn new(p: Arc<Pipeline>, name: String) -> Self {
+        Self { p, name }
+    }
+
+    /// Claim and process jobs until `stop` turns true.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            let p = &self.p;
+            // any job with time left for a rejection is claimed: one that cannot finish is
+            // rejected (the buyer is refunded at once) rather than left to expire
+            let claimed = p.queue.claim(&self.name, p.now(), p.cfg.lease_s, MIN_TO_REJECT_S).await;
+            tracing::trace!(target: TARGET, worker = %self.name, now = p.now(), ?claimed, "claim");
+            match claimed {
+                Ok(Some(job)) => self.process(job).await,
+                Ok(None) => {
+                    tokio::select! {
+                        () = p.wake.notified() => {}
+                        () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(target: TARGET, error = %e, "queue unavailable");
+                    p.record(|h| h.last_error = Some(e.to_string()));
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    async fn process(&self, c: Claimed) {
+        let job_id = c.job.job_id;
+        let span = tracing::info_span!(target: TARGET, "job", job_id, attempt = c.attempts);
+        async {
+            let started = Instant::now();
+            let work = async {
+                let env = env::Env { p: &self.p, worker: &self.name, job_id };
+                match decide(&env, &c).await {
+                    Ok(d) => self.settle(&c, d).await,
+                    Err(e) => Err(e),
+                }
+            };
+            // the lease is renewed only while this future runs: dropped with it, never detached
+            let outcome = tokio::select! {
+                o = work => o,
+                never = self.heartbeat(job_id) => match never {},
+            };
+            let p = &self.p;
+            match outcome {
+                Ok(o) => {
+                    let label = match &o {
+                        Outcome::Completed { .. } => "completed",
+                        Outcome::Rejected { .. } => "rejected",
+                        Outcome::Abandoned { .. } => "abandoned",
+                    };
+                    metrics::counter!("modelmart_coprocessor_jobs_total", "outcome" => label).increment(1);
+                    metrics::histogram!("modelmart_coprocessor_job_seconds").record(started.elapsed().as_secs_f64());
+                    match &o {
+                        Outcome::Completed { .. } => p.record(|h| h.completed += 1),
+                        Outcome::Rejected { .. } => p.record(|h| h.rejected += 1),
+                        Outcome::Abandoned { .. } => {}
+                    }
+                    if let Err(e) = p.queue.finish(job_id, &self.name, &o, p.now()).await {
+                        tracing::error!(target: TARGET, error = %e, "could not record the outcome");
+                    }
+                    tracing::info!(target: TARGET, outcome = label, ms = started.elapsed().as_millis() as u64, "job done");
+                }
+                Err(e) => {
+                    tracing::warn!(target: TARGET, error = %e, "transient failure; job handed back");
+                    p.record(|h| h.last_error = Some(e.to_string()));
+                    let _ = p.queue.release(job_id, &self.name, &e.to_string(), p.now()).await;
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+
+    /// Renew the lease every third of it, forever.
+    async fn heartbeat(&self, job_id: i64) -> std::convert::Infallible {
+        let p = &self.p;
+        let every = std::time::Duration::from_secs((p.cfg.lease_s / 3).max(1) as u64);
+        loop {
+            tokio::time::sleep(every).await;
+            if !matches!(
+                p.queue.heartbeat(job_id, &self.name, p.now(), p.cfg.lease_s).await,
+                Ok(true)
+            ) {
+                tracing::warn!(target: TARGET, job_id, "lease lost");
+            }
+        }
+    }
+
+    /// Put the decision on chain. A failed transaction is retried until the chain shows the job
+    /// settled (by this or an earlier attempt) or its deadline passes.
+    async fn settle(&self, c: &Claimed, d: Decision) -> Result<Outcome> {
+        let p = &self.p;
+        let id = JobId::try_from(c.job.job_id)?;
+        let post = Instant::now();
+        loop {
+            let sent = match &d {
+                Decision::Settled(why) => return Ok(Outcome::Abandoned { why: why.clone() }),
+                Decision::Submit(hash) => {
+                    let hash: B256 = hash.parse::<BlobHash>()?.into();
+                    p.operator.submit_result(id, hash).await
+                }
+                Decision::Reject(reason, detail) => {
+                    tracing::warn!(target: TARGET, reason, detail = %detail, "rejecting");
+                    p.operator.reject(id, *reason).await
+                }
+            };
+            let err = match sent {
+                Ok(()) => {
+                    metrics::histogram!("modelmart_coprocessor_post_seconds")
+                        .record(post.elapsed().as_secs_f64());
+                    return Ok(outcome(&d));
+                }
+                Err(e) => e,
+            };
+            let status = p.operator.chain().job_status(id).await?;
+            match (status, &d) {
+                (JobStatus::Completed, Decision::Submit(_))
+                | (JobStatus::Rejected, Decision::Reject(..)) => {
+                    return Ok(outcome(&d));
+                }
+                (JobStatus::Requested, _) if p.now() < c.job.deadline => {
+                    tracing::warn!(target: TARGET, error = %err, "settlement failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                }
+                (s, _) => {
+                    return Ok(Outcome::Abandoned { why: format!("job is {s} on chain: {err}") });
+                }
+            }
+        }
+    }
+}
+
+fn outcome(d: &Decision) -> Outcome {
+    match d {
+        Decision::Submit(h) => Outcome::Completed { result_hash: h.clone() },
+        Decision::Reject(r, _) => Outcome::Rejected { reason: i64::from(*r) },
+        Decision::Settled(why) => Outcome::Abandoned { why: why.clone() },
+    }
+}
