@@ -18,19 +18,19 @@ use serde::{Deserialize, Serialize};
 use tfhe::core_crypto::prelude::*;
 
 /// GLWE polynomial size N.
-pub const POLYNOMIAL_SIZE: usize = 2048;
+pub(crate) const POLYNOMIAL_SIZE: usize = 2048;
 /// log2 of the bound of the GLWE (input) noise: TUniform(17) draws from `[-2^17, 2^17]`.
-pub const GLWE_NOISE_BOUND_LOG: u32 = 17;
+pub(crate) const GLWE_NOISE_BOUND_LOG: u32 = 17;
 /// Polynomial size of the 128-bit leveled domain.
-pub const WIDE_POLYNOMIAL_SIZE: usize = 4096;
+pub(crate) const WIDE_POLYNOMIAL_SIZE: usize = 4096;
 /// log2 of the bound of fresh noise in the 128-bit domain: TUniform(24).
-pub const WIDE_NOISE_BOUND_LOG: u32 = 24;
+pub(crate) const WIDE_NOISE_BOUND_LOG: u32 = 24;
 /// Sanitized results are within statistical distance `2^-SANITIZE_SD_LOG` of a distribution that
 /// depends only on the decrypted output.
-pub const SANITIZE_SD_LOG: u32 = 40;
+pub(crate) const SANITIZE_SD_LOG: u32 = 40;
 /// log2 of the standard deviation of one bootstrap's output noise assumed when sizing output
 /// encodings of bootstrapped models (the `sign_bootstrap_and_leaf_test` test measures it).
-pub const PBS_NOISE_STD_LOG: f64 = 49.5;
+pub(crate) const PBS_NOISE_STD_LOG: f64 = 49.5;
 /// Bootstraps per washed bit (`fhe::eval::wash`); one more re-randomization than this ends the
 /// wash. Here, below both the compiler (which counts them) and the evaluator (which runs them).
 pub const WASH_BOOTSTRAPS: usize = 4;
@@ -48,7 +48,7 @@ impl Default for ParamSetId {
 
 /// Concrete cryptographic parameters.
 #[derive(Clone, Copy, Debug)]
-pub struct Params {
+pub(crate) struct Params {
     /// Identifier.
     pub id: ParamSetId,
     /// Small LWE dimension (bootstrap input).
@@ -77,7 +77,7 @@ pub struct Params {
 
 impl Params {
     /// Look up a parameter set by id.
-    pub fn get(id: ParamSetId) -> crate::Result<Self> {
+    pub(crate) fn get(id: ParamSetId) -> crate::Result<Self> {
         match id.0 {
             1 => Ok(Self {
                 id,
@@ -98,17 +98,17 @@ impl Params {
     }
 
     /// Dimension of LWE ciphertexts under the GLWE key (k * N).
-    pub fn big_lwe_dimension(&self) -> LweDimension {
+    pub(crate) fn big_lwe_dimension(&self) -> LweDimension {
         LweDimension(self.glwe_dimension.0 * self.polynomial_size.0)
     }
 
     /// Dimension of LWE ciphertexts of the 128-bit domain (N).
-    pub fn wide_lwe_dimension(&self) -> LweDimension {
+    pub(crate) fn wide_lwe_dimension(&self) -> LweDimension {
         LweDimension(self.wide_polynomial_size.0)
     }
 
     /// The native 2^64 ciphertext modulus.
-    pub fn modulus(&self) -> CiphertextModulus<u64> {
+    pub(crate) fn modulus(&self) -> CiphertextModulus<u64> {
         CiphertextModulus::new_native()
     }
 }

@@ -72,7 +72,7 @@ pub struct InputSchema {
 
 impl InputSchema {
     /// Calibrate a uniform schema from data: per-feature min/max of the calibration rows.
-    pub fn calibrate(names: &[String], rows: &[Vec<f64>], bits: u8) -> Result<Self> {
+    pub(crate) fn calibrate(names: &[String], rows: &[Vec<f64>], bits: u8) -> Result<Self> {
         Self::calibrate_with(names, rows, bits, |_| Vec::new())
     }
 
@@ -126,7 +126,7 @@ impl InputSchema {
     }
 
     /// Quantize one row.
-    pub fn quantize(&self, row: &[f64]) -> Result<Vec<u64>> {
+    pub(crate) fn quantize(&self, row: &[f64]) -> Result<Vec<u64>> {
         self.check_len(row.len())?;
         if let Some(i) = row.iter().position(|v| !v.is_finite()) {
             return Err(Error::SchemaMismatch(format!(
@@ -138,7 +138,7 @@ impl InputSchema {
     }
 
     /// Refuse a row of `values` values unless it has one per feature.
-    pub fn check_len(&self, values: usize) -> Result<()> {
+    pub(crate) fn check_len(&self, values: usize) -> Result<()> {
         if values != self.features.len() {
             return Err(Error::SchemaMismatch(format!(
                 "{values} values for {} features",

@@ -32,7 +32,7 @@ impl QLinear {
     }
 
     /// Largest `sum_i |W_ki|` over outputs: the factor by which input noise grows.
-    pub fn l1_norm(&self) -> u64 {
+    pub(crate) fn l1_norm(&self) -> u64 {
         self.weights.iter().map(|w| w.iter().map(|v| v.unsigned_abs()).sum()).max().unwrap_or(0)
     }
 }

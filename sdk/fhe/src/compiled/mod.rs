@@ -17,7 +17,7 @@ pub use public::{Decoded, PublicModel};
 pub(crate) use trees::TreeWindow;
 pub use trees::{Comparison, MAX_PATH, QLeaf, QTrees, TREE_INPUT_BITS, TREE_LOW_BITS};
 
-pub use window::label::MAX_CLASSES;
+pub(crate) use window::label::MAX_CLASSES;
 pub(crate) use window::label::{argmax_of, index_bits, label_of};
 pub use window::rounded::ROUNDED_BITS;
 pub(crate) use window::rounded::{decode_rounded, rounded_bit, rounded_of};
@@ -133,7 +133,7 @@ impl Encoding {
     }
 
     /// Encrypted values per feature: 2 when features are split into digits, else 1.
-    pub fn values_per_feature(&self) -> usize {
+    pub(crate) fn values_per_feature(&self) -> usize {
         if self.low_bits > 0 { 2 } else { 1 }
     }
 }
@@ -208,7 +208,7 @@ impl CompiledModel {
 
     /// Reference evaluation on one quantized row: the integer scores FHE must reproduce (for
     /// a label-only model, the class its decision value stands for).
-    pub fn eval_clear(&self, q: &[u64]) -> Result<Vec<i64>> {
+    pub(crate) fn eval_clear(&self, q: &[u64]) -> Result<Vec<i64>> {
         self.schema.check_len(q.len())?;
         let out = match &self.program {
             QProgram::Linear(l) => l.eval(q),
@@ -231,7 +231,7 @@ impl CompiledModel {
     }
 
     /// Per-output value the encrypted scores are offset by (decryption adds it back).
-    pub fn output_center(&self) -> Vec<i64> {
+    pub(crate) fn output_center(&self) -> Vec<i64> {
         if self.encoding.label {
             return vec![0];
         }
@@ -304,7 +304,7 @@ impl CompiledModel {
 
     /// Refuse a model this engine no longer evaluates: a linear model compiled for the 64-bit
     /// torus, from before results were sanitized (its results could not be).
-    pub fn check_domain(&self) -> Result<()> {
+    pub(crate) fn check_domain(&self) -> Result<()> {
         if matches!(self.program, QProgram::Linear(_))
             && !self.encoding.wide
             && self.encoding.washed_bits() == 0

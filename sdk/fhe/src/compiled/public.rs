@@ -82,7 +82,7 @@ impl PublicModel {
     }
 
     /// Dequantized scores.
-    pub fn dequantize(&self, acc: &[i64]) -> Vec<f64> {
+    pub(crate) fn dequantize(&self, acc: &[i64]) -> Vec<f64> {
         dequantize(acc, self.scale)
     }
 

@@ -96,7 +96,7 @@ impl QTrees {
     /// program of washed outputs (`window`) instead takes two per such pair, one per scale of
     /// the floor (its values' floors, bits and washes are counted by
     /// `CompiledModel::bootstraps_per_row`).
-    pub fn bootstraps(&self, low_bits: u8, window: bool) -> usize {
+    pub(crate) fn bootstraps(&self, low_bits: u8, window: bool) -> usize {
         let comparisons = if low_bits == 0 {
             self.comparisons.len()
         } else {

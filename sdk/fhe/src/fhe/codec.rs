@@ -174,7 +174,7 @@ impl EncryptedInput {
     }
 
     /// Parameter set.
-    pub fn param_set(&self) -> ParamSetId {
+    pub(crate) fn param_set(&self) -> ParamSetId {
         ParamSetId(self.param_set)
     }
 
@@ -220,13 +220,8 @@ impl EncryptedInput {
 }
 
 impl EncryptedResult {
-    /// Number of rows.
-    pub fn rows(&self) -> usize {
-        self.rows as usize
-    }
-
     /// Scores per row.
-    pub fn outputs(&self) -> usize {
+    pub(crate) fn outputs(&self) -> usize {
         self.outputs as usize
     }
 

@@ -19,7 +19,7 @@ impl ClientKey {
     }
 
     /// Encrypt already-quantized rows for `model`.
-    pub fn encrypt_quantized(
+    pub(crate) fn encrypt_quantized(
         &self,
         model: &PublicModel,
         rows: &[Vec<u64>],

@@ -234,24 +234,13 @@ impl ServerKey {
         let wash = key.wash.as_ref().map(|pk| WashKey::new(pk, &params));
         Ok(Self { params, bootstrap, public, wash })
     }
-
-    /// Approximate memory held by the expanded key, in bytes.
-    pub fn memory_bytes(&self) -> usize {
-        let boot = self
-            .bootstrap
-            .as_ref()
-            .map_or(0, |b| b.ksk.as_ref().len() * 8 + b.bsk.as_view().data().len() * 16);
-        boot + self.public.as_ref().map_or(0, SanitizeKey::memory_bytes)
-            + self.wash.as_ref().map_or(0, WashKey::memory_bytes)
-    }
-
     /// Whether the key can run bootstrapped models.
-    pub fn has_bootstrap_keys(&self) -> bool {
+    pub(crate) fn has_bootstrap_keys(&self) -> bool {
         self.bootstrap.is_some()
     }
 
     /// Whether the key can wash label-only results.
-    pub fn has_wash_key(&self) -> bool {
+    pub(crate) fn has_wash_key(&self) -> bool {
         self.wash.is_some()
     }
 
@@ -275,10 +264,5 @@ impl WashKey {
             pk: seeded.clone().decompress_into_lwe_compact_public_key(),
             noise: params.glwe_noise,
         }
-    }
-
-    /// Bytes held.
-    pub(crate) fn memory_bytes(&self) -> usize {
-        self.pk.as_ref().len() * 8
     }
 }

@@ -1,6 +1,6 @@
 //! TFHE keys, encrypted inputs/results, and evaluation.
 
-pub mod codec;
+pub(crate) mod codec;
 mod decrypt;
 mod encrypt;
 mod eval;

@@ -188,12 +188,6 @@ impl SanitizeKey {
         let limbs = f.limbs(&inv);
         Self { pk, limbs }
     }
-
-    /// Bytes held.
-    pub(crate) fn memory_bytes(&self) -> usize {
-        self.pk.as_ref().len() * 16 + self.limbs.iter().map(|l| l.len() * 16).sum::<usize>()
-    }
-
     /// Draw a fresh encryption of zero's randomness from `rng` (a CSPRNG seeded from the OS),
     /// with a flood uniform on `[-2^flood_log, 2^flood_log)` folded into the body term.
     pub(crate) fn draw(&self, flood_log: u32, rng: &mut impl RngCore) -> ZeroDraw {

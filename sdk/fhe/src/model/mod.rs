@@ -86,7 +86,7 @@ impl Model {
     }
 
     /// Check internal consistency (shapes, tree structure).
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         let n = self.n_features();
         if n == 0 {
             return Err(Error::InvalidModel("no input features".into()));
@@ -156,7 +156,7 @@ impl Model {
     }
 
     /// For single-score binary models, the score above which class 1 is predicted.
-    pub fn binary_threshold(&self) -> f64 {
+    pub(crate) fn binary_threshold(&self) -> f64 {
         match &self.program {
             Program::Trees(t) => t.binary_threshold(),
             _ => 0.0,
@@ -165,7 +165,7 @@ impl Model {
 }
 
 /// Index of the predicted class: argmax, or `score > threshold` for a single binary score.
-pub fn class_of(scores: &[f64], threshold: f64) -> usize {
+pub(crate) fn class_of(scores: &[f64], threshold: f64) -> usize {
     if scores.len() == 1 {
         return usize::from(scores[0] > threshold);
     }

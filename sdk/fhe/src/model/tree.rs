@@ -51,7 +51,7 @@ pub struct TreeEnsemble {
 
 impl Tree {
     /// The leaf reached by `x`.
-    pub fn leaf(&self, x: &[f64]) -> &[f64] {
+    pub(crate) fn leaf(&self, x: &[f64]) -> &[f64] {
         let mut i = 0;
         // a validated tree is acyclic and every index is in range; bound the walk anyway
         for _ in 0..=self.nodes.len() {
@@ -66,21 +66,6 @@ impl Tree {
         }
         &[]
     }
-
-    /// Depth (edges on the longest root-to-leaf path).
-    pub fn depth(&self) -> usize {
-        fn go(t: &Tree, i: usize, budget: usize) -> usize {
-            match &t.nodes[i] {
-                Node::Leaf { .. } => 0,
-                Node::Split { left, right, .. } if budget > 0 => {
-                    1 + go(t, *left, budget - 1).max(go(t, *right, budget - 1))
-                }
-                Node::Split { .. } => 0,
-            }
-        }
-        go(self, 0, self.nodes.len())
-    }
-
     fn validate(&self, n_features: usize, n_outputs: usize) -> Result<()> {
         if self.nodes.is_empty() {
             return Err(Error::InvalidModel("empty tree".into()));
@@ -125,7 +110,7 @@ impl Tree {
 
 impl TreeEnsemble {
     /// Summed leaf values plus base.
-    pub fn scores(&self, x: &[f64]) -> Vec<f64> {
+    pub(crate) fn scores(&self, x: &[f64]) -> Vec<f64> {
         let mut s = self.base.clone();
         for t in &self.trees {
             for (acc, v) in s.iter_mut().zip(t.leaf(x)) {

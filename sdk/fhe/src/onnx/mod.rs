@@ -20,7 +20,7 @@ use crate::model::{Mlp, Model, Program, Task};
 use crate::{Error, Result};
 
 /// Largest ONNX file accepted (the supported families are small).
-pub const MAX_ONNX_BYTES: usize = 64 << 20;
+pub(crate) const MAX_ONNX_BYTES: usize = 64 << 20;
 
 /// Import an ONNX model. Features are named `x0, x1, ...`; rename them with real names if known.
 pub fn import_onnx(bytes: &[u8]) -> Result<Model> {

@@ -64,7 +64,7 @@ pub struct QHidden {
 
 impl QHidden {
     /// This layer's pre-activations from those of the layer before and its table offsets.
-    pub fn eval(&self, z: &[i64], offset: &[i64]) -> Vec<i64> {
+    pub(crate) fn eval(&self, z: &[i64], offset: &[i64]) -> Vec<i64> {
         (0..self.bias.len())
             .map(|j| {
                 self.bias[j]
@@ -116,7 +116,7 @@ fn lookup(table: &[i64], offset: i64, z: i64) -> i64 {
 impl QMlp {
     /// What the table lookup of last-layer neuron `h` returns for score `k` given its
     /// pre-activation `z`.
-    pub fn lookup(&self, h: usize, k: usize, z: i64) -> i64 {
+    pub(crate) fn lookup(&self, h: usize, k: usize, z: i64) -> i64 {
         lookup(&self.tables[h][k], self.last_offset()[h], z)
     }
 
@@ -126,7 +126,7 @@ impl QMlp {
     }
 
     /// Neurons per hidden layer.
-    pub fn widths(&self) -> Vec<usize> {
+    pub(crate) fn widths(&self) -> Vec<usize> {
         std::iter::once(self.hidden.weights.len())
             .chain(self.deeper.iter().map(|l| l.bias.len()))
             .collect()
@@ -162,7 +162,7 @@ impl QMlp {
     /// next hidden layer), one per (last-layer neuron, output); a window layer instead takes
     /// two per (last-layer neuron, window value), as a deeper layer (its values' floors, bits
     /// and washes are counted by `CompiledModel::bootstraps_per_row`).
-    pub fn bootstraps(&self) -> usize {
+    pub(crate) fn bootstraps(&self) -> usize {
         let widths = self.widths();
         let floors = 3 * widths.iter().sum::<usize>();
         let inner: usize = widths.windows(2).map(|w| 2 * w[0] * w[1]).sum();

@@ -30,7 +30,7 @@ pub(in crate::compiled) fn strict_bias(b: f64) -> i64 {
 
 /// Most classes a label-only model may have: the winners' sums of `±2^58` terms must stay
 /// inside the half-torus, and an index bit's sum too.
-pub const MAX_CLASSES: usize = 16;
+pub(crate) const MAX_CLASSES: usize = 16;
 
 /// Bits of a class index among `classes` (one for a binary classifier).
 pub(crate) fn index_bits(classes: usize) -> usize {

@@ -11,7 +11,7 @@ use crate::{Error, Result};
 
 impl EvaluationKey {
     /// Parameter set.
-    pub fn param_set(&self) -> ParamSetId {
+    pub(crate) fn param_set(&self) -> ParamSetId {
         ParamSetId(self.param_set)
     }
 
@@ -36,12 +36,6 @@ impl EvaluationKey {
     pub fn has_public_key(&self) -> bool {
         self.public.is_some()
     }
-
-    /// Whether the key holds the public key label-only results are washed with.
-    pub fn has_wash_key(&self) -> bool {
-        self.wash.is_some()
-    }
-
     /// Check every dimension and the data lengths against `p`.
     pub(crate) fn check(&self, p: &Params) -> Result<()> {
         let bad = |why: String| Err(Error::nonconformant("evaluation key", why));
