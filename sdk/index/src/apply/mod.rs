@@ -1,4 +1,5 @@
-//! Decoding contract logs and applying them to the state tables.
+//! Decoding contract logs and applying them to the state tables, one file per event family:
+//! [`operators`], [`listings`] (models and keys), [`jobs`], [`balances`].
 //!
 //! [`decode`] turns a log into a [`Decoded`] event; [`Working`] holds one batch's view of every
 //! state table and applies events to it in order, synchronously, after the rows they touch have
@@ -14,6 +15,11 @@ use modelmart_bindings::ModelMarketEvents as Ev;
 use serde::Serialize;
 use sqlx::AnyConnection;
 use utoipa::ToSchema;
+
+mod balances;
+mod jobs;
+mod listings;
+mod operators;
 
 use crate::{
     Error, Result,
@@ -231,193 +237,29 @@ impl Working {
     /// Apply one event. Returns what the live stream should announce, if anything.
     pub fn apply(&mut self, d: &Decoded) -> Result<Option<Update>> {
         let meta = d.meta.clone();
-        let block_number = meta.block_number;
-        let missing = |what: &str| {
-            tracing::warn!(target: "modelmart::indexer::apply", event = meta.event, block = block_number,
-                "{what} unknown to the index (was the indexer started after it was created?); event skipped");
-            Ok(None)
-        };
         match &d.event {
-            Ev::OperatorRegistered(e) => {
-                let op = Operator {
-                    address: addr(e.operator),
-                    endpoint: e.endpoint.clone(),
-                    x25519_key: hex32(e.x25519Key),
-                    stake: dec(e.stake),
-                    status: "active".into(),
-                    unlock_at: None,
-                    slashed_total: "0".into(),
-                    registered_at: meta.block_time,
-                };
-                self.operators.put(op, meta);
+            Ev::OperatorRegistered(_)
+            | Ev::OperatorUpdated(_)
+            | Ev::StakeAdded(_)
+            | Ev::UnbondingStarted(_)
+            | Ev::UnbondingCancelled(_)
+            | Ev::OperatorExited(_)
+            | Ev::OperatorSlashed(_) => self.apply_operator(&d.event, meta),
+            Ev::ModelListed(_)
+            | Ev::ModelAccepted(_)
+            | Ev::ModelDeclined(_)
+            | Ev::ModelRepriced(_)
+            | Ev::ModelPaused(_)
+            | Ev::ModelDelisted(_)
+            | Ev::KeyRegistered(_)
+            | Ev::KeyRevoked(_) => self.apply_listing(&d.event, meta),
+            Ev::JobRequested(_) | Ev::JobCompleted(_) | Ev::JobRejected(_) | Ev::JobExpired(_) => {
+                self.apply_job(&d.event, meta)
             }
-            Ev::OperatorUpdated(e) => {
-                let Some(mut op) = self.operator(e.operator) else { return missing("operator") };
-                op.endpoint = e.endpoint.clone();
-                op.x25519_key = hex32(e.x25519Key);
-                self.operators.put(op, meta);
-            }
-            Ev::StakeAdded(e) => {
-                let Some(mut op) = self.operator(e.operator) else { return missing("operator") };
-                op.stake = dec(e.stake);
-                self.operators.put(op, meta);
-            }
-            Ev::UnbondingStarted(e) => {
-                let Some(mut op) = self.operator(e.operator) else { return missing("operator") };
-                op.status = "unbonding".into();
-                op.unlock_at = Some(time(e.unlockAt));
-                self.operators.put(op, meta);
-            }
-            Ev::UnbondingCancelled(e) => {
-                let Some(mut op) = self.operator(e.operator) else { return missing("operator") };
-                op.status = "active".into();
-                op.unlock_at = None;
-                self.operators.put(op, meta);
-            }
-            Ev::OperatorExited(e) => {
-                let Some(mut op) = self.operator(e.operator) else { return missing("operator") };
-                op.status = "exited".into();
-                op.unlock_at = None;
-                op.stake = "0".into();
-                self.operators.put(op, meta);
-            }
-            Ev::OperatorSlashed(e) => {
-                let Some(mut op) = self.operator(e.operator) else { return missing("operator") };
-                op.stake = dec(e.stake);
-                op.slashed_total = add(&op.slashed_total, e.amount);
-                self.operators.put(op, meta);
-            }
-            Ev::ModelListed(e) => {
-                let l = &e.listing;
-                let model = Model {
-                    model_id: id("model id", e.modelId)?,
-                    seller: addr(e.seller),
-                    operator: addr(e.operator),
-                    token: addr(l.token),
-                    price_per_row: dec(U256::from(l.pricePerRow)),
-                    operator_fee_per_row: dec(U256::from(l.operatorFeePerRow)),
-                    card_hash: hex32(l.cardHash),
-                    sealed_model_hash: hex32(l.sealedModelHash),
-                    param_set: l.paramSet.into(),
-                    max_rows: l.maxRows.into(),
-                    job_deadline: l.jobDeadline.into(),
-                    output_mode: l.outputMode.into(),
-                    status: "proposed".into(),
-                    decline_reason: None,
-                    listed_at: meta.block_time,
-                };
-                let update = model_update(&model, block_number);
-                self.models.put(model, meta);
-                return Ok(Some(update));
-            }
-            Ev::ModelAccepted(e) => {
-                return self.model_change(e.modelId, meta, |m| m.status = "active".into());
-            }
-            Ev::ModelDeclined(e) => {
-                let reason = i64::from(e.reason);
-                return self.model_change(e.modelId, meta, |m| {
-                    m.status = "declined".into();
-                    m.decline_reason = Some(reason);
-                });
-            }
-            Ev::ModelRepriced(e) => {
-                let price = dec(e.pricePerRow);
-                return self.model_change(e.modelId, meta, |m| m.price_per_row = price);
-            }
-            Ev::ModelPaused(e) => {
-                let status = if e.paused { "paused" } else { "active" };
-                return self.model_change(e.modelId, meta, |m| m.status = status.into());
-            }
-            Ev::ModelDelisted(e) => {
-                return self.model_change(e.modelId, meta, |m| m.status = "delisted".into());
-            }
-            Ev::KeyRegistered(e) => {
-                let key = EvalKey {
-                    key_hash: hex32(e.keyHash),
-                    owner: addr(e.owner),
-                    param_set: e.paramSet.into(),
-                    status: "active".into(),
-                    registered_at: meta.block_time,
-                };
-                self.keys.put(key, meta);
-            }
-            Ev::KeyRevoked(e) => {
-                let Some(mut key) = self.keys.get(&[Val::Text(hex32(e.keyHash))]).cloned() else {
-                    return missing("key");
-                };
-                key.status = "revoked".into();
-                self.keys.put(key, meta);
-            }
-            Ev::JobRequested(e) => {
-                let model_id = id("model id", e.modelId)?;
-                let Some(model) = self.model(model_id) else { return missing("model") };
-                let job = Job {
-                    job_id: id("job id", e.jobId)?,
-                    model_id,
-                    buyer: addr(e.buyer),
-                    seller: model.seller,
-                    operator: addr(e.operator),
-                    token: addr(e.token),
-                    input_hash: hex32(e.inputHash),
-                    key_hash: hex32(e.keyHash),
-                    rows: e.rows.into(),
-                    seller_amount: dec(e.sellerAmount),
-                    operator_amount: dec(e.operatorAmount),
-                    deadline: time(e.deadline),
-                    status: "requested".into(),
-                    result_hash: None,
-                    reason: None,
-                    seller_paid: None,
-                    operator_paid: None,
-                    protocol_fee: None,
-                    refund: None,
-                    slashed: None,
-                    requested_at: meta.block_time,
-                    settled_at: None,
-                };
-                return Ok(Some(self.put_job(job, meta)));
-            }
-            Ev::JobCompleted(e) => {
-                let Some(mut job) = self.job(id("job id", e.jobId)?) else { return missing("job") };
-                job.status = "completed".into();
-                job.result_hash = Some(hex32(e.resultHash));
-                job.seller_paid = Some(dec(e.sellerAmount));
-                job.operator_paid = Some(dec(e.operatorAmount));
-                job.protocol_fee = Some(dec(e.protocolFee));
-                job.settled_at = Some(meta.block_time);
-                return Ok(Some(self.put_job(job, meta)));
-            }
-            Ev::JobRejected(e) => {
-                let Some(mut job) = self.job(id("job id", e.jobId)?) else { return missing("job") };
-                job.status = "rejected".into();
-                job.reason = Some(e.reason.into());
-                job.refund = Some(dec(e.refund));
-                job.settled_at = Some(meta.block_time);
-                return Ok(Some(self.put_job(job, meta)));
-            }
-            Ev::JobExpired(e) => {
-                let Some(mut job) = self.job(id("job id", e.jobId)?) else { return missing("job") };
-                job.status = "expired".into();
-                job.refund = Some(dec(e.refund));
-                job.slashed = Some(dec(e.slashed));
-                job.settled_at = Some(meta.block_time);
-                return Ok(Some(self.put_job(job, meta)));
-            }
-            Ev::Credited(e) => {
-                let mut b = self.balance(e.account, e.token);
-                b.balance = add(&b.balance, e.amount);
-                b.credited_total = add(&b.credited_total, e.amount);
-                self.balances.put(b, meta);
-            }
-            Ev::Withdrawn(e) => {
-                let mut b = self.balance(e.account, e.token);
-                b.balance = sub(&b.balance, e.amount);
-                b.withdrawn_total = add(&b.withdrawn_total, e.amount);
-                self.balances.put(b, meta);
-            }
-            _ => {}
+            Ev::Credited(_) | Ev::Withdrawn(_) => self.apply_balance(&d.event, meta),
+            // owner settings and ownership carry no state the index keeps
+            _ => Ok(None),
         }
-        Ok(None)
     }
 
     fn model_change(
@@ -462,6 +304,14 @@ impl Working {
                 withdrawn_total: "0".into(),
             })
     }
+}
+
+/// An event about a row the index does not hold (the index started after the row was made):
+/// logged and skipped.
+fn missing(what: &str, meta: &Meta) -> Result<Option<Update>> {
+    tracing::warn!(target: "modelmart::indexer::apply", event = meta.event, block = meta.block_number,
+        "{what} unknown to the index (was the indexer started after it was created?); event skipped");
+    Ok(None)
 }
 
 fn model_update(m: &Model, block_number: i64) -> Update {

@@ -1,0 +1,78 @@
+//! Operators: registration, endpoint and key updates, stake, unbonding, exit, slashes.
+
+use modelmart_bindings::ModelMarketEvents as Ev;
+use modelmart_primitives::OperatorStatus;
+
+use super::{Update, Working, add, addr, dec, hex32, missing, time};
+use crate::{Result, db::table::Meta, state::Operator};
+
+impl Working {
+    /// Apply one operator event.
+    pub(super) fn apply_operator(&mut self, ev: &Ev, meta: Meta) -> Result<Option<Update>> {
+        match ev {
+            Ev::OperatorRegistered(e) => {
+                let op = Operator {
+                    address: addr(e.operator),
+                    endpoint: e.endpoint.clone(),
+                    x25519_key: hex32(e.x25519Key),
+                    stake: dec(e.stake),
+                    status: OperatorStatus::Active.to_string(),
+                    unlock_at: None,
+                    slashed_total: "0".into(),
+                    registered_at: meta.block_time,
+                };
+                self.operators.put(op, meta);
+            }
+            Ev::OperatorUpdated(e) => {
+                let Some(mut op) = self.operator(e.operator) else {
+                    return missing("operator", &meta);
+                };
+                op.endpoint = e.endpoint.clone();
+                op.x25519_key = hex32(e.x25519Key);
+                self.operators.put(op, meta);
+            }
+            Ev::StakeAdded(e) => {
+                let Some(mut op) = self.operator(e.operator) else {
+                    return missing("operator", &meta);
+                };
+                op.stake = dec(e.stake);
+                self.operators.put(op, meta);
+            }
+            Ev::UnbondingStarted(e) => {
+                let Some(mut op) = self.operator(e.operator) else {
+                    return missing("operator", &meta);
+                };
+                op.status = OperatorStatus::Unbonding.to_string();
+                op.unlock_at = Some(time(e.unlockAt));
+                self.operators.put(op, meta);
+            }
+            Ev::UnbondingCancelled(e) => {
+                let Some(mut op) = self.operator(e.operator) else {
+                    return missing("operator", &meta);
+                };
+                op.status = OperatorStatus::Active.to_string();
+                op.unlock_at = None;
+                self.operators.put(op, meta);
+            }
+            Ev::OperatorExited(e) => {
+                let Some(mut op) = self.operator(e.operator) else {
+                    return missing("operator", &meta);
+                };
+                op.status = OperatorStatus::Exited.to_string();
+                op.unlock_at = None;
+                op.stake = "0".into();
+                self.operators.put(op, meta);
+            }
+            Ev::OperatorSlashed(e) => {
+                let Some(mut op) = self.operator(e.operator) else {
+                    return missing("operator", &meta);
+                };
+                op.stake = dec(e.stake);
+                op.slashed_total = add(&op.slashed_total, e.amount);
+                self.operators.put(op, meta);
+            }
+            _ => {}
+        }
+        Ok(None)
+    }
+}
