@@ -3,7 +3,6 @@
 mod buyer;
 mod chain;
 mod coprocessor;
-mod demo;
 mod dev;
 mod model;
 mod operator;

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{
     chain::{ChainOpts, token},
-    demo,
+    dev::demo,
 };
 use crate::output::Output;
 

@@ -2,8 +2,15 @@
 //! regression (full scores) and a depth-5 decision tree (label only: a tree's full scores cannot
 //! be sanitized) on the breast-cancer data (scikit-learn exports).
 
+use std::time::Duration;
+
+use alloy::primitives::Address;
 use modelmart_fhe::{CompiledModel, Dataset, model::Model, onnx::import_onnx};
-use modelmart_sdk::card::{self, ListingSpec, ModelCard, OutputMode};
+use modelmart_sdk::{
+    ModelId, Seller, Terms,
+    card::{self, ListingSpec, ModelCard, OutputMode},
+    dev::ETH,
+};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk/fhe/fixtures");
 const LOGREG: &[u8] = include_bytes!(concat!(
@@ -43,7 +50,7 @@ pub(crate) fn prepare(
 }
 
 /// The two demo models.
-pub(crate) fn demos() -> eyre::Result<Vec<Demo>> {
+pub(super) fn demos() -> eyre::Result<Vec<Demo>> {
     let train = Dataset::from_csv(TRAIN)?;
     let test = Dataset::from_csv(TEST)?;
     Ok(vec![
@@ -76,6 +83,49 @@ pub(crate) fn demos() -> eyre::Result<Vec<Demo>> {
 }
 
 /// Where the bundled fixtures live in the source tree (for messages).
-pub(crate) fn fixtures_dir() -> &'static str {
+pub(super) fn fixtures_dir() -> &'static str {
     FIXTURES
+}
+
+/// A demo model listed and accepted.
+pub(super) struct Listed {
+    /// Its listing id.
+    pub(super) model_id: ModelId,
+    /// Its price per row in words.
+    pub(super) price: &'static str,
+    /// The model.
+    pub(super) demo: Demo,
+}
+
+/// List the demos with `operator`: the logistic regression priced in the native coin, the tree
+/// in the permit token `token`; wait for the operator to accept each.
+pub(super) async fn list(
+    seller: &Seller,
+    operator: Address,
+    token: Address,
+    demos: Vec<Demo>,
+) -> eyre::Result<Vec<Listed>> {
+    let native = Terms {
+        operator,
+        token: Address::ZERO,
+        price_per_row: ETH / 1_000,
+        operator_fee_per_row: ETH / 5_000,
+        max_rows: 64,
+        job_deadline: 600,
+    };
+    let musd = Terms {
+        token,
+        price_per_row: 500_000,
+        operator_fee_per_row: 100_000,
+        max_rows: 16,
+        ..native.clone()
+    };
+    let terms = [(native, "0.0012 ETH/row"), (musd, "0.60 mUSD/row")];
+    let mut listed = Vec::new();
+    for (demo, (terms, price)) in demos.into_iter().zip(terms) {
+        let p = seller.publish(&demo.compiled, &demo.card, &terms).await?;
+        seller.wait_accepted(p.model_id, Duration::from_secs(120)).await?;
+        listed.push(Listed { model_id: p.model_id, price, demo });
+    }
+    Ok(listed)
 }
