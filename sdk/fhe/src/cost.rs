@@ -73,7 +73,7 @@ impl CostModel {
     pub fn estimate(&self, model: &CompiledModel, rows: usize) -> Cost {
         let bootstraps = model.bootstraps_per_row();
         let cores = self.cores.max(1) as f64;
-        let expected_seconds = if model.encoding.wide {
+        let expected_seconds = if model.encoding.wide() {
             // leveled: regenerate and transform each input chunk, then one Fourier product
             // with sanitization per result, spread over the cores
             let values = rows * model.schema.len();

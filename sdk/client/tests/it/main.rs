@@ -129,7 +129,7 @@ fn every_listing_is_sanitized_and_offers_what_its_program_computes() {
         &spec(OutputMode::LabelOnly, 1),
     )
     .unwrap();
-    assert!(c.encoding.label && card.model.sanitized());
+    assert!(c.encoding.label() && card.model.sanitized());
     assert_eq!(card.output_mode, OutputMode::LabelOnly);
     assert!(card.result_privacy.contains("Washed label"), "{}", card.result_privacy);
     assert_eq!(card.accuracy.fhe_agreement, Some(1.0));

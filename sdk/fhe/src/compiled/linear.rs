@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{CompileOptions, CompiledModel, Encoding, QProgram, signed_bits};
+use super::{CompileOptions, CompiledModel, Encoding, QProgram, Readout, signed_bits};
 use crate::model::{LinearModel, Model};
 use crate::params::{self, ParamSetId};
 use crate::quant::InputSchema;
@@ -114,13 +114,10 @@ pub(crate) fn wide_encoding(p: u32, l1: u64) -> Option<Encoding> {
         return None;
     }
     Some(Encoding {
-        wide: true,
+        readout: Readout::WideScores,
         input_delta_log: delta_log as u8,
         low_bits: 0,
         output_delta_log: delta_log as u8,
         output_log_modulus: log_modulus as u8,
-        label: false,
-        rounded: false,
-        classes: 0,
     })
 }

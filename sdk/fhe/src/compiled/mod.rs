@@ -75,60 +75,148 @@ pub enum QProgram {
     Mlp(QMlp),
 }
 
-/// How encrypted values are laid out on the torus (64-bit, or 128-bit when `wide`).
+/// What a result holds and how it is sanitized: one of four readouts, so no combination of
+/// flags can describe a result that is both washed and flooded, or a label with classes and no
+/// label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readout {
+    /// Every score on the 64-bit torus, as computed: a bootstrapped model's full scores, which
+    /// are not sanitized (the listing layer never offers them; a leveled model compiled before
+    /// sanitization reads as this too and is refused).
+    Scores,
+    /// A leveled model's scores in the 128-bit domain: inputs, evaluation and results on the
+    /// 2^128 torus with N = 4096 (see [`crate::params`]), each result re-randomized and flooded.
+    WideScores,
+    /// Every score rounded to [`ROUNDED_BITS`] bits under FHE, each bit washed: it decrypts to
+    /// the rounded score and reveals nothing else.
+    Rounded,
+    /// The predicted class per row as washed bits of its index: it decrypts to the class index
+    /// and reveals nothing else about the model.
+    Label {
+        /// Classes of an argmax label (3 to 16); 0 for a binary one (a sign).
+        classes: u8,
+    },
+}
+
+/// How encrypted values are laid out on the torus, and what the result holds ([`Readout`]).
+/// Serialized as it always was (flags `wide`, `label`, `classes`, `rounded`), so compiled
+/// models and cards written before the enum read back unchanged; contradictory flags are refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "EncodingFlags", into = "EncodingFlags")]
 pub struct Encoding {
-    /// Leveled model in the 128-bit domain: inputs, evaluation and sanitized results on the
-    /// 2^128 torus with N = 4096 (see [`crate::params`]).
-    #[serde(default)]
-    pub wide: bool,
+    /// What the result holds.
+    pub readout: Readout,
     /// Inputs are encrypted as `q * 2^input_delta_log`.
     pub input_delta_log: u8,
     /// When non-zero, every quantized feature `q` is sent as two digits, `q >> low_bits` and
     /// `q mod 2^low_bits`, each encrypted as `digit * 2^input_delta_log`: all high digits of a
     /// row first, then all low digits (tree models compare wider inputs than one bootstrap
     /// resolves this way, see `compiled::trees`).
-    #[serde(default)]
     pub low_bits: u8,
     /// Output scores are `acc * 2^output_delta_log`.
     pub output_delta_log: u8,
     /// Results are modulus-switched to `2^output_log_modulus` before they are sent.
     pub output_log_modulus: u8,
-    /// The result is the predicted class per row, as washed bits of its index (label-only
-    /// output): it decrypts to the class index and reveals nothing else about the model.
+}
+
+/// [`Encoding`]'s wire form.
+#[derive(Serialize, Deserialize)]
+struct EncodingFlags {
+    #[serde(default)]
+    wide: bool,
+    input_delta_log: u8,
+    #[serde(default)]
+    low_bits: u8,
+    output_delta_log: u8,
+    output_log_modulus: u8,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub label: bool,
-    /// Classes of a label-only model with more than two (its index bits and argmax circuit);
-    /// 0 for a binary one.
+    label: bool,
     #[serde(default, skip_serializing_if = "is_zero")]
-    pub classes: u8,
-    /// Every score is returned as [`ROUNDED_BITS`] washed bits, its value rounded to that many
-    /// bits (rounded-scores output): it decrypts to the rounded score and reveals nothing else.
+    classes: u8,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub rounded: bool,
+    rounded: bool,
+}
+
+impl TryFrom<EncodingFlags> for Encoding {
+    type Error = String;
+    fn try_from(f: EncodingFlags) -> std::result::Result<Self, String> {
+        let readout = match (f.wide, f.label, f.rounded) {
+            (false, false, false) if f.classes == 0 => Readout::Scores,
+            (true, false, false) if f.classes == 0 => Readout::WideScores,
+            (false, false, true) if f.classes == 0 => Readout::Rounded,
+            (false, true, false) => Readout::Label { classes: f.classes },
+            _ => {
+                return Err(format!(
+                    "contradictory encoding: wide {}, label {}, rounded {}, classes {}",
+                    f.wide, f.label, f.rounded, f.classes
+                ));
+            }
+        };
+        Ok(Self {
+            readout,
+            input_delta_log: f.input_delta_log,
+            low_bits: f.low_bits,
+            output_delta_log: f.output_delta_log,
+            output_log_modulus: f.output_log_modulus,
+        })
+    }
+}
+
+impl From<Encoding> for EncodingFlags {
+    fn from(e: Encoding) -> Self {
+        Self {
+            wide: e.wide(),
+            input_delta_log: e.input_delta_log,
+            low_bits: e.low_bits,
+            output_delta_log: e.output_delta_log,
+            output_log_modulus: e.output_log_modulus,
+            label: e.label(),
+            classes: e.classes(),
+            rounded: e.rounded(),
+        }
+    }
 }
 
 impl Encoding {
-    /// Washed bits per output: one for a label, [`ROUNDED_BITS`] for a rounded score, none when
-    /// outputs are returned as computed.
+    /// A leveled model's results in the 128-bit domain.
+    pub fn wide(&self) -> bool {
+        self.readout == Readout::WideScores
+    }
+
+    /// A label-only result.
+    pub fn label(&self) -> bool {
+        matches!(self.readout, Readout::Label { .. })
+    }
+
+    /// A rounded-scores result.
+    pub fn rounded(&self) -> bool {
+        self.readout == Readout::Rounded
+    }
+
+    /// Classes of an argmax label (3 to 16); 0 otherwise.
+    pub fn classes(&self) -> u8 {
+        match self.readout {
+            Readout::Label { classes } => classes,
+            _ => 0,
+        }
+    }
+
+    /// Washed bits per output: a label's index bits, [`ROUNDED_BITS`] for a rounded score, none
+    /// when outputs are returned as computed.
     pub fn washed_bits(&self) -> usize {
-        if self.label {
-            window::label::index_bits(usize::from(self.classes).max(2))
-        } else if self.rounded {
-            ROUNDED_BITS
-        } else {
-            0
+        match self.readout {
+            Readout::Label { classes } => window::label::index_bits(usize::from(classes).max(2)),
+            Readout::Rounded => ROUNDED_BITS,
+            Readout::Scores | Readout::WideScores => 0,
         }
     }
 
     /// What the result holds.
     pub fn output(&self) -> OutputMode {
-        if self.label {
-            OutputMode::LabelOnly
-        } else if self.rounded {
-            OutputMode::RoundedScores
-        } else {
-            OutputMode::Scores
+        match self.readout {
+            Readout::Label { .. } => OutputMode::LabelOnly,
+            Readout::Rounded => OutputMode::RoundedScores,
+            Readout::Scores | Readout::WideScores => OutputMode::Scores,
         }
     }
 
@@ -190,7 +278,7 @@ impl CompiledModel {
 
     /// Number of outputs per row: scores, or one class for a label-only model.
     pub fn n_outputs(&self) -> usize {
-        if self.encoding.label {
+        if self.encoding.label() {
             return 1;
         }
         self.window_values()
@@ -216,7 +304,7 @@ impl CompiledModel {
             QProgram::Mlp(m) => m.eval(q),
         };
         Ok(match self.encoding.output() {
-            OutputMode::LabelOnly if self.encoding.classes > 2 => vec![argmax_of(&out)],
+            OutputMode::LabelOnly if self.encoding.classes() > 2 => vec![argmax_of(&out)],
             OutputMode::LabelOnly => vec![label_of(out[0])],
             OutputMode::RoundedScores => {
                 out.iter().zip(self.output_center()).map(|(d, c)| rounded_of(*d) + c).collect()
@@ -232,11 +320,11 @@ impl CompiledModel {
 
     /// Per-output value the encrypted scores are offset by (decryption adds it back).
     pub(crate) fn output_center(&self) -> Vec<i64> {
-        if self.encoding.label {
+        if self.encoding.label() {
             return vec![0];
         }
         match &self.program {
-            QProgram::Linear(l) if self.encoding.rounded => l.center.clone(),
+            QProgram::Linear(l) if self.encoding.rounded() => l.center.clone(),
             QProgram::Linear(l) => vec![0; l.weights.len()],
             QProgram::Trees(t) => t.center.clone(),
             QProgram::Mlp(m) => m.center.clone(),
@@ -265,8 +353,8 @@ impl CompiledModel {
         own + if washed {
             window::washed_bootstraps(
                 self.window_values(),
-                self.encoding.label,
-                self.encoding.classes,
+                self.encoding.label(),
+                self.encoding.classes(),
             )
         } else {
             0
@@ -294,7 +382,7 @@ impl CompiledModel {
             // per hidden layer its floor's two levels and the lookups feeding the next layer
             QProgram::Mlp(m) => 3 * m.widths().len(),
         };
-        own + if washed { window::washed_depth(self.encoding.classes) } else { 0 }
+        own + if washed { window::washed_depth(self.encoding.classes()) } else { 0 }
     }
 
     /// Whether evaluation needs the buyer's evaluation key (bootstrapping).
@@ -306,7 +394,7 @@ impl CompiledModel {
     /// torus, from before results were sanitized (its results could not be).
     pub(crate) fn check_domain(&self) -> Result<()> {
         if matches!(self.program, QProgram::Linear(_))
-            && !self.encoding.wide
+            && !self.encoding.wide()
             && self.encoding.washed_bits() == 0
         {
             return Err(Error::Unsupported(
@@ -349,7 +437,7 @@ pub(crate) fn fixture_logreg() -> (CompiledModel, crate::Dataset) {
 /// The class of one row's decrypted values, shared by [`CompiledModel`] and [`PublicModel`]: a
 /// label-only result is the class index; scores are dequantized and compared.
 pub(crate) fn class_of_result(enc: &Encoding, acc: &[i64], scale: f64, threshold: f64) -> usize {
-    if enc.label {
+    if enc.label() {
         return acc.first().map_or(0, |c| usize::try_from(*c).unwrap_or(0));
     }
     class_of(&dequantize(acc, scale), threshold)
@@ -364,4 +452,36 @@ pub(crate) fn dequantize(acc: &[i64], scale: f64) -> Vec<f64> {
 pub(crate) fn signed_bits(lo: i64, hi: i64) -> u32 {
     let m = lo.unsigned_abs().max(hi.unsigned_abs());
     64 - m.leading_zeros() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compiled models and cards keep the flag form they were written in; contradictory flags
+    /// (both washed and flooded, classes without a label) are refused when read.
+    #[test]
+    fn encodings_read_and_write_the_flag_form() {
+        let base = r#""input_delta_log":40,"output_delta_log":40,"output_log_modulus":64"#;
+        let cases = [
+            ("", Readout::Scores),
+            (r#","wide":true"#, Readout::WideScores),
+            (r#","rounded":true"#, Readout::Rounded),
+            (r#","label":true"#, Readout::Label { classes: 0 }),
+            (r#","label":true,"classes":10"#, Readout::Label { classes: 10 }),
+        ];
+        for (flags, readout) in cases {
+            let json = format!("{{{base}{flags}}}");
+            let e: Encoding = serde_json::from_str(&json).unwrap();
+            assert_eq!(e.readout, readout, "{json}");
+            let back: Encoding = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+            assert_eq!(back, e);
+        }
+        for flags in
+            [r#","wide":true,"label":true"#, r#","label":true,"rounded":true"#, r#","classes":3"#]
+        {
+            let json = format!("{{{base}{flags}}}");
+            assert!(serde_json::from_str::<Encoding>(&json).is_err(), "{json} accepted");
+        }
+    }
 }

@@ -55,17 +55,17 @@ impl PublicModel {
     /// else about the model: leveled scores re-randomized and flooded in the 128-bit domain,
     /// or washed labels and rounded scores.
     pub fn sanitized(&self) -> bool {
-        self.encoding.wide || self.encoding.washed_bits() > 0
+        self.encoding.wide() || self.encoding.washed_bits() > 0
     }
 
     /// What a result ciphertext reveals beyond its decrypted scores (shown on the model card).
     pub fn result_privacy(&self) -> &'static str {
-        if self.encoding.label {
+        if self.encoding.label() {
             "Washed label: the class is computed under FHE and each bit of its index washed \
              (re-randomized under the buyer's public key, noise flooded, bootstrapped, five \
              times over), within statistical distance 2^-44 per bit of ciphertexts that depend \
              only on the class; it reveals the class and nothing else about the model."
-        } else if self.encoding.rounded {
+        } else if self.encoding.rounded() {
             "Washed rounded scores: every score is rounded to 5 bits under FHE and each bit \
              washed (re-randomized under the buyer's public key, noise flooded, bootstrapped, \
              five times over), within statistical distance 2^-44 per bit of ciphertexts that \
@@ -95,7 +95,7 @@ impl PublicModel {
     /// classification models, name each row's class.
     pub fn decode(&self, raw: Vec<Vec<i64>>) -> Decoded {
         // a label-only result is the class index: there are no scores to show
-        let scores = if self.encoding.label {
+        let scores = if self.encoding.label() {
             vec![Vec::new(); raw.len()]
         } else {
             raw.iter().map(|r| self.dequantize(r)).collect()

@@ -23,19 +23,21 @@ pub(super) fn check(model: &CompiledModel) -> Result<()> {
     let features = model.schema.len();
     ensure(features > 0, || "no input features".into())?;
     let e = model.encoding;
-    ensure(!(e.label && e.rounded || e.wide && e.washed_bits() > 0), || {
-        "an encoding that is label-only, rounded or leveled, not several".into()
+    // only the leveled linear evaluator floods in the 128-bit domain: a tree's or network's
+    // program read as leveled would be evaluated and released unsanitized
+    ensure(!e.wide() || matches!(model.program, QProgram::Linear(_)), || {
+        "a leveled 128-bit readout for a program that bootstraps".into()
     })?;
     // washed bits are read from values at 2^59 (rounded) or 2^62 (a label's bit)
-    ensure(!e.rounded || usize::from(e.output_delta_log) == 64 - ROUNDED_BITS, || {
+    ensure(!e.rounded() || usize::from(e.output_delta_log) == 64 - ROUNDED_BITS, || {
         "rounded scores at a precision other than their bits'".into()
     })?;
     // a label's window values: one decision, or one score per class of an argmax
-    let (values, classes) = (model.window_values(), usize::from(e.classes));
-    ensure(classes == 0 || e.label && (3..=MAX_CLASSES).contains(&classes), || {
+    let (values, classes) = (model.window_values(), usize::from(e.classes()));
+    ensure(classes == 0 || e.label() && (3..=MAX_CLASSES).contains(&classes), || {
         format!("{classes} classes: an argmax label has 3 to {MAX_CLASSES}")
     })?;
-    ensure(!e.label || values == classes.max(1), || {
+    ensure(!e.label() || values == classes.max(1), || {
         format!("a label from {values} values, expected {}", classes.max(1))
     })?;
     match &model.program {
@@ -46,7 +48,7 @@ pub(super) fn check(model: &CompiledModel) -> Result<()> {
             ensure(l.weights.iter().all(|w| w.len() == features), || {
                 format!("linear: every weight row needs {features} weights")
             })?;
-            ensure(l.center.len() == if e.rounded { l.weights.len() } else { 0 }, || {
+            ensure(l.center.len() == if e.rounded() { l.weights.len() } else { 0 }, || {
                 "linear: centres only for rounded scores, one per score".into()
             })
         }
@@ -135,6 +137,9 @@ mod tests {
         assert!(matches!(&err, Error::MalformedModel(m) if m.contains("30 weights")), "{err}");
 
         c.program = QProgram::Mlp(mlp());
+        let err = CompiledModel::from_json(&c.to_json().unwrap()).unwrap_err();
+        assert!(matches!(&err, Error::MalformedModel(m) if m.contains("leveled")), "{err}");
+        c.encoding.readout = crate::compiled::Readout::Scores;
         assert!(check(&c).is_ok());
         let broken: [fn(&mut QMlp); 5] = [
             |m| drop(m.deeper[0].tables[1].pop()),
@@ -169,7 +174,7 @@ mod tests {
         l.bias = vec![0; 3];
         assert!(check(&label).is_err());
         for (classes, ok) in [(3, true), (2, false), (4, false), (17, false)] {
-            label.encoding.classes = classes;
+            label.encoding.readout = crate::compiled::Readout::Label { classes };
             assert_eq!(check(&label).is_ok(), ok, "{classes} classes");
         }
     }

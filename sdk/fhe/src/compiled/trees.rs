@@ -31,7 +31,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{CompiledModel, Encoding, QProgram};
+use super::{CompiledModel, Encoding, QProgram, Readout};
 use crate::model::{Model, Node, TreeEnsemble};
 use crate::params::{self, ParamSetId};
 use crate::quant::{FeatureSpec, InputSchema};
@@ -244,14 +244,11 @@ pub(super) fn compile(
             continue;
         }
         let encoding = Encoding {
-            wide: false,
+            readout: Readout::Scores,
             input_delta_log: 64 - (TREE_INPUT_BITS - TREE_LOW_BITS) - 1,
             low_bits: TREE_LOW_BITS,
             output_delta_log: (64 - p) as u8,
             output_log_modulus: (p as u32 + RESULT_EXTRA_BITS).min(64) as u8,
-            label: false,
-            rounded: false,
-            classes: 0,
         };
         return Ok(CompiledModel {
             param_set: ParamSetId::default(),

@@ -27,7 +27,7 @@ impl ClientKey {
                 "modulus does not match the model",
             ));
         }
-        if result.wide != model.encoding.wide {
+        if result.wide != model.encoding.wide() {
             return Err(Error::nonconformant(
                 "encrypted result",
                 "computed in the other domain (64- vs 128-bit) than the model's",
@@ -72,7 +72,7 @@ impl ClientKey {
         // a label is its index's bits, lowest first; a rounded score is read from its bits
         let values: Vec<i64> = match bits {
             0 => scores,
-            _ if model.encoding.label => scores
+            _ if model.encoding.label() => scores
                 .chunks(bits)
                 .map(|b| b.iter().enumerate().map(|(m, v)| v << m).sum())
                 .collect(),

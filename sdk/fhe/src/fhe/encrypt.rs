@@ -65,7 +65,7 @@ impl ClientKey {
             }
         }
         let p = Params::get(self.param_set())?;
-        let wide = model.encoding.wide;
+        let wide = model.encoding.wide();
         let chunks = if wide {
             self.encrypt_values_wide(&p, &values)
         } else {

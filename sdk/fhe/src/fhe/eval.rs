@@ -71,7 +71,7 @@ impl<'a> Evaluator<'a> {
             return Err(Error::MissingWashKey);
         }
         model.check_domain()?;
-        if model.encoding.wide && !server_key.is_some_and(ServerKey::has_public_key) {
+        if model.encoding.wide() && !server_key.is_some_and(ServerKey::has_public_key) {
             return Err(Error::MissingPublicKey);
         }
         if let Some(sk) = server_key
@@ -112,7 +112,7 @@ impl<'a> Evaluator<'a> {
         if input.rows() > max_rows {
             return Err(Error::TooManyRows { rows: input.rows(), max: max_rows });
         }
-        if input.wide != self.model.encoding.wide {
+        if input.wide != self.model.encoding.wide() {
             return Err(Error::nonconformant(
                 "encrypted input",
                 "encrypted for the other domain (64- vs 128-bit) than the model's",
@@ -124,34 +124,35 @@ impl<'a> Evaluator<'a> {
         };
         let rows = input.rows();
         let pbs = rows * self.model.bootstraps_per_row();
-        let (cts, bootstraps) =
-            if let (QProgram::Linear(l), true) = (&self.model.program, self.model.encoding.wide) {
-                let pk = self.server_key.and_then(|k| k.public.as_ref()).filter(|_| self.sanitize);
-                (switch_and_pack(&self.linear_wide(l, pk, input), ell), 0)
+        let (cts, bootstraps) = if let (QProgram::Linear(l), true) =
+            (&self.model.program, self.model.encoding.wide())
+        {
+            let pk = self.server_key.and_then(|k| k.public.as_ref()).filter(|_| self.sanitize);
+            (switch_and_pack(&self.linear_wide(l, pk, input), ell), 0)
+        } else {
+            let glwes = expand_input(&self.params, input);
+            let s = Samples { glwes: &glwes, features: input.features(), params: &self.params };
+            let sk = bk()?;
+            let outputs = if self.model.encoding.washed_bits() > 0 {
+                let wash = self.server_key.and_then(|k| k.wash.as_ref());
+                self.washed(sk, wash.ok_or(Error::MissingWashKey)?, &s, rows)
             } else {
-                let glwes = expand_input(&self.params, input);
-                let s = Samples { glwes: &glwes, features: input.features(), params: &self.params };
-                let sk = bk()?;
-                let outputs = if self.model.encoding.washed_bits() > 0 {
-                    let wash = self.server_key.and_then(|k| k.wash.as_ref());
-                    self.washed(sk, wash.ok_or(Error::MissingWashKey)?, &s, rows)
-                } else {
-                    match &self.model.program {
-                        // `new` admits linear models only in the 128-bit domain or washed
-                        QProgram::Linear(_) => return Err(Error::MissingPublicKey),
-                        QProgram::Trees(t) => self.trees(t, sk, &s, rows),
-                        QProgram::Mlp(m) => self.mlp(m, sk, &s, rows),
-                    }
-                };
-                (switch_and_pack(&outputs, ell), pbs)
+                match &self.model.program {
+                    // `new` admits linear models only in the 128-bit domain or washed
+                    QProgram::Linear(_) => return Err(Error::MissingPublicKey),
+                    QProgram::Trees(t) => self.trees(t, sk, &s, rows),
+                    QProgram::Mlp(m) => self.mlp(m, sk, &s, rows),
+                }
             };
+            (switch_and_pack(&outputs, ell), pbs)
+        };
         let result = EncryptedResult {
             param_set: self.params.id.0,
             rows: input.rows() as u32,
             // a washed output is its bits' ciphertexts
             outputs: (self.model.n_outputs() * self.model.encoding.washed_bits().max(1)) as u32,
             log_modulus: self.model.encoding.output_log_modulus,
-            wide: self.model.encoding.wide,
+            wide: self.model.encoding.wide(),
             cts,
         };
         Ok((

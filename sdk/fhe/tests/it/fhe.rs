@@ -110,7 +110,7 @@ fn label_only_models_decrypt_to_the_clear_class() {
         ("xgb20d3_breast_cancer", 0..1, usize::MAX),
     ] {
         let (c, test) = compiled_with(model, "breast_cancer", label_only).unwrap();
-        assert!(c.encoding.label && c.public().sanitized() && !c.encoding.wide, "{model}");
+        assert!(c.encoding.label() && c.public().sanitized() && !c.encoding.wide(), "{model}");
         assert_eq!(c.n_outputs(), 1);
         if own != usize::MAX {
             assert_eq!(c.bootstraps_per_row(), own + 3 + 1 + WASH_BOOTSTRAPS, "{model}");
@@ -141,7 +141,7 @@ fn a_multi_class_label_is_the_argmax() {
         CompileOptions::with_output(OutputMode::LabelOnly),
     )
     .unwrap();
-    assert_eq!((c.encoding.classes, c.n_outputs(), c.encoding.washed_bits()), (10, 1, 4));
+    assert_eq!((c.encoding.classes(), c.n_outputs(), c.encoding.washed_bits()), (10, 1, 4));
     // 45 pairs: floor (3) and sign; 10 wins; 4 index bits washed
     assert_eq!(c.bootstraps_per_row(), 45 * 4 + 10 + 4 * (1 + WASH_BOOTSTRAPS));
     let same = same_class(&c, &compiled("logreg_digits", "digits").0, &test);
@@ -164,7 +164,7 @@ fn rounded_scores_decrypt_to_the_clear_rounded_scores() {
         ("mlp30_16_2_breast_cancer", "breast_cancer", 0..1),
     ] {
         let (c, test) = compiled_with(model, data, rounded).unwrap();
-        assert!(c.encoding.rounded && c.public().sanitized() && !c.encoding.wide, "{model}");
+        assert!(c.encoding.rounded() && c.public().sanitized() && !c.encoding.wide(), "{model}");
         let (scores, _) = compiled(model, data);
         let bits = c.n_outputs() * ROUNDED_BITS;
         assert!(c.bootstraps_per_row() > bits * (1 + WASH_BOOTSTRAPS), "{model}");
@@ -186,7 +186,7 @@ fn deeper_mlp_smoke_test() {
 fn linear_input_is_small_and_needs_only_the_public_key() {
     let (c, test) = compiled("logreg_breast_cancer", "breast_cancer");
     assert!(!c.needs_evaluation_key());
-    assert!(c.encoding.wide, "leveled models run in the 128-bit domain, sanitized");
+    assert!(c.encoding.wide(), "leveled models run in the 128-bit domain, sanitized");
     let bytes = keys().0.encrypt_rows(&c.public(), &test.x[..1]).unwrap().to_bytes().unwrap();
     assert!(bytes.len() <= 4096, "input of {} bytes", bytes.len());
     let cost = CostModel::default().estimate(&c, 1);
@@ -244,7 +244,7 @@ fn the_buyer_needs_only_the_public_model() {
 #[test]
 fn a_linear_model_from_before_sanitization_is_refused() {
     let (mut c, _) = compiled("logreg_breast_cancer", "breast_cancer");
-    c.encoding.wide = false;
+    c.encoding.readout = modelmart_fhe::compiled::Readout::Scores;
     let json = c.to_json().unwrap();
     assert!(matches!(modelmart_fhe::CompiledModel::from_json(&json), Err(Error::Unsupported(_))));
     assert!(matches!(Evaluator::new(&c, Some(public())), Err(Error::Unsupported(_))));
@@ -302,7 +302,7 @@ fn tree_and_network_labels_among_three_classes() {
             CompileOptions::with_output(OutputMode::LabelOnly),
         )
         .unwrap();
-        assert_eq!((c.encoding.classes, c.encoding.washed_bits()), (3, 2), "{name}");
+        assert_eq!((c.encoding.classes(), c.encoding.washed_bits()), (3, 2), "{name}");
         let float: Vec<usize> = test.x.iter().map(|x| m.class_of(&m.scores(x))).collect();
         let ours: Vec<usize> =
             test.x.iter().map(|x| c.class_of(&c.predict_clear(x).unwrap())).collect();

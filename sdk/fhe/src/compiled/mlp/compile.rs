@@ -4,6 +4,7 @@
 use super::{
     MLP_ACC_BITS, MLP_FLOOR_BITS, MLP_INPUT_BITS, MLP_TABLE, QHidden, QMlp, floor_input_fits,
 };
+use crate::compiled::Readout;
 use crate::compiled::window::label::class_labels;
 use crate::compiled::window::{self, Values, combo_range};
 use crate::compiled::{CompiledModel, Encoding, OutputMode, QLinear, QProgram};
@@ -337,14 +338,11 @@ pub(in crate::compiled) fn compile(
                 scale,
                 threshold,
                 encoding: Encoding {
-                    wide: false,
+                    readout: Readout::Scores,
                     input_delta_log: (63 - MLP_ACC_BITS) as u8,
                     low_bits: 0,
                     output_delta_log: (64 - p) as u8,
                     output_log_modulus: (p as u32 + 1 + extra).min(64) as u8,
-                    label: false,
-                    rounded: false,
-                    classes: 0,
                 },
                 program: QProgram::Mlp(program),
             });

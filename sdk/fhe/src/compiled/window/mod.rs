@@ -33,7 +33,7 @@ pub(super) use linear::{
 pub(super) use trees::compile as compile_trees;
 
 use super::mlp::{MLP_ACC_BITS, MLP_FLOOR_BITS};
-use super::{Encoding, OutputMode};
+use super::{Encoding, OutputMode, Readout};
 use crate::Result;
 
 /// Bits a washed bit is modulus-switched to: its rounding noise (`~2^(64 - 16 + 3.2)`) stays
@@ -58,15 +58,12 @@ pub(super) fn encoding(
 ) -> Encoding {
     let label = output == OutputMode::LabelOnly;
     Encoding {
-        wide: false,
+        readout: if label { Readout::Label { classes } } else { Readout::Rounded },
         input_delta_log: input_delta_log as u8,
         low_bits,
         // a label's bit at 2^62; a rounded value's at 2^59
         output_delta_log: if label { 62 } else { (64 - rounded::ROUNDED_BITS) as u8 },
         output_log_modulus: WASHED_LOG_MODULUS as u8,
-        label,
-        rounded: !label,
-        classes,
     }
 }
 

@@ -187,7 +187,7 @@ mod tests {
         assert!(old.has_bootstrap_keys() && old.wash.is_none());
         let server = ServerKey::expand(&old).unwrap();
         let mut label = crate::compiled::fixture_logreg().0;
-        label.encoding.label = true;
+        label.encoding.readout = crate::compiled::Readout::Label { classes: 0 };
         let err = Evaluator::new(&label, Some(&server)).unwrap_err();
         assert!(matches!(err, crate::Error::MissingWashKey), "{err}");
         assert!(err.to_string().contains("register a new evaluation key"));

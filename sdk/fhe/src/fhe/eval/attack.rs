@@ -187,7 +187,7 @@ mod tests {
     fn sanitization_stops_weight_extraction() {
         let (compiled, train) = crate::compiled::fixture_logreg();
         let QProgram::Linear(q) = &compiled.program else { panic!("linear") };
-        assert!(compiled.encoding.wide);
+        assert!(compiled.encoding.wide());
         let w_bound = (1i64 << (CompileOptions::default().linear_weight_bits - 1)) - 1;
         let client = ClientKey::generate(compiled.param_set).unwrap();
         let server = ServerKey::expand(&client.public_key().unwrap()).unwrap();

@@ -42,7 +42,7 @@ impl Evaluator<'_> {
             QProgram::Mlp(m) => self.mlp_window(m, sk, s, rows),
         };
         // an argmax floors every pair's difference instead
-        let classes = usize::from(self.model.encoding.classes);
+        let classes = usize::from(self.model.encoding.classes());
         let pairs = if classes > 2 { super::argmax::differences(&pairs, classes) } else { pairs };
         let floor = Floor::new(&self.params);
         // fewer floors than cores: each floor's three bootstraps in turn, each over two threads
@@ -67,7 +67,7 @@ impl Evaluator<'_> {
         let p = &self.params;
         let width = entry_width(p);
         let sign = std::iter::once(constant_lut(p, BIT));
-        let luts: Vec<GlweCiphertextOwned<u64>> = if self.model.encoding.label {
+        let luts: Vec<GlweCiphertextOwned<u64>> = if self.model.encoding.label() {
             sign.collect()
         } else {
             (0..ROUNDED_BITS - 1)
