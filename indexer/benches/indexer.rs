@@ -15,7 +15,7 @@ use std::{
 
 use alloy::{
     network::{EthereumWallet, TransactionBuilder},
-    primitives::{Address, Bytes, U256, aliases::U96},
+    primitives::{Address, Bytes, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::TransactionRequest,
     signers::local::PrivateKeySigner,
@@ -153,18 +153,8 @@ async fn main() -> eyre::Result<()> {
         .wallet(EthereumWallet::new(key))
         .connect_http(anvil.endpoint_url())
         .erased();
-    let market = ModelMarket::deploy(
-        provider.clone(),
-        me,
-        me,
-        100,
-        U96::from(10u64.pow(18)),
-        U96::from(10u64.pow(17)),
-        U256::from(8 * 86_400),
-        7 * 86_400,
-    )
-    .await?;
-    let start_block = provider.get_block_number().await?;
+    let d = modelmart_sdk::dev::deploy(&provider, me, me).await?;
+    let (market, start_block) = (ModelMarket::new(d.market, provider.clone()), d.block);
     let artifact: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
         root().join("contracts/out/EventFlood.sol/EventFlood.json"),
     )?)?;

@@ -40,20 +40,13 @@ impl Market {
             .wallet(wallet.clone())
             .connect_http(node.endpoint_url())
             .erased();
-        let market = ModelMarket::deploy(
-            provider.clone(),
-            owner,
-            treasury,
-            100,
-            U96::from(ETH),
-            U96::from(ETH / 10),
-            U256::from(8 * 86_400),
-            7 * 86_400,
-        )
-        .await?;
-        let deploy_block = provider.get_block_number().await?;
-        let usd =
-            TestToken::deploy(provider.clone(), "ModelMart Test USD".into(), "mUSD".into()).await?;
+        // the same deployment as `modelmart dev` (the permit token is allowed)
+        let d = modelmart_sdk::dev::deploy(&provider, owner, treasury).await?;
+        let (market, usd, deploy_block) = (
+            ModelMarket::new(d.market, provider.clone()),
+            TestToken::new(d.token, provider.clone()),
+            d.block,
+        );
         Ok(Self {
             node,
             wallet,
