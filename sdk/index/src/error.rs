@@ -61,14 +61,10 @@ pub enum Error {
         /// What was wrong.
         detail: String,
     },
-    /// An on-chain id does not fit the database's 64-bit integers.
-    #[error("{what} {value} does not fit in 63 bits")]
-    IdOverflow {
-        /// Which id.
-        what: &'static str,
-        /// Its value.
-        value: String,
-    },
+    /// A value from the chain is not one of the protocol's terms (an id that does not fit the
+    /// database's 63 bits).
+    #[error(transparent)]
+    Protocol(#[from] modelmart_primitives::Error),
 }
 
 impl Error {

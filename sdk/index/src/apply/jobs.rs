@@ -3,7 +3,7 @@
 use modelmart_bindings::ModelMarketEvents as Ev;
 use modelmart_primitives::JobStatus;
 
-use super::{Update, Working, addr, dec, hex32, id, missing, time};
+use super::{Update, Working, addr, dec, hex32, job_id, missing, model_id, time};
 use crate::{Result, db::table::Meta, state::Job};
 
 impl Working {
@@ -11,10 +11,10 @@ impl Working {
     pub(super) fn apply_job(&mut self, ev: &Ev, meta: Meta) -> Result<Option<Update>> {
         match ev {
             Ev::JobRequested(e) => {
-                let model_id = id("model id", e.modelId)?;
+                let model_id = model_id(e.modelId)?;
                 let Some(model) = self.model(model_id) else { return missing("model", &meta) };
                 let job = Job {
-                    job_id: id("job id", e.jobId)?,
+                    job_id: job_id(e.jobId)?,
                     model_id,
                     buyer: addr(e.buyer),
                     seller: model.seller,
@@ -40,7 +40,7 @@ impl Working {
                 return Ok(Some(self.put_job(job, meta)));
             }
             Ev::JobCompleted(e) => {
-                let Some(mut job) = self.job(id("job id", e.jobId)?) else {
+                let Some(mut job) = self.job(job_id(e.jobId)?) else {
                     return missing("job", &meta);
                 };
                 job.status = JobStatus::Completed.to_string();
@@ -52,7 +52,7 @@ impl Working {
                 return Ok(Some(self.put_job(job, meta)));
             }
             Ev::JobRejected(e) => {
-                let Some(mut job) = self.job(id("job id", e.jobId)?) else {
+                let Some(mut job) = self.job(job_id(e.jobId)?) else {
                     return missing("job", &meta);
                 };
                 job.status = JobStatus::Rejected.to_string();
@@ -62,7 +62,7 @@ impl Working {
                 return Ok(Some(self.put_job(job, meta)));
             }
             Ev::JobExpired(e) => {
-                let Some(mut job) = self.job(id("job id", e.jobId)?) else {
+                let Some(mut job) = self.job(job_id(e.jobId)?) else {
                     return missing("job", &meta);
                 };
                 job.status = JobStatus::Expired.to_string();

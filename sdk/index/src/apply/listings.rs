@@ -4,7 +4,7 @@ use alloy::primitives::U256;
 use modelmart_bindings::ModelMarketEvents as Ev;
 use modelmart_primitives::ModelStatus;
 
-use super::{Update, Working, addr, dec, hex32, id, missing, model_update};
+use super::{Update, Working, addr, dec, hex32, missing, model_id, model_update};
 use crate::{
     Result,
     db::{sql::Val, table::Meta},
@@ -18,7 +18,7 @@ impl Working {
             Ev::ModelListed(e) => {
                 let l = &e.listing;
                 let model = Model {
-                    model_id: id("model id", e.modelId)?,
+                    model_id: model_id(e.modelId)?,
                     seller: addr(e.seller),
                     operator: addr(e.operator),
                     token: addr(l.token),

@@ -12,6 +12,7 @@ use alloy::{
     sol_types::SolEventInterface,
 };
 use modelmart_bindings::ModelMarketEvents as Ev;
+use modelmart_primitives::{JobId, ModelId};
 use serde::Serialize;
 use sqlx::AnyConnection;
 use utoipa::ToSchema;
@@ -22,7 +23,7 @@ mod listings;
 mod operators;
 
 use crate::{
-    Error, Result,
+    Result,
     db::{
         sql::Val,
         table::{Meta, Table},
@@ -86,8 +87,14 @@ pub fn hex32(h: B256) -> String {
     format!("{h:#x}")
 }
 
-fn id(what: &'static str, v: U256) -> Result<i64> {
-    i64::try_from(v).map_err(|_| Error::IdOverflow { what, value: v.to_string() })
+/// A listing id from the chain as the database stores it (checked once, in the primitives).
+fn model_id(v: U256) -> Result<i64> {
+    Ok(ModelId::try_from(v)?.to_i64())
+}
+
+/// A job id from the chain as the database stores it.
+fn job_id(v: U256) -> Result<i64> {
+    Ok(JobId::try_from(v)?.to_i64())
 }
 
 fn time(v: U256) -> i64 {
@@ -155,21 +162,21 @@ impl Touched {
                 Ev::UnbondingCancelled(e) => t.operators.insert(one(addr(e.operator))),
                 Ev::OperatorExited(e) => t.operators.insert(one(addr(e.operator))),
                 Ev::OperatorSlashed(e) => t.operators.insert(one(addr(e.operator))),
-                Ev::ModelListed(e) => t.models.insert(vec![id("model id", e.modelId)?.into()]),
-                Ev::ModelAccepted(e) => t.models.insert(vec![id("model id", e.modelId)?.into()]),
-                Ev::ModelDeclined(e) => t.models.insert(vec![id("model id", e.modelId)?.into()]),
-                Ev::ModelRepriced(e) => t.models.insert(vec![id("model id", e.modelId)?.into()]),
-                Ev::ModelPaused(e) => t.models.insert(vec![id("model id", e.modelId)?.into()]),
-                Ev::ModelDelisted(e) => t.models.insert(vec![id("model id", e.modelId)?.into()]),
+                Ev::ModelListed(e) => t.models.insert(vec![model_id(e.modelId)?.into()]),
+                Ev::ModelAccepted(e) => t.models.insert(vec![model_id(e.modelId)?.into()]),
+                Ev::ModelDeclined(e) => t.models.insert(vec![model_id(e.modelId)?.into()]),
+                Ev::ModelRepriced(e) => t.models.insert(vec![model_id(e.modelId)?.into()]),
+                Ev::ModelPaused(e) => t.models.insert(vec![model_id(e.modelId)?.into()]),
+                Ev::ModelDelisted(e) => t.models.insert(vec![model_id(e.modelId)?.into()]),
                 Ev::KeyRegistered(e) => t.keys.insert(one(hex32(e.keyHash))),
                 Ev::KeyRevoked(e) => t.keys.insert(one(hex32(e.keyHash))),
                 Ev::JobRequested(e) => {
-                    t.models.insert(vec![id("model id", e.modelId)?.into()]);
-                    t.jobs.insert(vec![id("job id", e.jobId)?.into()])
+                    t.models.insert(vec![model_id(e.modelId)?.into()]);
+                    t.jobs.insert(vec![job_id(e.jobId)?.into()])
                 }
-                Ev::JobCompleted(e) => t.jobs.insert(vec![id("job id", e.jobId)?.into()]),
-                Ev::JobRejected(e) => t.jobs.insert(vec![id("job id", e.jobId)?.into()]),
-                Ev::JobExpired(e) => t.jobs.insert(vec![id("job id", e.jobId)?.into()]),
+                Ev::JobCompleted(e) => t.jobs.insert(vec![job_id(e.jobId)?.into()]),
+                Ev::JobRejected(e) => t.jobs.insert(vec![job_id(e.jobId)?.into()]),
+                Ev::JobExpired(e) => t.jobs.insert(vec![job_id(e.jobId)?.into()]),
                 Ev::Credited(e) => {
                     t.balances.insert(vec![addr(e.account).into(), addr(e.token).into()])
                 }
@@ -264,12 +271,12 @@ impl Working {
 
     fn model_change(
         &mut self,
-        model_id: U256,
+        id: U256,
         meta: Meta,
         f: impl FnOnce(&mut Model),
     ) -> Result<Option<Update>> {
-        let Some(mut model) = self.model(id("model id", model_id)?) else {
-            tracing::warn!(target: "modelmart::indexer::apply", event = meta.event, %model_id, "model unknown to the index; event skipped");
+        let Some(mut model) = self.model(model_id(id)?) else {
+            tracing::warn!(target: "modelmart::indexer::apply", event = meta.event, model_id = %id, "model unknown to the index; event skipped");
             return Ok(None);
         };
         f(&mut model);
@@ -329,4 +336,21 @@ fn add(a: &str, b: U256) -> String {
 
 fn sub(a: &str, b: U256) -> String {
     parse_amount(a).saturating_sub(b).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An id past the database's 63 bits is refused in words, never wrapped or defaulted.
+    #[test]
+    fn chain_ids_narrow_through_the_primitives() {
+        let big = U256::from(1u64) << 63;
+        assert!(matches!(model_id(big), Err(crate::Error::Protocol(_))));
+        assert!(matches!(job_id(U256::MAX), Err(crate::Error::Protocol(_))));
+        assert_eq!(
+            (model_id(big - U256::from(1)).ok(), job_id(U256::from(7)).ok()),
+            (Some(i64::MAX), Some(7))
+        );
+    }
 }
