@@ -258,8 +258,12 @@ async fn binary_reads_a_toml_config_and_serves_health() -> eyre::Result<()> {
     let metrics =
         client.get(format!("http://127.0.0.1:{port}/metrics")).send().await?.text().await?;
     assert!(metrics.contains("modelmart_indexer_events_total"), "{metrics}");
-    child.start_kill()?;
-    child.wait().await?;
+    // SIGTERM (docker stop, systemd, Kubernetes) stops it cleanly: exit 0, not killed by it
+    let pid = child.id().ok_or_else(|| eyre::eyre!("the indexer already exited"))?;
+    let sent = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status()?;
+    eyre::ensure!(sent.success(), "kill -TERM {pid} failed");
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait()).await??;
+    assert!(status.success(), "after SIGTERM: {status}");
 
     // An unknown setting is an error that names it.
     std::fs::write(
