@@ -3,10 +3,13 @@
 //! - [`blobs`]: the content-addressed blob endpoint every operator serves
 //!   (`GET`/`PUT /v1/blobs/{sha256}`), on a local folder or S3-compatible storage, streamed.
 //! - [`pipeline`]: listings sealed to this operator are opened, checked against their card and
-//!   accepted or declined; jobs addressed to it are fed from an embedded index (the indexer
-//!   library's follower) into the durable [`queue`], evaluated on CPU threads, and settled on
-//!   chain exactly once (a result commitment, or a rejection with a reason code).
-//! - [`service`]: configuration and the process (`/healthz`, Prometheus `/metrics`).
+//!   accepted or declined; jobs addressed to it are fed from an embedded index
+//!   (`modelmart-index`'s follower) into the durable [`queue`]; each job's answer is decided
+//!   apart from its side effects (`pipeline::worker::decide`), evaluated on CPU threads, and
+//!   settled on chain exactly once (a result commitment, or a rejection with a reason code).
+//! - [`service`]: configuration (`modelmart-service`'s flag groups, flags > environment > TOML)
+//!   and the process (`/healthz`, Prometheus `/metrics`); the `modelmart-coprocessor` binary
+//!   and `modelmart coprocessor` both run it.
 //!
 //! This crate must not decrypt anything: it never holds a buyer's client key; it must not trust
 //! a blob it did not hash itself, and must not panic on buyer input.

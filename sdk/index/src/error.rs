@@ -1,6 +1,6 @@
-//! The indexer's error type.
+//! The index's error type.
 
-/// Result alias for the indexer library.
+/// Result alias for the index library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong while indexing or serving.
