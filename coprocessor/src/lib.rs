@@ -7,9 +7,9 @@
 //!   (`modelmart-index`'s follower) into the durable [`queue`]; each job's answer is decided
 //!   apart from its side effects (`pipeline::worker::decide`), evaluated on CPU threads, and
 //!   settled on chain exactly once (a result commitment, or a rejection with a reason code).
-//! - [`service`]: configuration (`modelmart-service`'s flag groups, flags > environment > TOML)
-//!   and the process (`/healthz`, Prometheus `/metrics`); the `modelmart-coprocessor` binary
-//!   and `modelmart coprocessor` both run it.
+//! - [`service`]: its settings, from `modelmart-service`'s flag groups (flags > environment >
+//!   TOML), and the process (`/healthz`, Prometheus `/metrics`); the `modelmart-coprocessor`
+//!   binary and `modelmart coprocessor` both run it.
 //!
 //! This crate must not decrypt anything: it never holds a buyer's client key; it must not trust
 //! a blob it did not hash itself, and must not panic on buyer input.
