@@ -296,7 +296,7 @@ impl CompiledModel {
 
     /// Reference evaluation on one quantized row: the integer scores FHE must reproduce (for
     /// a label-only model, the class its decision value stands for).
-    pub(crate) fn eval_clear(&self, q: &[u64]) -> Result<Vec<i64>> {
+    pub fn eval_clear(&self, q: &[u64]) -> Result<Vec<i64>> {
         self.schema.check_len(q.len())?;
         let out = match &self.program {
             QProgram::Linear(l) => l.eval(q),
@@ -412,7 +412,7 @@ impl CompiledModel {
     }
 
     /// Parse a compiled model; one this engine no longer evaluates is refused
-    /// ([`CompiledModel::check_domain`]), and so is one whose program does not fit its own
+    /// (`CompiledModel::check_domain`), and so is one whose program does not fit its own
     /// sizes (an index out of range, a table of the wrong length).
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         let model: Self =

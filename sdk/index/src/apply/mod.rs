@@ -1,5 +1,5 @@
 //! Decoding contract logs and applying them to the state tables, one file per event family:
-//! [`operators`], [`listings`] (models and keys), [`jobs`], [`balances`].
+//! `operators`, `listings` (models and keys), `jobs`, `balances`.
 //!
 //! [`decode`] turns a log into a [`Decoded`] event; [`Working`] holds one batch's view of every
 //! state table and applies events to it in order, synchronously, after the rows they touch have
