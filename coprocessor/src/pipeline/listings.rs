@@ -129,14 +129,7 @@ impl Pipeline {
     /// Accept or decline a proposed listing (after checking on chain that it still is proposed).
     pub(crate) async fn handle_listing(&self, model: &modelmart_index::Model) -> Result<()> {
         let id = ModelId::try_from(model.model_id)?;
-        let chain = self.operator.chain();
-        let m = chain
-            .market()
-            .getModel(id.to_u256())
-            .call()
-            .await
-            .map_err(|e| crate::Error::Sdk(modelmart_sdk::Error::Rpc(e.to_string())))?;
-        if ModelStatus::from_code(m.status) != Ok(ModelStatus::Proposed) {
+        if self.operator.chain().model_status(id).await? != ModelStatus::Proposed {
             return Ok(());
         }
         match self.open_model(model).await? {

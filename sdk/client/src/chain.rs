@@ -13,7 +13,7 @@ use alloy::{
     sol_types::SolEvent,
 };
 use modelmart_bindings::{
-    IModelMarket, ModelMarket, ModelMarketErrors, ModelMarketInstance, TestToken,
+    IModelMarket, MarketBase, ModelMarket, ModelMarketErrors, ModelMarketInstance, TestToken,
 };
 use modelmart_primitives::{JobId, JobStatus, ModelId, ModelStatus};
 use tokio::sync::Mutex;
@@ -223,10 +223,20 @@ impl Chain {
             .transpose()
     }
 
+    /// The on-chain record of job `job_id`: status, listing, rows, deadline, escrowed amounts.
+    pub async fn job(&self, job_id: JobId) -> Result<MarketBase::Job> {
+        self.market.getJob(job_id.to_u256()).call().await.map_err(rpc)
+    }
+
     /// On-chain status of job `job_id`.
     pub async fn job_status(&self, job_id: JobId) -> Result<JobStatus> {
-        let j = self.market.getJob(job_id.to_u256()).call().await.map_err(rpc)?;
-        Ok(JobStatus::from_code(j.status)?)
+        Ok(JobStatus::from_code(self.job(job_id).await?.status)?)
+    }
+
+    /// On-chain status of listing `model_id`.
+    pub async fn model_status(&self, model_id: ModelId) -> Result<ModelStatus> {
+        let m = self.market.getModel(model_id.to_u256()).call().await.map_err(rpc)?;
+        Ok(ModelStatus::from_code(m.status)?)
     }
 
     /// Timestamp of the latest block.

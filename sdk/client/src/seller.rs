@@ -141,8 +141,7 @@ impl Seller {
 
     /// The listing's status on chain.
     pub async fn status(&self, model_id: ModelId) -> Result<ModelStatus> {
-        let m = self.chain.market().getModel(model_id.to_u256()).call().await.map_err(rpc)?;
-        Ok(ModelStatus::from_code(m.status)?)
+        self.chain.model_status(model_id).await
     }
 
     /// Change the seller's price per row (pending jobs keep theirs).

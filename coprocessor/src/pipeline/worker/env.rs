@@ -42,15 +42,7 @@ impl JobEnv for Env<'_> {
     }
 
     async fn chain_job(&self, id: JobId) -> Result<ChainJob> {
-        let j = self
-            .p
-            .operator
-            .chain()
-            .market()
-            .getJob(id.to_u256())
-            .call()
-            .await
-            .map_err(|e| Error::Sdk(modelmart_sdk::Error::Rpc(e.to_string())))?;
+        let j = self.p.operator.chain().job(id).await?;
         Ok(ChainJob {
             status: JobStatus::from_code(j.status)?,
             model_id: j.modelId,
