@@ -38,6 +38,7 @@ fn error(e: &BlobError) -> Response {
             StatusCode::BAD_REQUEST
         }
         BlobError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        BlobError::NotUploadable(_) => StatusCode::FORBIDDEN,
         BlobError::HashMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         BlobError::Store(_) | BlobError::Io(_) | BlobError::BadUrl(_) => {
             tracing::error!(target: "modelmart::coprocessor::blobs", error = %e, "blob storage failed");
@@ -63,6 +64,9 @@ async fn put_blob(
         Ok(k) => k,
         Err(e) => return error(&e),
     };
+    if !kind.client_uploads() {
+        return error(&BlobError::NotUploadable(kind));
+    }
     let limit = store.limits().of(kind);
     let declared = headers
         .get(header::CONTENT_LENGTH)

@@ -19,6 +19,9 @@ pub enum BlobError {
     /// The kind is not one of the known kinds.
     #[error("unknown blob kind `{0}` (card, sealed_model, eval_key, input, result)")]
     BadKind(String),
+    /// Blobs of this kind are written by the operator's pipeline only, never uploaded.
+    #[error("{0} blobs are written by the operator, not uploaded")]
+    NotUploadable(BlobKind),
     /// The upload exceeds its kind's limit.
     #[error("{kind} blobs are limited to {limit} bytes")]
     TooLarge {

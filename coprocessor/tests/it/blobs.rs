@@ -150,6 +150,10 @@ async fn http_endpoint_puts_gets_and_explains_errors() -> eyre::Result<()> {
     let (s, _, body) = call(put(&sha(b"other"), "card", card.clone())?).await?;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(String::from_utf8_lossy(&body).contains("hashes to"));
+    // results are the operator's: a stranger cannot store the largest kind (256 MiB) here
+    let (s, _, body) = call(put(&h, "result", card.clone())?).await?;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(String::from_utf8_lossy(&body).contains("written by the operator"));
     let big = vec![1u8; 5_000];
     assert_eq!(call(put(&sha(&big), "card", big.clone())?).await?.0, StatusCode::PAYLOAD_TOO_LARGE);
 

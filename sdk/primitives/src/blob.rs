@@ -47,6 +47,13 @@ impl BlobKind {
         }
     }
 
+    /// Whether buyers and sellers upload blobs of this kind to an operator's endpoint. Results
+    /// are written only by the operator's own pipeline, so the endpoint refuses them from
+    /// outside (a stranger could otherwise store the largest kind there).
+    pub const fn client_uploads(self) -> bool {
+        !matches!(self, Self::Result)
+    }
+
     /// The kind's name as used in URLs (`?kind=`) and messages.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -155,6 +162,9 @@ mod tests {
             assert!(k.max_bytes() >= 256 * KIB);
         }
         assert!("weights".parse::<BlobKind>().is_err());
+        let operator_only: Vec<_> =
+            BlobKind::ALL.into_iter().filter(|k| !k.client_uploads()).collect();
+        assert_eq!(operator_only, [BlobKind::Result]);
     }
 
     #[test]
