@@ -58,6 +58,19 @@ interface IModelMarket {
         uint8 outputMode;
     }
 
+    /// @notice What an operator agrees to serve, enforced by `listModel` and `requestJob`.
+    /// @param minFeePerRow Lowest operator fee per row a listing may name.
+    /// @param minJobDeadline Shortest job deadline a listing may name (at least `MIN_JOB_DEADLINE`).
+    /// @param maxRowsPerJob Largest `maxRows` a listing may name.
+    /// @param maxRowsPerHour Rows the operator takes per clock hour (UTC), over all its listings;
+    ///        requests beyond it revert until the next hour.
+    struct OperatorTerms {
+        uint96 minFeePerRow;
+        uint32 minJobDeadline;
+        uint32 maxRowsPerJob;
+        uint32 maxRowsPerHour;
+    }
+
     /// @notice What a buyer puts in a job request.
     /// @param modelId The listing to run.
     /// @param inputHash SHA-256 of the encrypted input blob.
@@ -87,6 +100,12 @@ interface IModelMarket {
     /// @param x25519Key New X25519 public key.
     event OperatorUpdated(address indexed operator, string endpoint, bytes32 x25519Key);
 
+    /// @notice An operator set the terms under which it serves (see `OperatorTerms`). Listings
+    ///         made before keep their fields; the hourly capacity applies to every request.
+    /// @param operator The operator's address.
+    /// @param terms The new terms.
+    event OperatorTermsSet(address indexed operator, OperatorTerms terms);
+
     /// @notice An operator added stake.
     /// @param operator The operator's address.
     /// @param amount Amount added.
@@ -110,7 +129,7 @@ interface IModelMarket {
     /// @notice An operator's stake was slashed for letting a job expire.
     /// @param operator The operator's address.
     /// @param jobId The expired job.
-    /// @param buyer The buyer who receives the penalty.
+    /// @param buyer The job's buyer (refunded in full; the slash itself is burned).
     /// @param amount Amount slashed.
     /// @param stake Stake remaining.
     event OperatorSlashed(
@@ -149,7 +168,15 @@ interface IModelMarket {
     /// @param modelId The listing.
     event ModelDelisted(uint256 indexed modelId);
 
-    /// @notice A buyer registered an evaluation key (by hash of its blob).
+    /// @notice The operator stopped serving an accepted listing for good (status `Delisted`).
+    ///         Pending jobs still settle.
+    /// @param modelId The listing.
+    /// @param operator The operator.
+    /// @param reason Reason code.
+    event ModelRetired(uint256 indexed modelId, address indexed operator, uint16 reason);
+
+    /// @notice A buyer registered an evaluation key (by hash of its blob). Keys are per
+    ///         (buyer, hash): registering a hash never blocks another buyer.
     /// @param keyHash SHA-256 of the key blob.
     /// @param owner The buyer.
     /// @param paramSet FHE parameter-set id of the key.
@@ -213,7 +240,7 @@ interface IModelMarket {
     /// @param jobId The job.
     /// @param caller Whoever triggered the refund.
     /// @param refund Escrow credited back to the buyer.
-    /// @param slashed Stake moved from the operator to the buyer (native coin).
+    /// @param slashed Stake taken from the operator and burned (native coin).
     event JobExpired(uint256 indexed jobId, address indexed caller, uint256 refund, uint256 slashed);
 
     /// @notice An account's withdrawable balance grew.
@@ -234,7 +261,7 @@ interface IModelMarket {
     /// @param treasury New treasury.
     event ProtocolFeeSet(uint16 feeBps, address treasury);
 
-    /// @notice The owner changed staking parameters.
+    /// @notice The owner changed staking parameters. The penalty applies to jobs requested from now on.
     /// @param minStake New minimum stake.
     /// @param slashPenalty New penalty per expired job.
     event StakeParamsSet(uint256 minStake, uint256 slashPenalty);
@@ -274,7 +301,7 @@ interface IModelMarket {
     error NotModelOperator(uint256 modelId);
     /// @notice The model is not in the state this action needs.
     error BadModelStatus(uint256 modelId, ModelStatus status);
-    /// @notice The key hash is zero or already registered.
+    /// @notice The key hash is zero or already registered by the caller.
     error KeyAlreadyRegistered(bytes32 keyHash);
     /// @notice The key is not registered to the caller.
     error NotKeyOwner(bytes32 keyHash);
@@ -314,4 +341,15 @@ interface IModelMarket {
     error InvalidTreasury();
     /// @notice Constructor parameters are inconsistent.
     error InvalidConfig();
+    /// @notice A listing asks for less than its operator's terms (fee, deadline or rows per job).
+    error OutsideOperatorTerms(address operator);
+    /// @notice Operator terms out of range (deadline outside the protocol's bounds, zero rows).
+    error InvalidTerms();
+    /// @notice The operator's hourly row capacity is used up; retry in the next hour.
+    error OperatorAtCapacity(address operator, uint256 requested, uint256 capacity);
+    /// @notice Staking parameters out of range (`minStake` above `MAX_MIN_STAKE`, a penalty above
+    ///         `minStake`) or changed too often.
+    error InvalidStakeParams();
+    /// @notice Ownership cannot be renounced: fees, tokens and stake parameters need an owner.
+    error RenounceDisabled();
 }

@@ -20,6 +20,13 @@ abstract contract MarketBase is IModelMarket, Ownable2Step, ReentrancyGuardTrans
     uint256 public constant MAX_ENDPOINT_LENGTH = 256;
     /// @notice Highest output-mode code (0 scores, 1 rounded scores, 2 label only).
     uint8 public constant MAX_OUTPUT_MODE = 2;
+    /// @notice Shortest job deadline any listing may set, in seconds: room for a few blocks of
+    ///         inclusion on slow chains plus the work itself.
+    uint32 public constant MIN_JOB_DEADLINE = 60;
+    /// @notice Where slashed stake goes: burned, so that no party profits from an expiry.
+    address public constant BURN_ADDRESS = address(0xdEaD);
+    /// @notice Cap on the minimum operator stake the owner may require.
+    uint96 public constant MAX_MIN_STAKE = 1000 ether;
 
     /// @notice Seconds between `startUnbonding` and `completeUnbonding`. Longer than any job
     ///         deadline, so every job an operator took can still be refunded and slashed.
@@ -28,11 +35,21 @@ abstract contract MarketBase is IModelMarket, Ownable2Step, ReentrancyGuardTrans
     uint32 public immutable MAX_JOB_DEADLINE;
 
     struct Operator {
+        // slot 0: read and written by every request
         uint96 stake;
         uint40 unlockAt;
         OperatorStatus status;
+        uint32 hour;
+        uint32 hourRows;
+        uint32 maxRowsPerHour;
+        // slot 1
         bytes32 x25519Key;
+        // slot 2
         string endpoint;
+        // slot 3: read by listModel only
+        uint96 minFeePerRow;
+        uint32 minJobDeadline;
+        uint32 maxRowsPerJob;
     }
 
     struct Model {
@@ -58,36 +75,46 @@ abstract contract MarketBase is IModelMarket, Ownable2Step, ReentrancyGuardTrans
         uint16 feeBps;
         uint32 rows;
         // slot 1
-        uint64 modelId;
+        uint48 modelId;
+        uint16 penaltyIndex;
         uint96 sellerAmount;
         uint96 operatorAmount;
     }
 
+    /// @dev Lifecycle of a (buyer, key hash) registration.
+    enum KeyState {
+        None,
+        Registered,
+        Revoked
+    }
+
     struct EvalKey {
-        address owner;
+        KeyState state;
         uint16 paramSet;
     }
 
-    /// @dev Packed owner parameters read on the request path.
+    /// @dev Packed owner parameters read on the request path; `penaltyIndex` points into
+    ///      `_penalties`, so each job keeps the penalty in force when it was requested.
     struct FeeConfig {
         address treasury;
         uint16 feeBps;
+        uint16 penaltyIndex;
     }
 
     FeeConfig internal _fee;
     /// @notice Minimum stake for an operator to accept listings and receive jobs.
     uint96 public minStake;
-    /// @notice Stake moved to the buyer when a job expires.
-    uint96 public slashPenalty;
     /// @notice Id the next listing gets (ids start at 1).
     uint64 public nextModelId = 1;
     /// @notice Id the next job gets (ids start at 1).
     uint64 public nextJobId = 1;
+    /// @dev Every slash penalty ever set, oldest first; jobs store the index of theirs.
+    uint96[] internal _penalties;
 
     mapping(address => Operator) internal _operators;
     mapping(uint256 => Model) internal _models;
     mapping(uint256 => Job) internal _jobs;
-    mapping(bytes32 => EvalKey) internal _keys;
+    mapping(address => mapping(bytes32 => EvalKey)) internal _keys;
     mapping(address => bool) internal _allowedTokens;
     mapping(address => mapping(address => uint256)) internal _balances;
 
@@ -100,7 +127,9 @@ abstract contract MarketBase is IModelMarket, Ownable2Step, ReentrancyGuardTrans
         uint256 unbondingDelay_,
         uint32 maxJobDeadline_
     ) Ownable(owner_) {
-        if (maxJobDeadline_ == 0 || unbondingDelay_ <= maxJobDeadline_) revert InvalidConfig();
+        if (maxJobDeadline_ < MIN_JOB_DEADLINE || unbondingDelay_ <= maxJobDeadline_) {
+            revert InvalidConfig();
+        }
         UNBONDING_DELAY = unbondingDelay_;
         MAX_JOB_DEADLINE = maxJobDeadline_;
         _setProtocolFee(feeBps_, treasury_);
@@ -119,11 +148,18 @@ abstract contract MarketBase is IModelMarket, Ownable2Step, ReentrancyGuardTrans
         _setProtocolFee(feeBps, treasury);
     }
 
-    /// @notice Set the minimum operator stake and the slashing penalty per expired job.
+    /// @notice Set the minimum operator stake (at most `MAX_MIN_STAKE`) and the slashing penalty
+    ///         per expired job (at most the minimum stake). The penalty applies to jobs requested
+    ///         from now on; the minimum stake gates new listings and jobs, never settlement.
     /// @param minStake_ New minimum stake (native coin).
     /// @param slashPenalty_ New penalty.
     function setStakeParams(uint96 minStake_, uint96 slashPenalty_) external onlyOwner {
         _setStakeParams(minStake_, slashPenalty_);
+    }
+
+    /// @notice Disabled: the market always has an owner (fees, tokens and stake parameters).
+    function renounceOwnership() public view override onlyOwner {
+        revert RenounceDisabled();
     }
 
     /// @notice Allow or disallow an ERC-20 token for new listings. Only plain tokens belong here:
@@ -171,6 +207,12 @@ abstract contract MarketBase is IModelMarket, Ownable2Step, ReentrancyGuardTrans
         return (f.feeBps, f.treasury);
     }
 
+    /// @notice The slash penalty that applies to jobs requested now.
+    /// @return The penalty (native coin).
+    function slashPenalty() external view returns (uint96) {
+        return _penalties[_fee.penaltyIndex];
+    }
+
     /// @notice Whether new listings may use `token`.
     /// @param token The token.
     /// @return True when allowed.
@@ -183,13 +225,20 @@ abstract contract MarketBase is IModelMarket, Ownable2Step, ReentrancyGuardTrans
     function _setProtocolFee(uint16 feeBps, address treasury) internal {
         if (feeBps > MAX_FEE_BPS) revert FeeTooHigh(feeBps, MAX_FEE_BPS);
         if (treasury == address(0)) revert InvalidTreasury();
-        _fee = FeeConfig({treasury: treasury, feeBps: feeBps});
+        _fee.treasury = treasury;
+        _fee.feeBps = feeBps;
         emit ProtocolFeeSet(feeBps, treasury);
     }
 
     function _setStakeParams(uint96 minStake_, uint96 slashPenalty_) internal {
+        uint256 next = _penalties.length;
+        if (minStake_ > MAX_MIN_STAKE || slashPenalty_ > minStake_ || next > type(uint16).max) {
+            revert InvalidStakeParams();
+        }
         minStake = minStake_;
-        slashPenalty = slashPenalty_;
+        _penalties.push(slashPenalty_);
+        // forge-lint: disable-next-line(unsafe-typecast) -- bounded by a check above
+        _fee.penaltyIndex = uint16(next);
         emit StakeParamsSet(minStake_, slashPenalty_);
     }
 

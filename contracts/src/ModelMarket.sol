@@ -17,7 +17,7 @@ contract ModelMarket is Models {
     /// @param treasury_ Account credited with protocol fees.
     /// @param feeBps_ Initial protocol fee in basis points (at most `MAX_FEE_BPS`).
     /// @param minStake_ Minimum operator stake (native coin).
-    /// @param slashPenalty_ Stake moved to the buyer per expired job.
+    /// @param slashPenalty_ Stake slashed per expired job (at most `minStake_`).
     /// @param unbondingDelay_ Seconds an operator waits to leave; must exceed `maxJobDeadline_`.
     /// @param maxJobDeadline_ Longest job deadline a listing may set.
     constructor(
@@ -99,20 +99,29 @@ contract ModelMarket is Models {
         _credit(j.buyer, m.token, jobId, refund);
     }
 
-    /// @notice After the deadline of an unanswered job, refund the buyer and slash the operator's
-    ///         stake by `slashPenalty` (or what is left of it), paid to the buyer. Callable by anyone.
+    /// @notice After the deadline of an unanswered job, refund the buyer in full and slash the
+    ///         operator's stake by the penalty in force when the job was requested (for a
+    ///         native-coin job at most what it escrowed; at most what is left of the stake). The
+    ///         slash is burned: an expiry pays nobody more than the job cost, so no one profits
+    ///         from making a job expire. Callable by anyone.
     /// @param jobId The job.
-    function refundExpired(uint256 jobId) external {
+    function refundExpired(uint256 jobId) external nonReentrant {
         Job storage j = _pending(jobId);
         if (block.timestamp <= j.deadline) revert DeadlineNotReached(jobId, j.deadline);
         j.status = JobStatus.Expired;
         Model storage m = _models[j.modelId];
         address buyer = j.buyer;
+        address token = m.token;
         uint256 refund = uint256(j.sellerAmount) + j.operatorAmount;
-        uint256 slashed = _slash(m.operator, jobId, buyer);
+        uint256 penalty = _penalties[j.penaltyIndex];
+        if (token == address(0) && refund < penalty) penalty = refund;
+        uint256 slashed = _slash(m.operator, jobId, buyer, penalty);
         emit JobExpired(jobId, msg.sender, refund, slashed);
-        _credit(buyer, m.token, jobId, refund);
-        _credit(buyer, address(0), jobId, slashed);
+        _credit(buyer, token, jobId, refund);
+        if (slashed != 0) {
+            (bool ok,) = payable(BURN_ADDRESS).call{value: slashed}("");
+            if (!ok) revert NativeTransferFailed(BURN_ADDRESS, slashed);
+        }
     }
 
     /// @notice A job's on-chain fields.
@@ -129,11 +138,11 @@ contract ModelMarket is Models {
         if (m.status != ModelStatus.Active) revert BadModelStatus(r.modelId, m.status);
         if (r.rows == 0 || r.rows > m.maxRows) revert InvalidRows(r.rows, m.maxRows);
         if (r.inputHash == bytes32(0)) revert InvalidInputHash();
-        EvalKey memory k = _keys[r.keyHash];
-        if (k.owner != msg.sender) revert NotKeyOwner(r.keyHash);
+        EvalKey memory k = _keys[msg.sender][r.keyHash];
+        if (k.state != KeyState.Registered) revert NotKeyOwner(r.keyHash);
         if (k.paramSet != m.paramSet) revert KeyParamsMismatch(k.paramSet, m.paramSet);
         address operator = m.operator;
-        _requireServing(operator);
+        _admit(operator, r.rows);
 
         uint256 sellerAmount = uint256(r.rows) * m.pricePerRow;
         uint256 operatorAmount = uint256(r.rows) * m.operatorFeePerRow;
@@ -143,14 +152,17 @@ contract ModelMarket is Models {
 
         jobId = nextJobId++;
         uint256 deadline = block.timestamp + m.jobDeadline;
+        FeeConfig memory fee = _fee;
         _jobs[jobId] = Job({
             buyer: msg.sender,
             // forge-lint: disable-next-line(unsafe-typecast) -- bounded by a check above
             deadline: uint40(deadline),
             status: JobStatus.Requested,
-            feeBps: _fee.feeBps,
+            feeBps: fee.feeBps,
             rows: r.rows,
-            modelId: r.modelId,
+            // forge-lint: disable-next-line(unsafe-typecast) -- an active listing's id is below nextModelId, far under 2^48
+            modelId: uint48(r.modelId),
+            penaltyIndex: fee.penaltyIndex,
             // forge-lint: disable-next-line(unsafe-typecast) -- bounded by a check above
             sellerAmount: uint96(sellerAmount),
             // forge-lint: disable-next-line(unsafe-typecast) -- bounded by a check above

@@ -4,21 +4,22 @@ pragma solidity ^0.8.28;
 import {Operators} from "./Operators.sol";
 
 /// @title Models
-/// @notice Model listings (list, operator accept/decline, reprice, pause, delist) and the
+/// @notice Model listings (list, operator accept/decline/retire, reprice, pause, delist) and the
 ///         buyers' evaluation-key registry.
 abstract contract Models is Operators {
     // ------------------------------------------------------------ listings
 
-    /// @notice List a model. It becomes usable once its operator accepts it.
+    /// @notice List a model. It becomes usable once its operator accepts it. The listing must
+    ///         meet its operator's terms (fee, deadline, rows per job; see `setOperatorTerms`).
     /// @param l Every field of the listing (see `IModelMarket.Listing`).
     /// @return modelId The new listing's id.
     function listModel(Listing calldata l) external returns (uint256 modelId) {
         if (!_allowedTokens[l.token]) revert TokenNotAllowed(l.token);
         if (
-            l.maxRows == 0 || l.jobDeadline == 0 || l.jobDeadline > MAX_JOB_DEADLINE || l.cardHash == bytes32(0)
-                || l.sealedModelHash == bytes32(0) || l.outputMode > MAX_OUTPUT_MODE
+            l.maxRows == 0 || l.jobDeadline < MIN_JOB_DEADLINE || l.jobDeadline > MAX_JOB_DEADLINE
+                || l.cardHash == bytes32(0) || l.sealedModelHash == bytes32(0) || l.outputMode > MAX_OUTPUT_MODE
         ) revert InvalidListing();
-        _requireServing(l.operator);
+        _checkTerms(l);
         modelId = nextModelId++;
         _models[modelId] = Model({
             seller: msg.sender,
@@ -54,6 +55,18 @@ abstract contract Models is Operators {
         if (m.status != ModelStatus.Proposed) revert BadModelStatus(modelId, m.status);
         m.status = ModelStatus.Declined;
         emit ModelDeclined(modelId, msg.sender, reason);
+    }
+
+    /// @notice As the model's operator, stop serving an accepted (active or paused) listing for
+    ///         good. Buyers can no longer request it; pending jobs still settle.
+    /// @param modelId The listing.
+    /// @param reason Reason code.
+    function retireModel(uint256 modelId, uint16 reason) external {
+        Model storage m = _modelOf(modelId);
+        if (m.operator != msg.sender) revert NotModelOperator(modelId);
+        if (m.status != ModelStatus.Active && m.status != ModelStatus.Paused) revert BadModelStatus(modelId, m.status);
+        m.status = ModelStatus.Delisted;
+        emit ModelRetired(modelId, msg.sender, reason);
     }
 
     /// @notice As the seller, change the seller share per row. Pending jobs keep their price.
@@ -102,31 +115,42 @@ abstract contract Models is Operators {
 
     // ------------------------------------------------------------ evaluation keys
 
-    /// @notice Register an evaluation key blob (by its SHA-256) to the caller, for reuse by all jobs.
+    /// @notice Register an evaluation key blob (by its SHA-256) to the caller, for reuse by all
+    ///         its jobs. Registrations are per (caller, hash): another account registering the same
+    ///         hash changes nothing for the caller.
     /// @param keyHash SHA-256 of the key blob.
     /// @param paramSet FHE parameter-set id the key was generated for.
     function registerKey(bytes32 keyHash, uint16 paramSet) external {
-        if (keyHash == bytes32(0) || _keys[keyHash].owner != address(0)) revert KeyAlreadyRegistered(keyHash);
-        _keys[keyHash] = EvalKey({owner: msg.sender, paramSet: paramSet});
+        EvalKey storage k = _keys[msg.sender][keyHash];
+        if (keyHash == bytes32(0) || k.state != KeyState.None) revert KeyAlreadyRegistered(keyHash);
+        k.state = KeyState.Registered;
+        k.paramSet = paramSet;
         emit KeyRegistered(keyHash, msg.sender, paramSet);
     }
 
-    /// @notice Revoke one of the caller's keys; new jobs cannot use it. The hash stays taken.
+    /// @notice Revoke one of the caller's keys; its new jobs cannot use it. The caller cannot
+    ///         register that hash again.
     /// @param keyHash SHA-256 of the key blob.
     function revokeKey(bytes32 keyHash) external {
-        EvalKey storage k = _keys[keyHash];
-        if (k.owner != msg.sender) revert NotKeyOwner(keyHash);
-        k.owner = address(1);
+        EvalKey storage k = _keys[msg.sender][keyHash];
+        if (k.state != KeyState.Registered) revert NotKeyOwner(keyHash);
+        k.state = KeyState.Revoked;
         emit KeyRevoked(keyHash, msg.sender);
     }
 
-    /// @notice Owner and parameter set of a registered key.
+    /// @notice Whether `owner` registered the key `keyHash`, and for which parameters.
+    /// @param owner The buyer.
     /// @param keyHash SHA-256 of the key blob.
-    /// @return owner The owner (`address(0)` unknown, `address(1)` revoked).
+    /// @return registered True while registered and not revoked.
+    /// @return revoked True once revoked.
     /// @return paramSet Its FHE parameter-set id.
-    function getKey(bytes32 keyHash) external view returns (address owner, uint16 paramSet) {
-        EvalKey memory k = _keys[keyHash];
-        return (k.owner, k.paramSet);
+    function getKey(address owner, bytes32 keyHash)
+        external
+        view
+        returns (bool registered, bool revoked, uint16 paramSet)
+    {
+        EvalKey memory k = _keys[owner][keyHash];
+        return (k.state == KeyState.Registered, k.state == KeyState.Revoked, k.paramSet);
     }
 
     // ------------------------------------------------------------ internal

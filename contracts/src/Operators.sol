@@ -5,7 +5,8 @@ import {MarketBase} from "./MarketBase.sol";
 
 /// @title Operators
 /// @notice Operator registry: register with an endpoint, an X25519 key and a native-coin stake;
-///         update; add stake; leave after `UNBONDING_DELAY`. Stake is slashed when jobs expire.
+///         set the terms it serves under; update; add stake; leave after `UNBONDING_DELAY`.
+///         Stake is slashed when jobs expire.
 abstract contract Operators is MarketBase {
     /// @notice Register the caller as an operator, staking `msg.value` of the native coin.
     /// @param endpoint Base URL of the operator's blob and status API.
@@ -22,6 +23,43 @@ abstract contract Operators is MarketBase {
         op.x25519Key = x25519Key;
         op.endpoint = endpoint;
         emit OperatorRegistered(msg.sender, endpoint, x25519Key, msg.value);
+        // open terms until the operator sets its own
+        _setTerms(
+            op,
+            OperatorTerms({
+                minFeePerRow: 0,
+                minJobDeadline: MIN_JOB_DEADLINE,
+                maxRowsPerJob: type(uint32).max,
+                maxRowsPerHour: type(uint32).max
+            })
+        );
+    }
+
+    /// @notice Set the terms under which the caller serves: listings must name at least its fee
+    ///         and deadline and at most its rows per job; requests beyond its hourly row capacity
+    ///         revert. Listings made before keep their fields (retire those it no longer serves).
+    /// @param terms The new terms.
+    function setOperatorTerms(OperatorTerms calldata terms) external {
+        _setTerms(_registered(msg.sender), terms);
+    }
+
+    /// @notice The terms an operator serves under and the rows it took in the current hour.
+    /// @param operator The operator.
+    /// @return terms Its terms.
+    /// @return rowsThisHour Rows requested from it in the current clock hour.
+    function getOperatorTerms(address operator)
+        external
+        view
+        returns (OperatorTerms memory terms, uint256 rowsThisHour)
+    {
+        Operator storage op = _operators[operator];
+        terms = OperatorTerms({
+            minFeePerRow: op.minFeePerRow,
+            minJobDeadline: op.minJobDeadline,
+            maxRowsPerJob: op.maxRowsPerJob,
+            maxRowsPerHour: op.maxRowsPerHour
+        });
+        rowsThisHour = op.hour == block.timestamp / 1 hours ? op.hourRows : 0;
     }
 
     /// @notice Change the caller's endpoint and X25519 key. Sealed models already accepted stay
@@ -101,20 +139,55 @@ abstract contract Operators is MarketBase {
     }
 
     /// @dev Active and staked at least `minStake`: may accept listings and receive jobs.
-    function _requireServing(address operator) internal view {
-        Operator storage op = _operators[operator];
+    function _requireServing(address operator) internal view returns (Operator storage op) {
+        op = _operators[operator];
         if (op.status != OperatorStatus.Active || op.stake < minStake) revert OperatorNotActive(operator);
     }
 
-    /// @dev Slash up to `slashPenalty` from `operator`, returning the amount taken.
-    function _slash(address operator, uint256 jobId, address buyer) internal returns (uint256 amount) {
+    /// @dev Serving, and `rows` more fit the operator's capacity this hour: count them. An
+    ///      operator without an hourly cap is not counted (its count starts when it sets one).
+    function _admit(address operator, uint32 rows) internal {
+        Operator storage op = _requireServing(operator);
+        if (op.maxRowsPerHour == type(uint32).max) return;
+        uint256 hour = block.timestamp / 1 hours;
+        uint256 used = (op.hour == hour ? uint256(op.hourRows) : 0) + rows;
+        if (used > op.maxRowsPerHour) revert OperatorAtCapacity(operator, rows, op.maxRowsPerHour);
+        // forge-lint: disable-next-line(unsafe-typecast) -- hours since 1970 fit 32 bits until year 490,000
+        op.hour = uint32(hour);
+        // forge-lint: disable-next-line(unsafe-typecast) -- bounded by maxRowsPerHour above
+        op.hourRows = uint32(used);
+    }
+
+    /// @dev A listing must not ask less of the operator than its terms allow.
+    function _checkTerms(Listing calldata l) internal view {
+        Operator storage op = _requireServing(l.operator);
+        if (l.operatorFeePerRow < op.minFeePerRow || l.jobDeadline < op.minJobDeadline || l.maxRows > op.maxRowsPerJob)
+        {
+            revert OutsideOperatorTerms(l.operator);
+        }
+    }
+
+    /// @dev Slash up to `penalty` from `operator`, returning the amount taken.
+    function _slash(address operator, uint256 jobId, address buyer, uint256 penalty) internal returns (uint256 amount) {
         Operator storage op = _operators[operator];
         uint256 stake = op.stake;
-        amount = stake < slashPenalty ? stake : slashPenalty;
+        amount = stake < penalty ? stake : penalty;
         if (amount == 0) return 0;
         // forge-lint: disable-next-line(unsafe-typecast) -- bounded by a check above
         op.stake = uint96(stake - amount);
         emit OperatorSlashed(operator, jobId, buyer, amount, stake - amount);
+    }
+
+    function _setTerms(Operator storage op, OperatorTerms memory t) private {
+        if (
+            t.minJobDeadline < MIN_JOB_DEADLINE || t.minJobDeadline > MAX_JOB_DEADLINE || t.maxRowsPerJob == 0
+                || t.maxRowsPerHour < t.maxRowsPerJob
+        ) revert InvalidTerms();
+        op.minFeePerRow = t.minFeePerRow;
+        op.minJobDeadline = t.minJobDeadline;
+        op.maxRowsPerJob = t.maxRowsPerJob;
+        op.maxRowsPerHour = t.maxRowsPerHour;
+        emit OperatorTermsSet(msg.sender, t);
     }
 
     function _checkOperatorInfo(string calldata endpoint, bytes32 x25519Key) private pure {

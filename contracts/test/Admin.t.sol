@@ -26,6 +26,8 @@ contract AdminTest is Base {
         new ModelMarket(owner, treasury, 0, 0, 0, 7 days, 7 days);
         vm.expectRevert(IModelMarket.InvalidConfig.selector);
         new ModelMarket(owner, treasury, 0, 0, 0, 7 days, 0);
+        vm.expectRevert(IModelMarket.InvalidConfig.selector);
+        new ModelMarket(owner, treasury, 0, 0, 0, 7 days, 59);
         vm.expectRevert(IModelMarket.InvalidTreasury.selector);
         new ModelMarket(owner, address(0), 0, 0, 0, 8 days, 7 days);
     }
@@ -64,14 +66,56 @@ contract AdminTest is Base {
 
     function test_setStakeParams() public {
         vm.expectEmit(false, false, false, true, address(market));
-        emit IModelMarket.StakeParamsSet(3, 4);
+        emit IModelMarket.StakeParamsSet(4, 3);
         vm.prank(owner);
-        market.setStakeParams(3, 4);
-        assertEq(market.minStake(), 3);
-        assertEq(market.slashPenalty(), 4);
+        market.setStakeParams(4, 3);
+        assertEq(market.minStake(), 4);
+        assertEq(market.slashPenalty(), 3);
         vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, stranger));
-        market.setStakeParams(3, 4);
+        market.setStakeParams(4, 3);
+    }
+
+    /// @notice Owner powers are bounded: no minimum stake above the cap, no penalty above the
+    ///         minimum stake, and the market cannot be left without an owner.
+    function testRevert_setStakeParams_outOfRange() public {
+        uint96 cap = market.MAX_MIN_STAKE();
+        vm.startPrank(owner);
+        vm.expectRevert(IModelMarket.InvalidStakeParams.selector);
+        market.setStakeParams(cap + 1, 0);
+        vm.expectRevert(IModelMarket.InvalidStakeParams.selector);
+        market.setStakeParams(1 ether, 1 ether + 1);
+        vm.expectRevert(IModelMarket.InvalidStakeParams.selector);
+        new ModelMarket(owner, treasury, 0, 1 ether, 2 ether, UNBONDING, MAX_DEADLINE);
+        market.setStakeParams(cap, cap);
+        vm.stopPrank();
+    }
+
+    function testRevert_renounceOwnership() public {
+        vm.prank(owner);
+        vm.expectRevert(IModelMarket.RenounceDisabled.selector);
+        market.renounceOwnership();
+        assertEq(market.owner(), owner);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, stranger));
+        market.renounceOwnership();
+    }
+
+    /// @notice A pending job keeps the penalty in force when it was requested: the owner cannot
+    ///         raise what an operator loses on a job it already took.
+    function test_penaltyFixedAtRequest() public {
+        uint256 jobId = _requestUsd(1);
+        vm.prank(owner);
+        market.setStakeParams(MIN_STAKE, MIN_STAKE);
+        uint256 later = _requestUsd(1);
+        vm.warp(block.timestamp + DEADLINE + 1);
+        (, uint256 before,,,) = market.getOperator(operator);
+        market.refundExpired(jobId);
+        (, uint256 stake,,,) = market.getOperator(operator);
+        assertEq(before - stake, PENALTY);
+        market.refundExpired(later);
+        (, uint256 after_,,,) = market.getOperator(operator);
+        assertEq(stake - after_, MIN_STAKE);
     }
 
     function test_tokenAllowList() public {

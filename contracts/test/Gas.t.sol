@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {Base} from "./Base.t.sol";
+import {IModelMarket} from "../src/IModelMarket.sol";
 
 /// @notice Records the gas of the hot paths in `snapshots/GasTest.json` (`forge test`) and checks
 ///         them against the targets. Steady state: the market and the payees already hold balances.
@@ -25,6 +26,26 @@ contract GasTest is Base {
         assertLe(vm.snapshotGasLastCall("requestJob_erc20"), REQUEST_TARGET, "request gas");
     }
 
+    /// @notice An operator with an hourly cap: every request also counts its rows.
+    function test_gas_requestErc20_capped() public {
+        _capOperator();
+        vm.prank(buyer);
+        market.requestJob(_req(modelId, 10));
+        assertLe(vm.snapshotGasLastCall("requestJob_erc20_capped"), REQUEST_TARGET, "request gas (capped)");
+    }
+
+    /// @notice Permit request to an operator with an hourly cap (recorded; see BENCHMARKS.md).
+    function test_gas_requestErc20WithPermit_capped() public {
+        _capOperator();
+        vm.prank(buyer);
+        usd.approve(address(market), 0);
+        uint256 total = 10 * uint256(PRICE + OP_FEE);
+        (uint8 v, bytes32 r, bytes32 s) = _permitSig(address(usd), total, block.timestamp + 1);
+        vm.prank(buyer);
+        market.requestJobWithPermit(_req(modelId, 10), block.timestamp + 1, v, r, s);
+        vm.snapshotGasLastCall("requestJob_erc20_permit_capped");
+    }
+
     function test_gas_requestErc20WithPermit() public {
         vm.prank(buyer);
         usd.approve(address(market), 0);
@@ -32,7 +53,7 @@ contract GasTest is Base {
         (uint8 v, bytes32 r, bytes32 s) = _permitSig(address(usd), total, block.timestamp + 1);
         vm.prank(buyer);
         market.requestJobWithPermit(_req(modelId, 10), block.timestamp + 1, v, r, s);
-        vm.snapshotGasLastCall("requestJob_erc20_permit");
+        assertLe(vm.snapshotGasLastCall("requestJob_erc20_permit"), REQUEST_TARGET, "permit request gas");
     }
 
     function test_gas_requestNative() public {
@@ -76,5 +97,16 @@ contract GasTest is Base {
         vm.warp(block.timestamp + DEADLINE + 1);
         market.refundExpired(j);
         vm.snapshotGasLastCall("refundExpired");
+    }
+
+    /// @dev Give the operator an hourly cap and count one request against it (steady state).
+    function _capOperator() internal {
+        vm.prank(operator);
+        market.setOperatorTerms(
+            IModelMarket.OperatorTerms({
+                minFeePerRow: 0, minJobDeadline: 60, maxRowsPerJob: MAX_ROWS, maxRowsPerHour: 10_000
+            })
+        );
+        _requestUsd(1);
     }
 }

@@ -7,7 +7,9 @@ import {IModelMarket} from "../src/IModelMarket.sol";
 import {TestToken} from "../src/mocks/TestToken.sol";
 
 /// @notice Drives the market through random sequences of requests, settlements, expiries,
-///         withdrawals and operator actions, keeping ghost books to check against.
+///         withdrawals and operator actions, keeping ghost books to check against. One actor is
+///         an attacker: it lists copies naming the honest operators at terms of its choosing,
+///         buys from its own listings and lets jobs expire.
 contract Handler is Test {
     ModelMarket public market;
     TestToken public usd;
@@ -22,6 +24,17 @@ contract Handler is Test {
     mapping(address => mapping(address => uint256)) public withdrawn; // account => token => received
     uint256 public maxSettleCount;
     uint256 public jobsRequested;
+
+    address public attacker = vm.addr(666);
+    uint256[] public attackerModels;
+    mapping(address => uint256) public attackerPaid; // token => escrow the attacker put in
+    uint256 public listingsOutsideTerms; // attacker listings the chain accepted against the terms
+    uint256 public slashedTotal; // stake taken by expiries
+
+    uint96 public constant MIN_FEE = 2e5;
+    uint32 public constant MIN_DEADLINE = 30 minutes;
+    uint32 public constant ROWS_PER_JOB = 50;
+    uint32 public constant ROWS_PER_HOUR = 400;
 
     bytes32 internal constant CREDITED = keccak256("Credited(address,address,uint256,uint256)");
 
@@ -38,12 +51,27 @@ contract Handler is Test {
             market.registerKey(keccak256(abi.encode("key", a)), 1);
             vm.stopPrank();
         }
+        vm.deal(attacker, 1_000 ether);
+        usd.mint(attacker, 1e30);
+        vm.startPrank(attacker);
+        usd.approve(address(market), type(uint256).max);
+        market.registerKey(keccak256(abi.encode("key", attacker)), 1);
+        vm.stopPrank();
         for (uint256 i; i < 2; i++) {
             address o = vm.addr(2000 + i);
             operators.push(o);
             vm.deal(o, 1_000 ether);
-            vm.prank(o);
+            vm.startPrank(o);
             market.registerOperator{value: 10 ether}("http://op", bytes32(uint256(1)));
+            market.setOperatorTerms(
+                IModelMarket.OperatorTerms({
+                    minFeePerRow: MIN_FEE,
+                    minJobDeadline: MIN_DEADLINE,
+                    maxRowsPerJob: ROWS_PER_JOB,
+                    maxRowsPerHour: ROWS_PER_HOUR
+                })
+            );
+            vm.stopPrank();
             for (uint256 t; t < 2; t++) {
                 address token = t == 0 ? address(usd) : address(0);
                 IModelMarket.Listing memory l = IModelMarket.Listing({
@@ -67,6 +95,62 @@ contract Handler is Test {
                 models.push(id);
             }
         }
+    }
+
+    // ------------------------------------------------------------ the attacker
+
+    /// @dev List a copy naming an honest operator at whatever terms; the operator accepts
+    ///      whatever the chain lets through (the worst case for it).
+    function attackList(uint256 opSeed, uint96 fee, uint32 deadline, uint32 rows, bool native) external {
+        address o = operators[opSeed % operators.length];
+        IModelMarket.Listing memory l = IModelMarket.Listing({
+            operator: o,
+            token: native ? address(0) : address(usd),
+            pricePerRow: 0,
+            operatorFeePerRow: uint96(bound(fee, 0, 2 * MIN_FEE)),
+            cardHash: bytes32(uint256(1)),
+            sealedModelHash: bytes32(uint256(2)),
+            paramSet: 1,
+            maxRows: uint32(bound(rows, 1, 2 * ROWS_PER_JOB)),
+            jobDeadline: uint32(bound(deadline, 1, 2 * MIN_DEADLINE)),
+            outputMode: 0
+        });
+        vm.prank(attacker);
+        try market.listModel(l) returns (uint256 id) {
+            if (l.operatorFeePerRow < MIN_FEE || l.jobDeadline < MIN_DEADLINE || l.maxRows > ROWS_PER_JOB) {
+                listingsOutsideTerms++;
+            }
+            vm.prank(o);
+            market.acceptModel(id);
+            attackerModels.push(id);
+        } catch {}
+    }
+
+    /// @dev Buy from one of the attacker's own listings (the jobs are settled, rejected or left to
+    ///      expire by the other actions).
+    function attackRequest(uint256 modelSeed, uint32 rows) external {
+        if (attackerModels.length == 0) return;
+        uint256 id = attackerModels[modelSeed % attackerModels.length];
+        ModelMarket.Model memory m = market.getModel(id);
+        rows = uint32(bound(rows, 1, m.maxRows));
+        uint256 total = market.quote(id, rows);
+        IModelMarket.JobRequest memory r = IModelMarket.JobRequest({
+            // forge-lint: disable-next-line(unsafe-typecast) -- small bounded values
+            modelId: uint64(id),
+            inputHash: bytes32(uint256(3)),
+            keyHash: keccak256(abi.encode("key", attacker)),
+            rows: rows,
+            maxTotalPrice: total
+        });
+        vm.recordLogs();
+        vm.prank(attacker);
+        try market.requestJob{value: m.token == address(0) ? total : 0}(r) returns (uint256 jobId) {
+            escrow[m.token] += total;
+            attackerPaid[m.token] += total;
+            pendingJobs.push(jobId);
+            jobsRequested++;
+        } catch {}
+        _collectCredits();
     }
 
     function actorCount() external view returns (uint256) {
@@ -130,9 +214,11 @@ contract Handler is Test {
         (bool some, uint256 idx, uint256 jobId) = _pick(seed);
         if (!some) return;
         vm.warp(uint256(market.getJob(jobId).deadline) + 1);
+        uint256 before = this.totalStake();
         vm.recordLogs();
         try market.refundExpired(jobId) {
             _settled(idx, jobId);
+            slashedTotal += before - this.totalStake();
         } catch {}
         _collectCredits();
     }
@@ -202,7 +288,8 @@ contract Handler is Test {
 
     function _everyone() internal view returns (address[] memory all) {
         (, address treasury) = market.protocolFee();
-        all = new address[](actors.length + operators.length + 1);
+        all = new address[](actors.length + operators.length + 2);
+        all[all.length - 2] = attacker;
         for (uint256 i; i < actors.length; i++) {
             all[i] = actors[i];
         }
@@ -252,7 +339,7 @@ contract InvariantTest is Test {
         market.setTokenAllowed(address(usd), true);
         handler = new Handler(market, usd);
         targetContract(address(handler));
-        bytes4[] memory sel = new bytes4[](9);
+        bytes4[] memory sel = new bytes4[](11);
         sel[0] = Handler.request.selector;
         sel[1] = Handler.submit.selector;
         sel[2] = Handler.reject.selector;
@@ -262,6 +349,8 @@ contract InvariantTest is Test {
         sel[6] = Handler.addStake.selector;
         sel[7] = Handler.reprice.selector;
         sel[8] = Handler.warp.selector;
+        sel[9] = Handler.attackList.selector;
+        sel[10] = Handler.attackRequest.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: sel}));
     }
 
@@ -280,6 +369,7 @@ contract InvariantTest is Test {
             handler.escrow(address(0)) + _withdrawable(address(0)) + handler.totalStake(),
             "native"
         );
+        assertEq(market.BURN_ADDRESS().balance, handler.slashedTotal(), "burned == slashed");
     }
 
     /// @notice No job settles more than once.
@@ -298,6 +388,23 @@ contract InvariantTest is Test {
                 assertLe(w, c, "withdrawn <= credited");
                 assertEq(market.balanceOf(all[i], tokens[t]), c - w, "balance == credited - withdrawn");
             }
+        }
+    }
+
+    /// @notice The attacker never gets back more than it paid, in any token: refunds and its own
+    ///         seller share only; slashes are burned, never paid to anyone.
+    function invariant_attackerNeverProfits() public view {
+        address a = handler.attacker();
+        assertLe(handler.credited(a, address(usd)), handler.attackerPaid(address(usd)), "usd");
+        assertLe(handler.credited(a, address(0)), handler.attackerPaid(address(0)), "native");
+    }
+
+    /// @notice No listing outside its operator's terms, and no operator above its hourly capacity.
+    function invariant_operatorTermsHold() public view {
+        assertEq(handler.listingsOutsideTerms(), 0, "listing outside terms");
+        for (uint256 i; i < handler.operatorCount(); i++) {
+            (IModelMarket.OperatorTerms memory t, uint256 used) = market.getOperatorTerms(handler.operators(i));
+            assertLe(used, t.maxRowsPerHour, "capacity");
         }
     }
 }

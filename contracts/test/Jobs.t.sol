@@ -262,11 +262,29 @@ contract JobsTest is Base {
         emit IModelMarket.JobExpired(jobId, stranger, total, PENALTY);
         vm.prank(stranger);
         market.refundExpired(jobId);
+        // the buyer gets its escrow back, nothing more; the slash is burned
         assertEq(market.balanceOf(buyer, address(usd)), total);
-        assertEq(market.balanceOf(buyer, address(0)), PENALTY);
+        assertEq(market.balanceOf(buyer, address(0)), 0);
+        assertEq(market.balanceOf(treasury, address(0)), 0);
+        assertEq(market.BURN_ADDRESS().balance, PENALTY);
         (, uint256 stake,,,) = market.getOperator(operator);
         assertEq(stake, 2 ether - PENALTY);
         assertTrue(market.getJob(jobId).status == IModelMarket.JobStatus.Expired);
+    }
+
+    /// @notice A native-coin job: the slash is at most what the job escrowed (tied to the job),
+    ///         and burned; the buyer gets back exactly what it paid.
+    function test_expired_native_slashTiedToEscrow() public {
+        uint256 jobId = _requestNative(3);
+        uint256 total = 3 * uint256(PRICE + OP_FEE);
+        vm.warp(block.timestamp + DEADLINE + 1);
+        vm.expectEmit(true, true, false, true, address(market));
+        emit IModelMarket.JobExpired(jobId, address(this), total, total);
+        market.refundExpired(jobId);
+        assertEq(market.balanceOf(buyer, address(0)), total);
+        assertEq(market.BURN_ADDRESS().balance, total);
+        (, uint256 stake,,,) = market.getOperator(operator);
+        assertEq(stake, 2 ether - total);
     }
 
     function testRevert_withdraw() public {
@@ -348,7 +366,7 @@ contract JobsTest is Base {
     }
 
     function testFuzz_deadlines(uint32 deadline, uint256 after_) public {
-        deadline = uint32(bound(deadline, 1, MAX_DEADLINE));
+        deadline = uint32(bound(deadline, market.MIN_JOB_DEADLINE(), MAX_DEADLINE));
         after_ = bound(after_, 0, 2 * uint256(MAX_DEADLINE));
         IModelMarket.Listing memory l = _listing(address(0));
         l.jobDeadline = deadline;

@@ -207,11 +207,12 @@ contract ModelsTest is Base {
         emit IModelMarket.KeyRegistered(k, stranger, 4);
         vm.prank(stranger);
         market.registerKey(k, 4);
-        (address o, uint16 p) = market.getKey(k);
-        assertEq(o, stranger);
+        (bool registered, bool revoked, uint16 p) = market.getKey(stranger, k);
+        assertTrue(registered);
+        assertFalse(revoked);
         assertEq(p, 4);
 
-        vm.prank(buyer);
+        vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(IModelMarket.KeyAlreadyRegistered.selector, k));
         market.registerKey(k, 4);
         vm.expectRevert(abi.encodeWithSelector(IModelMarket.KeyAlreadyRegistered.selector, bytes32(0)));
@@ -225,12 +226,42 @@ contract ModelsTest is Base {
         emit IModelMarket.KeyRevoked(k, stranger);
         vm.prank(stranger);
         market.revokeKey(k);
-        (o,) = market.getKey(k);
-        assertEq(o, address(1));
-        // the hash stays taken
+        (registered, revoked,) = market.getKey(stranger, k);
+        assertFalse(registered);
+        assertTrue(revoked);
+        // the caller cannot bring a revoked key back
         vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(IModelMarket.KeyAlreadyRegistered.selector, k));
         market.registerKey(k, 4);
+    }
+
+    /// @notice Attack: a stranger registers the buyer's key hash first (it is public once the
+    ///         buyer uploads it). Registrations are per buyer, so the buyer still registers and uses it.
+    function test_keyFrontRunDoesNotLockOutBuyer() public {
+        bytes32 k = keccak256("buyer's next key");
+        vm.prank(stranger);
+        market.registerKey(k, PARAMS);
+        vm.prank(buyer);
+        market.registerKey(k, PARAMS);
+        (bool registered,,) = market.getKey(buyer, k);
+        assertTrue(registered);
+        IModelMarket.JobRequest memory r = _req(modelId, 1);
+        r.keyHash = k;
+        vm.prank(buyer);
+        market.requestJob(r);
+        // and the stranger cannot revoke it for the buyer
+        vm.prank(stranger);
+        market.revokeKey(k);
+        (registered,,) = market.getKey(buyer, k);
+        assertTrue(registered);
+    }
+
+    /// @notice A stranger cannot request jobs with a key only the buyer registered.
+    function testRevert_request_othersKey() public {
+        IModelMarket.JobRequest memory r = _req(modelId, 1);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IModelMarket.NotKeyOwner.selector, KEY));
+        market.requestJob(r);
     }
 
     function testRevert_request_revokedKey() public {

@@ -175,27 +175,37 @@ contract OperatorsTest is Base {
     }
 
     function test_slashCappedByStake() public {
-        ModelMarket m2 = new ModelMarket(owner, treasury, 0, 0, 5 ether, UNBONDING, MAX_DEADLINE);
+        ModelMarket m2 = new ModelMarket(owner, treasury, 0, 1 ether, 1 ether, UNBONDING, MAX_DEADLINE);
+        vm.prank(owner);
+        m2.setTokenAllowed(address(usd), true);
         vm.prank(op2);
-        m2.registerOperator{value: 1 ether}("x", X25519);
+        m2.registerOperator{value: 1.5 ether}("x", X25519);
         vm.prank(seller);
-        IModelMarket.Listing memory l = _listing(address(0));
+        IModelMarket.Listing memory l = _listing(address(usd));
         l.operator = op2;
         uint256 id = m2.listModel(l);
         vm.prank(op2);
         m2.acceptModel(id);
         vm.startPrank(buyer);
         m2.registerKey(KEY, PARAMS);
-        uint256 j1 = m2.requestJob{value: PRICE + OP_FEE}(_req(id, 1));
-        uint256 j2 = m2.requestJob{value: PRICE + OP_FEE}(_req(id, 1));
+        usd.approve(address(m2), type(uint256).max);
+        uint256 j1 = m2.requestJob(_req(id, 1));
+        uint256 j2 = m2.requestJob(_req(id, 1));
+        uint256 j3 = m2.requestJob(_req(id, 1));
         vm.stopPrank();
         vm.warp(block.timestamp + DEADLINE + 1);
         m2.refundExpired(j1);
-        assertEq(m2.balanceOf(buyer, address(0)), 1 ether + PRICE + OP_FEE);
-        // stake is gone: the second expiry refunds without a slash
+        // what is left of the stake (0.5 ether) is all the second expiry can take
         vm.expectEmit(true, true, false, true, address(m2));
-        emit IModelMarket.JobExpired(j2, address(this), PRICE + OP_FEE, 0);
+        emit IModelMarket.JobExpired(j2, address(this), PRICE + OP_FEE, 0.5 ether);
         m2.refundExpired(j2);
-        assertEq(address(m2).balance, m2.balanceOf(buyer, address(0)));
+        // stake is gone: the third expiry refunds without a slash
+        vm.expectEmit(true, true, false, true, address(m2));
+        emit IModelMarket.JobExpired(j3, address(this), PRICE + OP_FEE, 0);
+        m2.refundExpired(j3);
+        assertEq(m2.balanceOf(buyer, address(usd)), 3 * uint256(PRICE + OP_FEE));
+        assertEq(m2.balanceOf(buyer, address(0)), 0, "nobody is paid from a slash");
+        assertEq(address(m2).balance, 0);
+        assertEq(m2.BURN_ADDRESS().balance, 1.5 ether);
     }
 }

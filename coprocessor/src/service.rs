@@ -206,6 +206,10 @@ async fn healthz(State(s): State<HealthState>) -> impl IntoResponse {
         "queue": queue,
         "models_loaded": s.pipeline.models.len(),
         "keys_cached": s.pipeline.keys.len(),
+        "admission": {
+            "backlog_s": s.pipeline.admission.backlog_seconds(),
+            "speed_factor": s.pipeline.admission.speed_factor(),
+        },
     }))
 }
 

@@ -66,12 +66,13 @@ export async function ensureKey(app: App, w: Wallet, card: ModelCard, listing: L
     const label = kind === 'eval' ? 'Uploading your evaluation key' : 'Uploading your public key';
     await blobs.put(endpoint, 'eval_key', blob.hash, blob.bytes, (f) => progress(label, f));
   }
-  const owner = await app.market.keyOwner(blob.hash);
-  if (/^0x0{40}$/i.test(owner)) {
+  const state = await app.market.keyState(w.account, blob.hash);
+  if (state.revoked) {
+    throw new Error(`You revoked your key ${blob.hash.slice(0, 10)}…; clear this site's stored keys to make a new one.`);
+  }
+  if (!state.registered) {
     progress('Confirm the key registration in your wallet (once per key)');
     await app.market.registerKey(w, blob.hash, listing.paramSet);
-  } else if (owner.toLowerCase() !== w.account.toLowerCase()) {
-    throw new Error(`Your key ${blob.hash.slice(0, 10)}… is registered to another account.`);
   }
   return blob.hash;
 }

@@ -9,7 +9,7 @@ export type Request = { id: number } & (
   | { op: 'decrypt'; model: string; result: Uint8Array }
   | { op: 'needsEvaluationKey'; model: string }
   | { op: 'prepareListing'; modelFile: Uint8Array; train: string; test: string; name: string; description: string; unit: string; fheRows: number; outputMode: number }
-  | { op: 'seal'; model: Uint8Array; operatorKey: Uint8Array; cardHash: Uint8Array }
+  | { op: 'seal'; model: Uint8Array; operatorKey: Uint8Array; cardHash: Uint8Array; binding: SealBinding }
 );
 
 /** A model compiled for a listing: the card blob and the compiled model (sealed before upload). */
@@ -26,4 +26,12 @@ export interface Decoded {
   raw: number[][];
   scores: number[][];
   labels: string[] | null;
+}
+
+/** Whom a sealed model is for: a copier's re-listing under another seller does not open. */
+export interface SealBinding {
+  chainId: number;
+  market: Uint8Array;
+  seller: Uint8Array;
+  operator: Uint8Array;
 }

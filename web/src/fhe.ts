@@ -1,6 +1,6 @@
 // The page's handle on the FHE worker: one promise per operation, with its time in the worker.
 
-import type { Decoded, Prepared, Reply, Request } from './fhe-protocol';
+import type { Decoded, Prepared, Reply, Request, SealBinding } from './fhe-protocol';
 
 type Op = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
@@ -63,9 +63,10 @@ export class Fhe {
     return this.call({ op: 'prepareListing', modelFile, train, test, name, description, unit, fheRows, outputMode });
   }
 
-  /** Seal a compiled model to an operator's X25519 key, bound to the card hash. */
-  seal(model: Uint8Array, operatorKey: Uint8Array, cardHash: Uint8Array): Promise<Timed<Uint8Array>> {
-    return this.call({ op: 'seal', model, operatorKey, cardHash });
+  /** Seal a compiled model to an operator's X25519 key, bound to the card hash and to the
+   * listing's chain, market, seller and operator. */
+  seal(model: Uint8Array, operatorKey: Uint8Array, cardHash: Uint8Array, binding: SealBinding): Promise<Timed<Uint8Array>> {
+    return this.call({ op: 'seal', model, operatorKey, cardHash, binding });
   }
 
   /** Decrypt and decode a result blob. */

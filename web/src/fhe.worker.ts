@@ -47,7 +47,8 @@ async function handle(req: Request): Promise<{ value: unknown; transfer: Transfe
       return { value, transfer: [value.card.buffer, value.model.buffer] };
     }
     case 'seal': {
-      const sealed = sealModel(req.model, req.operatorKey, req.cardHash);
+      const b = req.binding;
+      const sealed = sealModel(req.model, req.operatorKey, req.cardHash, b.chainId, b.market, b.seller, b.operator);
       return { value: sealed, transfer: [sealed.buffer] };
     }
   }

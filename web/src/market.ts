@@ -73,6 +73,12 @@ export class Market {
     return { active: op[0] === 1, x25519Key: op[3], endpoint: op[4] };
   }
 
+  /** The terms an operator serves under (the contract refuses listings outside them). */
+  async operatorTerms(operator: `0x${string}`): Promise<{ minFeePerRow: bigint; minJobDeadline: number; maxRowsPerJob: number; maxRowsPerHour: number }> {
+    const [t] = await this.read<readonly [{ minFeePerRow: bigint; minJobDeadline: number; maxRowsPerJob: number; maxRowsPerHour: number }, bigint]>('getOperatorTerms', [operator]);
+    return { minFeePerRow: t.minFeePerRow, minJobDeadline: Number(t.minJobDeadline), maxRowsPerJob: Number(t.maxRowsPerJob), maxRowsPerHour: Number(t.maxRowsPerHour) };
+  }
+
   /** The listing's status now. */
   async modelStatus(modelId: bigint): Promise<(typeof STATUS)[number]> {
     const m = await this.read<{ status: number }>('getModel', [modelId]);
@@ -92,8 +98,10 @@ export class Market {
     return this.read<bigint>('quote', [modelId, rows]);
   }
 
-  async keyOwner(hash: `0x${string}`): Promise<`0x${string}`> {
-    return (await this.read<readonly [`0x${string}`, number]>('getKey', [hash]))[0];
+  /** Whether `owner` registered the key `hash` (keys are per owner and hash) or revoked it. */
+  async keyState(owner: `0x${string}`, hash: `0x${string}`): Promise<{ registered: boolean; revoked: boolean }> {
+    const [registered, revoked] = await this.read<readonly [boolean, boolean, number]>('getKey', [owner, hash]);
+    return { registered, revoked };
   }
 
   balanceOf(account: `0x${string}`, token: `0x${string}`): Promise<bigint> {

@@ -1,10 +1,11 @@
-//! `modelmart operator`: register, update, stake, unbond, withdraw fees, show the record.
+//! `modelmart operator`: register, set terms, update, stake, unbond, retire a listing, withdraw
+//! fees, show the record.
 
 use std::path::PathBuf;
 
 use alloy::primitives::{Address, U256};
 use modelmart_coprocessor::service::load_x25519;
-use modelmart_sdk::Operator;
+use modelmart_sdk::{ModelId, Operator, reasons};
 use serde_json::json;
 
 use super::chain::{ChainOpts, token};
@@ -23,6 +24,33 @@ pub(crate) enum OperatorCmd {
         /// Stake in wei.
         #[arg(long)]
         stake: U256,
+        #[command(flatten)]
+        chain: ChainOpts,
+    },
+    /// Show, or set, the terms listings and requests must meet (unset flags keep their value).
+    Terms {
+        /// Lowest operator fee per row a listing may name (token units).
+        #[arg(long)]
+        min_fee_per_row: Option<u128>,
+        /// Shortest job deadline a listing may name, seconds (60 or more).
+        #[arg(long)]
+        min_job_deadline: Option<u32>,
+        /// Largest rows per job a listing may allow.
+        #[arg(long)]
+        max_rows_per_job: Option<u32>,
+        /// Rows this operator takes per clock hour over all its listings.
+        #[arg(long)]
+        max_rows_per_hour: Option<u32>,
+        #[command(flatten)]
+        chain: ChainOpts,
+    },
+    /// Stop serving an accepted listing for good (pending jobs still settle).
+    Retire {
+        /// The listing.
+        model_id: ModelId,
+        /// Reason code shown to the seller.
+        #[arg(long, default_value_t = reasons::MODEL_UNAVAILABLE)]
+        reason: u16,
         #[command(flatten)]
         chain: ChainOpts,
     },
@@ -85,6 +113,38 @@ pub(crate) async fn run(cmd: OperatorCmd, out: &Output) -> eyre::Result<()> {
                 .register(&endpoint, key.public_bytes(), stake)
                 .await?;
             done("registered");
+        }
+        OperatorCmd::Terms {
+            min_fee_per_row,
+            min_job_deadline,
+            max_rows_per_job,
+            max_rows_per_hour,
+            chain,
+        } => {
+            let op = Operator::new(chain.connect().await?);
+            let (mut t, used) = op.terms(op.chain().account()).await?;
+            let changes = [
+                min_fee_per_row.map(|v| t.min_fee_per_row = v),
+                min_job_deadline.map(|v| t.min_job_deadline = v),
+                max_rows_per_job.map(|v| t.max_rows_per_job = v),
+                max_rows_per_hour.map(|v| t.max_rows_per_hour = v),
+            ];
+            if changes.iter().any(Option::is_some) {
+                op.set_terms(&t).await?;
+            }
+            out.result(
+                json!({ "min_fee_per_row": t.min_fee_per_row.to_string(), "min_job_deadline": t.min_job_deadline, "max_rows_per_job": t.max_rows_per_job, "max_rows_per_hour": t.max_rows_per_hour, "rows_this_hour": used }),
+                || {
+                    format!(
+                        "fee >= {} per row, deadline >= {} s, <= {} rows per job, {} rows per hour ({used} taken this hour)",
+                        t.min_fee_per_row, t.min_job_deadline, t.max_rows_per_job, t.max_rows_per_hour
+                    )
+                },
+            );
+        }
+        OperatorCmd::Retire { model_id, reason, chain } => {
+            Operator::new(chain.connect().await?).retire(model_id, reason).await?;
+            done("listing retired");
         }
         OperatorCmd::Update { endpoint, data_dir, chain } => {
             let key = load_x25519(None, &data_dir)?;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use alloy::primitives::Address;
 use modelmart_fhe::CompiledModel;
 use modelmart_primitives::{ModelId, ModelStatus};
 use modelmart_sdk::{
@@ -91,7 +92,13 @@ impl Pipeline {
         {
             return Ok(Err(refuse(reasons::CARD_INVALID, "card hash is not 32 bytes")));
         }
-        let plain = match self.key.open(&sealed, &card_hash) {
+        let (Ok(seller), Ok(operator)) =
+            (model.seller.parse::<Address>(), model.operator.parse::<Address>())
+        else {
+            return Ok(Err(refuse(reasons::CARD_INVALID, "listing addresses are not addresses")));
+        };
+        let ctx = self.operator.chain().seal_context(seller, operator).await?;
+        let plain = match self.key.open(&sealed, &card_hash, &ctx) {
             Ok(p) => p,
             Err(e) => return Ok(Err(refuse(reasons::CANNOT_OPEN, e.to_string()))),
         };

@@ -3,6 +3,7 @@
 //! and workers claim them, fetch and verify blobs, evaluate on CPU threads, store the result and
 //! settle the job on chain exactly once.
 
+pub(crate) mod admission;
 mod cache;
 mod feed;
 mod listings;
@@ -96,6 +97,8 @@ pub struct Pipeline {
     pub(crate) keys: Lru<String, ServerKey>,
     /// Evaluation-time estimates.
     pub(crate) cost: CostModel,
+    /// Work admitted and measured speed.
+    pub(crate) admission: admission::Admission,
     /// Woken when jobs are queued.
     pub(crate) wake: Notify,
     /// Permits for FHE evaluation and key expansion.
@@ -126,6 +129,7 @@ impl Pipeline {
     ) -> Arc<Self> {
         Arc::new(Self {
             eval_slots: tokio::sync::Semaphore::new(cfg.evaluations.max(1)),
+            admission: admission::Admission::new(cfg.evaluations),
             models: Lru::new(cfg.model_cache),
             keys: Lru::new(cfg.key_cache),
             cfg,
@@ -161,6 +165,12 @@ impl Pipeline {
             *c = (t, Instant::now());
         }
         Ok(())
+    }
+
+    /// Whether the clock has read the chain at least once. Until then it reads 0, and nothing
+    /// may be claimed or judged against a deadline by it.
+    pub(crate) fn clock_synced(&self) -> bool {
+        self.clock.lock().map(|c| c.0 > 0).unwrap_or(false)
     }
 
     /// Chain time now (last block's timestamp plus the time since it was read).

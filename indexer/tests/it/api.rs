@@ -60,7 +60,9 @@ async fn api_serves_the_index() -> eyre::Result<()> {
     assert_eq!(m1["operator_status"], "exited");
 
     // filters, sort and pagination
-    let (_, body) = get(&app, "/v1/models?status=active").await?;
+    let (_, body) = get(&app, "/v1/models?status=delisted").await?;
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(2), "delisted and retired");
+    let (_, body) = get(&app, "/v1/models?status=declined").await?;
     assert_eq!(body["items"].as_array().map(Vec::len), Some(1));
     let (_, body) = get(&app, "/v1/models?sort=oldest&limit=2").await?;
     assert_eq!(body["items"][0]["model_id"], 1);

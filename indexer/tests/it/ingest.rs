@@ -4,6 +4,7 @@ use alloy::{
     primitives::{Address, U256, aliases::U96, keccak256},
     providers::{Provider, ProviderBuilder},
 };
+use modelmart_bindings::IModelMarket;
 use modelmart_indexer::{Db, Follower, FollowerConfig};
 use sqlx::Row;
 use tokio::sync::broadcast;
@@ -58,6 +59,13 @@ pub(crate) async fn every_event(m: &Market) -> eyre::Result<(u64, u64, u64)> {
         .get_receipt()
         .await?;
     m.market.addStake().from(m.operator).value(U256::from(ETH)).send().await?.get_receipt().await?;
+    let terms = IModelMarket::OperatorTerms {
+        minFeePerRow: U96::from(1),
+        minJobDeadline: 600,
+        maxRowsPerJob: 64,
+        maxRowsPerHour: 1_000,
+    };
+    m.market.setOperatorTerms(terms).from(m.operator).send().await?.get_receipt().await?;
 
     let a = m.list(m.listing(native, 1_000)).await?;
     let b = m.list(m.listing(*m.usd.address(), 5_000)).await?;
@@ -83,6 +91,8 @@ pub(crate) async fn every_event(m: &Market) -> eyre::Result<(u64, u64, u64)> {
 
     let k1 = keccak256("key 1");
     let k2 = keccak256("key 2");
+    // a stranger (the seller) registers the buyer's hash first: a row of its own
+    m.market.registerKey(k1, 1).from(m.seller).send().await?.get_receipt().await?;
     m.register_key(k1).await?;
     m.register_key(k2).await?;
     m.market.revokeKey(k2).from(m.buyer).send().await?.get_receipt().await?;
@@ -96,6 +106,7 @@ pub(crate) async fn every_event(m: &Market) -> eyre::Result<(u64, u64, u64)> {
     m.market.refundExpired(U256::from(j3)).from(m.seller).send().await?.get_receipt().await?;
     m.market.withdraw(native).from(m.seller).send().await?.get_receipt().await?;
     m.market.delistModel(U256::from(a)).from(m.seller).send().await?.get_receipt().await?;
+    m.market.retireModel(U256::from(b), 9).from(m.operator).send().await?.get_receipt().await?;
 
     m.market.startUnbonding().from(m.operator).send().await?.get_receipt().await?;
     m.market.cancelUnbonding().from(m.operator).send().await?.get_receipt().await?;
@@ -121,7 +132,7 @@ async fn every_event_lands_in_the_right_rows() -> eyre::Result<()> {
         f.catch_up().await?;
 
         let kinds = count(&db, "SELECT COUNT(DISTINCT kind) FROM events").await?;
-        assert_eq!(kinds, 24, "all 24 marketplace event kinds are stored ({:?})", db.backend());
+        assert_eq!(kinds, 26, "all 26 marketplace event kinds are stored ({:?})", db.backend());
         let cursor = db.cursor().await?.ok_or_else(|| eyre::eyre!("no cursor"))?;
         assert_eq!(cursor.block_number, m.provider.get_block_number().await?);
 
@@ -131,10 +142,18 @@ async fn every_event_lands_in_the_right_rows() -> eyre::Result<()> {
         assert_eq!(op.try_get::<String, _>("endpoint")?, "https://op.example");
         assert_eq!(op.try_get::<String, _>("status")?, "exited");
         assert_eq!(op.try_get::<String, _>("stake")?, "0");
-        assert_eq!(op.try_get::<String, _>("slashed_total")?, (ETH / 10).to_string());
+        assert_eq!(
+            op.try_get::<String, _>("slashed_total")?,
+            "2200",
+            "a native job's slash is at most its escrow"
+        );
+        assert_eq!(op.try_get::<String, _>("min_fee_per_row")?, "1");
+        assert_eq!(op.try_get::<i64, _>("min_job_deadline")?, 600);
+        assert_eq!(op.try_get::<i64, _>("max_rows_per_job")?, 64);
+        assert_eq!(op.try_get::<i64, _>("max_rows_per_hour")?, 1_000);
         assert_eq!(
             count(&db, "SELECT COUNT(*) FROM operators").await?,
-            8,
+            10,
             "one version per operator event"
         );
 
@@ -144,7 +163,7 @@ async fn every_event_lands_in_the_right_rows() -> eyre::Result<()> {
         };
         let st = |r: sqlx::any::AnyRow| r.try_get::<String, _>("status");
         assert_eq!(st(one(&db, &status(1)).await?)?, "delisted");
-        assert_eq!(st(one(&db, &status(2)).await?)?, "active");
+        assert_eq!(st(one(&db, &status(2)).await?)?, "delisted");
         assert_eq!(st(one(&db, &status(3)).await?)?, "declined");
         let ma =
             one(&db, "SELECT * FROM models WHERE superseded_at IS NULL AND model_id = 1").await?;
@@ -158,6 +177,12 @@ async fn every_event_lands_in_the_right_rows() -> eyre::Result<()> {
         )
         .await?;
         assert_eq!(mc.try_get::<Option<i64>, _>("decline_reason")?, Some(3));
+        let mb = one(
+            &db,
+            "SELECT decline_reason FROM models WHERE superseded_at IS NULL AND model_id = 2",
+        )
+        .await?;
+        assert_eq!(mb.try_get::<Option<i64>, _>("decline_reason")?, Some(9), "retired");
 
         // keys
         assert_eq!(
@@ -166,7 +191,8 @@ async fn every_event_lands_in_the_right_rows() -> eyre::Result<()> {
                 "SELECT COUNT(*) FROM keys WHERE superseded_at IS NULL AND status = 'active'"
             )
             .await?,
-            1
+            2,
+            "the buyer's k1 and the seller's k1 are two keys"
         );
         assert_eq!(
             count(
@@ -199,14 +225,15 @@ async fn every_event_lands_in_the_right_rows() -> eyre::Result<()> {
         assert_eq!(r2.try_get::<Option<String>, _>("refund")?.as_deref(), Some("6600"));
         let r3 = one(&db, &job(j3)).await?;
         assert_eq!(r3.try_get::<String, _>("status")?, "expired");
-        assert_eq!(r3.try_get::<Option<String>, _>("slashed")?, Some((ETH / 10).to_string()));
+        assert_eq!(r3.try_get::<Option<String>, _>("slashed")?, Some("2200".to_string()));
         assert_eq!(
             count(&db, &format!("SELECT COUNT(*) FROM jobs WHERE job_id = {j1}")).await?,
             2,
             "history"
         );
 
-        // balances: the seller withdrew everything; the buyer holds refunds + the slash
+        // balances: the seller withdrew everything; the buyer holds its refunds (the expired job's
+        // slash is burned, paid to nobody)
         let bal = |who: &str| {
             format!(
                 "SELECT * FROM balances WHERE superseded_at IS NULL AND account = '{who}' AND token = '{native}'"
@@ -216,10 +243,13 @@ async fn every_event_lands_in_the_right_rows() -> eyre::Result<()> {
         assert_eq!(sb.try_get::<String, _>("balance")?, "0");
         assert_eq!(sb.try_get::<String, _>("withdrawn_total")?, "19600");
         let bb = one(&db, &bal(&buyer)).await?;
-        let buyer_credit = 6_600 + 2_200 + ETH / 10;
+        let buyer_credit = 6_600 + 2_200;
         assert_eq!(bb.try_get::<String, _>("balance")?, buyer_credit.to_string());
         let onchain = m.market.balanceOf(m.buyer, Address::ZERO).call().await?;
         assert_eq!(onchain, U256::from(buyer_credit), "index agrees with the contract");
+        let tb = one(&db, &bal(&format!("{:#x}", m.treasury))).await?;
+        let treasury_credit = 440;
+        assert_eq!(tb.try_get::<String, _>("balance")?, treasury_credit.to_string());
 
         // the live stream announced job and model changes
         let mut jobs = 0;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{B256, U256};
 use modelmart_bindings::IModelMarket;
 use modelmart_fhe::{EncryptedResult, compiled::Decoded};
 
@@ -137,13 +137,17 @@ impl Buyer {
         }
         let (bytes, hash) = self.keys.key_for(&model.card.model)?;
         self.blobs.put(&model.endpoint, BlobKind::EvalKey, bytes.to_vec()).await?;
-        let key = self.chain.market().getKey(hash).call().await.map_err(rpc)?;
-        if key.owner == Address::ZERO {
+        let key =
+            self.chain.market().getKey(self.chain.account(), hash).call().await.map_err(rpc)?;
+        if key.revoked {
+            return Err(Error::Invalid(format!(
+                "key {hash} was revoked by this account; make a new key to buy again"
+            )));
+        }
+        if !key.registered {
             let call = self.chain.market().registerKey(hash, model.listing.paramSet);
             self.chain.send("registerKey", call).await?;
             tracing::info!(target: TARGET, key = %hash, "evaluation key registered");
-        } else if key.owner != self.chain.account() {
-            return Err(Error::Invalid(format!("key {hash} is registered to {}", key.owner)));
         }
         Ok(hash)
     }

@@ -18,7 +18,7 @@ use modelmart_bindings::{
 use modelmart_primitives::{JobId, JobStatus, ModelId, ModelStatus};
 use tokio::sync::Mutex;
 
-use crate::{Error, Result};
+use crate::{Error, Result, seal::SealContext};
 
 const TARGET: &str = "modelmart::sdk::chain";
 
@@ -80,6 +80,19 @@ pub fn describe_revert(e: &alloy::contract::Error) -> Option<String> {
                 k.keyParamSet, k.modelParamSet
             ),
             M::InvalidRows(r) => format!("{} rows; the model takes 1..={}", r.rows, r.maxRows),
+            M::OutsideOperatorTerms(t) => format!(
+                "the listing asks less than operator {}'s terms (minimum fee per row, minimum job \
+                 deadline, maximum rows per job): read them with `getOperatorTerms`",
+                t.operator
+            ),
+            M::OperatorAtCapacity(c) => format!(
+                "operator {} is at its hourly capacity ({} rows); try again next hour",
+                c.operator, c.capacity
+            ),
+            M::InvalidListing(_) => "a listing field is out of range (rows 1 or more, a deadline \
+                                     of 60 s up to the market's maximum, non-zero hashes, a known \
+                                     output mode)"
+                .into(),
             other => format!("{other:?}"),
         });
     }
@@ -123,6 +136,18 @@ impl Chain {
             receipt_timeout: Duration::from_secs(60),
             poll: Duration::from_millis(200),
             send_lock: Arc::new(Mutex::new(())),
+        })
+    }
+
+    /// Whom a sealed model is for: a listing on this chain and market by `seller`, served by
+    /// `operator`.
+    pub async fn seal_context(&self, seller: Address, operator: Address) -> Result<SealContext> {
+        let chain_id = self.provider.get_chain_id().await.map_err(rpc)?;
+        Ok(SealContext {
+            chain_id,
+            market: self.market.address().0.0,
+            seller: seller.0.0,
+            operator: operator.0.0,
         })
     }
 

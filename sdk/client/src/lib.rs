@@ -91,6 +91,6 @@ pub use buyer::{Buyer, ModelInfo, Prediction, RequestedJob};
 pub use chain::{Chain, JobEnd};
 pub use error::{Error, Result};
 pub use keys::BuyerKeys;
-pub use operator::{Operator, OperatorInfo};
+pub use operator::{Operator, OperatorInfo, OperatorTerms};
 pub use payment::Payment;
 pub use seller::{Published, Seller, Terms};

@@ -1,12 +1,13 @@
-//! The operator's chain actions: register with an endpoint, X25519 key and stake; update; add
-//! stake; unbond; accept or decline listings; post results or reject jobs; withdraw fees.
+//! The operator's chain actions: register with an endpoint, X25519 key and stake; set the terms
+//! it serves under; update; add stake; unbond; accept, decline or retire listings; post results
+//! or reject jobs; withdraw fees.
 //! The coprocessor drives the per-job actions; the CLI the rest.
 
-use alloy::primitives::{Address, B256, U256};
-
+use alloy::primitives::{Address, B256, U256, aliases::U96};
+use modelmart_bindings::IModelMarket;
 use modelmart_primitives::{JobId, ModelId, OperatorStatus};
 
-use crate::{Chain, Result, chain::rpc};
+use crate::{Chain, Error, Result, chain::rpc};
 
 /// An operator account.
 #[derive(Clone, Debug)]
@@ -27,6 +28,19 @@ pub struct OperatorInfo {
     pub x25519_key: B256,
     /// Blob and status endpoint.
     pub endpoint: String,
+}
+
+/// The terms an operator serves under (enforced on chain by `listModel` and `requestJob`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OperatorTerms {
+    /// Lowest operator fee per row a listing may name (token units).
+    pub min_fee_per_row: u128,
+    /// Shortest job deadline a listing may name, seconds (at least 60).
+    pub min_job_deadline: u32,
+    /// Largest `max_rows` a listing may name.
+    pub max_rows_per_job: u32,
+    /// Rows taken per clock hour over all listings (`u32::MAX`: no cap).
+    pub max_rows_per_hour: u32,
 }
 
 impl Operator {
@@ -86,6 +100,44 @@ impl Operator {
             .send("completeUnbonding", self.chain.market().completeUnbonding())
             .await
             .map(drop)
+    }
+
+    /// The terms `operator` serves under, and the rows requested from it this hour.
+    pub async fn terms(&self, operator: Address) -> Result<(OperatorTerms, u64)> {
+        let r = self.chain.market().getOperatorTerms(operator).call().await.map_err(rpc)?;
+        let t = r.terms;
+        Ok((
+            OperatorTerms {
+                min_fee_per_row: t.minFeePerRow.to(),
+                min_job_deadline: t.minJobDeadline,
+                max_rows_per_job: t.maxRowsPerJob,
+                max_rows_per_hour: t.maxRowsPerHour,
+            },
+            r.rowsThisHour.saturating_to(),
+        ))
+    }
+
+    /// Set the terms this operator serves under.
+    pub async fn set_terms(&self, t: &OperatorTerms) -> Result<()> {
+        let fee = U96::try_from(t.min_fee_per_row).map_err(|_| {
+            Error::Invalid(format!(
+                "minimum fee per row {} does not fit 96 bits",
+                t.min_fee_per_row
+            ))
+        })?;
+        let call = self.chain.market().setOperatorTerms(IModelMarket::OperatorTerms {
+            minFeePerRow: fee,
+            minJobDeadline: t.min_job_deadline,
+            maxRowsPerJob: t.max_rows_per_job,
+            maxRowsPerHour: t.max_rows_per_hour,
+        });
+        self.chain.send("setOperatorTerms", call).await.map(drop)
+    }
+
+    /// Stop serving an accepted listing for good, with a reason code (pending jobs still settle).
+    pub async fn retire(&self, model_id: ModelId, reason: u16) -> Result<()> {
+        let call = self.chain.market().retireModel(model_id.to_u256(), reason);
+        self.chain.send("retireModel", call).await.map(drop)
     }
 
     /// Accept a listing sealed to this operator.

@@ -71,14 +71,28 @@ impl Seller {
         if op.status != 1 {
             return Err(Error::Invalid(format!("operator {} is not active", terms.operator)));
         }
+        let t =
+            self.chain.market().getOperatorTerms(terms.operator).call().await.map_err(rpc)?.terms;
+        let fee = u96(terms.operator_fee_per_row, "operator fee per row")?;
+        if fee < t.minFeePerRow
+            || terms.job_deadline < t.minJobDeadline
+            || terms.max_rows > t.maxRowsPerJob
+        {
+            return Err(Error::Invalid(format!(
+                "operator {} serves listings with a fee of at least {} per row, a job deadline \
+                 of at least {} s and at most {} rows per job",
+                terms.operator, t.minFeePerRow, t.minJobDeadline, t.maxRowsPerJob
+            )));
+        }
         let card_hash = self.blobs.put(&op.endpoint, BlobKind::Card, card.to_bytes()).await?;
-        let sealed = seal(&model.to_json()?, &op.x25519Key.0, &card_hash.0)?;
+        let ctx = self.chain.seal_context(self.chain.account(), terms.operator).await?;
+        let sealed = seal(&model.to_json()?, &op.x25519Key.0, &card_hash.0, &ctx)?;
         let sealed_hash = self.blobs.put(&op.endpoint, BlobKind::SealedModel, sealed).await?;
         let listing = IModelMarket::Listing {
             operator: terms.operator,
             token: terms.token,
             pricePerRow: u96(terms.price_per_row, "price per row")?,
-            operatorFeePerRow: u96(terms.operator_fee_per_row, "operator fee per row")?,
+            operatorFeePerRow: fee,
             cardHash: card_hash,
             sealedModelHash: sealed_hash,
             paramSet: model.param_set.0,

@@ -34,6 +34,14 @@ pub struct Operator {
     pub slashed_total: String,
     /// Block time of its registration.
     pub registered_at: i64,
+    /// Lowest operator fee per row a listing may name (token units, decimal).
+    pub min_fee_per_row: String,
+    /// Shortest job deadline a listing may name, in seconds.
+    pub min_job_deadline: i64,
+    /// Largest `max_rows` a listing may name.
+    pub max_rows_per_job: i64,
+    /// Rows the operator takes per clock hour over all its listings (4294967295: no cap).
+    pub max_rows_per_hour: i64,
 }
 
 impl Entity for Operator {
@@ -48,6 +56,10 @@ impl Entity for Operator {
         "unlock_at",
         "slashed_total",
         "registered_at",
+        "min_fee_per_row",
+        "min_job_deadline",
+        "max_rows_per_job",
+        "max_rows_per_hour",
     ];
     fn key(&self) -> Vec<Val> {
         vec![self.address.clone().into()]
@@ -62,6 +74,10 @@ impl Entity for Operator {
             self.unlock_at.into(),
             self.slashed_total.clone().into(),
             self.registered_at.into(),
+            self.min_fee_per_row.clone().into(),
+            self.min_job_deadline.into(),
+            self.max_rows_per_job.into(),
+            self.max_rows_per_hour.into(),
         ]
     }
     fn from_row(r: &AnyRow) -> Result<Self> {
@@ -75,6 +91,10 @@ impl Entity for Operator {
             unlock_at: opt_int(r, t, "unlock_at")?,
             slashed_total: text(r, t, "slashed_total")?,
             registered_at: int(r, t, "registered_at")?,
+            min_fee_per_row: text(r, t, "min_fee_per_row")?,
+            min_job_deadline: int(r, t, "min_job_deadline")?,
+            max_rows_per_job: int(r, t, "max_rows_per_job")?,
+            max_rows_per_hour: int(r, t, "max_rows_per_hour")?,
         })
     }
 }
@@ -108,7 +128,7 @@ pub struct Model {
     pub output_mode: i64,
     /// `proposed`, `active`, `paused`, `delisted` or `declined`.
     pub status: String,
-    /// The operator's reason code when declined.
+    /// The operator's reason code when it declined or retired the listing.
     pub decline_reason: Option<i64>,
     /// Block time of the listing.
     pub listed_at: i64,
@@ -195,11 +215,11 @@ pub struct EvalKey {
 
 impl Entity for EvalKey {
     const TABLE: &'static str = "keys";
-    const KEY: &'static [&'static str] = &["key_hash"];
+    const KEY: &'static [&'static str] = &["owner", "key_hash"];
     const COLUMNS: &'static [&'static str] =
         &["key_hash", "owner", "param_set", "status", "registered_at"];
     fn key(&self) -> Vec<Val> {
-        vec![self.key_hash.clone().into()]
+        vec![self.owner.clone().into(), self.key_hash.clone().into()]
     }
     fn values(&self) -> Vec<Val> {
         vec![
@@ -263,7 +283,7 @@ pub struct Job {
     pub protocol_fee: Option<String>,
     /// Amount refunded to the buyer (rejected or expired).
     pub refund: Option<String>,
-    /// Stake slashed from the operator to the buyer (expired).
+    /// Stake slashed from the operator (expired): to the buyer up to the job's native escrow, the rest to the treasury.
     pub slashed: Option<String>,
     /// Block time of the request.
     pub requested_at: i64,

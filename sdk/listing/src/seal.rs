@@ -1,9 +1,12 @@
 //! Sealed models: a compiled model file encrypted to one operator's X25519 key with HPKE
 //! (RFC 9180, base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305).
 //!
-//! Wire format: `b"MMSEAL1\0"` (8 bytes) ‖ encapsulated key (32 bytes) ‖ AEAD ciphertext. The
-//! HPKE `info` names the format; the AEAD's associated data is the SHA-256 of the listing's
-//! public model card, so a sealed model opens only for the listing it was made for.
+//! Wire format: `b"MMSEAL2\0"` (8 bytes) ‖ encapsulated key (32 bytes) ‖ AEAD ciphertext. The
+//! HPKE `info` names the format and binds the listing's [`SealContext`] (chain id, market
+//! address, seller, operator); the AEAD's associated data is the SHA-256 of the listing's public
+//! model card. A sealed model therefore opens only for the seller, operator, market and card it
+//! was made for: a copier who re-lists another seller's card and sealed model under its own
+//! address gets a listing its operator cannot open.
 
 use hpke::{
     Deserializable, Kem as _, OpModeR, OpModeS, Serializable, aead::ChaCha20Poly1305,
@@ -14,9 +17,36 @@ type Kem = X25519HkdfSha256;
 type Aead = ChaCha20Poly1305;
 type Kdf = HkdfSha256;
 
-const MAGIC: &[u8; 8] = b"MMSEAL1\0";
-const INFO: &[u8] = b"modelmart sealed model v1";
+const MAGIC: &[u8; 8] = b"MMSEAL2\0";
+const MAGIC_V1: &[u8; 8] = b"MMSEAL1\0";
+const INFO: &[u8] = b"modelmart sealed model v2";
 const ENC_LEN: usize = 32;
+
+/// Whom a sealed model is for: the listing it may be opened for, bound into HPKE's `info`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SealContext {
+    /// EIP-155 chain id of the market.
+    pub chain_id: u64,
+    /// The market contract's address.
+    pub market: [u8; 20],
+    /// The seller who lists the model.
+    pub seller: [u8; 20],
+    /// The operator the model is sealed to.
+    pub operator: [u8; 20],
+}
+
+impl SealContext {
+    /// HPKE `info`: the format name, then chain id (big-endian), market, seller and operator.
+    fn info(&self) -> Vec<u8> {
+        let mut info = Vec::with_capacity(INFO.len() + 8 + 60);
+        info.extend_from_slice(INFO);
+        info.extend_from_slice(&self.chain_id.to_be_bytes());
+        info.extend_from_slice(&self.market);
+        info.extend_from_slice(&self.seller);
+        info.extend_from_slice(&self.operator);
+        info
+    }
+}
 
 /// Result alias for sealing.
 pub type Result<T, E = SealError> = std::result::Result<T, E>;
@@ -27,11 +57,14 @@ pub enum SealError {
     /// The blob does not start with the sealed-model header or is too short.
     #[error("not a sealed model (bad header or truncated)")]
     Malformed,
+    /// The blob is in the first format, which names no seller or operator: seal it again.
+    #[error("sealed in the v1 format, which names no seller or operator: seal the model again")]
+    Unbound,
     /// A public or private key is not a valid X25519 key.
     #[error("invalid X25519 key")]
     BadKey,
-    /// Decryption failed: wrong operator key, another listing's card, or tampered bytes.
-    #[error("cannot open: sealed for another operator or listing, or modified")]
+    /// Decryption failed: wrong operator key, another seller, market or card, or tampered bytes.
+    #[error("cannot open: sealed for another operator, seller, market or card, or modified")]
     Open,
     /// Encryption failed.
     #[error("sealing failed")]
@@ -79,9 +112,12 @@ impl OperatorKey {
         out
     }
 
-    /// Open a sealed model made for this operator and the listing whose card hashes to
+    /// Open a sealed model made for this operator and the listing `ctx` whose card hashes to
     /// `card_hash`.
-    pub fn open(&self, sealed: &[u8], card_hash: &[u8; 32]) -> Result<Vec<u8>> {
+    pub fn open(&self, sealed: &[u8], card_hash: &[u8; 32], ctx: &SealContext) -> Result<Vec<u8>> {
+        if sealed.len() >= MAGIC_V1.len() && &sealed[..MAGIC_V1.len()] == MAGIC_V1 {
+            return Err(SealError::Unbound);
+        }
         if sealed.len() < MAGIC.len() + ENC_LEN || &sealed[..MAGIC.len()] != MAGIC {
             return Err(SealError::Malformed);
         }
@@ -92,7 +128,7 @@ impl OperatorKey {
             &OpModeR::Base,
             &self.secret,
             &enc,
-            INFO,
+            &ctx.info(),
             ct,
             card_hash,
         )
@@ -101,14 +137,19 @@ impl OperatorKey {
 }
 
 /// Seal a compiled model file to the operator whose public key is `operator_key`, for the
-/// listing whose card hashes to `card_hash`.
-pub fn seal(model: &[u8], operator_key: &[u8; 32], card_hash: &[u8; 32]) -> Result<Vec<u8>> {
+/// listing `ctx` whose card hashes to `card_hash`.
+pub fn seal(
+    model: &[u8],
+    operator_key: &[u8; 32],
+    card_hash: &[u8; 32],
+    ctx: &SealContext,
+) -> Result<Vec<u8>> {
     let pk =
         <Kem as hpke::Kem>::PublicKey::from_bytes(operator_key).map_err(|_| SealError::BadKey)?;
     let (enc, ct) = hpke::single_shot_seal::<Aead, Kdf, Kem, _>(
         &OpModeS::Base,
         &pk,
-        INFO,
+        &ctx.info(),
         model,
         card_hash,
         &mut rand::rng(),
@@ -127,29 +168,57 @@ mod tests {
 
     use super::*;
 
+    const CTX: SealContext =
+        SealContext { chain_id: 31_337, market: [1; 20], seller: [2; 20], operator: [3; 20] };
+
     #[test]
     fn only_the_chosen_operator_opens_for_the_listed_card() -> Result<()> {
         let op = OperatorKey::generate();
         let other = OperatorKey::generate();
         let card = [7u8; 32];
         let model = b"{\"format\":\"modelmart-model\",\"version\":1}".to_vec();
-        let sealed = seal(&model, &op.public_bytes(), &card)?;
-        assert_eq!(op.open(&sealed, &card)?, model);
-        assert_eq!(other.open(&sealed, &card), Err(SealError::Open), "another operator");
-        assert_eq!(op.open(&sealed, &[8u8; 32]), Err(SealError::Open), "another listing's card");
+        let sealed = seal(&model, &op.public_bytes(), &card, &CTX)?;
+        assert_eq!(op.open(&sealed, &card, &CTX)?, model);
+        assert_eq!(other.open(&sealed, &card, &CTX), Err(SealError::Open), "another operator");
+        assert_eq!(
+            op.open(&sealed, &[8u8; 32], &CTX),
+            Err(SealError::Open),
+            "another listing's card"
+        );
         let again = OperatorKey::from_secret(&op.secret_bytes())?;
         assert_eq!(again.public_bytes(), op.public_bytes());
-        assert_eq!(again.open(&sealed, &card)?, model, "a stored secret still opens it");
-        assert_ne!(seal(&model, &op.public_bytes(), &card)?, sealed, "sealing is randomized");
-        assert_eq!(op.open(&sealed[..20], &card), Err(SealError::Malformed));
+        assert_eq!(again.open(&sealed, &card, &CTX)?, model, "a stored secret still opens it");
+        assert_ne!(seal(&model, &op.public_bytes(), &card, &CTX)?, sealed, "sealing is randomized");
+        assert_eq!(op.open(&sealed[..20], &card, &CTX), Err(SealError::Malformed));
         assert_eq!(
-            op.open(b"not sealed at all, not sealed at all, not sealed", &card),
+            op.open(b"not sealed at all, not sealed at all, not sealed", &card, &CTX),
             Err(SealError::Malformed)
         );
         assert!(
             !format!("{op:?}").contains(&format!("{:?}", op.secret_bytes())),
             "Debug hides the secret"
         );
+        Ok(())
+    }
+
+    /// A copier re-lists the seller's card and sealed model under its own address (or on
+    /// another market or chain, or naming another operator address): the blob does not open.
+    #[test]
+    fn a_copied_listing_does_not_open() -> Result<()> {
+        let op = OperatorKey::generate();
+        let card = [7u8; 32];
+        let sealed = seal(b"model", &op.public_bytes(), &card, &CTX)?;
+        for (what, ctx) in [
+            ("copier as seller", SealContext { seller: [9; 20], ..CTX }),
+            ("another market", SealContext { market: [9; 20], ..CTX }),
+            ("another chain", SealContext { chain_id: 1, ..CTX }),
+            ("another operator address", SealContext { operator: [9; 20], ..CTX }),
+        ] {
+            assert_eq!(op.open(&sealed, &card, &ctx), Err(SealError::Open), "{what}");
+        }
+        let mut v1 = sealed.clone();
+        v1[..8].copy_from_slice(MAGIC_V1);
+        assert_eq!(op.open(&v1, &card, &CTX), Err(SealError::Unbound));
         Ok(())
     }
 
@@ -161,12 +230,12 @@ mod tests {
         fn any_bit_flip_is_detected(model in proptest::collection::vec(any::<u8>(), 0..2_000), at in any::<usize>(), bit in 0u8..8) {
             let op = OperatorKey::generate();
             let card = [1u8; 32];
-            let sealed = seal(&model, &op.public_bytes(), &card).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            prop_assert_eq!(op.open(&sealed, &card), Ok(model));
+            let sealed = seal(&model, &op.public_bytes(), &card, &CTX).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(op.open(&sealed, &card, &CTX), Ok(model));
             let mut bad = sealed.clone();
             let i = at % bad.len();
             bad[i] ^= 1 << bit;
-            prop_assert!(op.open(&bad, &card).is_err());
+            prop_assert!(op.open(&bad, &card, &CTX).is_err());
         }
     }
 }

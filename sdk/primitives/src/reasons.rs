@@ -20,6 +20,8 @@ pub const ROW_COUNT: u16 = 7;
 pub const MODEL_UNAVAILABLE: u16 = 8;
 /// Job: the job cannot be finished before its deadline.
 pub const DEADLINE: u16 = 9;
+/// Job: the operator's engine failed on this job (a crash, or every retry failed).
+pub const ENGINE_FAILURE: u16 = 10;
 
 /// Listing: the sealed-model blob is not on the operator's endpoint.
 pub const SEALED_MISSING: u16 = 101;
@@ -51,6 +53,7 @@ pub fn describe(code: u16) -> &'static str {
         ROW_COUNT => "the input holds another number of rows than the job paid for",
         MODEL_UNAVAILABLE => "the model is no longer available at the operator",
         DEADLINE => "the operator could not finish before the deadline",
+        ENGINE_FAILURE => "the operator's engine failed on this job; nothing was charged",
         SEALED_MISSING => "the sealed model was not found at the operator",
         CANNOT_OPEN => "the sealed model does not open with this operator's key for this card",
         CARD_INVALID => "the model card is missing or invalid",

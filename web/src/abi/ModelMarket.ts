@@ -45,6 +45,19 @@ export const modelMarketAbi = [
   },
   {
     "type": "function",
+    "name": "BURN_ADDRESS",
+    "inputs": [],
+    "outputs": [
+      {
+        "name": "",
+        "type": "address",
+        "internalType": "address"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
     "name": "MAX_ENDPOINT_LENGTH",
     "inputs": [],
     "outputs": [
@@ -84,6 +97,19 @@ export const modelMarketAbi = [
   },
   {
     "type": "function",
+    "name": "MAX_MIN_STAKE",
+    "inputs": [],
+    "outputs": [
+      {
+        "name": "",
+        "type": "uint96",
+        "internalType": "uint96"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
     "name": "MAX_OUTPUT_MODE",
     "inputs": [],
     "outputs": [
@@ -91,6 +117,19 @@ export const modelMarketAbi = [
         "name": "",
         "type": "uint8",
         "internalType": "uint8"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "MIN_JOB_DEADLINE",
+    "inputs": [],
+    "outputs": [
+      {
+        "name": "",
+        "type": "uint32",
+        "internalType": "uint32"
       }
     ],
     "stateMutability": "view"
@@ -247,8 +286,13 @@ export const modelMarketAbi = [
           },
           {
             "name": "modelId",
-            "type": "uint64",
-            "internalType": "uint64"
+            "type": "uint48",
+            "internalType": "uint48"
+          },
+          {
+            "name": "penaltyIndex",
+            "type": "uint16",
+            "internalType": "uint16"
           },
           {
             "name": "sellerAmount",
@@ -270,6 +314,11 @@ export const modelMarketAbi = [
     "name": "getKey",
     "inputs": [
       {
+        "name": "owner",
+        "type": "address",
+        "internalType": "address"
+      },
+      {
         "name": "keyHash",
         "type": "bytes32",
         "internalType": "bytes32"
@@ -277,9 +326,14 @@ export const modelMarketAbi = [
     ],
     "outputs": [
       {
-        "name": "owner",
-        "type": "address",
-        "internalType": "address"
+        "name": "registered",
+        "type": "bool",
+        "internalType": "bool"
+      },
+      {
+        "name": "revoked",
+        "type": "bool",
+        "internalType": "bool"
       },
       {
         "name": "paramSet",
@@ -390,6 +444,52 @@ export const modelMarketAbi = [
         "name": "endpoint",
         "type": "string",
         "internalType": "string"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "getOperatorTerms",
+    "inputs": [
+      {
+        "name": "operator",
+        "type": "address",
+        "internalType": "address"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "terms",
+        "type": "tuple",
+        "internalType": "struct IModelMarket.OperatorTerms",
+        "components": [
+          {
+            "name": "minFeePerRow",
+            "type": "uint96",
+            "internalType": "uint96"
+          },
+          {
+            "name": "minJobDeadline",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "maxRowsPerJob",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "maxRowsPerHour",
+            "type": "uint32",
+            "internalType": "uint32"
+          }
+        ]
+      },
+      {
+        "name": "rowsThisHour",
+        "type": "uint256",
+        "internalType": "uint256"
       }
     ],
     "stateMutability": "view"
@@ -663,7 +763,7 @@ export const modelMarketAbi = [
     "name": "renounceOwnership",
     "inputs": [],
     "outputs": [],
-    "stateMutability": "nonpayable"
+    "stateMutability": "view"
   },
   {
     "type": "function",
@@ -797,6 +897,24 @@ export const modelMarketAbi = [
   },
   {
     "type": "function",
+    "name": "retireModel",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "reason",
+        "type": "uint16",
+        "internalType": "uint16"
+      }
+    ],
+    "outputs": [],
+    "stateMutability": "nonpayable"
+  },
+  {
+    "type": "function",
     "name": "revokeKey",
     "inputs": [
       {
@@ -821,6 +939,41 @@ export const modelMarketAbi = [
         "name": "paused",
         "type": "bool",
         "internalType": "bool"
+      }
+    ],
+    "outputs": [],
+    "stateMutability": "nonpayable"
+  },
+  {
+    "type": "function",
+    "name": "setOperatorTerms",
+    "inputs": [
+      {
+        "name": "terms",
+        "type": "tuple",
+        "internalType": "struct IModelMarket.OperatorTerms",
+        "components": [
+          {
+            "name": "minFeePerRow",
+            "type": "uint96",
+            "internalType": "uint96"
+          },
+          {
+            "name": "minJobDeadline",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "maxRowsPerJob",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "maxRowsPerHour",
+            "type": "uint32",
+            "internalType": "uint32"
+          }
+        ]
       }
     ],
     "outputs": [],
@@ -1395,6 +1548,31 @@ export const modelMarketAbi = [
   },
   {
     "type": "event",
+    "name": "ModelRetired",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "uint256",
+        "indexed": true,
+        "internalType": "uint256"
+      },
+      {
+        "name": "operator",
+        "type": "address",
+        "indexed": true,
+        "internalType": "address"
+      },
+      {
+        "name": "reason",
+        "type": "uint16",
+        "indexed": false,
+        "internalType": "uint16"
+      }
+    ],
+    "anonymous": false
+  },
+  {
+    "type": "event",
     "name": "OperatorExited",
     "inputs": [
       {
@@ -1476,6 +1654,47 @@ export const modelMarketAbi = [
         "type": "uint256",
         "indexed": false,
         "internalType": "uint256"
+      }
+    ],
+    "anonymous": false
+  },
+  {
+    "type": "event",
+    "name": "OperatorTermsSet",
+    "inputs": [
+      {
+        "name": "operator",
+        "type": "address",
+        "indexed": true,
+        "internalType": "address"
+      },
+      {
+        "name": "terms",
+        "type": "tuple",
+        "indexed": false,
+        "internalType": "struct IModelMarket.OperatorTerms",
+        "components": [
+          {
+            "name": "minFeePerRow",
+            "type": "uint96",
+            "internalType": "uint96"
+          },
+          {
+            "name": "minJobDeadline",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "maxRowsPerJob",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "maxRowsPerHour",
+            "type": "uint32",
+            "internalType": "uint32"
+          }
+        ]
       }
     ],
     "anonymous": false
@@ -1811,6 +2030,16 @@ export const modelMarketAbi = [
   },
   {
     "type": "error",
+    "name": "InvalidStakeParams",
+    "inputs": []
+  },
+  {
+    "type": "error",
+    "name": "InvalidTerms",
+    "inputs": []
+  },
+  {
+    "type": "error",
     "name": "InvalidTreasury",
     "inputs": []
   },
@@ -1957,6 +2186,27 @@ export const modelMarketAbi = [
   },
   {
     "type": "error",
+    "name": "OperatorAtCapacity",
+    "inputs": [
+      {
+        "name": "operator",
+        "type": "address",
+        "internalType": "address"
+      },
+      {
+        "name": "requested",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "capacity",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ]
+  },
+  {
+    "type": "error",
     "name": "OperatorNotActive",
     "inputs": [
       {
@@ -1969,6 +2219,17 @@ export const modelMarketAbi = [
   {
     "type": "error",
     "name": "OperatorNotRegistered",
+    "inputs": [
+      {
+        "name": "operator",
+        "type": "address",
+        "internalType": "address"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "OutsideOperatorTerms",
     "inputs": [
       {
         "name": "operator",
@@ -2018,6 +2279,11 @@ export const modelMarketAbi = [
   {
     "type": "error",
     "name": "ReentrancyGuardReentrantCall",
+    "inputs": []
+  },
+  {
+    "type": "error",
+    "name": "RenounceDisabled",
     "inputs": []
   },
   {

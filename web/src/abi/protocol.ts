@@ -12,6 +12,7 @@ export const reasons: Record<number, string> = {
   7: "the input holds another number of rows than the job paid for",
   8: "the model is no longer available at the operator",
   9: "the operator could not finish before the deadline",
+  10: "the operator's engine failed on this job; nothing was charged",
   101: "the sealed model was not found at the operator",
   102: "the sealed model does not open with this operator's key for this card",
   103: "the model card is missing or invalid",

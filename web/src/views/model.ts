@@ -147,7 +147,7 @@ export async function showEnd(app: App, status: HTMLElement, card: ModelCard, en
   } else if (end.status === 'rejected') {
     mount(status, notice('error', `The operator rejected job ${jobId}: ${reasonText(end.reason)}. You were refunded ${formatAmount(end.refund, t.decimals, t.symbol)}.`));
   } else if (end.refund > 0n) {
-    mount(status, notice('error', `Job ${jobId} expired; you were refunded ${formatAmount(end.refund, t.decimals, t.symbol)} plus a penalty from the operator's stake.`));
+    mount(status, notice('error', `Job ${jobId} expired; you were refunded ${formatAmount(end.refund, t.decimals, t.symbol)} in full (the operator's stake was slashed; the slash is burned).`));
   } else {
     const claim = h('button', { class: 'primary', id: 'claim-refund' }, 'Claim the refund');
     claim.addEventListener('click', async () => {
@@ -162,6 +162,6 @@ export async function showEnd(app: App, status: HTMLElement, card: ModelCard, en
         claim.disabled = false;
       }
     });
-    mount(status, notice('error', `Job ${jobId} passed its deadline without a result. Claim your full refund (plus a penalty from the operator's stake).`, ' ', claim));
+    mount(status, notice('error', `Job ${jobId} passed its deadline without a result. Claim your full refund (the operator's stake is slashed).`, ' ', claim));
   }
 }

@@ -2,7 +2,10 @@
 //! its card ([`prepare`]), and seal the compiled model to the chosen operator ([`seal`]).
 
 use modelmart_fhe::{Dataset, model::ModelFile, onnx::import_onnx};
-use modelmart_listing::card::{self, CardError, ListingSpec, OutputMode};
+use modelmart_listing::{
+    card::{self, CardError, ListingSpec, OutputMode},
+    seal::SealContext,
+};
 use wasm_bindgen::prelude::*;
 
 /// What a listing publishes, before sealing: the card blob and the compiled model file.
@@ -35,11 +38,39 @@ pub fn prepare(
     Ok(Prepared { card: card.to_bytes(), model: compiled.to_json()? })
 }
 
-/// Seal a compiled model file to the operator's X25519 key, bound to the card hash.
-pub fn seal(model: &[u8], operator_key: &[u8], card_hash: &[u8]) -> Result<Vec<u8>, String> {
+/// Whom a listing is for: chain id, market, seller and operator addresses (20 bytes each).
+#[derive(Clone, Copy, Debug)]
+pub struct Binding<'a> {
+    /// EIP-155 chain id.
+    pub chain_id: u64,
+    /// The market contract.
+    pub market: &'a [u8],
+    /// The seller (the connected wallet).
+    pub seller: &'a [u8],
+    /// The chosen operator.
+    pub operator: &'a [u8],
+}
+
+/// Seal a compiled model file to the operator's X25519 key, bound to the card hash and to the
+/// listing's chain, market, seller and operator (a copier's re-listing does not open).
+pub fn seal(
+    model: &[u8],
+    operator_key: &[u8],
+    card_hash: &[u8],
+    b: Binding<'_>,
+) -> Result<Vec<u8>, String> {
     let key: &[u8; 32] = operator_key.try_into().map_err(|_| "the operator key is not 32 bytes")?;
     let hash: &[u8; 32] = card_hash.try_into().map_err(|_| "the card hash is not 32 bytes")?;
-    modelmart_listing::seal::seal(model, key, hash).map_err(|e| e.to_string())
+    let addr = |a: &[u8], what: &str| -> Result<[u8; 20], String> {
+        a.try_into().map_err(|_| format!("the {what} address is not 20 bytes"))
+    };
+    let ctx = SealContext {
+        chain_id: b.chain_id,
+        market: addr(b.market, "market")?,
+        seller: addr(b.seller, "seller")?,
+        operator: addr(b.operator, "operator")?,
+    };
+    modelmart_listing::seal::seal(model, key, hash, &ctx).map_err(|e| e.to_string())
 }
 
 /// A prepared listing, for JavaScript.
@@ -84,10 +115,25 @@ pub fn prepare_listing(
         .map_err(|e| JsError::new(&e.to_string()))
 }
 
-/// [`seal`] for JavaScript.
+/// [`seal`] for JavaScript; the chain id is a JavaScript number (safe below 2^53).
 #[wasm_bindgen(js_name = sealModel)]
-pub fn seal_model(model: &[u8], operator_key: &[u8], card_hash: &[u8]) -> Result<Vec<u8>, JsError> {
-    seal(model, operator_key, card_hash).map_err(|e| JsError::new(&e))
+#[allow(clippy::too_many_arguments)] // JavaScript's positional call, one argument per field
+pub fn seal_model(
+    model: &[u8],
+    operator_key: &[u8],
+    card_hash: &[u8],
+    chain_id: f64,
+    market: &[u8],
+    seller: &[u8],
+    operator: &[u8],
+) -> Result<Vec<u8>, JsError> {
+    if !((0.0..=9_007_199_254_740_991.0).contains(&chain_id) && chain_id.fract() == 0.0) {
+        return Err(JsError::new("the chain id is not a whole number below 2^53"));
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // checked just above
+    let chain_id = chain_id as u64;
+    seal(model, operator_key, card_hash, Binding { chain_id, market, seller, operator })
+        .map_err(|e| JsError::new(&e))
 }
 
 #[cfg(test)]
@@ -145,9 +191,13 @@ mod tests {
         assert_eq!(card.model.schema.features[0].name, "mean_radius");
         let op = OperatorKey::generate();
         let hash: [u8; 32] = Sha256::digest(&p.card).into();
-        let sealed = seal(&p.model, &op.public_bytes(), &hash).unwrap();
-        assert_eq!(op.open(&sealed, &hash).unwrap(), p.model);
-        assert!(seal(&p.model, &[0u8; 31], &hash).unwrap_err().contains("32 bytes"));
+        let b = Binding { chain_id: 7, market: &[1; 20], seller: &[2; 20], operator: &[3; 20] };
+        let sealed = seal(&p.model, &op.public_bytes(), &hash, b).unwrap();
+        let ctx = SealContext { chain_id: 7, market: [1; 20], seller: [2; 20], operator: [3; 20] };
+        assert_eq!(op.open(&sealed, &hash, &ctx).unwrap(), p.model);
+        assert!(seal(&p.model, &[0u8; 31], &hash, b).unwrap_err().contains("32 bytes"));
+        let short = Binding { seller: &[2; 19], ..b };
+        assert!(seal(&p.model, &op.public_bytes(), &hash, short).unwrap_err().contains("seller"));
     }
 
     #[test]

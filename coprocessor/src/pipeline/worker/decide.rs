@@ -21,6 +21,9 @@ pub(crate) enum Decision {
     Settled(String),
 }
 
+/// Claims of one job after which it is rejected instead of tried again.
+const MAX_ATTEMPTS: i64 = 5;
+
 fn reject(reason: u16, detail: impl Into<String>) -> Decision {
     Decision::Reject(reason, detail.into())
 }
@@ -49,6 +52,13 @@ pub(crate) enum EvalFailure {
     /// The engine refused the buyer's input or key (malformed, other parameters, too many
     /// rows, missing key material).
     Fhe(FheError),
+    /// The engine panicked on this job: answered as a permanent failure, never retried.
+    Panicked(String),
+    /// The evaluation slot came after the latest time the job could start and still finish.
+    Late {
+        /// Chain time when the slot came.
+        now: i64,
+    },
 }
 
 /// Everything [`decide`] reads or asks for. Associated types let fakes stand in for opened
@@ -58,6 +68,8 @@ pub(crate) trait JobEnv {
     type Model: Clone + Send + Sync;
     /// An expanded evaluation key.
     type Key: Clone + Send + Sync;
+    /// Work counted as admitted while it lives.
+    type Ticket: Send;
     /// Chain time now, Unix seconds.
     fn now(&self) -> i64;
     /// Seconds kept in hand before a deadline to store and post a result.
@@ -78,7 +90,11 @@ pub(crate) trait JobEnv {
         listing: &Listing,
     ) -> Result<std::result::Result<Self::Model, Refusal>>;
     /// Seconds an evaluation of `rows` rows is expected to take.
-    fn expected_seconds(&self, model: &Self::Model, rows: usize) -> i64;
+    fn expected_seconds(&self, model: &Self::Model, rows: usize) -> f64;
+    /// Seconds until an evaluation slot frees up behind the work already admitted.
+    fn backlog_seconds(&self) -> f64;
+    /// Count `secs` of evaluation work as admitted until the ticket is dropped.
+    fn admit(&self, secs: f64) -> Self::Ticket;
     /// The expanded key `hash` if it is cached.
     fn cached_key(&self, hash: &str) -> Option<Self::Key>;
     /// Expand (and cache) evaluation key `hash` from its bytes.
@@ -87,7 +103,8 @@ pub(crate) trait JobEnv {
         hash: &str,
         bytes: Bytes,
     ) -> Result<std::result::Result<Self::Key, FheError>>;
-    /// Evaluate `model` on `input` (which must hold `rows` rows, at most `max_rows`).
+    /// Evaluate `model` on `input` (which must hold `rows` rows, at most `max_rows`), unless
+    /// the evaluation slot comes after chain time `latest_start` ([`EvalFailure::Late`]).
     async fn evaluate(
         &self,
         model: Self::Model,
@@ -95,6 +112,7 @@ pub(crate) trait JobEnv {
         input: Bytes,
         rows: usize,
         max_rows: usize,
+        latest_start: i64,
     ) -> Result<std::result::Result<Vec<u8>, EvalFailure>>;
     /// Store a result blob and remember its hash with the job; returns the hash (hex).
     async fn store_result(&self, bytes: Vec<u8>) -> Result<String>;
@@ -161,6 +179,13 @@ pub(crate) async fn decide<E: JobEnv>(env: &E, c: &Claimed) -> Result<Decision> 
             req.model_id, job.model_id, job.rows, job.deadline
         )));
     }
+    // a job that failed transiently attempt after attempt is answered, not retried forever
+    if c.attempts > MAX_ATTEMPTS {
+        return Ok(reject(
+            reasons::ENGINE_FAILURE,
+            format!("gave up after {} attempts", c.attempts - 1),
+        ));
+    }
     let model_id = ModelId::try_from(req.model_id)?;
     let Some(listing) = env.listing(model_id).await? else {
         return Err(Error::NotReady(format!("model {model_id} not indexed yet")));
@@ -178,10 +203,24 @@ pub(crate) async fn decide<E: JobEnv>(env: &E, c: &Claimed) -> Result<Decision> 
         Err(r) => return Ok(reject(reasons::MODEL_UNAVAILABLE, r.detail)),
     };
     let rows = rows as usize;
-    let expected = env.expected_seconds(&model, rows);
-    if env.now() + expected + env.post_margin_s() > req.deadline {
-        return Ok(reject(reasons::DEADLINE, format!("needs ~{expected} s, deadline {deadline}")));
+    let expected_s = env.expected_seconds(&model, rows);
+    // whole seconds, rounded up (estimates are far below i64's range)
+    let secs = |s: f64| s.ceil() as i64;
+    let expected = secs(expected_s);
+    // the work already admitted runs first: a job that cannot finish behind it is rejected now
+    // (refunded), never left to expire
+    let ahead_s = env.backlog_seconds();
+    if env.now() + secs(ahead_s + expected_s) + env.post_margin_s() > req.deadline {
+        return Ok(reject(
+            reasons::DEADLINE,
+            format!(
+                "needs ~{expected_s:.1} s behind ~{ahead_s:.1} s of admitted work, deadline \
+                 {deadline}"
+            ),
+        ));
     }
+    let _admitted = env.admit(expected_s);
+    let latest_start = req.deadline - expected - env.post_margin_s();
     let input = match buyer_blob(env, &req.input_hash, reasons::INPUT_MISSING).await? {
         Ok(b) => b,
         Err(d) => return Ok(d),
@@ -202,12 +241,19 @@ pub(crate) async fn decide<E: JobEnv>(env: &E, c: &Claimed) -> Result<Decision> 
         }
     };
     let max_rows = usize::try_from(listing.max_rows).unwrap_or(0);
-    match env.evaluate(model, key, input, rows, max_rows).await? {
+    match env.evaluate(model, key, input, rows, max_rows, latest_start).await? {
         Ok(bytes) => Ok(Decision::Submit(env.store_result(bytes).await?)),
+        Err(EvalFailure::Late { now }) => Ok(reject(
+            reasons::DEADLINE,
+            format!("evaluation could start only at {now}, after the latest start {latest_start}"),
+        )),
         Err(EvalFailure::RowCount { uploaded }) => {
             Ok(reject(reasons::ROW_COUNT, format!("{uploaded} rows uploaded, {rows} paid for")))
         }
         Err(EvalFailure::Fhe(e)) => Ok(reject(fhe_reason(&e), e.to_string())),
+        Err(EvalFailure::Panicked(why)) => {
+            Ok(reject(reasons::ENGINE_FAILURE, format!("the engine panicked: {why}")))
+        }
     }
 }
 

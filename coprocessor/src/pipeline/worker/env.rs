@@ -28,6 +28,7 @@ pub(crate) struct Env<'a> {
 impl JobEnv for Env<'_> {
     type Model = Arc<CompiledModel>;
     type Key = Arc<ServerKey>;
+    type Ticket = crate::pipeline::admission::Ticket;
 
     fn now(&self) -> i64 {
         self.p.now()
@@ -45,7 +46,7 @@ impl JobEnv for Env<'_> {
         let j = self.p.operator.chain().job(id).await?;
         Ok(ChainJob {
             status: JobStatus::from_code(j.status)?,
-            model_id: j.modelId,
+            model_id: j.modelId.to::<u64>(),
             rows: j.rows,
             deadline: j.deadline.to::<u64>(),
         })
@@ -74,8 +75,16 @@ impl JobEnv for Env<'_> {
         self.p.open_model(listing).await
     }
 
-    fn expected_seconds(&self, model: &Self::Model, rows: usize) -> i64 {
-        self.p.cost.estimate(model, rows).expected_seconds.ceil() as i64
+    fn expected_seconds(&self, model: &Self::Model, rows: usize) -> f64 {
+        self.p.admission.expected_seconds(self.p.cost.estimate(model, rows).expected_seconds)
+    }
+
+    fn backlog_seconds(&self) -> f64 {
+        self.p.admission.backlog_seconds()
+    }
+
+    fn admit(&self, secs: f64) -> Self::Ticket {
+        self.p.admission.admit(secs)
     }
 
     fn cached_key(&self, hash: &str) -> Option<Self::Key> {
@@ -107,8 +116,16 @@ impl JobEnv for Env<'_> {
         input: Bytes,
         rows: usize,
         max_rows: usize,
+        latest_start: i64,
     ) -> Result<std::result::Result<Vec<u8>, EvalFailure>> {
         let _slot = self.p.eval_slots.acquire().await.map_err(|e| Error::Task(e.to_string()))?;
+        // the deadline is checked again once the slot is ours: waiting for it may have used up
+        // the time the job had
+        let now = self.p.now();
+        if now > latest_start {
+            return Ok(Err(EvalFailure::Late { now }));
+        }
+        let estimate = self.p.cost.estimate(&model, rows).expected_seconds;
         let started = Instant::now();
         let evaluated = tokio::task::spawn_blocking(move || {
             let input = EncryptedInput::from_bytes(&input).map_err(EvalFailure::Fhe)?;
@@ -120,11 +137,16 @@ impl JobEnv for Env<'_> {
                 .map_err(EvalFailure::Fhe)?;
             Ok((result.to_bytes().map_err(EvalFailure::Fhe)?, stats))
         })
-        .await
-        .map_err(|e| Error::Task(format!("evaluation thread: {e}")))?;
+        .await;
+        let evaluated = match evaluated {
+            Ok(r) => r,
+            Err(e) if e.is_panic() => Err(EvalFailure::Panicked(e.to_string())),
+            Err(e) => return Err(Error::Task(format!("evaluation thread: {e}"))),
+        };
         Ok(evaluated.map(|(bytes, stats)| {
-            metrics::histogram!("modelmart_coprocessor_eval_seconds")
-                .record(started.elapsed().as_secs_f64());
+            let took = started.elapsed().as_secs_f64();
+            self.p.admission.observe(estimate, took);
+            metrics::histogram!("modelmart_coprocessor_eval_seconds").record(took);
             metrics::counter!("modelmart_coprocessor_bootstraps_total")
                 .increment(stats.bootstraps as u64);
             tracing::info!(target: TARGET, rows, bootstraps = stats.bootstraps, ms = stats.elapsed.as_millis() as u64, "evaluated");

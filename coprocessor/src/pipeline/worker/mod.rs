@@ -9,7 +9,7 @@ use std::{sync::Arc, time::Instant};
 
 use alloy::primitives::B256;
 use modelmart_primitives::{BlobHash, JobId, JobStatus};
-use tokio::sync::watch;
+use tokio::{sync::watch, task::JoinSet};
 use tracing::Instrument;
 
 use super::Pipeline;
@@ -22,6 +22,8 @@ use decide::{Decision, decide};
 const TARGET: &str = "modelmart::coprocessor::exec";
 /// Seconds before its deadline below which a job is not even claimed (no time to reject it).
 const MIN_TO_REJECT_S: i64 = 2;
+/// Settlements one worker keeps in flight (each waits for its block) while it decides more.
+const MAX_POSTING: usize = 64;
 
 /// One worker of the pool.
 #[derive(Debug)]
@@ -38,14 +40,31 @@ impl Worker {
 
     /// Claim and process jobs until `stop` turns true.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut posting = JoinSet::new();
         while !*stop.borrow() {
+            // reap finished settlements as we go
+            while posting.try_join_next().is_some() {}
             let p = &self.p;
+            // a clock that has not read the chain says 0: every deadline would look far away
+            // and every lease written with it would already be expired
+            if !p.clock_synced() {
+                if let Err(e) = p.sync_clock().await {
+                    tracing::warn!(target: TARGET, error = %e, "chain clock unavailable");
+                }
+                if !p.clock_synced() {
+                    tokio::select! {
+                        () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+                continue;
+            }
             // any job with time left for a rejection is claimed: one that cannot finish is
             // rejected (the buyer is refunded at once) rather than left to expire
             let claimed = p.queue.claim(&self.name, p.now(), p.cfg.lease_s, MIN_TO_REJECT_S).await;
             tracing::trace!(target: TARGET, worker = %self.name, now = p.now(), ?claimed, "claim");
             match claimed {
-                Ok(Some(job)) => self.process(job).await,
+                Ok(Some(job)) => self.process(job, &mut posting).await,
                 Ok(None) => {
                     tokio::select! {
                         () = p.wake.notified() => {}
@@ -60,111 +79,129 @@ impl Worker {
                 }
             }
         }
+        // settlements already sent finish (or hand their job back) before the worker stops
+        while posting.join_next().await.is_some() {}
     }
 
-    async fn process(&self, c: Claimed) {
+    /// Decide a job's answer (holding its lease), then hand the answer to a posting task so
+    /// that this worker takes the next job while the transaction waits for its block.
+    async fn process(&self, c: Claimed, posting: &mut JoinSet<()>) {
         let job_id = c.job.job_id;
         let span = tracing::info_span!(target: TARGET, "job", job_id, attempt = c.attempts);
-        async {
-            let started = Instant::now();
-            let work = async {
-                let env = env::Env { p: &self.p, worker: &self.name, job_id };
-                match decide(&env, &c).await {
-                    Ok(d) => self.settle(&c, d).await,
-                    Err(e) => Err(e),
-                }
-            };
+        let started = Instant::now();
+        let decided = async {
+            let env = env::Env { p: &self.p, worker: &self.name, job_id };
             // the lease is renewed only while this future runs: dropped with it, never detached
-            let outcome = tokio::select! {
-                o = work => o,
-                never = self.heartbeat(job_id) => match never {},
-            };
-            let p = &self.p;
-            match outcome {
-                Ok(o) => {
-                    let label = match &o {
-                        Outcome::Completed { .. } => "completed",
-                        Outcome::Rejected { .. } => "rejected",
-                        Outcome::Abandoned { .. } => "abandoned",
-                    };
-                    metrics::counter!("modelmart_coprocessor_jobs_total", "outcome" => label).increment(1);
-                    metrics::histogram!("modelmart_coprocessor_job_seconds").record(started.elapsed().as_secs_f64());
-                    match &o {
-                        Outcome::Completed { .. } => p.record(|h| h.completed += 1),
-                        Outcome::Rejected { .. } => p.record(|h| h.rejected += 1),
-                        Outcome::Abandoned { .. } => {}
-                    }
-                    if let Err(e) = p.queue.finish(job_id, &self.name, &o, p.now()).await {
-                        tracing::error!(target: TARGET, error = %e, "could not record the outcome");
-                    }
-                    tracing::info!(target: TARGET, outcome = label, ms = started.elapsed().as_millis() as u64, "job done");
-                }
-                Err(e) => {
-                    tracing::warn!(target: TARGET, error = %e, "transient failure; job handed back");
-                    p.record(|h| h.last_error = Some(e.to_string()));
-                    let _ = p.queue.release(job_id, &self.name, &e.to_string(), p.now()).await;
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                }
+            tokio::select! {
+                d = decide(&env, &c) => d,
+                never = heartbeat(&self.p, &self.name, job_id) => match never {},
             }
         }
-        .instrument(span)
+        .instrument(span.clone())
         .await;
-    }
-
-    /// Renew the lease every third of it, forever.
-    async fn heartbeat(&self, job_id: i64) -> std::convert::Infallible {
-        let p = &self.p;
-        let every = std::time::Duration::from_secs((p.cfg.lease_s / 3).max(1) as u64);
-        loop {
-            tokio::time::sleep(every).await;
-            if !matches!(
-                p.queue.heartbeat(job_id, &self.name, p.now(), p.cfg.lease_s).await,
-                Ok(true)
-            ) {
-                tracing::warn!(target: TARGET, job_id, "lease lost");
+        match decided {
+            Ok(d) => {
+                while posting.len() >= MAX_POSTING {
+                    posting.join_next().await;
+                }
+                let (p, name) = (self.p.clone(), self.name.clone());
+                posting.spawn(post(p, name, c, d, started).instrument(span));
+            }
+            Err(e) => {
+                let _g = span.enter();
+                transient(&self.p, &self.name, job_id, &e).await;
             }
         }
     }
+}
 
-    /// Put the decision on chain. A failed transaction is retried until the chain shows the job
-    /// settled (by this or an earlier attempt) or its deadline passes.
-    async fn settle(&self, c: &Claimed, d: Decision) -> Result<Outcome> {
-        let p = &self.p;
-        let id = JobId::try_from(c.job.job_id)?;
-        let post = Instant::now();
-        loop {
-            let sent = match &d {
-                Decision::Settled(why) => return Ok(Outcome::Abandoned { why: why.clone() }),
-                Decision::Submit(hash) => {
-                    let hash: B256 = hash.parse::<BlobHash>()?.into();
-                    p.operator.submit_result(id, hash).await
-                }
-                Decision::Reject(reason, detail) => {
-                    tracing::warn!(target: TARGET, reason, detail = %detail, "rejecting");
-                    p.operator.reject(id, *reason).await
-                }
+/// Hand a job back after a transient failure.
+async fn transient(p: &Pipeline, name: &str, job_id: i64, e: &crate::Error) {
+    tracing::warn!(target: TARGET, error = %e, "transient failure; job handed back");
+    p.record(|h| h.last_error = Some(e.to_string()));
+    let _ = p.queue.release(job_id, name, &e.to_string(), p.now()).await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+}
+
+/// Settle a decided job on chain (holding its lease) and record the outcome.
+async fn post(p: Arc<Pipeline>, name: String, c: Claimed, d: Decision, started: Instant) {
+    let job_id = c.job.job_id;
+    let outcome = tokio::select! {
+        o = settle(&p, &c, d) => o,
+        never = heartbeat(&p, &name, job_id) => match never {},
+    };
+    match outcome {
+        Ok(o) => {
+            let label = match &o {
+                Outcome::Completed { .. } => "completed",
+                Outcome::Rejected { .. } => "rejected",
+                Outcome::Abandoned { .. } => "abandoned",
             };
-            let err = match sent {
-                Ok(()) => {
-                    metrics::histogram!("modelmart_coprocessor_post_seconds")
-                        .record(post.elapsed().as_secs_f64());
-                    return Ok(outcome(&d));
-                }
-                Err(e) => e,
-            };
-            let status = p.operator.chain().job_status(id).await?;
-            match (status, &d) {
-                (JobStatus::Completed, Decision::Submit(_))
-                | (JobStatus::Rejected, Decision::Reject(..)) => {
-                    return Ok(outcome(&d));
-                }
-                (JobStatus::Requested, _) if p.now() < c.job.deadline => {
-                    tracing::warn!(target: TARGET, error = %err, "settlement failed; retrying");
-                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-                }
-                (s, _) => {
-                    return Ok(Outcome::Abandoned { why: format!("job is {s} on chain: {err}") });
-                }
+            metrics::counter!("modelmart_coprocessor_jobs_total", "outcome" => label).increment(1);
+            metrics::histogram!("modelmart_coprocessor_job_seconds")
+                .record(started.elapsed().as_secs_f64());
+            match &o {
+                Outcome::Completed { .. } => p.record(|h| h.completed += 1),
+                Outcome::Rejected { .. } => p.record(|h| h.rejected += 1),
+                Outcome::Abandoned { .. } => {}
+            }
+            if let Err(e) = p.queue.finish(job_id, &name, &o, p.now()).await {
+                tracing::error!(target: TARGET, error = %e, "could not record the outcome");
+            }
+            tracing::info!(target: TARGET, outcome = label, ms = started.elapsed().as_millis() as u64, "job done");
+        }
+        Err(e) => transient(&p, &name, job_id, &e).await,
+    }
+}
+
+/// Renew the lease every third of it, forever.
+async fn heartbeat(p: &Pipeline, name: &str, job_id: i64) -> std::convert::Infallible {
+    let every = std::time::Duration::from_secs((p.cfg.lease_s / 3).max(1) as u64);
+    loop {
+        tokio::time::sleep(every).await;
+        if !matches!(p.queue.heartbeat(job_id, name, p.now(), p.cfg.lease_s).await, Ok(true)) {
+            tracing::warn!(target: TARGET, job_id, "lease lost");
+        }
+    }
+}
+
+/// Put the decision on chain. A failed transaction is retried until the chain shows the job
+/// settled (by this or an earlier attempt) or its deadline passes.
+async fn settle(p: &Pipeline, c: &Claimed, d: Decision) -> Result<Outcome> {
+    let id = JobId::try_from(c.job.job_id)?;
+    let post = Instant::now();
+    loop {
+        let sent = match &d {
+            Decision::Settled(why) => return Ok(Outcome::Abandoned { why: why.clone() }),
+            Decision::Submit(hash) => {
+                let hash: B256 = hash.parse::<BlobHash>()?.into();
+                p.operator.submit_result(id, hash).await
+            }
+            Decision::Reject(reason, detail) => {
+                tracing::warn!(target: TARGET, reason, detail = %detail, "rejecting");
+                p.operator.reject(id, *reason).await
+            }
+        };
+        let err = match sent {
+            Ok(()) => {
+                metrics::histogram!("modelmart_coprocessor_post_seconds")
+                    .record(post.elapsed().as_secs_f64());
+                return Ok(outcome(&d));
+            }
+            Err(e) => e,
+        };
+        let status = p.operator.chain().job_status(id).await?;
+        match (status, &d) {
+            (JobStatus::Completed, Decision::Submit(_))
+            | (JobStatus::Rejected, Decision::Reject(..)) => {
+                return Ok(outcome(&d));
+            }
+            (JobStatus::Requested, _) if p.now() < c.job.deadline => {
+                tracing::warn!(target: TARGET, error = %err, "settlement failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+            (s, _) => {
+                return Ok(Outcome::Abandoned { why: format!("job is {s} on chain: {err}") });
             }
         }
     }

@@ -8,6 +8,7 @@ library IModelMarket {
     type OperatorStatus is uint8;
     struct JobRequest { uint64 modelId; bytes32 inputHash; bytes32 keyHash; uint32 rows; uint256 maxTotalPrice; }
     struct Listing { address operator; address token; uint96 pricePerRow; uint96 operatorFeePerRow; bytes32 cardHash; bytes32 sealedModelHash; uint16 paramSet; uint32 maxRows; uint32 jobDeadline; uint8 outputMode; }
+    struct OperatorTerms { uint96 minFeePerRow; uint32 minJobDeadline; uint32 maxRowsPerJob; uint32 maxRowsPerHour; }
 }
 ```*/
 #[allow(
@@ -1153,6 +1154,290 @@ struct Listing { address operator; address token; uint96 pricePerRow; uint96 ope
             }
         }
     };
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[derive(Default, Debug, PartialEq, Eq, Hash)]
+    /**```solidity
+struct OperatorTerms { uint96 minFeePerRow; uint32 minJobDeadline; uint32 maxRowsPerJob; uint32 maxRowsPerHour; }
+```*/
+    #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
+    #[derive(Clone)]
+    pub struct OperatorTerms {
+        #[allow(missing_docs)]
+        pub minFeePerRow: alloy::sol_types::private::primitives::aliases::U96,
+        #[allow(missing_docs)]
+        pub minJobDeadline: u32,
+        #[allow(missing_docs)]
+        pub maxRowsPerJob: u32,
+        #[allow(missing_docs)]
+        pub maxRowsPerHour: u32,
+    }
+    #[allow(
+        non_camel_case_types,
+        non_snake_case,
+        clippy::pub_underscore_fields,
+        clippy::style
+    )]
+    const _: () = {
+        use alloy::sol_types as alloy_sol_types;
+        #[doc(hidden)]
+        #[allow(dead_code)]
+        type UnderlyingSolTuple<'a> = (
+            alloy::sol_types::sol_data::Uint<96>,
+            alloy::sol_types::sol_data::Uint<32>,
+            alloy::sol_types::sol_data::Uint<32>,
+            alloy::sol_types::sol_data::Uint<32>,
+        );
+        #[doc(hidden)]
+        type UnderlyingRustTuple<'a> = (
+            alloy::sol_types::private::primitives::aliases::U96,
+            u32,
+            u32,
+            u32,
+        );
+        #[cfg(test)]
+        #[allow(dead_code, unreachable_patterns)]
+        fn _type_assertion(
+            _t: alloy_sol_types::private::AssertTypeEq<UnderlyingRustTuple>,
+        ) {
+            match _t {
+                alloy_sol_types::private::AssertTypeEq::<
+                    <UnderlyingSolTuple as alloy_sol_types::SolType>::RustType,
+                >(_) => {}
+            }
+        }
+        #[automatically_derived]
+        #[doc(hidden)]
+        impl ::core::convert::From<OperatorTerms> for UnderlyingRustTuple<'_> {
+            fn from(value: OperatorTerms) -> Self {
+                (
+                    value.minFeePerRow,
+                    value.minJobDeadline,
+                    value.maxRowsPerJob,
+                    value.maxRowsPerHour,
+                )
+            }
+        }
+        #[automatically_derived]
+        #[doc(hidden)]
+        impl ::core::convert::From<UnderlyingRustTuple<'_>> for OperatorTerms {
+            fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
+                Self {
+                    minFeePerRow: tuple.0,
+                    minJobDeadline: tuple.1,
+                    maxRowsPerJob: tuple.2,
+                    maxRowsPerHour: tuple.3,
+                }
+            }
+        }
+        #[automatically_derived]
+        impl alloy_sol_types::SolValue for OperatorTerms {
+            type SolType = Self;
+        }
+        #[automatically_derived]
+        impl alloy_sol_types::private::SolTypeValue<Self> for OperatorTerms {
+            #[inline]
+            fn stv_to_tokens(&self) -> <Self as alloy_sol_types::SolType>::Token<'_> {
+                (
+                    <alloy::sol_types::sol_data::Uint<
+                        96,
+                    > as alloy_sol_types::SolType>::tokenize(&self.minFeePerRow),
+                    <alloy::sol_types::sol_data::Uint<
+                        32,
+                    > as alloy_sol_types::SolType>::tokenize(&self.minJobDeadline),
+                    <alloy::sol_types::sol_data::Uint<
+                        32,
+                    > as alloy_sol_types::SolType>::tokenize(&self.maxRowsPerJob),
+                    <alloy::sol_types::sol_data::Uint<
+                        32,
+                    > as alloy_sol_types::SolType>::tokenize(&self.maxRowsPerHour),
+                )
+            }
+            #[inline]
+            fn stv_abi_encoded_size(&self) -> usize {
+                if let Some(size) = <Self as alloy_sol_types::SolType>::ENCODED_SIZE {
+                    return size;
+                }
+                let tuple = <UnderlyingRustTuple<
+                    '_,
+                > as ::core::convert::From<Self>>::from(self.clone());
+                <UnderlyingSolTuple<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_encoded_size(&tuple)
+            }
+            #[inline]
+            fn stv_eip712_data_word(&self) -> alloy_sol_types::Word {
+                <Self as alloy_sol_types::SolStruct>::eip712_hash_struct(self)
+            }
+            #[inline]
+            fn stv_abi_encode_packed_to(
+                &self,
+                out: &mut alloy_sol_types::private::Vec<u8>,
+            ) {
+                let tuple = <UnderlyingRustTuple<
+                    '_,
+                > as ::core::convert::From<Self>>::from(self.clone());
+                <UnderlyingSolTuple<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_encode_packed_to(&tuple, out)
+            }
+            #[inline]
+            fn stv_abi_packed_encoded_size(&self) -> usize {
+                if let Some(size) = <Self as alloy_sol_types::SolType>::PACKED_ENCODED_SIZE {
+                    return size;
+                }
+                let tuple = <UnderlyingRustTuple<
+                    '_,
+                > as ::core::convert::From<Self>>::from(self.clone());
+                <UnderlyingSolTuple<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_packed_encoded_size(&tuple)
+            }
+        }
+        #[automatically_derived]
+        impl alloy_sol_types::SolType for OperatorTerms {
+            type RustType = Self;
+            type Token<'a> = <UnderlyingSolTuple<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            const SOL_NAME: &'static str = <Self as alloy_sol_types::SolStruct>::NAME;
+            const ENCODED_SIZE: Option<usize> = <UnderlyingSolTuple<
+                '_,
+            > as alloy_sol_types::SolType>::ENCODED_SIZE;
+            const PACKED_ENCODED_SIZE: Option<usize> = <UnderlyingSolTuple<
+                '_,
+            > as alloy_sol_types::SolType>::PACKED_ENCODED_SIZE;
+            #[inline]
+            fn valid_token(token: &Self::Token<'_>) -> bool {
+                <UnderlyingSolTuple<'_> as alloy_sol_types::SolType>::valid_token(token)
+            }
+            #[inline]
+            fn detokenize(token: Self::Token<'_>) -> Self::RustType {
+                let tuple = <UnderlyingSolTuple<
+                    '_,
+                > as alloy_sol_types::SolType>::detokenize(token);
+                <Self as ::core::convert::From<UnderlyingRustTuple<'_>>>::from(tuple)
+            }
+        }
+        #[automatically_derived]
+        impl alloy_sol_types::SolStruct for OperatorTerms {
+            const NAME: &'static str = "OperatorTerms";
+            #[inline]
+            fn eip712_root_type() -> alloy_sol_types::private::Cow<'static, str> {
+                alloy_sol_types::private::Cow::Borrowed(
+                    "OperatorTerms(uint96 minFeePerRow,uint32 minJobDeadline,uint32 maxRowsPerJob,uint32 maxRowsPerHour)",
+                )
+            }
+            #[inline]
+            fn eip712_components() -> alloy_sol_types::private::Vec<
+                alloy_sol_types::private::Cow<'static, str>,
+            > {
+                alloy_sol_types::private::Vec::new()
+            }
+            #[inline]
+            fn eip712_encode_type() -> alloy_sol_types::private::Cow<'static, str> {
+                <Self as alloy_sol_types::SolStruct>::eip712_root_type()
+            }
+            #[inline]
+            fn eip712_encode_data(&self) -> alloy_sol_types::private::Vec<u8> {
+                [
+                    <alloy::sol_types::sol_data::Uint<
+                        96,
+                    > as alloy_sol_types::SolType>::eip712_data_word(&self.minFeePerRow)
+                        .0,
+                    <alloy::sol_types::sol_data::Uint<
+                        32,
+                    > as alloy_sol_types::SolType>::eip712_data_word(
+                            &self.minJobDeadline,
+                        )
+                        .0,
+                    <alloy::sol_types::sol_data::Uint<
+                        32,
+                    > as alloy_sol_types::SolType>::eip712_data_word(&self.maxRowsPerJob)
+                        .0,
+                    <alloy::sol_types::sol_data::Uint<
+                        32,
+                    > as alloy_sol_types::SolType>::eip712_data_word(
+                            &self.maxRowsPerHour,
+                        )
+                        .0,
+                ]
+                    .concat()
+            }
+        }
+        #[automatically_derived]
+        impl alloy_sol_types::EventTopic for OperatorTerms {
+            #[inline]
+            fn topic_preimage_length(rust: &Self::RustType) -> usize {
+                0usize
+                    + <alloy::sol_types::sol_data::Uint<
+                        96,
+                    > as alloy_sol_types::EventTopic>::topic_preimage_length(
+                        &rust.minFeePerRow,
+                    )
+                    + <alloy::sol_types::sol_data::Uint<
+                        32,
+                    > as alloy_sol_types::EventTopic>::topic_preimage_length(
+                        &rust.minJobDeadline,
+                    )
+                    + <alloy::sol_types::sol_data::Uint<
+                        32,
+                    > as alloy_sol_types::EventTopic>::topic_preimage_length(
+                        &rust.maxRowsPerJob,
+                    )
+                    + <alloy::sol_types::sol_data::Uint<
+                        32,
+                    > as alloy_sol_types::EventTopic>::topic_preimage_length(
+                        &rust.maxRowsPerHour,
+                    )
+            }
+            #[inline]
+            fn encode_topic_preimage(
+                rust: &Self::RustType,
+                out: &mut alloy_sol_types::private::Vec<u8>,
+            ) {
+                out.reserve(
+                    <Self as alloy_sol_types::EventTopic>::topic_preimage_length(rust),
+                );
+                <alloy::sol_types::sol_data::Uint<
+                    96,
+                > as alloy_sol_types::EventTopic>::encode_topic_preimage(
+                    &rust.minFeePerRow,
+                    out,
+                );
+                <alloy::sol_types::sol_data::Uint<
+                    32,
+                > as alloy_sol_types::EventTopic>::encode_topic_preimage(
+                    &rust.minJobDeadline,
+                    out,
+                );
+                <alloy::sol_types::sol_data::Uint<
+                    32,
+                > as alloy_sol_types::EventTopic>::encode_topic_preimage(
+                    &rust.maxRowsPerJob,
+                    out,
+                );
+                <alloy::sol_types::sol_data::Uint<
+                    32,
+                > as alloy_sol_types::EventTopic>::encode_topic_preimage(
+                    &rust.maxRowsPerHour,
+                    out,
+                );
+            }
+            #[inline]
+            fn encode_topic(
+                rust: &Self::RustType,
+            ) -> alloy_sol_types::abi::token::WordToken {
+                let mut out = alloy_sol_types::private::Vec::new();
+                <Self as alloy_sol_types::EventTopic>::encode_topic_preimage(
+                    rust,
+                    &mut out,
+                );
+                alloy_sol_types::abi::token::WordToken(
+                    alloy_sol_types::private::keccak256(out),
+                )
+            }
+        }
+    };
     use alloy::contract as alloy_contract;
     /**Creates a new wrapper around an on-chain [`IModelMarket`](self) contract instance.
 
@@ -1279,7 +1564,7 @@ See the [wrapper's documentation](`IModelMarketInstance`) for more details.*/
 
 ```solidity
 library MarketBase {
-    struct Job { address buyer; uint40 deadline; IModelMarket.JobStatus status; uint16 feeBps; uint32 rows; uint64 modelId; uint96 sellerAmount; uint96 operatorAmount; }
+    struct Job { address buyer; uint40 deadline; IModelMarket.JobStatus status; uint16 feeBps; uint32 rows; uint48 modelId; uint16 penaltyIndex; uint96 sellerAmount; uint96 operatorAmount; }
     struct Model { address seller; uint32 maxRows; uint32 jobDeadline; IModelMarket.ModelStatus status; uint16 paramSet; address operator; uint96 operatorFeePerRow; address token; uint96 pricePerRow; }
 }
 ```*/
@@ -1296,7 +1581,7 @@ pub mod MarketBase {
     #[derive(serde::Serialize, serde::Deserialize)]
     #[derive(Default, Debug, PartialEq, Eq, Hash)]
     /**```solidity
-struct Job { address buyer; uint40 deadline; IModelMarket.JobStatus status; uint16 feeBps; uint32 rows; uint64 modelId; uint96 sellerAmount; uint96 operatorAmount; }
+struct Job { address buyer; uint40 deadline; IModelMarket.JobStatus status; uint16 feeBps; uint32 rows; uint48 modelId; uint16 penaltyIndex; uint96 sellerAmount; uint96 operatorAmount; }
 ```*/
     #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
     #[derive(Clone)]
@@ -1312,7 +1597,9 @@ struct Job { address buyer; uint40 deadline; IModelMarket.JobStatus status; uint
         #[allow(missing_docs)]
         pub rows: u32,
         #[allow(missing_docs)]
-        pub modelId: u64,
+        pub modelId: alloy::sol_types::private::primitives::aliases::U48,
+        #[allow(missing_docs)]
+        pub penaltyIndex: u16,
         #[allow(missing_docs)]
         pub sellerAmount: alloy::sol_types::private::primitives::aliases::U96,
         #[allow(missing_docs)]
@@ -1334,7 +1621,8 @@ struct Job { address buyer; uint40 deadline; IModelMarket.JobStatus status; uint
             IModelMarket::JobStatus,
             alloy::sol_types::sol_data::Uint<16>,
             alloy::sol_types::sol_data::Uint<32>,
-            alloy::sol_types::sol_data::Uint<64>,
+            alloy::sol_types::sol_data::Uint<48>,
+            alloy::sol_types::sol_data::Uint<16>,
             alloy::sol_types::sol_data::Uint<96>,
             alloy::sol_types::sol_data::Uint<96>,
         );
@@ -1345,7 +1633,8 @@ struct Job { address buyer; uint40 deadline; IModelMarket.JobStatus status; uint
             <IModelMarket::JobStatus as alloy::sol_types::SolType>::RustType,
             u16,
             u32,
-            u64,
+            alloy::sol_types::private::primitives::aliases::U48,
+            u16,
             alloy::sol_types::private::primitives::aliases::U96,
             alloy::sol_types::private::primitives::aliases::U96,
         );
@@ -1371,6 +1660,7 @@ struct Job { address buyer; uint40 deadline; IModelMarket.JobStatus status; uint
                     value.feeBps,
                     value.rows,
                     value.modelId,
+                    value.penaltyIndex,
                     value.sellerAmount,
                     value.operatorAmount,
                 )
@@ -1387,8 +1677,9 @@ struct Job { address buyer; uint40 deadline; IModelMarket.JobStatus status; uint
                     feeBps: tuple.3,
                     rows: tuple.4,
                     modelId: tuple.5,
-                    sellerAmount: tuple.6,
-                    operatorAmount: tuple.7,
+                    penaltyIndex: tuple.6,
+                    sellerAmount: tuple.7,
+                    operatorAmount: tuple.8,
                 }
             }
         }
@@ -1417,8 +1708,11 @@ struct Job { address buyer; uint40 deadline; IModelMarket.JobStatus status; uint
                         32,
                     > as alloy_sol_types::SolType>::tokenize(&self.rows),
                     <alloy::sol_types::sol_data::Uint<
-                        64,
+                        48,
                     > as alloy_sol_types::SolType>::tokenize(&self.modelId),
+                    <alloy::sol_types::sol_data::Uint<
+                        16,
+                    > as alloy_sol_types::SolType>::tokenize(&self.penaltyIndex),
                     <alloy::sol_types::sol_data::Uint<
                         96,
                     > as alloy_sol_types::SolType>::tokenize(&self.sellerAmount),
@@ -1499,7 +1793,7 @@ struct Job { address buyer; uint40 deadline; IModelMarket.JobStatus status; uint
             #[inline]
             fn eip712_root_type() -> alloy_sol_types::private::Cow<'static, str> {
                 alloy_sol_types::private::Cow::Borrowed(
-                    "Job(address buyer,uint40 deadline,uint8 status,uint16 feeBps,uint32 rows,uint64 modelId,uint96 sellerAmount,uint96 operatorAmount)",
+                    "Job(address buyer,uint40 deadline,uint8 status,uint16 feeBps,uint32 rows,uint48 modelId,uint16 penaltyIndex,uint96 sellerAmount,uint96 operatorAmount)",
                 )
             }
             #[inline]
@@ -1536,8 +1830,12 @@ struct Job { address buyer; uint40 deadline; IModelMarket.JobStatus status; uint
                     > as alloy_sol_types::SolType>::eip712_data_word(&self.rows)
                         .0,
                     <alloy::sol_types::sol_data::Uint<
-                        64,
+                        48,
                     > as alloy_sol_types::SolType>::eip712_data_word(&self.modelId)
+                        .0,
+                    <alloy::sol_types::sol_data::Uint<
+                        16,
+                    > as alloy_sol_types::SolType>::eip712_data_word(&self.penaltyIndex)
                         .0,
                     <alloy::sol_types::sol_data::Uint<
                         96,
@@ -1578,9 +1876,14 @@ struct Job { address buyer; uint40 deadline; IModelMarket.JobStatus status; uint
                         32,
                     > as alloy_sol_types::EventTopic>::topic_preimage_length(&rust.rows)
                     + <alloy::sol_types::sol_data::Uint<
-                        64,
+                        48,
                     > as alloy_sol_types::EventTopic>::topic_preimage_length(
                         &rust.modelId,
+                    )
+                    + <alloy::sol_types::sol_data::Uint<
+                        16,
+                    > as alloy_sol_types::EventTopic>::topic_preimage_length(
+                        &rust.penaltyIndex,
                     )
                     + <alloy::sol_types::sol_data::Uint<
                         96,
@@ -1628,9 +1931,15 @@ struct Job { address buyer; uint40 deadline; IModelMarket.JobStatus status; uint
                     out,
                 );
                 <alloy::sol_types::sol_data::Uint<
-                    64,
+                    48,
                 > as alloy_sol_types::EventTopic>::encode_topic_preimage(
                     &rust.modelId,
+                    out,
+                );
+                <alloy::sol_types::sol_data::Uint<
+                    16,
+                > as alloy_sol_types::EventTopic>::encode_topic_preimage(
+                    &rust.penaltyIndex,
                     out,
                 );
                 <alloy::sol_types::sol_data::Uint<
@@ -2195,6 +2504,12 @@ library IModelMarket {
         uint32 jobDeadline;
         uint8 outputMode;
     }
+    struct OperatorTerms {
+        uint96 minFeePerRow;
+        uint32 minJobDeadline;
+        uint32 maxRowsPerJob;
+        uint32 maxRowsPerHour;
+    }
 }
 
 library MarketBase {
@@ -2204,7 +2519,8 @@ library MarketBase {
         IModelMarket.JobStatus status;
         uint16 feeBps;
         uint32 rows;
-        uint64 modelId;
+        uint48 modelId;
+        uint16 penaltyIndex;
         uint96 sellerAmount;
         uint96 operatorAmount;
     }
@@ -2234,6 +2550,8 @@ interface ModelMarket {
     error InvalidListing();
     error InvalidResultHash();
     error InvalidRows(uint32 rows, uint32 maxRows);
+    error InvalidStakeParams();
+    error InvalidTerms();
     error InvalidTreasury();
     error InvalidX25519Key();
     error JobNotPending(uint256 jobId, IModelMarket.JobStatus status);
@@ -2247,12 +2565,15 @@ interface ModelMarket {
     error NotUnbonding(address operator);
     error NothingToWithdraw(address token);
     error OperatorAlreadyRegistered(address operator);
+    error OperatorAtCapacity(address operator, uint256 requested, uint256 capacity);
     error OperatorNotActive(address operator);
     error OperatorNotRegistered(address operator);
+    error OutsideOperatorTerms(address operator);
     error OwnableInvalidOwner(address owner);
     error OwnableUnauthorizedAccount(address account);
     error PriceAboveMax(uint256 price, uint256 maxTotalPrice);
     error ReentrancyGuardReentrantCall();
+    error RenounceDisabled();
     error SafeERC20FailedOperation(address token);
     error StakeTooLow(uint256 stake, uint256 minStake);
     error TokenNotAllowed(address token);
@@ -2274,9 +2595,11 @@ interface ModelMarket {
     event ModelListed(uint256 indexed modelId, address indexed seller, address indexed operator, IModelMarket.Listing listing);
     event ModelPaused(uint256 indexed modelId, bool paused);
     event ModelRepriced(uint256 indexed modelId, uint256 pricePerRow);
+    event ModelRetired(uint256 indexed modelId, address indexed operator, uint16 reason);
     event OperatorExited(address indexed operator, uint256 stakeReturned);
     event OperatorRegistered(address indexed operator, string endpoint, bytes32 x25519Key, uint256 stake);
     event OperatorSlashed(address indexed operator, uint256 indexed jobId, address indexed buyer, uint256 amount, uint256 stake);
+    event OperatorTermsSet(address indexed operator, IModelMarket.OperatorTerms terms);
     event OperatorUpdated(address indexed operator, string endpoint, bytes32 x25519Key);
     event OwnershipTransferStarted(address indexed previousOwner, address indexed newOwner);
     event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
@@ -2290,10 +2613,13 @@ interface ModelMarket {
 
     constructor(address owner_, address treasury_, uint16 feeBps_, uint96 minStake_, uint96 slashPenalty_, uint256 unbondingDelay_, uint32 maxJobDeadline_);
 
+    function BURN_ADDRESS() external view returns (address);
     function MAX_ENDPOINT_LENGTH() external view returns (uint256);
     function MAX_FEE_BPS() external view returns (uint16);
     function MAX_JOB_DEADLINE() external view returns (uint32);
+    function MAX_MIN_STAKE() external view returns (uint96);
     function MAX_OUTPUT_MODE() external view returns (uint8);
+    function MIN_JOB_DEADLINE() external view returns (uint32);
     function UNBONDING_DELAY() external view returns (uint256);
     function acceptModel(uint256 modelId) external;
     function acceptOwnership() external;
@@ -2304,9 +2630,10 @@ interface ModelMarket {
     function declineModel(uint256 modelId, uint16 reason) external;
     function delistModel(uint256 modelId) external;
     function getJob(uint256 jobId) external view returns (MarketBase.Job memory);
-    function getKey(bytes32 keyHash) external view returns (address owner, uint16 paramSet);
+    function getKey(address owner, bytes32 keyHash) external view returns (bool registered, bool revoked, uint16 paramSet);
     function getModel(uint256 modelId) external view returns (MarketBase.Model memory);
     function getOperator(address operator) external view returns (IModelMarket.OperatorStatus status, uint256 stake, uint256 unlockAt, bytes32 x25519Key, string memory endpoint);
+    function getOperatorTerms(address operator) external view returns (IModelMarket.OperatorTerms memory terms, uint256 rowsThisHour);
     function isTokenAllowed(address token) external view returns (bool);
     function listModel(IModelMarket.Listing memory l) external returns (uint256 modelId);
     function minStake() external view returns (uint96);
@@ -2320,12 +2647,14 @@ interface ModelMarket {
     function registerKey(bytes32 keyHash, uint16 paramSet) external;
     function registerOperator(string memory endpoint, bytes32 x25519Key) external payable;
     function rejectJob(uint256 jobId, uint16 reason) external;
-    function renounceOwnership() external;
+    function renounceOwnership() external view;
     function repriceModel(uint256 modelId, uint96 pricePerRow) external;
     function requestJob(IModelMarket.JobRequest memory r) external payable returns (uint256 jobId);
     function requestJobWithPermit(IModelMarket.JobRequest memory r, uint256 permitDeadline, uint8 v, bytes32 rs, bytes32 s) external returns (uint256 jobId);
+    function retireModel(uint256 modelId, uint16 reason) external;
     function revokeKey(bytes32 keyHash) external;
     function setModelPaused(uint256 modelId, bool paused) external;
+    function setOperatorTerms(IModelMarket.OperatorTerms memory terms) external;
     function setProtocolFee(uint16 feeBps, address treasury) external;
     function setStakeParams(uint96 minStake_, uint96 slashPenalty_) external;
     function setTokenAllowed(address token, bool allowed) external;
@@ -2384,6 +2713,19 @@ interface ModelMarket {
   },
   {
     "type": "function",
+    "name": "BURN_ADDRESS",
+    "inputs": [],
+    "outputs": [
+      {
+        "name": "",
+        "type": "address",
+        "internalType": "address"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
     "name": "MAX_ENDPOINT_LENGTH",
     "inputs": [],
     "outputs": [
@@ -2423,6 +2765,19 @@ interface ModelMarket {
   },
   {
     "type": "function",
+    "name": "MAX_MIN_STAKE",
+    "inputs": [],
+    "outputs": [
+      {
+        "name": "",
+        "type": "uint96",
+        "internalType": "uint96"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
     "name": "MAX_OUTPUT_MODE",
     "inputs": [],
     "outputs": [
@@ -2430,6 +2785,19 @@ interface ModelMarket {
         "name": "",
         "type": "uint8",
         "internalType": "uint8"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "MIN_JOB_DEADLINE",
+    "inputs": [],
+    "outputs": [
+      {
+        "name": "",
+        "type": "uint32",
+        "internalType": "uint32"
       }
     ],
     "stateMutability": "view"
@@ -2586,8 +2954,13 @@ interface ModelMarket {
           },
           {
             "name": "modelId",
-            "type": "uint64",
-            "internalType": "uint64"
+            "type": "uint48",
+            "internalType": "uint48"
+          },
+          {
+            "name": "penaltyIndex",
+            "type": "uint16",
+            "internalType": "uint16"
           },
           {
             "name": "sellerAmount",
@@ -2609,6 +2982,11 @@ interface ModelMarket {
     "name": "getKey",
     "inputs": [
       {
+        "name": "owner",
+        "type": "address",
+        "internalType": "address"
+      },
+      {
         "name": "keyHash",
         "type": "bytes32",
         "internalType": "bytes32"
@@ -2616,9 +2994,14 @@ interface ModelMarket {
     ],
     "outputs": [
       {
-        "name": "owner",
-        "type": "address",
-        "internalType": "address"
+        "name": "registered",
+        "type": "bool",
+        "internalType": "bool"
+      },
+      {
+        "name": "revoked",
+        "type": "bool",
+        "internalType": "bool"
       },
       {
         "name": "paramSet",
@@ -2729,6 +3112,52 @@ interface ModelMarket {
         "name": "endpoint",
         "type": "string",
         "internalType": "string"
+      }
+    ],
+    "stateMutability": "view"
+  },
+  {
+    "type": "function",
+    "name": "getOperatorTerms",
+    "inputs": [
+      {
+        "name": "operator",
+        "type": "address",
+        "internalType": "address"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "terms",
+        "type": "tuple",
+        "internalType": "struct IModelMarket.OperatorTerms",
+        "components": [
+          {
+            "name": "minFeePerRow",
+            "type": "uint96",
+            "internalType": "uint96"
+          },
+          {
+            "name": "minJobDeadline",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "maxRowsPerJob",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "maxRowsPerHour",
+            "type": "uint32",
+            "internalType": "uint32"
+          }
+        ]
+      },
+      {
+        "name": "rowsThisHour",
+        "type": "uint256",
+        "internalType": "uint256"
       }
     ],
     "stateMutability": "view"
@@ -3002,7 +3431,7 @@ interface ModelMarket {
     "name": "renounceOwnership",
     "inputs": [],
     "outputs": [],
-    "stateMutability": "nonpayable"
+    "stateMutability": "view"
   },
   {
     "type": "function",
@@ -3136,6 +3565,24 @@ interface ModelMarket {
   },
   {
     "type": "function",
+    "name": "retireModel",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "reason",
+        "type": "uint16",
+        "internalType": "uint16"
+      }
+    ],
+    "outputs": [],
+    "stateMutability": "nonpayable"
+  },
+  {
+    "type": "function",
     "name": "revokeKey",
     "inputs": [
       {
@@ -3160,6 +3607,41 @@ interface ModelMarket {
         "name": "paused",
         "type": "bool",
         "internalType": "bool"
+      }
+    ],
+    "outputs": [],
+    "stateMutability": "nonpayable"
+  },
+  {
+    "type": "function",
+    "name": "setOperatorTerms",
+    "inputs": [
+      {
+        "name": "terms",
+        "type": "tuple",
+        "internalType": "struct IModelMarket.OperatorTerms",
+        "components": [
+          {
+            "name": "minFeePerRow",
+            "type": "uint96",
+            "internalType": "uint96"
+          },
+          {
+            "name": "minJobDeadline",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "maxRowsPerJob",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "maxRowsPerHour",
+            "type": "uint32",
+            "internalType": "uint32"
+          }
+        ]
       }
     ],
     "outputs": [],
@@ -3734,6 +4216,31 @@ interface ModelMarket {
   },
   {
     "type": "event",
+    "name": "ModelRetired",
+    "inputs": [
+      {
+        "name": "modelId",
+        "type": "uint256",
+        "indexed": true,
+        "internalType": "uint256"
+      },
+      {
+        "name": "operator",
+        "type": "address",
+        "indexed": true,
+        "internalType": "address"
+      },
+      {
+        "name": "reason",
+        "type": "uint16",
+        "indexed": false,
+        "internalType": "uint16"
+      }
+    ],
+    "anonymous": false
+  },
+  {
+    "type": "event",
     "name": "OperatorExited",
     "inputs": [
       {
@@ -3815,6 +4322,47 @@ interface ModelMarket {
         "type": "uint256",
         "indexed": false,
         "internalType": "uint256"
+      }
+    ],
+    "anonymous": false
+  },
+  {
+    "type": "event",
+    "name": "OperatorTermsSet",
+    "inputs": [
+      {
+        "name": "operator",
+        "type": "address",
+        "indexed": true,
+        "internalType": "address"
+      },
+      {
+        "name": "terms",
+        "type": "tuple",
+        "indexed": false,
+        "internalType": "struct IModelMarket.OperatorTerms",
+        "components": [
+          {
+            "name": "minFeePerRow",
+            "type": "uint96",
+            "internalType": "uint96"
+          },
+          {
+            "name": "minJobDeadline",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "maxRowsPerJob",
+            "type": "uint32",
+            "internalType": "uint32"
+          },
+          {
+            "name": "maxRowsPerHour",
+            "type": "uint32",
+            "internalType": "uint32"
+          }
+        ]
       }
     ],
     "anonymous": false
@@ -4150,6 +4698,16 @@ interface ModelMarket {
   },
   {
     "type": "error",
+    "name": "InvalidStakeParams",
+    "inputs": []
+  },
+  {
+    "type": "error",
+    "name": "InvalidTerms",
+    "inputs": []
+  },
+  {
+    "type": "error",
     "name": "InvalidTreasury",
     "inputs": []
   },
@@ -4296,6 +4854,27 @@ interface ModelMarket {
   },
   {
     "type": "error",
+    "name": "OperatorAtCapacity",
+    "inputs": [
+      {
+        "name": "operator",
+        "type": "address",
+        "internalType": "address"
+      },
+      {
+        "name": "requested",
+        "type": "uint256",
+        "internalType": "uint256"
+      },
+      {
+        "name": "capacity",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ]
+  },
+  {
+    "type": "error",
     "name": "OperatorNotActive",
     "inputs": [
       {
@@ -4308,6 +4887,17 @@ interface ModelMarket {
   {
     "type": "error",
     "name": "OperatorNotRegistered",
+    "inputs": [
+      {
+        "name": "operator",
+        "type": "address",
+        "internalType": "address"
+      }
+    ]
+  },
+  {
+    "type": "error",
+    "name": "OutsideOperatorTerms",
     "inputs": [
       {
         "name": "operator",
@@ -4357,6 +4947,11 @@ interface ModelMarket {
   {
     "type": "error",
     "name": "ReentrancyGuardReentrantCall",
+    "inputs": []
+  },
+  {
+    "type": "error",
+    "name": "RenounceDisabled",
     "inputs": []
   },
   {
@@ -4461,22 +5056,22 @@ pub mod ModelMarket {
     /// The creation / init bytecode of the contract.
     ///
     /// ```text
-    ///0x60c0604052600380546001600160c01b0316600160c01b179055600480546001600160401b0319166001179055348015610037575f5ffd5b50604051614c1f380380614c1f83398101604081905261005691610348565b86868686868686866001600160a01b03811661008c57604051631e4fbdf760e01b81525f60048201526024015b60405180910390fd5b6100958161016e565b5063ffffffff811615806100af57508063ffffffff168211155b156100cd576040516306b7c75960e31b815260040160405180910390fd5b608082905263ffffffff811660a0526100e6858761018a565b6100f0848461025c565b5f808052600960209081527fec8156718a8372b1db44bb411437d0870f3e3790d4a08526d024ce1b0b668f6b805460ff191660019081179091556040519081527f9a8e30a8658b96ab3f034ce4bac6806278b4aee5880ccdd1ac35e4ed5bb31d23910160405180910390a250505050505050505050505050506103d6565b600180546001600160a01b0319169055610187816102c8565b50565b6103e861ffff831611156101bf57604051633c057d7b60e01b815261ffff831660048201526103e86024820152604401610083565b6001600160a01b0381166101e6576040516302979eb960e31b815260040160405180910390fd5b6040805180820182526001600160a01b03831680825261ffff85166020928301819052600280546001600160b01b0319168317600160a01b83021790558351908152918201527f6f651580b629763ea0712205a52ba2887fe7160f361c881a36db4a2277dbe64f91015b60405180910390a15050565b600380546001600160601b038481166001600160c01b031990921682176c01000000000000000000000000918516918202179092556040805191825260208201929092527fd92cec12199949c9f2093cf901bb3c2b0ee110617b326d815b571dd28f8fbf469101610250565b5f80546001600160a01b038381166001600160a01b0319831681178455604051919092169283917f8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e09190a35050565b80516001600160a01b038116811461032d575f5ffd5b919050565b80516001600160601b038116811461032d575f5ffd5b5f5f5f5f5f5f5f60e0888a03121561035e575f5ffd5b61036788610317565b965061037560208901610317565b9550604088015161ffff8116811461038b575f5ffd5b945061039960608901610332565b93506103a760808901610332565b925060a0880151915060c088015163ffffffff811681146103c6575f5ffd5b8091505092959891949750929550565b60805160a05161481a6104055f395f81816108c3015261136701525f818161065801526122c5015261481a5ff3fe6080604052600436106102e2575f3560e01c80638da5cb5b11610186578063d2ee66cf116100dc578063f2fde38b11610087578063f7888aec11610062578063f7888aec14610919578063f9eaee0d1461095d578063fee98a85146109a4575f5ffd5b8063f2fde38b14610893578063f3d5af66146108b2578063f68ab7cc146108fa575f5ffd5b8063d88d0c89116100b7578063d88d0c8914610827578063e30c39781461083a578063e472ae8b14610857575f5ffd5b8063d2ee66cf146107c1578063d55be8c6146107e0578063d5ca280a14610808575f5ffd5b8063b0c2aa5e1161013c578063bf22c45711610117578063bf22c4571461076c578063c3f2f64f14610798578063c85d3eb0146107ac575f5ffd5b8063b0c2aa5e146106cc578063b0e21e8a14610705578063baaa0d281461074d575f5ffd5b80639d1c411c1161016c5780639d1c411c1461067a578063a9b8281914610699578063ad0c9cfc146106ad575f5ffd5b80638da5cb5b146106175780638ebb350114610647575f5ffd5b8063495c486c1161023b5780636c904261116101f157806379ba5097116101cc57806379ba5097146105b05780637fe1f543146105c45780638ce1b56e146105f8575f5ffd5b80636c9042611461055c5780636d36169414610570578063715018a61461059c575f5ffd5b8063572f221011610221578063572f2210146105055780635865c60c146105245780635a627dbc14610554575f5ffd5b8063495c486c146104c757806351cff8d9146104e6575f5ffd5b806323cfd67b1161029b5780632d9f750e116102765780632d9f750e1461044857806333ebb41114610467578063375b3c0a14610486575f5ffd5b806323cfd67b146103dd578063277322851461040a57806329f7f44f14610429575f5ffd5b80631402b17a116102cb5780631402b17a1461038a57806315f69012146103ab5780631d131414146103ca575f5ffd5b80630416641a146102e657806312aaac7014610311575b5f5ffd5b3480156102f1575f5ffd5b506102fa600281565b60405160ff90911681526020015b60405180910390f35b34801561031c575f5ffd5b5061036861032b366004613d86565b5f908152600860209081526040918290208251808401909352546001600160a01b038116808452600160a01b90910461ffff169290910182905291565b604080516001600160a01b03909316835261ffff909116602083015201610308565b348015610395575f5ffd5b506103a96103a4366004613d86565b6109c3565b005b3480156103b6575f5ffd5b506103a96103c5366004613dc2565b610b5b565b6103a96103d8366004613df3565b610c2b565b3480156103e8575f5ffd5b506103fc6103f7366004613e8b565b610e05565b604051908152602001610308565b348015610415575f5ffd5b506103a9610424366004613ee9565b610f02565b348015610434575f5ffd5b506103a9610443366004613ee9565b611043565b348015610453575f5ffd5b506103a9610462366004613ee9565b611133565b348015610472575f5ffd5b506103a9610481366004613df3565b611235565b348015610491575f5ffd5b506003546104aa906bffffffffffffffffffffffff1681565b6040516bffffffffffffffffffffffff9091168152602001610308565b3480156104d2575f5ffd5b506103fc6104e1366004613f0a565b6112a0565b3480156104f1575f5ffd5b506103a9610500366004613f24565b61179c565b348015610510575f5ffd5b506103a961051f366004613d86565b611922565b34801561052f575f5ffd5b5061054361053e366004613f24565b6119ce565b604051610308959493929190613f6a565b6103a9611adc565b348015610567575f5ffd5b506103a9611bc7565b34801561057b575f5ffd5b5061058f61058a366004613d86565b611d49565b6040516103089190613ffd565b3480156105a7575f5ffd5b506103a9611ea6565b3480156105bb575f5ffd5b506103a9611eb9565b3480156105cf575f5ffd5b506003546104aa906c0100000000000000000000000090046bffffffffffffffffffffffff1681565b348015610603575f5ffd5b506103a9610612366004613d86565b611f13565b348015610622575f5ffd5b505f546001600160a01b03165b6040516001600160a01b039091168152602001610308565b348015610652575f5ffd5b506103fc7f000000000000000000000000000000000000000000000000000000000000000081565b348015610685575f5ffd5b506103a96106943660046140e1565b611f93565b3480156106a4575f5ffd5b506103a9611fa5565b3480156106b8575f5ffd5b506103a96106c7366004614124565b61207e565b3480156106d7575f5ffd5b506004546106ec9067ffffffffffffffff1681565b60405167ffffffffffffffff9091168152602001610308565b348015610710575f5ffd5b506040805180820182526002546001600160a01b038116808352600160a01b90910461ffff16602092830181905283519081529182015201610308565b348015610758575f5ffd5b506103a961076736600461414c565b612090565b348015610777575f5ffd5b5061078b610786366004613d86565b612104565b604051610308919061417d565b3480156107a3575f5ffd5b506103a961224d565b3480156107b7575f5ffd5b506103fc61010081565b3480156107cc575f5ffd5b506103a96107db366004614237565b612393565b3480156107eb575f5ffd5b506107f56103e881565b60405161ffff9091168152602001610308565b348015610813575f5ffd5b506103fc61082236600461426a565b61256b565b6103fc61083536600461428b565b6125c3565b348015610845575f5ffd5b506001546001600160a01b031661062f565b348015610862575f5ffd5b506003546106ec907801000000000000000000000000000000000000000000000000900467ffffffffffffffff1681565b34801561089e575f5ffd5b506103a96108ad366004613f24565b6125e4565b3480156108bd575f5ffd5b506108e57f000000000000000000000000000000000000000000000000000000000000000081565b60405163ffffffff9091168152602001610308565b348015610905575f5ffd5b506103a9610914366004613d86565b61266c565b348015610924575f5ffd5b506103fc6109333660046142a5565b6001600160a01b039182165f908152600a6020908152604080832093909416825291909152205490565b348015610968575f5ffd5b50610994610977366004613f24565b6001600160a01b03165f9081526009602052604090205460ff1690565b6040519015158152602001610308565b3480156109af575f5ffd5b506103a96109be3660046142bf565b6127a6565b5f6109cd826128bf565b8054909150600160a01b900464ffffffffff164211610a365780546040517f523b722800000000000000000000000000000000000000000000000000000000815260048101849052600160a01b90910464ffffffffff1660248201526044015b60405180910390fd5b80547fffffffffffff00ffffffffffffffffffffffffffffffffffffffffffffffffff8116790400000000000000000000000000000000000000000000000000178255600182015467ffffffffffffffff81165f908152600660205260408120926001600160a01b031691610ace906bffffffffffffffffffffffff600160a01b82048116916801000000000000000090041661430d565b60018401549091505f90610aec906001600160a01b031687856129cc565b6040805184815260208101839052919250339188917fca15b168490432e398a131e425ab828ed1fc0f30a7b05eb0e1fe744bb0fdd1b0910160405180910390a36002840154610b479084906001600160a01b03168885612aec565b610b53835f8884612aec565b505050505050565b610b63612b84565b6001600160a01b038216610bae576040517f94403b700000000000000000000000000000000000000000000000000000000081526001600160a01b0383166004820152602401610a2d565b6001600160a01b0382165f8181526009602090815260409182902080547fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff001685151590811790915591519182527f9a8e30a8658b96ab3f034ce4bac6806278b4aee5880ccdd1ac35e4ed5bb31d2391015b60405180910390a25050565b335f90815260056020526040812090815471010000000000000000000000000000000000900460ff166002811115610c6557610c65613f3d565b14610c9e576040517f866b0dcf000000000000000000000000000000000000000000000000000000008152336004820152602401610a2d565b610ca9848484612bc9565b6003546bffffffffffffffffffffffff16341015610d0d576003546040517f829f11630000000000000000000000000000000000000000000000000000000081523460048201526bffffffffffffffffffffffff9091166024820152604401610a2d565b6bffffffffffffffffffffffff341115610d55576040517f08083b2a000000000000000000000000000000000000000000000000000000008152346004820152602401610a2d565b8054710100000000000000000000000000000000007fffffffffffffffffffffffffffff0000000000000000000000000000000000009091166bffffffffffffffffffffffff3416171781556001810182905560028101610db78486836143dc565b50336001600160a01b03167f7a3f932e9de460c471ee69c0695b69489f457e88bb498f6260bd5133c63c5e9785858534604051610df79493929190614539565b60405180910390a250505050565b5f610e0e612c46565b5f600681610e1f60208a018a61455f565b67ffffffffffffffff16815260208101919091526040015f20600201546001600160a01b031690508015610ee5576040517fd505accf000000000000000000000000000000000000000000000000000000008152336004820152306024820152608088013560448201526064810187905260ff8616608482015260a4810185905260c481018490526001600160a01b0382169063d505accf9060e4015f604051808303815f87803b158015610ed2575f5ffd5b505af1925050508015610ee3575060015b505b610eee87612ccc565b915050610ef9613422565b95945050505050565b5f610f0c8361344c565b60018101549091506001600160a01b03163314610f58576040517f7d3db86e00000000000000000000000000000000000000000000000000000000815260048101849052602401610a2d565b60018154600160e01b900460ff166005811115610f7757610f77613f3d565b14610fbe5780546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610a2d918591600160e01b90910460ff1690600401614586565b80547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff167c05000000000000000000000000000000000000000000000000000000001781556040805161ffff841681529051339185917fe43f32660e11dcd24f69eafee91f8e5a284275d12af38b3aad44bdc73575168d9181900360200190a3505050565b5f5f61104e846134b1565b81547fffffffffffff00ffffffffffffffffffffffffffffffffffffffffffffffffff16790300000000000000000000000000000000000000000000000000178255600182015491935091505f906110c9906bffffffffffffffffffffffff600160a01b82048116916801000000000000000090041661430d565b6040805161ffff8716815260208101839052919250339187917fb316d70d76db94701d326d5a8e72cdc470ed874477a830695d20a334c8f573d6910160405180910390a38254600283015461112c916001600160a01b0390811691168784612aec565b5050505050565b81158061115557505f828152600860205260409020546001600160a01b031615155b1561118f576040517fb022f12a00000000000000000000000000000000000000000000000000000000815260048101839052602401610a2d565b6040805180820182523380825261ffff84811660208085018281525f89815260088352879020955186549151909416600160a01b027fffffffffffffffffffff000000000000000000000000000000000000000000009091166001600160a01b03909416939093179290921790935592519182529184917f2727849e4f8aeb356d02db0773745381046ad2947c9fde2948ab0e675e0c90d5910160405180910390a35050565b5f61123f3361358d565b905061124c848484612bc9565b60018101829055600281016112628486836143dc565b50336001600160a01b03167f7c38578a2085ae458f1095b973caee2b54ea28e913e2314346ef25fbe23a2a4e858585604051610df79392919061459a565b5f6009816112b46040850160208601613f24565b6001600160a01b0316815260208101919091526040015f205460ff16611322576112e46040830160208401613f24565b6040517f94403b700000000000000000000000000000000000000000000000000000000081526001600160a01b039091166004820152602401610a2d565b611333610100830160e084016145bd565b63ffffffff16158061135a5750611352610120830161010084016145bd565b63ffffffff16155b806113a1575063ffffffff7f000000000000000000000000000000000000000000000000000000000000000016611399610120840161010085016145bd565b63ffffffff16115b806113ae57506080820135155b806113bb575060a0820135155b806113da575060026113d5610140840161012085016145d6565b60ff16115b15611411576040517fd5a6e0b800000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b6114266114216020840184613f24565b613612565b600380547801000000000000000000000000000000000000000000000000900467ffffffffffffffff1690601861145c836145ef565b91906101000a81548167ffffffffffffffff021916908367ffffffffffffffff16021790555067ffffffffffffffff169050604051806101200160405280336001600160a01b031681526020018360e00160208101906114bc91906145bd565b63ffffffff1681526020016114d9610120850161010086016145bd565b63ffffffff168152602001600181526020016114fb60e0850160c0860161461b565b61ffff16815260209081019061151390850185613f24565b6001600160a01b031681526020016115316080850160608601614634565b6bffffffffffffffffffffffff1681526020018360200160208101906115579190613f24565b6001600160a01b031681526020016115756060850160408601614634565b6bffffffffffffffffffffffff1690525f8281526006602090815260409182902083518154928501519385015163ffffffff9081167801000000000000000000000000000000000000000000000000027fffffffff00000000ffffffffffffffffffffffffffffffffffffffffffffffff91909516600160a01b027fffffffffffffffff0000000000000000000000000000000000000000000000009094166001600160a01b0390921691909117929092179182168317815560608401519092909183917fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff167fffffff0000000000ffffffffffffffffffffffffffffffffffffffffffffffff90911617600160e01b83600581111561169757611697613f3d565b02179055506080820151815461ffff9091167d010000000000000000000000000000000000000000000000000000000000027fff0000ffffffffffffffffffffffffffffffffffffffffffffffffffffffffff90911617815560a082015160c08301516bffffffffffffffffffffffff908116600160a01b9081026001600160a01b0393841617600185015560e0850151610100909501519091160292169190911760029091015561174c6020830183613f24565b6001600160a01b0316336001600160a01b0316827f874b21bcabe3e8cae845398be59ce11f3fe62b85820fc3f36a5d7c9b32bb734c8560405161178f919061464d565b60405180910390a4919050565b6117a4612c46565b335f908152600a602090815260408083206001600160a01b03851684529091528120549081900361180c576040517fdc69dc160000000000000000000000000000000000000000000000000000000081526001600160a01b0383166004820152602401610a2d565b335f818152600a602090815260408083206001600160a01b03871680855290835281842093909355518481529192917fd1c19fbcd4551a5edfb66d43d2e337c04837afda3482b42bdf569a8fccdae5fb910160405180910390a36001600160a01b038216611902576040515f90339083908381818185875af1925050503d805f81146118b3576040519150601f19603f3d011682016040523d82523d5f602084013e6118b8565b606091505b50509050806118fc576040517fa5b05eec00000000000000000000000000000000000000000000000000000000815233600482015260248101839052604401610a2d565b50611916565b6119166001600160a01b03831633836136b9565b5061191f613422565b50565b5f81815260086020526040902080546001600160a01b03163314611975576040517fb83634b200000000000000000000000000000000000000000000000000000000815260048101839052602401610a2d565b80547fffffffffffffffffffffffff0000000000000000000000000000000000000000166001178155604051339083907f607ba79db6282926774611ed828760d8d8a7d1266ad896b9aaf81f6ba883192c905f90a35050565b6001600160a01b0381165f90815260056020526040812080546001820154600283018054859485948594606094929371010000000000000000000000000000000000830460ff16936bffffffffffffffffffffffff8416936c01000000000000000000000000900464ffffffffff1692918190611a4a9061434d565b80601f0160208091040260200160405190810160405280929190818152602001828054611a769061434d565b8015611ac15780601f10611a9857610100808354040283529160200191611ac1565b820191905f5260205f20905b815481529060010190602001808311611aa457829003601f168201915b50505050509050955095509550955095505091939590929450565b5f611ae63361358d565b80549091505f90611b069034906bffffffffffffffffffffffff1661430d565b9050341580611b2057506bffffffffffffffffffffffff81115b15611b59576040517f08083b2a000000000000000000000000000000000000000000000000000000008152346004820152602401610a2d565b81547fffffffffffffffffffffffffffffffffffffffff000000000000000000000000166bffffffffffffffffffffffff8216178255604080513481526020810183905233917f270d6dd254edd1d985c81cf7861b8f28fb06b6d719df04d90464034d434124409101610c1f565b5f611bd13361358d565b90506002815471010000000000000000000000000000000000900460ff166002811115611c0057611c00613f3d565b14611c39576040517f68dadb15000000000000000000000000000000000000000000000000000000008152336004820152602401610a2d565b80546c01000000000000000000000000900464ffffffffff16421015611ca65780546040517f14969af20000000000000000000000000000000000000000000000000000000081526c0100000000000000000000000090910464ffffffffff166004820152602401610a2d565b8054335f90815260056020526040812080547fffffffffffffffffffffffffffff000000000000000000000000000000000000168155600181018290556bffffffffffffffffffffffff9092169190611d026002830182613d3c565b505060405181815233907f7e0914be80bf36072f4119bef2ff0245a304c476086a6dc4c1a25bca69ab5fc89060200160405180910390a2611d45335f5f84612aec565b5050565b60408051610120810182525f80825260208201819052918101829052606081018290526080810182905260a0810182905260c0810182905260e081018290526101008101919091525f8281526006602090815260409182902082516101208101845281546001600160a01b038116825263ffffffff600160a01b8204811694830194909452780100000000000000000000000000000000000000000000000081049093169381019390935290606083019060ff600160e01b909104166005811115611e1657611e16613f3d565b6005811115611e2757611e27613f3d565b8152815461ffff7d01000000000000000000000000000000000000000000000000000000000090910416602082015260018201546001600160a01b0380821660408401526bffffffffffffffffffffffff600160a01b928390048116606085015260029094015490811660808401520490911660a09091015292915050565b611eae612b84565b611eb75f613732565b565b60015433906001600160a01b03168114611f0a576040517f118cdaa70000000000000000000000000000000000000000000000000000000081526001600160a01b0382166004820152602401610a2d565b61191f81613732565b5f611f1d82613763565b80547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff167c040000000000000000000000000000000000000000000000000000000017815560405190915082907f903f8f64f967c32e639f06e92d17cbe895e3a42546499b380824f858d241e8eb905f90a25050565b611f9b612b84565b611d458282613844565b5f611faf3361358d565b90506002815471010000000000000000000000000000000000900460ff166002811115611fde57611fde613f3d565b14612017576040517f68dadb15000000000000000000000000000000000000000000000000000000008152336004820152602401610a2d565b80547fffffffffffffffffffffffffffff000000000000ffffffffffffffffffffffff167101000000000000000000000000000000000017815560405133907fb4ddee0feb3fa805795b553e6f93c4e6e8fd9e42694b30937bb9f827b81b999f905f90a250565b612086612b84565b611d458282613960565b5f61209a83613763565b6002810180546001600160a01b0316600160a01b6bffffffffffffffffffffffff86169081029190911790915560405190815290915083907fdcb5edc00e8d4576b01f6f96d66892ccfef947c05430423e829a0d819d50a3fd9060200160405180910390a2505050565b6040805161010080820183525f8083526020808401829052838501829052606084018290526080840182905260a0840182905260c0840182905260e0840182905285825260078152908490208451928301855280546001600160a01b0381168452600160a01b810464ffffffffff16928401929092529293919291830190790100000000000000000000000000000000000000000000000000900460ff1660048111156121b3576121b3613f3d565b60048111156121c4576121c4613f3d565b8152815461ffff7a010000000000000000000000000000000000000000000000000000820416602083015263ffffffff600160e01b90910416604082015260019091015467ffffffffffffffff811660608301526bffffffffffffffffffffffff68010000000000000000820481166080840152600160a01b9091041660a09091015292915050565b5f6122573361358d565b90506001815471010000000000000000000000000000000000900460ff16600281111561228657612286613f3d565b146122bf576040517fe356d5aa000000000000000000000000000000000000000000000000000000008152336004820152602401610a2d565b5f6122ea7f00000000000000000000000000000000000000000000000000000000000000004261430d565b82547fffffffffffffffffffffffffffff000000000000ffffffffffffffffffffffff166c0100000000000000000000000064ffffffffff8316027fffffffffffffffffffffffffffff00ffffffffffffffffffffffffffffffffff16177102000000000000000000000000000000000017835560405181815290915033907f37ac9cdee90b132826b9d7c9712a4b99787abceac6bfe31146e363cde239ec1490602001610c1f565b806123ca576040517f2687977f00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b5f5f6123d5846134b1565b81547fffffffffffff00ffffffffffffffffffffffffffffffffffffffffffffffffff167902000000000000000000000000000000000000000000000000001780835560018301549294509092507a010000000000000000000000000000000000000000000000000000900461ffff16906801000000000000000081046bffffffffffffffffffffffff90811691600160a01b9004165f6127106124798585614739565b6124839190614750565b90505f6127106124938685614739565b61249d9190614750565b60028701549091506001600160a01b0316338a7f0c2cd736f091ae930cbec1af7b0a1371253b7fd4fa9bca7dc35a2bcda31d6a9c8b6124dc878a614788565b6124e6878a614788565b6124f0888a61430d565b60408051948552602085019390935291830152606082015260800160405180910390a38654612533906001600160a01b0316828c61252e878a614788565b612aec565b61254333828c61252e8689614788565b60025461255f906001600160a01b0316828c61252e868861430d565b50505050505050505050565b5f5f6125768461344c565b600181015460028201549192506125a9916bffffffffffffffffffffffff600160a01b928390048116929091041661430d565b6125b99063ffffffff8516614739565b9150505b92915050565b5f6125cc612c46565b6125d582612ccc565b90506125df613422565b919050565b6125ec612b84565b600180546001600160a01b0383167fffffffffffffffffffffffff000000000000000000000000000000000000000090911681179091556126345f546001600160a01b031690565b6001600160a01b03167f38d16b8cac22d99fc7c124b9cd0de2d3fa1faef420bfe791d8c362d765e2270060405160405180910390a350565b5f6126768261344c565b60018101549091506001600160a01b031633146126c2576040517f7d3db86e00000000000000000000000000000000000000000000000000000000815260048101839052602401610a2d565b60018154600160e01b900460ff1660058111156126e1576126e1613f3d565b146127285780546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610a2d918491600160e01b90910460ff1690600401614586565b61273133613612565b80547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff167c0200000000000000000000000000000000000000000000000000000000178155604051339083907f274057f3c94d582d25f355e5cb4bcc761d6b3a36d3e5a90950885101938851df905f90a35050565b5f6127b083613763565b90505f826127bf5760036127c2565b60025b90508060058111156127d6576127d6613f3d565b8254600160e01b900460ff1660058111156127f3576127f3613f3d565b1461283a5781546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610a2d918691600160e01b90910460ff1690600401614586565b82612846576002612849565b60035b825483907fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff16600160e01b83600581111561288657612886613f3d565b0217905550837f0b5ea3f42432406e943d0821d5bc43f89ba0e4173eae037735b34e3404237d7384604051610df7911515815260200190565b5f81815260076020526040902060018154790100000000000000000000000000000000000000000000000000900460ff16600481111561290157612901613f3d565b146125df575f8154790100000000000000000000000000000000000000000000000000900460ff16600481111561293a5761293a613f3d565b03612974576040517f510aa5f000000000000000000000000000000000000000000000000000000000815260048101839052602401610a2d565b80546040517f349140ce000000000000000000000000000000000000000000000000000000008152610a2d91849179010000000000000000000000000000000000000000000000000090910460ff169060040161479b565b6001600160a01b0383165f90815260056020526040812080546003546bffffffffffffffffffffffff918216916c01000000000000000000000000909104168110612a37576003546c0100000000000000000000000090046bffffffffffffffffffffffff16612a39565b805b9250825f03612a4c575f92505050612ae5565b612a568382614788565b82547fffffffffffffffffffffffffffffffffffffffff000000000000000000000000166bffffffffffffffffffffffff919091161782556001600160a01b0384811690869088167f6418235634621db1ce47c365568ad75dfc66118222015fa5c5bd0b4d5970b13286612aca8187614788565b6040805192835260208301919091520160405180910390a450505b9392505050565b8015612b7e576001600160a01b038085165f908152600a6020908152604080832093871683529290529081208054839290612b2890849061430d565b9250508190555081836001600160a01b0316856001600160a01b03167fdd0ef63b44a932361273bab95d6e9bfcea5c7850c43844f540314e89899b970c84604051612b7591815260200190565b60405180910390a45b50505050565b5f546001600160a01b03163314611eb7576040517f118cdaa7000000000000000000000000000000000000000000000000000000008152336004820152602401610a2d565b81801580612bd8575061010081115b15612c0f576040517ff1cbb56700000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b81612b7e576040517f3e4ba13f00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b7f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005c15612c9f576040517f3ee5aeb500000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b611eb760017f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005b906139e9565b5f80600681612cde602086018661455f565b67ffffffffffffffff16815260208101919091526040015f20905060028154600160e01b900460ff166005811115612d1857612d18613f3d565b14612d6a57612d2a602084018461455f565b81546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610a2d9291600160e01b900460ff16906004016147af565b612d7a60808401606085016145bd565b63ffffffff161580612dae57508054600160a01b900463ffffffff16612da660808501606086016145bd565b63ffffffff16115b15612e1057612dc360808401606085016145bd565b81546040517fe023ab1400000000000000000000000000000000000000000000000000000000815263ffffffff9283166004820152600160a01b9091049091166024820152604401610a2d565b6020830135612e4b576040517fb255959b00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b6040838101355f90815260086020908152908290208251808401909352546001600160a01b038116808452600160a01b90910461ffff16918301919091523314612ec757604080517fb83634b2000000000000000000000000000000000000000000000000000000008152908501356004820152602401610a2d565b8154602082015161ffff9081167d0100000000000000000000000000000000000000000000000000000000009092041614612f6657602081015182546040517f11f60a1400000000000000000000000000000000000000000000000000000000815261ffff92831660048201527d0100000000000000000000000000000000000000000000000000000000009091049091166024820152604401610a2d565b60018201546001600160a01b0316612f7d81613612565b60028301545f90600160a01b90046bffffffffffffffffffffffff16612fa960808801606089016145bd565b63ffffffff16612fb99190614739565b60018501549091505f90600160a01b90046bffffffffffffffffffffffff16612fe86080890160608a016145bd565b63ffffffff16612ff89190614739565b90505f613005828461430d565b90508760800135811115613052576040517f8b8675a50000000000000000000000000000000000000000000000000000000081526004810182905260808901356024820152604401610a2d565b6bffffffffffffffffffffffff81111561309b576040517f08083b2a00000000000000000000000000000000000000000000000000000000815260048101829052602401610a2d565b6004805467ffffffffffffffff16905f6130b4836145ef565b82546101009290920a67ffffffffffffffff8181021990931691831602179091558754911697505f90613109907801000000000000000000000000000000000000000000000000900463ffffffff164261430d565b604080516101008101825233815264ffffffffff83166020820152919250810160018152600254600160a01b900461ffff16602082015260400161315360808c0160608d016145bd565b63ffffffff16815260209081019061316d908c018c61455f565b67ffffffffffffffff1681526bffffffffffffffffffffffff8087166020808401919091529086166040928301525f8b815260078252829020835181549285015164ffffffffff16600160a01b027fffffffffffffff000000000000000000000000000000000000000000000000009093166001600160a01b03909116179190911780825591830151909182907fffffffffffff00ffffffffffffffffffffffffffffffffffffffffffffffffff1679010000000000000000000000000000000000000000000000000083600481111561324957613249613f3d565b021790555060608201518154608084015163ffffffff16600160e01b027bffffffffffffffffffffffffffffffffffffffffffffffffffffffff61ffff9093167a010000000000000000000000000000000000000000000000000000029290921679ffffffffffffffffffffffffffffffffffffffffffffffffffff9091161717815560a08201516001909101805460c084015160e0909401516bffffffffffffffffffffffff908116600160a01b026001600160a01b039190951668010000000000000000027fffffffffffffffffffffffff000000000000000000000000000000000000000090921667ffffffffffffffff9094169390931717821692909217909155600288015416613363898b88848989886139f0565b6001600160a01b0381166133d057823410806133825750896080013534115b156133bb576040517f99a0cc96000000000000000000000000000000000000000000000000000000008152346004820152602401610a2d565b6133cb335f8061252e8734614788565b613415565b341561340a576040517f99a0cc96000000000000000000000000000000000000000000000000000000008152346004820152602401610a2d565b613415813385613aab565b5050505050505050919050565b611eb75f7f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f00612cc6565b5f818152600660205260408120908154600160e01b900460ff16600581111561347757613477613f3d565b036125df576040517f2380022d00000000000000000000000000000000000000000000000000000000815260048101839052602401610a2d565b5f5f6134bc836128bf565b60018082015467ffffffffffffffff165f9081526006602052604090209081015491935091506001600160a01b03163314613526576040517fd38c45d400000000000000000000000000000000000000000000000000000000815260048101849052602401610a2d565b8154600160a01b900464ffffffffff164211156135885781546040517f83f2ba2000000000000000000000000000000000000000000000000000000000815260048101859052600160a01b90910464ffffffffff166024820152604401610a2d565b915091565b6001600160a01b0381165f90815260056020526040812090815471010000000000000000000000000000000000900460ff1660028111156135d0576135d0613f3d565b036125df576040517fbd6201330000000000000000000000000000000000000000000000000000000081526001600160a01b0383166004820152602401610a2d565b6001600160a01b0381165f9081526005602052604090206001815471010000000000000000000000000000000000900460ff16600281111561365657613656613f3d565b141580613677575060035481546bffffffffffffffffffffffff9182169116105b15611d45576040517fe356d5aa0000000000000000000000000000000000000000000000000000000081526001600160a01b0383166004820152602401610a2d565b6040516001600160a01b0383811660248301526044820183905261372d91859182169063a9059cbb906064015b604051602081830303815290604052915060e01b6020820180517bffffffffffffffffffffffffffffffffffffffffffffffffffffffff8381831617835250505050613c17565b505050565b600180547fffffffffffffffffffffffff000000000000000000000000000000000000000016905561191f81613c9c565b5f61376d8261344c565b80549091506001600160a01b031633146137b6576040517fa7e6777800000000000000000000000000000000000000000000000000000000815260048101839052602401610a2d565b60048154600160e01b900460ff1660058111156137d5576137d5613f3d565b14806137fd575060058154600160e01b900460ff1660058111156137fb576137fb613f3d565b145b156125df5780546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610a2d918491600160e01b90910460ff1690600401614586565b6103e861ffff83161115613892576040517f3c057d7b00000000000000000000000000000000000000000000000000000000815261ffff831660048201526103e86024820152604401610a2d565b6001600160a01b0381166138d2576040517f14bcf5c800000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b6040805180820182526001600160a01b03831680825261ffff85166020928301819052600280547fffffffffffffffffffff00000000000000000000000000000000000000000000168317600160a01b83021790558351908152918201527f6f651580b629763ea0712205a52ba2887fe7160f361c881a36db4a2277dbe64f91015b60405180910390a15050565b600380546bffffffffffffffffffffffff8481167fffffffffffffffff00000000000000000000000000000000000000000000000090921682176c01000000000000000000000000918516918202179092556040805191825260208201929092527fd92cec12199949c9f2093cf901bb3c2b0ee110617b326d815b571dd28f8fbf469101613954565b80825d5050565b6001600160a01b03851633887f0da534574ec113aba635086ee7127806f75aa1afd1eb7bc12d8f061143604683613a2a60208b018b61455f565b888b602001358c604001358d6060016020810190613a4891906145bd565b6040805167ffffffffffffffff90961686526001600160a01b03909416602086015292840191909152606083015263ffffffff16608082015260a0810188905260c0810187905260e081018690526101000160405180910390a450505050505050565b6040517f70a0823100000000000000000000000000000000000000000000000000000000815230600482015283905f906001600160a01b038316906370a0823190602401602060405180830381865afa158015613b0a573d5f5f3e3d5ffd5b505050506040513d601f19601f82011682018060405250810190613b2e91906147cd565b9050613b456001600160a01b038316853086613d03565b6040517f70a082310000000000000000000000000000000000000000000000000000000081523060048201525f9082906001600160a01b038516906370a0823190602401602060405180830381865afa158015613ba4573d5f5f3e3d5ffd5b505050506040513d601f19601f82011682018060405250810190613bc891906147cd565b613bd29190614788565b9050838114610b53576040517faea7b7c00000000000000000000000000000000000000000000000000000000081526004810185905260248101829052604401610a2d565b5f5f60205f8451602086015f885af180613c36576040513d5f823e3d81fd5b50505f513d91508115613c4d578060011415613c5a565b6001600160a01b0384163b155b15612b7e576040517f5274afe70000000000000000000000000000000000000000000000000000000081526001600160a01b0385166004820152602401610a2d565b5f80546001600160a01b038381167fffffffffffffffffffffffff0000000000000000000000000000000000000000831681178455604051919092169283917f8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e09190a35050565b6040516001600160a01b038481166024830152838116604483015260648201839052612b7e9186918216906323b872dd906084016136e6565b508054613d489061434d565b5f825580601f10613d57575050565b601f0160209004905f5260205f209081019061191f91905b80821115613d82575f8155600101613d6f565b5090565b5f60208284031215613d96575f5ffd5b5035919050565b80356001600160a01b03811681146125df575f5ffd5b803580151581146125df575f5ffd5b5f5f60408385031215613dd3575f5ffd5b613ddc83613d9d565b9150613dea60208401613db3565b90509250929050565b5f5f5f60408486031215613e05575f5ffd5b833567ffffffffffffffff811115613e1b575f5ffd5b8401601f81018613613e2b575f5ffd5b803567ffffffffffffffff811115613e41575f5ffd5b866020828401011115613e52575f5ffd5b6020918201979096509401359392505050565b5f60a08284031215613e75575f5ffd5b50919050565b803560ff811681146125df575f5ffd5b5f5f5f5f5f6101208688031215613ea0575f5ffd5b613eaa8787613e65565b945060a08601359350613ebf60c08701613e7b565b9497939650939460e08101359450610100013592915050565b803561ffff811681146125df575f5ffd5b5f5f60408385031215613efa575f5ffd5b82359150613dea60208401613ed8565b5f610140828403128015613f1c575f5ffd5b509092915050565b5f60208284031215613f34575f5ffd5b612ae582613d9d565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52602160045260245ffd5b5f60038710613f7b57613f7b613f3d565b86825285602083015284604083015283606083015260a0608083015282518060a0840152806020850160c085015e5f60c0828501015260c07fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe0601f8301168401019150509695505050505050565b60068110613ff957613ff9613f3d565b9052565b5f610120820190506001600160a01b03835116825263ffffffff60208401511660208301526040830151614039604084018263ffffffff169052565b50606083015161404c6060840182613fe9565b506080830151614062608084018261ffff169052565b5060a083015161407d60a08401826001600160a01b03169052565b5060c083015161409d60c08401826bffffffffffffffffffffffff169052565b5060e08301516140b860e08401826001600160a01b03169052565b506101008301516140da6101008401826bffffffffffffffffffffffff169052565b5092915050565b5f5f604083850312156140f2575f5ffd5b6140fb83613ed8565b9150613dea60208401613d9d565b80356bffffffffffffffffffffffff811681146125df575f5ffd5b5f5f60408385031215614135575f5ffd5b61413e83614109565b9150613dea60208401614109565b5f5f6040838503121561415d575f5ffd5b82359150613dea60208401614109565b60058110613ff957613ff9613f3d565b5f610100820190506001600160a01b03835116825264ffffffffff602084015116602083015260408301516141b5604084018261416d565b5061ffff606084015116606083015260808301516141db608084018263ffffffff169052565b5060a08301516141f760a084018267ffffffffffffffff169052565b5060c083015161421760c08401826bffffffffffffffffffffffff169052565b5060e08301516140da60e08401826bffffffffffffffffffffffff169052565b5f5f60408385031215614248575f5ffd5b50508035926020909101359150565b803563ffffffff811681146125df575f5ffd5b5f5f6040838503121561427b575f5ffd5b82359150613dea60208401614257565b5f60a0828403121561429b575f5ffd5b612ae58383613e65565b5f5f604083850312156142b6575f5ffd5b6140fb83613d9d565b5f5f604083850312156142d0575f5ffd5b82359150613dea60208401613db3565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52601160045260245ffd5b808201808211156125bd576125bd6142e0565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52604160045260245ffd5b600181811c9082168061436157607f821691505b602082108103613e75577f4e487b71000000000000000000000000000000000000000000000000000000005f52602260045260245ffd5b601f82111561372d57805f5260205f20601f840160051c810160208510156143bd5750805b601f840160051c820191505b8181101561112c575f81556001016143c9565b67ffffffffffffffff8311156143f4576143f4614320565b61440883614402835461434d565b83614398565b5f601f841160018114614458575f85156144225750838201355b7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff600387901b1c1916600186901b17835561112c565b5f838152602081207fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe08716915b828110156144a55786850135825560209485019460019092019101614485565b50868210156144e0577fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff60f88860031b161c19848701351681555b505060018560011b0183555050505050565b81835281816020850137505f602082840101525f60207fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe0601f840116840101905092915050565b606081525f61454c6060830186886144f2565b6020830194909452506040015292915050565b5f6020828403121561456f575f5ffd5b813567ffffffffffffffff81168114612ae5575f5ffd5b82815260408101612ae56020830184613fe9565b604081525f6145ad6040830185876144f2565b9050826020830152949350505050565b5f602082840312156145cd575f5ffd5b612ae582614257565b5f602082840312156145e6575f5ffd5b612ae582613e7b565b5f67ffffffffffffffff821667ffffffffffffffff8103614612576146126142e0565b60010192915050565b5f6020828403121561462b575f5ffd5b612ae582613ed8565b5f60208284031215614644575f5ffd5b612ae582614109565b610140810161466c8261465f85613d9d565b6001600160a01b03169052565b61467860208401613d9d565b6001600160a01b0316602083015261469260408401614109565b6bffffffffffffffffffffffff1660408301526146b160608401614109565b6bffffffffffffffffffffffff1660608301526080838101359083015260a080840135908301526146e460c08401613ed8565b61ffff1660c08301526146f960e08401614257565b63ffffffff1660e08301526147116101008401614257565b63ffffffff1661010083015261472a6101208401613e7b565b60ff81166101208401526140da565b80820281158282048414176125bd576125bd6142e0565b5f82614783577f4e487b71000000000000000000000000000000000000000000000000000000005f52601260045260245ffd5b500490565b818103818111156125bd576125bd6142e0565b82815260408101612ae5602083018461416d565b67ffffffffffffffff8316815260408101612ae56020830184613fe9565b5f602082840312156147dd575f5ffd5b505191905056fea2646970667358221220bd1429e3d2f6397cd5c5065472cc2bc397cd477524b7a68bf1b5424b1599176e64736f6c634300081c0033
+    ///0x60c060405260038054600160601b600160e01b03191674010000000000000001000000000000000000000000179055348015610039575f5ffd5b50604051615b2b380380615b2b83398101604081905261005891610408565b86868686868686866001600160a01b03811661008e57604051631e4fbdf760e01b81525f60048201526024015b60405180910390fd5b61009781610172565b50603c63ffffffff821610806100b357508063ffffffff168211155b156100d1576040516306b7c75960e31b815260040160405180910390fd5b608082905263ffffffff811660a0526100ea858761018e565b6100f48484610258565b5f808052600960209081527fec8156718a8372b1db44bb411437d0870f3e3790d4a08526d024ce1b0b668f6b805460ff191660019081179091556040519081527f9a8e30a8658b96ab3f034ce4bac6806278b4aee5880ccdd1ac35e4ed5bb31d23910160405180910390a25050505050505050505050505050610496565b600180546001600160a01b031916905561018b81610388565b50565b6103e861ffff831611156101c357604051633c057d7b60e01b815261ffff831660048201526103e86024820152604401610085565b6001600160a01b0381166101ea576040516302979eb960e31b815260040160405180910390fd5b600280546001600160a01b0383166001600160b01b03199091168117600160a01b61ffff8616908102919091179092556040805192835260208301919091527f6f651580b629763ea0712205a52ba2887fe7160f361c881a36db4a2277dbe64f910160405180910390a15050565b600454683635c9adc5dea000006001600160601b038416118061028c5750826001600160601b0316826001600160601b0316115b80610298575061ffff81115b156102b6576040516328851f3d60e11b815260040160405180910390fd5b600380546001600160601b0319166001600160601b0385811691821790925560048054600181810183555f929092527f8a35acfbc15ff81a39ae7d344fd709f28e8600b4aa8c65c6b64bfe7fe36bd19b600280830491909101805492909316600c026101000a8086021990921694871691820294909417909155825461ffff60b01b1916600160b01b61ffff861602179092556040805191825260208201929092527fd92cec12199949c9f2093cf901bb3c2b0ee110617b326d815b571dd28f8fbf46910160405180910390a1505050565b5f80546001600160a01b038381166001600160a01b0319831681178455604051919092169283917f8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e09190a35050565b80516001600160a01b03811681146103ed575f5ffd5b919050565b80516001600160601b03811681146103ed575f5ffd5b5f5f5f5f5f5f5f60e0888a03121561041e575f5ffd5b610427886103d7565b9650610435602089016103d7565b9550604088015161ffff8116811461044b575f5ffd5b9450610459606089016103f2565b9350610467608089016103f2565b925060a0880151915060c088015163ffffffff81168114610486575f5ffd5b8091505092959891949750929550565b60805160a05161565f6104cc5f395f81816109940152818161161301526132fd01525f818161066a01526127a5015261565f5ff3fe608060405260043610610324575f3560e01c8063959e3eb2116101a7578063d2ee66cf116100e7578063f2fde38b11610092578063f7888aec1161006d578063f7888aec146109d5578063f9eaee0d14610a19578063fccc281314610a60578063fee98a8514610a75575f5ffd5b8063f2fde38b14610964578063f3d5af6614610983578063f68ab7cc146109b6575f5ffd5b8063d88d0c89116100c2578063d88d0c8914610904578063e30c397814610917578063e472ae8b14610934575f5ffd5b8063d2ee66cf1461089e578063d55be8c6146108bd578063d5ca280a146108e5575f5ffd5b8063b0e21e8a11610152578063c3f2f64f1161012d578063c3f2f64f14610829578063c65351491461083d578063c85d3eb01461086a578063cab36de81461087f575f5ffd5b8063b0e21e8a14610759578063baaa0d28146107de578063bf22c457146107fd575f5ffd5b8063a9b8281911610182578063a9b82819146106e6578063ad0c9cfc146106fa578063b0c2aa5e14610719575f5ffd5b8063959e3eb21461068c5780639d1c411c146106ab578063a145c38c146106ca575f5ffd5b8063495c486c116102725780636d3616941161021d5780637fe1f543116101f85780637fe1f543146105f65780638ce1b56e1461060a5780638da5cb5b146106295780638ebb350114610659575f5ffd5b80636d361694146105a2578063715018a6146105ce57806379ba5097146105e2575f5ffd5b80635865c60c1161024d5780635865c60c146105565780635a627dbc146105865780636c9042611461058e575f5ffd5b8063495c486c146104f957806351cff8d914610518578063572f221014610537575f5ffd5b806327732285116102d2578063314f5c11116102ad578063314f5c111461045957806333ebb41114610499578063375b3c0a146104b8575f5ffd5b806327732285146103fc57806329f7f44f1461041b5780632d9f750e1461043a575f5ffd5b806315f690121161030257806315f690121461039d5780631d131414146103bc57806323cfd67b146103cf575f5ffd5b80630416641a146103285780630dfbd154146103535780631402b17a1461037c575b5f5ffd5b348015610333575f5ffd5b5061033c600281565b60405160ff90911681526020015b60405180910390f35b34801561035e575f5ffd5b50610367603c81565b60405163ffffffff909116815260200161034a565b348015610387575f5ffd5b5061039b610396366004614a3a565b610a94565b005b3480156103a8575f5ffd5b5061039b6103b7366004614a76565b610d36565b61039b6103ca366004614aa7565b610e06565b3480156103da575f5ffd5b506103ee6103e9366004614b3f565b611012565b60405190815260200161034a565b348015610407575f5ffd5b5061039b610416366004614b9d565b61110f565b348015610426575f5ffd5b5061039b610435366004614b9d565b611251565b348015610445575f5ffd5b5061039b610454366004614b9d565b611341565b348015610464575f5ffd5b50610478610473366004614bbe565b611423565b604080519315158452911515602084015261ffff169082015260600161034a565b3480156104a4575f5ffd5b5061039b6104b3366004614aa7565b6114d1565b3480156104c3575f5ffd5b506003546104dc906bffffffffffffffffffffffff1681565b6040516bffffffffffffffffffffffff909116815260200161034a565b348015610504575f5ffd5b506103ee610513366004614be6565b61154a565b348015610523575f5ffd5b5061039b610532366004614c00565b611a30565b348015610542575f5ffd5b5061039b610551366004614a3a565b611bb3565b348015610561575f5ffd5b50610575610570366004614c00565b611c77565b60405161034a959493929190614c4d565b61039b611d85565b348015610599575f5ffd5b5061039b611e70565b3480156105ad575f5ffd5b506105c16105bc366004614a3a565b61201a565b60405161034a9190614ce0565b3480156105d9575f5ffd5b5061039b612177565b3480156105ed575f5ffd5b5061039b6121b1565b348015610601575f5ffd5b506104dc61220b565b348015610615575f5ffd5b5061039b610624366004614a3a565b612272565b348015610634575f5ffd5b505f546001600160a01b03165b6040516001600160a01b03909116815260200161034a565b348015610664575f5ffd5b506103ee7f000000000000000000000000000000000000000000000000000000000000000081565b348015610697575f5ffd5b5061039b6106a6366004614b9d565b6122f2565b3480156106b6575f5ffd5b5061039b6106c5366004614dc4565b612456565b3480156106d5575f5ffd5b506104dc683635c9adc5dea0000081565b3480156106f1575f5ffd5b5061039b612468565b348015610705575f5ffd5b5061039b610714366004614e07565b612541565b348015610724575f5ffd5b5060035461074090600160a01b900467ffffffffffffffff1681565b60405167ffffffffffffffff909116815260200161034a565b348015610764575f5ffd5b506107bc604080516060810182526002546001600160a01b03811680835261ffff600160a01b830481166020850181905276010000000000000000000000000000000000000000000090930416929093019190915291565b6040805161ffff90931683526001600160a01b0390911660208301520161034a565b3480156107e9575f5ffd5b5061039b6107f8366004614e2f565b612553565b348015610808575f5ffd5b5061081c610817366004614a3a565b6125c7565b60405161034a9190614e60565b348015610834575f5ffd5b5061039b61272d565b348015610848575f5ffd5b5061085c610857366004614c00565b612873565b60405161034a929190614f16565b348015610875575f5ffd5b506103ee61010081565b34801561088a575f5ffd5b5061039b610899366004614f72565b612992565b3480156108a9575f5ffd5b5061039b6108b8366004614f83565b6129b2565b3480156108c8575f5ffd5b506108d26103e881565b60405161ffff909116815260200161034a565b3480156108f0575f5ffd5b506103ee6108ff366004614fb6565b612b8a565b6103ee610912366004614fd7565b612be2565b348015610922575f5ffd5b506001546001600160a01b0316610641565b34801561093f575f5ffd5b50600354610740906c01000000000000000000000000900467ffffffffffffffff1681565b34801561096f575f5ffd5b5061039b61097e366004614c00565b612c03565b34801561098e575f5ffd5b506103677f000000000000000000000000000000000000000000000000000000000000000081565b3480156109c1575f5ffd5b5061039b6109d0366004614a3a565b612c8b565b3480156109e0575f5ffd5b506103ee6109ef366004614ff1565b6001600160a01b039182165f908152600a6020908152604080832093909416825291909152205490565b348015610a24575f5ffd5b50610a50610a33366004614c00565b6001600160a01b03165f9081526009602052604090205460ff1690565b604051901515815260200161034a565b348015610a6b575f5ffd5b5061064161dead81565b348015610a80575f5ffd5b5061039b610a8f36600461500b565b612dc6565b610a9c612edf565b5f610aa682612f67565b8054909150600160a01b900464ffffffffff164211610b0f5780546040517f523b722800000000000000000000000000000000000000000000000000000000815260048101849052600160a01b90910464ffffffffff1660248201526044015b60405180910390fd5b80547fffffffffffff00ffffffffffffffffffffffffffffffffffffffffffffffffff8116790400000000000000000000000000000000000000000000000000178255600182015465ffffffffffff81165f908152600660205260408120600281015490936001600160a01b039081169391169190610bb1906bffffffffffffffffffffffff600160a01b820481169168010000000000000000900416615059565b90505f60048660010160069054906101000a900461ffff1661ffff1681548110610bdd57610bdd61506c565b5f91825260209091206002820401546001909116600c026101000a90046bffffffffffffffffffffffff1690506001600160a01b038316158015610c2057508082105b15610c285750805b60018501545f90610c44906001600160a01b0316898785613074565b604080518581526020810183905291925033918a917fca15b168490432e398a131e425ab828ed1fc0f30a7b05eb0e1fe744bb0fdd1b0910160405180910390a3610c9085858a8661315e565b8015610d24576040515f9061dead9083908381818185875af1925050503d805f8114610cd7576040519150601f19603f3d011682016040523d82523d5f602084013e610cdc565b606091505b5050905080610d22576040517fa5b05eec00000000000000000000000000000000000000000000000000000000815261dead600482015260248101839052604401610b06565b505b50505050505050610d336131f5565b50565b610d3e61321f565b6001600160a01b038216610d89576040517f94403b700000000000000000000000000000000000000000000000000000000081526001600160a01b0383166004820152602401610b06565b6001600160a01b0382165f8181526009602090815260409182902080547fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff001685151590811790915591519182527f9a8e30a8658b96ab3f034ce4bac6806278b4aee5880ccdd1ac35e4ed5bb31d2391015b60405180910390a25050565b335f90815260056020526040812090815471010000000000000000000000000000000000900460ff166002811115610e4057610e40614c20565b14610e79576040517f866b0dcf000000000000000000000000000000000000000000000000000000008152336004820152602401610b06565b610e84848484613264565b6003546bffffffffffffffffffffffff16341015610ee8576003546040517f829f11630000000000000000000000000000000000000000000000000000000081523460048201526bffffffffffffffffffffffff9091166024820152604401610b06565b6bffffffffffffffffffffffff341115610f30576040517f08083b2a000000000000000000000000000000000000000000000000000000008152346004820152602401610b06565b8054710100000000000000000000000000000000007fffffffffffffffffffffffffffff0000000000000000000000000000000000009091166bffffffffffffffffffffffff3416171781556001810182905560028101610f92848683615155565b50336001600160a01b03167f7a3f932e9de460c471ee69c0695b69489f457e88bb498f6260bd5133c63c5e9785858534604051610fd294939291906152b2565b60405180910390a2604080516080810182525f8152603c602082015263ffffffff918101829052606081019190915261100c9082906132e1565b50505050565b5f61101b612edf565b5f60068161102c60208a018a6152d8565b67ffffffffffffffff16815260208101919091526040015f20600201546001600160a01b0316905080156110f2576040517fd505accf000000000000000000000000000000000000000000000000000000008152336004820152306024820152608088013560448201526064810187905260ff8616608482015260a4810185905260c481018490526001600160a01b0382169063d505accf9060e4015f604051808303815f87803b1580156110df575f5ffd5b505af19250505080156110f0575060015b505b6110fb876134bc565b9150506111066131f5565b95945050505050565b5f61111983613cde565b60018101549091506001600160a01b03163314611165576040517f7d3db86e00000000000000000000000000000000000000000000000000000000815260048101849052602401610b06565b60018154600160e01b900460ff16600581111561118457611184614c20565b146111cb5780546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610b06918591600160e01b90910460ff16906004016152ff565b80547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff167c050000000000000000000000000000000000000000000000000000000017815560405161ffff83168152339084907fe43f32660e11dcd24f69eafee91f8e5a284275d12af38b3aad44bdc73575168d906020015b60405180910390a3505050565b5f5f61125c84613d43565b81547fffffffffffff00ffffffffffffffffffffffffffffffffffffffffffffffffff16790300000000000000000000000000000000000000000000000000178255600182015491935091505f906112d7906bffffffffffffffffffffffff600160a01b820481169168010000000000000000900416615059565b6040805161ffff8716815260208101839052919250339187917fb316d70d76db94701d326d5a8e72cdc470ed874477a830695d20a334c8f573d6910160405180910390a38254600283015461133a916001600160a01b039081169116878461315e565b5050505050565b335f908152600860209081526040808320858452909152902082158061137c57505f815460ff16600281111561137957611379614c20565b14155b156113b6576040517fb022f12a00000000000000000000000000000000000000000000000000000000815260048101849052602401610b06565b805461ffff831661010081027fffffffffffffffffffffffffffffffffffffffffffffffffffffffffff000000909216919091176001178255604051908152339084907f2727849e4f8aeb356d02db0773745381046ad2947c9fde2948ab0e675e0c90d590602001611244565b6001600160a01b0382165f90815260086020908152604080832084845290915280822081518083019092528054839283928392829060ff16600281111561146c5761146c614c20565b600281111561147d5761147d614c20565b81529054610100900461ffff1660209091015290506001815160028111156114a7576114a7614c20565b146002825160028111156114bd576114bd614c20565b148260200151935093509350509250925092565b5f6114db33613e1d565b90506114e8848484613264565b60018101829055600281016114fe848683615155565b50336001600160a01b03167f7c38578a2085ae458f1095b973caee2b54ea28e913e2314346ef25fbe23a2a4e85858560405161153c93929190615313565b60405180910390a250505050565b5f60098161155e6040850160208601614c00565b6001600160a01b0316815260208101919091526040015f205460ff166115cc5761158e6040830160208401614c00565b6040517f94403b700000000000000000000000000000000000000000000000000000000081526001600160a01b039091166004820152602401610b06565b6115dd610100830160e08401615336565b63ffffffff1615806116065750603c6115fe61012084016101008501615336565b63ffffffff16105b8061164d575063ffffffff7f00000000000000000000000000000000000000000000000000000000000000001661164561012084016101008501615336565b63ffffffff16115b8061165a57506080820135155b80611667575060a0820135155b80611686575060026116816101408401610120850161534f565b60ff16115b156116bd576040517fd5a6e0b800000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b6116c682613ea2565b600380546c01000000000000000000000000900467ffffffffffffffff1690600c6116f083615368565b91906101000a81548167ffffffffffffffff021916908367ffffffffffffffff16021790555067ffffffffffffffff169050604051806101200160405280336001600160a01b031681526020018360e00160208101906117509190615336565b63ffffffff16815260200161176d61012085016101008601615336565b63ffffffff1681526020016001815260200161178f60e0850160c08601615394565b61ffff1681526020908101906117a790850185614c00565b6001600160a01b031681526020016117c560808501606086016153ad565b6bffffffffffffffffffffffff1681526020018360200160208101906117eb9190614c00565b6001600160a01b0316815260200161180960608501604086016153ad565b6bffffffffffffffffffffffff1690525f8281526006602090815260409182902083518154928501519385015163ffffffff9081167801000000000000000000000000000000000000000000000000027fffffffff00000000ffffffffffffffffffffffffffffffffffffffffffffffff91909516600160a01b027fffffffffffffffff0000000000000000000000000000000000000000000000009094166001600160a01b0390921691909117929092179182168317815560608401519092909183917fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff167fffffff0000000000ffffffffffffffffffffffffffffffffffffffffffffffff90911617600160e01b83600581111561192b5761192b614c20565b02179055506080820151815461ffff9091167d010000000000000000000000000000000000000000000000000000000000027fff0000ffffffffffffffffffffffffffffffffffffffffffffffffffffffffff90911617815560a082015160c08301516bffffffffffffffffffffffff908116600160a01b9081026001600160a01b0393841617600185015560e085015161010090950151909116029216919091176002909101556119e06020830183614c00565b6001600160a01b0316336001600160a01b0316827f874b21bcabe3e8cae845398be59ce11f3fe62b85820fc3f36a5d7c9b32bb734c85604051611a2391906153c6565b60405180910390a4919050565b611a38612edf565b335f908152600a602090815260408083206001600160a01b038516845290915281205490819003611aa0576040517fdc69dc160000000000000000000000000000000000000000000000000000000081526001600160a01b0383166004820152602401610b06565b335f818152600a602090815260408083206001600160a01b03871680855290835281842093909355518481529192917fd1c19fbcd4551a5edfb66d43d2e337c04837afda3482b42bdf569a8fccdae5fb910160405180910390a36001600160a01b038216611b96576040515f90339083908381818185875af1925050503d805f8114611b47576040519150601f19603f3d011682016040523d82523d5f602084013e611b4c565b606091505b5050905080611b90576040517fa5b05eec00000000000000000000000000000000000000000000000000000000815233600482015260248101839052604401610b06565b50611baa565b611baa6001600160a01b0383163383613fb6565b50610d336131f5565b335f90815260086020908152604080832084845290915290206001815460ff166002811115611be457611be4614c20565b14611c1e576040517fb83634b200000000000000000000000000000000000000000000000000000000815260048101839052602401610b06565b80547fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff00166002178155604051339083907f607ba79db6282926774611ed828760d8d8a7d1266ad896b9aaf81f6ba883192c905f90a35050565b6001600160a01b0381165f90815260056020526040812080546001820154600283018054859485948594606094929371010000000000000000000000000000000000830460ff16936bffffffffffffffffffffffff8416936c01000000000000000000000000900464ffffffffff1692918190611cf3906150c6565b80601f0160208091040260200160405190810160405280929190818152602001828054611d1f906150c6565b8015611d6a5780601f10611d4157610100808354040283529160200191611d6a565b820191905f5260205f20905b815481529060010190602001808311611d4d57829003601f168201915b50505050509050955095509550955095505091939590929450565b5f611d8f33613e1d565b80549091505f90611daf9034906bffffffffffffffffffffffff16615059565b9050341580611dc957506bffffffffffffffffffffffff81115b15611e02576040517f08083b2a000000000000000000000000000000000000000000000000000000008152346004820152602401610b06565b81547fffffffffffffffffffffffffffffffffffffffff000000000000000000000000166bffffffffffffffffffffffff8216178255604080513481526020810183905233917f270d6dd254edd1d985c81cf7861b8f28fb06b6d719df04d90464034d434124409101610dfa565b5f611e7a33613e1d565b90506002815471010000000000000000000000000000000000900460ff166002811115611ea957611ea9614c20565b14611ee2576040517f68dadb15000000000000000000000000000000000000000000000000000000008152336004820152602401610b06565b80546c01000000000000000000000000900464ffffffffff16421015611f4f5780546040517f14969af20000000000000000000000000000000000000000000000000000000081526c0100000000000000000000000090910464ffffffffff166004820152602401610b06565b8054335f90815260056020526040812080547fffff000000000000000000000000000000000000000000000000000000000000168155600181018290556bffffffffffffffffffffffff9092169190611fab60028301826149f0565b5060030180547fffffffffffffffffffffffff000000000000000000000000000000000000000016905560405181815233907f7e0914be80bf36072f4119bef2ff0245a304c476086a6dc4c1a25bca69ab5fc89060200160405180910390a2612016335f5f8461315e565b5050565b60408051610120810182525f80825260208201819052918101829052606081018290526080810182905260a0810182905260c0810182905260e081018290526101008101919091525f8281526006602090815260409182902082516101208101845281546001600160a01b038116825263ffffffff600160a01b8204811694830194909452780100000000000000000000000000000000000000000000000081049093169381019390935290606083019060ff600160e01b9091041660058111156120e7576120e7614c20565b60058111156120f8576120f8614c20565b8152815461ffff7d01000000000000000000000000000000000000000000000000000000000090910416602082015260018201546001600160a01b0380821660408401526bffffffffffffffffffffffff600160a01b928390048116606085015260029094015490811660808401520490911660a09091015292915050565b61217f61321f565b6040517f8905116500000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b60015433906001600160a01b03168114612202576040517f118cdaa70000000000000000000000000000000000000000000000000000000081526001600160a01b0382166004820152602401610b06565b610d338161402f565b600254600480545f92760100000000000000000000000000000000000000000000900461ffff169081106122415761224161506c565b905f5260205f209060029182820401919006600c029054906101000a90046bffffffffffffffffffffffff16905090565b5f61227c82614060565b80547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff167c040000000000000000000000000000000000000000000000000000000017815560405190915082907f903f8f64f967c32e639f06e92d17cbe895e3a42546499b380824f858d241e8eb905f90a25050565b5f6122fc83613cde565b60018101549091506001600160a01b03163314612348576040517f7d3db86e00000000000000000000000000000000000000000000000000000000815260048101849052602401610b06565b60028154600160e01b900460ff16600581111561236757612367614c20565b14158015612392575060038154600160e01b900460ff16600581111561238f5761238f614c20565b14155b156123d95780546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610b06918591600160e01b90910460ff16906004016152ff565b80547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff167c040000000000000000000000000000000000000000000000000000000017815560405161ffff83168152339084907f14bcfd6b33150efac692d3f26b6b9ced88cd935a92b311da519c64a09f30c2e690602001611244565b61245e61321f565b6120168282614141565b5f61247233613e1d565b90506002815471010000000000000000000000000000000000900460ff1660028111156124a1576124a1614c20565b146124da576040517f68dadb15000000000000000000000000000000000000000000000000000000008152336004820152602401610b06565b80547fffffffffffffffffffffffffffff000000000000ffffffffffffffffffffffff167101000000000000000000000000000000000017815560405133907fb4ddee0feb3fa805795b553e6f93c4e6e8fd9e42694b30937bb9f827b81b999f905f90a250565b61254961321f565b6120168282614255565b5f61255d83614060565b6002810180546001600160a01b0316600160a01b6bffffffffffffffffffffffff86169081029190911790915560405190815290915083907fdcb5edc00e8d4576b01f6f96d66892ccfef947c05430423e829a0d819d50a3fd9060200160405180910390a2505050565b6040805161012080820183525f8083526020808401829052838501829052606084018290526080840182905260a0840182905260c0840182905260e08401829052610100840182905285825260078152908490208451928301855280546001600160a01b0381168452600160a01b810464ffffffffff16928401929092529293919291830190790100000000000000000000000000000000000000000000000000900460ff16600481111561267e5761267e614c20565b600481111561268f5761268f614c20565b815281547a010000000000000000000000000000000000000000000000000000810461ffff9081166020840152600160e01b90910463ffffffff16604083015260019092015465ffffffffffff811660608301526601000000000000810490921660808201526801000000000000000082046bffffffffffffffffffffffff90811660a0830152600160a01b90920490911660c09091015292915050565b5f61273733613e1d565b90506001815471010000000000000000000000000000000000900460ff16600281111561276657612766614c20565b1461279f576040517fe356d5aa000000000000000000000000000000000000000000000000000000008152336004820152602401610b06565b5f6127ca7f000000000000000000000000000000000000000000000000000000000000000042615059565b82547fffffffffffffffffffffffffffff000000000000ffffffffffffffffffffffff166c0100000000000000000000000064ffffffffff8316027fffffffffffffffffffffffffffff00ffffffffffffffffffffffffffffffffff16177102000000000000000000000000000000000017835560405181815290915033907f37ac9cdee90b132826b9d7c9712a4b99787abceac6bfe31146e363cde239ec1490602001610dfa565b60408051608080820183525f808352602080840182905283850182905260609384018290526001600160a01b0386168252600581528482208551938401865260038101546bffffffffffffffffffffffff8116855263ffffffff6c010000000000000000000000008204811693860193909352700100000000000000000000000000000000900482169584019590955284547a0100000000000000000000000000000000000000000000000000009004169282019290925291612938610e10426154b2565b81547201000000000000000000000000000000000000900463ffffffff1614612961575f612984565b8054760100000000000000000000000000000000000000000000900463ffffffff165b63ffffffff16915050915091565b610d3361299e33613e1d565b6129ad368490038401846154ea565b6132e1565b806129e9576040517f2687977f00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b5f5f6129f484613d43565b81547fffffffffffff00ffffffffffffffffffffffffffffffffffffffffffffffffff167902000000000000000000000000000000000000000000000000001780835560018301549294509092507a010000000000000000000000000000000000000000000000000000900461ffff16906801000000000000000081046bffffffffffffffffffffffff90811691600160a01b9004165f612710612a988585615567565b612aa291906154b2565b90505f612710612ab28685615567565b612abc91906154b2565b60028701549091506001600160a01b0316338a7f0c2cd736f091ae930cbec1af7b0a1371253b7fd4fa9bca7dc35a2bcda31d6a9c8b612afb878a61557e565b612b05878a61557e565b612b0f888a615059565b60408051948552602085019390935291830152606082015260800160405180910390a38654612b52906001600160a01b0316828c612b4d878a61557e565b61315e565b612b6233828c612b4d868961557e565b600254612b7e906001600160a01b0316828c612b4d8688615059565b50505050505050505050565b5f5f612b9584613cde565b60018101546002820154919250612bc8916bffffffffffffffffffffffff600160a01b9283900481169290910416615059565b612bd89063ffffffff8516615567565b9150505b92915050565b5f612beb612edf565b612bf4826134bc565b9050612bfe6131f5565b919050565b612c0b61321f565b600180546001600160a01b0383167fffffffffffffffffffffffff00000000000000000000000000000000000000009091168117909155612c535f546001600160a01b031690565b6001600160a01b03167f38d16b8cac22d99fc7c124b9cd0de2d3fa1faef420bfe791d8c362d765e2270060405160405180910390a350565b5f612c9582613cde565b60018101549091506001600160a01b03163314612ce1576040517f7d3db86e00000000000000000000000000000000000000000000000000000000815260048101839052602401610b06565b60018154600160e01b900460ff166005811115612d0057612d00614c20565b14612d475780546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610b06918491600160e01b90910460ff16906004016152ff565b612d50336143f7565b5080547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff167c0200000000000000000000000000000000000000000000000000000000178155604051339083907f274057f3c94d582d25f355e5cb4bcc761d6b3a36d3e5a90950885101938851df905f90a35050565b5f612dd083614060565b90505f82612ddf576003612de2565b60025b9050806005811115612df657612df6614c20565b8254600160e01b900460ff166005811115612e1357612e13614c20565b14612e5a5781546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610b06918691600160e01b90910460ff16906004016152ff565b82612e66576002612e69565b60035b825483907fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff16600160e01b836005811115612ea657612ea6614c20565b0217905550837f0b5ea3f42432406e943d0821d5bc43f89ba0e4173eae037735b34e3404237d738460405161153c911515815260200190565b7f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005c15612f38576040517f3ee5aeb500000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b612f6560017f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005b9061449e565b565b5f81815260076020526040902060018154790100000000000000000000000000000000000000000000000000900460ff166004811115612fa957612fa9614c20565b14612bfe575f8154790100000000000000000000000000000000000000000000000000900460ff166004811115612fe257612fe2614c20565b0361301c576040517f510aa5f000000000000000000000000000000000000000000000000000000000815260048101839052602401610b06565b80546040517f349140ce000000000000000000000000000000000000000000000000000000008152610b0691849179010000000000000000000000000000000000000000000000000090910460ff1690600401615591565b6001600160a01b0384165f90815260056020526040812080546bffffffffffffffffffffffff168381106130a857836130aa565b805b9250825f036130bd575f92505050613156565b6130c7838261557e565b82547fffffffffffffffffffffffffffffffffffffffff000000000000000000000000166bffffffffffffffffffffffff919091161782556001600160a01b0385811690879089167f6418235634621db1ce47c365568ad75dfc66118222015fa5c5bd0b4d5970b1328661313b818761557e565b6040805192835260208301919091520160405180910390a450505b949350505050565b801561100c576001600160a01b038085165f908152600a602090815260408083209387168352929052908120805483929061319a908490615059565b9250508190555081836001600160a01b0316856001600160a01b03167fdd0ef63b44a932361273bab95d6e9bfcea5c7850c43844f540314e89899b970c846040516131e791815260200190565b60405180910390a450505050565b612f655f7f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f00612f5f565b5f546001600160a01b03163314612f65576040517f118cdaa7000000000000000000000000000000000000000000000000000000008152336004820152602401610b06565b81801580613273575061010081115b156132aa576040517ff1cbb56700000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b8161100c576040517f3e4ba13f00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b603c63ffffffff16816020015163ffffffff16108061332f57507f000000000000000000000000000000000000000000000000000000000000000063ffffffff16816020015163ffffffff16115b806133425750604081015163ffffffff16155b806133605750806040015163ffffffff16816060015163ffffffff16105b15613397576040517f0256965f00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b8051600383018054602084015160408086015163ffffffff908116700100000000000000000000000000000000027fffffffffffffffffffffffff00000000ffffffffffffffffffffffffffffffff9382166c01000000000000000000000000027fffffffffffffffffffffffffffffffff000000000000000000000000000000009095166bffffffffffffffffffffffff909716969096179390931791909116939093179091556060830151845491167a010000000000000000000000000000000000000000000000000000027fffff00000000ffffffffffffffffffffffffffffffffffffffffffffffffffff9091161783555133907fdcb545f1b1100e9f1bdcb7332d602681b206ef5de020bc0675f96ccfd61688bd90610dfa9084906155a5565b5f806006816134ce60208601866152d8565b67ffffffffffffffff16815260208101919091526040015f20905060028154600160e01b900460ff16600581111561350857613508614c20565b1461355a5761351a60208401846152d8565b81546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610b069291600160e01b900460ff16906004016155f4565b61356a6080840160608501615336565b63ffffffff16158061359e57508054600160a01b900463ffffffff166135966080850160608601615336565b63ffffffff16115b15613600576135b36080840160608501615336565b81546040517fe023ab1400000000000000000000000000000000000000000000000000000000815263ffffffff9283166004820152600160a01b9091049091166024820152604401610b06565b602083013561363b576040517fb255959b00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b335f90815260086020908152604080832086820135845290915280822081518083019092528054829060ff16600281111561367857613678614c20565b600281111561368957613689614c20565b81529054610100900461ffff1660209091015290506001815160028111156136b3576136b3614c20565b146136f057604080517fb83634b2000000000000000000000000000000000000000000000000000000008152908501356004820152602401610b06565b8154602082015161ffff9081167d010000000000000000000000000000000000000000000000000000000000909204161461378f57602081015182546040517f11f60a1400000000000000000000000000000000000000000000000000000000815261ffff92831660048201527d0100000000000000000000000000000000000000000000000000000000009091049091166024820152604401610b06565b60018201546001600160a01b03166137b6816137b16080880160608901615336565b6144a5565b60028301545f90600160a01b90046bffffffffffffffffffffffff166137e26080880160608901615336565b63ffffffff166137f29190615567565b60018501549091505f90600160a01b90046bffffffffffffffffffffffff166138216080890160608a01615336565b63ffffffff166138319190615567565b90505f61383e8284615059565b9050876080013581111561388b576040517f8b8675a50000000000000000000000000000000000000000000000000000000081526004810182905260808901356024820152604401610b06565b6bffffffffffffffffffffffff8111156138d4576040517f08083b2a00000000000000000000000000000000000000000000000000000000815260048101829052602401610b06565b60038054600160a01b900467ffffffffffffffff169060146138f583615368565b82546101009290920a67ffffffffffffffff8181021990931691831602179091558754911697505f9061394a907801000000000000000000000000000000000000000000000000900463ffffffff1642615059565b604080516060810182526002546001600160a01b038116825261ffff600160a01b82048116602080850191909152760100000000000000000000000000000000000000000000909204168284015282516101208101845233815264ffffffffff851691810191909152929350919081016001815260208381015161ffff16908201526040016139df60808d0160608e01615336565b63ffffffff1681526020908101906139f9908d018d6152d8565b65ffffffffffff16815260408084015161ffff166020808401919091526bffffffffffffffffffffffff808a168385015288166060909301929092525f8c815260078352819020835181549385015164ffffffffff16600160a01b027fffffffffffffff000000000000000000000000000000000000000000000000009094166001600160a01b039091161792909217808355908301519082907fffffffffffff00ffffffffffffffffffffffffffffffffffffffffffffffffff16790100000000000000000000000000000000000000000000000000836004811115613ae257613ae2614c20565b021790555060608201518154608084015163ffffffff16600160e01b027bffffffffffffffffffffffffffffffffffffffffffffffffffffffff61ffff9384167a010000000000000000000000000000000000000000000000000000021679ffffffffffffffffffffffffffffffffffffffffffffffffffff9092169190911717825560a08301516001909201805460c085015160e0860151610100909601516bffffffffffffffffffffffff908116600160a01b026001600160a01b03919097166801000000000000000002811667ffffffffffffffff929095166601000000000000027fffffffffffffffffffffffffffffffffffffffffffffffff000000000000000090931665ffffffffffff9096169590951791909117169190911792909217909155600289015416613c1e8a8c89848a8a8961469c565b6001600160a01b038116613c8b5783341080613c3d57508a6080013534115b15613c76576040517f99a0cc96000000000000000000000000000000000000000000000000000000008152346004820152602401610b06565b613c86335f80612b4d883461557e565b613cd0565b3415613cc5576040517f99a0cc96000000000000000000000000000000000000000000000000000000008152346004820152602401610b06565b613cd0813386614757565b505050505050505050919050565b5f818152600660205260408120908154600160e01b900460ff166005811115613d0957613d09614c20565b03612bfe576040517f2380022d00000000000000000000000000000000000000000000000000000000815260048101839052602401610b06565b5f5f613d4e83612f67565b60018082015465ffffffffffff165f9081526006602052604090209081015491935091506001600160a01b03163314613db6576040517fd38c45d400000000000000000000000000000000000000000000000000000000815260048101849052602401610b06565b8154600160a01b900464ffffffffff16421115613e185781546040517f83f2ba2000000000000000000000000000000000000000000000000000000000815260048101859052600160a01b90910464ffffffffff166024820152604401610b06565b915091565b6001600160a01b0381165f90815260056020526040812090815471010000000000000000000000000000000000900460ff166002811115613e6057613e60614c20565b03612bfe576040517fbd6201330000000000000000000000000000000000000000000000000000000081526001600160a01b0383166004820152602401610b06565b5f613eb8613eb36020840184614c00565b6143f7565b60038101549091506bffffffffffffffffffffffff16613ede60808401606085016153ad565b6bffffffffffffffffffffffff161080613f28575060038101546c01000000000000000000000000900463ffffffff16613f2061012084016101008501615336565b63ffffffff16105b80613f6657506003810154700100000000000000000000000000000000900463ffffffff16613f5e610100840160e08501615336565b63ffffffff16115b1561201657613f786020830183614c00565b6040517f1fdbd0970000000000000000000000000000000000000000000000000000000081526001600160a01b039091166004820152602401610b06565b6040516001600160a01b0383811660248301526044820183905261402a91859182169063a9059cbb906064015b604051602081830303815290604052915060e01b6020820180517bffffffffffffffffffffffffffffffffffffffffffffffffffffffff83818316178352505050506148cb565b505050565b600180547fffffffffffffffffffffffff0000000000000000000000000000000000000000169055610d3381614950565b5f61406a82613cde565b80549091506001600160a01b031633146140b3576040517fa7e6777800000000000000000000000000000000000000000000000000000000815260048101839052602401610b06565b60048154600160e01b900460ff1660058111156140d2576140d2614c20565b14806140fa575060058154600160e01b900460ff1660058111156140f8576140f8614c20565b145b15612bfe5780546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610b06918491600160e01b90910460ff16906004016152ff565b6103e861ffff8316111561418f576040517f3c057d7b00000000000000000000000000000000000000000000000000000000815261ffff831660048201526103e86024820152604401610b06565b6001600160a01b0381166141cf576040517f14bcf5c800000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b600280546001600160a01b0383167fffffffffffffffffffff000000000000000000000000000000000000000000009091168117600160a01b61ffff8616908102919091179092556040805192835260208301919091527f6f651580b629763ea0712205a52ba2887fe7160f361c881a36db4a2277dbe64f910160405180910390a15050565b600454683635c9adc5dea000006bffffffffffffffffffffffff841611806142985750826bffffffffffffffffffffffff16826bffffffffffffffffffffffff16115b806142a4575061ffff81115b156142db576040517f510a3e7a00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b600380547fffffffffffffffffffffffffffffffffffffffff000000000000000000000000166bffffffffffffffffffffffff85811691821790925560048054600181810183555f929092527f8a35acfbc15ff81a39ae7d344fd709f28e8600b4aa8c65c6b64bfe7fe36bd19b600280830491909101805492909316600c026101000a808602199092169487169182029490941790915582547fffffffffffffffff0000ffffffffffffffffffffffffffffffffffffffffffff1676010000000000000000000000000000000000000000000061ffff861602179092556040805191825260208201929092527fd92cec12199949c9f2093cf901bb3c2b0ee110617b326d815b571dd28f8fbf46910160405180910390a1505050565b6001600160a01b0381165f9081526005602052604090206001815471010000000000000000000000000000000000900460ff16600281111561443b5761443b614c20565b14158061445c575060035481546bffffffffffffffffffffffff9182169116105b15612bfe576040517fe356d5aa0000000000000000000000000000000000000000000000000000000081526001600160a01b0383166004820152602401610b06565b80825d5050565b5f6144af836143f7565b80549091507fffffffffffffffffffffffffffffffffffffffffffffffffffffffff000000017a01000000000000000000000000000000000000000000000000000090910463ffffffff160161450457505050565b5f614511610e10426154b2565b82549091505f9063ffffffff8086169172010000000000000000000000000000000000009004168314614544575f614567565b8354760100000000000000000000000000000000000000000000900463ffffffff165b6145719190615059565b83549091507a010000000000000000000000000000000000000000000000000000900463ffffffff168111156146145782546040517f3b1cdc0d0000000000000000000000000000000000000000000000000000000081526001600160a01b038716600482015263ffffffff80871660248301527a0100000000000000000000000000000000000000000000000000009092049091166044820152606401610b06565b82547fffffffffffff0000000000000000ffffffffffffffffffffffffffffffffffff16720100000000000000000000000000000000000063ffffffff938416027fffffffffffff00000000ffffffffffffffffffffffffffffffffffffffffffff161776010000000000000000000000000000000000000000000091909216021790555050565b6001600160a01b03851633887f0da534574ec113aba635086ee7127806f75aa1afd1eb7bc12d8f0611436046836146d660208b018b6152d8565b888b602001358c604001358d60600160208101906146f49190615336565b6040805167ffffffffffffffff90961686526001600160a01b03909416602086015292840191909152606083015263ffffffff16608082015260a0810188905260c0810187905260e081018690526101000160405180910390a450505050505050565b6040517f70a0823100000000000000000000000000000000000000000000000000000000815230600482015283905f906001600160a01b038316906370a0823190602401602060405180830381865afa1580156147b6573d5f5f3e3d5ffd5b505050506040513d601f19601f820116820180604052508101906147da9190615612565b90506147f16001600160a01b0383168530866149b7565b6040517f70a082310000000000000000000000000000000000000000000000000000000081523060048201525f9082906001600160a01b038516906370a0823190602401602060405180830381865afa158015614850573d5f5f3e3d5ffd5b505050506040513d601f19601f820116820180604052508101906148749190615612565b61487e919061557e565b90508381146148c3576040517faea7b7c00000000000000000000000000000000000000000000000000000000081526004810185905260248101829052604401610b06565b505050505050565b5f5f60205f8451602086015f885af1806148ea576040513d5f823e3d81fd5b50505f513d9150811561490157806001141561490e565b6001600160a01b0384163b155b1561100c576040517f5274afe70000000000000000000000000000000000000000000000000000000081526001600160a01b0385166004820152602401610b06565b5f80546001600160a01b038381167fffffffffffffffffffffffff0000000000000000000000000000000000000000831681178455604051919092169283917f8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e09190a35050565b6040516001600160a01b03848116602483015283811660448301526064820183905261100c9186918216906323b872dd90608401613fe3565b5080546149fc906150c6565b5f825580601f10614a0b575050565b601f0160209004905f5260205f2090810190610d3391905b80821115614a36575f8155600101614a23565b5090565b5f60208284031215614a4a575f5ffd5b5035919050565b80356001600160a01b0381168114612bfe575f5ffd5b80358015158114612bfe575f5ffd5b5f5f60408385031215614a87575f5ffd5b614a9083614a51565b9150614a9e60208401614a67565b90509250929050565b5f5f5f60408486031215614ab9575f5ffd5b833567ffffffffffffffff811115614acf575f5ffd5b8401601f81018613614adf575f5ffd5b803567ffffffffffffffff811115614af5575f5ffd5b866020828401011115614b06575f5ffd5b6020918201979096509401359392505050565b5f60a08284031215614b29575f5ffd5b50919050565b803560ff81168114612bfe575f5ffd5b5f5f5f5f5f6101208688031215614b54575f5ffd5b614b5e8787614b19565b945060a08601359350614b7360c08701614b2f565b9497939650939460e08101359450610100013592915050565b803561ffff81168114612bfe575f5ffd5b5f5f60408385031215614bae575f5ffd5b82359150614a9e60208401614b8c565b5f5f60408385031215614bcf575f5ffd5b614bd883614a51565b946020939093013593505050565b5f610140828403128015614bf8575f5ffd5b509092915050565b5f60208284031215614c10575f5ffd5b614c1982614a51565b9392505050565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52602160045260245ffd5b5f60038710614c5e57614c5e614c20565b86825285602083015284604083015283606083015260a0608083015282518060a0840152806020850160c085015e5f60c0828501015260c07fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe0601f8301168401019150509695505050505050565b60068110614cdc57614cdc614c20565b9052565b5f610120820190506001600160a01b03835116825263ffffffff60208401511660208301526040830151614d1c604084018263ffffffff169052565b506060830151614d2f6060840182614ccc565b506080830151614d45608084018261ffff169052565b5060a0830151614d6060a08401826001600160a01b03169052565b5060c0830151614d8060c08401826bffffffffffffffffffffffff169052565b5060e0830151614d9b60e08401826001600160a01b03169052565b50610100830151614dbd6101008401826bffffffffffffffffffffffff169052565b5092915050565b5f5f60408385031215614dd5575f5ffd5b614dde83614b8c565b9150614a9e60208401614a51565b80356bffffffffffffffffffffffff81168114612bfe575f5ffd5b5f5f60408385031215614e18575f5ffd5b614e2183614dec565b9150614a9e60208401614dec565b5f5f60408385031215614e40575f5ffd5b82359150614a9e60208401614dec565b60058110614cdc57614cdc614c20565b5f610120820190506001600160a01b03835116825264ffffffffff60208401511660208301526040830151614e986040840182614e50565b506060830151614eae606084018261ffff169052565b506080830151614ec6608084018263ffffffff169052565b5060a0830151614ee060a084018265ffffffffffff169052565b5060c0830151614ef660c084018261ffff169052565b5060e0830151614d9b60e08401826bffffffffffffffffffffffff169052565b60a08101614f6582856bffffffffffffffffffffffff815116825263ffffffff602082015116602083015263ffffffff604082015116604083015263ffffffff60608201511660608301525050565b8260808301529392505050565b5f6080828403128015614bf8575f5ffd5b5f5f60408385031215614f94575f5ffd5b50508035926020909101359150565b803563ffffffff81168114612bfe575f5ffd5b5f5f60408385031215614fc7575f5ffd5b82359150614a9e60208401614fa3565b5f60a08284031215614fe7575f5ffd5b614c198383614b19565b5f5f60408385031215615002575f5ffd5b614dde83614a51565b5f5f6040838503121561501c575f5ffd5b82359150614a9e60208401614a67565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52601160045260245ffd5b80820180821115612bdc57612bdc61502c565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52603260045260245ffd5b7f4e487b71000000000000000000000000000000000000000000000000000000005f52604160045260245ffd5b600181811c908216806150da57607f821691505b602082108103614b29577f4e487b71000000000000000000000000000000000000000000000000000000005f52602260045260245ffd5b601f82111561402a57805f5260205f20601f840160051c810160208510156151365750805b601f840160051c820191505b8181101561133a575f8155600101615142565b67ffffffffffffffff83111561516d5761516d615099565b6151818361517b83546150c6565b83615111565b5f601f8411600181146151d1575f851561519b5750838201355b7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff600387901b1c1916600186901b17835561133a565b5f838152602081207fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe08716915b8281101561521e57868501358255602094850194600190920191016151fe565b5086821015615259577fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff60f88860031b161c19848701351681555b505060018560011b0183555050505050565b81835281816020850137505f602082840101525f60207fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe0601f840116840101905092915050565b606081525f6152c560608301868861526b565b6020830194909452506040015292915050565b5f602082840312156152e8575f5ffd5b813567ffffffffffffffff81168114614c19575f5ffd5b82815260408101614c196020830184614ccc565b604081525f61532660408301858761526b565b9050826020830152949350505050565b5f60208284031215615346575f5ffd5b614c1982614fa3565b5f6020828403121561535f575f5ffd5b614c1982614b2f565b5f67ffffffffffffffff821667ffffffffffffffff810361538b5761538b61502c565b60010192915050565b5f602082840312156153a4575f5ffd5b614c1982614b8c565b5f602082840312156153bd575f5ffd5b614c1982614dec565b61014081016153e5826153d885614a51565b6001600160a01b03169052565b6153f160208401614a51565b6001600160a01b0316602083015261540b60408401614dec565b6bffffffffffffffffffffffff16604083015261542a60608401614dec565b6bffffffffffffffffffffffff1660608301526080838101359083015260a0808401359083015261545d60c08401614b8c565b61ffff1660c083015261547260e08401614fa3565b63ffffffff1660e083015261548a6101008401614fa3565b63ffffffff166101008301526154a36101208401614b2f565b60ff8116610120840152614dbd565b5f826154e5577f4e487b71000000000000000000000000000000000000000000000000000000005f52601260045260245ffd5b500490565b5f60808284031280156154fb575f5ffd5b506040516080810167ffffffffffffffff8111828210171561551f5761551f615099565b60405261552b83614dec565b815261553960208401614fa3565b602082015261554a60408401614fa3565b604082015261555b60608401614fa3565b60608201529392505050565b8082028115828204841417612bdc57612bdc61502c565b81810381811115612bdc57612bdc61502c565b82815260408101614c196020830184614e50565b60808101612bdc82846bffffffffffffffffffffffff815116825263ffffffff602082015116602083015263ffffffff604082015116604083015263ffffffff60608201511660608301525050565b67ffffffffffffffff8316815260408101614c196020830184614ccc565b5f60208284031215615622575f5ffd5b505191905056fea26469706673582212203381394831e64ece177b514624a842694f7d4157d22849e684f2a610f0bcb3af64736f6c634300081c0033
     /// ```
     #[rustfmt::skip]
     #[allow(clippy::all)]
     pub static BYTECODE: alloy_sol_types::private::Bytes = alloy_sol_types::private::Bytes::from_static(
-        b"`\xC0`@R`\x03\x80T`\x01`\x01`\xC0\x1B\x03\x16`\x01`\xC0\x1B\x17\x90U`\x04\x80T`\x01`\x01`@\x1B\x03\x19\x16`\x01\x17\x90U4\x80\x15a\x007W__\xFD[P`@QaL\x1F8\x03\x80aL\x1F\x839\x81\x01`@\x81\x90Ra\0V\x91a\x03HV[\x86\x86\x86\x86\x86\x86\x86\x86`\x01`\x01`\xA0\x1B\x03\x81\x16a\0\x8CW`@Qc\x1EO\xBD\xF7`\xE0\x1B\x81R_`\x04\x82\x01R`$\x01[`@Q\x80\x91\x03\x90\xFD[a\0\x95\x81a\x01nV[Pc\xFF\xFF\xFF\xFF\x81\x16\x15\x80a\0\xAFWP\x80c\xFF\xFF\xFF\xFF\x16\x82\x11\x15[\x15a\0\xCDW`@Qc\x06\xB7\xC7Y`\xE3\x1B\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[`\x80\x82\x90Rc\xFF\xFF\xFF\xFF\x81\x16`\xA0Ra\0\xE6\x85\x87a\x01\x8AV[a\0\xF0\x84\x84a\x02\\V[_\x80\x80R`\t` \x90\x81R\x7F\xEC\x81Vq\x8A\x83r\xB1\xDBD\xBBA\x147\xD0\x87\x0F>7\x90\xD4\xA0\x85&\xD0$\xCE\x1B\x0Bf\x8Fk\x80T`\xFF\x19\x16`\x01\x90\x81\x17\x90\x91U`@Q\x90\x81R\x7F\x9A\x8E0\xA8e\x8B\x96\xAB?\x03L\xE4\xBA\xC6\x80bx\xB4\xAE\xE5\x88\x0C\xCD\xD1\xAC5\xE4\xED[\xB3\x1D#\x91\x01`@Q\x80\x91\x03\x90\xA2PPPPPPPPPPPPPPa\x03\xD6V[`\x01\x80T`\x01`\x01`\xA0\x1B\x03\x19\x16\x90Ua\x01\x87\x81a\x02\xC8V[PV[a\x03\xE8a\xFF\xFF\x83\x16\x11\x15a\x01\xBFW`@Qc<\x05}{`\xE0\x1B\x81Ra\xFF\xFF\x83\x16`\x04\x82\x01Ra\x03\xE8`$\x82\x01R`D\x01a\0\x83V[`\x01`\x01`\xA0\x1B\x03\x81\x16a\x01\xE6W`@Qc\x02\x97\x9E\xB9`\xE3\x1B\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[`@\x80Q\x80\x82\x01\x82R`\x01`\x01`\xA0\x1B\x03\x83\x16\x80\x82Ra\xFF\xFF\x85\x16` \x92\x83\x01\x81\x90R`\x02\x80T`\x01`\x01`\xB0\x1B\x03\x19\x16\x83\x17`\x01`\xA0\x1B\x83\x02\x17\x90U\x83Q\x90\x81R\x91\x82\x01R\x7Foe\x15\x80\xB6)v>\xA0q\"\x05\xA5+\xA2\x88\x7F\xE7\x16\x0F6\x1C\x88\x1A6\xDBJ\"w\xDB\xE6O\x91\x01[`@Q\x80\x91\x03\x90\xA1PPV[`\x03\x80T`\x01`\x01``\x1B\x03\x84\x81\x16`\x01`\x01`\xC0\x1B\x03\x19\x90\x92\x16\x82\x17l\x01\0\0\0\0\0\0\0\0\0\0\0\0\x91\x85\x16\x91\x82\x02\x17\x90\x92U`@\x80Q\x91\x82R` \x82\x01\x92\x90\x92R\x7F\xD9,\xEC\x12\x19\x99I\xC9\xF2\t<\xF9\x01\xBB<+\x0E\xE1\x10a{2m\x81[W\x1D\xD2\x8F\x8F\xBFF\x91\x01a\x02PV[_\x80T`\x01`\x01`\xA0\x1B\x03\x83\x81\x16`\x01`\x01`\xA0\x1B\x03\x19\x83\x16\x81\x17\x84U`@Q\x91\x90\x92\x16\x92\x83\x91\x7F\x8B\xE0\x07\x9CS\x16Y\x14\x13D\xCD\x1F\xD0\xA4\xF2\x84\x19I\x7F\x97\"\xA3\xDA\xAF\xE3\xB4\x18okdW\xE0\x91\x90\xA3PPV[\x80Q`\x01`\x01`\xA0\x1B\x03\x81\x16\x81\x14a\x03-W__\xFD[\x91\x90PV[\x80Q`\x01`\x01``\x1B\x03\x81\x16\x81\x14a\x03-W__\xFD[_______`\xE0\x88\x8A\x03\x12\x15a\x03^W__\xFD[a\x03g\x88a\x03\x17V[\x96Pa\x03u` \x89\x01a\x03\x17V[\x95P`@\x88\x01Qa\xFF\xFF\x81\x16\x81\x14a\x03\x8BW__\xFD[\x94Pa\x03\x99``\x89\x01a\x032V[\x93Pa\x03\xA7`\x80\x89\x01a\x032V[\x92P`\xA0\x88\x01Q\x91P`\xC0\x88\x01Qc\xFF\xFF\xFF\xFF\x81\x16\x81\x14a\x03\xC6W__\xFD[\x80\x91PP\x92\x95\x98\x91\x94\x97P\x92\x95PV[`\x80Q`\xA0QaH\x1Aa\x04\x05_9_\x81\x81a\x08\xC3\x01Ra\x13g\x01R_\x81\x81a\x06X\x01Ra\"\xC5\x01RaH\x1A_\xF3\xFE`\x80`@R`\x046\x10a\x02\xE2W_5`\xE0\x1C\x80c\x8D\xA5\xCB[\x11a\x01\x86W\x80c\xD2\xEEf\xCF\x11a\0\xDCW\x80c\xF2\xFD\xE3\x8B\x11a\0\x87W\x80c\xF7\x88\x8A\xEC\x11a\0bW\x80c\xF7\x88\x8A\xEC\x14a\t\x19W\x80c\xF9\xEA\xEE\r\x14a\t]W\x80c\xFE\xE9\x8A\x85\x14a\t\xA4W__\xFD[\x80c\xF2\xFD\xE3\x8B\x14a\x08\x93W\x80c\xF3\xD5\xAFf\x14a\x08\xB2W\x80c\xF6\x8A\xB7\xCC\x14a\x08\xFAW__\xFD[\x80c\xD8\x8D\x0C\x89\x11a\0\xB7W\x80c\xD8\x8D\x0C\x89\x14a\x08'W\x80c\xE3\x0C9x\x14a\x08:W\x80c\xE4r\xAE\x8B\x14a\x08WW__\xFD[\x80c\xD2\xEEf\xCF\x14a\x07\xC1W\x80c\xD5[\xE8\xC6\x14a\x07\xE0W\x80c\xD5\xCA(\n\x14a\x08\x08W__\xFD[\x80c\xB0\xC2\xAA^\x11a\x01<W\x80c\xBF\"\xC4W\x11a\x01\x17W\x80c\xBF\"\xC4W\x14a\x07lW\x80c\xC3\xF2\xF6O\x14a\x07\x98W\x80c\xC8]>\xB0\x14a\x07\xACW__\xFD[\x80c\xB0\xC2\xAA^\x14a\x06\xCCW\x80c\xB0\xE2\x1E\x8A\x14a\x07\x05W\x80c\xBA\xAA\r(\x14a\x07MW__\xFD[\x80c\x9D\x1CA\x1C\x11a\x01lW\x80c\x9D\x1CA\x1C\x14a\x06zW\x80c\xA9\xB8(\x19\x14a\x06\x99W\x80c\xAD\x0C\x9C\xFC\x14a\x06\xADW__\xFD[\x80c\x8D\xA5\xCB[\x14a\x06\x17W\x80c\x8E\xBB5\x01\x14a\x06GW__\xFD[\x80cI\\Hl\x11a\x02;W\x80cl\x90Ba\x11a\x01\xF1W\x80cy\xBAP\x97\x11a\x01\xCCW\x80cy\xBAP\x97\x14a\x05\xB0W\x80c\x7F\xE1\xF5C\x14a\x05\xC4W\x80c\x8C\xE1\xB5n\x14a\x05\xF8W__\xFD[\x80cl\x90Ba\x14a\x05\\W\x80cm6\x16\x94\x14a\x05pW\x80cqP\x18\xA6\x14a\x05\x9CW__\xFD[\x80cW/\"\x10\x11a\x02!W\x80cW/\"\x10\x14a\x05\x05W\x80cXe\xC6\x0C\x14a\x05$W\x80cZb}\xBC\x14a\x05TW__\xFD[\x80cI\\Hl\x14a\x04\xC7W\x80cQ\xCF\xF8\xD9\x14a\x04\xE6W__\xFD[\x80c#\xCF\xD6{\x11a\x02\x9BW\x80c-\x9Fu\x0E\x11a\x02vW\x80c-\x9Fu\x0E\x14a\x04HW\x80c3\xEB\xB4\x11\x14a\x04gW\x80c7[<\n\x14a\x04\x86W__\xFD[\x80c#\xCF\xD6{\x14a\x03\xDDW\x80c's\"\x85\x14a\x04\nW\x80c)\xF7\xF4O\x14a\x04)W__\xFD[\x80c\x14\x02\xB1z\x11a\x02\xCBW\x80c\x14\x02\xB1z\x14a\x03\x8AW\x80c\x15\xF6\x90\x12\x14a\x03\xABW\x80c\x1D\x13\x14\x14\x14a\x03\xCAW__\xFD[\x80c\x04\x16d\x1A\x14a\x02\xE6W\x80c\x12\xAA\xACp\x14a\x03\x11W[__\xFD[4\x80\x15a\x02\xF1W__\xFD[Pa\x02\xFA`\x02\x81V[`@Q`\xFF\x90\x91\x16\x81R` \x01[`@Q\x80\x91\x03\x90\xF3[4\x80\x15a\x03\x1CW__\xFD[Pa\x03ha\x03+6`\x04a=\x86V[_\x90\x81R`\x08` \x90\x81R`@\x91\x82\x90 \x82Q\x80\x84\x01\x90\x93RT`\x01`\x01`\xA0\x1B\x03\x81\x16\x80\x84R`\x01`\xA0\x1B\x90\x91\x04a\xFF\xFF\x16\x92\x90\x91\x01\x82\x90R\x91V[`@\x80Q`\x01`\x01`\xA0\x1B\x03\x90\x93\x16\x83Ra\xFF\xFF\x90\x91\x16` \x83\x01R\x01a\x03\x08V[4\x80\x15a\x03\x95W__\xFD[Pa\x03\xA9a\x03\xA46`\x04a=\x86V[a\t\xC3V[\0[4\x80\x15a\x03\xB6W__\xFD[Pa\x03\xA9a\x03\xC56`\x04a=\xC2V[a\x0B[V[a\x03\xA9a\x03\xD86`\x04a=\xF3V[a\x0C+V[4\x80\x15a\x03\xE8W__\xFD[Pa\x03\xFCa\x03\xF76`\x04a>\x8BV[a\x0E\x05V[`@Q\x90\x81R` \x01a\x03\x08V[4\x80\x15a\x04\x15W__\xFD[Pa\x03\xA9a\x04$6`\x04a>\xE9V[a\x0F\x02V[4\x80\x15a\x044W__\xFD[Pa\x03\xA9a\x04C6`\x04a>\xE9V[a\x10CV[4\x80\x15a\x04SW__\xFD[Pa\x03\xA9a\x04b6`\x04a>\xE9V[a\x113V[4\x80\x15a\x04rW__\xFD[Pa\x03\xA9a\x04\x816`\x04a=\xF3V[a\x125V[4\x80\x15a\x04\x91W__\xFD[P`\x03Ta\x04\xAA\x90k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81V[`@Qk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x81R` \x01a\x03\x08V[4\x80\x15a\x04\xD2W__\xFD[Pa\x03\xFCa\x04\xE16`\x04a?\nV[a\x12\xA0V[4\x80\x15a\x04\xF1W__\xFD[Pa\x03\xA9a\x05\x006`\x04a?$V[a\x17\x9CV[4\x80\x15a\x05\x10W__\xFD[Pa\x03\xA9a\x05\x1F6`\x04a=\x86V[a\x19\"V[4\x80\x15a\x05/W__\xFD[Pa\x05Ca\x05>6`\x04a?$V[a\x19\xCEV[`@Qa\x03\x08\x95\x94\x93\x92\x91\x90a?jV[a\x03\xA9a\x1A\xDCV[4\x80\x15a\x05gW__\xFD[Pa\x03\xA9a\x1B\xC7V[4\x80\x15a\x05{W__\xFD[Pa\x05\x8Fa\x05\x8A6`\x04a=\x86V[a\x1DIV[`@Qa\x03\x08\x91\x90a?\xFDV[4\x80\x15a\x05\xA7W__\xFD[Pa\x03\xA9a\x1E\xA6V[4\x80\x15a\x05\xBBW__\xFD[Pa\x03\xA9a\x1E\xB9V[4\x80\x15a\x05\xCFW__\xFD[P`\x03Ta\x04\xAA\x90l\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81V[4\x80\x15a\x06\x03W__\xFD[Pa\x03\xA9a\x06\x126`\x04a=\x86V[a\x1F\x13V[4\x80\x15a\x06\"W__\xFD[P_T`\x01`\x01`\xA0\x1B\x03\x16[`@Q`\x01`\x01`\xA0\x1B\x03\x90\x91\x16\x81R` \x01a\x03\x08V[4\x80\x15a\x06RW__\xFD[Pa\x03\xFC\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81V[4\x80\x15a\x06\x85W__\xFD[Pa\x03\xA9a\x06\x946`\x04a@\xE1V[a\x1F\x93V[4\x80\x15a\x06\xA4W__\xFD[Pa\x03\xA9a\x1F\xA5V[4\x80\x15a\x06\xB8W__\xFD[Pa\x03\xA9a\x06\xC76`\x04aA$V[a ~V[4\x80\x15a\x06\xD7W__\xFD[P`\x04Ta\x06\xEC\x90g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81V[`@Qg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x81R` \x01a\x03\x08V[4\x80\x15a\x07\x10W__\xFD[P`@\x80Q\x80\x82\x01\x82R`\x02T`\x01`\x01`\xA0\x1B\x03\x81\x16\x80\x83R`\x01`\xA0\x1B\x90\x91\x04a\xFF\xFF\x16` \x92\x83\x01\x81\x90R\x83Q\x90\x81R\x91\x82\x01R\x01a\x03\x08V[4\x80\x15a\x07XW__\xFD[Pa\x03\xA9a\x07g6`\x04aALV[a \x90V[4\x80\x15a\x07wW__\xFD[Pa\x07\x8Ba\x07\x866`\x04a=\x86V[a!\x04V[`@Qa\x03\x08\x91\x90aA}V[4\x80\x15a\x07\xA3W__\xFD[Pa\x03\xA9a\"MV[4\x80\x15a\x07\xB7W__\xFD[Pa\x03\xFCa\x01\0\x81V[4\x80\x15a\x07\xCCW__\xFD[Pa\x03\xA9a\x07\xDB6`\x04aB7V[a#\x93V[4\x80\x15a\x07\xEBW__\xFD[Pa\x07\xF5a\x03\xE8\x81V[`@Qa\xFF\xFF\x90\x91\x16\x81R` \x01a\x03\x08V[4\x80\x15a\x08\x13W__\xFD[Pa\x03\xFCa\x08\"6`\x04aBjV[a%kV[a\x03\xFCa\x0856`\x04aB\x8BV[a%\xC3V[4\x80\x15a\x08EW__\xFD[P`\x01T`\x01`\x01`\xA0\x1B\x03\x16a\x06/V[4\x80\x15a\x08bW__\xFD[P`\x03Ta\x06\xEC\x90x\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81V[4\x80\x15a\x08\x9EW__\xFD[Pa\x03\xA9a\x08\xAD6`\x04a?$V[a%\xE4V[4\x80\x15a\x08\xBDW__\xFD[Pa\x08\xE5\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81V[`@Qc\xFF\xFF\xFF\xFF\x90\x91\x16\x81R` \x01a\x03\x08V[4\x80\x15a\t\x05W__\xFD[Pa\x03\xA9a\t\x146`\x04a=\x86V[a&lV[4\x80\x15a\t$W__\xFD[Pa\x03\xFCa\t36`\x04aB\xA5V[`\x01`\x01`\xA0\x1B\x03\x91\x82\x16_\x90\x81R`\n` \x90\x81R`@\x80\x83 \x93\x90\x94\x16\x82R\x91\x90\x91R T\x90V[4\x80\x15a\thW__\xFD[Pa\t\x94a\tw6`\x04a?$V[`\x01`\x01`\xA0\x1B\x03\x16_\x90\x81R`\t` R`@\x90 T`\xFF\x16\x90V[`@Q\x90\x15\x15\x81R` \x01a\x03\x08V[4\x80\x15a\t\xAFW__\xFD[Pa\x03\xA9a\t\xBE6`\x04aB\xBFV[a'\xA6V[_a\t\xCD\x82a(\xBFV[\x80T\x90\x91P`\x01`\xA0\x1B\x90\x04d\xFF\xFF\xFF\xFF\xFF\x16B\x11a\n6W\x80T`@Q\x7FR;r(\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x84\x90R`\x01`\xA0\x1B\x90\x91\x04d\xFF\xFF\xFF\xFF\xFF\x16`$\x82\x01R`D\x01[`@Q\x80\x91\x03\x90\xFD[\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16y\x04\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x82U`\x01\x82\x01Tg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16_\x90\x81R`\x06` R`@\x81 \x92`\x01`\x01`\xA0\x1B\x03\x16\x91a\n\xCE\x90k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x82\x04\x81\x16\x91h\x01\0\0\0\0\0\0\0\0\x90\x04\x16aC\rV[`\x01\x84\x01T\x90\x91P_\x90a\n\xEC\x90`\x01`\x01`\xA0\x1B\x03\x16\x87\x85a)\xCCV[`@\x80Q\x84\x81R` \x81\x01\x83\x90R\x91\x92P3\x91\x88\x91\x7F\xCA\x15\xB1hI\x042\xE3\x98\xA11\xE4%\xAB\x82\x8E\xD1\xFC\x0F0\xA7\xB0^\xB0\xE1\xFEtK\xB0\xFD\xD1\xB0\x91\x01`@Q\x80\x91\x03\x90\xA3`\x02\x84\x01Ta\x0BG\x90\x84\x90`\x01`\x01`\xA0\x1B\x03\x16\x88\x85a*\xECV[a\x0BS\x83_\x88\x84a*\xECV[PPPPPPV[a\x0Bca+\x84V[`\x01`\x01`\xA0\x1B\x03\x82\x16a\x0B\xAEW`@Q\x7F\x94@;p\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x83\x16`\x04\x82\x01R`$\x01a\n-V[`\x01`\x01`\xA0\x1B\x03\x82\x16_\x81\x81R`\t` \x90\x81R`@\x91\x82\x90 \x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\x16\x85\x15\x15\x90\x81\x17\x90\x91U\x91Q\x91\x82R\x7F\x9A\x8E0\xA8e\x8B\x96\xAB?\x03L\xE4\xBA\xC6\x80bx\xB4\xAE\xE5\x88\x0C\xCD\xD1\xAC5\xE4\xED[\xB3\x1D#\x91\x01[`@Q\x80\x91\x03\x90\xA2PPV[3_\x90\x81R`\x05` R`@\x81 \x90\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a\x0CeWa\x0Cea?=V[\x14a\x0C\x9EW`@Q\x7F\x86k\r\xCF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\n-V[a\x0C\xA9\x84\x84\x84a+\xC9V[`\x03Tk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x164\x10\x15a\r\rW`\x03T`@Q\x7F\x82\x9F\x11c\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01Rk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16`$\x82\x01R`D\x01a\n-V[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF4\x11\x15a\rUW`@Q\x7F\x08\x08;*\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01R`$\x01a\n-V[\x80Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x16k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF4\x16\x17\x17\x81U`\x01\x81\x01\x82\x90U`\x02\x81\x01a\r\xB7\x84\x86\x83aC\xDCV[P3`\x01`\x01`\xA0\x1B\x03\x16\x7Fz?\x93.\x9D\xE4`\xC4q\xEEi\xC0i[iH\x9FE~\x88\xBBI\x8Fb`\xBDQ3\xC6<^\x97\x85\x85\x854`@Qa\r\xF7\x94\x93\x92\x91\x90aE9V[`@Q\x80\x91\x03\x90\xA2PPPPV[_a\x0E\x0Ea,FV[_`\x06\x81a\x0E\x1F` \x8A\x01\x8AaE_V[g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81R` \x81\x01\x91\x90\x91R`@\x01_ `\x02\x01T`\x01`\x01`\xA0\x1B\x03\x16\x90P\x80\x15a\x0E\xE5W`@Q\x7F\xD5\x05\xAC\xCF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R0`$\x82\x01R`\x80\x88\x015`D\x82\x01R`d\x81\x01\x87\x90R`\xFF\x86\x16`\x84\x82\x01R`\xA4\x81\x01\x85\x90R`\xC4\x81\x01\x84\x90R`\x01`\x01`\xA0\x1B\x03\x82\x16\x90c\xD5\x05\xAC\xCF\x90`\xE4\x01_`@Q\x80\x83\x03\x81_\x87\x80;\x15\x80\x15a\x0E\xD2W__\xFD[PZ\xF1\x92PPP\x80\x15a\x0E\xE3WP`\x01[P[a\x0E\xEE\x87a,\xCCV[\x91PPa\x0E\xF9a4\"V[\x95\x94PPPPPV[_a\x0F\x0C\x83a4LV[`\x01\x81\x01T\x90\x91P`\x01`\x01`\xA0\x1B\x03\x163\x14a\x0FXW`@Q\x7F}=\xB8n\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x84\x90R`$\x01a\n-V[`\x01\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a\x0FwWa\x0Fwa?=V[\x14a\x0F\xBEW\x80T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\n-\x91\x85\x91`\x01`\xE0\x1B\x90\x91\x04`\xFF\x16\x90`\x04\x01aE\x86V[\x80T\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16|\x05\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x81U`@\x80Qa\xFF\xFF\x84\x16\x81R\x90Q3\x91\x85\x91\x7F\xE4?2f\x0E\x11\xDC\xD2Oi\xEA\xFE\xE9\x1F\x8EZ(Bu\xD1*\xF3\x8B:\xADD\xBD\xC75u\x16\x8D\x91\x81\x90\x03` \x01\x90\xA3PPPV[__a\x10N\x84a4\xB1V[\x81T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16y\x03\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x82U`\x01\x82\x01T\x91\x93P\x91P_\x90a\x10\xC9\x90k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x82\x04\x81\x16\x91h\x01\0\0\0\0\0\0\0\0\x90\x04\x16aC\rV[`@\x80Qa\xFF\xFF\x87\x16\x81R` \x81\x01\x83\x90R\x91\x92P3\x91\x87\x91\x7F\xB3\x16\xD7\rv\xDB\x94p\x1D2mZ\x8Er\xCD\xC4p\xED\x87Dw\xA80i] \xA34\xC8\xF5s\xD6\x91\x01`@Q\x80\x91\x03\x90\xA3\x82T`\x02\x83\x01Ta\x11,\x91`\x01`\x01`\xA0\x1B\x03\x90\x81\x16\x91\x16\x87\x84a*\xECV[PPPPPV[\x81\x15\x80a\x11UWP_\x82\x81R`\x08` R`@\x90 T`\x01`\x01`\xA0\x1B\x03\x16\x15\x15[\x15a\x11\x8FW`@Q\x7F\xB0\"\xF1*\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\n-V[`@\x80Q\x80\x82\x01\x82R3\x80\x82Ra\xFF\xFF\x84\x81\x16` \x80\x85\x01\x82\x81R_\x89\x81R`\x08\x83R\x87\x90 \x95Q\x86T\x91Q\x90\x94\x16`\x01`\xA0\x1B\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x16`\x01`\x01`\xA0\x1B\x03\x90\x94\x16\x93\x90\x93\x17\x92\x90\x92\x17\x90\x93U\x92Q\x91\x82R\x91\x84\x91\x7F''\x84\x9EO\x8A\xEB5m\x02\xDB\x07stS\x81\x04j\xD2\x94|\x9F\xDE)H\xAB\x0Eg^\x0C\x90\xD5\x91\x01`@Q\x80\x91\x03\x90\xA3PPV[_a\x12?3a5\x8DV[\x90Pa\x12L\x84\x84\x84a+\xC9V[`\x01\x81\x01\x82\x90U`\x02\x81\x01a\x12b\x84\x86\x83aC\xDCV[P3`\x01`\x01`\xA0\x1B\x03\x16\x7F|8W\x8A \x85\xAEE\x8F\x10\x95\xB9s\xCA\xEE+T\xEA(\xE9\x13\xE21CF\xEF%\xFB\xE2:*N\x85\x85\x85`@Qa\r\xF7\x93\x92\x91\x90aE\x9AV[_`\t\x81a\x12\xB4`@\x85\x01` \x86\x01a?$V[`\x01`\x01`\xA0\x1B\x03\x16\x81R` \x81\x01\x91\x90\x91R`@\x01_ T`\xFF\x16a\x13\"Wa\x12\xE4`@\x83\x01` \x84\x01a?$V[`@Q\x7F\x94@;p\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x90\x91\x16`\x04\x82\x01R`$\x01a\n-V[a\x133a\x01\0\x83\x01`\xE0\x84\x01aE\xBDV[c\xFF\xFF\xFF\xFF\x16\x15\x80a\x13ZWPa\x13Ra\x01 \x83\x01a\x01\0\x84\x01aE\xBDV[c\xFF\xFF\xFF\xFF\x16\x15[\x80a\x13\xA1WPc\xFF\xFF\xFF\xFF\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x16a\x13\x99a\x01 \x84\x01a\x01\0\x85\x01aE\xBDV[c\xFF\xFF\xFF\xFF\x16\x11[\x80a\x13\xAEWP`\x80\x82\x015\x15[\x80a\x13\xBBWP`\xA0\x82\x015\x15[\x80a\x13\xDAWP`\x02a\x13\xD5a\x01@\x84\x01a\x01 \x85\x01aE\xD6V[`\xFF\x16\x11[\x15a\x14\x11W`@Q\x7F\xD5\xA6\xE0\xB8\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[a\x14&a\x14!` \x84\x01\x84a?$V[a6\x12V[`\x03\x80Tx\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90`\x18a\x14\\\x83aE\xEFV[\x91\x90a\x01\0\n\x81T\x81g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x02\x19\x16\x90\x83g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x02\x17\x90UPg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90P`@Q\x80a\x01 \x01`@R\x803`\x01`\x01`\xA0\x1B\x03\x16\x81R` \x01\x83`\xE0\x01` \x81\x01\x90a\x14\xBC\x91\x90aE\xBDV[c\xFF\xFF\xFF\xFF\x16\x81R` \x01a\x14\xD9a\x01 \x85\x01a\x01\0\x86\x01aE\xBDV[c\xFF\xFF\xFF\xFF\x16\x81R` \x01`\x01\x81R` \x01a\x14\xFB`\xE0\x85\x01`\xC0\x86\x01aF\x1BV[a\xFF\xFF\x16\x81R` \x90\x81\x01\x90a\x15\x13\x90\x85\x01\x85a?$V[`\x01`\x01`\xA0\x1B\x03\x16\x81R` \x01a\x151`\x80\x85\x01``\x86\x01aF4V[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81R` \x01\x83` \x01` \x81\x01\x90a\x15W\x91\x90a?$V[`\x01`\x01`\xA0\x1B\x03\x16\x81R` \x01a\x15u``\x85\x01`@\x86\x01aF4V[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90R_\x82\x81R`\x06` \x90\x81R`@\x91\x82\x90 \x83Q\x81T\x92\x85\x01Q\x93\x85\x01Qc\xFF\xFF\xFF\xFF\x90\x81\x16x\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x02\x7F\xFF\xFF\xFF\xFF\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x91\x90\x95\x16`\x01`\xA0\x1B\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x94\x16`\x01`\x01`\xA0\x1B\x03\x90\x92\x16\x91\x90\x91\x17\x92\x90\x92\x17\x91\x82\x16\x83\x17\x81U``\x84\x01Q\x90\x92\x90\x91\x83\x91\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x7F\xFF\xFF\xFF\0\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x17`\x01`\xE0\x1B\x83`\x05\x81\x11\x15a\x16\x97Wa\x16\x97a?=V[\x02\x17\x90UP`\x80\x82\x01Q\x81Ta\xFF\xFF\x90\x91\x16}\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x02\x7F\xFF\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x17\x81U`\xA0\x82\x01Q`\xC0\x83\x01Qk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x81\x16`\x01`\xA0\x1B\x90\x81\x02`\x01`\x01`\xA0\x1B\x03\x93\x84\x16\x17`\x01\x85\x01U`\xE0\x85\x01Qa\x01\0\x90\x95\x01Q\x90\x91\x16\x02\x92\x16\x91\x90\x91\x17`\x02\x90\x91\x01Ua\x17L` \x83\x01\x83a?$V[`\x01`\x01`\xA0\x1B\x03\x163`\x01`\x01`\xA0\x1B\x03\x16\x82\x7F\x87K!\xBC\xAB\xE3\xE8\xCA\xE8E9\x8B\xE5\x9C\xE1\x1F?\xE6+\x85\x82\x0F\xC3\xF3j]|\x9B2\xBBsL\x85`@Qa\x17\x8F\x91\x90aFMV[`@Q\x80\x91\x03\x90\xA4\x91\x90PV[a\x17\xA4a,FV[3_\x90\x81R`\n` \x90\x81R`@\x80\x83 `\x01`\x01`\xA0\x1B\x03\x85\x16\x84R\x90\x91R\x81 T\x90\x81\x90\x03a\x18\x0CW`@Q\x7F\xDCi\xDC\x16\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x83\x16`\x04\x82\x01R`$\x01a\n-V[3_\x81\x81R`\n` \x90\x81R`@\x80\x83 `\x01`\x01`\xA0\x1B\x03\x87\x16\x80\x85R\x90\x83R\x81\x84 \x93\x90\x93UQ\x84\x81R\x91\x92\x91\x7F\xD1\xC1\x9F\xBC\xD4U\x1A^\xDF\xB6mC\xD2\xE37\xC0H7\xAF\xDA4\x82\xB4+\xDFV\x9A\x8F\xCC\xDA\xE5\xFB\x91\x01`@Q\x80\x91\x03\x90\xA3`\x01`\x01`\xA0\x1B\x03\x82\x16a\x19\x02W`@Q_\x903\x90\x83\x90\x83\x81\x81\x81\x85\x87Z\xF1\x92PPP=\x80_\x81\x14a\x18\xB3W`@Q\x91P`\x1F\x19`?=\x01\x16\x82\x01`@R=\x82R=_` \x84\x01>a\x18\xB8V[``\x91P[PP\x90P\x80a\x18\xFCW`@Q\x7F\xA5\xB0^\xEC\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x81\x01\x83\x90R`D\x01a\n-V[Pa\x19\x16V[a\x19\x16`\x01`\x01`\xA0\x1B\x03\x83\x163\x83a6\xB9V[Pa\x19\x1Fa4\"V[PV[_\x81\x81R`\x08` R`@\x90 \x80T`\x01`\x01`\xA0\x1B\x03\x163\x14a\x19uW`@Q\x7F\xB864\xB2\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\n-V[\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x16`\x01\x17\x81U`@Q3\x90\x83\x90\x7F`{\xA7\x9D\xB6()&wF\x11\xED\x82\x87`\xD8\xD8\xA7\xD1&j\xD8\x96\xB9\xAA\xF8\x1Fk\xA8\x83\x19,\x90_\x90\xA3PPV[`\x01`\x01`\xA0\x1B\x03\x81\x16_\x90\x81R`\x05` R`@\x81 \x80T`\x01\x82\x01T`\x02\x83\x01\x80T\x85\x94\x85\x94\x85\x94``\x94\x92\x93q\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x83\x04`\xFF\x16\x93k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x84\x16\x93l\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04d\xFF\xFF\xFF\xFF\xFF\x16\x92\x91\x81\x90a\x1AJ\x90aCMV[\x80`\x1F\x01` \x80\x91\x04\x02` \x01`@Q\x90\x81\x01`@R\x80\x92\x91\x90\x81\x81R` \x01\x82\x80Ta\x1Av\x90aCMV[\x80\x15a\x1A\xC1W\x80`\x1F\x10a\x1A\x98Wa\x01\0\x80\x83T\x04\x02\x83R\x91` \x01\x91a\x1A\xC1V[\x82\x01\x91\x90_R` _ \x90[\x81T\x81R\x90`\x01\x01\x90` \x01\x80\x83\x11a\x1A\xA4W\x82\x90\x03`\x1F\x16\x82\x01\x91[PPPPP\x90P\x95P\x95P\x95P\x95P\x95PP\x91\x93\x95\x90\x92\x94PV[_a\x1A\xE63a5\x8DV[\x80T\x90\x91P_\x90a\x1B\x06\x904\x90k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16aC\rV[\x90P4\x15\x80a\x1B WPk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x11[\x15a\x1BYW`@Q\x7F\x08\x08;*\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01R`$\x01a\n-V[\x81T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\x16k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x82\x16\x17\x82U`@\x80Q4\x81R` \x81\x01\x83\x90R3\x91\x7F'\rm\xD2T\xED\xD1\xD9\x85\xC8\x1C\xF7\x86\x1B\x8F(\xFB\x06\xB6\xD7\x19\xDF\x04\xD9\x04d\x03MCA$@\x91\x01a\x0C\x1FV[_a\x1B\xD13a5\x8DV[\x90P`\x02\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a\x1C\0Wa\x1C\0a?=V[\x14a\x1C9W`@Q\x7Fh\xDA\xDB\x15\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\n-V[\x80Tl\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04d\xFF\xFF\xFF\xFF\xFF\x16B\x10\x15a\x1C\xA6W\x80T`@Q\x7F\x14\x96\x9A\xF2\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Rl\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04d\xFF\xFF\xFF\xFF\xFF\x16`\x04\x82\x01R`$\x01a\n-V[\x80T3_\x90\x81R`\x05` R`@\x81 \x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x16\x81U`\x01\x81\x01\x82\x90Uk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x92\x16\x91\x90a\x1D\x02`\x02\x83\x01\x82a=<V[PP`@Q\x81\x81R3\x90\x7F~\t\x14\xBE\x80\xBF6\x07/A\x19\xBE\xF2\xFF\x02E\xA3\x04\xC4v\x08jm\xC4\xC1\xA2[\xCAi\xAB_\xC8\x90` \x01`@Q\x80\x91\x03\x90\xA2a\x1DE3__\x84a*\xECV[PPV[`@\x80Qa\x01 \x81\x01\x82R_\x80\x82R` \x82\x01\x81\x90R\x91\x81\x01\x82\x90R``\x81\x01\x82\x90R`\x80\x81\x01\x82\x90R`\xA0\x81\x01\x82\x90R`\xC0\x81\x01\x82\x90R`\xE0\x81\x01\x82\x90Ra\x01\0\x81\x01\x91\x90\x91R_\x82\x81R`\x06` \x90\x81R`@\x91\x82\x90 \x82Qa\x01 \x81\x01\x84R\x81T`\x01`\x01`\xA0\x1B\x03\x81\x16\x82Rc\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x82\x04\x81\x16\x94\x83\x01\x94\x90\x94Rx\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81\x04\x90\x93\x16\x93\x81\x01\x93\x90\x93R\x90``\x83\x01\x90`\xFF`\x01`\xE0\x1B\x90\x91\x04\x16`\x05\x81\x11\x15a\x1E\x16Wa\x1E\x16a?=V[`\x05\x81\x11\x15a\x1E'Wa\x1E'a?=V[\x81R\x81Ta\xFF\xFF}\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04\x16` \x82\x01R`\x01\x82\x01T`\x01`\x01`\xA0\x1B\x03\x80\x82\x16`@\x84\x01Rk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x92\x83\x90\x04\x81\x16``\x85\x01R`\x02\x90\x94\x01T\x90\x81\x16`\x80\x84\x01R\x04\x90\x91\x16`\xA0\x90\x91\x01R\x92\x91PPV[a\x1E\xAEa+\x84V[a\x1E\xB7_a72V[V[`\x01T3\x90`\x01`\x01`\xA0\x1B\x03\x16\x81\x14a\x1F\nW`@Q\x7F\x11\x8C\xDA\xA7\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x82\x16`\x04\x82\x01R`$\x01a\n-V[a\x19\x1F\x81a72V[_a\x1F\x1D\x82a7cV[\x80T\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16|\x04\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x81U`@Q\x90\x91P\x82\x90\x7F\x90?\x8Fd\xF9g\xC3.c\x9F\x06\xE9-\x17\xCB\xE8\x95\xE3\xA4%FI\x9B8\x08$\xF8X\xD2A\xE8\xEB\x90_\x90\xA2PPV[a\x1F\x9Ba+\x84V[a\x1DE\x82\x82a8DV[_a\x1F\xAF3a5\x8DV[\x90P`\x02\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a\x1F\xDEWa\x1F\xDEa?=V[\x14a \x17W`@Q\x7Fh\xDA\xDB\x15\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\n-V[\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16q\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x81U`@Q3\x90\x7F\xB4\xDD\xEE\x0F\xEB?\xA8\x05y[U>o\x93\xC4\xE6\xE8\xFD\x9EBiK0\x93{\xB9\xF8'\xB8\x1B\x99\x9F\x90_\x90\xA2PV[a \x86a+\x84V[a\x1DE\x82\x82a9`V[_a \x9A\x83a7cV[`\x02\x81\x01\x80T`\x01`\x01`\xA0\x1B\x03\x16`\x01`\xA0\x1Bk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x86\x16\x90\x81\x02\x91\x90\x91\x17\x90\x91U`@Q\x90\x81R\x90\x91P\x83\x90\x7F\xDC\xB5\xED\xC0\x0E\x8DEv\xB0\x1Fo\x96\xD6h\x92\xCC\xFE\xF9G\xC0T0B>\x82\x9A\r\x81\x9DP\xA3\xFD\x90` \x01`@Q\x80\x91\x03\x90\xA2PPPV[`@\x80Qa\x01\0\x80\x82\x01\x83R_\x80\x83R` \x80\x84\x01\x82\x90R\x83\x85\x01\x82\x90R``\x84\x01\x82\x90R`\x80\x84\x01\x82\x90R`\xA0\x84\x01\x82\x90R`\xC0\x84\x01\x82\x90R`\xE0\x84\x01\x82\x90R\x85\x82R`\x07\x81R\x90\x84\x90 \x84Q\x92\x83\x01\x85R\x80T`\x01`\x01`\xA0\x1B\x03\x81\x16\x84R`\x01`\xA0\x1B\x81\x04d\xFF\xFF\xFF\xFF\xFF\x16\x92\x84\x01\x92\x90\x92R\x92\x93\x91\x92\x91\x83\x01\x90y\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x04\x81\x11\x15a!\xB3Wa!\xB3a?=V[`\x04\x81\x11\x15a!\xC4Wa!\xC4a?=V[\x81R\x81Ta\xFF\xFFz\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x82\x04\x16` \x83\x01Rc\xFF\xFF\xFF\xFF`\x01`\xE0\x1B\x90\x91\x04\x16`@\x82\x01R`\x01\x90\x91\x01Tg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16``\x83\x01Rk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFFh\x01\0\0\0\0\0\0\0\0\x82\x04\x81\x16`\x80\x84\x01R`\x01`\xA0\x1B\x90\x91\x04\x16`\xA0\x90\x91\x01R\x92\x91PPV[_a\"W3a5\x8DV[\x90P`\x01\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a\"\x86Wa\"\x86a?=V[\x14a\"\xBFW`@Q\x7F\xE3V\xD5\xAA\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\n-V[_a\"\xEA\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0BaC\rV[\x82T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16l\x01\0\0\0\0\0\0\0\0\0\0\0\0d\xFF\xFF\xFF\xFF\xFF\x83\x16\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x17q\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x83U`@Q\x81\x81R\x90\x91P3\x90\x7F7\xAC\x9C\xDE\xE9\x0B\x13(&\xB9\xD7\xC9q*K\x99xz\xBC\xEA\xC6\xBF\xE3\x11F\xE3c\xCD\xE29\xEC\x14\x90` \x01a\x0C\x1FV[\x80a#\xCAW`@Q\x7F&\x87\x97\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[__a#\xD5\x84a4\xB1V[\x81T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16y\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x80\x83U`\x01\x83\x01T\x92\x94P\x90\x92Pz\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04a\xFF\xFF\x16\x90h\x01\0\0\0\0\0\0\0\0\x81\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x81\x16\x91`\x01`\xA0\x1B\x90\x04\x16_a'\x10a$y\x85\x85aG9V[a$\x83\x91\x90aGPV[\x90P_a'\x10a$\x93\x86\x85aG9V[a$\x9D\x91\x90aGPV[`\x02\x87\x01T\x90\x91P`\x01`\x01`\xA0\x1B\x03\x163\x8A\x7F\x0C,\xD76\xF0\x91\xAE\x93\x0C\xBE\xC1\xAF{\n\x13q%;\x7F\xD4\xFA\x9B\xCA}\xC3Z+\xCD\xA3\x1Dj\x9C\x8Ba$\xDC\x87\x8AaG\x88V[a$\xE6\x87\x8AaG\x88V[a$\xF0\x88\x8AaC\rV[`@\x80Q\x94\x85R` \x85\x01\x93\x90\x93R\x91\x83\x01R``\x82\x01R`\x80\x01`@Q\x80\x91\x03\x90\xA3\x86Ta%3\x90`\x01`\x01`\xA0\x1B\x03\x16\x82\x8Ca%.\x87\x8AaG\x88V[a*\xECV[a%C3\x82\x8Ca%.\x86\x89aG\x88V[`\x02Ta%_\x90`\x01`\x01`\xA0\x1B\x03\x16\x82\x8Ca%.\x86\x88aC\rV[PPPPPPPPPPV[__a%v\x84a4LV[`\x01\x81\x01T`\x02\x82\x01T\x91\x92Pa%\xA9\x91k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x92\x83\x90\x04\x81\x16\x92\x90\x91\x04\x16aC\rV[a%\xB9\x90c\xFF\xFF\xFF\xFF\x85\x16aG9V[\x91PP[\x92\x91PPV[_a%\xCCa,FV[a%\xD5\x82a,\xCCV[\x90Pa%\xDFa4\"V[\x91\x90PV[a%\xECa+\x84V[`\x01\x80T`\x01`\x01`\xA0\x1B\x03\x83\x16\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x16\x81\x17\x90\x91Ua&4_T`\x01`\x01`\xA0\x1B\x03\x16\x90V[`\x01`\x01`\xA0\x1B\x03\x16\x7F8\xD1k\x8C\xAC\"\xD9\x9F\xC7\xC1$\xB9\xCD\r\xE2\xD3\xFA\x1F\xAE\xF4 \xBF\xE7\x91\xD8\xC3b\xD7e\xE2'\0`@Q`@Q\x80\x91\x03\x90\xA3PV[_a&v\x82a4LV[`\x01\x81\x01T\x90\x91P`\x01`\x01`\xA0\x1B\x03\x163\x14a&\xC2W`@Q\x7F}=\xB8n\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\n-V[`\x01\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a&\xE1Wa&\xE1a?=V[\x14a'(W\x80T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\n-\x91\x84\x91`\x01`\xE0\x1B\x90\x91\x04`\xFF\x16\x90`\x04\x01aE\x86V[a'13a6\x12V[\x80T\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16|\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x81U`@Q3\x90\x83\x90\x7F'@W\xF3\xC9MX-%\xF3U\xE5\xCBK\xCCv\x1Dk:6\xD3\xE5\xA9\tP\x88Q\x01\x93\x88Q\xDF\x90_\x90\xA3PPV[_a'\xB0\x83a7cV[\x90P_\x82a'\xBFW`\x03a'\xC2V[`\x02[\x90P\x80`\x05\x81\x11\x15a'\xD6Wa'\xD6a?=V[\x82T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a'\xF3Wa'\xF3a?=V[\x14a(:W\x81T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\n-\x91\x86\x91`\x01`\xE0\x1B\x90\x91\x04`\xFF\x16\x90`\x04\x01aE\x86V[\x82a(FW`\x02a(IV[`\x03[\x82T\x83\x90\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16`\x01`\xE0\x1B\x83`\x05\x81\x11\x15a(\x86Wa(\x86a?=V[\x02\x17\x90UP\x83\x7F\x0B^\xA3\xF4$2@n\x94=\x08!\xD5\xBCC\xF8\x9B\xA0\xE4\x17>\xAE\x03w5\xB3N4\x04#}s\x84`@Qa\r\xF7\x91\x15\x15\x81R` \x01\x90V[_\x81\x81R`\x07` R`@\x90 `\x01\x81Ty\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x04\x81\x11\x15a)\x01Wa)\x01a?=V[\x14a%\xDFW_\x81Ty\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x04\x81\x11\x15a):Wa):a?=V[\x03a)tW`@Q\x7FQ\n\xA5\xF0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\n-V[\x80T`@Q\x7F4\x91@\xCE\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\n-\x91\x84\x91y\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04`\xFF\x16\x90`\x04\x01aG\x9BV[`\x01`\x01`\xA0\x1B\x03\x83\x16_\x90\x81R`\x05` R`@\x81 \x80T`\x03Tk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x91\x82\x16\x91l\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04\x16\x81\x10a*7W`\x03Tl\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16a*9V[\x80[\x92P\x82_\x03a*LW_\x92PPPa*\xE5V[a*V\x83\x82aG\x88V[\x82T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\x16k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x91\x90\x91\x16\x17\x82U`\x01`\x01`\xA0\x1B\x03\x84\x81\x16\x90\x86\x90\x88\x16\x7Fd\x18#V4b\x1D\xB1\xCEG\xC3eV\x8A\xD7]\xFCf\x11\x82\"\x01_\xA5\xC5\xBD\x0BMYp\xB12\x86a*\xCA\x81\x87aG\x88V[`@\x80Q\x92\x83R` \x83\x01\x91\x90\x91R\x01`@Q\x80\x91\x03\x90\xA4PP[\x93\x92PPPV[\x80\x15a+~W`\x01`\x01`\xA0\x1B\x03\x80\x85\x16_\x90\x81R`\n` \x90\x81R`@\x80\x83 \x93\x87\x16\x83R\x92\x90R\x90\x81 \x80T\x83\x92\x90a+(\x90\x84\x90aC\rV[\x92PP\x81\x90UP\x81\x83`\x01`\x01`\xA0\x1B\x03\x16\x85`\x01`\x01`\xA0\x1B\x03\x16\x7F\xDD\x0E\xF6;D\xA926\x12s\xBA\xB9]n\x9B\xFC\xEA\\xP\xC48D\xF5@1N\x89\x89\x9B\x97\x0C\x84`@Qa+u\x91\x81R` \x01\x90V[`@Q\x80\x91\x03\x90\xA4[PPPPV[_T`\x01`\x01`\xA0\x1B\x03\x163\x14a\x1E\xB7W`@Q\x7F\x11\x8C\xDA\xA7\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\n-V[\x81\x80\x15\x80a+\xD8WPa\x01\0\x81\x11[\x15a,\x0FW`@Q\x7F\xF1\xCB\xB5g\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[\x81a+~W`@Q\x7F>K\xA1?\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[\x7F\x9Bw\x9B\x17B-\r\xF9\"#\x01\x8B2\xB4\xD1\xFAF\xE0qr=h\x17\xE2Hm\0;\xEC\xC5_\0\\\x15a,\x9FW`@Q\x7F>\xE5\xAE\xB5\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[a\x1E\xB7`\x01\x7F\x9Bw\x9B\x17B-\r\xF9\"#\x01\x8B2\xB4\xD1\xFAF\xE0qr=h\x17\xE2Hm\0;\xEC\xC5_\0[\x90a9\xE9V[_\x80`\x06\x81a,\xDE` \x86\x01\x86aE_V[g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81R` \x81\x01\x91\x90\x91R`@\x01_ \x90P`\x02\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a-\x18Wa-\x18a?=V[\x14a-jWa-*` \x84\x01\x84aE_V[\x81T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\n-\x92\x91`\x01`\xE0\x1B\x90\x04`\xFF\x16\x90`\x04\x01aG\xAFV[a-z`\x80\x84\x01``\x85\x01aE\xBDV[c\xFF\xFF\xFF\xFF\x16\x15\x80a-\xAEWP\x80T`\x01`\xA0\x1B\x90\x04c\xFF\xFF\xFF\xFF\x16a-\xA6`\x80\x85\x01``\x86\x01aE\xBDV[c\xFF\xFF\xFF\xFF\x16\x11[\x15a.\x10Wa-\xC3`\x80\x84\x01``\x85\x01aE\xBDV[\x81T`@Q\x7F\xE0#\xAB\x14\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Rc\xFF\xFF\xFF\xFF\x92\x83\x16`\x04\x82\x01R`\x01`\xA0\x1B\x90\x91\x04\x90\x91\x16`$\x82\x01R`D\x01a\n-V[` \x83\x015a.KW`@Q\x7F\xB2U\x95\x9B\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[`@\x83\x81\x015_\x90\x81R`\x08` \x90\x81R\x90\x82\x90 \x82Q\x80\x84\x01\x90\x93RT`\x01`\x01`\xA0\x1B\x03\x81\x16\x80\x84R`\x01`\xA0\x1B\x90\x91\x04a\xFF\xFF\x16\x91\x83\x01\x91\x90\x91R3\x14a.\xC7W`@\x80Q\x7F\xB864\xB2\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R\x90\x85\x015`\x04\x82\x01R`$\x01a\n-V[\x81T` \x82\x01Qa\xFF\xFF\x90\x81\x16}\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x92\x04\x16\x14a/fW` \x81\x01Q\x82T`@Q\x7F\x11\xF6\n\x14\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\xFF\xFF\x92\x83\x16`\x04\x82\x01R}\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04\x90\x91\x16`$\x82\x01R`D\x01a\n-V[`\x01\x82\x01T`\x01`\x01`\xA0\x1B\x03\x16a/}\x81a6\x12V[`\x02\x83\x01T_\x90`\x01`\xA0\x1B\x90\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16a/\xA9`\x80\x88\x01``\x89\x01aE\xBDV[c\xFF\xFF\xFF\xFF\x16a/\xB9\x91\x90aG9V[`\x01\x85\x01T\x90\x91P_\x90`\x01`\xA0\x1B\x90\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16a/\xE8`\x80\x89\x01``\x8A\x01aE\xBDV[c\xFF\xFF\xFF\xFF\x16a/\xF8\x91\x90aG9V[\x90P_a0\x05\x82\x84aC\rV[\x90P\x87`\x80\x015\x81\x11\x15a0RW`@Q\x7F\x8B\x86u\xA5\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x82\x90R`\x80\x89\x015`$\x82\x01R`D\x01a\n-V[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x11\x15a0\x9BW`@Q\x7F\x08\x08;*\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x82\x90R`$\x01a\n-V[`\x04\x80Tg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90_a0\xB4\x83aE\xEFV[\x82Ta\x01\0\x92\x90\x92\ng\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x81\x02\x19\x90\x93\x16\x91\x83\x16\x02\x17\x90\x91U\x87T\x91\x16\x97P_\x90a1\t\x90x\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04c\xFF\xFF\xFF\xFF\x16BaC\rV[`@\x80Qa\x01\0\x81\x01\x82R3\x81Rd\xFF\xFF\xFF\xFF\xFF\x83\x16` \x82\x01R\x91\x92P\x81\x01`\x01\x81R`\x02T`\x01`\xA0\x1B\x90\x04a\xFF\xFF\x16` \x82\x01R`@\x01a1S`\x80\x8C\x01``\x8D\x01aE\xBDV[c\xFF\xFF\xFF\xFF\x16\x81R` \x90\x81\x01\x90a1m\x90\x8C\x01\x8CaE_V[g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81Rk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x80\x87\x16` \x80\x84\x01\x91\x90\x91R\x90\x86\x16`@\x92\x83\x01R_\x8B\x81R`\x07\x82R\x82\x90 \x83Q\x81T\x92\x85\x01Qd\xFF\xFF\xFF\xFF\xFF\x16`\x01`\xA0\x1B\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x93\x16`\x01`\x01`\xA0\x1B\x03\x90\x91\x16\x17\x91\x90\x91\x17\x80\x82U\x91\x83\x01Q\x90\x91\x82\x90\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16y\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x83`\x04\x81\x11\x15a2IWa2Ia?=V[\x02\x17\x90UP``\x82\x01Q\x81T`\x80\x84\x01Qc\xFF\xFF\xFF\xFF\x16`\x01`\xE0\x1B\x02{\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFFa\xFF\xFF\x90\x93\x16z\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x02\x92\x90\x92\x16y\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x17\x17\x81U`\xA0\x82\x01Q`\x01\x90\x91\x01\x80T`\xC0\x84\x01Q`\xE0\x90\x94\x01Qk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x81\x16`\x01`\xA0\x1B\x02`\x01`\x01`\xA0\x1B\x03\x91\x90\x95\x16h\x01\0\0\0\0\0\0\0\0\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x92\x16g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x94\x16\x93\x90\x93\x17\x17\x82\x16\x92\x90\x92\x17\x90\x91U`\x02\x88\x01T\x16a3c\x89\x8B\x88\x84\x89\x89\x88a9\xF0V[`\x01`\x01`\xA0\x1B\x03\x81\x16a3\xD0W\x824\x10\x80a3\x82WP\x89`\x80\x0154\x11[\x15a3\xBBW`@Q\x7F\x99\xA0\xCC\x96\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01R`$\x01a\n-V[a3\xCB3_\x80a%.\x874aG\x88V[a4\x15V[4\x15a4\nW`@Q\x7F\x99\xA0\xCC\x96\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01R`$\x01a\n-V[a4\x15\x813\x85a:\xABV[PPPPPPPP\x91\x90PV[a\x1E\xB7_\x7F\x9Bw\x9B\x17B-\r\xF9\"#\x01\x8B2\xB4\xD1\xFAF\xE0qr=h\x17\xE2Hm\0;\xEC\xC5_\0a,\xC6V[_\x81\x81R`\x06` R`@\x81 \x90\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a4wWa4wa?=V[\x03a%\xDFW`@Q\x7F#\x80\x02-\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\n-V[__a4\xBC\x83a(\xBFV[`\x01\x80\x82\x01Tg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16_\x90\x81R`\x06` R`@\x90 \x90\x81\x01T\x91\x93P\x91P`\x01`\x01`\xA0\x1B\x03\x163\x14a5&W`@Q\x7F\xD3\x8CE\xD4\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x84\x90R`$\x01a\n-V[\x81T`\x01`\xA0\x1B\x90\x04d\xFF\xFF\xFF\xFF\xFF\x16B\x11\x15a5\x88W\x81T`@Q\x7F\x83\xF2\xBA \0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x85\x90R`\x01`\xA0\x1B\x90\x91\x04d\xFF\xFF\xFF\xFF\xFF\x16`$\x82\x01R`D\x01a\n-V[\x91P\x91V[`\x01`\x01`\xA0\x1B\x03\x81\x16_\x90\x81R`\x05` R`@\x81 \x90\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a5\xD0Wa5\xD0a?=V[\x03a%\xDFW`@Q\x7F\xBDb\x013\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x83\x16`\x04\x82\x01R`$\x01a\n-V[`\x01`\x01`\xA0\x1B\x03\x81\x16_\x90\x81R`\x05` R`@\x90 `\x01\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a6VWa6Va?=V[\x14\x15\x80a6wWP`\x03T\x81Tk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x91\x82\x16\x91\x16\x10[\x15a\x1DEW`@Q\x7F\xE3V\xD5\xAA\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x83\x16`\x04\x82\x01R`$\x01a\n-V[`@Q`\x01`\x01`\xA0\x1B\x03\x83\x81\x16`$\x83\x01R`D\x82\x01\x83\x90Ra7-\x91\x85\x91\x82\x16\x90c\xA9\x05\x9C\xBB\x90`d\x01[`@Q` \x81\x83\x03\x03\x81R\x90`@R\x91P`\xE0\x1B` \x82\x01\x80Q{\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x83\x81\x83\x16\x17\x83RPPPPa<\x17V[PPPV[`\x01\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x16\x90Ua\x19\x1F\x81a<\x9CV[_a7m\x82a4LV[\x80T\x90\x91P`\x01`\x01`\xA0\x1B\x03\x163\x14a7\xB6W`@Q\x7F\xA7\xE6wx\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\n-V[`\x04\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a7\xD5Wa7\xD5a?=V[\x14\x80a7\xFDWP`\x05\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a7\xFBWa7\xFBa?=V[\x14[\x15a%\xDFW\x80T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\n-\x91\x84\x91`\x01`\xE0\x1B\x90\x91\x04`\xFF\x16\x90`\x04\x01aE\x86V[a\x03\xE8a\xFF\xFF\x83\x16\x11\x15a8\x92W`@Q\x7F<\x05}{\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\xFF\xFF\x83\x16`\x04\x82\x01Ra\x03\xE8`$\x82\x01R`D\x01a\n-V[`\x01`\x01`\xA0\x1B\x03\x81\x16a8\xD2W`@Q\x7F\x14\xBC\xF5\xC8\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[`@\x80Q\x80\x82\x01\x82R`\x01`\x01`\xA0\x1B\x03\x83\x16\x80\x82Ra\xFF\xFF\x85\x16` \x92\x83\x01\x81\x90R`\x02\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x16\x83\x17`\x01`\xA0\x1B\x83\x02\x17\x90U\x83Q\x90\x81R\x91\x82\x01R\x7Foe\x15\x80\xB6)v>\xA0q\"\x05\xA5+\xA2\x88\x7F\xE7\x16\x0F6\x1C\x88\x1A6\xDBJ\"w\xDB\xE6O\x91\x01[`@Q\x80\x91\x03\x90\xA1PPV[`\x03\x80Tk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x84\x81\x16\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x92\x16\x82\x17l\x01\0\0\0\0\0\0\0\0\0\0\0\0\x91\x85\x16\x91\x82\x02\x17\x90\x92U`@\x80Q\x91\x82R` \x82\x01\x92\x90\x92R\x7F\xD9,\xEC\x12\x19\x99I\xC9\xF2\t<\xF9\x01\xBB<+\x0E\xE1\x10a{2m\x81[W\x1D\xD2\x8F\x8F\xBFF\x91\x01a9TV[\x80\x82]PPV[`\x01`\x01`\xA0\x1B\x03\x85\x163\x88\x7F\r\xA54WN\xC1\x13\xAB\xA65\x08n\xE7\x12x\x06\xF7Z\xA1\xAF\xD1\xEB{\xC1-\x8F\x06\x11C`F\x83a:*` \x8B\x01\x8BaE_V[\x88\x8B` \x015\x8C`@\x015\x8D``\x01` \x81\x01\x90a:H\x91\x90aE\xBDV[`@\x80Qg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x96\x16\x86R`\x01`\x01`\xA0\x1B\x03\x90\x94\x16` \x86\x01R\x92\x84\x01\x91\x90\x91R``\x83\x01Rc\xFF\xFF\xFF\xFF\x16`\x80\x82\x01R`\xA0\x81\x01\x88\x90R`\xC0\x81\x01\x87\x90R`\xE0\x81\x01\x86\x90Ra\x01\0\x01`@Q\x80\x91\x03\x90\xA4PPPPPPPV[`@Q\x7Fp\xA0\x821\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R0`\x04\x82\x01R\x83\x90_\x90`\x01`\x01`\xA0\x1B\x03\x83\x16\x90cp\xA0\x821\x90`$\x01` `@Q\x80\x83\x03\x81\x86Z\xFA\x15\x80\x15a;\nW=__>=_\xFD[PPPP`@Q=`\x1F\x19`\x1F\x82\x01\x16\x82\x01\x80`@RP\x81\x01\x90a;.\x91\x90aG\xCDV[\x90Pa;E`\x01`\x01`\xA0\x1B\x03\x83\x16\x850\x86a=\x03V[`@Q\x7Fp\xA0\x821\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R0`\x04\x82\x01R_\x90\x82\x90`\x01`\x01`\xA0\x1B\x03\x85\x16\x90cp\xA0\x821\x90`$\x01` `@Q\x80\x83\x03\x81\x86Z\xFA\x15\x80\x15a;\xA4W=__>=_\xFD[PPPP`@Q=`\x1F\x19`\x1F\x82\x01\x16\x82\x01\x80`@RP\x81\x01\x90a;\xC8\x91\x90aG\xCDV[a;\xD2\x91\x90aG\x88V[\x90P\x83\x81\x14a\x0BSW`@Q\x7F\xAE\xA7\xB7\xC0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x85\x90R`$\x81\x01\x82\x90R`D\x01a\n-V[__` _\x84Q` \x86\x01_\x88Z\xF1\x80a<6W`@Q=_\x82>=\x81\xFD[PP_Q=\x91P\x81\x15a<MW\x80`\x01\x14\x15a<ZV[`\x01`\x01`\xA0\x1B\x03\x84\x16;\x15[\x15a+~W`@Q\x7FRt\xAF\xE7\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x85\x16`\x04\x82\x01R`$\x01a\n-V[_\x80T`\x01`\x01`\xA0\x1B\x03\x83\x81\x16\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x83\x16\x81\x17\x84U`@Q\x91\x90\x92\x16\x92\x83\x91\x7F\x8B\xE0\x07\x9CS\x16Y\x14\x13D\xCD\x1F\xD0\xA4\xF2\x84\x19I\x7F\x97\"\xA3\xDA\xAF\xE3\xB4\x18okdW\xE0\x91\x90\xA3PPV[`@Q`\x01`\x01`\xA0\x1B\x03\x84\x81\x16`$\x83\x01R\x83\x81\x16`D\x83\x01R`d\x82\x01\x83\x90Ra+~\x91\x86\x91\x82\x16\x90c#\xB8r\xDD\x90`\x84\x01a6\xE6V[P\x80Ta=H\x90aCMV[_\x82U\x80`\x1F\x10a=WWPPV[`\x1F\x01` \x90\x04\x90_R` _ \x90\x81\x01\x90a\x19\x1F\x91\x90[\x80\x82\x11\x15a=\x82W_\x81U`\x01\x01a=oV[P\x90V[_` \x82\x84\x03\x12\x15a=\x96W__\xFD[P5\x91\x90PV[\x805`\x01`\x01`\xA0\x1B\x03\x81\x16\x81\x14a%\xDFW__\xFD[\x805\x80\x15\x15\x81\x14a%\xDFW__\xFD[__`@\x83\x85\x03\x12\x15a=\xD3W__\xFD[a=\xDC\x83a=\x9DV[\x91Pa=\xEA` \x84\x01a=\xB3V[\x90P\x92P\x92\x90PV[___`@\x84\x86\x03\x12\x15a>\x05W__\xFD[\x835g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x11\x15a>\x1BW__\xFD[\x84\x01`\x1F\x81\x01\x86\x13a>+W__\xFD[\x805g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x11\x15a>AW__\xFD[\x86` \x82\x84\x01\x01\x11\x15a>RW__\xFD[` \x91\x82\x01\x97\x90\x96P\x94\x015\x93\x92PPPV[_`\xA0\x82\x84\x03\x12\x15a>uW__\xFD[P\x91\x90PV[\x805`\xFF\x81\x16\x81\x14a%\xDFW__\xFD[_____a\x01 \x86\x88\x03\x12\x15a>\xA0W__\xFD[a>\xAA\x87\x87a>eV[\x94P`\xA0\x86\x015\x93Pa>\xBF`\xC0\x87\x01a>{V[\x94\x97\x93\x96P\x93\x94`\xE0\x81\x015\x94Pa\x01\0\x015\x92\x91PPV[\x805a\xFF\xFF\x81\x16\x81\x14a%\xDFW__\xFD[__`@\x83\x85\x03\x12\x15a>\xFAW__\xFD[\x825\x91Pa=\xEA` \x84\x01a>\xD8V[_a\x01@\x82\x84\x03\x12\x80\x15a?\x1CW__\xFD[P\x90\x92\x91PPV[_` \x82\x84\x03\x12\x15a?4W__\xFD[a*\xE5\x82a=\x9DV[\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`!`\x04R`$_\xFD[_`\x03\x87\x10a?{Wa?{a?=V[\x86\x82R\x85` \x83\x01R\x84`@\x83\x01R\x83``\x83\x01R`\xA0`\x80\x83\x01R\x82Q\x80`\xA0\x84\x01R\x80` \x85\x01`\xC0\x85\x01^_`\xC0\x82\x85\x01\x01R`\xC0\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xE0`\x1F\x83\x01\x16\x84\x01\x01\x91PP\x96\x95PPPPPPV[`\x06\x81\x10a?\xF9Wa?\xF9a?=V[\x90RV[_a\x01 \x82\x01\x90P`\x01`\x01`\xA0\x1B\x03\x83Q\x16\x82Rc\xFF\xFF\xFF\xFF` \x84\x01Q\x16` \x83\x01R`@\x83\x01Qa@9`@\x84\x01\x82c\xFF\xFF\xFF\xFF\x16\x90RV[P``\x83\x01Qa@L``\x84\x01\x82a?\xE9V[P`\x80\x83\x01Qa@b`\x80\x84\x01\x82a\xFF\xFF\x16\x90RV[P`\xA0\x83\x01Qa@}`\xA0\x84\x01\x82`\x01`\x01`\xA0\x1B\x03\x16\x90RV[P`\xC0\x83\x01Qa@\x9D`\xC0\x84\x01\x82k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90RV[P`\xE0\x83\x01Qa@\xB8`\xE0\x84\x01\x82`\x01`\x01`\xA0\x1B\x03\x16\x90RV[Pa\x01\0\x83\x01Qa@\xDAa\x01\0\x84\x01\x82k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90RV[P\x92\x91PPV[__`@\x83\x85\x03\x12\x15a@\xF2W__\xFD[a@\xFB\x83a>\xD8V[\x91Pa=\xEA` \x84\x01a=\x9DV[\x805k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16\x81\x14a%\xDFW__\xFD[__`@\x83\x85\x03\x12\x15aA5W__\xFD[aA>\x83aA\tV[\x91Pa=\xEA` \x84\x01aA\tV[__`@\x83\x85\x03\x12\x15aA]W__\xFD[\x825\x91Pa=\xEA` \x84\x01aA\tV[`\x05\x81\x10a?\xF9Wa?\xF9a?=V[_a\x01\0\x82\x01\x90P`\x01`\x01`\xA0\x1B\x03\x83Q\x16\x82Rd\xFF\xFF\xFF\xFF\xFF` \x84\x01Q\x16` \x83\x01R`@\x83\x01QaA\xB5`@\x84\x01\x82aAmV[Pa\xFF\xFF``\x84\x01Q\x16``\x83\x01R`\x80\x83\x01QaA\xDB`\x80\x84\x01\x82c\xFF\xFF\xFF\xFF\x16\x90RV[P`\xA0\x83\x01QaA\xF7`\xA0\x84\x01\x82g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90RV[P`\xC0\x83\x01QaB\x17`\xC0\x84\x01\x82k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90RV[P`\xE0\x83\x01Qa@\xDA`\xE0\x84\x01\x82k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90RV[__`@\x83\x85\x03\x12\x15aBHW__\xFD[PP\x805\x92` \x90\x91\x015\x91PV[\x805c\xFF\xFF\xFF\xFF\x81\x16\x81\x14a%\xDFW__\xFD[__`@\x83\x85\x03\x12\x15aB{W__\xFD[\x825\x91Pa=\xEA` \x84\x01aBWV[_`\xA0\x82\x84\x03\x12\x15aB\x9BW__\xFD[a*\xE5\x83\x83a>eV[__`@\x83\x85\x03\x12\x15aB\xB6W__\xFD[a@\xFB\x83a=\x9DV[__`@\x83\x85\x03\x12\x15aB\xD0W__\xFD[\x825\x91Pa=\xEA` \x84\x01a=\xB3V[\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`\x11`\x04R`$_\xFD[\x80\x82\x01\x80\x82\x11\x15a%\xBDWa%\xBDaB\xE0V[\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`A`\x04R`$_\xFD[`\x01\x81\x81\x1C\x90\x82\x16\x80aCaW`\x7F\x82\x16\x91P[` \x82\x10\x81\x03a>uW\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`\"`\x04R`$_\xFD[`\x1F\x82\x11\x15a7-W\x80_R` _ `\x1F\x84\x01`\x05\x1C\x81\x01` \x85\x10\x15aC\xBDWP\x80[`\x1F\x84\x01`\x05\x1C\x82\x01\x91P[\x81\x81\x10\x15a\x11,W_\x81U`\x01\x01aC\xC9V[g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x83\x11\x15aC\xF4WaC\xF4aC V[aD\x08\x83aD\x02\x83TaCMV[\x83aC\x98V[_`\x1F\x84\x11`\x01\x81\x14aDXW_\x85\x15aD\"WP\x83\x82\x015[\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x03\x87\x90\x1B\x1C\x19\x16`\x01\x86\x90\x1B\x17\x83Ua\x11,V[_\x83\x81R` \x81 \x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xE0\x87\x16\x91[\x82\x81\x10\x15aD\xA5W\x86\x85\x015\x82U` \x94\x85\x01\x94`\x01\x90\x92\x01\x91\x01aD\x85V[P\x86\x82\x10\x15aD\xE0W\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\xF8\x88`\x03\x1B\x16\x1C\x19\x84\x87\x015\x16\x81U[PP`\x01\x85`\x01\x1B\x01\x83UPPPPPV[\x81\x83R\x81\x81` \x85\x017P_` \x82\x84\x01\x01R_` \x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xE0`\x1F\x84\x01\x16\x84\x01\x01\x90P\x92\x91PPV[``\x81R_aEL``\x83\x01\x86\x88aD\xF2V[` \x83\x01\x94\x90\x94RP`@\x01R\x92\x91PPV[_` \x82\x84\x03\x12\x15aEoW__\xFD[\x815g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16\x81\x14a*\xE5W__\xFD[\x82\x81R`@\x81\x01a*\xE5` \x83\x01\x84a?\xE9V[`@\x81R_aE\xAD`@\x83\x01\x85\x87aD\xF2V[\x90P\x82` \x83\x01R\x94\x93PPPPV[_` \x82\x84\x03\x12\x15aE\xCDW__\xFD[a*\xE5\x82aBWV[_` \x82\x84\x03\x12\x15aE\xE6W__\xFD[a*\xE5\x82a>{V[_g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x82\x16g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x03aF\x12WaF\x12aB\xE0V[`\x01\x01\x92\x91PPV[_` \x82\x84\x03\x12\x15aF+W__\xFD[a*\xE5\x82a>\xD8V[_` \x82\x84\x03\x12\x15aFDW__\xFD[a*\xE5\x82aA\tV[a\x01@\x81\x01aFl\x82aF_\x85a=\x9DV[`\x01`\x01`\xA0\x1B\x03\x16\x90RV[aFx` \x84\x01a=\x9DV[`\x01`\x01`\xA0\x1B\x03\x16` \x83\x01RaF\x92`@\x84\x01aA\tV[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16`@\x83\x01RaF\xB1``\x84\x01aA\tV[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16``\x83\x01R`\x80\x83\x81\x015\x90\x83\x01R`\xA0\x80\x84\x015\x90\x83\x01RaF\xE4`\xC0\x84\x01a>\xD8V[a\xFF\xFF\x16`\xC0\x83\x01RaF\xF9`\xE0\x84\x01aBWV[c\xFF\xFF\xFF\xFF\x16`\xE0\x83\x01RaG\x11a\x01\0\x84\x01aBWV[c\xFF\xFF\xFF\xFF\x16a\x01\0\x83\x01RaG*a\x01 \x84\x01a>{V[`\xFF\x81\x16a\x01 \x84\x01Ra@\xDAV[\x80\x82\x02\x81\x15\x82\x82\x04\x84\x14\x17a%\xBDWa%\xBDaB\xE0V[_\x82aG\x83W\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`\x12`\x04R`$_\xFD[P\x04\x90V[\x81\x81\x03\x81\x81\x11\x15a%\xBDWa%\xBDaB\xE0V[\x82\x81R`@\x81\x01a*\xE5` \x83\x01\x84aAmV[g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x83\x16\x81R`@\x81\x01a*\xE5` \x83\x01\x84a?\xE9V[_` \x82\x84\x03\x12\x15aG\xDDW__\xFD[PQ\x91\x90PV\xFE\xA2dipfsX\"\x12 \xBD\x14)\xE3\xD2\xF69|\xD5\xC5\x06Tr\xCC+\xC3\x97\xCDGu$\xB7\xA6\x8B\xF1\xB5BK\x15\x99\x17ndsolcC\0\x08\x1C\x003",
+        b"`\xC0`@R`\x03\x80T`\x01``\x1B`\x01`\xE0\x1B\x03\x19\x16t\x01\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\0\0\0\0\0\x17\x90U4\x80\x15a\09W__\xFD[P`@Qa[+8\x03\x80a[+\x839\x81\x01`@\x81\x90Ra\0X\x91a\x04\x08V[\x86\x86\x86\x86\x86\x86\x86\x86`\x01`\x01`\xA0\x1B\x03\x81\x16a\0\x8EW`@Qc\x1EO\xBD\xF7`\xE0\x1B\x81R_`\x04\x82\x01R`$\x01[`@Q\x80\x91\x03\x90\xFD[a\0\x97\x81a\x01rV[P`<c\xFF\xFF\xFF\xFF\x82\x16\x10\x80a\0\xB3WP\x80c\xFF\xFF\xFF\xFF\x16\x82\x11\x15[\x15a\0\xD1W`@Qc\x06\xB7\xC7Y`\xE3\x1B\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[`\x80\x82\x90Rc\xFF\xFF\xFF\xFF\x81\x16`\xA0Ra\0\xEA\x85\x87a\x01\x8EV[a\0\xF4\x84\x84a\x02XV[_\x80\x80R`\t` \x90\x81R\x7F\xEC\x81Vq\x8A\x83r\xB1\xDBD\xBBA\x147\xD0\x87\x0F>7\x90\xD4\xA0\x85&\xD0$\xCE\x1B\x0Bf\x8Fk\x80T`\xFF\x19\x16`\x01\x90\x81\x17\x90\x91U`@Q\x90\x81R\x7F\x9A\x8E0\xA8e\x8B\x96\xAB?\x03L\xE4\xBA\xC6\x80bx\xB4\xAE\xE5\x88\x0C\xCD\xD1\xAC5\xE4\xED[\xB3\x1D#\x91\x01`@Q\x80\x91\x03\x90\xA2PPPPPPPPPPPPPPa\x04\x96V[`\x01\x80T`\x01`\x01`\xA0\x1B\x03\x19\x16\x90Ua\x01\x8B\x81a\x03\x88V[PV[a\x03\xE8a\xFF\xFF\x83\x16\x11\x15a\x01\xC3W`@Qc<\x05}{`\xE0\x1B\x81Ra\xFF\xFF\x83\x16`\x04\x82\x01Ra\x03\xE8`$\x82\x01R`D\x01a\0\x85V[`\x01`\x01`\xA0\x1B\x03\x81\x16a\x01\xEAW`@Qc\x02\x97\x9E\xB9`\xE3\x1B\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[`\x02\x80T`\x01`\x01`\xA0\x1B\x03\x83\x16`\x01`\x01`\xB0\x1B\x03\x19\x90\x91\x16\x81\x17`\x01`\xA0\x1Ba\xFF\xFF\x86\x16\x90\x81\x02\x91\x90\x91\x17\x90\x92U`@\x80Q\x92\x83R` \x83\x01\x91\x90\x91R\x7Foe\x15\x80\xB6)v>\xA0q\"\x05\xA5+\xA2\x88\x7F\xE7\x16\x0F6\x1C\x88\x1A6\xDBJ\"w\xDB\xE6O\x91\x01`@Q\x80\x91\x03\x90\xA1PPV[`\x04Th65\xC9\xAD\xC5\xDE\xA0\0\0`\x01`\x01``\x1B\x03\x84\x16\x11\x80a\x02\x8CWP\x82`\x01`\x01``\x1B\x03\x16\x82`\x01`\x01``\x1B\x03\x16\x11[\x80a\x02\x98WPa\xFF\xFF\x81\x11[\x15a\x02\xB6W`@Qc(\x85\x1F=`\xE1\x1B\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[`\x03\x80T`\x01`\x01``\x1B\x03\x19\x16`\x01`\x01``\x1B\x03\x85\x81\x16\x91\x82\x17\x90\x92U`\x04\x80T`\x01\x81\x81\x01\x83U_\x92\x90\x92R\x7F\x8A5\xAC\xFB\xC1_\xF8\x1A9\xAE}4O\xD7\t\xF2\x8E\x86\0\xB4\xAA\x8Ce\xC6\xB6K\xFE\x7F\xE3k\xD1\x9B`\x02\x80\x83\x04\x91\x90\x91\x01\x80T\x92\x90\x93\x16`\x0C\x02a\x01\0\n\x80\x86\x02\x19\x90\x92\x16\x94\x87\x16\x91\x82\x02\x94\x90\x94\x17\x90\x91U\x82Ta\xFF\xFF`\xB0\x1B\x19\x16`\x01`\xB0\x1Ba\xFF\xFF\x86\x16\x02\x17\x90\x92U`@\x80Q\x91\x82R` \x82\x01\x92\x90\x92R\x7F\xD9,\xEC\x12\x19\x99I\xC9\xF2\t<\xF9\x01\xBB<+\x0E\xE1\x10a{2m\x81[W\x1D\xD2\x8F\x8F\xBFF\x91\x01`@Q\x80\x91\x03\x90\xA1PPPV[_\x80T`\x01`\x01`\xA0\x1B\x03\x83\x81\x16`\x01`\x01`\xA0\x1B\x03\x19\x83\x16\x81\x17\x84U`@Q\x91\x90\x92\x16\x92\x83\x91\x7F\x8B\xE0\x07\x9CS\x16Y\x14\x13D\xCD\x1F\xD0\xA4\xF2\x84\x19I\x7F\x97\"\xA3\xDA\xAF\xE3\xB4\x18okdW\xE0\x91\x90\xA3PPV[\x80Q`\x01`\x01`\xA0\x1B\x03\x81\x16\x81\x14a\x03\xEDW__\xFD[\x91\x90PV[\x80Q`\x01`\x01``\x1B\x03\x81\x16\x81\x14a\x03\xEDW__\xFD[_______`\xE0\x88\x8A\x03\x12\x15a\x04\x1EW__\xFD[a\x04'\x88a\x03\xD7V[\x96Pa\x045` \x89\x01a\x03\xD7V[\x95P`@\x88\x01Qa\xFF\xFF\x81\x16\x81\x14a\x04KW__\xFD[\x94Pa\x04Y``\x89\x01a\x03\xF2V[\x93Pa\x04g`\x80\x89\x01a\x03\xF2V[\x92P`\xA0\x88\x01Q\x91P`\xC0\x88\x01Qc\xFF\xFF\xFF\xFF\x81\x16\x81\x14a\x04\x86W__\xFD[\x80\x91PP\x92\x95\x98\x91\x94\x97P\x92\x95PV[`\x80Q`\xA0QaV_a\x04\xCC_9_\x81\x81a\t\x94\x01R\x81\x81a\x16\x13\x01Ra2\xFD\x01R_\x81\x81a\x06j\x01Ra'\xA5\x01RaV__\xF3\xFE`\x80`@R`\x046\x10a\x03$W_5`\xE0\x1C\x80c\x95\x9E>\xB2\x11a\x01\xA7W\x80c\xD2\xEEf\xCF\x11a\0\xE7W\x80c\xF2\xFD\xE3\x8B\x11a\0\x92W\x80c\xF7\x88\x8A\xEC\x11a\0mW\x80c\xF7\x88\x8A\xEC\x14a\t\xD5W\x80c\xF9\xEA\xEE\r\x14a\n\x19W\x80c\xFC\xCC(\x13\x14a\n`W\x80c\xFE\xE9\x8A\x85\x14a\nuW__\xFD[\x80c\xF2\xFD\xE3\x8B\x14a\tdW\x80c\xF3\xD5\xAFf\x14a\t\x83W\x80c\xF6\x8A\xB7\xCC\x14a\t\xB6W__\xFD[\x80c\xD8\x8D\x0C\x89\x11a\0\xC2W\x80c\xD8\x8D\x0C\x89\x14a\t\x04W\x80c\xE3\x0C9x\x14a\t\x17W\x80c\xE4r\xAE\x8B\x14a\t4W__\xFD[\x80c\xD2\xEEf\xCF\x14a\x08\x9EW\x80c\xD5[\xE8\xC6\x14a\x08\xBDW\x80c\xD5\xCA(\n\x14a\x08\xE5W__\xFD[\x80c\xB0\xE2\x1E\x8A\x11a\x01RW\x80c\xC3\xF2\xF6O\x11a\x01-W\x80c\xC3\xF2\xF6O\x14a\x08)W\x80c\xC6SQI\x14a\x08=W\x80c\xC8]>\xB0\x14a\x08jW\x80c\xCA\xB3m\xE8\x14a\x08\x7FW__\xFD[\x80c\xB0\xE2\x1E\x8A\x14a\x07YW\x80c\xBA\xAA\r(\x14a\x07\xDEW\x80c\xBF\"\xC4W\x14a\x07\xFDW__\xFD[\x80c\xA9\xB8(\x19\x11a\x01\x82W\x80c\xA9\xB8(\x19\x14a\x06\xE6W\x80c\xAD\x0C\x9C\xFC\x14a\x06\xFAW\x80c\xB0\xC2\xAA^\x14a\x07\x19W__\xFD[\x80c\x95\x9E>\xB2\x14a\x06\x8CW\x80c\x9D\x1CA\x1C\x14a\x06\xABW\x80c\xA1E\xC3\x8C\x14a\x06\xCAW__\xFD[\x80cI\\Hl\x11a\x02rW\x80cm6\x16\x94\x11a\x02\x1DW\x80c\x7F\xE1\xF5C\x11a\x01\xF8W\x80c\x7F\xE1\xF5C\x14a\x05\xF6W\x80c\x8C\xE1\xB5n\x14a\x06\nW\x80c\x8D\xA5\xCB[\x14a\x06)W\x80c\x8E\xBB5\x01\x14a\x06YW__\xFD[\x80cm6\x16\x94\x14a\x05\xA2W\x80cqP\x18\xA6\x14a\x05\xCEW\x80cy\xBAP\x97\x14a\x05\xE2W__\xFD[\x80cXe\xC6\x0C\x11a\x02MW\x80cXe\xC6\x0C\x14a\x05VW\x80cZb}\xBC\x14a\x05\x86W\x80cl\x90Ba\x14a\x05\x8EW__\xFD[\x80cI\\Hl\x14a\x04\xF9W\x80cQ\xCF\xF8\xD9\x14a\x05\x18W\x80cW/\"\x10\x14a\x057W__\xFD[\x80c's\"\x85\x11a\x02\xD2W\x80c1O\\\x11\x11a\x02\xADW\x80c1O\\\x11\x14a\x04YW\x80c3\xEB\xB4\x11\x14a\x04\x99W\x80c7[<\n\x14a\x04\xB8W__\xFD[\x80c's\"\x85\x14a\x03\xFCW\x80c)\xF7\xF4O\x14a\x04\x1BW\x80c-\x9Fu\x0E\x14a\x04:W__\xFD[\x80c\x15\xF6\x90\x12\x11a\x03\x02W\x80c\x15\xF6\x90\x12\x14a\x03\x9DW\x80c\x1D\x13\x14\x14\x14a\x03\xBCW\x80c#\xCF\xD6{\x14a\x03\xCFW__\xFD[\x80c\x04\x16d\x1A\x14a\x03(W\x80c\r\xFB\xD1T\x14a\x03SW\x80c\x14\x02\xB1z\x14a\x03|W[__\xFD[4\x80\x15a\x033W__\xFD[Pa\x03<`\x02\x81V[`@Q`\xFF\x90\x91\x16\x81R` \x01[`@Q\x80\x91\x03\x90\xF3[4\x80\x15a\x03^W__\xFD[Pa\x03g`<\x81V[`@Qc\xFF\xFF\xFF\xFF\x90\x91\x16\x81R` \x01a\x03JV[4\x80\x15a\x03\x87W__\xFD[Pa\x03\x9Ba\x03\x966`\x04aJ:V[a\n\x94V[\0[4\x80\x15a\x03\xA8W__\xFD[Pa\x03\x9Ba\x03\xB76`\x04aJvV[a\r6V[a\x03\x9Ba\x03\xCA6`\x04aJ\xA7V[a\x0E\x06V[4\x80\x15a\x03\xDAW__\xFD[Pa\x03\xEEa\x03\xE96`\x04aK?V[a\x10\x12V[`@Q\x90\x81R` \x01a\x03JV[4\x80\x15a\x04\x07W__\xFD[Pa\x03\x9Ba\x04\x166`\x04aK\x9DV[a\x11\x0FV[4\x80\x15a\x04&W__\xFD[Pa\x03\x9Ba\x0456`\x04aK\x9DV[a\x12QV[4\x80\x15a\x04EW__\xFD[Pa\x03\x9Ba\x04T6`\x04aK\x9DV[a\x13AV[4\x80\x15a\x04dW__\xFD[Pa\x04xa\x04s6`\x04aK\xBEV[a\x14#V[`@\x80Q\x93\x15\x15\x84R\x91\x15\x15` \x84\x01Ra\xFF\xFF\x16\x90\x82\x01R``\x01a\x03JV[4\x80\x15a\x04\xA4W__\xFD[Pa\x03\x9Ba\x04\xB36`\x04aJ\xA7V[a\x14\xD1V[4\x80\x15a\x04\xC3W__\xFD[P`\x03Ta\x04\xDC\x90k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81V[`@Qk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x81R` \x01a\x03JV[4\x80\x15a\x05\x04W__\xFD[Pa\x03\xEEa\x05\x136`\x04aK\xE6V[a\x15JV[4\x80\x15a\x05#W__\xFD[Pa\x03\x9Ba\x0526`\x04aL\0V[a\x1A0V[4\x80\x15a\x05BW__\xFD[Pa\x03\x9Ba\x05Q6`\x04aJ:V[a\x1B\xB3V[4\x80\x15a\x05aW__\xFD[Pa\x05ua\x05p6`\x04aL\0V[a\x1CwV[`@Qa\x03J\x95\x94\x93\x92\x91\x90aLMV[a\x03\x9Ba\x1D\x85V[4\x80\x15a\x05\x99W__\xFD[Pa\x03\x9Ba\x1EpV[4\x80\x15a\x05\xADW__\xFD[Pa\x05\xC1a\x05\xBC6`\x04aJ:V[a \x1AV[`@Qa\x03J\x91\x90aL\xE0V[4\x80\x15a\x05\xD9W__\xFD[Pa\x03\x9Ba!wV[4\x80\x15a\x05\xEDW__\xFD[Pa\x03\x9Ba!\xB1V[4\x80\x15a\x06\x01W__\xFD[Pa\x04\xDCa\"\x0BV[4\x80\x15a\x06\x15W__\xFD[Pa\x03\x9Ba\x06$6`\x04aJ:V[a\"rV[4\x80\x15a\x064W__\xFD[P_T`\x01`\x01`\xA0\x1B\x03\x16[`@Q`\x01`\x01`\xA0\x1B\x03\x90\x91\x16\x81R` \x01a\x03JV[4\x80\x15a\x06dW__\xFD[Pa\x03\xEE\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81V[4\x80\x15a\x06\x97W__\xFD[Pa\x03\x9Ba\x06\xA66`\x04aK\x9DV[a\"\xF2V[4\x80\x15a\x06\xB6W__\xFD[Pa\x03\x9Ba\x06\xC56`\x04aM\xC4V[a$VV[4\x80\x15a\x06\xD5W__\xFD[Pa\x04\xDCh65\xC9\xAD\xC5\xDE\xA0\0\0\x81V[4\x80\x15a\x06\xF1W__\xFD[Pa\x03\x9Ba$hV[4\x80\x15a\x07\x05W__\xFD[Pa\x03\x9Ba\x07\x146`\x04aN\x07V[a%AV[4\x80\x15a\x07$W__\xFD[P`\x03Ta\x07@\x90`\x01`\xA0\x1B\x90\x04g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81V[`@Qg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x81R` \x01a\x03JV[4\x80\x15a\x07dW__\xFD[Pa\x07\xBC`@\x80Q``\x81\x01\x82R`\x02T`\x01`\x01`\xA0\x1B\x03\x81\x16\x80\x83Ra\xFF\xFF`\x01`\xA0\x1B\x83\x04\x81\x16` \x85\x01\x81\x90Rv\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x93\x04\x16\x92\x90\x93\x01\x91\x90\x91R\x91V[`@\x80Qa\xFF\xFF\x90\x93\x16\x83R`\x01`\x01`\xA0\x1B\x03\x90\x91\x16` \x83\x01R\x01a\x03JV[4\x80\x15a\x07\xE9W__\xFD[Pa\x03\x9Ba\x07\xF86`\x04aN/V[a%SV[4\x80\x15a\x08\x08W__\xFD[Pa\x08\x1Ca\x08\x176`\x04aJ:V[a%\xC7V[`@Qa\x03J\x91\x90aN`V[4\x80\x15a\x084W__\xFD[Pa\x03\x9Ba'-V[4\x80\x15a\x08HW__\xFD[Pa\x08\\a\x08W6`\x04aL\0V[a(sV[`@Qa\x03J\x92\x91\x90aO\x16V[4\x80\x15a\x08uW__\xFD[Pa\x03\xEEa\x01\0\x81V[4\x80\x15a\x08\x8AW__\xFD[Pa\x03\x9Ba\x08\x996`\x04aOrV[a)\x92V[4\x80\x15a\x08\xA9W__\xFD[Pa\x03\x9Ba\x08\xB86`\x04aO\x83V[a)\xB2V[4\x80\x15a\x08\xC8W__\xFD[Pa\x08\xD2a\x03\xE8\x81V[`@Qa\xFF\xFF\x90\x91\x16\x81R` \x01a\x03JV[4\x80\x15a\x08\xF0W__\xFD[Pa\x03\xEEa\x08\xFF6`\x04aO\xB6V[a+\x8AV[a\x03\xEEa\t\x126`\x04aO\xD7V[a+\xE2V[4\x80\x15a\t\"W__\xFD[P`\x01T`\x01`\x01`\xA0\x1B\x03\x16a\x06AV[4\x80\x15a\t?W__\xFD[P`\x03Ta\x07@\x90l\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81V[4\x80\x15a\toW__\xFD[Pa\x03\x9Ba\t~6`\x04aL\0V[a,\x03V[4\x80\x15a\t\x8EW__\xFD[Pa\x03g\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81V[4\x80\x15a\t\xC1W__\xFD[Pa\x03\x9Ba\t\xD06`\x04aJ:V[a,\x8BV[4\x80\x15a\t\xE0W__\xFD[Pa\x03\xEEa\t\xEF6`\x04aO\xF1V[`\x01`\x01`\xA0\x1B\x03\x91\x82\x16_\x90\x81R`\n` \x90\x81R`@\x80\x83 \x93\x90\x94\x16\x82R\x91\x90\x91R T\x90V[4\x80\x15a\n$W__\xFD[Pa\nPa\n36`\x04aL\0V[`\x01`\x01`\xA0\x1B\x03\x16_\x90\x81R`\t` R`@\x90 T`\xFF\x16\x90V[`@Q\x90\x15\x15\x81R` \x01a\x03JV[4\x80\x15a\nkW__\xFD[Pa\x06Aa\xDE\xAD\x81V[4\x80\x15a\n\x80W__\xFD[Pa\x03\x9Ba\n\x8F6`\x04aP\x0BV[a-\xC6V[a\n\x9Ca.\xDFV[_a\n\xA6\x82a/gV[\x80T\x90\x91P`\x01`\xA0\x1B\x90\x04d\xFF\xFF\xFF\xFF\xFF\x16B\x11a\x0B\x0FW\x80T`@Q\x7FR;r(\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x84\x90R`\x01`\xA0\x1B\x90\x91\x04d\xFF\xFF\xFF\xFF\xFF\x16`$\x82\x01R`D\x01[`@Q\x80\x91\x03\x90\xFD[\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16y\x04\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x82U`\x01\x82\x01Te\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16_\x90\x81R`\x06` R`@\x81 `\x02\x81\x01T\x90\x93`\x01`\x01`\xA0\x1B\x03\x90\x81\x16\x93\x91\x16\x91\x90a\x0B\xB1\x90k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x82\x04\x81\x16\x91h\x01\0\0\0\0\0\0\0\0\x90\x04\x16aPYV[\x90P_`\x04\x86`\x01\x01`\x06\x90T\x90a\x01\0\n\x90\x04a\xFF\xFF\x16a\xFF\xFF\x16\x81T\x81\x10a\x0B\xDDWa\x0B\xDDaPlV[_\x91\x82R` \x90\x91 `\x02\x82\x04\x01T`\x01\x90\x91\x16`\x0C\x02a\x01\0\n\x90\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90P`\x01`\x01`\xA0\x1B\x03\x83\x16\x15\x80\x15a\x0C WP\x80\x82\x10[\x15a\x0C(WP\x80[`\x01\x85\x01T_\x90a\x0CD\x90`\x01`\x01`\xA0\x1B\x03\x16\x89\x87\x85a0tV[`@\x80Q\x85\x81R` \x81\x01\x83\x90R\x91\x92P3\x91\x8A\x91\x7F\xCA\x15\xB1hI\x042\xE3\x98\xA11\xE4%\xAB\x82\x8E\xD1\xFC\x0F0\xA7\xB0^\xB0\xE1\xFEtK\xB0\xFD\xD1\xB0\x91\x01`@Q\x80\x91\x03\x90\xA3a\x0C\x90\x85\x85\x8A\x86a1^V[\x80\x15a\r$W`@Q_\x90a\xDE\xAD\x90\x83\x90\x83\x81\x81\x81\x85\x87Z\xF1\x92PPP=\x80_\x81\x14a\x0C\xD7W`@Q\x91P`\x1F\x19`?=\x01\x16\x82\x01`@R=\x82R=_` \x84\x01>a\x0C\xDCV[``\x91P[PP\x90P\x80a\r\"W`@Q\x7F\xA5\xB0^\xEC\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\xDE\xAD`\x04\x82\x01R`$\x81\x01\x83\x90R`D\x01a\x0B\x06V[P[PPPPPPPa\r3a1\xF5V[PV[a\r>a2\x1FV[`\x01`\x01`\xA0\x1B\x03\x82\x16a\r\x89W`@Q\x7F\x94@;p\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x83\x16`\x04\x82\x01R`$\x01a\x0B\x06V[`\x01`\x01`\xA0\x1B\x03\x82\x16_\x81\x81R`\t` \x90\x81R`@\x91\x82\x90 \x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\x16\x85\x15\x15\x90\x81\x17\x90\x91U\x91Q\x91\x82R\x7F\x9A\x8E0\xA8e\x8B\x96\xAB?\x03L\xE4\xBA\xC6\x80bx\xB4\xAE\xE5\x88\x0C\xCD\xD1\xAC5\xE4\xED[\xB3\x1D#\x91\x01[`@Q\x80\x91\x03\x90\xA2PPV[3_\x90\x81R`\x05` R`@\x81 \x90\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a\x0E@Wa\x0E@aL V[\x14a\x0EyW`@Q\x7F\x86k\r\xCF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\x0B\x06V[a\x0E\x84\x84\x84\x84a2dV[`\x03Tk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x164\x10\x15a\x0E\xE8W`\x03T`@Q\x7F\x82\x9F\x11c\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01Rk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16`$\x82\x01R`D\x01a\x0B\x06V[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF4\x11\x15a\x0F0W`@Q\x7F\x08\x08;*\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01R`$\x01a\x0B\x06V[\x80Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x16k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF4\x16\x17\x17\x81U`\x01\x81\x01\x82\x90U`\x02\x81\x01a\x0F\x92\x84\x86\x83aQUV[P3`\x01`\x01`\xA0\x1B\x03\x16\x7Fz?\x93.\x9D\xE4`\xC4q\xEEi\xC0i[iH\x9FE~\x88\xBBI\x8Fb`\xBDQ3\xC6<^\x97\x85\x85\x854`@Qa\x0F\xD2\x94\x93\x92\x91\x90aR\xB2V[`@Q\x80\x91\x03\x90\xA2`@\x80Q`\x80\x81\x01\x82R_\x81R`<` \x82\x01Rc\xFF\xFF\xFF\xFF\x91\x81\x01\x82\x90R``\x81\x01\x91\x90\x91Ra\x10\x0C\x90\x82\x90a2\xE1V[PPPPV[_a\x10\x1Ba.\xDFV[_`\x06\x81a\x10,` \x8A\x01\x8AaR\xD8V[g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81R` \x81\x01\x91\x90\x91R`@\x01_ `\x02\x01T`\x01`\x01`\xA0\x1B\x03\x16\x90P\x80\x15a\x10\xF2W`@Q\x7F\xD5\x05\xAC\xCF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R0`$\x82\x01R`\x80\x88\x015`D\x82\x01R`d\x81\x01\x87\x90R`\xFF\x86\x16`\x84\x82\x01R`\xA4\x81\x01\x85\x90R`\xC4\x81\x01\x84\x90R`\x01`\x01`\xA0\x1B\x03\x82\x16\x90c\xD5\x05\xAC\xCF\x90`\xE4\x01_`@Q\x80\x83\x03\x81_\x87\x80;\x15\x80\x15a\x10\xDFW__\xFD[PZ\xF1\x92PPP\x80\x15a\x10\xF0WP`\x01[P[a\x10\xFB\x87a4\xBCV[\x91PPa\x11\x06a1\xF5V[\x95\x94PPPPPV[_a\x11\x19\x83a<\xDEV[`\x01\x81\x01T\x90\x91P`\x01`\x01`\xA0\x1B\x03\x163\x14a\x11eW`@Q\x7F}=\xB8n\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x84\x90R`$\x01a\x0B\x06V[`\x01\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a\x11\x84Wa\x11\x84aL V[\x14a\x11\xCBW\x80T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\x0B\x06\x91\x85\x91`\x01`\xE0\x1B\x90\x91\x04`\xFF\x16\x90`\x04\x01aR\xFFV[\x80T\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16|\x05\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x81U`@Qa\xFF\xFF\x83\x16\x81R3\x90\x84\x90\x7F\xE4?2f\x0E\x11\xDC\xD2Oi\xEA\xFE\xE9\x1F\x8EZ(Bu\xD1*\xF3\x8B:\xADD\xBD\xC75u\x16\x8D\x90` \x01[`@Q\x80\x91\x03\x90\xA3PPPV[__a\x12\\\x84a=CV[\x81T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16y\x03\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x82U`\x01\x82\x01T\x91\x93P\x91P_\x90a\x12\xD7\x90k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x82\x04\x81\x16\x91h\x01\0\0\0\0\0\0\0\0\x90\x04\x16aPYV[`@\x80Qa\xFF\xFF\x87\x16\x81R` \x81\x01\x83\x90R\x91\x92P3\x91\x87\x91\x7F\xB3\x16\xD7\rv\xDB\x94p\x1D2mZ\x8Er\xCD\xC4p\xED\x87Dw\xA80i] \xA34\xC8\xF5s\xD6\x91\x01`@Q\x80\x91\x03\x90\xA3\x82T`\x02\x83\x01Ta\x13:\x91`\x01`\x01`\xA0\x1B\x03\x90\x81\x16\x91\x16\x87\x84a1^V[PPPPPV[3_\x90\x81R`\x08` \x90\x81R`@\x80\x83 \x85\x84R\x90\x91R\x90 \x82\x15\x80a\x13|WP_\x81T`\xFF\x16`\x02\x81\x11\x15a\x13yWa\x13yaL V[\x14\x15[\x15a\x13\xB6W`@Q\x7F\xB0\"\xF1*\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x84\x90R`$\x01a\x0B\x06V[\x80Ta\xFF\xFF\x83\x16a\x01\0\x81\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\x90\x92\x16\x91\x90\x91\x17`\x01\x17\x82U`@Q\x90\x81R3\x90\x84\x90\x7F''\x84\x9EO\x8A\xEB5m\x02\xDB\x07stS\x81\x04j\xD2\x94|\x9F\xDE)H\xAB\x0Eg^\x0C\x90\xD5\x90` \x01a\x12DV[`\x01`\x01`\xA0\x1B\x03\x82\x16_\x90\x81R`\x08` \x90\x81R`@\x80\x83 \x84\x84R\x90\x91R\x80\x82 \x81Q\x80\x83\x01\x90\x92R\x80T\x83\x92\x83\x92\x83\x92\x82\x90`\xFF\x16`\x02\x81\x11\x15a\x14lWa\x14laL V[`\x02\x81\x11\x15a\x14}Wa\x14}aL V[\x81R\x90Ta\x01\0\x90\x04a\xFF\xFF\x16` \x90\x91\x01R\x90P`\x01\x81Q`\x02\x81\x11\x15a\x14\xA7Wa\x14\xA7aL V[\x14`\x02\x82Q`\x02\x81\x11\x15a\x14\xBDWa\x14\xBDaL V[\x14\x82` \x01Q\x93P\x93P\x93PP\x92P\x92P\x92V[_a\x14\xDB3a>\x1DV[\x90Pa\x14\xE8\x84\x84\x84a2dV[`\x01\x81\x01\x82\x90U`\x02\x81\x01a\x14\xFE\x84\x86\x83aQUV[P3`\x01`\x01`\xA0\x1B\x03\x16\x7F|8W\x8A \x85\xAEE\x8F\x10\x95\xB9s\xCA\xEE+T\xEA(\xE9\x13\xE21CF\xEF%\xFB\xE2:*N\x85\x85\x85`@Qa\x15<\x93\x92\x91\x90aS\x13V[`@Q\x80\x91\x03\x90\xA2PPPPV[_`\t\x81a\x15^`@\x85\x01` \x86\x01aL\0V[`\x01`\x01`\xA0\x1B\x03\x16\x81R` \x81\x01\x91\x90\x91R`@\x01_ T`\xFF\x16a\x15\xCCWa\x15\x8E`@\x83\x01` \x84\x01aL\0V[`@Q\x7F\x94@;p\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x90\x91\x16`\x04\x82\x01R`$\x01a\x0B\x06V[a\x15\xDDa\x01\0\x83\x01`\xE0\x84\x01aS6V[c\xFF\xFF\xFF\xFF\x16\x15\x80a\x16\x06WP`<a\x15\xFEa\x01 \x84\x01a\x01\0\x85\x01aS6V[c\xFF\xFF\xFF\xFF\x16\x10[\x80a\x16MWPc\xFF\xFF\xFF\xFF\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x16a\x16Ea\x01 \x84\x01a\x01\0\x85\x01aS6V[c\xFF\xFF\xFF\xFF\x16\x11[\x80a\x16ZWP`\x80\x82\x015\x15[\x80a\x16gWP`\xA0\x82\x015\x15[\x80a\x16\x86WP`\x02a\x16\x81a\x01@\x84\x01a\x01 \x85\x01aSOV[`\xFF\x16\x11[\x15a\x16\xBDW`@Q\x7F\xD5\xA6\xE0\xB8\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[a\x16\xC6\x82a>\xA2V[`\x03\x80Tl\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90`\x0Ca\x16\xF0\x83aShV[\x91\x90a\x01\0\n\x81T\x81g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x02\x19\x16\x90\x83g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x02\x17\x90UPg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90P`@Q\x80a\x01 \x01`@R\x803`\x01`\x01`\xA0\x1B\x03\x16\x81R` \x01\x83`\xE0\x01` \x81\x01\x90a\x17P\x91\x90aS6V[c\xFF\xFF\xFF\xFF\x16\x81R` \x01a\x17ma\x01 \x85\x01a\x01\0\x86\x01aS6V[c\xFF\xFF\xFF\xFF\x16\x81R` \x01`\x01\x81R` \x01a\x17\x8F`\xE0\x85\x01`\xC0\x86\x01aS\x94V[a\xFF\xFF\x16\x81R` \x90\x81\x01\x90a\x17\xA7\x90\x85\x01\x85aL\0V[`\x01`\x01`\xA0\x1B\x03\x16\x81R` \x01a\x17\xC5`\x80\x85\x01``\x86\x01aS\xADV[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81R` \x01\x83` \x01` \x81\x01\x90a\x17\xEB\x91\x90aL\0V[`\x01`\x01`\xA0\x1B\x03\x16\x81R` \x01a\x18\t``\x85\x01`@\x86\x01aS\xADV[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90R_\x82\x81R`\x06` \x90\x81R`@\x91\x82\x90 \x83Q\x81T\x92\x85\x01Q\x93\x85\x01Qc\xFF\xFF\xFF\xFF\x90\x81\x16x\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x02\x7F\xFF\xFF\xFF\xFF\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x91\x90\x95\x16`\x01`\xA0\x1B\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x94\x16`\x01`\x01`\xA0\x1B\x03\x90\x92\x16\x91\x90\x91\x17\x92\x90\x92\x17\x91\x82\x16\x83\x17\x81U``\x84\x01Q\x90\x92\x90\x91\x83\x91\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x7F\xFF\xFF\xFF\0\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x17`\x01`\xE0\x1B\x83`\x05\x81\x11\x15a\x19+Wa\x19+aL V[\x02\x17\x90UP`\x80\x82\x01Q\x81Ta\xFF\xFF\x90\x91\x16}\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x02\x7F\xFF\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x17\x81U`\xA0\x82\x01Q`\xC0\x83\x01Qk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x81\x16`\x01`\xA0\x1B\x90\x81\x02`\x01`\x01`\xA0\x1B\x03\x93\x84\x16\x17`\x01\x85\x01U`\xE0\x85\x01Qa\x01\0\x90\x95\x01Q\x90\x91\x16\x02\x92\x16\x91\x90\x91\x17`\x02\x90\x91\x01Ua\x19\xE0` \x83\x01\x83aL\0V[`\x01`\x01`\xA0\x1B\x03\x163`\x01`\x01`\xA0\x1B\x03\x16\x82\x7F\x87K!\xBC\xAB\xE3\xE8\xCA\xE8E9\x8B\xE5\x9C\xE1\x1F?\xE6+\x85\x82\x0F\xC3\xF3j]|\x9B2\xBBsL\x85`@Qa\x1A#\x91\x90aS\xC6V[`@Q\x80\x91\x03\x90\xA4\x91\x90PV[a\x1A8a.\xDFV[3_\x90\x81R`\n` \x90\x81R`@\x80\x83 `\x01`\x01`\xA0\x1B\x03\x85\x16\x84R\x90\x91R\x81 T\x90\x81\x90\x03a\x1A\xA0W`@Q\x7F\xDCi\xDC\x16\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x83\x16`\x04\x82\x01R`$\x01a\x0B\x06V[3_\x81\x81R`\n` \x90\x81R`@\x80\x83 `\x01`\x01`\xA0\x1B\x03\x87\x16\x80\x85R\x90\x83R\x81\x84 \x93\x90\x93UQ\x84\x81R\x91\x92\x91\x7F\xD1\xC1\x9F\xBC\xD4U\x1A^\xDF\xB6mC\xD2\xE37\xC0H7\xAF\xDA4\x82\xB4+\xDFV\x9A\x8F\xCC\xDA\xE5\xFB\x91\x01`@Q\x80\x91\x03\x90\xA3`\x01`\x01`\xA0\x1B\x03\x82\x16a\x1B\x96W`@Q_\x903\x90\x83\x90\x83\x81\x81\x81\x85\x87Z\xF1\x92PPP=\x80_\x81\x14a\x1BGW`@Q\x91P`\x1F\x19`?=\x01\x16\x82\x01`@R=\x82R=_` \x84\x01>a\x1BLV[``\x91P[PP\x90P\x80a\x1B\x90W`@Q\x7F\xA5\xB0^\xEC\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x81\x01\x83\x90R`D\x01a\x0B\x06V[Pa\x1B\xAAV[a\x1B\xAA`\x01`\x01`\xA0\x1B\x03\x83\x163\x83a?\xB6V[Pa\r3a1\xF5V[3_\x90\x81R`\x08` \x90\x81R`@\x80\x83 \x84\x84R\x90\x91R\x90 `\x01\x81T`\xFF\x16`\x02\x81\x11\x15a\x1B\xE4Wa\x1B\xE4aL V[\x14a\x1C\x1EW`@Q\x7F\xB864\xB2\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\x0B\x06V[\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\x16`\x02\x17\x81U`@Q3\x90\x83\x90\x7F`{\xA7\x9D\xB6()&wF\x11\xED\x82\x87`\xD8\xD8\xA7\xD1&j\xD8\x96\xB9\xAA\xF8\x1Fk\xA8\x83\x19,\x90_\x90\xA3PPV[`\x01`\x01`\xA0\x1B\x03\x81\x16_\x90\x81R`\x05` R`@\x81 \x80T`\x01\x82\x01T`\x02\x83\x01\x80T\x85\x94\x85\x94\x85\x94``\x94\x92\x93q\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x83\x04`\xFF\x16\x93k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x84\x16\x93l\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04d\xFF\xFF\xFF\xFF\xFF\x16\x92\x91\x81\x90a\x1C\xF3\x90aP\xC6V[\x80`\x1F\x01` \x80\x91\x04\x02` \x01`@Q\x90\x81\x01`@R\x80\x92\x91\x90\x81\x81R` \x01\x82\x80Ta\x1D\x1F\x90aP\xC6V[\x80\x15a\x1DjW\x80`\x1F\x10a\x1DAWa\x01\0\x80\x83T\x04\x02\x83R\x91` \x01\x91a\x1DjV[\x82\x01\x91\x90_R` _ \x90[\x81T\x81R\x90`\x01\x01\x90` \x01\x80\x83\x11a\x1DMW\x82\x90\x03`\x1F\x16\x82\x01\x91[PPPPP\x90P\x95P\x95P\x95P\x95P\x95PP\x91\x93\x95\x90\x92\x94PV[_a\x1D\x8F3a>\x1DV[\x80T\x90\x91P_\x90a\x1D\xAF\x904\x90k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16aPYV[\x90P4\x15\x80a\x1D\xC9WPk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x11[\x15a\x1E\x02W`@Q\x7F\x08\x08;*\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01R`$\x01a\x0B\x06V[\x81T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\x16k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x82\x16\x17\x82U`@\x80Q4\x81R` \x81\x01\x83\x90R3\x91\x7F'\rm\xD2T\xED\xD1\xD9\x85\xC8\x1C\xF7\x86\x1B\x8F(\xFB\x06\xB6\xD7\x19\xDF\x04\xD9\x04d\x03MCA$@\x91\x01a\r\xFAV[_a\x1Ez3a>\x1DV[\x90P`\x02\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a\x1E\xA9Wa\x1E\xA9aL V[\x14a\x1E\xE2W`@Q\x7Fh\xDA\xDB\x15\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\x0B\x06V[\x80Tl\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04d\xFF\xFF\xFF\xFF\xFF\x16B\x10\x15a\x1FOW\x80T`@Q\x7F\x14\x96\x9A\xF2\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Rl\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04d\xFF\xFF\xFF\xFF\xFF\x16`\x04\x82\x01R`$\x01a\x0B\x06V[\x80T3_\x90\x81R`\x05` R`@\x81 \x80T\x7F\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x16\x81U`\x01\x81\x01\x82\x90Uk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x92\x16\x91\x90a\x1F\xAB`\x02\x83\x01\x82aI\xF0V[P`\x03\x01\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x16\x90U`@Q\x81\x81R3\x90\x7F~\t\x14\xBE\x80\xBF6\x07/A\x19\xBE\xF2\xFF\x02E\xA3\x04\xC4v\x08jm\xC4\xC1\xA2[\xCAi\xAB_\xC8\x90` \x01`@Q\x80\x91\x03\x90\xA2a \x163__\x84a1^V[PPV[`@\x80Qa\x01 \x81\x01\x82R_\x80\x82R` \x82\x01\x81\x90R\x91\x81\x01\x82\x90R``\x81\x01\x82\x90R`\x80\x81\x01\x82\x90R`\xA0\x81\x01\x82\x90R`\xC0\x81\x01\x82\x90R`\xE0\x81\x01\x82\x90Ra\x01\0\x81\x01\x91\x90\x91R_\x82\x81R`\x06` \x90\x81R`@\x91\x82\x90 \x82Qa\x01 \x81\x01\x84R\x81T`\x01`\x01`\xA0\x1B\x03\x81\x16\x82Rc\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x82\x04\x81\x16\x94\x83\x01\x94\x90\x94Rx\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81\x04\x90\x93\x16\x93\x81\x01\x93\x90\x93R\x90``\x83\x01\x90`\xFF`\x01`\xE0\x1B\x90\x91\x04\x16`\x05\x81\x11\x15a \xE7Wa \xE7aL V[`\x05\x81\x11\x15a \xF8Wa \xF8aL V[\x81R\x81Ta\xFF\xFF}\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04\x16` \x82\x01R`\x01\x82\x01T`\x01`\x01`\xA0\x1B\x03\x80\x82\x16`@\x84\x01Rk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x92\x83\x90\x04\x81\x16``\x85\x01R`\x02\x90\x94\x01T\x90\x81\x16`\x80\x84\x01R\x04\x90\x91\x16`\xA0\x90\x91\x01R\x92\x91PPV[a!\x7Fa2\x1FV[`@Q\x7F\x89\x05\x11e\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[`\x01T3\x90`\x01`\x01`\xA0\x1B\x03\x16\x81\x14a\"\x02W`@Q\x7F\x11\x8C\xDA\xA7\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x82\x16`\x04\x82\x01R`$\x01a\x0B\x06V[a\r3\x81a@/V[`\x02T`\x04\x80T_\x92v\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04a\xFF\xFF\x16\x90\x81\x10a\"AWa\"AaPlV[\x90_R` _ \x90`\x02\x91\x82\x82\x04\x01\x91\x90\x06`\x0C\x02\x90T\x90a\x01\0\n\x90\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90P\x90V[_a\"|\x82a@`V[\x80T\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16|\x04\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x81U`@Q\x90\x91P\x82\x90\x7F\x90?\x8Fd\xF9g\xC3.c\x9F\x06\xE9-\x17\xCB\xE8\x95\xE3\xA4%FI\x9B8\x08$\xF8X\xD2A\xE8\xEB\x90_\x90\xA2PPV[_a\"\xFC\x83a<\xDEV[`\x01\x81\x01T\x90\x91P`\x01`\x01`\xA0\x1B\x03\x163\x14a#HW`@Q\x7F}=\xB8n\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x84\x90R`$\x01a\x0B\x06V[`\x02\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a#gWa#gaL V[\x14\x15\x80\x15a#\x92WP`\x03\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a#\x8FWa#\x8FaL V[\x14\x15[\x15a#\xD9W\x80T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\x0B\x06\x91\x85\x91`\x01`\xE0\x1B\x90\x91\x04`\xFF\x16\x90`\x04\x01aR\xFFV[\x80T\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16|\x04\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x81U`@Qa\xFF\xFF\x83\x16\x81R3\x90\x84\x90\x7F\x14\xBC\xFDk3\x15\x0E\xFA\xC6\x92\xD3\xF2kk\x9C\xED\x88\xCD\x93Z\x92\xB3\x11\xDAQ\x9Cd\xA0\x9F0\xC2\xE6\x90` \x01a\x12DV[a$^a2\x1FV[a \x16\x82\x82aAAV[_a$r3a>\x1DV[\x90P`\x02\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a$\xA1Wa$\xA1aL V[\x14a$\xDAW`@Q\x7Fh\xDA\xDB\x15\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\x0B\x06V[\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16q\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x81U`@Q3\x90\x7F\xB4\xDD\xEE\x0F\xEB?\xA8\x05y[U>o\x93\xC4\xE6\xE8\xFD\x9EBiK0\x93{\xB9\xF8'\xB8\x1B\x99\x9F\x90_\x90\xA2PV[a%Ia2\x1FV[a \x16\x82\x82aBUV[_a%]\x83a@`V[`\x02\x81\x01\x80T`\x01`\x01`\xA0\x1B\x03\x16`\x01`\xA0\x1Bk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x86\x16\x90\x81\x02\x91\x90\x91\x17\x90\x91U`@Q\x90\x81R\x90\x91P\x83\x90\x7F\xDC\xB5\xED\xC0\x0E\x8DEv\xB0\x1Fo\x96\xD6h\x92\xCC\xFE\xF9G\xC0T0B>\x82\x9A\r\x81\x9DP\xA3\xFD\x90` \x01`@Q\x80\x91\x03\x90\xA2PPPV[`@\x80Qa\x01 \x80\x82\x01\x83R_\x80\x83R` \x80\x84\x01\x82\x90R\x83\x85\x01\x82\x90R``\x84\x01\x82\x90R`\x80\x84\x01\x82\x90R`\xA0\x84\x01\x82\x90R`\xC0\x84\x01\x82\x90R`\xE0\x84\x01\x82\x90Ra\x01\0\x84\x01\x82\x90R\x85\x82R`\x07\x81R\x90\x84\x90 \x84Q\x92\x83\x01\x85R\x80T`\x01`\x01`\xA0\x1B\x03\x81\x16\x84R`\x01`\xA0\x1B\x81\x04d\xFF\xFF\xFF\xFF\xFF\x16\x92\x84\x01\x92\x90\x92R\x92\x93\x91\x92\x91\x83\x01\x90y\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x04\x81\x11\x15a&~Wa&~aL V[`\x04\x81\x11\x15a&\x8FWa&\x8FaL V[\x81R\x81Tz\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81\x04a\xFF\xFF\x90\x81\x16` \x84\x01R`\x01`\xE0\x1B\x90\x91\x04c\xFF\xFF\xFF\xFF\x16`@\x83\x01R`\x01\x90\x92\x01Te\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16``\x83\x01Rf\x01\0\0\0\0\0\0\x81\x04\x90\x92\x16`\x80\x82\x01Rh\x01\0\0\0\0\0\0\0\0\x82\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x81\x16`\xA0\x83\x01R`\x01`\xA0\x1B\x90\x92\x04\x90\x91\x16`\xC0\x90\x91\x01R\x92\x91PPV[_a'73a>\x1DV[\x90P`\x01\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a'fWa'faL V[\x14a'\x9FW`@Q\x7F\xE3V\xD5\xAA\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\x0B\x06V[_a'\xCA\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0BaPYV[\x82T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16l\x01\0\0\0\0\0\0\0\0\0\0\0\0d\xFF\xFF\xFF\xFF\xFF\x83\x16\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x17q\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x83U`@Q\x81\x81R\x90\x91P3\x90\x7F7\xAC\x9C\xDE\xE9\x0B\x13(&\xB9\xD7\xC9q*K\x99xz\xBC\xEA\xC6\xBF\xE3\x11F\xE3c\xCD\xE29\xEC\x14\x90` \x01a\r\xFAV[`@\x80Q`\x80\x80\x82\x01\x83R_\x80\x83R` \x80\x84\x01\x82\x90R\x83\x85\x01\x82\x90R``\x93\x84\x01\x82\x90R`\x01`\x01`\xA0\x1B\x03\x86\x16\x82R`\x05\x81R\x84\x82 \x85Q\x93\x84\x01\x86R`\x03\x81\x01Tk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16\x85Rc\xFF\xFF\xFF\xFFl\x01\0\0\0\0\0\0\0\0\0\0\0\0\x82\x04\x81\x16\x93\x86\x01\x93\x90\x93Rp\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04\x82\x16\x95\x84\x01\x95\x90\x95R\x84Tz\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04\x16\x92\x82\x01\x92\x90\x92R\x91a)8a\x0E\x10BaT\xB2V[\x81Tr\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04c\xFF\xFF\xFF\xFF\x16\x14a)aW_a)\x84V[\x80Tv\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04c\xFF\xFF\xFF\xFF\x16[c\xFF\xFF\xFF\xFF\x16\x91PP\x91P\x91V[a\r3a)\x9E3a>\x1DV[a)\xAD6\x84\x90\x03\x84\x01\x84aT\xEAV[a2\xE1V[\x80a)\xE9W`@Q\x7F&\x87\x97\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[__a)\xF4\x84a=CV[\x81T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16y\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x80\x83U`\x01\x83\x01T\x92\x94P\x90\x92Pz\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04a\xFF\xFF\x16\x90h\x01\0\0\0\0\0\0\0\0\x81\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x81\x16\x91`\x01`\xA0\x1B\x90\x04\x16_a'\x10a*\x98\x85\x85aUgV[a*\xA2\x91\x90aT\xB2V[\x90P_a'\x10a*\xB2\x86\x85aUgV[a*\xBC\x91\x90aT\xB2V[`\x02\x87\x01T\x90\x91P`\x01`\x01`\xA0\x1B\x03\x163\x8A\x7F\x0C,\xD76\xF0\x91\xAE\x93\x0C\xBE\xC1\xAF{\n\x13q%;\x7F\xD4\xFA\x9B\xCA}\xC3Z+\xCD\xA3\x1Dj\x9C\x8Ba*\xFB\x87\x8AaU~V[a+\x05\x87\x8AaU~V[a+\x0F\x88\x8AaPYV[`@\x80Q\x94\x85R` \x85\x01\x93\x90\x93R\x91\x83\x01R``\x82\x01R`\x80\x01`@Q\x80\x91\x03\x90\xA3\x86Ta+R\x90`\x01`\x01`\xA0\x1B\x03\x16\x82\x8Ca+M\x87\x8AaU~V[a1^V[a+b3\x82\x8Ca+M\x86\x89aU~V[`\x02Ta+~\x90`\x01`\x01`\xA0\x1B\x03\x16\x82\x8Ca+M\x86\x88aPYV[PPPPPPPPPPV[__a+\x95\x84a<\xDEV[`\x01\x81\x01T`\x02\x82\x01T\x91\x92Pa+\xC8\x91k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x92\x83\x90\x04\x81\x16\x92\x90\x91\x04\x16aPYV[a+\xD8\x90c\xFF\xFF\xFF\xFF\x85\x16aUgV[\x91PP[\x92\x91PPV[_a+\xEBa.\xDFV[a+\xF4\x82a4\xBCV[\x90Pa+\xFEa1\xF5V[\x91\x90PV[a,\x0Ba2\x1FV[`\x01\x80T`\x01`\x01`\xA0\x1B\x03\x83\x16\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x16\x81\x17\x90\x91Ua,S_T`\x01`\x01`\xA0\x1B\x03\x16\x90V[`\x01`\x01`\xA0\x1B\x03\x16\x7F8\xD1k\x8C\xAC\"\xD9\x9F\xC7\xC1$\xB9\xCD\r\xE2\xD3\xFA\x1F\xAE\xF4 \xBF\xE7\x91\xD8\xC3b\xD7e\xE2'\0`@Q`@Q\x80\x91\x03\x90\xA3PV[_a,\x95\x82a<\xDEV[`\x01\x81\x01T\x90\x91P`\x01`\x01`\xA0\x1B\x03\x163\x14a,\xE1W`@Q\x7F}=\xB8n\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\x0B\x06V[`\x01\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a-\0Wa-\0aL V[\x14a-GW\x80T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\x0B\x06\x91\x84\x91`\x01`\xE0\x1B\x90\x91\x04`\xFF\x16\x90`\x04\x01aR\xFFV[a-P3aC\xF7V[P\x80T\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16|\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x81U`@Q3\x90\x83\x90\x7F'@W\xF3\xC9MX-%\xF3U\xE5\xCBK\xCCv\x1Dk:6\xD3\xE5\xA9\tP\x88Q\x01\x93\x88Q\xDF\x90_\x90\xA3PPV[_a-\xD0\x83a@`V[\x90P_\x82a-\xDFW`\x03a-\xE2V[`\x02[\x90P\x80`\x05\x81\x11\x15a-\xF6Wa-\xF6aL V[\x82T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a.\x13Wa.\x13aL V[\x14a.ZW\x81T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\x0B\x06\x91\x86\x91`\x01`\xE0\x1B\x90\x91\x04`\xFF\x16\x90`\x04\x01aR\xFFV[\x82a.fW`\x02a.iV[`\x03[\x82T\x83\x90\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16`\x01`\xE0\x1B\x83`\x05\x81\x11\x15a.\xA6Wa.\xA6aL V[\x02\x17\x90UP\x83\x7F\x0B^\xA3\xF4$2@n\x94=\x08!\xD5\xBCC\xF8\x9B\xA0\xE4\x17>\xAE\x03w5\xB3N4\x04#}s\x84`@Qa\x15<\x91\x15\x15\x81R` \x01\x90V[\x7F\x9Bw\x9B\x17B-\r\xF9\"#\x01\x8B2\xB4\xD1\xFAF\xE0qr=h\x17\xE2Hm\0;\xEC\xC5_\0\\\x15a/8W`@Q\x7F>\xE5\xAE\xB5\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[a/e`\x01\x7F\x9Bw\x9B\x17B-\r\xF9\"#\x01\x8B2\xB4\xD1\xFAF\xE0qr=h\x17\xE2Hm\0;\xEC\xC5_\0[\x90aD\x9EV[V[_\x81\x81R`\x07` R`@\x90 `\x01\x81Ty\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x04\x81\x11\x15a/\xA9Wa/\xA9aL V[\x14a+\xFEW_\x81Ty\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x04\x81\x11\x15a/\xE2Wa/\xE2aL V[\x03a0\x1CW`@Q\x7FQ\n\xA5\xF0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\x0B\x06V[\x80T`@Q\x7F4\x91@\xCE\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\x0B\x06\x91\x84\x91y\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04`\xFF\x16\x90`\x04\x01aU\x91V[`\x01`\x01`\xA0\x1B\x03\x84\x16_\x90\x81R`\x05` R`@\x81 \x80Tk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x83\x81\x10a0\xA8W\x83a0\xAAV[\x80[\x92P\x82_\x03a0\xBDW_\x92PPPa1VV[a0\xC7\x83\x82aU~V[\x82T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\x16k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x91\x90\x91\x16\x17\x82U`\x01`\x01`\xA0\x1B\x03\x85\x81\x16\x90\x87\x90\x89\x16\x7Fd\x18#V4b\x1D\xB1\xCEG\xC3eV\x8A\xD7]\xFCf\x11\x82\"\x01_\xA5\xC5\xBD\x0BMYp\xB12\x86a1;\x81\x87aU~V[`@\x80Q\x92\x83R` \x83\x01\x91\x90\x91R\x01`@Q\x80\x91\x03\x90\xA4PP[\x94\x93PPPPV[\x80\x15a\x10\x0CW`\x01`\x01`\xA0\x1B\x03\x80\x85\x16_\x90\x81R`\n` \x90\x81R`@\x80\x83 \x93\x87\x16\x83R\x92\x90R\x90\x81 \x80T\x83\x92\x90a1\x9A\x90\x84\x90aPYV[\x92PP\x81\x90UP\x81\x83`\x01`\x01`\xA0\x1B\x03\x16\x85`\x01`\x01`\xA0\x1B\x03\x16\x7F\xDD\x0E\xF6;D\xA926\x12s\xBA\xB9]n\x9B\xFC\xEA\\xP\xC48D\xF5@1N\x89\x89\x9B\x97\x0C\x84`@Qa1\xE7\x91\x81R` \x01\x90V[`@Q\x80\x91\x03\x90\xA4PPPPV[a/e_\x7F\x9Bw\x9B\x17B-\r\xF9\"#\x01\x8B2\xB4\xD1\xFAF\xE0qr=h\x17\xE2Hm\0;\xEC\xC5_\0a/_V[_T`\x01`\x01`\xA0\x1B\x03\x163\x14a/eW`@Q\x7F\x11\x8C\xDA\xA7\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\x0B\x06V[\x81\x80\x15\x80a2sWPa\x01\0\x81\x11[\x15a2\xAAW`@Q\x7F\xF1\xCB\xB5g\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[\x81a\x10\x0CW`@Q\x7F>K\xA1?\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[`<c\xFF\xFF\xFF\xFF\x16\x81` \x01Qc\xFF\xFF\xFF\xFF\x16\x10\x80a3/WP\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0c\xFF\xFF\xFF\xFF\x16\x81` \x01Qc\xFF\xFF\xFF\xFF\x16\x11[\x80a3BWP`@\x81\x01Qc\xFF\xFF\xFF\xFF\x16\x15[\x80a3`WP\x80`@\x01Qc\xFF\xFF\xFF\xFF\x16\x81``\x01Qc\xFF\xFF\xFF\xFF\x16\x10[\x15a3\x97W`@Q\x7F\x02V\x96_\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[\x80Q`\x03\x83\x01\x80T` \x84\x01Q`@\x80\x86\x01Qc\xFF\xFF\xFF\xFF\x90\x81\x16p\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x93\x82\x16l\x01\0\0\0\0\0\0\0\0\0\0\0\0\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x95\x16k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x97\x16\x96\x90\x96\x17\x93\x90\x93\x17\x91\x90\x91\x16\x93\x90\x93\x17\x90\x91U``\x83\x01Q\x84T\x91\x16z\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x02\x7F\xFF\xFF\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x17\x83UQ3\x90\x7F\xDC\xB5E\xF1\xB1\x10\x0E\x9F\x1B\xDC\xB73-`&\x81\xB2\x06\xEF]\xE0 \xBC\x06u\xF9l\xCF\xD6\x16\x88\xBD\x90a\r\xFA\x90\x84\x90aU\xA5V[_\x80`\x06\x81a4\xCE` \x86\x01\x86aR\xD8V[g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81R` \x81\x01\x91\x90\x91R`@\x01_ \x90P`\x02\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a5\x08Wa5\x08aL V[\x14a5ZWa5\x1A` \x84\x01\x84aR\xD8V[\x81T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\x0B\x06\x92\x91`\x01`\xE0\x1B\x90\x04`\xFF\x16\x90`\x04\x01aU\xF4V[a5j`\x80\x84\x01``\x85\x01aS6V[c\xFF\xFF\xFF\xFF\x16\x15\x80a5\x9EWP\x80T`\x01`\xA0\x1B\x90\x04c\xFF\xFF\xFF\xFF\x16a5\x96`\x80\x85\x01``\x86\x01aS6V[c\xFF\xFF\xFF\xFF\x16\x11[\x15a6\0Wa5\xB3`\x80\x84\x01``\x85\x01aS6V[\x81T`@Q\x7F\xE0#\xAB\x14\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Rc\xFF\xFF\xFF\xFF\x92\x83\x16`\x04\x82\x01R`\x01`\xA0\x1B\x90\x91\x04\x90\x91\x16`$\x82\x01R`D\x01a\x0B\x06V[` \x83\x015a6;W`@Q\x7F\xB2U\x95\x9B\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[3_\x90\x81R`\x08` \x90\x81R`@\x80\x83 \x86\x82\x015\x84R\x90\x91R\x80\x82 \x81Q\x80\x83\x01\x90\x92R\x80T\x82\x90`\xFF\x16`\x02\x81\x11\x15a6xWa6xaL V[`\x02\x81\x11\x15a6\x89Wa6\x89aL V[\x81R\x90Ta\x01\0\x90\x04a\xFF\xFF\x16` \x90\x91\x01R\x90P`\x01\x81Q`\x02\x81\x11\x15a6\xB3Wa6\xB3aL V[\x14a6\xF0W`@\x80Q\x7F\xB864\xB2\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R\x90\x85\x015`\x04\x82\x01R`$\x01a\x0B\x06V[\x81T` \x82\x01Qa\xFF\xFF\x90\x81\x16}\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x92\x04\x16\x14a7\x8FW` \x81\x01Q\x82T`@Q\x7F\x11\xF6\n\x14\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\xFF\xFF\x92\x83\x16`\x04\x82\x01R}\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04\x90\x91\x16`$\x82\x01R`D\x01a\x0B\x06V[`\x01\x82\x01T`\x01`\x01`\xA0\x1B\x03\x16a7\xB6\x81a7\xB1`\x80\x88\x01``\x89\x01aS6V[aD\xA5V[`\x02\x83\x01T_\x90`\x01`\xA0\x1B\x90\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16a7\xE2`\x80\x88\x01``\x89\x01aS6V[c\xFF\xFF\xFF\xFF\x16a7\xF2\x91\x90aUgV[`\x01\x85\x01T\x90\x91P_\x90`\x01`\xA0\x1B\x90\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16a8!`\x80\x89\x01``\x8A\x01aS6V[c\xFF\xFF\xFF\xFF\x16a81\x91\x90aUgV[\x90P_a8>\x82\x84aPYV[\x90P\x87`\x80\x015\x81\x11\x15a8\x8BW`@Q\x7F\x8B\x86u\xA5\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x82\x90R`\x80\x89\x015`$\x82\x01R`D\x01a\x0B\x06V[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x11\x15a8\xD4W`@Q\x7F\x08\x08;*\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x82\x90R`$\x01a\x0B\x06V[`\x03\x80T`\x01`\xA0\x1B\x90\x04g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90`\x14a8\xF5\x83aShV[\x82Ta\x01\0\x92\x90\x92\ng\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x81\x02\x19\x90\x93\x16\x91\x83\x16\x02\x17\x90\x91U\x87T\x91\x16\x97P_\x90a9J\x90x\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04c\xFF\xFF\xFF\xFF\x16BaPYV[`@\x80Q``\x81\x01\x82R`\x02T`\x01`\x01`\xA0\x1B\x03\x81\x16\x82Ra\xFF\xFF`\x01`\xA0\x1B\x82\x04\x81\x16` \x80\x85\x01\x91\x90\x91Rv\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x92\x04\x16\x82\x84\x01R\x82Qa\x01 \x81\x01\x84R3\x81Rd\xFF\xFF\xFF\xFF\xFF\x85\x16\x91\x81\x01\x91\x90\x91R\x92\x93P\x91\x90\x81\x01`\x01\x81R` \x83\x81\x01Qa\xFF\xFF\x16\x90\x82\x01R`@\x01a9\xDF`\x80\x8D\x01``\x8E\x01aS6V[c\xFF\xFF\xFF\xFF\x16\x81R` \x90\x81\x01\x90a9\xF9\x90\x8D\x01\x8DaR\xD8V[e\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81R`@\x80\x84\x01Qa\xFF\xFF\x16` \x80\x84\x01\x91\x90\x91Rk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x80\x8A\x16\x83\x85\x01R\x88\x16``\x90\x93\x01\x92\x90\x92R_\x8C\x81R`\x07\x83R\x81\x90 \x83Q\x81T\x93\x85\x01Qd\xFF\xFF\xFF\xFF\xFF\x16`\x01`\xA0\x1B\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x94\x16`\x01`\x01`\xA0\x1B\x03\x90\x91\x16\x17\x92\x90\x92\x17\x80\x83U\x90\x83\x01Q\x90\x82\x90\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16y\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x83`\x04\x81\x11\x15a:\xE2Wa:\xE2aL V[\x02\x17\x90UP``\x82\x01Q\x81T`\x80\x84\x01Qc\xFF\xFF\xFF\xFF\x16`\x01`\xE0\x1B\x02{\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFFa\xFF\xFF\x93\x84\x16z\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x02\x16y\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x92\x16\x91\x90\x91\x17\x17\x82U`\xA0\x83\x01Q`\x01\x90\x92\x01\x80T`\xC0\x85\x01Q`\xE0\x86\x01Qa\x01\0\x90\x96\x01Qk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x81\x16`\x01`\xA0\x1B\x02`\x01`\x01`\xA0\x1B\x03\x91\x90\x97\x16h\x01\0\0\0\0\0\0\0\0\x02\x81\x16g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x92\x90\x95\x16f\x01\0\0\0\0\0\0\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\x90\x93\x16e\xFF\xFF\xFF\xFF\xFF\xFF\x90\x96\x16\x95\x90\x95\x17\x91\x90\x91\x17\x16\x91\x90\x91\x17\x92\x90\x92\x17\x90\x91U`\x02\x89\x01T\x16a<\x1E\x8A\x8C\x89\x84\x8A\x8A\x89aF\x9CV[`\x01`\x01`\xA0\x1B\x03\x81\x16a<\x8BW\x834\x10\x80a<=WP\x8A`\x80\x0154\x11[\x15a<vW`@Q\x7F\x99\xA0\xCC\x96\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01R`$\x01a\x0B\x06V[a<\x863_\x80a+M\x884aU~V[a<\xD0V[4\x15a<\xC5W`@Q\x7F\x99\xA0\xCC\x96\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01R`$\x01a\x0B\x06V[a<\xD0\x813\x86aGWV[PPPPPPPPP\x91\x90PV[_\x81\x81R`\x06` R`@\x81 \x90\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a=\tWa=\taL V[\x03a+\xFEW`@Q\x7F#\x80\x02-\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\x0B\x06V[__a=N\x83a/gV[`\x01\x80\x82\x01Te\xFF\xFF\xFF\xFF\xFF\xFF\x16_\x90\x81R`\x06` R`@\x90 \x90\x81\x01T\x91\x93P\x91P`\x01`\x01`\xA0\x1B\x03\x163\x14a=\xB6W`@Q\x7F\xD3\x8CE\xD4\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x84\x90R`$\x01a\x0B\x06V[\x81T`\x01`\xA0\x1B\x90\x04d\xFF\xFF\xFF\xFF\xFF\x16B\x11\x15a>\x18W\x81T`@Q\x7F\x83\xF2\xBA \0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x85\x90R`\x01`\xA0\x1B\x90\x91\x04d\xFF\xFF\xFF\xFF\xFF\x16`$\x82\x01R`D\x01a\x0B\x06V[\x91P\x91V[`\x01`\x01`\xA0\x1B\x03\x81\x16_\x90\x81R`\x05` R`@\x81 \x90\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a>`Wa>`aL V[\x03a+\xFEW`@Q\x7F\xBDb\x013\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x83\x16`\x04\x82\x01R`$\x01a\x0B\x06V[_a>\xB8a>\xB3` \x84\x01\x84aL\0V[aC\xF7V[`\x03\x81\x01T\x90\x91Pk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16a>\xDE`\x80\x84\x01``\x85\x01aS\xADV[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x10\x80a?(WP`\x03\x81\x01Tl\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04c\xFF\xFF\xFF\xFF\x16a? a\x01 \x84\x01a\x01\0\x85\x01aS6V[c\xFF\xFF\xFF\xFF\x16\x10[\x80a?fWP`\x03\x81\x01Tp\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04c\xFF\xFF\xFF\xFF\x16a?^a\x01\0\x84\x01`\xE0\x85\x01aS6V[c\xFF\xFF\xFF\xFF\x16\x11[\x15a \x16Wa?x` \x83\x01\x83aL\0V[`@Q\x7F\x1F\xDB\xD0\x97\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x90\x91\x16`\x04\x82\x01R`$\x01a\x0B\x06V[`@Q`\x01`\x01`\xA0\x1B\x03\x83\x81\x16`$\x83\x01R`D\x82\x01\x83\x90Ra@*\x91\x85\x91\x82\x16\x90c\xA9\x05\x9C\xBB\x90`d\x01[`@Q` \x81\x83\x03\x03\x81R\x90`@R\x91P`\xE0\x1B` \x82\x01\x80Q{\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x83\x81\x83\x16\x17\x83RPPPPaH\xCBV[PPPV[`\x01\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x16\x90Ua\r3\x81aIPV[_a@j\x82a<\xDEV[\x80T\x90\x91P`\x01`\x01`\xA0\x1B\x03\x163\x14a@\xB3W`@Q\x7F\xA7\xE6wx\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\x0B\x06V[`\x04\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a@\xD2Wa@\xD2aL V[\x14\x80a@\xFAWP`\x05\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a@\xF8Wa@\xF8aL V[\x14[\x15a+\xFEW\x80T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\x0B\x06\x91\x84\x91`\x01`\xE0\x1B\x90\x91\x04`\xFF\x16\x90`\x04\x01aR\xFFV[a\x03\xE8a\xFF\xFF\x83\x16\x11\x15aA\x8FW`@Q\x7F<\x05}{\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\xFF\xFF\x83\x16`\x04\x82\x01Ra\x03\xE8`$\x82\x01R`D\x01a\x0B\x06V[`\x01`\x01`\xA0\x1B\x03\x81\x16aA\xCFW`@Q\x7F\x14\xBC\xF5\xC8\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[`\x02\x80T`\x01`\x01`\xA0\x1B\x03\x83\x16\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x16\x81\x17`\x01`\xA0\x1Ba\xFF\xFF\x86\x16\x90\x81\x02\x91\x90\x91\x17\x90\x92U`@\x80Q\x92\x83R` \x83\x01\x91\x90\x91R\x7Foe\x15\x80\xB6)v>\xA0q\"\x05\xA5+\xA2\x88\x7F\xE7\x16\x0F6\x1C\x88\x1A6\xDBJ\"w\xDB\xE6O\x91\x01`@Q\x80\x91\x03\x90\xA1PPV[`\x04Th65\xC9\xAD\xC5\xDE\xA0\0\0k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x84\x16\x11\x80aB\x98WP\x82k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x82k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x11[\x80aB\xA4WPa\xFF\xFF\x81\x11[\x15aB\xDBW`@Q\x7FQ\n>z\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[`\x03\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\x16k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x85\x81\x16\x91\x82\x17\x90\x92U`\x04\x80T`\x01\x81\x81\x01\x83U_\x92\x90\x92R\x7F\x8A5\xAC\xFB\xC1_\xF8\x1A9\xAE}4O\xD7\t\xF2\x8E\x86\0\xB4\xAA\x8Ce\xC6\xB6K\xFE\x7F\xE3k\xD1\x9B`\x02\x80\x83\x04\x91\x90\x91\x01\x80T\x92\x90\x93\x16`\x0C\x02a\x01\0\n\x80\x86\x02\x19\x90\x92\x16\x94\x87\x16\x91\x82\x02\x94\x90\x94\x17\x90\x91U\x82T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16v\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0a\xFF\xFF\x86\x16\x02\x17\x90\x92U`@\x80Q\x91\x82R` \x82\x01\x92\x90\x92R\x7F\xD9,\xEC\x12\x19\x99I\xC9\xF2\t<\xF9\x01\xBB<+\x0E\xE1\x10a{2m\x81[W\x1D\xD2\x8F\x8F\xBFF\x91\x01`@Q\x80\x91\x03\x90\xA1PPPV[`\x01`\x01`\xA0\x1B\x03\x81\x16_\x90\x81R`\x05` R`@\x90 `\x01\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15aD;WaD;aL V[\x14\x15\x80aD\\WP`\x03T\x81Tk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x91\x82\x16\x91\x16\x10[\x15a+\xFEW`@Q\x7F\xE3V\xD5\xAA\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x83\x16`\x04\x82\x01R`$\x01a\x0B\x06V[\x80\x82]PPV[_aD\xAF\x83aC\xF7V[\x80T\x90\x91P\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\x01z\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04c\xFF\xFF\xFF\xFF\x16\x01aE\x04WPPPV[_aE\x11a\x0E\x10BaT\xB2V[\x82T\x90\x91P_\x90c\xFF\xFF\xFF\xFF\x80\x86\x16\x91r\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04\x16\x83\x14aEDW_aEgV[\x83Tv\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04c\xFF\xFF\xFF\xFF\x16[aEq\x91\x90aPYV[\x83T\x90\x91Pz\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04c\xFF\xFF\xFF\xFF\x16\x81\x11\x15aF\x14W\x82T`@Q\x7F;\x1C\xDC\r\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x87\x16`\x04\x82\x01Rc\xFF\xFF\xFF\xFF\x80\x87\x16`$\x83\x01Rz\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x92\x04\x90\x91\x16`D\x82\x01R`d\x01a\x0B\x06V[\x82T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16r\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0c\xFF\xFF\xFF\xFF\x93\x84\x16\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x17v\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x91\x90\x92\x16\x02\x17\x90UPPV[`\x01`\x01`\xA0\x1B\x03\x85\x163\x88\x7F\r\xA54WN\xC1\x13\xAB\xA65\x08n\xE7\x12x\x06\xF7Z\xA1\xAF\xD1\xEB{\xC1-\x8F\x06\x11C`F\x83aF\xD6` \x8B\x01\x8BaR\xD8V[\x88\x8B` \x015\x8C`@\x015\x8D``\x01` \x81\x01\x90aF\xF4\x91\x90aS6V[`@\x80Qg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x96\x16\x86R`\x01`\x01`\xA0\x1B\x03\x90\x94\x16` \x86\x01R\x92\x84\x01\x91\x90\x91R``\x83\x01Rc\xFF\xFF\xFF\xFF\x16`\x80\x82\x01R`\xA0\x81\x01\x88\x90R`\xC0\x81\x01\x87\x90R`\xE0\x81\x01\x86\x90Ra\x01\0\x01`@Q\x80\x91\x03\x90\xA4PPPPPPPV[`@Q\x7Fp\xA0\x821\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R0`\x04\x82\x01R\x83\x90_\x90`\x01`\x01`\xA0\x1B\x03\x83\x16\x90cp\xA0\x821\x90`$\x01` `@Q\x80\x83\x03\x81\x86Z\xFA\x15\x80\x15aG\xB6W=__>=_\xFD[PPPP`@Q=`\x1F\x19`\x1F\x82\x01\x16\x82\x01\x80`@RP\x81\x01\x90aG\xDA\x91\x90aV\x12V[\x90PaG\xF1`\x01`\x01`\xA0\x1B\x03\x83\x16\x850\x86aI\xB7V[`@Q\x7Fp\xA0\x821\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R0`\x04\x82\x01R_\x90\x82\x90`\x01`\x01`\xA0\x1B\x03\x85\x16\x90cp\xA0\x821\x90`$\x01` `@Q\x80\x83\x03\x81\x86Z\xFA\x15\x80\x15aHPW=__>=_\xFD[PPPP`@Q=`\x1F\x19`\x1F\x82\x01\x16\x82\x01\x80`@RP\x81\x01\x90aHt\x91\x90aV\x12V[aH~\x91\x90aU~V[\x90P\x83\x81\x14aH\xC3W`@Q\x7F\xAE\xA7\xB7\xC0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x85\x90R`$\x81\x01\x82\x90R`D\x01a\x0B\x06V[PPPPPPV[__` _\x84Q` \x86\x01_\x88Z\xF1\x80aH\xEAW`@Q=_\x82>=\x81\xFD[PP_Q=\x91P\x81\x15aI\x01W\x80`\x01\x14\x15aI\x0EV[`\x01`\x01`\xA0\x1B\x03\x84\x16;\x15[\x15a\x10\x0CW`@Q\x7FRt\xAF\xE7\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x85\x16`\x04\x82\x01R`$\x01a\x0B\x06V[_\x80T`\x01`\x01`\xA0\x1B\x03\x83\x81\x16\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x83\x16\x81\x17\x84U`@Q\x91\x90\x92\x16\x92\x83\x91\x7F\x8B\xE0\x07\x9CS\x16Y\x14\x13D\xCD\x1F\xD0\xA4\xF2\x84\x19I\x7F\x97\"\xA3\xDA\xAF\xE3\xB4\x18okdW\xE0\x91\x90\xA3PPV[`@Q`\x01`\x01`\xA0\x1B\x03\x84\x81\x16`$\x83\x01R\x83\x81\x16`D\x83\x01R`d\x82\x01\x83\x90Ra\x10\x0C\x91\x86\x91\x82\x16\x90c#\xB8r\xDD\x90`\x84\x01a?\xE3V[P\x80TaI\xFC\x90aP\xC6V[_\x82U\x80`\x1F\x10aJ\x0BWPPV[`\x1F\x01` \x90\x04\x90_R` _ \x90\x81\x01\x90a\r3\x91\x90[\x80\x82\x11\x15aJ6W_\x81U`\x01\x01aJ#V[P\x90V[_` \x82\x84\x03\x12\x15aJJW__\xFD[P5\x91\x90PV[\x805`\x01`\x01`\xA0\x1B\x03\x81\x16\x81\x14a+\xFEW__\xFD[\x805\x80\x15\x15\x81\x14a+\xFEW__\xFD[__`@\x83\x85\x03\x12\x15aJ\x87W__\xFD[aJ\x90\x83aJQV[\x91PaJ\x9E` \x84\x01aJgV[\x90P\x92P\x92\x90PV[___`@\x84\x86\x03\x12\x15aJ\xB9W__\xFD[\x835g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x11\x15aJ\xCFW__\xFD[\x84\x01`\x1F\x81\x01\x86\x13aJ\xDFW__\xFD[\x805g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x11\x15aJ\xF5W__\xFD[\x86` \x82\x84\x01\x01\x11\x15aK\x06W__\xFD[` \x91\x82\x01\x97\x90\x96P\x94\x015\x93\x92PPPV[_`\xA0\x82\x84\x03\x12\x15aK)W__\xFD[P\x91\x90PV[\x805`\xFF\x81\x16\x81\x14a+\xFEW__\xFD[_____a\x01 \x86\x88\x03\x12\x15aKTW__\xFD[aK^\x87\x87aK\x19V[\x94P`\xA0\x86\x015\x93PaKs`\xC0\x87\x01aK/V[\x94\x97\x93\x96P\x93\x94`\xE0\x81\x015\x94Pa\x01\0\x015\x92\x91PPV[\x805a\xFF\xFF\x81\x16\x81\x14a+\xFEW__\xFD[__`@\x83\x85\x03\x12\x15aK\xAEW__\xFD[\x825\x91PaJ\x9E` \x84\x01aK\x8CV[__`@\x83\x85\x03\x12\x15aK\xCFW__\xFD[aK\xD8\x83aJQV[\x94` \x93\x90\x93\x015\x93PPPV[_a\x01@\x82\x84\x03\x12\x80\x15aK\xF8W__\xFD[P\x90\x92\x91PPV[_` \x82\x84\x03\x12\x15aL\x10W__\xFD[aL\x19\x82aJQV[\x93\x92PPPV[\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`!`\x04R`$_\xFD[_`\x03\x87\x10aL^WaL^aL V[\x86\x82R\x85` \x83\x01R\x84`@\x83\x01R\x83``\x83\x01R`\xA0`\x80\x83\x01R\x82Q\x80`\xA0\x84\x01R\x80` \x85\x01`\xC0\x85\x01^_`\xC0\x82\x85\x01\x01R`\xC0\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xE0`\x1F\x83\x01\x16\x84\x01\x01\x91PP\x96\x95PPPPPPV[`\x06\x81\x10aL\xDCWaL\xDCaL V[\x90RV[_a\x01 \x82\x01\x90P`\x01`\x01`\xA0\x1B\x03\x83Q\x16\x82Rc\xFF\xFF\xFF\xFF` \x84\x01Q\x16` \x83\x01R`@\x83\x01QaM\x1C`@\x84\x01\x82c\xFF\xFF\xFF\xFF\x16\x90RV[P``\x83\x01QaM/``\x84\x01\x82aL\xCCV[P`\x80\x83\x01QaME`\x80\x84\x01\x82a\xFF\xFF\x16\x90RV[P`\xA0\x83\x01QaM``\xA0\x84\x01\x82`\x01`\x01`\xA0\x1B\x03\x16\x90RV[P`\xC0\x83\x01QaM\x80`\xC0\x84\x01\x82k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90RV[P`\xE0\x83\x01QaM\x9B`\xE0\x84\x01\x82`\x01`\x01`\xA0\x1B\x03\x16\x90RV[Pa\x01\0\x83\x01QaM\xBDa\x01\0\x84\x01\x82k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90RV[P\x92\x91PPV[__`@\x83\x85\x03\x12\x15aM\xD5W__\xFD[aM\xDE\x83aK\x8CV[\x91PaJ\x9E` \x84\x01aJQV[\x805k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16\x81\x14a+\xFEW__\xFD[__`@\x83\x85\x03\x12\x15aN\x18W__\xFD[aN!\x83aM\xECV[\x91PaJ\x9E` \x84\x01aM\xECV[__`@\x83\x85\x03\x12\x15aN@W__\xFD[\x825\x91PaJ\x9E` \x84\x01aM\xECV[`\x05\x81\x10aL\xDCWaL\xDCaL V[_a\x01 \x82\x01\x90P`\x01`\x01`\xA0\x1B\x03\x83Q\x16\x82Rd\xFF\xFF\xFF\xFF\xFF` \x84\x01Q\x16` \x83\x01R`@\x83\x01QaN\x98`@\x84\x01\x82aNPV[P``\x83\x01QaN\xAE``\x84\x01\x82a\xFF\xFF\x16\x90RV[P`\x80\x83\x01QaN\xC6`\x80\x84\x01\x82c\xFF\xFF\xFF\xFF\x16\x90RV[P`\xA0\x83\x01QaN\xE0`\xA0\x84\x01\x82e\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90RV[P`\xC0\x83\x01QaN\xF6`\xC0\x84\x01\x82a\xFF\xFF\x16\x90RV[P`\xE0\x83\x01QaM\x9B`\xE0\x84\x01\x82k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90RV[`\xA0\x81\x01aOe\x82\x85k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81Q\x16\x82Rc\xFF\xFF\xFF\xFF` \x82\x01Q\x16` \x83\x01Rc\xFF\xFF\xFF\xFF`@\x82\x01Q\x16`@\x83\x01Rc\xFF\xFF\xFF\xFF``\x82\x01Q\x16``\x83\x01RPPV[\x82`\x80\x83\x01R\x93\x92PPPV[_`\x80\x82\x84\x03\x12\x80\x15aK\xF8W__\xFD[__`@\x83\x85\x03\x12\x15aO\x94W__\xFD[PP\x805\x92` \x90\x91\x015\x91PV[\x805c\xFF\xFF\xFF\xFF\x81\x16\x81\x14a+\xFEW__\xFD[__`@\x83\x85\x03\x12\x15aO\xC7W__\xFD[\x825\x91PaJ\x9E` \x84\x01aO\xA3V[_`\xA0\x82\x84\x03\x12\x15aO\xE7W__\xFD[aL\x19\x83\x83aK\x19V[__`@\x83\x85\x03\x12\x15aP\x02W__\xFD[aM\xDE\x83aJQV[__`@\x83\x85\x03\x12\x15aP\x1CW__\xFD[\x825\x91PaJ\x9E` \x84\x01aJgV[\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`\x11`\x04R`$_\xFD[\x80\x82\x01\x80\x82\x11\x15a+\xDCWa+\xDCaP,V[\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`2`\x04R`$_\xFD[\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`A`\x04R`$_\xFD[`\x01\x81\x81\x1C\x90\x82\x16\x80aP\xDAW`\x7F\x82\x16\x91P[` \x82\x10\x81\x03aK)W\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`\"`\x04R`$_\xFD[`\x1F\x82\x11\x15a@*W\x80_R` _ `\x1F\x84\x01`\x05\x1C\x81\x01` \x85\x10\x15aQ6WP\x80[`\x1F\x84\x01`\x05\x1C\x82\x01\x91P[\x81\x81\x10\x15a\x13:W_\x81U`\x01\x01aQBV[g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x83\x11\x15aQmWaQmaP\x99V[aQ\x81\x83aQ{\x83TaP\xC6V[\x83aQ\x11V[_`\x1F\x84\x11`\x01\x81\x14aQ\xD1W_\x85\x15aQ\x9BWP\x83\x82\x015[\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x03\x87\x90\x1B\x1C\x19\x16`\x01\x86\x90\x1B\x17\x83Ua\x13:V[_\x83\x81R` \x81 \x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xE0\x87\x16\x91[\x82\x81\x10\x15aR\x1EW\x86\x85\x015\x82U` \x94\x85\x01\x94`\x01\x90\x92\x01\x91\x01aQ\xFEV[P\x86\x82\x10\x15aRYW\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\xF8\x88`\x03\x1B\x16\x1C\x19\x84\x87\x015\x16\x81U[PP`\x01\x85`\x01\x1B\x01\x83UPPPPPV[\x81\x83R\x81\x81` \x85\x017P_` \x82\x84\x01\x01R_` \x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xE0`\x1F\x84\x01\x16\x84\x01\x01\x90P\x92\x91PPV[``\x81R_aR\xC5``\x83\x01\x86\x88aRkV[` \x83\x01\x94\x90\x94RP`@\x01R\x92\x91PPV[_` \x82\x84\x03\x12\x15aR\xE8W__\xFD[\x815g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16\x81\x14aL\x19W__\xFD[\x82\x81R`@\x81\x01aL\x19` \x83\x01\x84aL\xCCV[`@\x81R_aS&`@\x83\x01\x85\x87aRkV[\x90P\x82` \x83\x01R\x94\x93PPPPV[_` \x82\x84\x03\x12\x15aSFW__\xFD[aL\x19\x82aO\xA3V[_` \x82\x84\x03\x12\x15aS_W__\xFD[aL\x19\x82aK/V[_g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x82\x16g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x03aS\x8BWaS\x8BaP,V[`\x01\x01\x92\x91PPV[_` \x82\x84\x03\x12\x15aS\xA4W__\xFD[aL\x19\x82aK\x8CV[_` \x82\x84\x03\x12\x15aS\xBDW__\xFD[aL\x19\x82aM\xECV[a\x01@\x81\x01aS\xE5\x82aS\xD8\x85aJQV[`\x01`\x01`\xA0\x1B\x03\x16\x90RV[aS\xF1` \x84\x01aJQV[`\x01`\x01`\xA0\x1B\x03\x16` \x83\x01RaT\x0B`@\x84\x01aM\xECV[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16`@\x83\x01RaT*``\x84\x01aM\xECV[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16``\x83\x01R`\x80\x83\x81\x015\x90\x83\x01R`\xA0\x80\x84\x015\x90\x83\x01RaT]`\xC0\x84\x01aK\x8CV[a\xFF\xFF\x16`\xC0\x83\x01RaTr`\xE0\x84\x01aO\xA3V[c\xFF\xFF\xFF\xFF\x16`\xE0\x83\x01RaT\x8Aa\x01\0\x84\x01aO\xA3V[c\xFF\xFF\xFF\xFF\x16a\x01\0\x83\x01RaT\xA3a\x01 \x84\x01aK/V[`\xFF\x81\x16a\x01 \x84\x01RaM\xBDV[_\x82aT\xE5W\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`\x12`\x04R`$_\xFD[P\x04\x90V[_`\x80\x82\x84\x03\x12\x80\x15aT\xFBW__\xFD[P`@Q`\x80\x81\x01g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x11\x82\x82\x10\x17\x15aU\x1FWaU\x1FaP\x99V[`@RaU+\x83aM\xECV[\x81RaU9` \x84\x01aO\xA3V[` \x82\x01RaUJ`@\x84\x01aO\xA3V[`@\x82\x01RaU[``\x84\x01aO\xA3V[``\x82\x01R\x93\x92PPPV[\x80\x82\x02\x81\x15\x82\x82\x04\x84\x14\x17a+\xDCWa+\xDCaP,V[\x81\x81\x03\x81\x81\x11\x15a+\xDCWa+\xDCaP,V[\x82\x81R`@\x81\x01aL\x19` \x83\x01\x84aNPV[`\x80\x81\x01a+\xDC\x82\x84k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81Q\x16\x82Rc\xFF\xFF\xFF\xFF` \x82\x01Q\x16` \x83\x01Rc\xFF\xFF\xFF\xFF`@\x82\x01Q\x16`@\x83\x01Rc\xFF\xFF\xFF\xFF``\x82\x01Q\x16``\x83\x01RPPV[g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x83\x16\x81R`@\x81\x01aL\x19` \x83\x01\x84aL\xCCV[_` \x82\x84\x03\x12\x15aV\"W__\xFD[PQ\x91\x90PV\xFE\xA2dipfsX\"\x12 3\x819H1\xE6N\xCE\x17{QF$\xA8BiO}AW\xD2(I\xE6\x84\xF2\xA6\x10\xF0\xBC\xB3\xAFdsolcC\0\x08\x1C\x003",
     );
     /// The runtime bytecode of the contract, as deployed on the network.
     ///
     /// ```text
-    ///0x6080604052600436106102e2575f3560e01c80638da5cb5b11610186578063d2ee66cf116100dc578063f2fde38b11610087578063f7888aec11610062578063f7888aec14610919578063f9eaee0d1461095d578063fee98a85146109a4575f5ffd5b8063f2fde38b14610893578063f3d5af66146108b2578063f68ab7cc146108fa575f5ffd5b8063d88d0c89116100b7578063d88d0c8914610827578063e30c39781461083a578063e472ae8b14610857575f5ffd5b8063d2ee66cf146107c1578063d55be8c6146107e0578063d5ca280a14610808575f5ffd5b8063b0c2aa5e1161013c578063bf22c45711610117578063bf22c4571461076c578063c3f2f64f14610798578063c85d3eb0146107ac575f5ffd5b8063b0c2aa5e146106cc578063b0e21e8a14610705578063baaa0d281461074d575f5ffd5b80639d1c411c1161016c5780639d1c411c1461067a578063a9b8281914610699578063ad0c9cfc146106ad575f5ffd5b80638da5cb5b146106175780638ebb350114610647575f5ffd5b8063495c486c1161023b5780636c904261116101f157806379ba5097116101cc57806379ba5097146105b05780637fe1f543146105c45780638ce1b56e146105f8575f5ffd5b80636c9042611461055c5780636d36169414610570578063715018a61461059c575f5ffd5b8063572f221011610221578063572f2210146105055780635865c60c146105245780635a627dbc14610554575f5ffd5b8063495c486c146104c757806351cff8d9146104e6575f5ffd5b806323cfd67b1161029b5780632d9f750e116102765780632d9f750e1461044857806333ebb41114610467578063375b3c0a14610486575f5ffd5b806323cfd67b146103dd578063277322851461040a57806329f7f44f14610429575f5ffd5b80631402b17a116102cb5780631402b17a1461038a57806315f69012146103ab5780631d131414146103ca575f5ffd5b80630416641a146102e657806312aaac7014610311575b5f5ffd5b3480156102f1575f5ffd5b506102fa600281565b60405160ff90911681526020015b60405180910390f35b34801561031c575f5ffd5b5061036861032b366004613d86565b5f908152600860209081526040918290208251808401909352546001600160a01b038116808452600160a01b90910461ffff169290910182905291565b604080516001600160a01b03909316835261ffff909116602083015201610308565b348015610395575f5ffd5b506103a96103a4366004613d86565b6109c3565b005b3480156103b6575f5ffd5b506103a96103c5366004613dc2565b610b5b565b6103a96103d8366004613df3565b610c2b565b3480156103e8575f5ffd5b506103fc6103f7366004613e8b565b610e05565b604051908152602001610308565b348015610415575f5ffd5b506103a9610424366004613ee9565b610f02565b348015610434575f5ffd5b506103a9610443366004613ee9565b611043565b348015610453575f5ffd5b506103a9610462366004613ee9565b611133565b348015610472575f5ffd5b506103a9610481366004613df3565b611235565b348015610491575f5ffd5b506003546104aa906bffffffffffffffffffffffff1681565b6040516bffffffffffffffffffffffff9091168152602001610308565b3480156104d2575f5ffd5b506103fc6104e1366004613f0a565b6112a0565b3480156104f1575f5ffd5b506103a9610500366004613f24565b61179c565b348015610510575f5ffd5b506103a961051f366004613d86565b611922565b34801561052f575f5ffd5b5061054361053e366004613f24565b6119ce565b604051610308959493929190613f6a565b6103a9611adc565b348015610567575f5ffd5b506103a9611bc7565b34801561057b575f5ffd5b5061058f61058a366004613d86565b611d49565b6040516103089190613ffd565b3480156105a7575f5ffd5b506103a9611ea6565b3480156105bb575f5ffd5b506103a9611eb9565b3480156105cf575f5ffd5b506003546104aa906c0100000000000000000000000090046bffffffffffffffffffffffff1681565b348015610603575f5ffd5b506103a9610612366004613d86565b611f13565b348015610622575f5ffd5b505f546001600160a01b03165b6040516001600160a01b039091168152602001610308565b348015610652575f5ffd5b506103fc7f000000000000000000000000000000000000000000000000000000000000000081565b348015610685575f5ffd5b506103a96106943660046140e1565b611f93565b3480156106a4575f5ffd5b506103a9611fa5565b3480156106b8575f5ffd5b506103a96106c7366004614124565b61207e565b3480156106d7575f5ffd5b506004546106ec9067ffffffffffffffff1681565b60405167ffffffffffffffff9091168152602001610308565b348015610710575f5ffd5b506040805180820182526002546001600160a01b038116808352600160a01b90910461ffff16602092830181905283519081529182015201610308565b348015610758575f5ffd5b506103a961076736600461414c565b612090565b348015610777575f5ffd5b5061078b610786366004613d86565b612104565b604051610308919061417d565b3480156107a3575f5ffd5b506103a961224d565b3480156107b7575f5ffd5b506103fc61010081565b3480156107cc575f5ffd5b506103a96107db366004614237565b612393565b3480156107eb575f5ffd5b506107f56103e881565b60405161ffff9091168152602001610308565b348015610813575f5ffd5b506103fc61082236600461426a565b61256b565b6103fc61083536600461428b565b6125c3565b348015610845575f5ffd5b506001546001600160a01b031661062f565b348015610862575f5ffd5b506003546106ec907801000000000000000000000000000000000000000000000000900467ffffffffffffffff1681565b34801561089e575f5ffd5b506103a96108ad366004613f24565b6125e4565b3480156108bd575f5ffd5b506108e57f000000000000000000000000000000000000000000000000000000000000000081565b60405163ffffffff9091168152602001610308565b348015610905575f5ffd5b506103a9610914366004613d86565b61266c565b348015610924575f5ffd5b506103fc6109333660046142a5565b6001600160a01b039182165f908152600a6020908152604080832093909416825291909152205490565b348015610968575f5ffd5b50610994610977366004613f24565b6001600160a01b03165f9081526009602052604090205460ff1690565b6040519015158152602001610308565b3480156109af575f5ffd5b506103a96109be3660046142bf565b6127a6565b5f6109cd826128bf565b8054909150600160a01b900464ffffffffff164211610a365780546040517f523b722800000000000000000000000000000000000000000000000000000000815260048101849052600160a01b90910464ffffffffff1660248201526044015b60405180910390fd5b80547fffffffffffff00ffffffffffffffffffffffffffffffffffffffffffffffffff8116790400000000000000000000000000000000000000000000000000178255600182015467ffffffffffffffff81165f908152600660205260408120926001600160a01b031691610ace906bffffffffffffffffffffffff600160a01b82048116916801000000000000000090041661430d565b60018401549091505f90610aec906001600160a01b031687856129cc565b6040805184815260208101839052919250339188917fca15b168490432e398a131e425ab828ed1fc0f30a7b05eb0e1fe744bb0fdd1b0910160405180910390a36002840154610b479084906001600160a01b03168885612aec565b610b53835f8884612aec565b505050505050565b610b63612b84565b6001600160a01b038216610bae576040517f94403b700000000000000000000000000000000000000000000000000000000081526001600160a01b0383166004820152602401610a2d565b6001600160a01b0382165f8181526009602090815260409182902080547fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff001685151590811790915591519182527f9a8e30a8658b96ab3f034ce4bac6806278b4aee5880ccdd1ac35e4ed5bb31d2391015b60405180910390a25050565b335f90815260056020526040812090815471010000000000000000000000000000000000900460ff166002811115610c6557610c65613f3d565b14610c9e576040517f866b0dcf000000000000000000000000000000000000000000000000000000008152336004820152602401610a2d565b610ca9848484612bc9565b6003546bffffffffffffffffffffffff16341015610d0d576003546040517f829f11630000000000000000000000000000000000000000000000000000000081523460048201526bffffffffffffffffffffffff9091166024820152604401610a2d565b6bffffffffffffffffffffffff341115610d55576040517f08083b2a000000000000000000000000000000000000000000000000000000008152346004820152602401610a2d565b8054710100000000000000000000000000000000007fffffffffffffffffffffffffffff0000000000000000000000000000000000009091166bffffffffffffffffffffffff3416171781556001810182905560028101610db78486836143dc565b50336001600160a01b03167f7a3f932e9de460c471ee69c0695b69489f457e88bb498f6260bd5133c63c5e9785858534604051610df79493929190614539565b60405180910390a250505050565b5f610e0e612c46565b5f600681610e1f60208a018a61455f565b67ffffffffffffffff16815260208101919091526040015f20600201546001600160a01b031690508015610ee5576040517fd505accf000000000000000000000000000000000000000000000000000000008152336004820152306024820152608088013560448201526064810187905260ff8616608482015260a4810185905260c481018490526001600160a01b0382169063d505accf9060e4015f604051808303815f87803b158015610ed2575f5ffd5b505af1925050508015610ee3575060015b505b610eee87612ccc565b915050610ef9613422565b95945050505050565b5f610f0c8361344c565b60018101549091506001600160a01b03163314610f58576040517f7d3db86e00000000000000000000000000000000000000000000000000000000815260048101849052602401610a2d565b60018154600160e01b900460ff166005811115610f7757610f77613f3d565b14610fbe5780546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610a2d918591600160e01b90910460ff1690600401614586565b80547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff167c05000000000000000000000000000000000000000000000000000000001781556040805161ffff841681529051339185917fe43f32660e11dcd24f69eafee91f8e5a284275d12af38b3aad44bdc73575168d9181900360200190a3505050565b5f5f61104e846134b1565b81547fffffffffffff00ffffffffffffffffffffffffffffffffffffffffffffffffff16790300000000000000000000000000000000000000000000000000178255600182015491935091505f906110c9906bffffffffffffffffffffffff600160a01b82048116916801000000000000000090041661430d565b6040805161ffff8716815260208101839052919250339187917fb316d70d76db94701d326d5a8e72cdc470ed874477a830695d20a334c8f573d6910160405180910390a38254600283015461112c916001600160a01b0390811691168784612aec565b5050505050565b81158061115557505f828152600860205260409020546001600160a01b031615155b1561118f576040517fb022f12a00000000000000000000000000000000000000000000000000000000815260048101839052602401610a2d565b6040805180820182523380825261ffff84811660208085018281525f89815260088352879020955186549151909416600160a01b027fffffffffffffffffffff000000000000000000000000000000000000000000009091166001600160a01b03909416939093179290921790935592519182529184917f2727849e4f8aeb356d02db0773745381046ad2947c9fde2948ab0e675e0c90d5910160405180910390a35050565b5f61123f3361358d565b905061124c848484612bc9565b60018101829055600281016112628486836143dc565b50336001600160a01b03167f7c38578a2085ae458f1095b973caee2b54ea28e913e2314346ef25fbe23a2a4e858585604051610df79392919061459a565b5f6009816112b46040850160208601613f24565b6001600160a01b0316815260208101919091526040015f205460ff16611322576112e46040830160208401613f24565b6040517f94403b700000000000000000000000000000000000000000000000000000000081526001600160a01b039091166004820152602401610a2d565b611333610100830160e084016145bd565b63ffffffff16158061135a5750611352610120830161010084016145bd565b63ffffffff16155b806113a1575063ffffffff7f000000000000000000000000000000000000000000000000000000000000000016611399610120840161010085016145bd565b63ffffffff16115b806113ae57506080820135155b806113bb575060a0820135155b806113da575060026113d5610140840161012085016145d6565b60ff16115b15611411576040517fd5a6e0b800000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b6114266114216020840184613f24565b613612565b600380547801000000000000000000000000000000000000000000000000900467ffffffffffffffff1690601861145c836145ef565b91906101000a81548167ffffffffffffffff021916908367ffffffffffffffff16021790555067ffffffffffffffff169050604051806101200160405280336001600160a01b031681526020018360e00160208101906114bc91906145bd565b63ffffffff1681526020016114d9610120850161010086016145bd565b63ffffffff168152602001600181526020016114fb60e0850160c0860161461b565b61ffff16815260209081019061151390850185613f24565b6001600160a01b031681526020016115316080850160608601614634565b6bffffffffffffffffffffffff1681526020018360200160208101906115579190613f24565b6001600160a01b031681526020016115756060850160408601614634565b6bffffffffffffffffffffffff1690525f8281526006602090815260409182902083518154928501519385015163ffffffff9081167801000000000000000000000000000000000000000000000000027fffffffff00000000ffffffffffffffffffffffffffffffffffffffffffffffff91909516600160a01b027fffffffffffffffff0000000000000000000000000000000000000000000000009094166001600160a01b0390921691909117929092179182168317815560608401519092909183917fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff167fffffff0000000000ffffffffffffffffffffffffffffffffffffffffffffffff90911617600160e01b83600581111561169757611697613f3d565b02179055506080820151815461ffff9091167d010000000000000000000000000000000000000000000000000000000000027fff0000ffffffffffffffffffffffffffffffffffffffffffffffffffffffffff90911617815560a082015160c08301516bffffffffffffffffffffffff908116600160a01b9081026001600160a01b0393841617600185015560e0850151610100909501519091160292169190911760029091015561174c6020830183613f24565b6001600160a01b0316336001600160a01b0316827f874b21bcabe3e8cae845398be59ce11f3fe62b85820fc3f36a5d7c9b32bb734c8560405161178f919061464d565b60405180910390a4919050565b6117a4612c46565b335f908152600a602090815260408083206001600160a01b03851684529091528120549081900361180c576040517fdc69dc160000000000000000000000000000000000000000000000000000000081526001600160a01b0383166004820152602401610a2d565b335f818152600a602090815260408083206001600160a01b03871680855290835281842093909355518481529192917fd1c19fbcd4551a5edfb66d43d2e337c04837afda3482b42bdf569a8fccdae5fb910160405180910390a36001600160a01b038216611902576040515f90339083908381818185875af1925050503d805f81146118b3576040519150601f19603f3d011682016040523d82523d5f602084013e6118b8565b606091505b50509050806118fc576040517fa5b05eec00000000000000000000000000000000000000000000000000000000815233600482015260248101839052604401610a2d565b50611916565b6119166001600160a01b03831633836136b9565b5061191f613422565b50565b5f81815260086020526040902080546001600160a01b03163314611975576040517fb83634b200000000000000000000000000000000000000000000000000000000815260048101839052602401610a2d565b80547fffffffffffffffffffffffff0000000000000000000000000000000000000000166001178155604051339083907f607ba79db6282926774611ed828760d8d8a7d1266ad896b9aaf81f6ba883192c905f90a35050565b6001600160a01b0381165f90815260056020526040812080546001820154600283018054859485948594606094929371010000000000000000000000000000000000830460ff16936bffffffffffffffffffffffff8416936c01000000000000000000000000900464ffffffffff1692918190611a4a9061434d565b80601f0160208091040260200160405190810160405280929190818152602001828054611a769061434d565b8015611ac15780601f10611a9857610100808354040283529160200191611ac1565b820191905f5260205f20905b815481529060010190602001808311611aa457829003601f168201915b50505050509050955095509550955095505091939590929450565b5f611ae63361358d565b80549091505f90611b069034906bffffffffffffffffffffffff1661430d565b9050341580611b2057506bffffffffffffffffffffffff81115b15611b59576040517f08083b2a000000000000000000000000000000000000000000000000000000008152346004820152602401610a2d565b81547fffffffffffffffffffffffffffffffffffffffff000000000000000000000000166bffffffffffffffffffffffff8216178255604080513481526020810183905233917f270d6dd254edd1d985c81cf7861b8f28fb06b6d719df04d90464034d434124409101610c1f565b5f611bd13361358d565b90506002815471010000000000000000000000000000000000900460ff166002811115611c0057611c00613f3d565b14611c39576040517f68dadb15000000000000000000000000000000000000000000000000000000008152336004820152602401610a2d565b80546c01000000000000000000000000900464ffffffffff16421015611ca65780546040517f14969af20000000000000000000000000000000000000000000000000000000081526c0100000000000000000000000090910464ffffffffff166004820152602401610a2d565b8054335f90815260056020526040812080547fffffffffffffffffffffffffffff000000000000000000000000000000000000168155600181018290556bffffffffffffffffffffffff9092169190611d026002830182613d3c565b505060405181815233907f7e0914be80bf36072f4119bef2ff0245a304c476086a6dc4c1a25bca69ab5fc89060200160405180910390a2611d45335f5f84612aec565b5050565b60408051610120810182525f80825260208201819052918101829052606081018290526080810182905260a0810182905260c0810182905260e081018290526101008101919091525f8281526006602090815260409182902082516101208101845281546001600160a01b038116825263ffffffff600160a01b8204811694830194909452780100000000000000000000000000000000000000000000000081049093169381019390935290606083019060ff600160e01b909104166005811115611e1657611e16613f3d565b6005811115611e2757611e27613f3d565b8152815461ffff7d01000000000000000000000000000000000000000000000000000000000090910416602082015260018201546001600160a01b0380821660408401526bffffffffffffffffffffffff600160a01b928390048116606085015260029094015490811660808401520490911660a09091015292915050565b611eae612b84565b611eb75f613732565b565b60015433906001600160a01b03168114611f0a576040517f118cdaa70000000000000000000000000000000000000000000000000000000081526001600160a01b0382166004820152602401610a2d565b61191f81613732565b5f611f1d82613763565b80547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff167c040000000000000000000000000000000000000000000000000000000017815560405190915082907f903f8f64f967c32e639f06e92d17cbe895e3a42546499b380824f858d241e8eb905f90a25050565b611f9b612b84565b611d458282613844565b5f611faf3361358d565b90506002815471010000000000000000000000000000000000900460ff166002811115611fde57611fde613f3d565b14612017576040517f68dadb15000000000000000000000000000000000000000000000000000000008152336004820152602401610a2d565b80547fffffffffffffffffffffffffffff000000000000ffffffffffffffffffffffff167101000000000000000000000000000000000017815560405133907fb4ddee0feb3fa805795b553e6f93c4e6e8fd9e42694b30937bb9f827b81b999f905f90a250565b612086612b84565b611d458282613960565b5f61209a83613763565b6002810180546001600160a01b0316600160a01b6bffffffffffffffffffffffff86169081029190911790915560405190815290915083907fdcb5edc00e8d4576b01f6f96d66892ccfef947c05430423e829a0d819d50a3fd9060200160405180910390a2505050565b6040805161010080820183525f8083526020808401829052838501829052606084018290526080840182905260a0840182905260c0840182905260e0840182905285825260078152908490208451928301855280546001600160a01b0381168452600160a01b810464ffffffffff16928401929092529293919291830190790100000000000000000000000000000000000000000000000000900460ff1660048111156121b3576121b3613f3d565b60048111156121c4576121c4613f3d565b8152815461ffff7a010000000000000000000000000000000000000000000000000000820416602083015263ffffffff600160e01b90910416604082015260019091015467ffffffffffffffff811660608301526bffffffffffffffffffffffff68010000000000000000820481166080840152600160a01b9091041660a09091015292915050565b5f6122573361358d565b90506001815471010000000000000000000000000000000000900460ff16600281111561228657612286613f3d565b146122bf576040517fe356d5aa000000000000000000000000000000000000000000000000000000008152336004820152602401610a2d565b5f6122ea7f00000000000000000000000000000000000000000000000000000000000000004261430d565b82547fffffffffffffffffffffffffffff000000000000ffffffffffffffffffffffff166c0100000000000000000000000064ffffffffff8316027fffffffffffffffffffffffffffff00ffffffffffffffffffffffffffffffffff16177102000000000000000000000000000000000017835560405181815290915033907f37ac9cdee90b132826b9d7c9712a4b99787abceac6bfe31146e363cde239ec1490602001610c1f565b806123ca576040517f2687977f00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b5f5f6123d5846134b1565b81547fffffffffffff00ffffffffffffffffffffffffffffffffffffffffffffffffff167902000000000000000000000000000000000000000000000000001780835560018301549294509092507a010000000000000000000000000000000000000000000000000000900461ffff16906801000000000000000081046bffffffffffffffffffffffff90811691600160a01b9004165f6127106124798585614739565b6124839190614750565b90505f6127106124938685614739565b61249d9190614750565b60028701549091506001600160a01b0316338a7f0c2cd736f091ae930cbec1af7b0a1371253b7fd4fa9bca7dc35a2bcda31d6a9c8b6124dc878a614788565b6124e6878a614788565b6124f0888a61430d565b60408051948552602085019390935291830152606082015260800160405180910390a38654612533906001600160a01b0316828c61252e878a614788565b612aec565b61254333828c61252e8689614788565b60025461255f906001600160a01b0316828c61252e868861430d565b50505050505050505050565b5f5f6125768461344c565b600181015460028201549192506125a9916bffffffffffffffffffffffff600160a01b928390048116929091041661430d565b6125b99063ffffffff8516614739565b9150505b92915050565b5f6125cc612c46565b6125d582612ccc565b90506125df613422565b919050565b6125ec612b84565b600180546001600160a01b0383167fffffffffffffffffffffffff000000000000000000000000000000000000000090911681179091556126345f546001600160a01b031690565b6001600160a01b03167f38d16b8cac22d99fc7c124b9cd0de2d3fa1faef420bfe791d8c362d765e2270060405160405180910390a350565b5f6126768261344c565b60018101549091506001600160a01b031633146126c2576040517f7d3db86e00000000000000000000000000000000000000000000000000000000815260048101839052602401610a2d565b60018154600160e01b900460ff1660058111156126e1576126e1613f3d565b146127285780546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610a2d918491600160e01b90910460ff1690600401614586565b61273133613612565b80547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff167c0200000000000000000000000000000000000000000000000000000000178155604051339083907f274057f3c94d582d25f355e5cb4bcc761d6b3a36d3e5a90950885101938851df905f90a35050565b5f6127b083613763565b90505f826127bf5760036127c2565b60025b90508060058111156127d6576127d6613f3d565b8254600160e01b900460ff1660058111156127f3576127f3613f3d565b1461283a5781546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610a2d918691600160e01b90910460ff1690600401614586565b82612846576002612849565b60035b825483907fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff16600160e01b83600581111561288657612886613f3d565b0217905550837f0b5ea3f42432406e943d0821d5bc43f89ba0e4173eae037735b34e3404237d7384604051610df7911515815260200190565b5f81815260076020526040902060018154790100000000000000000000000000000000000000000000000000900460ff16600481111561290157612901613f3d565b146125df575f8154790100000000000000000000000000000000000000000000000000900460ff16600481111561293a5761293a613f3d565b03612974576040517f510aa5f000000000000000000000000000000000000000000000000000000000815260048101839052602401610a2d565b80546040517f349140ce000000000000000000000000000000000000000000000000000000008152610a2d91849179010000000000000000000000000000000000000000000000000090910460ff169060040161479b565b6001600160a01b0383165f90815260056020526040812080546003546bffffffffffffffffffffffff918216916c01000000000000000000000000909104168110612a37576003546c0100000000000000000000000090046bffffffffffffffffffffffff16612a39565b805b9250825f03612a4c575f92505050612ae5565b612a568382614788565b82547fffffffffffffffffffffffffffffffffffffffff000000000000000000000000166bffffffffffffffffffffffff919091161782556001600160a01b0384811690869088167f6418235634621db1ce47c365568ad75dfc66118222015fa5c5bd0b4d5970b13286612aca8187614788565b6040805192835260208301919091520160405180910390a450505b9392505050565b8015612b7e576001600160a01b038085165f908152600a6020908152604080832093871683529290529081208054839290612b2890849061430d565b9250508190555081836001600160a01b0316856001600160a01b03167fdd0ef63b44a932361273bab95d6e9bfcea5c7850c43844f540314e89899b970c84604051612b7591815260200190565b60405180910390a45b50505050565b5f546001600160a01b03163314611eb7576040517f118cdaa7000000000000000000000000000000000000000000000000000000008152336004820152602401610a2d565b81801580612bd8575061010081115b15612c0f576040517ff1cbb56700000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b81612b7e576040517f3e4ba13f00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b7f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005c15612c9f576040517f3ee5aeb500000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b611eb760017f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005b906139e9565b5f80600681612cde602086018661455f565b67ffffffffffffffff16815260208101919091526040015f20905060028154600160e01b900460ff166005811115612d1857612d18613f3d565b14612d6a57612d2a602084018461455f565b81546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610a2d9291600160e01b900460ff16906004016147af565b612d7a60808401606085016145bd565b63ffffffff161580612dae57508054600160a01b900463ffffffff16612da660808501606086016145bd565b63ffffffff16115b15612e1057612dc360808401606085016145bd565b81546040517fe023ab1400000000000000000000000000000000000000000000000000000000815263ffffffff9283166004820152600160a01b9091049091166024820152604401610a2d565b6020830135612e4b576040517fb255959b00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b6040838101355f90815260086020908152908290208251808401909352546001600160a01b038116808452600160a01b90910461ffff16918301919091523314612ec757604080517fb83634b2000000000000000000000000000000000000000000000000000000008152908501356004820152602401610a2d565b8154602082015161ffff9081167d0100000000000000000000000000000000000000000000000000000000009092041614612f6657602081015182546040517f11f60a1400000000000000000000000000000000000000000000000000000000815261ffff92831660048201527d0100000000000000000000000000000000000000000000000000000000009091049091166024820152604401610a2d565b60018201546001600160a01b0316612f7d81613612565b60028301545f90600160a01b90046bffffffffffffffffffffffff16612fa960808801606089016145bd565b63ffffffff16612fb99190614739565b60018501549091505f90600160a01b90046bffffffffffffffffffffffff16612fe86080890160608a016145bd565b63ffffffff16612ff89190614739565b90505f613005828461430d565b90508760800135811115613052576040517f8b8675a50000000000000000000000000000000000000000000000000000000081526004810182905260808901356024820152604401610a2d565b6bffffffffffffffffffffffff81111561309b576040517f08083b2a00000000000000000000000000000000000000000000000000000000815260048101829052602401610a2d565b6004805467ffffffffffffffff16905f6130b4836145ef565b82546101009290920a67ffffffffffffffff8181021990931691831602179091558754911697505f90613109907801000000000000000000000000000000000000000000000000900463ffffffff164261430d565b604080516101008101825233815264ffffffffff83166020820152919250810160018152600254600160a01b900461ffff16602082015260400161315360808c0160608d016145bd565b63ffffffff16815260209081019061316d908c018c61455f565b67ffffffffffffffff1681526bffffffffffffffffffffffff8087166020808401919091529086166040928301525f8b815260078252829020835181549285015164ffffffffff16600160a01b027fffffffffffffff000000000000000000000000000000000000000000000000009093166001600160a01b03909116179190911780825591830151909182907fffffffffffff00ffffffffffffffffffffffffffffffffffffffffffffffffff1679010000000000000000000000000000000000000000000000000083600481111561324957613249613f3d565b021790555060608201518154608084015163ffffffff16600160e01b027bffffffffffffffffffffffffffffffffffffffffffffffffffffffff61ffff9093167a010000000000000000000000000000000000000000000000000000029290921679ffffffffffffffffffffffffffffffffffffffffffffffffffff9091161717815560a08201516001909101805460c084015160e0909401516bffffffffffffffffffffffff908116600160a01b026001600160a01b039190951668010000000000000000027fffffffffffffffffffffffff000000000000000000000000000000000000000090921667ffffffffffffffff9094169390931717821692909217909155600288015416613363898b88848989886139f0565b6001600160a01b0381166133d057823410806133825750896080013534115b156133bb576040517f99a0cc96000000000000000000000000000000000000000000000000000000008152346004820152602401610a2d565b6133cb335f8061252e8734614788565b613415565b341561340a576040517f99a0cc96000000000000000000000000000000000000000000000000000000008152346004820152602401610a2d565b613415813385613aab565b5050505050505050919050565b611eb75f7f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f00612cc6565b5f818152600660205260408120908154600160e01b900460ff16600581111561347757613477613f3d565b036125df576040517f2380022d00000000000000000000000000000000000000000000000000000000815260048101839052602401610a2d565b5f5f6134bc836128bf565b60018082015467ffffffffffffffff165f9081526006602052604090209081015491935091506001600160a01b03163314613526576040517fd38c45d400000000000000000000000000000000000000000000000000000000815260048101849052602401610a2d565b8154600160a01b900464ffffffffff164211156135885781546040517f83f2ba2000000000000000000000000000000000000000000000000000000000815260048101859052600160a01b90910464ffffffffff166024820152604401610a2d565b915091565b6001600160a01b0381165f90815260056020526040812090815471010000000000000000000000000000000000900460ff1660028111156135d0576135d0613f3d565b036125df576040517fbd6201330000000000000000000000000000000000000000000000000000000081526001600160a01b0383166004820152602401610a2d565b6001600160a01b0381165f9081526005602052604090206001815471010000000000000000000000000000000000900460ff16600281111561365657613656613f3d565b141580613677575060035481546bffffffffffffffffffffffff9182169116105b15611d45576040517fe356d5aa0000000000000000000000000000000000000000000000000000000081526001600160a01b0383166004820152602401610a2d565b6040516001600160a01b0383811660248301526044820183905261372d91859182169063a9059cbb906064015b604051602081830303815290604052915060e01b6020820180517bffffffffffffffffffffffffffffffffffffffffffffffffffffffff8381831617835250505050613c17565b505050565b600180547fffffffffffffffffffffffff000000000000000000000000000000000000000016905561191f81613c9c565b5f61376d8261344c565b80549091506001600160a01b031633146137b6576040517fa7e6777800000000000000000000000000000000000000000000000000000000815260048101839052602401610a2d565b60048154600160e01b900460ff1660058111156137d5576137d5613f3d565b14806137fd575060058154600160e01b900460ff1660058111156137fb576137fb613f3d565b145b156125df5780546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610a2d918491600160e01b90910460ff1690600401614586565b6103e861ffff83161115613892576040517f3c057d7b00000000000000000000000000000000000000000000000000000000815261ffff831660048201526103e86024820152604401610a2d565b6001600160a01b0381166138d2576040517f14bcf5c800000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b6040805180820182526001600160a01b03831680825261ffff85166020928301819052600280547fffffffffffffffffffff00000000000000000000000000000000000000000000168317600160a01b83021790558351908152918201527f6f651580b629763ea0712205a52ba2887fe7160f361c881a36db4a2277dbe64f91015b60405180910390a15050565b600380546bffffffffffffffffffffffff8481167fffffffffffffffff00000000000000000000000000000000000000000000000090921682176c01000000000000000000000000918516918202179092556040805191825260208201929092527fd92cec12199949c9f2093cf901bb3c2b0ee110617b326d815b571dd28f8fbf469101613954565b80825d5050565b6001600160a01b03851633887f0da534574ec113aba635086ee7127806f75aa1afd1eb7bc12d8f061143604683613a2a60208b018b61455f565b888b602001358c604001358d6060016020810190613a4891906145bd565b6040805167ffffffffffffffff90961686526001600160a01b03909416602086015292840191909152606083015263ffffffff16608082015260a0810188905260c0810187905260e081018690526101000160405180910390a450505050505050565b6040517f70a0823100000000000000000000000000000000000000000000000000000000815230600482015283905f906001600160a01b038316906370a0823190602401602060405180830381865afa158015613b0a573d5f5f3e3d5ffd5b505050506040513d601f19601f82011682018060405250810190613b2e91906147cd565b9050613b456001600160a01b038316853086613d03565b6040517f70a082310000000000000000000000000000000000000000000000000000000081523060048201525f9082906001600160a01b038516906370a0823190602401602060405180830381865afa158015613ba4573d5f5f3e3d5ffd5b505050506040513d601f19601f82011682018060405250810190613bc891906147cd565b613bd29190614788565b9050838114610b53576040517faea7b7c00000000000000000000000000000000000000000000000000000000081526004810185905260248101829052604401610a2d565b5f5f60205f8451602086015f885af180613c36576040513d5f823e3d81fd5b50505f513d91508115613c4d578060011415613c5a565b6001600160a01b0384163b155b15612b7e576040517f5274afe70000000000000000000000000000000000000000000000000000000081526001600160a01b0385166004820152602401610a2d565b5f80546001600160a01b038381167fffffffffffffffffffffffff0000000000000000000000000000000000000000831681178455604051919092169283917f8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e09190a35050565b6040516001600160a01b038481166024830152838116604483015260648201839052612b7e9186918216906323b872dd906084016136e6565b508054613d489061434d565b5f825580601f10613d57575050565b601f0160209004905f5260205f209081019061191f91905b80821115613d82575f8155600101613d6f565b5090565b5f60208284031215613d96575f5ffd5b5035919050565b80356001600160a01b03811681146125df575f5ffd5b803580151581146125df575f5ffd5b5f5f60408385031215613dd3575f5ffd5b613ddc83613d9d565b9150613dea60208401613db3565b90509250929050565b5f5f5f60408486031215613e05575f5ffd5b833567ffffffffffffffff811115613e1b575f5ffd5b8401601f81018613613e2b575f5ffd5b803567ffffffffffffffff811115613e41575f5ffd5b866020828401011115613e52575f5ffd5b6020918201979096509401359392505050565b5f60a08284031215613e75575f5ffd5b50919050565b803560ff811681146125df575f5ffd5b5f5f5f5f5f6101208688031215613ea0575f5ffd5b613eaa8787613e65565b945060a08601359350613ebf60c08701613e7b565b9497939650939460e08101359450610100013592915050565b803561ffff811681146125df575f5ffd5b5f5f60408385031215613efa575f5ffd5b82359150613dea60208401613ed8565b5f610140828403128015613f1c575f5ffd5b509092915050565b5f60208284031215613f34575f5ffd5b612ae582613d9d565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52602160045260245ffd5b5f60038710613f7b57613f7b613f3d565b86825285602083015284604083015283606083015260a0608083015282518060a0840152806020850160c085015e5f60c0828501015260c07fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe0601f8301168401019150509695505050505050565b60068110613ff957613ff9613f3d565b9052565b5f610120820190506001600160a01b03835116825263ffffffff60208401511660208301526040830151614039604084018263ffffffff169052565b50606083015161404c6060840182613fe9565b506080830151614062608084018261ffff169052565b5060a083015161407d60a08401826001600160a01b03169052565b5060c083015161409d60c08401826bffffffffffffffffffffffff169052565b5060e08301516140b860e08401826001600160a01b03169052565b506101008301516140da6101008401826bffffffffffffffffffffffff169052565b5092915050565b5f5f604083850312156140f2575f5ffd5b6140fb83613ed8565b9150613dea60208401613d9d565b80356bffffffffffffffffffffffff811681146125df575f5ffd5b5f5f60408385031215614135575f5ffd5b61413e83614109565b9150613dea60208401614109565b5f5f6040838503121561415d575f5ffd5b82359150613dea60208401614109565b60058110613ff957613ff9613f3d565b5f610100820190506001600160a01b03835116825264ffffffffff602084015116602083015260408301516141b5604084018261416d565b5061ffff606084015116606083015260808301516141db608084018263ffffffff169052565b5060a08301516141f760a084018267ffffffffffffffff169052565b5060c083015161421760c08401826bffffffffffffffffffffffff169052565b5060e08301516140da60e08401826bffffffffffffffffffffffff169052565b5f5f60408385031215614248575f5ffd5b50508035926020909101359150565b803563ffffffff811681146125df575f5ffd5b5f5f6040838503121561427b575f5ffd5b82359150613dea60208401614257565b5f60a0828403121561429b575f5ffd5b612ae58383613e65565b5f5f604083850312156142b6575f5ffd5b6140fb83613d9d565b5f5f604083850312156142d0575f5ffd5b82359150613dea60208401613db3565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52601160045260245ffd5b808201808211156125bd576125bd6142e0565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52604160045260245ffd5b600181811c9082168061436157607f821691505b602082108103613e75577f4e487b71000000000000000000000000000000000000000000000000000000005f52602260045260245ffd5b601f82111561372d57805f5260205f20601f840160051c810160208510156143bd5750805b601f840160051c820191505b8181101561112c575f81556001016143c9565b67ffffffffffffffff8311156143f4576143f4614320565b61440883614402835461434d565b83614398565b5f601f841160018114614458575f85156144225750838201355b7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff600387901b1c1916600186901b17835561112c565b5f838152602081207fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe08716915b828110156144a55786850135825560209485019460019092019101614485565b50868210156144e0577fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff60f88860031b161c19848701351681555b505060018560011b0183555050505050565b81835281816020850137505f602082840101525f60207fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe0601f840116840101905092915050565b606081525f61454c6060830186886144f2565b6020830194909452506040015292915050565b5f6020828403121561456f575f5ffd5b813567ffffffffffffffff81168114612ae5575f5ffd5b82815260408101612ae56020830184613fe9565b604081525f6145ad6040830185876144f2565b9050826020830152949350505050565b5f602082840312156145cd575f5ffd5b612ae582614257565b5f602082840312156145e6575f5ffd5b612ae582613e7b565b5f67ffffffffffffffff821667ffffffffffffffff8103614612576146126142e0565b60010192915050565b5f6020828403121561462b575f5ffd5b612ae582613ed8565b5f60208284031215614644575f5ffd5b612ae582614109565b610140810161466c8261465f85613d9d565b6001600160a01b03169052565b61467860208401613d9d565b6001600160a01b0316602083015261469260408401614109565b6bffffffffffffffffffffffff1660408301526146b160608401614109565b6bffffffffffffffffffffffff1660608301526080838101359083015260a080840135908301526146e460c08401613ed8565b61ffff1660c08301526146f960e08401614257565b63ffffffff1660e08301526147116101008401614257565b63ffffffff1661010083015261472a6101208401613e7b565b60ff81166101208401526140da565b80820281158282048414176125bd576125bd6142e0565b5f82614783577f4e487b71000000000000000000000000000000000000000000000000000000005f52601260045260245ffd5b500490565b818103818111156125bd576125bd6142e0565b82815260408101612ae5602083018461416d565b67ffffffffffffffff8316815260408101612ae56020830184613fe9565b5f602082840312156147dd575f5ffd5b505191905056fea2646970667358221220bd1429e3d2f6397cd5c5065472cc2bc397cd477524b7a68bf1b5424b1599176e64736f6c634300081c0033
+    ///0x608060405260043610610324575f3560e01c8063959e3eb2116101a7578063d2ee66cf116100e7578063f2fde38b11610092578063f7888aec1161006d578063f7888aec146109d5578063f9eaee0d14610a19578063fccc281314610a60578063fee98a8514610a75575f5ffd5b8063f2fde38b14610964578063f3d5af6614610983578063f68ab7cc146109b6575f5ffd5b8063d88d0c89116100c2578063d88d0c8914610904578063e30c397814610917578063e472ae8b14610934575f5ffd5b8063d2ee66cf1461089e578063d55be8c6146108bd578063d5ca280a146108e5575f5ffd5b8063b0e21e8a11610152578063c3f2f64f1161012d578063c3f2f64f14610829578063c65351491461083d578063c85d3eb01461086a578063cab36de81461087f575f5ffd5b8063b0e21e8a14610759578063baaa0d28146107de578063bf22c457146107fd575f5ffd5b8063a9b8281911610182578063a9b82819146106e6578063ad0c9cfc146106fa578063b0c2aa5e14610719575f5ffd5b8063959e3eb21461068c5780639d1c411c146106ab578063a145c38c146106ca575f5ffd5b8063495c486c116102725780636d3616941161021d5780637fe1f543116101f85780637fe1f543146105f65780638ce1b56e1461060a5780638da5cb5b146106295780638ebb350114610659575f5ffd5b80636d361694146105a2578063715018a6146105ce57806379ba5097146105e2575f5ffd5b80635865c60c1161024d5780635865c60c146105565780635a627dbc146105865780636c9042611461058e575f5ffd5b8063495c486c146104f957806351cff8d914610518578063572f221014610537575f5ffd5b806327732285116102d2578063314f5c11116102ad578063314f5c111461045957806333ebb41114610499578063375b3c0a146104b8575f5ffd5b806327732285146103fc57806329f7f44f1461041b5780632d9f750e1461043a575f5ffd5b806315f690121161030257806315f690121461039d5780631d131414146103bc57806323cfd67b146103cf575f5ffd5b80630416641a146103285780630dfbd154146103535780631402b17a1461037c575b5f5ffd5b348015610333575f5ffd5b5061033c600281565b60405160ff90911681526020015b60405180910390f35b34801561035e575f5ffd5b50610367603c81565b60405163ffffffff909116815260200161034a565b348015610387575f5ffd5b5061039b610396366004614a3a565b610a94565b005b3480156103a8575f5ffd5b5061039b6103b7366004614a76565b610d36565b61039b6103ca366004614aa7565b610e06565b3480156103da575f5ffd5b506103ee6103e9366004614b3f565b611012565b60405190815260200161034a565b348015610407575f5ffd5b5061039b610416366004614b9d565b61110f565b348015610426575f5ffd5b5061039b610435366004614b9d565b611251565b348015610445575f5ffd5b5061039b610454366004614b9d565b611341565b348015610464575f5ffd5b50610478610473366004614bbe565b611423565b604080519315158452911515602084015261ffff169082015260600161034a565b3480156104a4575f5ffd5b5061039b6104b3366004614aa7565b6114d1565b3480156104c3575f5ffd5b506003546104dc906bffffffffffffffffffffffff1681565b6040516bffffffffffffffffffffffff909116815260200161034a565b348015610504575f5ffd5b506103ee610513366004614be6565b61154a565b348015610523575f5ffd5b5061039b610532366004614c00565b611a30565b348015610542575f5ffd5b5061039b610551366004614a3a565b611bb3565b348015610561575f5ffd5b50610575610570366004614c00565b611c77565b60405161034a959493929190614c4d565b61039b611d85565b348015610599575f5ffd5b5061039b611e70565b3480156105ad575f5ffd5b506105c16105bc366004614a3a565b61201a565b60405161034a9190614ce0565b3480156105d9575f5ffd5b5061039b612177565b3480156105ed575f5ffd5b5061039b6121b1565b348015610601575f5ffd5b506104dc61220b565b348015610615575f5ffd5b5061039b610624366004614a3a565b612272565b348015610634575f5ffd5b505f546001600160a01b03165b6040516001600160a01b03909116815260200161034a565b348015610664575f5ffd5b506103ee7f000000000000000000000000000000000000000000000000000000000000000081565b348015610697575f5ffd5b5061039b6106a6366004614b9d565b6122f2565b3480156106b6575f5ffd5b5061039b6106c5366004614dc4565b612456565b3480156106d5575f5ffd5b506104dc683635c9adc5dea0000081565b3480156106f1575f5ffd5b5061039b612468565b348015610705575f5ffd5b5061039b610714366004614e07565b612541565b348015610724575f5ffd5b5060035461074090600160a01b900467ffffffffffffffff1681565b60405167ffffffffffffffff909116815260200161034a565b348015610764575f5ffd5b506107bc604080516060810182526002546001600160a01b03811680835261ffff600160a01b830481166020850181905276010000000000000000000000000000000000000000000090930416929093019190915291565b6040805161ffff90931683526001600160a01b0390911660208301520161034a565b3480156107e9575f5ffd5b5061039b6107f8366004614e2f565b612553565b348015610808575f5ffd5b5061081c610817366004614a3a565b6125c7565b60405161034a9190614e60565b348015610834575f5ffd5b5061039b61272d565b348015610848575f5ffd5b5061085c610857366004614c00565b612873565b60405161034a929190614f16565b348015610875575f5ffd5b506103ee61010081565b34801561088a575f5ffd5b5061039b610899366004614f72565b612992565b3480156108a9575f5ffd5b5061039b6108b8366004614f83565b6129b2565b3480156108c8575f5ffd5b506108d26103e881565b60405161ffff909116815260200161034a565b3480156108f0575f5ffd5b506103ee6108ff366004614fb6565b612b8a565b6103ee610912366004614fd7565b612be2565b348015610922575f5ffd5b506001546001600160a01b0316610641565b34801561093f575f5ffd5b50600354610740906c01000000000000000000000000900467ffffffffffffffff1681565b34801561096f575f5ffd5b5061039b61097e366004614c00565b612c03565b34801561098e575f5ffd5b506103677f000000000000000000000000000000000000000000000000000000000000000081565b3480156109c1575f5ffd5b5061039b6109d0366004614a3a565b612c8b565b3480156109e0575f5ffd5b506103ee6109ef366004614ff1565b6001600160a01b039182165f908152600a6020908152604080832093909416825291909152205490565b348015610a24575f5ffd5b50610a50610a33366004614c00565b6001600160a01b03165f9081526009602052604090205460ff1690565b604051901515815260200161034a565b348015610a6b575f5ffd5b5061064161dead81565b348015610a80575f5ffd5b5061039b610a8f36600461500b565b612dc6565b610a9c612edf565b5f610aa682612f67565b8054909150600160a01b900464ffffffffff164211610b0f5780546040517f523b722800000000000000000000000000000000000000000000000000000000815260048101849052600160a01b90910464ffffffffff1660248201526044015b60405180910390fd5b80547fffffffffffff00ffffffffffffffffffffffffffffffffffffffffffffffffff8116790400000000000000000000000000000000000000000000000000178255600182015465ffffffffffff81165f908152600660205260408120600281015490936001600160a01b039081169391169190610bb1906bffffffffffffffffffffffff600160a01b820481169168010000000000000000900416615059565b90505f60048660010160069054906101000a900461ffff1661ffff1681548110610bdd57610bdd61506c565b5f91825260209091206002820401546001909116600c026101000a90046bffffffffffffffffffffffff1690506001600160a01b038316158015610c2057508082105b15610c285750805b60018501545f90610c44906001600160a01b0316898785613074565b604080518581526020810183905291925033918a917fca15b168490432e398a131e425ab828ed1fc0f30a7b05eb0e1fe744bb0fdd1b0910160405180910390a3610c9085858a8661315e565b8015610d24576040515f9061dead9083908381818185875af1925050503d805f8114610cd7576040519150601f19603f3d011682016040523d82523d5f602084013e610cdc565b606091505b5050905080610d22576040517fa5b05eec00000000000000000000000000000000000000000000000000000000815261dead600482015260248101839052604401610b06565b505b50505050505050610d336131f5565b50565b610d3e61321f565b6001600160a01b038216610d89576040517f94403b700000000000000000000000000000000000000000000000000000000081526001600160a01b0383166004820152602401610b06565b6001600160a01b0382165f8181526009602090815260409182902080547fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff001685151590811790915591519182527f9a8e30a8658b96ab3f034ce4bac6806278b4aee5880ccdd1ac35e4ed5bb31d2391015b60405180910390a25050565b335f90815260056020526040812090815471010000000000000000000000000000000000900460ff166002811115610e4057610e40614c20565b14610e79576040517f866b0dcf000000000000000000000000000000000000000000000000000000008152336004820152602401610b06565b610e84848484613264565b6003546bffffffffffffffffffffffff16341015610ee8576003546040517f829f11630000000000000000000000000000000000000000000000000000000081523460048201526bffffffffffffffffffffffff9091166024820152604401610b06565b6bffffffffffffffffffffffff341115610f30576040517f08083b2a000000000000000000000000000000000000000000000000000000008152346004820152602401610b06565b8054710100000000000000000000000000000000007fffffffffffffffffffffffffffff0000000000000000000000000000000000009091166bffffffffffffffffffffffff3416171781556001810182905560028101610f92848683615155565b50336001600160a01b03167f7a3f932e9de460c471ee69c0695b69489f457e88bb498f6260bd5133c63c5e9785858534604051610fd294939291906152b2565b60405180910390a2604080516080810182525f8152603c602082015263ffffffff918101829052606081019190915261100c9082906132e1565b50505050565b5f61101b612edf565b5f60068161102c60208a018a6152d8565b67ffffffffffffffff16815260208101919091526040015f20600201546001600160a01b0316905080156110f2576040517fd505accf000000000000000000000000000000000000000000000000000000008152336004820152306024820152608088013560448201526064810187905260ff8616608482015260a4810185905260c481018490526001600160a01b0382169063d505accf9060e4015f604051808303815f87803b1580156110df575f5ffd5b505af19250505080156110f0575060015b505b6110fb876134bc565b9150506111066131f5565b95945050505050565b5f61111983613cde565b60018101549091506001600160a01b03163314611165576040517f7d3db86e00000000000000000000000000000000000000000000000000000000815260048101849052602401610b06565b60018154600160e01b900460ff16600581111561118457611184614c20565b146111cb5780546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610b06918591600160e01b90910460ff16906004016152ff565b80547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff167c050000000000000000000000000000000000000000000000000000000017815560405161ffff83168152339084907fe43f32660e11dcd24f69eafee91f8e5a284275d12af38b3aad44bdc73575168d906020015b60405180910390a3505050565b5f5f61125c84613d43565b81547fffffffffffff00ffffffffffffffffffffffffffffffffffffffffffffffffff16790300000000000000000000000000000000000000000000000000178255600182015491935091505f906112d7906bffffffffffffffffffffffff600160a01b820481169168010000000000000000900416615059565b6040805161ffff8716815260208101839052919250339187917fb316d70d76db94701d326d5a8e72cdc470ed874477a830695d20a334c8f573d6910160405180910390a38254600283015461133a916001600160a01b039081169116878461315e565b5050505050565b335f908152600860209081526040808320858452909152902082158061137c57505f815460ff16600281111561137957611379614c20565b14155b156113b6576040517fb022f12a00000000000000000000000000000000000000000000000000000000815260048101849052602401610b06565b805461ffff831661010081027fffffffffffffffffffffffffffffffffffffffffffffffffffffffffff000000909216919091176001178255604051908152339084907f2727849e4f8aeb356d02db0773745381046ad2947c9fde2948ab0e675e0c90d590602001611244565b6001600160a01b0382165f90815260086020908152604080832084845290915280822081518083019092528054839283928392829060ff16600281111561146c5761146c614c20565b600281111561147d5761147d614c20565b81529054610100900461ffff1660209091015290506001815160028111156114a7576114a7614c20565b146002825160028111156114bd576114bd614c20565b148260200151935093509350509250925092565b5f6114db33613e1d565b90506114e8848484613264565b60018101829055600281016114fe848683615155565b50336001600160a01b03167f7c38578a2085ae458f1095b973caee2b54ea28e913e2314346ef25fbe23a2a4e85858560405161153c93929190615313565b60405180910390a250505050565b5f60098161155e6040850160208601614c00565b6001600160a01b0316815260208101919091526040015f205460ff166115cc5761158e6040830160208401614c00565b6040517f94403b700000000000000000000000000000000000000000000000000000000081526001600160a01b039091166004820152602401610b06565b6115dd610100830160e08401615336565b63ffffffff1615806116065750603c6115fe61012084016101008501615336565b63ffffffff16105b8061164d575063ffffffff7f00000000000000000000000000000000000000000000000000000000000000001661164561012084016101008501615336565b63ffffffff16115b8061165a57506080820135155b80611667575060a0820135155b80611686575060026116816101408401610120850161534f565b60ff16115b156116bd576040517fd5a6e0b800000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b6116c682613ea2565b600380546c01000000000000000000000000900467ffffffffffffffff1690600c6116f083615368565b91906101000a81548167ffffffffffffffff021916908367ffffffffffffffff16021790555067ffffffffffffffff169050604051806101200160405280336001600160a01b031681526020018360e00160208101906117509190615336565b63ffffffff16815260200161176d61012085016101008601615336565b63ffffffff1681526020016001815260200161178f60e0850160c08601615394565b61ffff1681526020908101906117a790850185614c00565b6001600160a01b031681526020016117c560808501606086016153ad565b6bffffffffffffffffffffffff1681526020018360200160208101906117eb9190614c00565b6001600160a01b0316815260200161180960608501604086016153ad565b6bffffffffffffffffffffffff1690525f8281526006602090815260409182902083518154928501519385015163ffffffff9081167801000000000000000000000000000000000000000000000000027fffffffff00000000ffffffffffffffffffffffffffffffffffffffffffffffff91909516600160a01b027fffffffffffffffff0000000000000000000000000000000000000000000000009094166001600160a01b0390921691909117929092179182168317815560608401519092909183917fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff167fffffff0000000000ffffffffffffffffffffffffffffffffffffffffffffffff90911617600160e01b83600581111561192b5761192b614c20565b02179055506080820151815461ffff9091167d010000000000000000000000000000000000000000000000000000000000027fff0000ffffffffffffffffffffffffffffffffffffffffffffffffffffffffff90911617815560a082015160c08301516bffffffffffffffffffffffff908116600160a01b9081026001600160a01b0393841617600185015560e085015161010090950151909116029216919091176002909101556119e06020830183614c00565b6001600160a01b0316336001600160a01b0316827f874b21bcabe3e8cae845398be59ce11f3fe62b85820fc3f36a5d7c9b32bb734c85604051611a2391906153c6565b60405180910390a4919050565b611a38612edf565b335f908152600a602090815260408083206001600160a01b038516845290915281205490819003611aa0576040517fdc69dc160000000000000000000000000000000000000000000000000000000081526001600160a01b0383166004820152602401610b06565b335f818152600a602090815260408083206001600160a01b03871680855290835281842093909355518481529192917fd1c19fbcd4551a5edfb66d43d2e337c04837afda3482b42bdf569a8fccdae5fb910160405180910390a36001600160a01b038216611b96576040515f90339083908381818185875af1925050503d805f8114611b47576040519150601f19603f3d011682016040523d82523d5f602084013e611b4c565b606091505b5050905080611b90576040517fa5b05eec00000000000000000000000000000000000000000000000000000000815233600482015260248101839052604401610b06565b50611baa565b611baa6001600160a01b0383163383613fb6565b50610d336131f5565b335f90815260086020908152604080832084845290915290206001815460ff166002811115611be457611be4614c20565b14611c1e576040517fb83634b200000000000000000000000000000000000000000000000000000000815260048101839052602401610b06565b80547fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff00166002178155604051339083907f607ba79db6282926774611ed828760d8d8a7d1266ad896b9aaf81f6ba883192c905f90a35050565b6001600160a01b0381165f90815260056020526040812080546001820154600283018054859485948594606094929371010000000000000000000000000000000000830460ff16936bffffffffffffffffffffffff8416936c01000000000000000000000000900464ffffffffff1692918190611cf3906150c6565b80601f0160208091040260200160405190810160405280929190818152602001828054611d1f906150c6565b8015611d6a5780601f10611d4157610100808354040283529160200191611d6a565b820191905f5260205f20905b815481529060010190602001808311611d4d57829003601f168201915b50505050509050955095509550955095505091939590929450565b5f611d8f33613e1d565b80549091505f90611daf9034906bffffffffffffffffffffffff16615059565b9050341580611dc957506bffffffffffffffffffffffff81115b15611e02576040517f08083b2a000000000000000000000000000000000000000000000000000000008152346004820152602401610b06565b81547fffffffffffffffffffffffffffffffffffffffff000000000000000000000000166bffffffffffffffffffffffff8216178255604080513481526020810183905233917f270d6dd254edd1d985c81cf7861b8f28fb06b6d719df04d90464034d434124409101610dfa565b5f611e7a33613e1d565b90506002815471010000000000000000000000000000000000900460ff166002811115611ea957611ea9614c20565b14611ee2576040517f68dadb15000000000000000000000000000000000000000000000000000000008152336004820152602401610b06565b80546c01000000000000000000000000900464ffffffffff16421015611f4f5780546040517f14969af20000000000000000000000000000000000000000000000000000000081526c0100000000000000000000000090910464ffffffffff166004820152602401610b06565b8054335f90815260056020526040812080547fffff000000000000000000000000000000000000000000000000000000000000168155600181018290556bffffffffffffffffffffffff9092169190611fab60028301826149f0565b5060030180547fffffffffffffffffffffffff000000000000000000000000000000000000000016905560405181815233907f7e0914be80bf36072f4119bef2ff0245a304c476086a6dc4c1a25bca69ab5fc89060200160405180910390a2612016335f5f8461315e565b5050565b60408051610120810182525f80825260208201819052918101829052606081018290526080810182905260a0810182905260c0810182905260e081018290526101008101919091525f8281526006602090815260409182902082516101208101845281546001600160a01b038116825263ffffffff600160a01b8204811694830194909452780100000000000000000000000000000000000000000000000081049093169381019390935290606083019060ff600160e01b9091041660058111156120e7576120e7614c20565b60058111156120f8576120f8614c20565b8152815461ffff7d01000000000000000000000000000000000000000000000000000000000090910416602082015260018201546001600160a01b0380821660408401526bffffffffffffffffffffffff600160a01b928390048116606085015260029094015490811660808401520490911660a09091015292915050565b61217f61321f565b6040517f8905116500000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b60015433906001600160a01b03168114612202576040517f118cdaa70000000000000000000000000000000000000000000000000000000081526001600160a01b0382166004820152602401610b06565b610d338161402f565b600254600480545f92760100000000000000000000000000000000000000000000900461ffff169081106122415761224161506c565b905f5260205f209060029182820401919006600c029054906101000a90046bffffffffffffffffffffffff16905090565b5f61227c82614060565b80547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff167c040000000000000000000000000000000000000000000000000000000017815560405190915082907f903f8f64f967c32e639f06e92d17cbe895e3a42546499b380824f858d241e8eb905f90a25050565b5f6122fc83613cde565b60018101549091506001600160a01b03163314612348576040517f7d3db86e00000000000000000000000000000000000000000000000000000000815260048101849052602401610b06565b60028154600160e01b900460ff16600581111561236757612367614c20565b14158015612392575060038154600160e01b900460ff16600581111561238f5761238f614c20565b14155b156123d95780546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610b06918591600160e01b90910460ff16906004016152ff565b80547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff167c040000000000000000000000000000000000000000000000000000000017815560405161ffff83168152339084907f14bcfd6b33150efac692d3f26b6b9ced88cd935a92b311da519c64a09f30c2e690602001611244565b61245e61321f565b6120168282614141565b5f61247233613e1d565b90506002815471010000000000000000000000000000000000900460ff1660028111156124a1576124a1614c20565b146124da576040517f68dadb15000000000000000000000000000000000000000000000000000000008152336004820152602401610b06565b80547fffffffffffffffffffffffffffff000000000000ffffffffffffffffffffffff167101000000000000000000000000000000000017815560405133907fb4ddee0feb3fa805795b553e6f93c4e6e8fd9e42694b30937bb9f827b81b999f905f90a250565b61254961321f565b6120168282614255565b5f61255d83614060565b6002810180546001600160a01b0316600160a01b6bffffffffffffffffffffffff86169081029190911790915560405190815290915083907fdcb5edc00e8d4576b01f6f96d66892ccfef947c05430423e829a0d819d50a3fd9060200160405180910390a2505050565b6040805161012080820183525f8083526020808401829052838501829052606084018290526080840182905260a0840182905260c0840182905260e08401829052610100840182905285825260078152908490208451928301855280546001600160a01b0381168452600160a01b810464ffffffffff16928401929092529293919291830190790100000000000000000000000000000000000000000000000000900460ff16600481111561267e5761267e614c20565b600481111561268f5761268f614c20565b815281547a010000000000000000000000000000000000000000000000000000810461ffff9081166020840152600160e01b90910463ffffffff16604083015260019092015465ffffffffffff811660608301526601000000000000810490921660808201526801000000000000000082046bffffffffffffffffffffffff90811660a0830152600160a01b90920490911660c09091015292915050565b5f61273733613e1d565b90506001815471010000000000000000000000000000000000900460ff16600281111561276657612766614c20565b1461279f576040517fe356d5aa000000000000000000000000000000000000000000000000000000008152336004820152602401610b06565b5f6127ca7f000000000000000000000000000000000000000000000000000000000000000042615059565b82547fffffffffffffffffffffffffffff000000000000ffffffffffffffffffffffff166c0100000000000000000000000064ffffffffff8316027fffffffffffffffffffffffffffff00ffffffffffffffffffffffffffffffffff16177102000000000000000000000000000000000017835560405181815290915033907f37ac9cdee90b132826b9d7c9712a4b99787abceac6bfe31146e363cde239ec1490602001610dfa565b60408051608080820183525f808352602080840182905283850182905260609384018290526001600160a01b0386168252600581528482208551938401865260038101546bffffffffffffffffffffffff8116855263ffffffff6c010000000000000000000000008204811693860193909352700100000000000000000000000000000000900482169584019590955284547a0100000000000000000000000000000000000000000000000000009004169282019290925291612938610e10426154b2565b81547201000000000000000000000000000000000000900463ffffffff1614612961575f612984565b8054760100000000000000000000000000000000000000000000900463ffffffff165b63ffffffff16915050915091565b610d3361299e33613e1d565b6129ad368490038401846154ea565b6132e1565b806129e9576040517f2687977f00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b5f5f6129f484613d43565b81547fffffffffffff00ffffffffffffffffffffffffffffffffffffffffffffffffff167902000000000000000000000000000000000000000000000000001780835560018301549294509092507a010000000000000000000000000000000000000000000000000000900461ffff16906801000000000000000081046bffffffffffffffffffffffff90811691600160a01b9004165f612710612a988585615567565b612aa291906154b2565b90505f612710612ab28685615567565b612abc91906154b2565b60028701549091506001600160a01b0316338a7f0c2cd736f091ae930cbec1af7b0a1371253b7fd4fa9bca7dc35a2bcda31d6a9c8b612afb878a61557e565b612b05878a61557e565b612b0f888a615059565b60408051948552602085019390935291830152606082015260800160405180910390a38654612b52906001600160a01b0316828c612b4d878a61557e565b61315e565b612b6233828c612b4d868961557e565b600254612b7e906001600160a01b0316828c612b4d8688615059565b50505050505050505050565b5f5f612b9584613cde565b60018101546002820154919250612bc8916bffffffffffffffffffffffff600160a01b9283900481169290910416615059565b612bd89063ffffffff8516615567565b9150505b92915050565b5f612beb612edf565b612bf4826134bc565b9050612bfe6131f5565b919050565b612c0b61321f565b600180546001600160a01b0383167fffffffffffffffffffffffff00000000000000000000000000000000000000009091168117909155612c535f546001600160a01b031690565b6001600160a01b03167f38d16b8cac22d99fc7c124b9cd0de2d3fa1faef420bfe791d8c362d765e2270060405160405180910390a350565b5f612c9582613cde565b60018101549091506001600160a01b03163314612ce1576040517f7d3db86e00000000000000000000000000000000000000000000000000000000815260048101839052602401610b06565b60018154600160e01b900460ff166005811115612d0057612d00614c20565b14612d475780546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610b06918491600160e01b90910460ff16906004016152ff565b612d50336143f7565b5080547fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff167c0200000000000000000000000000000000000000000000000000000000178155604051339083907f274057f3c94d582d25f355e5cb4bcc761d6b3a36d3e5a90950885101938851df905f90a35050565b5f612dd083614060565b90505f82612ddf576003612de2565b60025b9050806005811115612df657612df6614c20565b8254600160e01b900460ff166005811115612e1357612e13614c20565b14612e5a5781546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610b06918691600160e01b90910460ff16906004016152ff565b82612e66576002612e69565b60035b825483907fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff16600160e01b836005811115612ea657612ea6614c20565b0217905550837f0b5ea3f42432406e943d0821d5bc43f89ba0e4173eae037735b34e3404237d738460405161153c911515815260200190565b7f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005c15612f38576040517f3ee5aeb500000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b612f6560017f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005b9061449e565b565b5f81815260076020526040902060018154790100000000000000000000000000000000000000000000000000900460ff166004811115612fa957612fa9614c20565b14612bfe575f8154790100000000000000000000000000000000000000000000000000900460ff166004811115612fe257612fe2614c20565b0361301c576040517f510aa5f000000000000000000000000000000000000000000000000000000000815260048101839052602401610b06565b80546040517f349140ce000000000000000000000000000000000000000000000000000000008152610b0691849179010000000000000000000000000000000000000000000000000090910460ff1690600401615591565b6001600160a01b0384165f90815260056020526040812080546bffffffffffffffffffffffff168381106130a857836130aa565b805b9250825f036130bd575f92505050613156565b6130c7838261557e565b82547fffffffffffffffffffffffffffffffffffffffff000000000000000000000000166bffffffffffffffffffffffff919091161782556001600160a01b0385811690879089167f6418235634621db1ce47c365568ad75dfc66118222015fa5c5bd0b4d5970b1328661313b818761557e565b6040805192835260208301919091520160405180910390a450505b949350505050565b801561100c576001600160a01b038085165f908152600a602090815260408083209387168352929052908120805483929061319a908490615059565b9250508190555081836001600160a01b0316856001600160a01b03167fdd0ef63b44a932361273bab95d6e9bfcea5c7850c43844f540314e89899b970c846040516131e791815260200190565b60405180910390a450505050565b612f655f7f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f00612f5f565b5f546001600160a01b03163314612f65576040517f118cdaa7000000000000000000000000000000000000000000000000000000008152336004820152602401610b06565b81801580613273575061010081115b156132aa576040517ff1cbb56700000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b8161100c576040517f3e4ba13f00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b603c63ffffffff16816020015163ffffffff16108061332f57507f000000000000000000000000000000000000000000000000000000000000000063ffffffff16816020015163ffffffff16115b806133425750604081015163ffffffff16155b806133605750806040015163ffffffff16816060015163ffffffff16105b15613397576040517f0256965f00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b8051600383018054602084015160408086015163ffffffff908116700100000000000000000000000000000000027fffffffffffffffffffffffff00000000ffffffffffffffffffffffffffffffff9382166c01000000000000000000000000027fffffffffffffffffffffffffffffffff000000000000000000000000000000009095166bffffffffffffffffffffffff909716969096179390931791909116939093179091556060830151845491167a010000000000000000000000000000000000000000000000000000027fffff00000000ffffffffffffffffffffffffffffffffffffffffffffffffffff9091161783555133907fdcb545f1b1100e9f1bdcb7332d602681b206ef5de020bc0675f96ccfd61688bd90610dfa9084906155a5565b5f806006816134ce60208601866152d8565b67ffffffffffffffff16815260208101919091526040015f20905060028154600160e01b900460ff16600581111561350857613508614c20565b1461355a5761351a60208401846152d8565b81546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610b069291600160e01b900460ff16906004016155f4565b61356a6080840160608501615336565b63ffffffff16158061359e57508054600160a01b900463ffffffff166135966080850160608601615336565b63ffffffff16115b15613600576135b36080840160608501615336565b81546040517fe023ab1400000000000000000000000000000000000000000000000000000000815263ffffffff9283166004820152600160a01b9091049091166024820152604401610b06565b602083013561363b576040517fb255959b00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b335f90815260086020908152604080832086820135845290915280822081518083019092528054829060ff16600281111561367857613678614c20565b600281111561368957613689614c20565b81529054610100900461ffff1660209091015290506001815160028111156136b3576136b3614c20565b146136f057604080517fb83634b2000000000000000000000000000000000000000000000000000000008152908501356004820152602401610b06565b8154602082015161ffff9081167d010000000000000000000000000000000000000000000000000000000000909204161461378f57602081015182546040517f11f60a1400000000000000000000000000000000000000000000000000000000815261ffff92831660048201527d0100000000000000000000000000000000000000000000000000000000009091049091166024820152604401610b06565b60018201546001600160a01b03166137b6816137b16080880160608901615336565b6144a5565b60028301545f90600160a01b90046bffffffffffffffffffffffff166137e26080880160608901615336565b63ffffffff166137f29190615567565b60018501549091505f90600160a01b90046bffffffffffffffffffffffff166138216080890160608a01615336565b63ffffffff166138319190615567565b90505f61383e8284615059565b9050876080013581111561388b576040517f8b8675a50000000000000000000000000000000000000000000000000000000081526004810182905260808901356024820152604401610b06565b6bffffffffffffffffffffffff8111156138d4576040517f08083b2a00000000000000000000000000000000000000000000000000000000815260048101829052602401610b06565b60038054600160a01b900467ffffffffffffffff169060146138f583615368565b82546101009290920a67ffffffffffffffff8181021990931691831602179091558754911697505f9061394a907801000000000000000000000000000000000000000000000000900463ffffffff1642615059565b604080516060810182526002546001600160a01b038116825261ffff600160a01b82048116602080850191909152760100000000000000000000000000000000000000000000909204168284015282516101208101845233815264ffffffffff851691810191909152929350919081016001815260208381015161ffff16908201526040016139df60808d0160608e01615336565b63ffffffff1681526020908101906139f9908d018d6152d8565b65ffffffffffff16815260408084015161ffff166020808401919091526bffffffffffffffffffffffff808a168385015288166060909301929092525f8c815260078352819020835181549385015164ffffffffff16600160a01b027fffffffffffffff000000000000000000000000000000000000000000000000009094166001600160a01b039091161792909217808355908301519082907fffffffffffff00ffffffffffffffffffffffffffffffffffffffffffffffffff16790100000000000000000000000000000000000000000000000000836004811115613ae257613ae2614c20565b021790555060608201518154608084015163ffffffff16600160e01b027bffffffffffffffffffffffffffffffffffffffffffffffffffffffff61ffff9384167a010000000000000000000000000000000000000000000000000000021679ffffffffffffffffffffffffffffffffffffffffffffffffffff9092169190911717825560a08301516001909201805460c085015160e0860151610100909601516bffffffffffffffffffffffff908116600160a01b026001600160a01b03919097166801000000000000000002811667ffffffffffffffff929095166601000000000000027fffffffffffffffffffffffffffffffffffffffffffffffff000000000000000090931665ffffffffffff9096169590951791909117169190911792909217909155600289015416613c1e8a8c89848a8a8961469c565b6001600160a01b038116613c8b5783341080613c3d57508a6080013534115b15613c76576040517f99a0cc96000000000000000000000000000000000000000000000000000000008152346004820152602401610b06565b613c86335f80612b4d883461557e565b613cd0565b3415613cc5576040517f99a0cc96000000000000000000000000000000000000000000000000000000008152346004820152602401610b06565b613cd0813386614757565b505050505050505050919050565b5f818152600660205260408120908154600160e01b900460ff166005811115613d0957613d09614c20565b03612bfe576040517f2380022d00000000000000000000000000000000000000000000000000000000815260048101839052602401610b06565b5f5f613d4e83612f67565b60018082015465ffffffffffff165f9081526006602052604090209081015491935091506001600160a01b03163314613db6576040517fd38c45d400000000000000000000000000000000000000000000000000000000815260048101849052602401610b06565b8154600160a01b900464ffffffffff16421115613e185781546040517f83f2ba2000000000000000000000000000000000000000000000000000000000815260048101859052600160a01b90910464ffffffffff166024820152604401610b06565b915091565b6001600160a01b0381165f90815260056020526040812090815471010000000000000000000000000000000000900460ff166002811115613e6057613e60614c20565b03612bfe576040517fbd6201330000000000000000000000000000000000000000000000000000000081526001600160a01b0383166004820152602401610b06565b5f613eb8613eb36020840184614c00565b6143f7565b60038101549091506bffffffffffffffffffffffff16613ede60808401606085016153ad565b6bffffffffffffffffffffffff161080613f28575060038101546c01000000000000000000000000900463ffffffff16613f2061012084016101008501615336565b63ffffffff16105b80613f6657506003810154700100000000000000000000000000000000900463ffffffff16613f5e610100840160e08501615336565b63ffffffff16115b1561201657613f786020830183614c00565b6040517f1fdbd0970000000000000000000000000000000000000000000000000000000081526001600160a01b039091166004820152602401610b06565b6040516001600160a01b0383811660248301526044820183905261402a91859182169063a9059cbb906064015b604051602081830303815290604052915060e01b6020820180517bffffffffffffffffffffffffffffffffffffffffffffffffffffffff83818316178352505050506148cb565b505050565b600180547fffffffffffffffffffffffff0000000000000000000000000000000000000000169055610d3381614950565b5f61406a82613cde565b80549091506001600160a01b031633146140b3576040517fa7e6777800000000000000000000000000000000000000000000000000000000815260048101839052602401610b06565b60048154600160e01b900460ff1660058111156140d2576140d2614c20565b14806140fa575060058154600160e01b900460ff1660058111156140f8576140f8614c20565b145b15612bfe5780546040517f4c6ff48d000000000000000000000000000000000000000000000000000000008152610b06918491600160e01b90910460ff16906004016152ff565b6103e861ffff8316111561418f576040517f3c057d7b00000000000000000000000000000000000000000000000000000000815261ffff831660048201526103e86024820152604401610b06565b6001600160a01b0381166141cf576040517f14bcf5c800000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b600280546001600160a01b0383167fffffffffffffffffffff000000000000000000000000000000000000000000009091168117600160a01b61ffff8616908102919091179092556040805192835260208301919091527f6f651580b629763ea0712205a52ba2887fe7160f361c881a36db4a2277dbe64f910160405180910390a15050565b600454683635c9adc5dea000006bffffffffffffffffffffffff841611806142985750826bffffffffffffffffffffffff16826bffffffffffffffffffffffff16115b806142a4575061ffff81115b156142db576040517f510a3e7a00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b600380547fffffffffffffffffffffffffffffffffffffffff000000000000000000000000166bffffffffffffffffffffffff85811691821790925560048054600181810183555f929092527f8a35acfbc15ff81a39ae7d344fd709f28e8600b4aa8c65c6b64bfe7fe36bd19b600280830491909101805492909316600c026101000a808602199092169487169182029490941790915582547fffffffffffffffff0000ffffffffffffffffffffffffffffffffffffffffffff1676010000000000000000000000000000000000000000000061ffff861602179092556040805191825260208201929092527fd92cec12199949c9f2093cf901bb3c2b0ee110617b326d815b571dd28f8fbf46910160405180910390a1505050565b6001600160a01b0381165f9081526005602052604090206001815471010000000000000000000000000000000000900460ff16600281111561443b5761443b614c20565b14158061445c575060035481546bffffffffffffffffffffffff9182169116105b15612bfe576040517fe356d5aa0000000000000000000000000000000000000000000000000000000081526001600160a01b0383166004820152602401610b06565b80825d5050565b5f6144af836143f7565b80549091507fffffffffffffffffffffffffffffffffffffffffffffffffffffffff000000017a01000000000000000000000000000000000000000000000000000090910463ffffffff160161450457505050565b5f614511610e10426154b2565b82549091505f9063ffffffff8086169172010000000000000000000000000000000000009004168314614544575f614567565b8354760100000000000000000000000000000000000000000000900463ffffffff165b6145719190615059565b83549091507a010000000000000000000000000000000000000000000000000000900463ffffffff168111156146145782546040517f3b1cdc0d0000000000000000000000000000000000000000000000000000000081526001600160a01b038716600482015263ffffffff80871660248301527a0100000000000000000000000000000000000000000000000000009092049091166044820152606401610b06565b82547fffffffffffff0000000000000000ffffffffffffffffffffffffffffffffffff16720100000000000000000000000000000000000063ffffffff938416027fffffffffffff00000000ffffffffffffffffffffffffffffffffffffffffffff161776010000000000000000000000000000000000000000000091909216021790555050565b6001600160a01b03851633887f0da534574ec113aba635086ee7127806f75aa1afd1eb7bc12d8f0611436046836146d660208b018b6152d8565b888b602001358c604001358d60600160208101906146f49190615336565b6040805167ffffffffffffffff90961686526001600160a01b03909416602086015292840191909152606083015263ffffffff16608082015260a0810188905260c0810187905260e081018690526101000160405180910390a450505050505050565b6040517f70a0823100000000000000000000000000000000000000000000000000000000815230600482015283905f906001600160a01b038316906370a0823190602401602060405180830381865afa1580156147b6573d5f5f3e3d5ffd5b505050506040513d601f19601f820116820180604052508101906147da9190615612565b90506147f16001600160a01b0383168530866149b7565b6040517f70a082310000000000000000000000000000000000000000000000000000000081523060048201525f9082906001600160a01b038516906370a0823190602401602060405180830381865afa158015614850573d5f5f3e3d5ffd5b505050506040513d601f19601f820116820180604052508101906148749190615612565b61487e919061557e565b90508381146148c3576040517faea7b7c00000000000000000000000000000000000000000000000000000000081526004810185905260248101829052604401610b06565b505050505050565b5f5f60205f8451602086015f885af1806148ea576040513d5f823e3d81fd5b50505f513d9150811561490157806001141561490e565b6001600160a01b0384163b155b1561100c576040517f5274afe70000000000000000000000000000000000000000000000000000000081526001600160a01b0385166004820152602401610b06565b5f80546001600160a01b038381167fffffffffffffffffffffffff0000000000000000000000000000000000000000831681178455604051919092169283917f8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e09190a35050565b6040516001600160a01b03848116602483015283811660448301526064820183905261100c9186918216906323b872dd90608401613fe3565b5080546149fc906150c6565b5f825580601f10614a0b575050565b601f0160209004905f5260205f2090810190610d3391905b80821115614a36575f8155600101614a23565b5090565b5f60208284031215614a4a575f5ffd5b5035919050565b80356001600160a01b0381168114612bfe575f5ffd5b80358015158114612bfe575f5ffd5b5f5f60408385031215614a87575f5ffd5b614a9083614a51565b9150614a9e60208401614a67565b90509250929050565b5f5f5f60408486031215614ab9575f5ffd5b833567ffffffffffffffff811115614acf575f5ffd5b8401601f81018613614adf575f5ffd5b803567ffffffffffffffff811115614af5575f5ffd5b866020828401011115614b06575f5ffd5b6020918201979096509401359392505050565b5f60a08284031215614b29575f5ffd5b50919050565b803560ff81168114612bfe575f5ffd5b5f5f5f5f5f6101208688031215614b54575f5ffd5b614b5e8787614b19565b945060a08601359350614b7360c08701614b2f565b9497939650939460e08101359450610100013592915050565b803561ffff81168114612bfe575f5ffd5b5f5f60408385031215614bae575f5ffd5b82359150614a9e60208401614b8c565b5f5f60408385031215614bcf575f5ffd5b614bd883614a51565b946020939093013593505050565b5f610140828403128015614bf8575f5ffd5b509092915050565b5f60208284031215614c10575f5ffd5b614c1982614a51565b9392505050565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52602160045260245ffd5b5f60038710614c5e57614c5e614c20565b86825285602083015284604083015283606083015260a0608083015282518060a0840152806020850160c085015e5f60c0828501015260c07fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe0601f8301168401019150509695505050505050565b60068110614cdc57614cdc614c20565b9052565b5f610120820190506001600160a01b03835116825263ffffffff60208401511660208301526040830151614d1c604084018263ffffffff169052565b506060830151614d2f6060840182614ccc565b506080830151614d45608084018261ffff169052565b5060a0830151614d6060a08401826001600160a01b03169052565b5060c0830151614d8060c08401826bffffffffffffffffffffffff169052565b5060e0830151614d9b60e08401826001600160a01b03169052565b50610100830151614dbd6101008401826bffffffffffffffffffffffff169052565b5092915050565b5f5f60408385031215614dd5575f5ffd5b614dde83614b8c565b9150614a9e60208401614a51565b80356bffffffffffffffffffffffff81168114612bfe575f5ffd5b5f5f60408385031215614e18575f5ffd5b614e2183614dec565b9150614a9e60208401614dec565b5f5f60408385031215614e40575f5ffd5b82359150614a9e60208401614dec565b60058110614cdc57614cdc614c20565b5f610120820190506001600160a01b03835116825264ffffffffff60208401511660208301526040830151614e986040840182614e50565b506060830151614eae606084018261ffff169052565b506080830151614ec6608084018263ffffffff169052565b5060a0830151614ee060a084018265ffffffffffff169052565b5060c0830151614ef660c084018261ffff169052565b5060e0830151614d9b60e08401826bffffffffffffffffffffffff169052565b60a08101614f6582856bffffffffffffffffffffffff815116825263ffffffff602082015116602083015263ffffffff604082015116604083015263ffffffff60608201511660608301525050565b8260808301529392505050565b5f6080828403128015614bf8575f5ffd5b5f5f60408385031215614f94575f5ffd5b50508035926020909101359150565b803563ffffffff81168114612bfe575f5ffd5b5f5f60408385031215614fc7575f5ffd5b82359150614a9e60208401614fa3565b5f60a08284031215614fe7575f5ffd5b614c198383614b19565b5f5f60408385031215615002575f5ffd5b614dde83614a51565b5f5f6040838503121561501c575f5ffd5b82359150614a9e60208401614a67565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52601160045260245ffd5b80820180821115612bdc57612bdc61502c565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52603260045260245ffd5b7f4e487b71000000000000000000000000000000000000000000000000000000005f52604160045260245ffd5b600181811c908216806150da57607f821691505b602082108103614b29577f4e487b71000000000000000000000000000000000000000000000000000000005f52602260045260245ffd5b601f82111561402a57805f5260205f20601f840160051c810160208510156151365750805b601f840160051c820191505b8181101561133a575f8155600101615142565b67ffffffffffffffff83111561516d5761516d615099565b6151818361517b83546150c6565b83615111565b5f601f8411600181146151d1575f851561519b5750838201355b7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff600387901b1c1916600186901b17835561133a565b5f838152602081207fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe08716915b8281101561521e57868501358255602094850194600190920191016151fe565b5086821015615259577fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff60f88860031b161c19848701351681555b505060018560011b0183555050505050565b81835281816020850137505f602082840101525f60207fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe0601f840116840101905092915050565b606081525f6152c560608301868861526b565b6020830194909452506040015292915050565b5f602082840312156152e8575f5ffd5b813567ffffffffffffffff81168114614c19575f5ffd5b82815260408101614c196020830184614ccc565b604081525f61532660408301858761526b565b9050826020830152949350505050565b5f60208284031215615346575f5ffd5b614c1982614fa3565b5f6020828403121561535f575f5ffd5b614c1982614b2f565b5f67ffffffffffffffff821667ffffffffffffffff810361538b5761538b61502c565b60010192915050565b5f602082840312156153a4575f5ffd5b614c1982614b8c565b5f602082840312156153bd575f5ffd5b614c1982614dec565b61014081016153e5826153d885614a51565b6001600160a01b03169052565b6153f160208401614a51565b6001600160a01b0316602083015261540b60408401614dec565b6bffffffffffffffffffffffff16604083015261542a60608401614dec565b6bffffffffffffffffffffffff1660608301526080838101359083015260a0808401359083015261545d60c08401614b8c565b61ffff1660c083015261547260e08401614fa3565b63ffffffff1660e083015261548a6101008401614fa3565b63ffffffff166101008301526154a36101208401614b2f565b60ff8116610120840152614dbd565b5f826154e5577f4e487b71000000000000000000000000000000000000000000000000000000005f52601260045260245ffd5b500490565b5f60808284031280156154fb575f5ffd5b506040516080810167ffffffffffffffff8111828210171561551f5761551f615099565b60405261552b83614dec565b815261553960208401614fa3565b602082015261554a60408401614fa3565b604082015261555b60608401614fa3565b60608201529392505050565b8082028115828204841417612bdc57612bdc61502c565b81810381811115612bdc57612bdc61502c565b82815260408101614c196020830184614e50565b60808101612bdc82846bffffffffffffffffffffffff815116825263ffffffff602082015116602083015263ffffffff604082015116604083015263ffffffff60608201511660608301525050565b67ffffffffffffffff8316815260408101614c196020830184614ccc565b5f60208284031215615622575f5ffd5b505191905056fea26469706673582212203381394831e64ece177b514624a842694f7d4157d22849e684f2a610f0bcb3af64736f6c634300081c0033
     /// ```
     #[rustfmt::skip]
     #[allow(clippy::all)]
     pub static DEPLOYED_BYTECODE: alloy_sol_types::private::Bytes = alloy_sol_types::private::Bytes::from_static(
-        b"`\x80`@R`\x046\x10a\x02\xE2W_5`\xE0\x1C\x80c\x8D\xA5\xCB[\x11a\x01\x86W\x80c\xD2\xEEf\xCF\x11a\0\xDCW\x80c\xF2\xFD\xE3\x8B\x11a\0\x87W\x80c\xF7\x88\x8A\xEC\x11a\0bW\x80c\xF7\x88\x8A\xEC\x14a\t\x19W\x80c\xF9\xEA\xEE\r\x14a\t]W\x80c\xFE\xE9\x8A\x85\x14a\t\xA4W__\xFD[\x80c\xF2\xFD\xE3\x8B\x14a\x08\x93W\x80c\xF3\xD5\xAFf\x14a\x08\xB2W\x80c\xF6\x8A\xB7\xCC\x14a\x08\xFAW__\xFD[\x80c\xD8\x8D\x0C\x89\x11a\0\xB7W\x80c\xD8\x8D\x0C\x89\x14a\x08'W\x80c\xE3\x0C9x\x14a\x08:W\x80c\xE4r\xAE\x8B\x14a\x08WW__\xFD[\x80c\xD2\xEEf\xCF\x14a\x07\xC1W\x80c\xD5[\xE8\xC6\x14a\x07\xE0W\x80c\xD5\xCA(\n\x14a\x08\x08W__\xFD[\x80c\xB0\xC2\xAA^\x11a\x01<W\x80c\xBF\"\xC4W\x11a\x01\x17W\x80c\xBF\"\xC4W\x14a\x07lW\x80c\xC3\xF2\xF6O\x14a\x07\x98W\x80c\xC8]>\xB0\x14a\x07\xACW__\xFD[\x80c\xB0\xC2\xAA^\x14a\x06\xCCW\x80c\xB0\xE2\x1E\x8A\x14a\x07\x05W\x80c\xBA\xAA\r(\x14a\x07MW__\xFD[\x80c\x9D\x1CA\x1C\x11a\x01lW\x80c\x9D\x1CA\x1C\x14a\x06zW\x80c\xA9\xB8(\x19\x14a\x06\x99W\x80c\xAD\x0C\x9C\xFC\x14a\x06\xADW__\xFD[\x80c\x8D\xA5\xCB[\x14a\x06\x17W\x80c\x8E\xBB5\x01\x14a\x06GW__\xFD[\x80cI\\Hl\x11a\x02;W\x80cl\x90Ba\x11a\x01\xF1W\x80cy\xBAP\x97\x11a\x01\xCCW\x80cy\xBAP\x97\x14a\x05\xB0W\x80c\x7F\xE1\xF5C\x14a\x05\xC4W\x80c\x8C\xE1\xB5n\x14a\x05\xF8W__\xFD[\x80cl\x90Ba\x14a\x05\\W\x80cm6\x16\x94\x14a\x05pW\x80cqP\x18\xA6\x14a\x05\x9CW__\xFD[\x80cW/\"\x10\x11a\x02!W\x80cW/\"\x10\x14a\x05\x05W\x80cXe\xC6\x0C\x14a\x05$W\x80cZb}\xBC\x14a\x05TW__\xFD[\x80cI\\Hl\x14a\x04\xC7W\x80cQ\xCF\xF8\xD9\x14a\x04\xE6W__\xFD[\x80c#\xCF\xD6{\x11a\x02\x9BW\x80c-\x9Fu\x0E\x11a\x02vW\x80c-\x9Fu\x0E\x14a\x04HW\x80c3\xEB\xB4\x11\x14a\x04gW\x80c7[<\n\x14a\x04\x86W__\xFD[\x80c#\xCF\xD6{\x14a\x03\xDDW\x80c's\"\x85\x14a\x04\nW\x80c)\xF7\xF4O\x14a\x04)W__\xFD[\x80c\x14\x02\xB1z\x11a\x02\xCBW\x80c\x14\x02\xB1z\x14a\x03\x8AW\x80c\x15\xF6\x90\x12\x14a\x03\xABW\x80c\x1D\x13\x14\x14\x14a\x03\xCAW__\xFD[\x80c\x04\x16d\x1A\x14a\x02\xE6W\x80c\x12\xAA\xACp\x14a\x03\x11W[__\xFD[4\x80\x15a\x02\xF1W__\xFD[Pa\x02\xFA`\x02\x81V[`@Q`\xFF\x90\x91\x16\x81R` \x01[`@Q\x80\x91\x03\x90\xF3[4\x80\x15a\x03\x1CW__\xFD[Pa\x03ha\x03+6`\x04a=\x86V[_\x90\x81R`\x08` \x90\x81R`@\x91\x82\x90 \x82Q\x80\x84\x01\x90\x93RT`\x01`\x01`\xA0\x1B\x03\x81\x16\x80\x84R`\x01`\xA0\x1B\x90\x91\x04a\xFF\xFF\x16\x92\x90\x91\x01\x82\x90R\x91V[`@\x80Q`\x01`\x01`\xA0\x1B\x03\x90\x93\x16\x83Ra\xFF\xFF\x90\x91\x16` \x83\x01R\x01a\x03\x08V[4\x80\x15a\x03\x95W__\xFD[Pa\x03\xA9a\x03\xA46`\x04a=\x86V[a\t\xC3V[\0[4\x80\x15a\x03\xB6W__\xFD[Pa\x03\xA9a\x03\xC56`\x04a=\xC2V[a\x0B[V[a\x03\xA9a\x03\xD86`\x04a=\xF3V[a\x0C+V[4\x80\x15a\x03\xE8W__\xFD[Pa\x03\xFCa\x03\xF76`\x04a>\x8BV[a\x0E\x05V[`@Q\x90\x81R` \x01a\x03\x08V[4\x80\x15a\x04\x15W__\xFD[Pa\x03\xA9a\x04$6`\x04a>\xE9V[a\x0F\x02V[4\x80\x15a\x044W__\xFD[Pa\x03\xA9a\x04C6`\x04a>\xE9V[a\x10CV[4\x80\x15a\x04SW__\xFD[Pa\x03\xA9a\x04b6`\x04a>\xE9V[a\x113V[4\x80\x15a\x04rW__\xFD[Pa\x03\xA9a\x04\x816`\x04a=\xF3V[a\x125V[4\x80\x15a\x04\x91W__\xFD[P`\x03Ta\x04\xAA\x90k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81V[`@Qk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x81R` \x01a\x03\x08V[4\x80\x15a\x04\xD2W__\xFD[Pa\x03\xFCa\x04\xE16`\x04a?\nV[a\x12\xA0V[4\x80\x15a\x04\xF1W__\xFD[Pa\x03\xA9a\x05\x006`\x04a?$V[a\x17\x9CV[4\x80\x15a\x05\x10W__\xFD[Pa\x03\xA9a\x05\x1F6`\x04a=\x86V[a\x19\"V[4\x80\x15a\x05/W__\xFD[Pa\x05Ca\x05>6`\x04a?$V[a\x19\xCEV[`@Qa\x03\x08\x95\x94\x93\x92\x91\x90a?jV[a\x03\xA9a\x1A\xDCV[4\x80\x15a\x05gW__\xFD[Pa\x03\xA9a\x1B\xC7V[4\x80\x15a\x05{W__\xFD[Pa\x05\x8Fa\x05\x8A6`\x04a=\x86V[a\x1DIV[`@Qa\x03\x08\x91\x90a?\xFDV[4\x80\x15a\x05\xA7W__\xFD[Pa\x03\xA9a\x1E\xA6V[4\x80\x15a\x05\xBBW__\xFD[Pa\x03\xA9a\x1E\xB9V[4\x80\x15a\x05\xCFW__\xFD[P`\x03Ta\x04\xAA\x90l\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81V[4\x80\x15a\x06\x03W__\xFD[Pa\x03\xA9a\x06\x126`\x04a=\x86V[a\x1F\x13V[4\x80\x15a\x06\"W__\xFD[P_T`\x01`\x01`\xA0\x1B\x03\x16[`@Q`\x01`\x01`\xA0\x1B\x03\x90\x91\x16\x81R` \x01a\x03\x08V[4\x80\x15a\x06RW__\xFD[Pa\x03\xFC\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81V[4\x80\x15a\x06\x85W__\xFD[Pa\x03\xA9a\x06\x946`\x04a@\xE1V[a\x1F\x93V[4\x80\x15a\x06\xA4W__\xFD[Pa\x03\xA9a\x1F\xA5V[4\x80\x15a\x06\xB8W__\xFD[Pa\x03\xA9a\x06\xC76`\x04aA$V[a ~V[4\x80\x15a\x06\xD7W__\xFD[P`\x04Ta\x06\xEC\x90g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81V[`@Qg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x81R` \x01a\x03\x08V[4\x80\x15a\x07\x10W__\xFD[P`@\x80Q\x80\x82\x01\x82R`\x02T`\x01`\x01`\xA0\x1B\x03\x81\x16\x80\x83R`\x01`\xA0\x1B\x90\x91\x04a\xFF\xFF\x16` \x92\x83\x01\x81\x90R\x83Q\x90\x81R\x91\x82\x01R\x01a\x03\x08V[4\x80\x15a\x07XW__\xFD[Pa\x03\xA9a\x07g6`\x04aALV[a \x90V[4\x80\x15a\x07wW__\xFD[Pa\x07\x8Ba\x07\x866`\x04a=\x86V[a!\x04V[`@Qa\x03\x08\x91\x90aA}V[4\x80\x15a\x07\xA3W__\xFD[Pa\x03\xA9a\"MV[4\x80\x15a\x07\xB7W__\xFD[Pa\x03\xFCa\x01\0\x81V[4\x80\x15a\x07\xCCW__\xFD[Pa\x03\xA9a\x07\xDB6`\x04aB7V[a#\x93V[4\x80\x15a\x07\xEBW__\xFD[Pa\x07\xF5a\x03\xE8\x81V[`@Qa\xFF\xFF\x90\x91\x16\x81R` \x01a\x03\x08V[4\x80\x15a\x08\x13W__\xFD[Pa\x03\xFCa\x08\"6`\x04aBjV[a%kV[a\x03\xFCa\x0856`\x04aB\x8BV[a%\xC3V[4\x80\x15a\x08EW__\xFD[P`\x01T`\x01`\x01`\xA0\x1B\x03\x16a\x06/V[4\x80\x15a\x08bW__\xFD[P`\x03Ta\x06\xEC\x90x\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81V[4\x80\x15a\x08\x9EW__\xFD[Pa\x03\xA9a\x08\xAD6`\x04a?$V[a%\xE4V[4\x80\x15a\x08\xBDW__\xFD[Pa\x08\xE5\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81V[`@Qc\xFF\xFF\xFF\xFF\x90\x91\x16\x81R` \x01a\x03\x08V[4\x80\x15a\t\x05W__\xFD[Pa\x03\xA9a\t\x146`\x04a=\x86V[a&lV[4\x80\x15a\t$W__\xFD[Pa\x03\xFCa\t36`\x04aB\xA5V[`\x01`\x01`\xA0\x1B\x03\x91\x82\x16_\x90\x81R`\n` \x90\x81R`@\x80\x83 \x93\x90\x94\x16\x82R\x91\x90\x91R T\x90V[4\x80\x15a\thW__\xFD[Pa\t\x94a\tw6`\x04a?$V[`\x01`\x01`\xA0\x1B\x03\x16_\x90\x81R`\t` R`@\x90 T`\xFF\x16\x90V[`@Q\x90\x15\x15\x81R` \x01a\x03\x08V[4\x80\x15a\t\xAFW__\xFD[Pa\x03\xA9a\t\xBE6`\x04aB\xBFV[a'\xA6V[_a\t\xCD\x82a(\xBFV[\x80T\x90\x91P`\x01`\xA0\x1B\x90\x04d\xFF\xFF\xFF\xFF\xFF\x16B\x11a\n6W\x80T`@Q\x7FR;r(\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x84\x90R`\x01`\xA0\x1B\x90\x91\x04d\xFF\xFF\xFF\xFF\xFF\x16`$\x82\x01R`D\x01[`@Q\x80\x91\x03\x90\xFD[\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16y\x04\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x82U`\x01\x82\x01Tg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16_\x90\x81R`\x06` R`@\x81 \x92`\x01`\x01`\xA0\x1B\x03\x16\x91a\n\xCE\x90k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x82\x04\x81\x16\x91h\x01\0\0\0\0\0\0\0\0\x90\x04\x16aC\rV[`\x01\x84\x01T\x90\x91P_\x90a\n\xEC\x90`\x01`\x01`\xA0\x1B\x03\x16\x87\x85a)\xCCV[`@\x80Q\x84\x81R` \x81\x01\x83\x90R\x91\x92P3\x91\x88\x91\x7F\xCA\x15\xB1hI\x042\xE3\x98\xA11\xE4%\xAB\x82\x8E\xD1\xFC\x0F0\xA7\xB0^\xB0\xE1\xFEtK\xB0\xFD\xD1\xB0\x91\x01`@Q\x80\x91\x03\x90\xA3`\x02\x84\x01Ta\x0BG\x90\x84\x90`\x01`\x01`\xA0\x1B\x03\x16\x88\x85a*\xECV[a\x0BS\x83_\x88\x84a*\xECV[PPPPPPV[a\x0Bca+\x84V[`\x01`\x01`\xA0\x1B\x03\x82\x16a\x0B\xAEW`@Q\x7F\x94@;p\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x83\x16`\x04\x82\x01R`$\x01a\n-V[`\x01`\x01`\xA0\x1B\x03\x82\x16_\x81\x81R`\t` \x90\x81R`@\x91\x82\x90 \x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\x16\x85\x15\x15\x90\x81\x17\x90\x91U\x91Q\x91\x82R\x7F\x9A\x8E0\xA8e\x8B\x96\xAB?\x03L\xE4\xBA\xC6\x80bx\xB4\xAE\xE5\x88\x0C\xCD\xD1\xAC5\xE4\xED[\xB3\x1D#\x91\x01[`@Q\x80\x91\x03\x90\xA2PPV[3_\x90\x81R`\x05` R`@\x81 \x90\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a\x0CeWa\x0Cea?=V[\x14a\x0C\x9EW`@Q\x7F\x86k\r\xCF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\n-V[a\x0C\xA9\x84\x84\x84a+\xC9V[`\x03Tk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x164\x10\x15a\r\rW`\x03T`@Q\x7F\x82\x9F\x11c\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01Rk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16`$\x82\x01R`D\x01a\n-V[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF4\x11\x15a\rUW`@Q\x7F\x08\x08;*\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01R`$\x01a\n-V[\x80Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x16k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF4\x16\x17\x17\x81U`\x01\x81\x01\x82\x90U`\x02\x81\x01a\r\xB7\x84\x86\x83aC\xDCV[P3`\x01`\x01`\xA0\x1B\x03\x16\x7Fz?\x93.\x9D\xE4`\xC4q\xEEi\xC0i[iH\x9FE~\x88\xBBI\x8Fb`\xBDQ3\xC6<^\x97\x85\x85\x854`@Qa\r\xF7\x94\x93\x92\x91\x90aE9V[`@Q\x80\x91\x03\x90\xA2PPPPV[_a\x0E\x0Ea,FV[_`\x06\x81a\x0E\x1F` \x8A\x01\x8AaE_V[g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81R` \x81\x01\x91\x90\x91R`@\x01_ `\x02\x01T`\x01`\x01`\xA0\x1B\x03\x16\x90P\x80\x15a\x0E\xE5W`@Q\x7F\xD5\x05\xAC\xCF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R0`$\x82\x01R`\x80\x88\x015`D\x82\x01R`d\x81\x01\x87\x90R`\xFF\x86\x16`\x84\x82\x01R`\xA4\x81\x01\x85\x90R`\xC4\x81\x01\x84\x90R`\x01`\x01`\xA0\x1B\x03\x82\x16\x90c\xD5\x05\xAC\xCF\x90`\xE4\x01_`@Q\x80\x83\x03\x81_\x87\x80;\x15\x80\x15a\x0E\xD2W__\xFD[PZ\xF1\x92PPP\x80\x15a\x0E\xE3WP`\x01[P[a\x0E\xEE\x87a,\xCCV[\x91PPa\x0E\xF9a4\"V[\x95\x94PPPPPV[_a\x0F\x0C\x83a4LV[`\x01\x81\x01T\x90\x91P`\x01`\x01`\xA0\x1B\x03\x163\x14a\x0FXW`@Q\x7F}=\xB8n\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x84\x90R`$\x01a\n-V[`\x01\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a\x0FwWa\x0Fwa?=V[\x14a\x0F\xBEW\x80T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\n-\x91\x85\x91`\x01`\xE0\x1B\x90\x91\x04`\xFF\x16\x90`\x04\x01aE\x86V[\x80T\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16|\x05\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x81U`@\x80Qa\xFF\xFF\x84\x16\x81R\x90Q3\x91\x85\x91\x7F\xE4?2f\x0E\x11\xDC\xD2Oi\xEA\xFE\xE9\x1F\x8EZ(Bu\xD1*\xF3\x8B:\xADD\xBD\xC75u\x16\x8D\x91\x81\x90\x03` \x01\x90\xA3PPPV[__a\x10N\x84a4\xB1V[\x81T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16y\x03\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x82U`\x01\x82\x01T\x91\x93P\x91P_\x90a\x10\xC9\x90k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x82\x04\x81\x16\x91h\x01\0\0\0\0\0\0\0\0\x90\x04\x16aC\rV[`@\x80Qa\xFF\xFF\x87\x16\x81R` \x81\x01\x83\x90R\x91\x92P3\x91\x87\x91\x7F\xB3\x16\xD7\rv\xDB\x94p\x1D2mZ\x8Er\xCD\xC4p\xED\x87Dw\xA80i] \xA34\xC8\xF5s\xD6\x91\x01`@Q\x80\x91\x03\x90\xA3\x82T`\x02\x83\x01Ta\x11,\x91`\x01`\x01`\xA0\x1B\x03\x90\x81\x16\x91\x16\x87\x84a*\xECV[PPPPPV[\x81\x15\x80a\x11UWP_\x82\x81R`\x08` R`@\x90 T`\x01`\x01`\xA0\x1B\x03\x16\x15\x15[\x15a\x11\x8FW`@Q\x7F\xB0\"\xF1*\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\n-V[`@\x80Q\x80\x82\x01\x82R3\x80\x82Ra\xFF\xFF\x84\x81\x16` \x80\x85\x01\x82\x81R_\x89\x81R`\x08\x83R\x87\x90 \x95Q\x86T\x91Q\x90\x94\x16`\x01`\xA0\x1B\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x16`\x01`\x01`\xA0\x1B\x03\x90\x94\x16\x93\x90\x93\x17\x92\x90\x92\x17\x90\x93U\x92Q\x91\x82R\x91\x84\x91\x7F''\x84\x9EO\x8A\xEB5m\x02\xDB\x07stS\x81\x04j\xD2\x94|\x9F\xDE)H\xAB\x0Eg^\x0C\x90\xD5\x91\x01`@Q\x80\x91\x03\x90\xA3PPV[_a\x12?3a5\x8DV[\x90Pa\x12L\x84\x84\x84a+\xC9V[`\x01\x81\x01\x82\x90U`\x02\x81\x01a\x12b\x84\x86\x83aC\xDCV[P3`\x01`\x01`\xA0\x1B\x03\x16\x7F|8W\x8A \x85\xAEE\x8F\x10\x95\xB9s\xCA\xEE+T\xEA(\xE9\x13\xE21CF\xEF%\xFB\xE2:*N\x85\x85\x85`@Qa\r\xF7\x93\x92\x91\x90aE\x9AV[_`\t\x81a\x12\xB4`@\x85\x01` \x86\x01a?$V[`\x01`\x01`\xA0\x1B\x03\x16\x81R` \x81\x01\x91\x90\x91R`@\x01_ T`\xFF\x16a\x13\"Wa\x12\xE4`@\x83\x01` \x84\x01a?$V[`@Q\x7F\x94@;p\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x90\x91\x16`\x04\x82\x01R`$\x01a\n-V[a\x133a\x01\0\x83\x01`\xE0\x84\x01aE\xBDV[c\xFF\xFF\xFF\xFF\x16\x15\x80a\x13ZWPa\x13Ra\x01 \x83\x01a\x01\0\x84\x01aE\xBDV[c\xFF\xFF\xFF\xFF\x16\x15[\x80a\x13\xA1WPc\xFF\xFF\xFF\xFF\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x16a\x13\x99a\x01 \x84\x01a\x01\0\x85\x01aE\xBDV[c\xFF\xFF\xFF\xFF\x16\x11[\x80a\x13\xAEWP`\x80\x82\x015\x15[\x80a\x13\xBBWP`\xA0\x82\x015\x15[\x80a\x13\xDAWP`\x02a\x13\xD5a\x01@\x84\x01a\x01 \x85\x01aE\xD6V[`\xFF\x16\x11[\x15a\x14\x11W`@Q\x7F\xD5\xA6\xE0\xB8\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[a\x14&a\x14!` \x84\x01\x84a?$V[a6\x12V[`\x03\x80Tx\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90`\x18a\x14\\\x83aE\xEFV[\x91\x90a\x01\0\n\x81T\x81g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x02\x19\x16\x90\x83g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x02\x17\x90UPg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90P`@Q\x80a\x01 \x01`@R\x803`\x01`\x01`\xA0\x1B\x03\x16\x81R` \x01\x83`\xE0\x01` \x81\x01\x90a\x14\xBC\x91\x90aE\xBDV[c\xFF\xFF\xFF\xFF\x16\x81R` \x01a\x14\xD9a\x01 \x85\x01a\x01\0\x86\x01aE\xBDV[c\xFF\xFF\xFF\xFF\x16\x81R` \x01`\x01\x81R` \x01a\x14\xFB`\xE0\x85\x01`\xC0\x86\x01aF\x1BV[a\xFF\xFF\x16\x81R` \x90\x81\x01\x90a\x15\x13\x90\x85\x01\x85a?$V[`\x01`\x01`\xA0\x1B\x03\x16\x81R` \x01a\x151`\x80\x85\x01``\x86\x01aF4V[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81R` \x01\x83` \x01` \x81\x01\x90a\x15W\x91\x90a?$V[`\x01`\x01`\xA0\x1B\x03\x16\x81R` \x01a\x15u``\x85\x01`@\x86\x01aF4V[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90R_\x82\x81R`\x06` \x90\x81R`@\x91\x82\x90 \x83Q\x81T\x92\x85\x01Q\x93\x85\x01Qc\xFF\xFF\xFF\xFF\x90\x81\x16x\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x02\x7F\xFF\xFF\xFF\xFF\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x91\x90\x95\x16`\x01`\xA0\x1B\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x94\x16`\x01`\x01`\xA0\x1B\x03\x90\x92\x16\x91\x90\x91\x17\x92\x90\x92\x17\x91\x82\x16\x83\x17\x81U``\x84\x01Q\x90\x92\x90\x91\x83\x91\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x7F\xFF\xFF\xFF\0\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x17`\x01`\xE0\x1B\x83`\x05\x81\x11\x15a\x16\x97Wa\x16\x97a?=V[\x02\x17\x90UP`\x80\x82\x01Q\x81Ta\xFF\xFF\x90\x91\x16}\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x02\x7F\xFF\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x17\x81U`\xA0\x82\x01Q`\xC0\x83\x01Qk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x81\x16`\x01`\xA0\x1B\x90\x81\x02`\x01`\x01`\xA0\x1B\x03\x93\x84\x16\x17`\x01\x85\x01U`\xE0\x85\x01Qa\x01\0\x90\x95\x01Q\x90\x91\x16\x02\x92\x16\x91\x90\x91\x17`\x02\x90\x91\x01Ua\x17L` \x83\x01\x83a?$V[`\x01`\x01`\xA0\x1B\x03\x163`\x01`\x01`\xA0\x1B\x03\x16\x82\x7F\x87K!\xBC\xAB\xE3\xE8\xCA\xE8E9\x8B\xE5\x9C\xE1\x1F?\xE6+\x85\x82\x0F\xC3\xF3j]|\x9B2\xBBsL\x85`@Qa\x17\x8F\x91\x90aFMV[`@Q\x80\x91\x03\x90\xA4\x91\x90PV[a\x17\xA4a,FV[3_\x90\x81R`\n` \x90\x81R`@\x80\x83 `\x01`\x01`\xA0\x1B\x03\x85\x16\x84R\x90\x91R\x81 T\x90\x81\x90\x03a\x18\x0CW`@Q\x7F\xDCi\xDC\x16\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x83\x16`\x04\x82\x01R`$\x01a\n-V[3_\x81\x81R`\n` \x90\x81R`@\x80\x83 `\x01`\x01`\xA0\x1B\x03\x87\x16\x80\x85R\x90\x83R\x81\x84 \x93\x90\x93UQ\x84\x81R\x91\x92\x91\x7F\xD1\xC1\x9F\xBC\xD4U\x1A^\xDF\xB6mC\xD2\xE37\xC0H7\xAF\xDA4\x82\xB4+\xDFV\x9A\x8F\xCC\xDA\xE5\xFB\x91\x01`@Q\x80\x91\x03\x90\xA3`\x01`\x01`\xA0\x1B\x03\x82\x16a\x19\x02W`@Q_\x903\x90\x83\x90\x83\x81\x81\x81\x85\x87Z\xF1\x92PPP=\x80_\x81\x14a\x18\xB3W`@Q\x91P`\x1F\x19`?=\x01\x16\x82\x01`@R=\x82R=_` \x84\x01>a\x18\xB8V[``\x91P[PP\x90P\x80a\x18\xFCW`@Q\x7F\xA5\xB0^\xEC\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x81\x01\x83\x90R`D\x01a\n-V[Pa\x19\x16V[a\x19\x16`\x01`\x01`\xA0\x1B\x03\x83\x163\x83a6\xB9V[Pa\x19\x1Fa4\"V[PV[_\x81\x81R`\x08` R`@\x90 \x80T`\x01`\x01`\xA0\x1B\x03\x163\x14a\x19uW`@Q\x7F\xB864\xB2\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\n-V[\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x16`\x01\x17\x81U`@Q3\x90\x83\x90\x7F`{\xA7\x9D\xB6()&wF\x11\xED\x82\x87`\xD8\xD8\xA7\xD1&j\xD8\x96\xB9\xAA\xF8\x1Fk\xA8\x83\x19,\x90_\x90\xA3PPV[`\x01`\x01`\xA0\x1B\x03\x81\x16_\x90\x81R`\x05` R`@\x81 \x80T`\x01\x82\x01T`\x02\x83\x01\x80T\x85\x94\x85\x94\x85\x94``\x94\x92\x93q\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x83\x04`\xFF\x16\x93k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x84\x16\x93l\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04d\xFF\xFF\xFF\xFF\xFF\x16\x92\x91\x81\x90a\x1AJ\x90aCMV[\x80`\x1F\x01` \x80\x91\x04\x02` \x01`@Q\x90\x81\x01`@R\x80\x92\x91\x90\x81\x81R` \x01\x82\x80Ta\x1Av\x90aCMV[\x80\x15a\x1A\xC1W\x80`\x1F\x10a\x1A\x98Wa\x01\0\x80\x83T\x04\x02\x83R\x91` \x01\x91a\x1A\xC1V[\x82\x01\x91\x90_R` _ \x90[\x81T\x81R\x90`\x01\x01\x90` \x01\x80\x83\x11a\x1A\xA4W\x82\x90\x03`\x1F\x16\x82\x01\x91[PPPPP\x90P\x95P\x95P\x95P\x95P\x95PP\x91\x93\x95\x90\x92\x94PV[_a\x1A\xE63a5\x8DV[\x80T\x90\x91P_\x90a\x1B\x06\x904\x90k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16aC\rV[\x90P4\x15\x80a\x1B WPk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x11[\x15a\x1BYW`@Q\x7F\x08\x08;*\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01R`$\x01a\n-V[\x81T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\x16k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x82\x16\x17\x82U`@\x80Q4\x81R` \x81\x01\x83\x90R3\x91\x7F'\rm\xD2T\xED\xD1\xD9\x85\xC8\x1C\xF7\x86\x1B\x8F(\xFB\x06\xB6\xD7\x19\xDF\x04\xD9\x04d\x03MCA$@\x91\x01a\x0C\x1FV[_a\x1B\xD13a5\x8DV[\x90P`\x02\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a\x1C\0Wa\x1C\0a?=V[\x14a\x1C9W`@Q\x7Fh\xDA\xDB\x15\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\n-V[\x80Tl\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04d\xFF\xFF\xFF\xFF\xFF\x16B\x10\x15a\x1C\xA6W\x80T`@Q\x7F\x14\x96\x9A\xF2\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Rl\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04d\xFF\xFF\xFF\xFF\xFF\x16`\x04\x82\x01R`$\x01a\n-V[\x80T3_\x90\x81R`\x05` R`@\x81 \x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x16\x81U`\x01\x81\x01\x82\x90Uk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x92\x16\x91\x90a\x1D\x02`\x02\x83\x01\x82a=<V[PP`@Q\x81\x81R3\x90\x7F~\t\x14\xBE\x80\xBF6\x07/A\x19\xBE\xF2\xFF\x02E\xA3\x04\xC4v\x08jm\xC4\xC1\xA2[\xCAi\xAB_\xC8\x90` \x01`@Q\x80\x91\x03\x90\xA2a\x1DE3__\x84a*\xECV[PPV[`@\x80Qa\x01 \x81\x01\x82R_\x80\x82R` \x82\x01\x81\x90R\x91\x81\x01\x82\x90R``\x81\x01\x82\x90R`\x80\x81\x01\x82\x90R`\xA0\x81\x01\x82\x90R`\xC0\x81\x01\x82\x90R`\xE0\x81\x01\x82\x90Ra\x01\0\x81\x01\x91\x90\x91R_\x82\x81R`\x06` \x90\x81R`@\x91\x82\x90 \x82Qa\x01 \x81\x01\x84R\x81T`\x01`\x01`\xA0\x1B\x03\x81\x16\x82Rc\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x82\x04\x81\x16\x94\x83\x01\x94\x90\x94Rx\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81\x04\x90\x93\x16\x93\x81\x01\x93\x90\x93R\x90``\x83\x01\x90`\xFF`\x01`\xE0\x1B\x90\x91\x04\x16`\x05\x81\x11\x15a\x1E\x16Wa\x1E\x16a?=V[`\x05\x81\x11\x15a\x1E'Wa\x1E'a?=V[\x81R\x81Ta\xFF\xFF}\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04\x16` \x82\x01R`\x01\x82\x01T`\x01`\x01`\xA0\x1B\x03\x80\x82\x16`@\x84\x01Rk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x92\x83\x90\x04\x81\x16``\x85\x01R`\x02\x90\x94\x01T\x90\x81\x16`\x80\x84\x01R\x04\x90\x91\x16`\xA0\x90\x91\x01R\x92\x91PPV[a\x1E\xAEa+\x84V[a\x1E\xB7_a72V[V[`\x01T3\x90`\x01`\x01`\xA0\x1B\x03\x16\x81\x14a\x1F\nW`@Q\x7F\x11\x8C\xDA\xA7\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x82\x16`\x04\x82\x01R`$\x01a\n-V[a\x19\x1F\x81a72V[_a\x1F\x1D\x82a7cV[\x80T\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16|\x04\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x81U`@Q\x90\x91P\x82\x90\x7F\x90?\x8Fd\xF9g\xC3.c\x9F\x06\xE9-\x17\xCB\xE8\x95\xE3\xA4%FI\x9B8\x08$\xF8X\xD2A\xE8\xEB\x90_\x90\xA2PPV[a\x1F\x9Ba+\x84V[a\x1DE\x82\x82a8DV[_a\x1F\xAF3a5\x8DV[\x90P`\x02\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a\x1F\xDEWa\x1F\xDEa?=V[\x14a \x17W`@Q\x7Fh\xDA\xDB\x15\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\n-V[\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16q\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x81U`@Q3\x90\x7F\xB4\xDD\xEE\x0F\xEB?\xA8\x05y[U>o\x93\xC4\xE6\xE8\xFD\x9EBiK0\x93{\xB9\xF8'\xB8\x1B\x99\x9F\x90_\x90\xA2PV[a \x86a+\x84V[a\x1DE\x82\x82a9`V[_a \x9A\x83a7cV[`\x02\x81\x01\x80T`\x01`\x01`\xA0\x1B\x03\x16`\x01`\xA0\x1Bk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x86\x16\x90\x81\x02\x91\x90\x91\x17\x90\x91U`@Q\x90\x81R\x90\x91P\x83\x90\x7F\xDC\xB5\xED\xC0\x0E\x8DEv\xB0\x1Fo\x96\xD6h\x92\xCC\xFE\xF9G\xC0T0B>\x82\x9A\r\x81\x9DP\xA3\xFD\x90` \x01`@Q\x80\x91\x03\x90\xA2PPPV[`@\x80Qa\x01\0\x80\x82\x01\x83R_\x80\x83R` \x80\x84\x01\x82\x90R\x83\x85\x01\x82\x90R``\x84\x01\x82\x90R`\x80\x84\x01\x82\x90R`\xA0\x84\x01\x82\x90R`\xC0\x84\x01\x82\x90R`\xE0\x84\x01\x82\x90R\x85\x82R`\x07\x81R\x90\x84\x90 \x84Q\x92\x83\x01\x85R\x80T`\x01`\x01`\xA0\x1B\x03\x81\x16\x84R`\x01`\xA0\x1B\x81\x04d\xFF\xFF\xFF\xFF\xFF\x16\x92\x84\x01\x92\x90\x92R\x92\x93\x91\x92\x91\x83\x01\x90y\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x04\x81\x11\x15a!\xB3Wa!\xB3a?=V[`\x04\x81\x11\x15a!\xC4Wa!\xC4a?=V[\x81R\x81Ta\xFF\xFFz\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x82\x04\x16` \x83\x01Rc\xFF\xFF\xFF\xFF`\x01`\xE0\x1B\x90\x91\x04\x16`@\x82\x01R`\x01\x90\x91\x01Tg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16``\x83\x01Rk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFFh\x01\0\0\0\0\0\0\0\0\x82\x04\x81\x16`\x80\x84\x01R`\x01`\xA0\x1B\x90\x91\x04\x16`\xA0\x90\x91\x01R\x92\x91PPV[_a\"W3a5\x8DV[\x90P`\x01\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a\"\x86Wa\"\x86a?=V[\x14a\"\xBFW`@Q\x7F\xE3V\xD5\xAA\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\n-V[_a\"\xEA\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0BaC\rV[\x82T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16l\x01\0\0\0\0\0\0\0\0\0\0\0\0d\xFF\xFF\xFF\xFF\xFF\x83\x16\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x17q\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x83U`@Q\x81\x81R\x90\x91P3\x90\x7F7\xAC\x9C\xDE\xE9\x0B\x13(&\xB9\xD7\xC9q*K\x99xz\xBC\xEA\xC6\xBF\xE3\x11F\xE3c\xCD\xE29\xEC\x14\x90` \x01a\x0C\x1FV[\x80a#\xCAW`@Q\x7F&\x87\x97\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[__a#\xD5\x84a4\xB1V[\x81T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16y\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x80\x83U`\x01\x83\x01T\x92\x94P\x90\x92Pz\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04a\xFF\xFF\x16\x90h\x01\0\0\0\0\0\0\0\0\x81\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x81\x16\x91`\x01`\xA0\x1B\x90\x04\x16_a'\x10a$y\x85\x85aG9V[a$\x83\x91\x90aGPV[\x90P_a'\x10a$\x93\x86\x85aG9V[a$\x9D\x91\x90aGPV[`\x02\x87\x01T\x90\x91P`\x01`\x01`\xA0\x1B\x03\x163\x8A\x7F\x0C,\xD76\xF0\x91\xAE\x93\x0C\xBE\xC1\xAF{\n\x13q%;\x7F\xD4\xFA\x9B\xCA}\xC3Z+\xCD\xA3\x1Dj\x9C\x8Ba$\xDC\x87\x8AaG\x88V[a$\xE6\x87\x8AaG\x88V[a$\xF0\x88\x8AaC\rV[`@\x80Q\x94\x85R` \x85\x01\x93\x90\x93R\x91\x83\x01R``\x82\x01R`\x80\x01`@Q\x80\x91\x03\x90\xA3\x86Ta%3\x90`\x01`\x01`\xA0\x1B\x03\x16\x82\x8Ca%.\x87\x8AaG\x88V[a*\xECV[a%C3\x82\x8Ca%.\x86\x89aG\x88V[`\x02Ta%_\x90`\x01`\x01`\xA0\x1B\x03\x16\x82\x8Ca%.\x86\x88aC\rV[PPPPPPPPPPV[__a%v\x84a4LV[`\x01\x81\x01T`\x02\x82\x01T\x91\x92Pa%\xA9\x91k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x92\x83\x90\x04\x81\x16\x92\x90\x91\x04\x16aC\rV[a%\xB9\x90c\xFF\xFF\xFF\xFF\x85\x16aG9V[\x91PP[\x92\x91PPV[_a%\xCCa,FV[a%\xD5\x82a,\xCCV[\x90Pa%\xDFa4\"V[\x91\x90PV[a%\xECa+\x84V[`\x01\x80T`\x01`\x01`\xA0\x1B\x03\x83\x16\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x16\x81\x17\x90\x91Ua&4_T`\x01`\x01`\xA0\x1B\x03\x16\x90V[`\x01`\x01`\xA0\x1B\x03\x16\x7F8\xD1k\x8C\xAC\"\xD9\x9F\xC7\xC1$\xB9\xCD\r\xE2\xD3\xFA\x1F\xAE\xF4 \xBF\xE7\x91\xD8\xC3b\xD7e\xE2'\0`@Q`@Q\x80\x91\x03\x90\xA3PV[_a&v\x82a4LV[`\x01\x81\x01T\x90\x91P`\x01`\x01`\xA0\x1B\x03\x163\x14a&\xC2W`@Q\x7F}=\xB8n\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\n-V[`\x01\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a&\xE1Wa&\xE1a?=V[\x14a'(W\x80T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\n-\x91\x84\x91`\x01`\xE0\x1B\x90\x91\x04`\xFF\x16\x90`\x04\x01aE\x86V[a'13a6\x12V[\x80T\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16|\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x81U`@Q3\x90\x83\x90\x7F'@W\xF3\xC9MX-%\xF3U\xE5\xCBK\xCCv\x1Dk:6\xD3\xE5\xA9\tP\x88Q\x01\x93\x88Q\xDF\x90_\x90\xA3PPV[_a'\xB0\x83a7cV[\x90P_\x82a'\xBFW`\x03a'\xC2V[`\x02[\x90P\x80`\x05\x81\x11\x15a'\xD6Wa'\xD6a?=V[\x82T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a'\xF3Wa'\xF3a?=V[\x14a(:W\x81T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\n-\x91\x86\x91`\x01`\xE0\x1B\x90\x91\x04`\xFF\x16\x90`\x04\x01aE\x86V[\x82a(FW`\x02a(IV[`\x03[\x82T\x83\x90\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16`\x01`\xE0\x1B\x83`\x05\x81\x11\x15a(\x86Wa(\x86a?=V[\x02\x17\x90UP\x83\x7F\x0B^\xA3\xF4$2@n\x94=\x08!\xD5\xBCC\xF8\x9B\xA0\xE4\x17>\xAE\x03w5\xB3N4\x04#}s\x84`@Qa\r\xF7\x91\x15\x15\x81R` \x01\x90V[_\x81\x81R`\x07` R`@\x90 `\x01\x81Ty\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x04\x81\x11\x15a)\x01Wa)\x01a?=V[\x14a%\xDFW_\x81Ty\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x04\x81\x11\x15a):Wa):a?=V[\x03a)tW`@Q\x7FQ\n\xA5\xF0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\n-V[\x80T`@Q\x7F4\x91@\xCE\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\n-\x91\x84\x91y\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04`\xFF\x16\x90`\x04\x01aG\x9BV[`\x01`\x01`\xA0\x1B\x03\x83\x16_\x90\x81R`\x05` R`@\x81 \x80T`\x03Tk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x91\x82\x16\x91l\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04\x16\x81\x10a*7W`\x03Tl\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16a*9V[\x80[\x92P\x82_\x03a*LW_\x92PPPa*\xE5V[a*V\x83\x82aG\x88V[\x82T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\x16k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x91\x90\x91\x16\x17\x82U`\x01`\x01`\xA0\x1B\x03\x84\x81\x16\x90\x86\x90\x88\x16\x7Fd\x18#V4b\x1D\xB1\xCEG\xC3eV\x8A\xD7]\xFCf\x11\x82\"\x01_\xA5\xC5\xBD\x0BMYp\xB12\x86a*\xCA\x81\x87aG\x88V[`@\x80Q\x92\x83R` \x83\x01\x91\x90\x91R\x01`@Q\x80\x91\x03\x90\xA4PP[\x93\x92PPPV[\x80\x15a+~W`\x01`\x01`\xA0\x1B\x03\x80\x85\x16_\x90\x81R`\n` \x90\x81R`@\x80\x83 \x93\x87\x16\x83R\x92\x90R\x90\x81 \x80T\x83\x92\x90a+(\x90\x84\x90aC\rV[\x92PP\x81\x90UP\x81\x83`\x01`\x01`\xA0\x1B\x03\x16\x85`\x01`\x01`\xA0\x1B\x03\x16\x7F\xDD\x0E\xF6;D\xA926\x12s\xBA\xB9]n\x9B\xFC\xEA\\xP\xC48D\xF5@1N\x89\x89\x9B\x97\x0C\x84`@Qa+u\x91\x81R` \x01\x90V[`@Q\x80\x91\x03\x90\xA4[PPPPV[_T`\x01`\x01`\xA0\x1B\x03\x163\x14a\x1E\xB7W`@Q\x7F\x11\x8C\xDA\xA7\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\n-V[\x81\x80\x15\x80a+\xD8WPa\x01\0\x81\x11[\x15a,\x0FW`@Q\x7F\xF1\xCB\xB5g\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[\x81a+~W`@Q\x7F>K\xA1?\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[\x7F\x9Bw\x9B\x17B-\r\xF9\"#\x01\x8B2\xB4\xD1\xFAF\xE0qr=h\x17\xE2Hm\0;\xEC\xC5_\0\\\x15a,\x9FW`@Q\x7F>\xE5\xAE\xB5\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[a\x1E\xB7`\x01\x7F\x9Bw\x9B\x17B-\r\xF9\"#\x01\x8B2\xB4\xD1\xFAF\xE0qr=h\x17\xE2Hm\0;\xEC\xC5_\0[\x90a9\xE9V[_\x80`\x06\x81a,\xDE` \x86\x01\x86aE_V[g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81R` \x81\x01\x91\x90\x91R`@\x01_ \x90P`\x02\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a-\x18Wa-\x18a?=V[\x14a-jWa-*` \x84\x01\x84aE_V[\x81T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\n-\x92\x91`\x01`\xE0\x1B\x90\x04`\xFF\x16\x90`\x04\x01aG\xAFV[a-z`\x80\x84\x01``\x85\x01aE\xBDV[c\xFF\xFF\xFF\xFF\x16\x15\x80a-\xAEWP\x80T`\x01`\xA0\x1B\x90\x04c\xFF\xFF\xFF\xFF\x16a-\xA6`\x80\x85\x01``\x86\x01aE\xBDV[c\xFF\xFF\xFF\xFF\x16\x11[\x15a.\x10Wa-\xC3`\x80\x84\x01``\x85\x01aE\xBDV[\x81T`@Q\x7F\xE0#\xAB\x14\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Rc\xFF\xFF\xFF\xFF\x92\x83\x16`\x04\x82\x01R`\x01`\xA0\x1B\x90\x91\x04\x90\x91\x16`$\x82\x01R`D\x01a\n-V[` \x83\x015a.KW`@Q\x7F\xB2U\x95\x9B\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[`@\x83\x81\x015_\x90\x81R`\x08` \x90\x81R\x90\x82\x90 \x82Q\x80\x84\x01\x90\x93RT`\x01`\x01`\xA0\x1B\x03\x81\x16\x80\x84R`\x01`\xA0\x1B\x90\x91\x04a\xFF\xFF\x16\x91\x83\x01\x91\x90\x91R3\x14a.\xC7W`@\x80Q\x7F\xB864\xB2\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R\x90\x85\x015`\x04\x82\x01R`$\x01a\n-V[\x81T` \x82\x01Qa\xFF\xFF\x90\x81\x16}\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x92\x04\x16\x14a/fW` \x81\x01Q\x82T`@Q\x7F\x11\xF6\n\x14\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\xFF\xFF\x92\x83\x16`\x04\x82\x01R}\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04\x90\x91\x16`$\x82\x01R`D\x01a\n-V[`\x01\x82\x01T`\x01`\x01`\xA0\x1B\x03\x16a/}\x81a6\x12V[`\x02\x83\x01T_\x90`\x01`\xA0\x1B\x90\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16a/\xA9`\x80\x88\x01``\x89\x01aE\xBDV[c\xFF\xFF\xFF\xFF\x16a/\xB9\x91\x90aG9V[`\x01\x85\x01T\x90\x91P_\x90`\x01`\xA0\x1B\x90\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16a/\xE8`\x80\x89\x01``\x8A\x01aE\xBDV[c\xFF\xFF\xFF\xFF\x16a/\xF8\x91\x90aG9V[\x90P_a0\x05\x82\x84aC\rV[\x90P\x87`\x80\x015\x81\x11\x15a0RW`@Q\x7F\x8B\x86u\xA5\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x82\x90R`\x80\x89\x015`$\x82\x01R`D\x01a\n-V[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x11\x15a0\x9BW`@Q\x7F\x08\x08;*\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x82\x90R`$\x01a\n-V[`\x04\x80Tg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90_a0\xB4\x83aE\xEFV[\x82Ta\x01\0\x92\x90\x92\ng\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x81\x02\x19\x90\x93\x16\x91\x83\x16\x02\x17\x90\x91U\x87T\x91\x16\x97P_\x90a1\t\x90x\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04c\xFF\xFF\xFF\xFF\x16BaC\rV[`@\x80Qa\x01\0\x81\x01\x82R3\x81Rd\xFF\xFF\xFF\xFF\xFF\x83\x16` \x82\x01R\x91\x92P\x81\x01`\x01\x81R`\x02T`\x01`\xA0\x1B\x90\x04a\xFF\xFF\x16` \x82\x01R`@\x01a1S`\x80\x8C\x01``\x8D\x01aE\xBDV[c\xFF\xFF\xFF\xFF\x16\x81R` \x90\x81\x01\x90a1m\x90\x8C\x01\x8CaE_V[g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81Rk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x80\x87\x16` \x80\x84\x01\x91\x90\x91R\x90\x86\x16`@\x92\x83\x01R_\x8B\x81R`\x07\x82R\x82\x90 \x83Q\x81T\x92\x85\x01Qd\xFF\xFF\xFF\xFF\xFF\x16`\x01`\xA0\x1B\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x93\x16`\x01`\x01`\xA0\x1B\x03\x90\x91\x16\x17\x91\x90\x91\x17\x80\x82U\x91\x83\x01Q\x90\x91\x82\x90\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16y\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x83`\x04\x81\x11\x15a2IWa2Ia?=V[\x02\x17\x90UP``\x82\x01Q\x81T`\x80\x84\x01Qc\xFF\xFF\xFF\xFF\x16`\x01`\xE0\x1B\x02{\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFFa\xFF\xFF\x90\x93\x16z\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x02\x92\x90\x92\x16y\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x17\x17\x81U`\xA0\x82\x01Q`\x01\x90\x91\x01\x80T`\xC0\x84\x01Q`\xE0\x90\x94\x01Qk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x81\x16`\x01`\xA0\x1B\x02`\x01`\x01`\xA0\x1B\x03\x91\x90\x95\x16h\x01\0\0\0\0\0\0\0\0\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x92\x16g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x94\x16\x93\x90\x93\x17\x17\x82\x16\x92\x90\x92\x17\x90\x91U`\x02\x88\x01T\x16a3c\x89\x8B\x88\x84\x89\x89\x88a9\xF0V[`\x01`\x01`\xA0\x1B\x03\x81\x16a3\xD0W\x824\x10\x80a3\x82WP\x89`\x80\x0154\x11[\x15a3\xBBW`@Q\x7F\x99\xA0\xCC\x96\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01R`$\x01a\n-V[a3\xCB3_\x80a%.\x874aG\x88V[a4\x15V[4\x15a4\nW`@Q\x7F\x99\xA0\xCC\x96\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01R`$\x01a\n-V[a4\x15\x813\x85a:\xABV[PPPPPPPP\x91\x90PV[a\x1E\xB7_\x7F\x9Bw\x9B\x17B-\r\xF9\"#\x01\x8B2\xB4\xD1\xFAF\xE0qr=h\x17\xE2Hm\0;\xEC\xC5_\0a,\xC6V[_\x81\x81R`\x06` R`@\x81 \x90\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a4wWa4wa?=V[\x03a%\xDFW`@Q\x7F#\x80\x02-\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\n-V[__a4\xBC\x83a(\xBFV[`\x01\x80\x82\x01Tg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16_\x90\x81R`\x06` R`@\x90 \x90\x81\x01T\x91\x93P\x91P`\x01`\x01`\xA0\x1B\x03\x163\x14a5&W`@Q\x7F\xD3\x8CE\xD4\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x84\x90R`$\x01a\n-V[\x81T`\x01`\xA0\x1B\x90\x04d\xFF\xFF\xFF\xFF\xFF\x16B\x11\x15a5\x88W\x81T`@Q\x7F\x83\xF2\xBA \0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x85\x90R`\x01`\xA0\x1B\x90\x91\x04d\xFF\xFF\xFF\xFF\xFF\x16`$\x82\x01R`D\x01a\n-V[\x91P\x91V[`\x01`\x01`\xA0\x1B\x03\x81\x16_\x90\x81R`\x05` R`@\x81 \x90\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a5\xD0Wa5\xD0a?=V[\x03a%\xDFW`@Q\x7F\xBDb\x013\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x83\x16`\x04\x82\x01R`$\x01a\n-V[`\x01`\x01`\xA0\x1B\x03\x81\x16_\x90\x81R`\x05` R`@\x90 `\x01\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a6VWa6Va?=V[\x14\x15\x80a6wWP`\x03T\x81Tk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x91\x82\x16\x91\x16\x10[\x15a\x1DEW`@Q\x7F\xE3V\xD5\xAA\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x83\x16`\x04\x82\x01R`$\x01a\n-V[`@Q`\x01`\x01`\xA0\x1B\x03\x83\x81\x16`$\x83\x01R`D\x82\x01\x83\x90Ra7-\x91\x85\x91\x82\x16\x90c\xA9\x05\x9C\xBB\x90`d\x01[`@Q` \x81\x83\x03\x03\x81R\x90`@R\x91P`\xE0\x1B` \x82\x01\x80Q{\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x83\x81\x83\x16\x17\x83RPPPPa<\x17V[PPPV[`\x01\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x16\x90Ua\x19\x1F\x81a<\x9CV[_a7m\x82a4LV[\x80T\x90\x91P`\x01`\x01`\xA0\x1B\x03\x163\x14a7\xB6W`@Q\x7F\xA7\xE6wx\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\n-V[`\x04\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a7\xD5Wa7\xD5a?=V[\x14\x80a7\xFDWP`\x05\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a7\xFBWa7\xFBa?=V[\x14[\x15a%\xDFW\x80T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\n-\x91\x84\x91`\x01`\xE0\x1B\x90\x91\x04`\xFF\x16\x90`\x04\x01aE\x86V[a\x03\xE8a\xFF\xFF\x83\x16\x11\x15a8\x92W`@Q\x7F<\x05}{\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\xFF\xFF\x83\x16`\x04\x82\x01Ra\x03\xE8`$\x82\x01R`D\x01a\n-V[`\x01`\x01`\xA0\x1B\x03\x81\x16a8\xD2W`@Q\x7F\x14\xBC\xF5\xC8\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[`@\x80Q\x80\x82\x01\x82R`\x01`\x01`\xA0\x1B\x03\x83\x16\x80\x82Ra\xFF\xFF\x85\x16` \x92\x83\x01\x81\x90R`\x02\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x16\x83\x17`\x01`\xA0\x1B\x83\x02\x17\x90U\x83Q\x90\x81R\x91\x82\x01R\x7Foe\x15\x80\xB6)v>\xA0q\"\x05\xA5+\xA2\x88\x7F\xE7\x16\x0F6\x1C\x88\x1A6\xDBJ\"w\xDB\xE6O\x91\x01[`@Q\x80\x91\x03\x90\xA1PPV[`\x03\x80Tk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x84\x81\x16\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x92\x16\x82\x17l\x01\0\0\0\0\0\0\0\0\0\0\0\0\x91\x85\x16\x91\x82\x02\x17\x90\x92U`@\x80Q\x91\x82R` \x82\x01\x92\x90\x92R\x7F\xD9,\xEC\x12\x19\x99I\xC9\xF2\t<\xF9\x01\xBB<+\x0E\xE1\x10a{2m\x81[W\x1D\xD2\x8F\x8F\xBFF\x91\x01a9TV[\x80\x82]PPV[`\x01`\x01`\xA0\x1B\x03\x85\x163\x88\x7F\r\xA54WN\xC1\x13\xAB\xA65\x08n\xE7\x12x\x06\xF7Z\xA1\xAF\xD1\xEB{\xC1-\x8F\x06\x11C`F\x83a:*` \x8B\x01\x8BaE_V[\x88\x8B` \x015\x8C`@\x015\x8D``\x01` \x81\x01\x90a:H\x91\x90aE\xBDV[`@\x80Qg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x96\x16\x86R`\x01`\x01`\xA0\x1B\x03\x90\x94\x16` \x86\x01R\x92\x84\x01\x91\x90\x91R``\x83\x01Rc\xFF\xFF\xFF\xFF\x16`\x80\x82\x01R`\xA0\x81\x01\x88\x90R`\xC0\x81\x01\x87\x90R`\xE0\x81\x01\x86\x90Ra\x01\0\x01`@Q\x80\x91\x03\x90\xA4PPPPPPPV[`@Q\x7Fp\xA0\x821\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R0`\x04\x82\x01R\x83\x90_\x90`\x01`\x01`\xA0\x1B\x03\x83\x16\x90cp\xA0\x821\x90`$\x01` `@Q\x80\x83\x03\x81\x86Z\xFA\x15\x80\x15a;\nW=__>=_\xFD[PPPP`@Q=`\x1F\x19`\x1F\x82\x01\x16\x82\x01\x80`@RP\x81\x01\x90a;.\x91\x90aG\xCDV[\x90Pa;E`\x01`\x01`\xA0\x1B\x03\x83\x16\x850\x86a=\x03V[`@Q\x7Fp\xA0\x821\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R0`\x04\x82\x01R_\x90\x82\x90`\x01`\x01`\xA0\x1B\x03\x85\x16\x90cp\xA0\x821\x90`$\x01` `@Q\x80\x83\x03\x81\x86Z\xFA\x15\x80\x15a;\xA4W=__>=_\xFD[PPPP`@Q=`\x1F\x19`\x1F\x82\x01\x16\x82\x01\x80`@RP\x81\x01\x90a;\xC8\x91\x90aG\xCDV[a;\xD2\x91\x90aG\x88V[\x90P\x83\x81\x14a\x0BSW`@Q\x7F\xAE\xA7\xB7\xC0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x85\x90R`$\x81\x01\x82\x90R`D\x01a\n-V[__` _\x84Q` \x86\x01_\x88Z\xF1\x80a<6W`@Q=_\x82>=\x81\xFD[PP_Q=\x91P\x81\x15a<MW\x80`\x01\x14\x15a<ZV[`\x01`\x01`\xA0\x1B\x03\x84\x16;\x15[\x15a+~W`@Q\x7FRt\xAF\xE7\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x85\x16`\x04\x82\x01R`$\x01a\n-V[_\x80T`\x01`\x01`\xA0\x1B\x03\x83\x81\x16\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x83\x16\x81\x17\x84U`@Q\x91\x90\x92\x16\x92\x83\x91\x7F\x8B\xE0\x07\x9CS\x16Y\x14\x13D\xCD\x1F\xD0\xA4\xF2\x84\x19I\x7F\x97\"\xA3\xDA\xAF\xE3\xB4\x18okdW\xE0\x91\x90\xA3PPV[`@Q`\x01`\x01`\xA0\x1B\x03\x84\x81\x16`$\x83\x01R\x83\x81\x16`D\x83\x01R`d\x82\x01\x83\x90Ra+~\x91\x86\x91\x82\x16\x90c#\xB8r\xDD\x90`\x84\x01a6\xE6V[P\x80Ta=H\x90aCMV[_\x82U\x80`\x1F\x10a=WWPPV[`\x1F\x01` \x90\x04\x90_R` _ \x90\x81\x01\x90a\x19\x1F\x91\x90[\x80\x82\x11\x15a=\x82W_\x81U`\x01\x01a=oV[P\x90V[_` \x82\x84\x03\x12\x15a=\x96W__\xFD[P5\x91\x90PV[\x805`\x01`\x01`\xA0\x1B\x03\x81\x16\x81\x14a%\xDFW__\xFD[\x805\x80\x15\x15\x81\x14a%\xDFW__\xFD[__`@\x83\x85\x03\x12\x15a=\xD3W__\xFD[a=\xDC\x83a=\x9DV[\x91Pa=\xEA` \x84\x01a=\xB3V[\x90P\x92P\x92\x90PV[___`@\x84\x86\x03\x12\x15a>\x05W__\xFD[\x835g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x11\x15a>\x1BW__\xFD[\x84\x01`\x1F\x81\x01\x86\x13a>+W__\xFD[\x805g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x11\x15a>AW__\xFD[\x86` \x82\x84\x01\x01\x11\x15a>RW__\xFD[` \x91\x82\x01\x97\x90\x96P\x94\x015\x93\x92PPPV[_`\xA0\x82\x84\x03\x12\x15a>uW__\xFD[P\x91\x90PV[\x805`\xFF\x81\x16\x81\x14a%\xDFW__\xFD[_____a\x01 \x86\x88\x03\x12\x15a>\xA0W__\xFD[a>\xAA\x87\x87a>eV[\x94P`\xA0\x86\x015\x93Pa>\xBF`\xC0\x87\x01a>{V[\x94\x97\x93\x96P\x93\x94`\xE0\x81\x015\x94Pa\x01\0\x015\x92\x91PPV[\x805a\xFF\xFF\x81\x16\x81\x14a%\xDFW__\xFD[__`@\x83\x85\x03\x12\x15a>\xFAW__\xFD[\x825\x91Pa=\xEA` \x84\x01a>\xD8V[_a\x01@\x82\x84\x03\x12\x80\x15a?\x1CW__\xFD[P\x90\x92\x91PPV[_` \x82\x84\x03\x12\x15a?4W__\xFD[a*\xE5\x82a=\x9DV[\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`!`\x04R`$_\xFD[_`\x03\x87\x10a?{Wa?{a?=V[\x86\x82R\x85` \x83\x01R\x84`@\x83\x01R\x83``\x83\x01R`\xA0`\x80\x83\x01R\x82Q\x80`\xA0\x84\x01R\x80` \x85\x01`\xC0\x85\x01^_`\xC0\x82\x85\x01\x01R`\xC0\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xE0`\x1F\x83\x01\x16\x84\x01\x01\x91PP\x96\x95PPPPPPV[`\x06\x81\x10a?\xF9Wa?\xF9a?=V[\x90RV[_a\x01 \x82\x01\x90P`\x01`\x01`\xA0\x1B\x03\x83Q\x16\x82Rc\xFF\xFF\xFF\xFF` \x84\x01Q\x16` \x83\x01R`@\x83\x01Qa@9`@\x84\x01\x82c\xFF\xFF\xFF\xFF\x16\x90RV[P``\x83\x01Qa@L``\x84\x01\x82a?\xE9V[P`\x80\x83\x01Qa@b`\x80\x84\x01\x82a\xFF\xFF\x16\x90RV[P`\xA0\x83\x01Qa@}`\xA0\x84\x01\x82`\x01`\x01`\xA0\x1B\x03\x16\x90RV[P`\xC0\x83\x01Qa@\x9D`\xC0\x84\x01\x82k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90RV[P`\xE0\x83\x01Qa@\xB8`\xE0\x84\x01\x82`\x01`\x01`\xA0\x1B\x03\x16\x90RV[Pa\x01\0\x83\x01Qa@\xDAa\x01\0\x84\x01\x82k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90RV[P\x92\x91PPV[__`@\x83\x85\x03\x12\x15a@\xF2W__\xFD[a@\xFB\x83a>\xD8V[\x91Pa=\xEA` \x84\x01a=\x9DV[\x805k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16\x81\x14a%\xDFW__\xFD[__`@\x83\x85\x03\x12\x15aA5W__\xFD[aA>\x83aA\tV[\x91Pa=\xEA` \x84\x01aA\tV[__`@\x83\x85\x03\x12\x15aA]W__\xFD[\x825\x91Pa=\xEA` \x84\x01aA\tV[`\x05\x81\x10a?\xF9Wa?\xF9a?=V[_a\x01\0\x82\x01\x90P`\x01`\x01`\xA0\x1B\x03\x83Q\x16\x82Rd\xFF\xFF\xFF\xFF\xFF` \x84\x01Q\x16` \x83\x01R`@\x83\x01QaA\xB5`@\x84\x01\x82aAmV[Pa\xFF\xFF``\x84\x01Q\x16``\x83\x01R`\x80\x83\x01QaA\xDB`\x80\x84\x01\x82c\xFF\xFF\xFF\xFF\x16\x90RV[P`\xA0\x83\x01QaA\xF7`\xA0\x84\x01\x82g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90RV[P`\xC0\x83\x01QaB\x17`\xC0\x84\x01\x82k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90RV[P`\xE0\x83\x01Qa@\xDA`\xE0\x84\x01\x82k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90RV[__`@\x83\x85\x03\x12\x15aBHW__\xFD[PP\x805\x92` \x90\x91\x015\x91PV[\x805c\xFF\xFF\xFF\xFF\x81\x16\x81\x14a%\xDFW__\xFD[__`@\x83\x85\x03\x12\x15aB{W__\xFD[\x825\x91Pa=\xEA` \x84\x01aBWV[_`\xA0\x82\x84\x03\x12\x15aB\x9BW__\xFD[a*\xE5\x83\x83a>eV[__`@\x83\x85\x03\x12\x15aB\xB6W__\xFD[a@\xFB\x83a=\x9DV[__`@\x83\x85\x03\x12\x15aB\xD0W__\xFD[\x825\x91Pa=\xEA` \x84\x01a=\xB3V[\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`\x11`\x04R`$_\xFD[\x80\x82\x01\x80\x82\x11\x15a%\xBDWa%\xBDaB\xE0V[\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`A`\x04R`$_\xFD[`\x01\x81\x81\x1C\x90\x82\x16\x80aCaW`\x7F\x82\x16\x91P[` \x82\x10\x81\x03a>uW\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`\"`\x04R`$_\xFD[`\x1F\x82\x11\x15a7-W\x80_R` _ `\x1F\x84\x01`\x05\x1C\x81\x01` \x85\x10\x15aC\xBDWP\x80[`\x1F\x84\x01`\x05\x1C\x82\x01\x91P[\x81\x81\x10\x15a\x11,W_\x81U`\x01\x01aC\xC9V[g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x83\x11\x15aC\xF4WaC\xF4aC V[aD\x08\x83aD\x02\x83TaCMV[\x83aC\x98V[_`\x1F\x84\x11`\x01\x81\x14aDXW_\x85\x15aD\"WP\x83\x82\x015[\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x03\x87\x90\x1B\x1C\x19\x16`\x01\x86\x90\x1B\x17\x83Ua\x11,V[_\x83\x81R` \x81 \x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xE0\x87\x16\x91[\x82\x81\x10\x15aD\xA5W\x86\x85\x015\x82U` \x94\x85\x01\x94`\x01\x90\x92\x01\x91\x01aD\x85V[P\x86\x82\x10\x15aD\xE0W\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\xF8\x88`\x03\x1B\x16\x1C\x19\x84\x87\x015\x16\x81U[PP`\x01\x85`\x01\x1B\x01\x83UPPPPPV[\x81\x83R\x81\x81` \x85\x017P_` \x82\x84\x01\x01R_` \x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xE0`\x1F\x84\x01\x16\x84\x01\x01\x90P\x92\x91PPV[``\x81R_aEL``\x83\x01\x86\x88aD\xF2V[` \x83\x01\x94\x90\x94RP`@\x01R\x92\x91PPV[_` \x82\x84\x03\x12\x15aEoW__\xFD[\x815g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16\x81\x14a*\xE5W__\xFD[\x82\x81R`@\x81\x01a*\xE5` \x83\x01\x84a?\xE9V[`@\x81R_aE\xAD`@\x83\x01\x85\x87aD\xF2V[\x90P\x82` \x83\x01R\x94\x93PPPPV[_` \x82\x84\x03\x12\x15aE\xCDW__\xFD[a*\xE5\x82aBWV[_` \x82\x84\x03\x12\x15aE\xE6W__\xFD[a*\xE5\x82a>{V[_g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x82\x16g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x03aF\x12WaF\x12aB\xE0V[`\x01\x01\x92\x91PPV[_` \x82\x84\x03\x12\x15aF+W__\xFD[a*\xE5\x82a>\xD8V[_` \x82\x84\x03\x12\x15aFDW__\xFD[a*\xE5\x82aA\tV[a\x01@\x81\x01aFl\x82aF_\x85a=\x9DV[`\x01`\x01`\xA0\x1B\x03\x16\x90RV[aFx` \x84\x01a=\x9DV[`\x01`\x01`\xA0\x1B\x03\x16` \x83\x01RaF\x92`@\x84\x01aA\tV[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16`@\x83\x01RaF\xB1``\x84\x01aA\tV[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16``\x83\x01R`\x80\x83\x81\x015\x90\x83\x01R`\xA0\x80\x84\x015\x90\x83\x01RaF\xE4`\xC0\x84\x01a>\xD8V[a\xFF\xFF\x16`\xC0\x83\x01RaF\xF9`\xE0\x84\x01aBWV[c\xFF\xFF\xFF\xFF\x16`\xE0\x83\x01RaG\x11a\x01\0\x84\x01aBWV[c\xFF\xFF\xFF\xFF\x16a\x01\0\x83\x01RaG*a\x01 \x84\x01a>{V[`\xFF\x81\x16a\x01 \x84\x01Ra@\xDAV[\x80\x82\x02\x81\x15\x82\x82\x04\x84\x14\x17a%\xBDWa%\xBDaB\xE0V[_\x82aG\x83W\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`\x12`\x04R`$_\xFD[P\x04\x90V[\x81\x81\x03\x81\x81\x11\x15a%\xBDWa%\xBDaB\xE0V[\x82\x81R`@\x81\x01a*\xE5` \x83\x01\x84aAmV[g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x83\x16\x81R`@\x81\x01a*\xE5` \x83\x01\x84a?\xE9V[_` \x82\x84\x03\x12\x15aG\xDDW__\xFD[PQ\x91\x90PV\xFE\xA2dipfsX\"\x12 \xBD\x14)\xE3\xD2\xF69|\xD5\xC5\x06Tr\xCC+\xC3\x97\xCDGu$\xB7\xA6\x8B\xF1\xB5BK\x15\x99\x17ndsolcC\0\x08\x1C\x003",
+        b"`\x80`@R`\x046\x10a\x03$W_5`\xE0\x1C\x80c\x95\x9E>\xB2\x11a\x01\xA7W\x80c\xD2\xEEf\xCF\x11a\0\xE7W\x80c\xF2\xFD\xE3\x8B\x11a\0\x92W\x80c\xF7\x88\x8A\xEC\x11a\0mW\x80c\xF7\x88\x8A\xEC\x14a\t\xD5W\x80c\xF9\xEA\xEE\r\x14a\n\x19W\x80c\xFC\xCC(\x13\x14a\n`W\x80c\xFE\xE9\x8A\x85\x14a\nuW__\xFD[\x80c\xF2\xFD\xE3\x8B\x14a\tdW\x80c\xF3\xD5\xAFf\x14a\t\x83W\x80c\xF6\x8A\xB7\xCC\x14a\t\xB6W__\xFD[\x80c\xD8\x8D\x0C\x89\x11a\0\xC2W\x80c\xD8\x8D\x0C\x89\x14a\t\x04W\x80c\xE3\x0C9x\x14a\t\x17W\x80c\xE4r\xAE\x8B\x14a\t4W__\xFD[\x80c\xD2\xEEf\xCF\x14a\x08\x9EW\x80c\xD5[\xE8\xC6\x14a\x08\xBDW\x80c\xD5\xCA(\n\x14a\x08\xE5W__\xFD[\x80c\xB0\xE2\x1E\x8A\x11a\x01RW\x80c\xC3\xF2\xF6O\x11a\x01-W\x80c\xC3\xF2\xF6O\x14a\x08)W\x80c\xC6SQI\x14a\x08=W\x80c\xC8]>\xB0\x14a\x08jW\x80c\xCA\xB3m\xE8\x14a\x08\x7FW__\xFD[\x80c\xB0\xE2\x1E\x8A\x14a\x07YW\x80c\xBA\xAA\r(\x14a\x07\xDEW\x80c\xBF\"\xC4W\x14a\x07\xFDW__\xFD[\x80c\xA9\xB8(\x19\x11a\x01\x82W\x80c\xA9\xB8(\x19\x14a\x06\xE6W\x80c\xAD\x0C\x9C\xFC\x14a\x06\xFAW\x80c\xB0\xC2\xAA^\x14a\x07\x19W__\xFD[\x80c\x95\x9E>\xB2\x14a\x06\x8CW\x80c\x9D\x1CA\x1C\x14a\x06\xABW\x80c\xA1E\xC3\x8C\x14a\x06\xCAW__\xFD[\x80cI\\Hl\x11a\x02rW\x80cm6\x16\x94\x11a\x02\x1DW\x80c\x7F\xE1\xF5C\x11a\x01\xF8W\x80c\x7F\xE1\xF5C\x14a\x05\xF6W\x80c\x8C\xE1\xB5n\x14a\x06\nW\x80c\x8D\xA5\xCB[\x14a\x06)W\x80c\x8E\xBB5\x01\x14a\x06YW__\xFD[\x80cm6\x16\x94\x14a\x05\xA2W\x80cqP\x18\xA6\x14a\x05\xCEW\x80cy\xBAP\x97\x14a\x05\xE2W__\xFD[\x80cXe\xC6\x0C\x11a\x02MW\x80cXe\xC6\x0C\x14a\x05VW\x80cZb}\xBC\x14a\x05\x86W\x80cl\x90Ba\x14a\x05\x8EW__\xFD[\x80cI\\Hl\x14a\x04\xF9W\x80cQ\xCF\xF8\xD9\x14a\x05\x18W\x80cW/\"\x10\x14a\x057W__\xFD[\x80c's\"\x85\x11a\x02\xD2W\x80c1O\\\x11\x11a\x02\xADW\x80c1O\\\x11\x14a\x04YW\x80c3\xEB\xB4\x11\x14a\x04\x99W\x80c7[<\n\x14a\x04\xB8W__\xFD[\x80c's\"\x85\x14a\x03\xFCW\x80c)\xF7\xF4O\x14a\x04\x1BW\x80c-\x9Fu\x0E\x14a\x04:W__\xFD[\x80c\x15\xF6\x90\x12\x11a\x03\x02W\x80c\x15\xF6\x90\x12\x14a\x03\x9DW\x80c\x1D\x13\x14\x14\x14a\x03\xBCW\x80c#\xCF\xD6{\x14a\x03\xCFW__\xFD[\x80c\x04\x16d\x1A\x14a\x03(W\x80c\r\xFB\xD1T\x14a\x03SW\x80c\x14\x02\xB1z\x14a\x03|W[__\xFD[4\x80\x15a\x033W__\xFD[Pa\x03<`\x02\x81V[`@Q`\xFF\x90\x91\x16\x81R` \x01[`@Q\x80\x91\x03\x90\xF3[4\x80\x15a\x03^W__\xFD[Pa\x03g`<\x81V[`@Qc\xFF\xFF\xFF\xFF\x90\x91\x16\x81R` \x01a\x03JV[4\x80\x15a\x03\x87W__\xFD[Pa\x03\x9Ba\x03\x966`\x04aJ:V[a\n\x94V[\0[4\x80\x15a\x03\xA8W__\xFD[Pa\x03\x9Ba\x03\xB76`\x04aJvV[a\r6V[a\x03\x9Ba\x03\xCA6`\x04aJ\xA7V[a\x0E\x06V[4\x80\x15a\x03\xDAW__\xFD[Pa\x03\xEEa\x03\xE96`\x04aK?V[a\x10\x12V[`@Q\x90\x81R` \x01a\x03JV[4\x80\x15a\x04\x07W__\xFD[Pa\x03\x9Ba\x04\x166`\x04aK\x9DV[a\x11\x0FV[4\x80\x15a\x04&W__\xFD[Pa\x03\x9Ba\x0456`\x04aK\x9DV[a\x12QV[4\x80\x15a\x04EW__\xFD[Pa\x03\x9Ba\x04T6`\x04aK\x9DV[a\x13AV[4\x80\x15a\x04dW__\xFD[Pa\x04xa\x04s6`\x04aK\xBEV[a\x14#V[`@\x80Q\x93\x15\x15\x84R\x91\x15\x15` \x84\x01Ra\xFF\xFF\x16\x90\x82\x01R``\x01a\x03JV[4\x80\x15a\x04\xA4W__\xFD[Pa\x03\x9Ba\x04\xB36`\x04aJ\xA7V[a\x14\xD1V[4\x80\x15a\x04\xC3W__\xFD[P`\x03Ta\x04\xDC\x90k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81V[`@Qk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x81R` \x01a\x03JV[4\x80\x15a\x05\x04W__\xFD[Pa\x03\xEEa\x05\x136`\x04aK\xE6V[a\x15JV[4\x80\x15a\x05#W__\xFD[Pa\x03\x9Ba\x0526`\x04aL\0V[a\x1A0V[4\x80\x15a\x05BW__\xFD[Pa\x03\x9Ba\x05Q6`\x04aJ:V[a\x1B\xB3V[4\x80\x15a\x05aW__\xFD[Pa\x05ua\x05p6`\x04aL\0V[a\x1CwV[`@Qa\x03J\x95\x94\x93\x92\x91\x90aLMV[a\x03\x9Ba\x1D\x85V[4\x80\x15a\x05\x99W__\xFD[Pa\x03\x9Ba\x1EpV[4\x80\x15a\x05\xADW__\xFD[Pa\x05\xC1a\x05\xBC6`\x04aJ:V[a \x1AV[`@Qa\x03J\x91\x90aL\xE0V[4\x80\x15a\x05\xD9W__\xFD[Pa\x03\x9Ba!wV[4\x80\x15a\x05\xEDW__\xFD[Pa\x03\x9Ba!\xB1V[4\x80\x15a\x06\x01W__\xFD[Pa\x04\xDCa\"\x0BV[4\x80\x15a\x06\x15W__\xFD[Pa\x03\x9Ba\x06$6`\x04aJ:V[a\"rV[4\x80\x15a\x064W__\xFD[P_T`\x01`\x01`\xA0\x1B\x03\x16[`@Q`\x01`\x01`\xA0\x1B\x03\x90\x91\x16\x81R` \x01a\x03JV[4\x80\x15a\x06dW__\xFD[Pa\x03\xEE\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81V[4\x80\x15a\x06\x97W__\xFD[Pa\x03\x9Ba\x06\xA66`\x04aK\x9DV[a\"\xF2V[4\x80\x15a\x06\xB6W__\xFD[Pa\x03\x9Ba\x06\xC56`\x04aM\xC4V[a$VV[4\x80\x15a\x06\xD5W__\xFD[Pa\x04\xDCh65\xC9\xAD\xC5\xDE\xA0\0\0\x81V[4\x80\x15a\x06\xF1W__\xFD[Pa\x03\x9Ba$hV[4\x80\x15a\x07\x05W__\xFD[Pa\x03\x9Ba\x07\x146`\x04aN\x07V[a%AV[4\x80\x15a\x07$W__\xFD[P`\x03Ta\x07@\x90`\x01`\xA0\x1B\x90\x04g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81V[`@Qg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x81R` \x01a\x03JV[4\x80\x15a\x07dW__\xFD[Pa\x07\xBC`@\x80Q``\x81\x01\x82R`\x02T`\x01`\x01`\xA0\x1B\x03\x81\x16\x80\x83Ra\xFF\xFF`\x01`\xA0\x1B\x83\x04\x81\x16` \x85\x01\x81\x90Rv\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x93\x04\x16\x92\x90\x93\x01\x91\x90\x91R\x91V[`@\x80Qa\xFF\xFF\x90\x93\x16\x83R`\x01`\x01`\xA0\x1B\x03\x90\x91\x16` \x83\x01R\x01a\x03JV[4\x80\x15a\x07\xE9W__\xFD[Pa\x03\x9Ba\x07\xF86`\x04aN/V[a%SV[4\x80\x15a\x08\x08W__\xFD[Pa\x08\x1Ca\x08\x176`\x04aJ:V[a%\xC7V[`@Qa\x03J\x91\x90aN`V[4\x80\x15a\x084W__\xFD[Pa\x03\x9Ba'-V[4\x80\x15a\x08HW__\xFD[Pa\x08\\a\x08W6`\x04aL\0V[a(sV[`@Qa\x03J\x92\x91\x90aO\x16V[4\x80\x15a\x08uW__\xFD[Pa\x03\xEEa\x01\0\x81V[4\x80\x15a\x08\x8AW__\xFD[Pa\x03\x9Ba\x08\x996`\x04aOrV[a)\x92V[4\x80\x15a\x08\xA9W__\xFD[Pa\x03\x9Ba\x08\xB86`\x04aO\x83V[a)\xB2V[4\x80\x15a\x08\xC8W__\xFD[Pa\x08\xD2a\x03\xE8\x81V[`@Qa\xFF\xFF\x90\x91\x16\x81R` \x01a\x03JV[4\x80\x15a\x08\xF0W__\xFD[Pa\x03\xEEa\x08\xFF6`\x04aO\xB6V[a+\x8AV[a\x03\xEEa\t\x126`\x04aO\xD7V[a+\xE2V[4\x80\x15a\t\"W__\xFD[P`\x01T`\x01`\x01`\xA0\x1B\x03\x16a\x06AV[4\x80\x15a\t?W__\xFD[P`\x03Ta\x07@\x90l\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81V[4\x80\x15a\toW__\xFD[Pa\x03\x9Ba\t~6`\x04aL\0V[a,\x03V[4\x80\x15a\t\x8EW__\xFD[Pa\x03g\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81V[4\x80\x15a\t\xC1W__\xFD[Pa\x03\x9Ba\t\xD06`\x04aJ:V[a,\x8BV[4\x80\x15a\t\xE0W__\xFD[Pa\x03\xEEa\t\xEF6`\x04aO\xF1V[`\x01`\x01`\xA0\x1B\x03\x91\x82\x16_\x90\x81R`\n` \x90\x81R`@\x80\x83 \x93\x90\x94\x16\x82R\x91\x90\x91R T\x90V[4\x80\x15a\n$W__\xFD[Pa\nPa\n36`\x04aL\0V[`\x01`\x01`\xA0\x1B\x03\x16_\x90\x81R`\t` R`@\x90 T`\xFF\x16\x90V[`@Q\x90\x15\x15\x81R` \x01a\x03JV[4\x80\x15a\nkW__\xFD[Pa\x06Aa\xDE\xAD\x81V[4\x80\x15a\n\x80W__\xFD[Pa\x03\x9Ba\n\x8F6`\x04aP\x0BV[a-\xC6V[a\n\x9Ca.\xDFV[_a\n\xA6\x82a/gV[\x80T\x90\x91P`\x01`\xA0\x1B\x90\x04d\xFF\xFF\xFF\xFF\xFF\x16B\x11a\x0B\x0FW\x80T`@Q\x7FR;r(\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x84\x90R`\x01`\xA0\x1B\x90\x91\x04d\xFF\xFF\xFF\xFF\xFF\x16`$\x82\x01R`D\x01[`@Q\x80\x91\x03\x90\xFD[\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16y\x04\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x82U`\x01\x82\x01Te\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16_\x90\x81R`\x06` R`@\x81 `\x02\x81\x01T\x90\x93`\x01`\x01`\xA0\x1B\x03\x90\x81\x16\x93\x91\x16\x91\x90a\x0B\xB1\x90k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x82\x04\x81\x16\x91h\x01\0\0\0\0\0\0\0\0\x90\x04\x16aPYV[\x90P_`\x04\x86`\x01\x01`\x06\x90T\x90a\x01\0\n\x90\x04a\xFF\xFF\x16a\xFF\xFF\x16\x81T\x81\x10a\x0B\xDDWa\x0B\xDDaPlV[_\x91\x82R` \x90\x91 `\x02\x82\x04\x01T`\x01\x90\x91\x16`\x0C\x02a\x01\0\n\x90\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90P`\x01`\x01`\xA0\x1B\x03\x83\x16\x15\x80\x15a\x0C WP\x80\x82\x10[\x15a\x0C(WP\x80[`\x01\x85\x01T_\x90a\x0CD\x90`\x01`\x01`\xA0\x1B\x03\x16\x89\x87\x85a0tV[`@\x80Q\x85\x81R` \x81\x01\x83\x90R\x91\x92P3\x91\x8A\x91\x7F\xCA\x15\xB1hI\x042\xE3\x98\xA11\xE4%\xAB\x82\x8E\xD1\xFC\x0F0\xA7\xB0^\xB0\xE1\xFEtK\xB0\xFD\xD1\xB0\x91\x01`@Q\x80\x91\x03\x90\xA3a\x0C\x90\x85\x85\x8A\x86a1^V[\x80\x15a\r$W`@Q_\x90a\xDE\xAD\x90\x83\x90\x83\x81\x81\x81\x85\x87Z\xF1\x92PPP=\x80_\x81\x14a\x0C\xD7W`@Q\x91P`\x1F\x19`?=\x01\x16\x82\x01`@R=\x82R=_` \x84\x01>a\x0C\xDCV[``\x91P[PP\x90P\x80a\r\"W`@Q\x7F\xA5\xB0^\xEC\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\xDE\xAD`\x04\x82\x01R`$\x81\x01\x83\x90R`D\x01a\x0B\x06V[P[PPPPPPPa\r3a1\xF5V[PV[a\r>a2\x1FV[`\x01`\x01`\xA0\x1B\x03\x82\x16a\r\x89W`@Q\x7F\x94@;p\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x83\x16`\x04\x82\x01R`$\x01a\x0B\x06V[`\x01`\x01`\xA0\x1B\x03\x82\x16_\x81\x81R`\t` \x90\x81R`@\x91\x82\x90 \x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\x16\x85\x15\x15\x90\x81\x17\x90\x91U\x91Q\x91\x82R\x7F\x9A\x8E0\xA8e\x8B\x96\xAB?\x03L\xE4\xBA\xC6\x80bx\xB4\xAE\xE5\x88\x0C\xCD\xD1\xAC5\xE4\xED[\xB3\x1D#\x91\x01[`@Q\x80\x91\x03\x90\xA2PPV[3_\x90\x81R`\x05` R`@\x81 \x90\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a\x0E@Wa\x0E@aL V[\x14a\x0EyW`@Q\x7F\x86k\r\xCF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\x0B\x06V[a\x0E\x84\x84\x84\x84a2dV[`\x03Tk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x164\x10\x15a\x0E\xE8W`\x03T`@Q\x7F\x82\x9F\x11c\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01Rk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16`$\x82\x01R`D\x01a\x0B\x06V[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF4\x11\x15a\x0F0W`@Q\x7F\x08\x08;*\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01R`$\x01a\x0B\x06V[\x80Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x16k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF4\x16\x17\x17\x81U`\x01\x81\x01\x82\x90U`\x02\x81\x01a\x0F\x92\x84\x86\x83aQUV[P3`\x01`\x01`\xA0\x1B\x03\x16\x7Fz?\x93.\x9D\xE4`\xC4q\xEEi\xC0i[iH\x9FE~\x88\xBBI\x8Fb`\xBDQ3\xC6<^\x97\x85\x85\x854`@Qa\x0F\xD2\x94\x93\x92\x91\x90aR\xB2V[`@Q\x80\x91\x03\x90\xA2`@\x80Q`\x80\x81\x01\x82R_\x81R`<` \x82\x01Rc\xFF\xFF\xFF\xFF\x91\x81\x01\x82\x90R``\x81\x01\x91\x90\x91Ra\x10\x0C\x90\x82\x90a2\xE1V[PPPPV[_a\x10\x1Ba.\xDFV[_`\x06\x81a\x10,` \x8A\x01\x8AaR\xD8V[g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81R` \x81\x01\x91\x90\x91R`@\x01_ `\x02\x01T`\x01`\x01`\xA0\x1B\x03\x16\x90P\x80\x15a\x10\xF2W`@Q\x7F\xD5\x05\xAC\xCF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R0`$\x82\x01R`\x80\x88\x015`D\x82\x01R`d\x81\x01\x87\x90R`\xFF\x86\x16`\x84\x82\x01R`\xA4\x81\x01\x85\x90R`\xC4\x81\x01\x84\x90R`\x01`\x01`\xA0\x1B\x03\x82\x16\x90c\xD5\x05\xAC\xCF\x90`\xE4\x01_`@Q\x80\x83\x03\x81_\x87\x80;\x15\x80\x15a\x10\xDFW__\xFD[PZ\xF1\x92PPP\x80\x15a\x10\xF0WP`\x01[P[a\x10\xFB\x87a4\xBCV[\x91PPa\x11\x06a1\xF5V[\x95\x94PPPPPV[_a\x11\x19\x83a<\xDEV[`\x01\x81\x01T\x90\x91P`\x01`\x01`\xA0\x1B\x03\x163\x14a\x11eW`@Q\x7F}=\xB8n\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x84\x90R`$\x01a\x0B\x06V[`\x01\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a\x11\x84Wa\x11\x84aL V[\x14a\x11\xCBW\x80T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\x0B\x06\x91\x85\x91`\x01`\xE0\x1B\x90\x91\x04`\xFF\x16\x90`\x04\x01aR\xFFV[\x80T\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16|\x05\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x81U`@Qa\xFF\xFF\x83\x16\x81R3\x90\x84\x90\x7F\xE4?2f\x0E\x11\xDC\xD2Oi\xEA\xFE\xE9\x1F\x8EZ(Bu\xD1*\xF3\x8B:\xADD\xBD\xC75u\x16\x8D\x90` \x01[`@Q\x80\x91\x03\x90\xA3PPPV[__a\x12\\\x84a=CV[\x81T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16y\x03\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x82U`\x01\x82\x01T\x91\x93P\x91P_\x90a\x12\xD7\x90k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x82\x04\x81\x16\x91h\x01\0\0\0\0\0\0\0\0\x90\x04\x16aPYV[`@\x80Qa\xFF\xFF\x87\x16\x81R` \x81\x01\x83\x90R\x91\x92P3\x91\x87\x91\x7F\xB3\x16\xD7\rv\xDB\x94p\x1D2mZ\x8Er\xCD\xC4p\xED\x87Dw\xA80i] \xA34\xC8\xF5s\xD6\x91\x01`@Q\x80\x91\x03\x90\xA3\x82T`\x02\x83\x01Ta\x13:\x91`\x01`\x01`\xA0\x1B\x03\x90\x81\x16\x91\x16\x87\x84a1^V[PPPPPV[3_\x90\x81R`\x08` \x90\x81R`@\x80\x83 \x85\x84R\x90\x91R\x90 \x82\x15\x80a\x13|WP_\x81T`\xFF\x16`\x02\x81\x11\x15a\x13yWa\x13yaL V[\x14\x15[\x15a\x13\xB6W`@Q\x7F\xB0\"\xF1*\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x84\x90R`$\x01a\x0B\x06V[\x80Ta\xFF\xFF\x83\x16a\x01\0\x81\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\x90\x92\x16\x91\x90\x91\x17`\x01\x17\x82U`@Q\x90\x81R3\x90\x84\x90\x7F''\x84\x9EO\x8A\xEB5m\x02\xDB\x07stS\x81\x04j\xD2\x94|\x9F\xDE)H\xAB\x0Eg^\x0C\x90\xD5\x90` \x01a\x12DV[`\x01`\x01`\xA0\x1B\x03\x82\x16_\x90\x81R`\x08` \x90\x81R`@\x80\x83 \x84\x84R\x90\x91R\x80\x82 \x81Q\x80\x83\x01\x90\x92R\x80T\x83\x92\x83\x92\x83\x92\x82\x90`\xFF\x16`\x02\x81\x11\x15a\x14lWa\x14laL V[`\x02\x81\x11\x15a\x14}Wa\x14}aL V[\x81R\x90Ta\x01\0\x90\x04a\xFF\xFF\x16` \x90\x91\x01R\x90P`\x01\x81Q`\x02\x81\x11\x15a\x14\xA7Wa\x14\xA7aL V[\x14`\x02\x82Q`\x02\x81\x11\x15a\x14\xBDWa\x14\xBDaL V[\x14\x82` \x01Q\x93P\x93P\x93PP\x92P\x92P\x92V[_a\x14\xDB3a>\x1DV[\x90Pa\x14\xE8\x84\x84\x84a2dV[`\x01\x81\x01\x82\x90U`\x02\x81\x01a\x14\xFE\x84\x86\x83aQUV[P3`\x01`\x01`\xA0\x1B\x03\x16\x7F|8W\x8A \x85\xAEE\x8F\x10\x95\xB9s\xCA\xEE+T\xEA(\xE9\x13\xE21CF\xEF%\xFB\xE2:*N\x85\x85\x85`@Qa\x15<\x93\x92\x91\x90aS\x13V[`@Q\x80\x91\x03\x90\xA2PPPPV[_`\t\x81a\x15^`@\x85\x01` \x86\x01aL\0V[`\x01`\x01`\xA0\x1B\x03\x16\x81R` \x81\x01\x91\x90\x91R`@\x01_ T`\xFF\x16a\x15\xCCWa\x15\x8E`@\x83\x01` \x84\x01aL\0V[`@Q\x7F\x94@;p\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x90\x91\x16`\x04\x82\x01R`$\x01a\x0B\x06V[a\x15\xDDa\x01\0\x83\x01`\xE0\x84\x01aS6V[c\xFF\xFF\xFF\xFF\x16\x15\x80a\x16\x06WP`<a\x15\xFEa\x01 \x84\x01a\x01\0\x85\x01aS6V[c\xFF\xFF\xFF\xFF\x16\x10[\x80a\x16MWPc\xFF\xFF\xFF\xFF\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x16a\x16Ea\x01 \x84\x01a\x01\0\x85\x01aS6V[c\xFF\xFF\xFF\xFF\x16\x11[\x80a\x16ZWP`\x80\x82\x015\x15[\x80a\x16gWP`\xA0\x82\x015\x15[\x80a\x16\x86WP`\x02a\x16\x81a\x01@\x84\x01a\x01 \x85\x01aSOV[`\xFF\x16\x11[\x15a\x16\xBDW`@Q\x7F\xD5\xA6\xE0\xB8\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[a\x16\xC6\x82a>\xA2V[`\x03\x80Tl\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90`\x0Ca\x16\xF0\x83aShV[\x91\x90a\x01\0\n\x81T\x81g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x02\x19\x16\x90\x83g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x02\x17\x90UPg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90P`@Q\x80a\x01 \x01`@R\x803`\x01`\x01`\xA0\x1B\x03\x16\x81R` \x01\x83`\xE0\x01` \x81\x01\x90a\x17P\x91\x90aS6V[c\xFF\xFF\xFF\xFF\x16\x81R` \x01a\x17ma\x01 \x85\x01a\x01\0\x86\x01aS6V[c\xFF\xFF\xFF\xFF\x16\x81R` \x01`\x01\x81R` \x01a\x17\x8F`\xE0\x85\x01`\xC0\x86\x01aS\x94V[a\xFF\xFF\x16\x81R` \x90\x81\x01\x90a\x17\xA7\x90\x85\x01\x85aL\0V[`\x01`\x01`\xA0\x1B\x03\x16\x81R` \x01a\x17\xC5`\x80\x85\x01``\x86\x01aS\xADV[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81R` \x01\x83` \x01` \x81\x01\x90a\x17\xEB\x91\x90aL\0V[`\x01`\x01`\xA0\x1B\x03\x16\x81R` \x01a\x18\t``\x85\x01`@\x86\x01aS\xADV[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90R_\x82\x81R`\x06` \x90\x81R`@\x91\x82\x90 \x83Q\x81T\x92\x85\x01Q\x93\x85\x01Qc\xFF\xFF\xFF\xFF\x90\x81\x16x\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x02\x7F\xFF\xFF\xFF\xFF\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x91\x90\x95\x16`\x01`\xA0\x1B\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x94\x16`\x01`\x01`\xA0\x1B\x03\x90\x92\x16\x91\x90\x91\x17\x92\x90\x92\x17\x91\x82\x16\x83\x17\x81U``\x84\x01Q\x90\x92\x90\x91\x83\x91\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x7F\xFF\xFF\xFF\0\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x17`\x01`\xE0\x1B\x83`\x05\x81\x11\x15a\x19+Wa\x19+aL V[\x02\x17\x90UP`\x80\x82\x01Q\x81Ta\xFF\xFF\x90\x91\x16}\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x02\x7F\xFF\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x17\x81U`\xA0\x82\x01Q`\xC0\x83\x01Qk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x81\x16`\x01`\xA0\x1B\x90\x81\x02`\x01`\x01`\xA0\x1B\x03\x93\x84\x16\x17`\x01\x85\x01U`\xE0\x85\x01Qa\x01\0\x90\x95\x01Q\x90\x91\x16\x02\x92\x16\x91\x90\x91\x17`\x02\x90\x91\x01Ua\x19\xE0` \x83\x01\x83aL\0V[`\x01`\x01`\xA0\x1B\x03\x163`\x01`\x01`\xA0\x1B\x03\x16\x82\x7F\x87K!\xBC\xAB\xE3\xE8\xCA\xE8E9\x8B\xE5\x9C\xE1\x1F?\xE6+\x85\x82\x0F\xC3\xF3j]|\x9B2\xBBsL\x85`@Qa\x1A#\x91\x90aS\xC6V[`@Q\x80\x91\x03\x90\xA4\x91\x90PV[a\x1A8a.\xDFV[3_\x90\x81R`\n` \x90\x81R`@\x80\x83 `\x01`\x01`\xA0\x1B\x03\x85\x16\x84R\x90\x91R\x81 T\x90\x81\x90\x03a\x1A\xA0W`@Q\x7F\xDCi\xDC\x16\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x83\x16`\x04\x82\x01R`$\x01a\x0B\x06V[3_\x81\x81R`\n` \x90\x81R`@\x80\x83 `\x01`\x01`\xA0\x1B\x03\x87\x16\x80\x85R\x90\x83R\x81\x84 \x93\x90\x93UQ\x84\x81R\x91\x92\x91\x7F\xD1\xC1\x9F\xBC\xD4U\x1A^\xDF\xB6mC\xD2\xE37\xC0H7\xAF\xDA4\x82\xB4+\xDFV\x9A\x8F\xCC\xDA\xE5\xFB\x91\x01`@Q\x80\x91\x03\x90\xA3`\x01`\x01`\xA0\x1B\x03\x82\x16a\x1B\x96W`@Q_\x903\x90\x83\x90\x83\x81\x81\x81\x85\x87Z\xF1\x92PPP=\x80_\x81\x14a\x1BGW`@Q\x91P`\x1F\x19`?=\x01\x16\x82\x01`@R=\x82R=_` \x84\x01>a\x1BLV[``\x91P[PP\x90P\x80a\x1B\x90W`@Q\x7F\xA5\xB0^\xEC\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x81\x01\x83\x90R`D\x01a\x0B\x06V[Pa\x1B\xAAV[a\x1B\xAA`\x01`\x01`\xA0\x1B\x03\x83\x163\x83a?\xB6V[Pa\r3a1\xF5V[3_\x90\x81R`\x08` \x90\x81R`@\x80\x83 \x84\x84R\x90\x91R\x90 `\x01\x81T`\xFF\x16`\x02\x81\x11\x15a\x1B\xE4Wa\x1B\xE4aL V[\x14a\x1C\x1EW`@Q\x7F\xB864\xB2\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\x0B\x06V[\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\x16`\x02\x17\x81U`@Q3\x90\x83\x90\x7F`{\xA7\x9D\xB6()&wF\x11\xED\x82\x87`\xD8\xD8\xA7\xD1&j\xD8\x96\xB9\xAA\xF8\x1Fk\xA8\x83\x19,\x90_\x90\xA3PPV[`\x01`\x01`\xA0\x1B\x03\x81\x16_\x90\x81R`\x05` R`@\x81 \x80T`\x01\x82\x01T`\x02\x83\x01\x80T\x85\x94\x85\x94\x85\x94``\x94\x92\x93q\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x83\x04`\xFF\x16\x93k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x84\x16\x93l\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04d\xFF\xFF\xFF\xFF\xFF\x16\x92\x91\x81\x90a\x1C\xF3\x90aP\xC6V[\x80`\x1F\x01` \x80\x91\x04\x02` \x01`@Q\x90\x81\x01`@R\x80\x92\x91\x90\x81\x81R` \x01\x82\x80Ta\x1D\x1F\x90aP\xC6V[\x80\x15a\x1DjW\x80`\x1F\x10a\x1DAWa\x01\0\x80\x83T\x04\x02\x83R\x91` \x01\x91a\x1DjV[\x82\x01\x91\x90_R` _ \x90[\x81T\x81R\x90`\x01\x01\x90` \x01\x80\x83\x11a\x1DMW\x82\x90\x03`\x1F\x16\x82\x01\x91[PPPPP\x90P\x95P\x95P\x95P\x95P\x95PP\x91\x93\x95\x90\x92\x94PV[_a\x1D\x8F3a>\x1DV[\x80T\x90\x91P_\x90a\x1D\xAF\x904\x90k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16aPYV[\x90P4\x15\x80a\x1D\xC9WPk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x11[\x15a\x1E\x02W`@Q\x7F\x08\x08;*\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01R`$\x01a\x0B\x06V[\x81T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\x16k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x82\x16\x17\x82U`@\x80Q4\x81R` \x81\x01\x83\x90R3\x91\x7F'\rm\xD2T\xED\xD1\xD9\x85\xC8\x1C\xF7\x86\x1B\x8F(\xFB\x06\xB6\xD7\x19\xDF\x04\xD9\x04d\x03MCA$@\x91\x01a\r\xFAV[_a\x1Ez3a>\x1DV[\x90P`\x02\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a\x1E\xA9Wa\x1E\xA9aL V[\x14a\x1E\xE2W`@Q\x7Fh\xDA\xDB\x15\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\x0B\x06V[\x80Tl\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04d\xFF\xFF\xFF\xFF\xFF\x16B\x10\x15a\x1FOW\x80T`@Q\x7F\x14\x96\x9A\xF2\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Rl\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04d\xFF\xFF\xFF\xFF\xFF\x16`\x04\x82\x01R`$\x01a\x0B\x06V[\x80T3_\x90\x81R`\x05` R`@\x81 \x80T\x7F\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x16\x81U`\x01\x81\x01\x82\x90Uk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x92\x16\x91\x90a\x1F\xAB`\x02\x83\x01\x82aI\xF0V[P`\x03\x01\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x16\x90U`@Q\x81\x81R3\x90\x7F~\t\x14\xBE\x80\xBF6\x07/A\x19\xBE\xF2\xFF\x02E\xA3\x04\xC4v\x08jm\xC4\xC1\xA2[\xCAi\xAB_\xC8\x90` \x01`@Q\x80\x91\x03\x90\xA2a \x163__\x84a1^V[PPV[`@\x80Qa\x01 \x81\x01\x82R_\x80\x82R` \x82\x01\x81\x90R\x91\x81\x01\x82\x90R``\x81\x01\x82\x90R`\x80\x81\x01\x82\x90R`\xA0\x81\x01\x82\x90R`\xC0\x81\x01\x82\x90R`\xE0\x81\x01\x82\x90Ra\x01\0\x81\x01\x91\x90\x91R_\x82\x81R`\x06` \x90\x81R`@\x91\x82\x90 \x82Qa\x01 \x81\x01\x84R\x81T`\x01`\x01`\xA0\x1B\x03\x81\x16\x82Rc\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x82\x04\x81\x16\x94\x83\x01\x94\x90\x94Rx\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81\x04\x90\x93\x16\x93\x81\x01\x93\x90\x93R\x90``\x83\x01\x90`\xFF`\x01`\xE0\x1B\x90\x91\x04\x16`\x05\x81\x11\x15a \xE7Wa \xE7aL V[`\x05\x81\x11\x15a \xF8Wa \xF8aL V[\x81R\x81Ta\xFF\xFF}\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04\x16` \x82\x01R`\x01\x82\x01T`\x01`\x01`\xA0\x1B\x03\x80\x82\x16`@\x84\x01Rk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x92\x83\x90\x04\x81\x16``\x85\x01R`\x02\x90\x94\x01T\x90\x81\x16`\x80\x84\x01R\x04\x90\x91\x16`\xA0\x90\x91\x01R\x92\x91PPV[a!\x7Fa2\x1FV[`@Q\x7F\x89\x05\x11e\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[`\x01T3\x90`\x01`\x01`\xA0\x1B\x03\x16\x81\x14a\"\x02W`@Q\x7F\x11\x8C\xDA\xA7\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x82\x16`\x04\x82\x01R`$\x01a\x0B\x06V[a\r3\x81a@/V[`\x02T`\x04\x80T_\x92v\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04a\xFF\xFF\x16\x90\x81\x10a\"AWa\"AaPlV[\x90_R` _ \x90`\x02\x91\x82\x82\x04\x01\x91\x90\x06`\x0C\x02\x90T\x90a\x01\0\n\x90\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90P\x90V[_a\"|\x82a@`V[\x80T\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16|\x04\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x81U`@Q\x90\x91P\x82\x90\x7F\x90?\x8Fd\xF9g\xC3.c\x9F\x06\xE9-\x17\xCB\xE8\x95\xE3\xA4%FI\x9B8\x08$\xF8X\xD2A\xE8\xEB\x90_\x90\xA2PPV[_a\"\xFC\x83a<\xDEV[`\x01\x81\x01T\x90\x91P`\x01`\x01`\xA0\x1B\x03\x163\x14a#HW`@Q\x7F}=\xB8n\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x84\x90R`$\x01a\x0B\x06V[`\x02\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a#gWa#gaL V[\x14\x15\x80\x15a#\x92WP`\x03\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a#\x8FWa#\x8FaL V[\x14\x15[\x15a#\xD9W\x80T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\x0B\x06\x91\x85\x91`\x01`\xE0\x1B\x90\x91\x04`\xFF\x16\x90`\x04\x01aR\xFFV[\x80T\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16|\x04\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x81U`@Qa\xFF\xFF\x83\x16\x81R3\x90\x84\x90\x7F\x14\xBC\xFDk3\x15\x0E\xFA\xC6\x92\xD3\xF2kk\x9C\xED\x88\xCD\x93Z\x92\xB3\x11\xDAQ\x9Cd\xA0\x9F0\xC2\xE6\x90` \x01a\x12DV[a$^a2\x1FV[a \x16\x82\x82aAAV[_a$r3a>\x1DV[\x90P`\x02\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a$\xA1Wa$\xA1aL V[\x14a$\xDAW`@Q\x7Fh\xDA\xDB\x15\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\x0B\x06V[\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16q\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x81U`@Q3\x90\x7F\xB4\xDD\xEE\x0F\xEB?\xA8\x05y[U>o\x93\xC4\xE6\xE8\xFD\x9EBiK0\x93{\xB9\xF8'\xB8\x1B\x99\x9F\x90_\x90\xA2PV[a%Ia2\x1FV[a \x16\x82\x82aBUV[_a%]\x83a@`V[`\x02\x81\x01\x80T`\x01`\x01`\xA0\x1B\x03\x16`\x01`\xA0\x1Bk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x86\x16\x90\x81\x02\x91\x90\x91\x17\x90\x91U`@Q\x90\x81R\x90\x91P\x83\x90\x7F\xDC\xB5\xED\xC0\x0E\x8DEv\xB0\x1Fo\x96\xD6h\x92\xCC\xFE\xF9G\xC0T0B>\x82\x9A\r\x81\x9DP\xA3\xFD\x90` \x01`@Q\x80\x91\x03\x90\xA2PPPV[`@\x80Qa\x01 \x80\x82\x01\x83R_\x80\x83R` \x80\x84\x01\x82\x90R\x83\x85\x01\x82\x90R``\x84\x01\x82\x90R`\x80\x84\x01\x82\x90R`\xA0\x84\x01\x82\x90R`\xC0\x84\x01\x82\x90R`\xE0\x84\x01\x82\x90Ra\x01\0\x84\x01\x82\x90R\x85\x82R`\x07\x81R\x90\x84\x90 \x84Q\x92\x83\x01\x85R\x80T`\x01`\x01`\xA0\x1B\x03\x81\x16\x84R`\x01`\xA0\x1B\x81\x04d\xFF\xFF\xFF\xFF\xFF\x16\x92\x84\x01\x92\x90\x92R\x92\x93\x91\x92\x91\x83\x01\x90y\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x04\x81\x11\x15a&~Wa&~aL V[`\x04\x81\x11\x15a&\x8FWa&\x8FaL V[\x81R\x81Tz\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81\x04a\xFF\xFF\x90\x81\x16` \x84\x01R`\x01`\xE0\x1B\x90\x91\x04c\xFF\xFF\xFF\xFF\x16`@\x83\x01R`\x01\x90\x92\x01Te\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16``\x83\x01Rf\x01\0\0\0\0\0\0\x81\x04\x90\x92\x16`\x80\x82\x01Rh\x01\0\0\0\0\0\0\0\0\x82\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x81\x16`\xA0\x83\x01R`\x01`\xA0\x1B\x90\x92\x04\x90\x91\x16`\xC0\x90\x91\x01R\x92\x91PPV[_a'73a>\x1DV[\x90P`\x01\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a'fWa'faL V[\x14a'\x9FW`@Q\x7F\xE3V\xD5\xAA\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\x0B\x06V[_a'\xCA\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0BaPYV[\x82T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16l\x01\0\0\0\0\0\0\0\0\0\0\0\0d\xFF\xFF\xFF\xFF\xFF\x83\x16\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x17q\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x83U`@Q\x81\x81R\x90\x91P3\x90\x7F7\xAC\x9C\xDE\xE9\x0B\x13(&\xB9\xD7\xC9q*K\x99xz\xBC\xEA\xC6\xBF\xE3\x11F\xE3c\xCD\xE29\xEC\x14\x90` \x01a\r\xFAV[`@\x80Q`\x80\x80\x82\x01\x83R_\x80\x83R` \x80\x84\x01\x82\x90R\x83\x85\x01\x82\x90R``\x93\x84\x01\x82\x90R`\x01`\x01`\xA0\x1B\x03\x86\x16\x82R`\x05\x81R\x84\x82 \x85Q\x93\x84\x01\x86R`\x03\x81\x01Tk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16\x85Rc\xFF\xFF\xFF\xFFl\x01\0\0\0\0\0\0\0\0\0\0\0\0\x82\x04\x81\x16\x93\x86\x01\x93\x90\x93Rp\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04\x82\x16\x95\x84\x01\x95\x90\x95R\x84Tz\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04\x16\x92\x82\x01\x92\x90\x92R\x91a)8a\x0E\x10BaT\xB2V[\x81Tr\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04c\xFF\xFF\xFF\xFF\x16\x14a)aW_a)\x84V[\x80Tv\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04c\xFF\xFF\xFF\xFF\x16[c\xFF\xFF\xFF\xFF\x16\x91PP\x91P\x91V[a\r3a)\x9E3a>\x1DV[a)\xAD6\x84\x90\x03\x84\x01\x84aT\xEAV[a2\xE1V[\x80a)\xE9W`@Q\x7F&\x87\x97\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[__a)\xF4\x84a=CV[\x81T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16y\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x80\x83U`\x01\x83\x01T\x92\x94P\x90\x92Pz\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04a\xFF\xFF\x16\x90h\x01\0\0\0\0\0\0\0\0\x81\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x81\x16\x91`\x01`\xA0\x1B\x90\x04\x16_a'\x10a*\x98\x85\x85aUgV[a*\xA2\x91\x90aT\xB2V[\x90P_a'\x10a*\xB2\x86\x85aUgV[a*\xBC\x91\x90aT\xB2V[`\x02\x87\x01T\x90\x91P`\x01`\x01`\xA0\x1B\x03\x163\x8A\x7F\x0C,\xD76\xF0\x91\xAE\x93\x0C\xBE\xC1\xAF{\n\x13q%;\x7F\xD4\xFA\x9B\xCA}\xC3Z+\xCD\xA3\x1Dj\x9C\x8Ba*\xFB\x87\x8AaU~V[a+\x05\x87\x8AaU~V[a+\x0F\x88\x8AaPYV[`@\x80Q\x94\x85R` \x85\x01\x93\x90\x93R\x91\x83\x01R``\x82\x01R`\x80\x01`@Q\x80\x91\x03\x90\xA3\x86Ta+R\x90`\x01`\x01`\xA0\x1B\x03\x16\x82\x8Ca+M\x87\x8AaU~V[a1^V[a+b3\x82\x8Ca+M\x86\x89aU~V[`\x02Ta+~\x90`\x01`\x01`\xA0\x1B\x03\x16\x82\x8Ca+M\x86\x88aPYV[PPPPPPPPPPV[__a+\x95\x84a<\xDEV[`\x01\x81\x01T`\x02\x82\x01T\x91\x92Pa+\xC8\x91k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x01`\xA0\x1B\x92\x83\x90\x04\x81\x16\x92\x90\x91\x04\x16aPYV[a+\xD8\x90c\xFF\xFF\xFF\xFF\x85\x16aUgV[\x91PP[\x92\x91PPV[_a+\xEBa.\xDFV[a+\xF4\x82a4\xBCV[\x90Pa+\xFEa1\xF5V[\x91\x90PV[a,\x0Ba2\x1FV[`\x01\x80T`\x01`\x01`\xA0\x1B\x03\x83\x16\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x16\x81\x17\x90\x91Ua,S_T`\x01`\x01`\xA0\x1B\x03\x16\x90V[`\x01`\x01`\xA0\x1B\x03\x16\x7F8\xD1k\x8C\xAC\"\xD9\x9F\xC7\xC1$\xB9\xCD\r\xE2\xD3\xFA\x1F\xAE\xF4 \xBF\xE7\x91\xD8\xC3b\xD7e\xE2'\0`@Q`@Q\x80\x91\x03\x90\xA3PV[_a,\x95\x82a<\xDEV[`\x01\x81\x01T\x90\x91P`\x01`\x01`\xA0\x1B\x03\x163\x14a,\xE1W`@Q\x7F}=\xB8n\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\x0B\x06V[`\x01\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a-\0Wa-\0aL V[\x14a-GW\x80T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\x0B\x06\x91\x84\x91`\x01`\xE0\x1B\x90\x91\x04`\xFF\x16\x90`\x04\x01aR\xFFV[a-P3aC\xF7V[P\x80T\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16|\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x17\x81U`@Q3\x90\x83\x90\x7F'@W\xF3\xC9MX-%\xF3U\xE5\xCBK\xCCv\x1Dk:6\xD3\xE5\xA9\tP\x88Q\x01\x93\x88Q\xDF\x90_\x90\xA3PPV[_a-\xD0\x83a@`V[\x90P_\x82a-\xDFW`\x03a-\xE2V[`\x02[\x90P\x80`\x05\x81\x11\x15a-\xF6Wa-\xF6aL V[\x82T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a.\x13Wa.\x13aL V[\x14a.ZW\x81T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\x0B\x06\x91\x86\x91`\x01`\xE0\x1B\x90\x91\x04`\xFF\x16\x90`\x04\x01aR\xFFV[\x82a.fW`\x02a.iV[`\x03[\x82T\x83\x90\x7F\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16`\x01`\xE0\x1B\x83`\x05\x81\x11\x15a.\xA6Wa.\xA6aL V[\x02\x17\x90UP\x83\x7F\x0B^\xA3\xF4$2@n\x94=\x08!\xD5\xBCC\xF8\x9B\xA0\xE4\x17>\xAE\x03w5\xB3N4\x04#}s\x84`@Qa\x15<\x91\x15\x15\x81R` \x01\x90V[\x7F\x9Bw\x9B\x17B-\r\xF9\"#\x01\x8B2\xB4\xD1\xFAF\xE0qr=h\x17\xE2Hm\0;\xEC\xC5_\0\\\x15a/8W`@Q\x7F>\xE5\xAE\xB5\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[a/e`\x01\x7F\x9Bw\x9B\x17B-\r\xF9\"#\x01\x8B2\xB4\xD1\xFAF\xE0qr=h\x17\xE2Hm\0;\xEC\xC5_\0[\x90aD\x9EV[V[_\x81\x81R`\x07` R`@\x90 `\x01\x81Ty\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x04\x81\x11\x15a/\xA9Wa/\xA9aL V[\x14a+\xFEW_\x81Ty\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x04\x81\x11\x15a/\xE2Wa/\xE2aL V[\x03a0\x1CW`@Q\x7FQ\n\xA5\xF0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\x0B\x06V[\x80T`@Q\x7F4\x91@\xCE\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\x0B\x06\x91\x84\x91y\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04`\xFF\x16\x90`\x04\x01aU\x91V[`\x01`\x01`\xA0\x1B\x03\x84\x16_\x90\x81R`\x05` R`@\x81 \x80Tk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x83\x81\x10a0\xA8W\x83a0\xAAV[\x80[\x92P\x82_\x03a0\xBDW_\x92PPPa1VV[a0\xC7\x83\x82aU~V[\x82T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\x16k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x91\x90\x91\x16\x17\x82U`\x01`\x01`\xA0\x1B\x03\x85\x81\x16\x90\x87\x90\x89\x16\x7Fd\x18#V4b\x1D\xB1\xCEG\xC3eV\x8A\xD7]\xFCf\x11\x82\"\x01_\xA5\xC5\xBD\x0BMYp\xB12\x86a1;\x81\x87aU~V[`@\x80Q\x92\x83R` \x83\x01\x91\x90\x91R\x01`@Q\x80\x91\x03\x90\xA4PP[\x94\x93PPPPV[\x80\x15a\x10\x0CW`\x01`\x01`\xA0\x1B\x03\x80\x85\x16_\x90\x81R`\n` \x90\x81R`@\x80\x83 \x93\x87\x16\x83R\x92\x90R\x90\x81 \x80T\x83\x92\x90a1\x9A\x90\x84\x90aPYV[\x92PP\x81\x90UP\x81\x83`\x01`\x01`\xA0\x1B\x03\x16\x85`\x01`\x01`\xA0\x1B\x03\x16\x7F\xDD\x0E\xF6;D\xA926\x12s\xBA\xB9]n\x9B\xFC\xEA\\xP\xC48D\xF5@1N\x89\x89\x9B\x97\x0C\x84`@Qa1\xE7\x91\x81R` \x01\x90V[`@Q\x80\x91\x03\x90\xA4PPPPV[a/e_\x7F\x9Bw\x9B\x17B-\r\xF9\"#\x01\x8B2\xB4\xD1\xFAF\xE0qr=h\x17\xE2Hm\0;\xEC\xC5_\0a/_V[_T`\x01`\x01`\xA0\x1B\x03\x163\x14a/eW`@Q\x7F\x11\x8C\xDA\xA7\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R3`\x04\x82\x01R`$\x01a\x0B\x06V[\x81\x80\x15\x80a2sWPa\x01\0\x81\x11[\x15a2\xAAW`@Q\x7F\xF1\xCB\xB5g\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[\x81a\x10\x0CW`@Q\x7F>K\xA1?\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[`<c\xFF\xFF\xFF\xFF\x16\x81` \x01Qc\xFF\xFF\xFF\xFF\x16\x10\x80a3/WP\x7F\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0c\xFF\xFF\xFF\xFF\x16\x81` \x01Qc\xFF\xFF\xFF\xFF\x16\x11[\x80a3BWP`@\x81\x01Qc\xFF\xFF\xFF\xFF\x16\x15[\x80a3`WP\x80`@\x01Qc\xFF\xFF\xFF\xFF\x16\x81``\x01Qc\xFF\xFF\xFF\xFF\x16\x10[\x15a3\x97W`@Q\x7F\x02V\x96_\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[\x80Q`\x03\x83\x01\x80T` \x84\x01Q`@\x80\x86\x01Qc\xFF\xFF\xFF\xFF\x90\x81\x16p\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x93\x82\x16l\x01\0\0\0\0\0\0\0\0\0\0\0\0\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x95\x16k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x97\x16\x96\x90\x96\x17\x93\x90\x93\x17\x91\x90\x91\x16\x93\x90\x93\x17\x90\x91U``\x83\x01Q\x84T\x91\x16z\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x02\x7F\xFF\xFF\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x91\x16\x17\x83UQ3\x90\x7F\xDC\xB5E\xF1\xB1\x10\x0E\x9F\x1B\xDC\xB73-`&\x81\xB2\x06\xEF]\xE0 \xBC\x06u\xF9l\xCF\xD6\x16\x88\xBD\x90a\r\xFA\x90\x84\x90aU\xA5V[_\x80`\x06\x81a4\xCE` \x86\x01\x86aR\xD8V[g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81R` \x81\x01\x91\x90\x91R`@\x01_ \x90P`\x02\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a5\x08Wa5\x08aL V[\x14a5ZWa5\x1A` \x84\x01\x84aR\xD8V[\x81T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\x0B\x06\x92\x91`\x01`\xE0\x1B\x90\x04`\xFF\x16\x90`\x04\x01aU\xF4V[a5j`\x80\x84\x01``\x85\x01aS6V[c\xFF\xFF\xFF\xFF\x16\x15\x80a5\x9EWP\x80T`\x01`\xA0\x1B\x90\x04c\xFF\xFF\xFF\xFF\x16a5\x96`\x80\x85\x01``\x86\x01aS6V[c\xFF\xFF\xFF\xFF\x16\x11[\x15a6\0Wa5\xB3`\x80\x84\x01``\x85\x01aS6V[\x81T`@Q\x7F\xE0#\xAB\x14\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Rc\xFF\xFF\xFF\xFF\x92\x83\x16`\x04\x82\x01R`\x01`\xA0\x1B\x90\x91\x04\x90\x91\x16`$\x82\x01R`D\x01a\x0B\x06V[` \x83\x015a6;W`@Q\x7F\xB2U\x95\x9B\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[3_\x90\x81R`\x08` \x90\x81R`@\x80\x83 \x86\x82\x015\x84R\x90\x91R\x80\x82 \x81Q\x80\x83\x01\x90\x92R\x80T\x82\x90`\xFF\x16`\x02\x81\x11\x15a6xWa6xaL V[`\x02\x81\x11\x15a6\x89Wa6\x89aL V[\x81R\x90Ta\x01\0\x90\x04a\xFF\xFF\x16` \x90\x91\x01R\x90P`\x01\x81Q`\x02\x81\x11\x15a6\xB3Wa6\xB3aL V[\x14a6\xF0W`@\x80Q\x7F\xB864\xB2\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R\x90\x85\x015`\x04\x82\x01R`$\x01a\x0B\x06V[\x81T` \x82\x01Qa\xFF\xFF\x90\x81\x16}\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x92\x04\x16\x14a7\x8FW` \x81\x01Q\x82T`@Q\x7F\x11\xF6\n\x14\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\xFF\xFF\x92\x83\x16`\x04\x82\x01R}\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04\x90\x91\x16`$\x82\x01R`D\x01a\x0B\x06V[`\x01\x82\x01T`\x01`\x01`\xA0\x1B\x03\x16a7\xB6\x81a7\xB1`\x80\x88\x01``\x89\x01aS6V[aD\xA5V[`\x02\x83\x01T_\x90`\x01`\xA0\x1B\x90\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16a7\xE2`\x80\x88\x01``\x89\x01aS6V[c\xFF\xFF\xFF\xFF\x16a7\xF2\x91\x90aUgV[`\x01\x85\x01T\x90\x91P_\x90`\x01`\xA0\x1B\x90\x04k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16a8!`\x80\x89\x01``\x8A\x01aS6V[c\xFF\xFF\xFF\xFF\x16a81\x91\x90aUgV[\x90P_a8>\x82\x84aPYV[\x90P\x87`\x80\x015\x81\x11\x15a8\x8BW`@Q\x7F\x8B\x86u\xA5\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x82\x90R`\x80\x89\x015`$\x82\x01R`D\x01a\x0B\x06V[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x11\x15a8\xD4W`@Q\x7F\x08\x08;*\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x82\x90R`$\x01a\x0B\x06V[`\x03\x80T`\x01`\xA0\x1B\x90\x04g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90`\x14a8\xF5\x83aShV[\x82Ta\x01\0\x92\x90\x92\ng\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x81\x02\x19\x90\x93\x16\x91\x83\x16\x02\x17\x90\x91U\x87T\x91\x16\x97P_\x90a9J\x90x\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04c\xFF\xFF\xFF\xFF\x16BaPYV[`@\x80Q``\x81\x01\x82R`\x02T`\x01`\x01`\xA0\x1B\x03\x81\x16\x82Ra\xFF\xFF`\x01`\xA0\x1B\x82\x04\x81\x16` \x80\x85\x01\x91\x90\x91Rv\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x92\x04\x16\x82\x84\x01R\x82Qa\x01 \x81\x01\x84R3\x81Rd\xFF\xFF\xFF\xFF\xFF\x85\x16\x91\x81\x01\x91\x90\x91R\x92\x93P\x91\x90\x81\x01`\x01\x81R` \x83\x81\x01Qa\xFF\xFF\x16\x90\x82\x01R`@\x01a9\xDF`\x80\x8D\x01``\x8E\x01aS6V[c\xFF\xFF\xFF\xFF\x16\x81R` \x90\x81\x01\x90a9\xF9\x90\x8D\x01\x8DaR\xD8V[e\xFF\xFF\xFF\xFF\xFF\xFF\x16\x81R`@\x80\x84\x01Qa\xFF\xFF\x16` \x80\x84\x01\x91\x90\x91Rk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x80\x8A\x16\x83\x85\x01R\x88\x16``\x90\x93\x01\x92\x90\x92R_\x8C\x81R`\x07\x83R\x81\x90 \x83Q\x81T\x93\x85\x01Qd\xFF\xFF\xFF\xFF\xFF\x16`\x01`\xA0\x1B\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x94\x16`\x01`\x01`\xA0\x1B\x03\x90\x91\x16\x17\x92\x90\x92\x17\x80\x83U\x90\x83\x01Q\x90\x82\x90\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16y\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x83`\x04\x81\x11\x15a:\xE2Wa:\xE2aL V[\x02\x17\x90UP``\x82\x01Q\x81T`\x80\x84\x01Qc\xFF\xFF\xFF\xFF\x16`\x01`\xE0\x1B\x02{\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFFa\xFF\xFF\x93\x84\x16z\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x02\x16y\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x92\x16\x91\x90\x91\x17\x17\x82U`\xA0\x83\x01Q`\x01\x90\x92\x01\x80T`\xC0\x85\x01Q`\xE0\x86\x01Qa\x01\0\x90\x96\x01Qk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x81\x16`\x01`\xA0\x1B\x02`\x01`\x01`\xA0\x1B\x03\x91\x90\x97\x16h\x01\0\0\0\0\0\0\0\0\x02\x81\x16g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x92\x90\x95\x16f\x01\0\0\0\0\0\0\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\x90\x93\x16e\xFF\xFF\xFF\xFF\xFF\xFF\x90\x96\x16\x95\x90\x95\x17\x91\x90\x91\x17\x16\x91\x90\x91\x17\x92\x90\x92\x17\x90\x91U`\x02\x89\x01T\x16a<\x1E\x8A\x8C\x89\x84\x8A\x8A\x89aF\x9CV[`\x01`\x01`\xA0\x1B\x03\x81\x16a<\x8BW\x834\x10\x80a<=WP\x8A`\x80\x0154\x11[\x15a<vW`@Q\x7F\x99\xA0\xCC\x96\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01R`$\x01a\x0B\x06V[a<\x863_\x80a+M\x884aU~V[a<\xD0V[4\x15a<\xC5W`@Q\x7F\x99\xA0\xCC\x96\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R4`\x04\x82\x01R`$\x01a\x0B\x06V[a<\xD0\x813\x86aGWV[PPPPPPPPP\x91\x90PV[_\x81\x81R`\x06` R`@\x81 \x90\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a=\tWa=\taL V[\x03a+\xFEW`@Q\x7F#\x80\x02-\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\x0B\x06V[__a=N\x83a/gV[`\x01\x80\x82\x01Te\xFF\xFF\xFF\xFF\xFF\xFF\x16_\x90\x81R`\x06` R`@\x90 \x90\x81\x01T\x91\x93P\x91P`\x01`\x01`\xA0\x1B\x03\x163\x14a=\xB6W`@Q\x7F\xD3\x8CE\xD4\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x84\x90R`$\x01a\x0B\x06V[\x81T`\x01`\xA0\x1B\x90\x04d\xFF\xFF\xFF\xFF\xFF\x16B\x11\x15a>\x18W\x81T`@Q\x7F\x83\xF2\xBA \0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x85\x90R`\x01`\xA0\x1B\x90\x91\x04d\xFF\xFF\xFF\xFF\xFF\x16`$\x82\x01R`D\x01a\x0B\x06V[\x91P\x91V[`\x01`\x01`\xA0\x1B\x03\x81\x16_\x90\x81R`\x05` R`@\x81 \x90\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15a>`Wa>`aL V[\x03a+\xFEW`@Q\x7F\xBDb\x013\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x83\x16`\x04\x82\x01R`$\x01a\x0B\x06V[_a>\xB8a>\xB3` \x84\x01\x84aL\0V[aC\xF7V[`\x03\x81\x01T\x90\x91Pk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16a>\xDE`\x80\x84\x01``\x85\x01aS\xADV[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x10\x80a?(WP`\x03\x81\x01Tl\x01\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04c\xFF\xFF\xFF\xFF\x16a? a\x01 \x84\x01a\x01\0\x85\x01aS6V[c\xFF\xFF\xFF\xFF\x16\x10[\x80a?fWP`\x03\x81\x01Tp\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04c\xFF\xFF\xFF\xFF\x16a?^a\x01\0\x84\x01`\xE0\x85\x01aS6V[c\xFF\xFF\xFF\xFF\x16\x11[\x15a \x16Wa?x` \x83\x01\x83aL\0V[`@Q\x7F\x1F\xDB\xD0\x97\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x90\x91\x16`\x04\x82\x01R`$\x01a\x0B\x06V[`@Q`\x01`\x01`\xA0\x1B\x03\x83\x81\x16`$\x83\x01R`D\x82\x01\x83\x90Ra@*\x91\x85\x91\x82\x16\x90c\xA9\x05\x9C\xBB\x90`d\x01[`@Q` \x81\x83\x03\x03\x81R\x90`@R\x91P`\xE0\x1B` \x82\x01\x80Q{\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x83\x81\x83\x16\x17\x83RPPPPaH\xCBV[PPPV[`\x01\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x16\x90Ua\r3\x81aIPV[_a@j\x82a<\xDEV[\x80T\x90\x91P`\x01`\x01`\xA0\x1B\x03\x163\x14a@\xB3W`@Q\x7F\xA7\xE6wx\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x83\x90R`$\x01a\x0B\x06V[`\x04\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a@\xD2Wa@\xD2aL V[\x14\x80a@\xFAWP`\x05\x81T`\x01`\xE0\x1B\x90\x04`\xFF\x16`\x05\x81\x11\x15a@\xF8Wa@\xF8aL V[\x14[\x15a+\xFEW\x80T`@Q\x7FLo\xF4\x8D\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\x0B\x06\x91\x84\x91`\x01`\xE0\x1B\x90\x91\x04`\xFF\x16\x90`\x04\x01aR\xFFV[a\x03\xE8a\xFF\xFF\x83\x16\x11\x15aA\x8FW`@Q\x7F<\x05}{\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81Ra\xFF\xFF\x83\x16`\x04\x82\x01Ra\x03\xE8`$\x82\x01R`D\x01a\x0B\x06V[`\x01`\x01`\xA0\x1B\x03\x81\x16aA\xCFW`@Q\x7F\x14\xBC\xF5\xC8\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[`\x02\x80T`\x01`\x01`\xA0\x1B\x03\x83\x16\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x16\x81\x17`\x01`\xA0\x1Ba\xFF\xFF\x86\x16\x90\x81\x02\x91\x90\x91\x17\x90\x92U`@\x80Q\x92\x83R` \x83\x01\x91\x90\x91R\x7Foe\x15\x80\xB6)v>\xA0q\"\x05\xA5+\xA2\x88\x7F\xE7\x16\x0F6\x1C\x88\x1A6\xDBJ\"w\xDB\xE6O\x91\x01`@Q\x80\x91\x03\x90\xA1PPV[`\x04Th65\xC9\xAD\xC5\xDE\xA0\0\0k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x84\x16\x11\x80aB\x98WP\x82k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x82k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x11[\x80aB\xA4WPa\xFF\xFF\x81\x11[\x15aB\xDBW`@Q\x7FQ\n>z\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x01`@Q\x80\x91\x03\x90\xFD[`\x03\x80T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\x16k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x85\x81\x16\x91\x82\x17\x90\x92U`\x04\x80T`\x01\x81\x81\x01\x83U_\x92\x90\x92R\x7F\x8A5\xAC\xFB\xC1_\xF8\x1A9\xAE}4O\xD7\t\xF2\x8E\x86\0\xB4\xAA\x8Ce\xC6\xB6K\xFE\x7F\xE3k\xD1\x9B`\x02\x80\x83\x04\x91\x90\x91\x01\x80T\x92\x90\x93\x16`\x0C\x02a\x01\0\n\x80\x86\x02\x19\x90\x92\x16\x94\x87\x16\x91\x82\x02\x94\x90\x94\x17\x90\x91U\x82T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16v\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0a\xFF\xFF\x86\x16\x02\x17\x90\x92U`@\x80Q\x91\x82R` \x82\x01\x92\x90\x92R\x7F\xD9,\xEC\x12\x19\x99I\xC9\xF2\t<\xF9\x01\xBB<+\x0E\xE1\x10a{2m\x81[W\x1D\xD2\x8F\x8F\xBFF\x91\x01`@Q\x80\x91\x03\x90\xA1PPPV[`\x01`\x01`\xA0\x1B\x03\x81\x16_\x90\x81R`\x05` R`@\x90 `\x01\x81Tq\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04`\xFF\x16`\x02\x81\x11\x15aD;WaD;aL V[\x14\x15\x80aD\\WP`\x03T\x81Tk\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x91\x82\x16\x91\x16\x10[\x15a+\xFEW`@Q\x7F\xE3V\xD5\xAA\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x83\x16`\x04\x82\x01R`$\x01a\x0B\x06V[\x80\x82]PPV[_aD\xAF\x83aC\xF7V[\x80T\x90\x91P\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\x01z\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x91\x04c\xFF\xFF\xFF\xFF\x16\x01aE\x04WPPPV[_aE\x11a\x0E\x10BaT\xB2V[\x82T\x90\x91P_\x90c\xFF\xFF\xFF\xFF\x80\x86\x16\x91r\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04\x16\x83\x14aEDW_aEgV[\x83Tv\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04c\xFF\xFF\xFF\xFF\x16[aEq\x91\x90aPYV[\x83T\x90\x91Pz\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x04c\xFF\xFF\xFF\xFF\x16\x81\x11\x15aF\x14W\x82T`@Q\x7F;\x1C\xDC\r\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x87\x16`\x04\x82\x01Rc\xFF\xFF\xFF\xFF\x80\x87\x16`$\x83\x01Rz\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x90\x92\x04\x90\x91\x16`D\x82\x01R`d\x01a\x0B\x06V[\x82T\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16r\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0c\xFF\xFF\xFF\xFF\x93\x84\x16\x02\x7F\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x17v\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x91\x90\x92\x16\x02\x17\x90UPPV[`\x01`\x01`\xA0\x1B\x03\x85\x163\x88\x7F\r\xA54WN\xC1\x13\xAB\xA65\x08n\xE7\x12x\x06\xF7Z\xA1\xAF\xD1\xEB{\xC1-\x8F\x06\x11C`F\x83aF\xD6` \x8B\x01\x8BaR\xD8V[\x88\x8B` \x015\x8C`@\x015\x8D``\x01` \x81\x01\x90aF\xF4\x91\x90aS6V[`@\x80Qg\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x90\x96\x16\x86R`\x01`\x01`\xA0\x1B\x03\x90\x94\x16` \x86\x01R\x92\x84\x01\x91\x90\x91R``\x83\x01Rc\xFF\xFF\xFF\xFF\x16`\x80\x82\x01R`\xA0\x81\x01\x88\x90R`\xC0\x81\x01\x87\x90R`\xE0\x81\x01\x86\x90Ra\x01\0\x01`@Q\x80\x91\x03\x90\xA4PPPPPPPV[`@Q\x7Fp\xA0\x821\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R0`\x04\x82\x01R\x83\x90_\x90`\x01`\x01`\xA0\x1B\x03\x83\x16\x90cp\xA0\x821\x90`$\x01` `@Q\x80\x83\x03\x81\x86Z\xFA\x15\x80\x15aG\xB6W=__>=_\xFD[PPPP`@Q=`\x1F\x19`\x1F\x82\x01\x16\x82\x01\x80`@RP\x81\x01\x90aG\xDA\x91\x90aV\x12V[\x90PaG\xF1`\x01`\x01`\xA0\x1B\x03\x83\x16\x850\x86aI\xB7V[`@Q\x7Fp\xA0\x821\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R0`\x04\x82\x01R_\x90\x82\x90`\x01`\x01`\xA0\x1B\x03\x85\x16\x90cp\xA0\x821\x90`$\x01` `@Q\x80\x83\x03\x81\x86Z\xFA\x15\x80\x15aHPW=__>=_\xFD[PPPP`@Q=`\x1F\x19`\x1F\x82\x01\x16\x82\x01\x80`@RP\x81\x01\x90aHt\x91\x90aV\x12V[aH~\x91\x90aU~V[\x90P\x83\x81\x14aH\xC3W`@Q\x7F\xAE\xA7\xB7\xC0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x04\x81\x01\x85\x90R`$\x81\x01\x82\x90R`D\x01a\x0B\x06V[PPPPPPV[__` _\x84Q` \x86\x01_\x88Z\xF1\x80aH\xEAW`@Q=_\x82>=\x81\xFD[PP_Q=\x91P\x81\x15aI\x01W\x80`\x01\x14\x15aI\x0EV[`\x01`\x01`\xA0\x1B\x03\x84\x16;\x15[\x15a\x10\x0CW`@Q\x7FRt\xAF\xE7\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x81R`\x01`\x01`\xA0\x1B\x03\x85\x16`\x04\x82\x01R`$\x01a\x0B\x06V[_\x80T`\x01`\x01`\xA0\x1B\x03\x83\x81\x16\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x83\x16\x81\x17\x84U`@Q\x91\x90\x92\x16\x92\x83\x91\x7F\x8B\xE0\x07\x9CS\x16Y\x14\x13D\xCD\x1F\xD0\xA4\xF2\x84\x19I\x7F\x97\"\xA3\xDA\xAF\xE3\xB4\x18okdW\xE0\x91\x90\xA3PPV[`@Q`\x01`\x01`\xA0\x1B\x03\x84\x81\x16`$\x83\x01R\x83\x81\x16`D\x83\x01R`d\x82\x01\x83\x90Ra\x10\x0C\x91\x86\x91\x82\x16\x90c#\xB8r\xDD\x90`\x84\x01a?\xE3V[P\x80TaI\xFC\x90aP\xC6V[_\x82U\x80`\x1F\x10aJ\x0BWPPV[`\x1F\x01` \x90\x04\x90_R` _ \x90\x81\x01\x90a\r3\x91\x90[\x80\x82\x11\x15aJ6W_\x81U`\x01\x01aJ#V[P\x90V[_` \x82\x84\x03\x12\x15aJJW__\xFD[P5\x91\x90PV[\x805`\x01`\x01`\xA0\x1B\x03\x81\x16\x81\x14a+\xFEW__\xFD[\x805\x80\x15\x15\x81\x14a+\xFEW__\xFD[__`@\x83\x85\x03\x12\x15aJ\x87W__\xFD[aJ\x90\x83aJQV[\x91PaJ\x9E` \x84\x01aJgV[\x90P\x92P\x92\x90PV[___`@\x84\x86\x03\x12\x15aJ\xB9W__\xFD[\x835g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x11\x15aJ\xCFW__\xFD[\x84\x01`\x1F\x81\x01\x86\x13aJ\xDFW__\xFD[\x805g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x11\x15aJ\xF5W__\xFD[\x86` \x82\x84\x01\x01\x11\x15aK\x06W__\xFD[` \x91\x82\x01\x97\x90\x96P\x94\x015\x93\x92PPPV[_`\xA0\x82\x84\x03\x12\x15aK)W__\xFD[P\x91\x90PV[\x805`\xFF\x81\x16\x81\x14a+\xFEW__\xFD[_____a\x01 \x86\x88\x03\x12\x15aKTW__\xFD[aK^\x87\x87aK\x19V[\x94P`\xA0\x86\x015\x93PaKs`\xC0\x87\x01aK/V[\x94\x97\x93\x96P\x93\x94`\xE0\x81\x015\x94Pa\x01\0\x015\x92\x91PPV[\x805a\xFF\xFF\x81\x16\x81\x14a+\xFEW__\xFD[__`@\x83\x85\x03\x12\x15aK\xAEW__\xFD[\x825\x91PaJ\x9E` \x84\x01aK\x8CV[__`@\x83\x85\x03\x12\x15aK\xCFW__\xFD[aK\xD8\x83aJQV[\x94` \x93\x90\x93\x015\x93PPPV[_a\x01@\x82\x84\x03\x12\x80\x15aK\xF8W__\xFD[P\x90\x92\x91PPV[_` \x82\x84\x03\x12\x15aL\x10W__\xFD[aL\x19\x82aJQV[\x93\x92PPPV[\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`!`\x04R`$_\xFD[_`\x03\x87\x10aL^WaL^aL V[\x86\x82R\x85` \x83\x01R\x84`@\x83\x01R\x83``\x83\x01R`\xA0`\x80\x83\x01R\x82Q\x80`\xA0\x84\x01R\x80` \x85\x01`\xC0\x85\x01^_`\xC0\x82\x85\x01\x01R`\xC0\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xE0`\x1F\x83\x01\x16\x84\x01\x01\x91PP\x96\x95PPPPPPV[`\x06\x81\x10aL\xDCWaL\xDCaL V[\x90RV[_a\x01 \x82\x01\x90P`\x01`\x01`\xA0\x1B\x03\x83Q\x16\x82Rc\xFF\xFF\xFF\xFF` \x84\x01Q\x16` \x83\x01R`@\x83\x01QaM\x1C`@\x84\x01\x82c\xFF\xFF\xFF\xFF\x16\x90RV[P``\x83\x01QaM/``\x84\x01\x82aL\xCCV[P`\x80\x83\x01QaME`\x80\x84\x01\x82a\xFF\xFF\x16\x90RV[P`\xA0\x83\x01QaM``\xA0\x84\x01\x82`\x01`\x01`\xA0\x1B\x03\x16\x90RV[P`\xC0\x83\x01QaM\x80`\xC0\x84\x01\x82k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90RV[P`\xE0\x83\x01QaM\x9B`\xE0\x84\x01\x82`\x01`\x01`\xA0\x1B\x03\x16\x90RV[Pa\x01\0\x83\x01QaM\xBDa\x01\0\x84\x01\x82k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90RV[P\x92\x91PPV[__`@\x83\x85\x03\x12\x15aM\xD5W__\xFD[aM\xDE\x83aK\x8CV[\x91PaJ\x9E` \x84\x01aJQV[\x805k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16\x81\x14a+\xFEW__\xFD[__`@\x83\x85\x03\x12\x15aN\x18W__\xFD[aN!\x83aM\xECV[\x91PaJ\x9E` \x84\x01aM\xECV[__`@\x83\x85\x03\x12\x15aN@W__\xFD[\x825\x91PaJ\x9E` \x84\x01aM\xECV[`\x05\x81\x10aL\xDCWaL\xDCaL V[_a\x01 \x82\x01\x90P`\x01`\x01`\xA0\x1B\x03\x83Q\x16\x82Rd\xFF\xFF\xFF\xFF\xFF` \x84\x01Q\x16` \x83\x01R`@\x83\x01QaN\x98`@\x84\x01\x82aNPV[P``\x83\x01QaN\xAE``\x84\x01\x82a\xFF\xFF\x16\x90RV[P`\x80\x83\x01QaN\xC6`\x80\x84\x01\x82c\xFF\xFF\xFF\xFF\x16\x90RV[P`\xA0\x83\x01QaN\xE0`\xA0\x84\x01\x82e\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90RV[P`\xC0\x83\x01QaN\xF6`\xC0\x84\x01\x82a\xFF\xFF\x16\x90RV[P`\xE0\x83\x01QaM\x9B`\xE0\x84\x01\x82k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16\x90RV[`\xA0\x81\x01aOe\x82\x85k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81Q\x16\x82Rc\xFF\xFF\xFF\xFF` \x82\x01Q\x16` \x83\x01Rc\xFF\xFF\xFF\xFF`@\x82\x01Q\x16`@\x83\x01Rc\xFF\xFF\xFF\xFF``\x82\x01Q\x16``\x83\x01RPPV[\x82`\x80\x83\x01R\x93\x92PPPV[_`\x80\x82\x84\x03\x12\x80\x15aK\xF8W__\xFD[__`@\x83\x85\x03\x12\x15aO\x94W__\xFD[PP\x805\x92` \x90\x91\x015\x91PV[\x805c\xFF\xFF\xFF\xFF\x81\x16\x81\x14a+\xFEW__\xFD[__`@\x83\x85\x03\x12\x15aO\xC7W__\xFD[\x825\x91PaJ\x9E` \x84\x01aO\xA3V[_`\xA0\x82\x84\x03\x12\x15aO\xE7W__\xFD[aL\x19\x83\x83aK\x19V[__`@\x83\x85\x03\x12\x15aP\x02W__\xFD[aM\xDE\x83aJQV[__`@\x83\x85\x03\x12\x15aP\x1CW__\xFD[\x825\x91PaJ\x9E` \x84\x01aJgV[\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`\x11`\x04R`$_\xFD[\x80\x82\x01\x80\x82\x11\x15a+\xDCWa+\xDCaP,V[\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`2`\x04R`$_\xFD[\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`A`\x04R`$_\xFD[`\x01\x81\x81\x1C\x90\x82\x16\x80aP\xDAW`\x7F\x82\x16\x91P[` \x82\x10\x81\x03aK)W\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`\"`\x04R`$_\xFD[`\x1F\x82\x11\x15a@*W\x80_R` _ `\x1F\x84\x01`\x05\x1C\x81\x01` \x85\x10\x15aQ6WP\x80[`\x1F\x84\x01`\x05\x1C\x82\x01\x91P[\x81\x81\x10\x15a\x13:W_\x81U`\x01\x01aQBV[g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x83\x11\x15aQmWaQmaP\x99V[aQ\x81\x83aQ{\x83TaP\xC6V[\x83aQ\x11V[_`\x1F\x84\x11`\x01\x81\x14aQ\xD1W_\x85\x15aQ\x9BWP\x83\x82\x015[\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\x03\x87\x90\x1B\x1C\x19\x16`\x01\x86\x90\x1B\x17\x83Ua\x13:V[_\x83\x81R` \x81 \x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xE0\x87\x16\x91[\x82\x81\x10\x15aR\x1EW\x86\x85\x015\x82U` \x94\x85\x01\x94`\x01\x90\x92\x01\x91\x01aQ\xFEV[P\x86\x82\x10\x15aRYW\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF`\xF8\x88`\x03\x1B\x16\x1C\x19\x84\x87\x015\x16\x81U[PP`\x01\x85`\x01\x1B\x01\x83UPPPPPV[\x81\x83R\x81\x81` \x85\x017P_` \x82\x84\x01\x01R_` \x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xE0`\x1F\x84\x01\x16\x84\x01\x01\x90P\x92\x91PPV[``\x81R_aR\xC5``\x83\x01\x86\x88aRkV[` \x83\x01\x94\x90\x94RP`@\x01R\x92\x91PPV[_` \x82\x84\x03\x12\x15aR\xE8W__\xFD[\x815g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x16\x81\x14aL\x19W__\xFD[\x82\x81R`@\x81\x01aL\x19` \x83\x01\x84aL\xCCV[`@\x81R_aS&`@\x83\x01\x85\x87aRkV[\x90P\x82` \x83\x01R\x94\x93PPPPV[_` \x82\x84\x03\x12\x15aSFW__\xFD[aL\x19\x82aO\xA3V[_` \x82\x84\x03\x12\x15aS_W__\xFD[aL\x19\x82aK/V[_g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x82\x16g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x03aS\x8BWaS\x8BaP,V[`\x01\x01\x92\x91PPV[_` \x82\x84\x03\x12\x15aS\xA4W__\xFD[aL\x19\x82aK\x8CV[_` \x82\x84\x03\x12\x15aS\xBDW__\xFD[aL\x19\x82aM\xECV[a\x01@\x81\x01aS\xE5\x82aS\xD8\x85aJQV[`\x01`\x01`\xA0\x1B\x03\x16\x90RV[aS\xF1` \x84\x01aJQV[`\x01`\x01`\xA0\x1B\x03\x16` \x83\x01RaT\x0B`@\x84\x01aM\xECV[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16`@\x83\x01RaT*``\x84\x01aM\xECV[k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x16``\x83\x01R`\x80\x83\x81\x015\x90\x83\x01R`\xA0\x80\x84\x015\x90\x83\x01RaT]`\xC0\x84\x01aK\x8CV[a\xFF\xFF\x16`\xC0\x83\x01RaTr`\xE0\x84\x01aO\xA3V[c\xFF\xFF\xFF\xFF\x16`\xE0\x83\x01RaT\x8Aa\x01\0\x84\x01aO\xA3V[c\xFF\xFF\xFF\xFF\x16a\x01\0\x83\x01RaT\xA3a\x01 \x84\x01aK/V[`\xFF\x81\x16a\x01 \x84\x01RaM\xBDV[_\x82aT\xE5W\x7FNH{q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0_R`\x12`\x04R`$_\xFD[P\x04\x90V[_`\x80\x82\x84\x03\x12\x80\x15aT\xFBW__\xFD[P`@Q`\x80\x81\x01g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81\x11\x82\x82\x10\x17\x15aU\x1FWaU\x1FaP\x99V[`@RaU+\x83aM\xECV[\x81RaU9` \x84\x01aO\xA3V[` \x82\x01RaUJ`@\x84\x01aO\xA3V[`@\x82\x01RaU[``\x84\x01aO\xA3V[``\x82\x01R\x93\x92PPPV[\x80\x82\x02\x81\x15\x82\x82\x04\x84\x14\x17a+\xDCWa+\xDCaP,V[\x81\x81\x03\x81\x81\x11\x15a+\xDCWa+\xDCaP,V[\x82\x81R`@\x81\x01aL\x19` \x83\x01\x84aNPV[`\x80\x81\x01a+\xDC\x82\x84k\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x81Q\x16\x82Rc\xFF\xFF\xFF\xFF` \x82\x01Q\x16` \x83\x01Rc\xFF\xFF\xFF\xFF`@\x82\x01Q\x16`@\x83\x01Rc\xFF\xFF\xFF\xFF``\x82\x01Q\x16``\x83\x01RPPV[g\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x83\x16\x81R`@\x81\x01aL\x19` \x83\x01\x84aL\xCCV[_` \x82\x84\x03\x12\x15aV\"W__\xFD[PQ\x91\x90PV\xFE\xA2dipfsX\"\x12 3\x819H1\xE6N\xCE\x17{QF$\xA8BiO}AW\xD2(I\xE6\x84\xF2\xA6\x10\xF0\xBC\xB3\xAFdsolcC\0\x08\x1C\x003",
     );
     #[derive(serde::Serialize, serde::Deserialize)]
     #[derive(Default, Debug, PartialEq, Eq, Hash)]
@@ -5473,6 +6068,154 @@ error InvalidRows(uint32 rows, uint32 maxRows);
                         32,
                     > as alloy_sol_types::SolType>::tokenize(&self.maxRows),
                 )
+            }
+            #[inline]
+            fn abi_decode_raw_validate(data: &[u8]) -> alloy_sol_types::Result<Self> {
+                <Self::Parameters<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_decode_sequence_validate(data)
+                    .map(Self::new)
+            }
+        }
+    };
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[derive(Default, Debug, PartialEq, Eq, Hash)]
+    /**Custom error with signature `InvalidStakeParams()` and selector `0x510a3e7a`.
+```solidity
+error InvalidStakeParams();
+```*/
+    #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
+    #[derive(Clone)]
+    pub struct InvalidStakeParams;
+    #[allow(
+        non_camel_case_types,
+        non_snake_case,
+        clippy::pub_underscore_fields,
+        clippy::style
+    )]
+    const _: () = {
+        use alloy::sol_types as alloy_sol_types;
+        #[doc(hidden)]
+        #[allow(dead_code)]
+        type UnderlyingSolTuple<'a> = ();
+        #[doc(hidden)]
+        type UnderlyingRustTuple<'a> = ();
+        #[cfg(test)]
+        #[allow(dead_code, unreachable_patterns)]
+        fn _type_assertion(
+            _t: alloy_sol_types::private::AssertTypeEq<UnderlyingRustTuple>,
+        ) {
+            match _t {
+                alloy_sol_types::private::AssertTypeEq::<
+                    <UnderlyingSolTuple as alloy_sol_types::SolType>::RustType,
+                >(_) => {}
+            }
+        }
+        #[automatically_derived]
+        #[doc(hidden)]
+        impl ::core::convert::From<InvalidStakeParams> for UnderlyingRustTuple<'_> {
+            fn from(value: InvalidStakeParams) -> Self {
+                ()
+            }
+        }
+        #[automatically_derived]
+        #[doc(hidden)]
+        impl ::core::convert::From<UnderlyingRustTuple<'_>> for InvalidStakeParams {
+            fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
+                Self
+            }
+        }
+        #[automatically_derived]
+        impl alloy_sol_types::SolError for InvalidStakeParams {
+            type Parameters<'a> = UnderlyingSolTuple<'a>;
+            type Token<'a> = <Self::Parameters<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            const SIGNATURE: &'static str = "InvalidStakeParams()";
+            const SELECTOR: [u8; 4] = [81u8, 10u8, 62u8, 122u8];
+            #[inline]
+            fn new<'a>(
+                tuple: <Self::Parameters<'a> as alloy_sol_types::SolType>::RustType,
+            ) -> Self {
+                tuple.into()
+            }
+            #[inline]
+            fn tokenize(&self) -> Self::Token<'_> {
+                ()
+            }
+            #[inline]
+            fn abi_decode_raw_validate(data: &[u8]) -> alloy_sol_types::Result<Self> {
+                <Self::Parameters<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_decode_sequence_validate(data)
+                    .map(Self::new)
+            }
+        }
+    };
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[derive(Default, Debug, PartialEq, Eq, Hash)]
+    /**Custom error with signature `InvalidTerms()` and selector `0x0256965f`.
+```solidity
+error InvalidTerms();
+```*/
+    #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
+    #[derive(Clone)]
+    pub struct InvalidTerms;
+    #[allow(
+        non_camel_case_types,
+        non_snake_case,
+        clippy::pub_underscore_fields,
+        clippy::style
+    )]
+    const _: () = {
+        use alloy::sol_types as alloy_sol_types;
+        #[doc(hidden)]
+        #[allow(dead_code)]
+        type UnderlyingSolTuple<'a> = ();
+        #[doc(hidden)]
+        type UnderlyingRustTuple<'a> = ();
+        #[cfg(test)]
+        #[allow(dead_code, unreachable_patterns)]
+        fn _type_assertion(
+            _t: alloy_sol_types::private::AssertTypeEq<UnderlyingRustTuple>,
+        ) {
+            match _t {
+                alloy_sol_types::private::AssertTypeEq::<
+                    <UnderlyingSolTuple as alloy_sol_types::SolType>::RustType,
+                >(_) => {}
+            }
+        }
+        #[automatically_derived]
+        #[doc(hidden)]
+        impl ::core::convert::From<InvalidTerms> for UnderlyingRustTuple<'_> {
+            fn from(value: InvalidTerms) -> Self {
+                ()
+            }
+        }
+        #[automatically_derived]
+        #[doc(hidden)]
+        impl ::core::convert::From<UnderlyingRustTuple<'_>> for InvalidTerms {
+            fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
+                Self
+            }
+        }
+        #[automatically_derived]
+        impl alloy_sol_types::SolError for InvalidTerms {
+            type Parameters<'a> = UnderlyingSolTuple<'a>;
+            type Token<'a> = <Self::Parameters<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            const SIGNATURE: &'static str = "InvalidTerms()";
+            const SELECTOR: [u8; 4] = [2u8, 86u8, 150u8, 95u8];
+            #[inline]
+            fn new<'a>(
+                tuple: <Self::Parameters<'a> as alloy_sol_types::SolType>::RustType,
+            ) -> Self {
+                tuple.into()
+            }
+            #[inline]
+            fn tokenize(&self) -> Self::Token<'_> {
+                ()
             }
             #[inline]
             fn abi_decode_raw_validate(data: &[u8]) -> alloy_sol_types::Result<Self> {
@@ -6571,6 +7314,109 @@ error OperatorAlreadyRegistered(address operator);
     };
     #[derive(serde::Serialize, serde::Deserialize)]
     #[derive(Default, Debug, PartialEq, Eq, Hash)]
+    /**Custom error with signature `OperatorAtCapacity(address,uint256,uint256)` and selector `0x3b1cdc0d`.
+```solidity
+error OperatorAtCapacity(address operator, uint256 requested, uint256 capacity);
+```*/
+    #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
+    #[derive(Clone)]
+    pub struct OperatorAtCapacity {
+        #[allow(missing_docs)]
+        pub operator: alloy::sol_types::private::Address,
+        #[allow(missing_docs)]
+        pub requested: alloy::sol_types::private::primitives::aliases::U256,
+        #[allow(missing_docs)]
+        pub capacity: alloy::sol_types::private::primitives::aliases::U256,
+    }
+    #[allow(
+        non_camel_case_types,
+        non_snake_case,
+        clippy::pub_underscore_fields,
+        clippy::style
+    )]
+    const _: () = {
+        use alloy::sol_types as alloy_sol_types;
+        #[doc(hidden)]
+        #[allow(dead_code)]
+        type UnderlyingSolTuple<'a> = (
+            alloy::sol_types::sol_data::Address,
+            alloy::sol_types::sol_data::Uint<256>,
+            alloy::sol_types::sol_data::Uint<256>,
+        );
+        #[doc(hidden)]
+        type UnderlyingRustTuple<'a> = (
+            alloy::sol_types::private::Address,
+            alloy::sol_types::private::primitives::aliases::U256,
+            alloy::sol_types::private::primitives::aliases::U256,
+        );
+        #[cfg(test)]
+        #[allow(dead_code, unreachable_patterns)]
+        fn _type_assertion(
+            _t: alloy_sol_types::private::AssertTypeEq<UnderlyingRustTuple>,
+        ) {
+            match _t {
+                alloy_sol_types::private::AssertTypeEq::<
+                    <UnderlyingSolTuple as alloy_sol_types::SolType>::RustType,
+                >(_) => {}
+            }
+        }
+        #[automatically_derived]
+        #[doc(hidden)]
+        impl ::core::convert::From<OperatorAtCapacity> for UnderlyingRustTuple<'_> {
+            fn from(value: OperatorAtCapacity) -> Self {
+                (value.operator, value.requested, value.capacity)
+            }
+        }
+        #[automatically_derived]
+        #[doc(hidden)]
+        impl ::core::convert::From<UnderlyingRustTuple<'_>> for OperatorAtCapacity {
+            fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
+                Self {
+                    operator: tuple.0,
+                    requested: tuple.1,
+                    capacity: tuple.2,
+                }
+            }
+        }
+        #[automatically_derived]
+        impl alloy_sol_types::SolError for OperatorAtCapacity {
+            type Parameters<'a> = UnderlyingSolTuple<'a>;
+            type Token<'a> = <Self::Parameters<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            const SIGNATURE: &'static str = "OperatorAtCapacity(address,uint256,uint256)";
+            const SELECTOR: [u8; 4] = [59u8, 28u8, 220u8, 13u8];
+            #[inline]
+            fn new<'a>(
+                tuple: <Self::Parameters<'a> as alloy_sol_types::SolType>::RustType,
+            ) -> Self {
+                tuple.into()
+            }
+            #[inline]
+            fn tokenize(&self) -> Self::Token<'_> {
+                (
+                    <alloy::sol_types::sol_data::Address as alloy_sol_types::SolType>::tokenize(
+                        &self.operator,
+                    ),
+                    <alloy::sol_types::sol_data::Uint<
+                        256,
+                    > as alloy_sol_types::SolType>::tokenize(&self.requested),
+                    <alloy::sol_types::sol_data::Uint<
+                        256,
+                    > as alloy_sol_types::SolType>::tokenize(&self.capacity),
+                )
+            }
+            #[inline]
+            fn abi_decode_raw_validate(data: &[u8]) -> alloy_sol_types::Result<Self> {
+                <Self::Parameters<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_decode_sequence_validate(data)
+                    .map(Self::new)
+            }
+        }
+    };
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[derive(Default, Debug, PartialEq, Eq, Hash)]
     /**Custom error with signature `OperatorNotActive(address)` and selector `0xe356d5aa`.
 ```solidity
 error OperatorNotActive(address operator);
@@ -6708,6 +7554,87 @@ error OperatorNotRegistered(address operator);
             > as alloy_sol_types::SolType>::Token<'a>;
             const SIGNATURE: &'static str = "OperatorNotRegistered(address)";
             const SELECTOR: [u8; 4] = [189u8, 98u8, 1u8, 51u8];
+            #[inline]
+            fn new<'a>(
+                tuple: <Self::Parameters<'a> as alloy_sol_types::SolType>::RustType,
+            ) -> Self {
+                tuple.into()
+            }
+            #[inline]
+            fn tokenize(&self) -> Self::Token<'_> {
+                (
+                    <alloy::sol_types::sol_data::Address as alloy_sol_types::SolType>::tokenize(
+                        &self.operator,
+                    ),
+                )
+            }
+            #[inline]
+            fn abi_decode_raw_validate(data: &[u8]) -> alloy_sol_types::Result<Self> {
+                <Self::Parameters<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_decode_sequence_validate(data)
+                    .map(Self::new)
+            }
+        }
+    };
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[derive(Default, Debug, PartialEq, Eq, Hash)]
+    /**Custom error with signature `OutsideOperatorTerms(address)` and selector `0x1fdbd097`.
+```solidity
+error OutsideOperatorTerms(address operator);
+```*/
+    #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
+    #[derive(Clone)]
+    pub struct OutsideOperatorTerms {
+        #[allow(missing_docs)]
+        pub operator: alloy::sol_types::private::Address,
+    }
+    #[allow(
+        non_camel_case_types,
+        non_snake_case,
+        clippy::pub_underscore_fields,
+        clippy::style
+    )]
+    const _: () = {
+        use alloy::sol_types as alloy_sol_types;
+        #[doc(hidden)]
+        #[allow(dead_code)]
+        type UnderlyingSolTuple<'a> = (alloy::sol_types::sol_data::Address,);
+        #[doc(hidden)]
+        type UnderlyingRustTuple<'a> = (alloy::sol_types::private::Address,);
+        #[cfg(test)]
+        #[allow(dead_code, unreachable_patterns)]
+        fn _type_assertion(
+            _t: alloy_sol_types::private::AssertTypeEq<UnderlyingRustTuple>,
+        ) {
+            match _t {
+                alloy_sol_types::private::AssertTypeEq::<
+                    <UnderlyingSolTuple as alloy_sol_types::SolType>::RustType,
+                >(_) => {}
+            }
+        }
+        #[automatically_derived]
+        #[doc(hidden)]
+        impl ::core::convert::From<OutsideOperatorTerms> for UnderlyingRustTuple<'_> {
+            fn from(value: OutsideOperatorTerms) -> Self {
+                (value.operator,)
+            }
+        }
+        #[automatically_derived]
+        #[doc(hidden)]
+        impl ::core::convert::From<UnderlyingRustTuple<'_>> for OutsideOperatorTerms {
+            fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
+                Self { operator: tuple.0 }
+            }
+        }
+        #[automatically_derived]
+        impl alloy_sol_types::SolError for OutsideOperatorTerms {
+            type Parameters<'a> = UnderlyingSolTuple<'a>;
+            type Token<'a> = <Self::Parameters<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            const SIGNATURE: &'static str = "OutsideOperatorTerms(address)";
+            const SELECTOR: [u8; 4] = [31u8, 219u8, 208u8, 151u8];
             #[inline]
             fn new<'a>(
                 tuple: <Self::Parameters<'a> as alloy_sol_types::SolType>::RustType,
@@ -7047,6 +7974,80 @@ error ReentrancyGuardReentrantCall();
             > as alloy_sol_types::SolType>::Token<'a>;
             const SIGNATURE: &'static str = "ReentrancyGuardReentrantCall()";
             const SELECTOR: [u8; 4] = [62u8, 229u8, 174u8, 181u8];
+            #[inline]
+            fn new<'a>(
+                tuple: <Self::Parameters<'a> as alloy_sol_types::SolType>::RustType,
+            ) -> Self {
+                tuple.into()
+            }
+            #[inline]
+            fn tokenize(&self) -> Self::Token<'_> {
+                ()
+            }
+            #[inline]
+            fn abi_decode_raw_validate(data: &[u8]) -> alloy_sol_types::Result<Self> {
+                <Self::Parameters<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_decode_sequence_validate(data)
+                    .map(Self::new)
+            }
+        }
+    };
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[derive(Default, Debug, PartialEq, Eq, Hash)]
+    /**Custom error with signature `RenounceDisabled()` and selector `0x89051165`.
+```solidity
+error RenounceDisabled();
+```*/
+    #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
+    #[derive(Clone)]
+    pub struct RenounceDisabled;
+    #[allow(
+        non_camel_case_types,
+        non_snake_case,
+        clippy::pub_underscore_fields,
+        clippy::style
+    )]
+    const _: () = {
+        use alloy::sol_types as alloy_sol_types;
+        #[doc(hidden)]
+        #[allow(dead_code)]
+        type UnderlyingSolTuple<'a> = ();
+        #[doc(hidden)]
+        type UnderlyingRustTuple<'a> = ();
+        #[cfg(test)]
+        #[allow(dead_code, unreachable_patterns)]
+        fn _type_assertion(
+            _t: alloy_sol_types::private::AssertTypeEq<UnderlyingRustTuple>,
+        ) {
+            match _t {
+                alloy_sol_types::private::AssertTypeEq::<
+                    <UnderlyingSolTuple as alloy_sol_types::SolType>::RustType,
+                >(_) => {}
+            }
+        }
+        #[automatically_derived]
+        #[doc(hidden)]
+        impl ::core::convert::From<RenounceDisabled> for UnderlyingRustTuple<'_> {
+            fn from(value: RenounceDisabled) -> Self {
+                ()
+            }
+        }
+        #[automatically_derived]
+        #[doc(hidden)]
+        impl ::core::convert::From<UnderlyingRustTuple<'_>> for RenounceDisabled {
+            fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
+                Self
+            }
+        }
+        #[automatically_derived]
+        impl alloy_sol_types::SolError for RenounceDisabled {
+            type Parameters<'a> = UnderlyingSolTuple<'a>;
+            type Token<'a> = <Self::Parameters<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            const SIGNATURE: &'static str = "RenounceDisabled()";
+            const SELECTOR: [u8; 4] = [137u8, 5u8, 17u8, 101u8];
             #[inline]
             fn new<'a>(
                 tuple: <Self::Parameters<'a> as alloy_sol_types::SolType>::RustType,
@@ -9362,6 +10363,133 @@ event ModelRepriced(uint256 indexed modelId, uint256 pricePerRow);
     };
     #[derive(serde::Serialize, serde::Deserialize)]
     #[derive(Default, Debug, PartialEq, Eq, Hash)]
+    /**Event with signature `ModelRetired(uint256,address,uint16)` and selector `0x14bcfd6b33150efac692d3f26b6b9ced88cd935a92b311da519c64a09f30c2e6`.
+```solidity
+event ModelRetired(uint256 indexed modelId, address indexed operator, uint16 reason);
+```*/
+    #[allow(
+        non_camel_case_types,
+        non_snake_case,
+        clippy::pub_underscore_fields,
+        clippy::style
+    )]
+    #[derive(Clone)]
+    pub struct ModelRetired {
+        #[allow(missing_docs)]
+        pub modelId: alloy::sol_types::private::primitives::aliases::U256,
+        #[allow(missing_docs)]
+        pub operator: alloy::sol_types::private::Address,
+        #[allow(missing_docs)]
+        pub reason: u16,
+    }
+    #[allow(
+        non_camel_case_types,
+        non_snake_case,
+        clippy::pub_underscore_fields,
+        clippy::style
+    )]
+    const _: () = {
+        use alloy::sol_types as alloy_sol_types;
+        #[automatically_derived]
+        impl alloy_sol_types::SolEvent for ModelRetired {
+            type DataTuple<'a> = (alloy::sol_types::sol_data::Uint<16>,);
+            type DataToken<'a> = <Self::DataTuple<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            type TopicList = (
+                alloy_sol_types::sol_data::FixedBytes<32>,
+                alloy::sol_types::sol_data::Uint<256>,
+                alloy::sol_types::sol_data::Address,
+            );
+            const SIGNATURE: &'static str = "ModelRetired(uint256,address,uint16)";
+            const SIGNATURE_HASH: alloy_sol_types::private::B256 = alloy_sol_types::private::B256::new([
+                20u8, 188u8, 253u8, 107u8, 51u8, 21u8, 14u8, 250u8, 198u8, 146u8, 211u8,
+                242u8, 107u8, 107u8, 156u8, 237u8, 136u8, 205u8, 147u8, 90u8, 146u8,
+                179u8, 17u8, 218u8, 81u8, 156u8, 100u8, 160u8, 159u8, 48u8, 194u8, 230u8,
+            ]);
+            const ANONYMOUS: bool = false;
+            #[allow(unused_variables)]
+            #[inline]
+            fn new(
+                topics: <Self::TopicList as alloy_sol_types::SolType>::RustType,
+                data: <Self::DataTuple<'_> as alloy_sol_types::SolType>::RustType,
+            ) -> Self {
+                Self {
+                    modelId: topics.1,
+                    operator: topics.2,
+                    reason: data.0,
+                }
+            }
+            #[inline]
+            fn check_signature(
+                topics: &<Self::TopicList as alloy_sol_types::SolType>::RustType,
+            ) -> alloy_sol_types::Result<()> {
+                if topics.0 != Self::SIGNATURE_HASH {
+                    return Err(
+                        alloy_sol_types::Error::invalid_event_signature_hash(
+                            Self::SIGNATURE,
+                            topics.0,
+                            Self::SIGNATURE_HASH,
+                        ),
+                    );
+                }
+                Ok(())
+            }
+            #[inline]
+            fn tokenize_body(&self) -> Self::DataToken<'_> {
+                (
+                    <alloy::sol_types::sol_data::Uint<
+                        16,
+                    > as alloy_sol_types::SolType>::tokenize(&self.reason),
+                )
+            }
+            #[inline]
+            fn topics(&self) -> <Self::TopicList as alloy_sol_types::SolType>::RustType {
+                (
+                    Self::SIGNATURE_HASH.into(),
+                    self.modelId.clone(),
+                    self.operator.clone(),
+                )
+            }
+            #[inline]
+            fn encode_topics_raw(
+                &self,
+                out: &mut [alloy_sol_types::abi::token::WordToken],
+            ) -> alloy_sol_types::Result<()> {
+                if out.len() < <Self::TopicList as alloy_sol_types::TopicList>::COUNT {
+                    return Err(alloy_sol_types::Error::Overrun);
+                }
+                out[0usize] = alloy_sol_types::abi::token::WordToken(
+                    Self::SIGNATURE_HASH,
+                );
+                out[1usize] = <alloy::sol_types::sol_data::Uint<
+                    256,
+                > as alloy_sol_types::EventTopic>::encode_topic(&self.modelId);
+                out[2usize] = <alloy::sol_types::sol_data::Address as alloy_sol_types::EventTopic>::encode_topic(
+                    &self.operator,
+                );
+                Ok(())
+            }
+        }
+        #[automatically_derived]
+        impl alloy_sol_types::private::IntoLogData for ModelRetired {
+            fn to_log_data(&self) -> alloy_sol_types::private::LogData {
+                From::from(self)
+            }
+            fn into_log_data(self) -> alloy_sol_types::private::LogData {
+                From::from(&self)
+            }
+        }
+        #[automatically_derived]
+        impl From<&ModelRetired> for alloy_sol_types::private::LogData {
+            #[inline]
+            fn from(this: &ModelRetired) -> alloy_sol_types::private::LogData {
+                alloy_sol_types::SolEvent::encode_log_data(this)
+            }
+        }
+    };
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[derive(Default, Debug, PartialEq, Eq, Hash)]
     /**Event with signature `OperatorExited(address,uint256)` and selector `0x7e0914be80bf36072f4119bef2ff0245a304c476086a6dc4c1a25bca69ab5fc8`.
 ```solidity
 event OperatorExited(address indexed operator, uint256 stakeReturned);
@@ -9748,6 +10876,122 @@ event OperatorSlashed(address indexed operator, uint256 indexed jobId, address i
         impl From<&OperatorSlashed> for alloy_sol_types::private::LogData {
             #[inline]
             fn from(this: &OperatorSlashed) -> alloy_sol_types::private::LogData {
+                alloy_sol_types::SolEvent::encode_log_data(this)
+            }
+        }
+    };
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[derive(Default, Debug, PartialEq, Eq, Hash)]
+    /**Event with signature `OperatorTermsSet(address,(uint96,uint32,uint32,uint32))` and selector `0xdcb545f1b1100e9f1bdcb7332d602681b206ef5de020bc0675f96ccfd61688bd`.
+```solidity
+event OperatorTermsSet(address indexed operator, IModelMarket.OperatorTerms terms);
+```*/
+    #[allow(
+        non_camel_case_types,
+        non_snake_case,
+        clippy::pub_underscore_fields,
+        clippy::style
+    )]
+    #[derive(Clone)]
+    pub struct OperatorTermsSet {
+        #[allow(missing_docs)]
+        pub operator: alloy::sol_types::private::Address,
+        #[allow(missing_docs)]
+        pub terms: <IModelMarket::OperatorTerms as alloy::sol_types::SolType>::RustType,
+    }
+    #[allow(
+        non_camel_case_types,
+        non_snake_case,
+        clippy::pub_underscore_fields,
+        clippy::style
+    )]
+    const _: () = {
+        use alloy::sol_types as alloy_sol_types;
+        #[automatically_derived]
+        impl alloy_sol_types::SolEvent for OperatorTermsSet {
+            type DataTuple<'a> = (IModelMarket::OperatorTerms,);
+            type DataToken<'a> = <Self::DataTuple<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            type TopicList = (
+                alloy_sol_types::sol_data::FixedBytes<32>,
+                alloy::sol_types::sol_data::Address,
+            );
+            const SIGNATURE: &'static str = "OperatorTermsSet(address,(uint96,uint32,uint32,uint32))";
+            const SIGNATURE_HASH: alloy_sol_types::private::B256 = alloy_sol_types::private::B256::new([
+                220u8, 181u8, 69u8, 241u8, 177u8, 16u8, 14u8, 159u8, 27u8, 220u8, 183u8,
+                51u8, 45u8, 96u8, 38u8, 129u8, 178u8, 6u8, 239u8, 93u8, 224u8, 32u8,
+                188u8, 6u8, 117u8, 249u8, 108u8, 207u8, 214u8, 22u8, 136u8, 189u8,
+            ]);
+            const ANONYMOUS: bool = false;
+            #[allow(unused_variables)]
+            #[inline]
+            fn new(
+                topics: <Self::TopicList as alloy_sol_types::SolType>::RustType,
+                data: <Self::DataTuple<'_> as alloy_sol_types::SolType>::RustType,
+            ) -> Self {
+                Self {
+                    operator: topics.1,
+                    terms: data.0,
+                }
+            }
+            #[inline]
+            fn check_signature(
+                topics: &<Self::TopicList as alloy_sol_types::SolType>::RustType,
+            ) -> alloy_sol_types::Result<()> {
+                if topics.0 != Self::SIGNATURE_HASH {
+                    return Err(
+                        alloy_sol_types::Error::invalid_event_signature_hash(
+                            Self::SIGNATURE,
+                            topics.0,
+                            Self::SIGNATURE_HASH,
+                        ),
+                    );
+                }
+                Ok(())
+            }
+            #[inline]
+            fn tokenize_body(&self) -> Self::DataToken<'_> {
+                (
+                    <IModelMarket::OperatorTerms as alloy_sol_types::SolType>::tokenize(
+                        &self.terms,
+                    ),
+                )
+            }
+            #[inline]
+            fn topics(&self) -> <Self::TopicList as alloy_sol_types::SolType>::RustType {
+                (Self::SIGNATURE_HASH.into(), self.operator.clone())
+            }
+            #[inline]
+            fn encode_topics_raw(
+                &self,
+                out: &mut [alloy_sol_types::abi::token::WordToken],
+            ) -> alloy_sol_types::Result<()> {
+                if out.len() < <Self::TopicList as alloy_sol_types::TopicList>::COUNT {
+                    return Err(alloy_sol_types::Error::Overrun);
+                }
+                out[0usize] = alloy_sol_types::abi::token::WordToken(
+                    Self::SIGNATURE_HASH,
+                );
+                out[1usize] = <alloy::sol_types::sol_data::Address as alloy_sol_types::EventTopic>::encode_topic(
+                    &self.operator,
+                );
+                Ok(())
+            }
+        }
+        #[automatically_derived]
+        impl alloy_sol_types::private::IntoLogData for OperatorTermsSet {
+            fn to_log_data(&self) -> alloy_sol_types::private::LogData {
+                From::from(self)
+            }
+            fn into_log_data(self) -> alloy_sol_types::private::LogData {
+                From::from(&self)
+            }
+        }
+        #[automatically_derived]
+        impl From<&OperatorTermsSet> for alloy_sol_types::private::LogData {
+            #[inline]
+            fn from(this: &OperatorTermsSet) -> alloy_sol_types::private::LogData {
                 alloy_sol_types::SolEvent::encode_log_data(this)
             }
         }
@@ -11076,6 +12320,151 @@ constructor(address owner_, address treasury_, uint16 feeBps_, uint96 minStake_,
     };
     #[derive(serde::Serialize, serde::Deserialize)]
     #[derive(Default, Debug, PartialEq, Eq, Hash)]
+    /**Function with signature `BURN_ADDRESS()` and selector `0xfccc2813`.
+```solidity
+function BURN_ADDRESS() external view returns (address);
+```*/
+    #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
+    #[derive(Clone)]
+    pub struct BURN_ADDRESSCall;
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[derive(Default, Debug, PartialEq, Eq, Hash)]
+    ///Container type for the return parameters of the [`BURN_ADDRESS()`](BURN_ADDRESSCall) function.
+    #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
+    #[derive(Clone)]
+    pub struct BURN_ADDRESSReturn {
+        #[allow(missing_docs)]
+        pub _0: alloy::sol_types::private::Address,
+    }
+    #[allow(
+        non_camel_case_types,
+        non_snake_case,
+        clippy::pub_underscore_fields,
+        clippy::style
+    )]
+    const _: () = {
+        use alloy::sol_types as alloy_sol_types;
+        {
+            #[doc(hidden)]
+            #[allow(dead_code)]
+            type UnderlyingSolTuple<'a> = ();
+            #[doc(hidden)]
+            type UnderlyingRustTuple<'a> = ();
+            #[cfg(test)]
+            #[allow(dead_code, unreachable_patterns)]
+            fn _type_assertion(
+                _t: alloy_sol_types::private::AssertTypeEq<UnderlyingRustTuple>,
+            ) {
+                match _t {
+                    alloy_sol_types::private::AssertTypeEq::<
+                        <UnderlyingSolTuple as alloy_sol_types::SolType>::RustType,
+                    >(_) => {}
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<BURN_ADDRESSCall> for UnderlyingRustTuple<'_> {
+                fn from(value: BURN_ADDRESSCall) -> Self {
+                    ()
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<UnderlyingRustTuple<'_>> for BURN_ADDRESSCall {
+                fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
+                    Self
+                }
+            }
+        }
+        {
+            #[doc(hidden)]
+            #[allow(dead_code)]
+            type UnderlyingSolTuple<'a> = (alloy::sol_types::sol_data::Address,);
+            #[doc(hidden)]
+            type UnderlyingRustTuple<'a> = (alloy::sol_types::private::Address,);
+            #[cfg(test)]
+            #[allow(dead_code, unreachable_patterns)]
+            fn _type_assertion(
+                _t: alloy_sol_types::private::AssertTypeEq<UnderlyingRustTuple>,
+            ) {
+                match _t {
+                    alloy_sol_types::private::AssertTypeEq::<
+                        <UnderlyingSolTuple as alloy_sol_types::SolType>::RustType,
+                    >(_) => {}
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<BURN_ADDRESSReturn> for UnderlyingRustTuple<'_> {
+                fn from(value: BURN_ADDRESSReturn) -> Self {
+                    (value._0,)
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<UnderlyingRustTuple<'_>> for BURN_ADDRESSReturn {
+                fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
+                    Self { _0: tuple.0 }
+                }
+            }
+        }
+        #[automatically_derived]
+        impl alloy_sol_types::SolCall for BURN_ADDRESSCall {
+            type Parameters<'a> = ();
+            type Token<'a> = <Self::Parameters<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            type Return = alloy::sol_types::private::Address;
+            type ReturnTuple<'a> = (alloy::sol_types::sol_data::Address,);
+            type ReturnToken<'a> = <Self::ReturnTuple<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            const SIGNATURE: &'static str = "BURN_ADDRESS()";
+            const SELECTOR: [u8; 4] = [252u8, 204u8, 40u8, 19u8];
+            #[inline]
+            fn new<'a>(
+                tuple: <Self::Parameters<'a> as alloy_sol_types::SolType>::RustType,
+            ) -> Self {
+                tuple.into()
+            }
+            #[inline]
+            fn tokenize(&self) -> Self::Token<'_> {
+                ()
+            }
+            #[inline]
+            fn tokenize_returns(ret: &Self::Return) -> Self::ReturnToken<'_> {
+                (
+                    <alloy::sol_types::sol_data::Address as alloy_sol_types::SolType>::tokenize(
+                        ret,
+                    ),
+                )
+            }
+            #[inline]
+            fn abi_decode_returns(data: &[u8]) -> alloy_sol_types::Result<Self::Return> {
+                <Self::ReturnTuple<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_decode_sequence(data)
+                    .map(|r| {
+                        let r: BURN_ADDRESSReturn = r.into();
+                        r._0
+                    })
+            }
+            #[inline]
+            fn abi_decode_returns_validate(
+                data: &[u8],
+            ) -> alloy_sol_types::Result<Self::Return> {
+                <Self::ReturnTuple<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_decode_sequence_validate(data)
+                    .map(|r| {
+                        let r: BURN_ADDRESSReturn = r.into();
+                        r._0
+                    })
+            }
+        }
+    };
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[derive(Default, Debug, PartialEq, Eq, Hash)]
     /**Function with signature `MAX_ENDPOINT_LENGTH()` and selector `0xc85d3eb0`.
 ```solidity
 function MAX_ENDPOINT_LENGTH() external view returns (uint256);
@@ -11521,6 +12910,153 @@ function MAX_JOB_DEADLINE() external view returns (uint32);
     };
     #[derive(serde::Serialize, serde::Deserialize)]
     #[derive(Default, Debug, PartialEq, Eq, Hash)]
+    /**Function with signature `MAX_MIN_STAKE()` and selector `0xa145c38c`.
+```solidity
+function MAX_MIN_STAKE() external view returns (uint96);
+```*/
+    #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
+    #[derive(Clone)]
+    pub struct MAX_MIN_STAKECall;
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[derive(Default, Debug, PartialEq, Eq, Hash)]
+    ///Container type for the return parameters of the [`MAX_MIN_STAKE()`](MAX_MIN_STAKECall) function.
+    #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
+    #[derive(Clone)]
+    pub struct MAX_MIN_STAKEReturn {
+        #[allow(missing_docs)]
+        pub _0: alloy::sol_types::private::primitives::aliases::U96,
+    }
+    #[allow(
+        non_camel_case_types,
+        non_snake_case,
+        clippy::pub_underscore_fields,
+        clippy::style
+    )]
+    const _: () = {
+        use alloy::sol_types as alloy_sol_types;
+        {
+            #[doc(hidden)]
+            #[allow(dead_code)]
+            type UnderlyingSolTuple<'a> = ();
+            #[doc(hidden)]
+            type UnderlyingRustTuple<'a> = ();
+            #[cfg(test)]
+            #[allow(dead_code, unreachable_patterns)]
+            fn _type_assertion(
+                _t: alloy_sol_types::private::AssertTypeEq<UnderlyingRustTuple>,
+            ) {
+                match _t {
+                    alloy_sol_types::private::AssertTypeEq::<
+                        <UnderlyingSolTuple as alloy_sol_types::SolType>::RustType,
+                    >(_) => {}
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<MAX_MIN_STAKECall> for UnderlyingRustTuple<'_> {
+                fn from(value: MAX_MIN_STAKECall) -> Self {
+                    ()
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<UnderlyingRustTuple<'_>> for MAX_MIN_STAKECall {
+                fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
+                    Self
+                }
+            }
+        }
+        {
+            #[doc(hidden)]
+            #[allow(dead_code)]
+            type UnderlyingSolTuple<'a> = (alloy::sol_types::sol_data::Uint<96>,);
+            #[doc(hidden)]
+            type UnderlyingRustTuple<'a> = (
+                alloy::sol_types::private::primitives::aliases::U96,
+            );
+            #[cfg(test)]
+            #[allow(dead_code, unreachable_patterns)]
+            fn _type_assertion(
+                _t: alloy_sol_types::private::AssertTypeEq<UnderlyingRustTuple>,
+            ) {
+                match _t {
+                    alloy_sol_types::private::AssertTypeEq::<
+                        <UnderlyingSolTuple as alloy_sol_types::SolType>::RustType,
+                    >(_) => {}
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<MAX_MIN_STAKEReturn> for UnderlyingRustTuple<'_> {
+                fn from(value: MAX_MIN_STAKEReturn) -> Self {
+                    (value._0,)
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<UnderlyingRustTuple<'_>> for MAX_MIN_STAKEReturn {
+                fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
+                    Self { _0: tuple.0 }
+                }
+            }
+        }
+        #[automatically_derived]
+        impl alloy_sol_types::SolCall for MAX_MIN_STAKECall {
+            type Parameters<'a> = ();
+            type Token<'a> = <Self::Parameters<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            type Return = alloy::sol_types::private::primitives::aliases::U96;
+            type ReturnTuple<'a> = (alloy::sol_types::sol_data::Uint<96>,);
+            type ReturnToken<'a> = <Self::ReturnTuple<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            const SIGNATURE: &'static str = "MAX_MIN_STAKE()";
+            const SELECTOR: [u8; 4] = [161u8, 69u8, 195u8, 140u8];
+            #[inline]
+            fn new<'a>(
+                tuple: <Self::Parameters<'a> as alloy_sol_types::SolType>::RustType,
+            ) -> Self {
+                tuple.into()
+            }
+            #[inline]
+            fn tokenize(&self) -> Self::Token<'_> {
+                ()
+            }
+            #[inline]
+            fn tokenize_returns(ret: &Self::Return) -> Self::ReturnToken<'_> {
+                (
+                    <alloy::sol_types::sol_data::Uint<
+                        96,
+                    > as alloy_sol_types::SolType>::tokenize(ret),
+                )
+            }
+            #[inline]
+            fn abi_decode_returns(data: &[u8]) -> alloy_sol_types::Result<Self::Return> {
+                <Self::ReturnTuple<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_decode_sequence(data)
+                    .map(|r| {
+                        let r: MAX_MIN_STAKEReturn = r.into();
+                        r._0
+                    })
+            }
+            #[inline]
+            fn abi_decode_returns_validate(
+                data: &[u8],
+            ) -> alloy_sol_types::Result<Self::Return> {
+                <Self::ReturnTuple<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_decode_sequence_validate(data)
+                    .map(|r| {
+                        let r: MAX_MIN_STAKEReturn = r.into();
+                        r._0
+                    })
+            }
+        }
+    };
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[derive(Default, Debug, PartialEq, Eq, Hash)]
     /**Function with signature `MAX_OUTPUT_MODE()` and selector `0x0416641a`.
 ```solidity
 function MAX_OUTPUT_MODE() external view returns (uint8);
@@ -11661,6 +13197,155 @@ function MAX_OUTPUT_MODE() external view returns (uint8);
                 > as alloy_sol_types::SolType>::abi_decode_sequence_validate(data)
                     .map(|r| {
                         let r: MAX_OUTPUT_MODEReturn = r.into();
+                        r._0
+                    })
+            }
+        }
+    };
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[derive(Default, Debug, PartialEq, Eq, Hash)]
+    /**Function with signature `MIN_JOB_DEADLINE()` and selector `0x0dfbd154`.
+```solidity
+function MIN_JOB_DEADLINE() external view returns (uint32);
+```*/
+    #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
+    #[derive(Clone)]
+    pub struct MIN_JOB_DEADLINECall;
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[derive(Default, Debug, PartialEq, Eq, Hash)]
+    ///Container type for the return parameters of the [`MIN_JOB_DEADLINE()`](MIN_JOB_DEADLINECall) function.
+    #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
+    #[derive(Clone)]
+    pub struct MIN_JOB_DEADLINEReturn {
+        #[allow(missing_docs)]
+        pub _0: u32,
+    }
+    #[allow(
+        non_camel_case_types,
+        non_snake_case,
+        clippy::pub_underscore_fields,
+        clippy::style
+    )]
+    const _: () = {
+        use alloy::sol_types as alloy_sol_types;
+        {
+            #[doc(hidden)]
+            #[allow(dead_code)]
+            type UnderlyingSolTuple<'a> = ();
+            #[doc(hidden)]
+            type UnderlyingRustTuple<'a> = ();
+            #[cfg(test)]
+            #[allow(dead_code, unreachable_patterns)]
+            fn _type_assertion(
+                _t: alloy_sol_types::private::AssertTypeEq<UnderlyingRustTuple>,
+            ) {
+                match _t {
+                    alloy_sol_types::private::AssertTypeEq::<
+                        <UnderlyingSolTuple as alloy_sol_types::SolType>::RustType,
+                    >(_) => {}
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<MIN_JOB_DEADLINECall>
+            for UnderlyingRustTuple<'_> {
+                fn from(value: MIN_JOB_DEADLINECall) -> Self {
+                    ()
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<UnderlyingRustTuple<'_>>
+            for MIN_JOB_DEADLINECall {
+                fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
+                    Self
+                }
+            }
+        }
+        {
+            #[doc(hidden)]
+            #[allow(dead_code)]
+            type UnderlyingSolTuple<'a> = (alloy::sol_types::sol_data::Uint<32>,);
+            #[doc(hidden)]
+            type UnderlyingRustTuple<'a> = (u32,);
+            #[cfg(test)]
+            #[allow(dead_code, unreachable_patterns)]
+            fn _type_assertion(
+                _t: alloy_sol_types::private::AssertTypeEq<UnderlyingRustTuple>,
+            ) {
+                match _t {
+                    alloy_sol_types::private::AssertTypeEq::<
+                        <UnderlyingSolTuple as alloy_sol_types::SolType>::RustType,
+                    >(_) => {}
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<MIN_JOB_DEADLINEReturn>
+            for UnderlyingRustTuple<'_> {
+                fn from(value: MIN_JOB_DEADLINEReturn) -> Self {
+                    (value._0,)
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<UnderlyingRustTuple<'_>>
+            for MIN_JOB_DEADLINEReturn {
+                fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
+                    Self { _0: tuple.0 }
+                }
+            }
+        }
+        #[automatically_derived]
+        impl alloy_sol_types::SolCall for MIN_JOB_DEADLINECall {
+            type Parameters<'a> = ();
+            type Token<'a> = <Self::Parameters<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            type Return = u32;
+            type ReturnTuple<'a> = (alloy::sol_types::sol_data::Uint<32>,);
+            type ReturnToken<'a> = <Self::ReturnTuple<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            const SIGNATURE: &'static str = "MIN_JOB_DEADLINE()";
+            const SELECTOR: [u8; 4] = [13u8, 251u8, 209u8, 84u8];
+            #[inline]
+            fn new<'a>(
+                tuple: <Self::Parameters<'a> as alloy_sol_types::SolType>::RustType,
+            ) -> Self {
+                tuple.into()
+            }
+            #[inline]
+            fn tokenize(&self) -> Self::Token<'_> {
+                ()
+            }
+            #[inline]
+            fn tokenize_returns(ret: &Self::Return) -> Self::ReturnToken<'_> {
+                (
+                    <alloy::sol_types::sol_data::Uint<
+                        32,
+                    > as alloy_sol_types::SolType>::tokenize(ret),
+                )
+            }
+            #[inline]
+            fn abi_decode_returns(data: &[u8]) -> alloy_sol_types::Result<Self::Return> {
+                <Self::ReturnTuple<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_decode_sequence(data)
+                    .map(|r| {
+                        let r: MIN_JOB_DEADLINEReturn = r.into();
+                        r._0
+                    })
+            }
+            #[inline]
+            fn abi_decode_returns_validate(
+                data: &[u8],
+            ) -> alloy_sol_types::Result<Self::Return> {
+                <Self::ReturnTuple<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_decode_sequence_validate(data)
+                    .map(|r| {
+                        let r: MIN_JOB_DEADLINEReturn = r.into();
                         r._0
                     })
             }
@@ -13149,24 +14834,28 @@ function getJob(uint256 jobId) external view returns (MarketBase.Job memory);
     };
     #[derive(serde::Serialize, serde::Deserialize)]
     #[derive(Default, Debug, PartialEq, Eq, Hash)]
-    /**Function with signature `getKey(bytes32)` and selector `0x12aaac70`.
+    /**Function with signature `getKey(address,bytes32)` and selector `0x314f5c11`.
 ```solidity
-function getKey(bytes32 keyHash) external view returns (address owner, uint16 paramSet);
+function getKey(address owner, bytes32 keyHash) external view returns (bool registered, bool revoked, uint16 paramSet);
 ```*/
     #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
     #[derive(Clone)]
     pub struct getKeyCall {
         #[allow(missing_docs)]
+        pub owner: alloy::sol_types::private::Address,
+        #[allow(missing_docs)]
         pub keyHash: alloy::sol_types::private::FixedBytes<32>,
     }
     #[derive(serde::Serialize, serde::Deserialize)]
     #[derive(Default, Debug, PartialEq, Eq, Hash)]
-    ///Container type for the return parameters of the [`getKey(bytes32)`](getKeyCall) function.
+    ///Container type for the return parameters of the [`getKey(address,bytes32)`](getKeyCall) function.
     #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
     #[derive(Clone)]
     pub struct getKeyReturn {
         #[allow(missing_docs)]
-        pub owner: alloy::sol_types::private::Address,
+        pub registered: bool,
+        #[allow(missing_docs)]
+        pub revoked: bool,
         #[allow(missing_docs)]
         pub paramSet: u16,
     }
@@ -13181,9 +14870,15 @@ function getKey(bytes32 keyHash) external view returns (address owner, uint16 pa
         {
             #[doc(hidden)]
             #[allow(dead_code)]
-            type UnderlyingSolTuple<'a> = (alloy::sol_types::sol_data::FixedBytes<32>,);
+            type UnderlyingSolTuple<'a> = (
+                alloy::sol_types::sol_data::Address,
+                alloy::sol_types::sol_data::FixedBytes<32>,
+            );
             #[doc(hidden)]
-            type UnderlyingRustTuple<'a> = (alloy::sol_types::private::FixedBytes<32>,);
+            type UnderlyingRustTuple<'a> = (
+                alloy::sol_types::private::Address,
+                alloy::sol_types::private::FixedBytes<32>,
+            );
             #[cfg(test)]
             #[allow(dead_code, unreachable_patterns)]
             fn _type_assertion(
@@ -13199,14 +14894,17 @@ function getKey(bytes32 keyHash) external view returns (address owner, uint16 pa
             #[doc(hidden)]
             impl ::core::convert::From<getKeyCall> for UnderlyingRustTuple<'_> {
                 fn from(value: getKeyCall) -> Self {
-                    (value.keyHash,)
+                    (value.owner, value.keyHash)
                 }
             }
             #[automatically_derived]
             #[doc(hidden)]
             impl ::core::convert::From<UnderlyingRustTuple<'_>> for getKeyCall {
                 fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
-                    Self { keyHash: tuple.0 }
+                    Self {
+                        owner: tuple.0,
+                        keyHash: tuple.1,
+                    }
                 }
             }
         }
@@ -13214,11 +14912,12 @@ function getKey(bytes32 keyHash) external view returns (address owner, uint16 pa
             #[doc(hidden)]
             #[allow(dead_code)]
             type UnderlyingSolTuple<'a> = (
-                alloy::sol_types::sol_data::Address,
+                alloy::sol_types::sol_data::Bool,
+                alloy::sol_types::sol_data::Bool,
                 alloy::sol_types::sol_data::Uint<16>,
             );
             #[doc(hidden)]
-            type UnderlyingRustTuple<'a> = (alloy::sol_types::private::Address, u16);
+            type UnderlyingRustTuple<'a> = (bool, bool, u16);
             #[cfg(test)]
             #[allow(dead_code, unreachable_patterns)]
             fn _type_assertion(
@@ -13234,7 +14933,7 @@ function getKey(bytes32 keyHash) external view returns (address owner, uint16 pa
             #[doc(hidden)]
             impl ::core::convert::From<getKeyReturn> for UnderlyingRustTuple<'_> {
                 fn from(value: getKeyReturn) -> Self {
-                    (value.owner, value.paramSet)
+                    (value.registered, value.revoked, value.paramSet)
                 }
             }
             #[automatically_derived]
@@ -13242,8 +14941,9 @@ function getKey(bytes32 keyHash) external view returns (address owner, uint16 pa
             impl ::core::convert::From<UnderlyingRustTuple<'_>> for getKeyReturn {
                 fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
                     Self {
-                        owner: tuple.0,
-                        paramSet: tuple.1,
+                        registered: tuple.0,
+                        revoked: tuple.1,
+                        paramSet: tuple.2,
                     }
                 }
             }
@@ -13253,8 +14953,11 @@ function getKey(bytes32 keyHash) external view returns (address owner, uint16 pa
                 &self,
             ) -> <getKeyCall as alloy_sol_types::SolCall>::ReturnToken<'_> {
                 (
-                    <alloy::sol_types::sol_data::Address as alloy_sol_types::SolType>::tokenize(
-                        &self.owner,
+                    <alloy::sol_types::sol_data::Bool as alloy_sol_types::SolType>::tokenize(
+                        &self.registered,
+                    ),
+                    <alloy::sol_types::sol_data::Bool as alloy_sol_types::SolType>::tokenize(
+                        &self.revoked,
                     ),
                     <alloy::sol_types::sol_data::Uint<
                         16,
@@ -13264,20 +14967,24 @@ function getKey(bytes32 keyHash) external view returns (address owner, uint16 pa
         }
         #[automatically_derived]
         impl alloy_sol_types::SolCall for getKeyCall {
-            type Parameters<'a> = (alloy::sol_types::sol_data::FixedBytes<32>,);
+            type Parameters<'a> = (
+                alloy::sol_types::sol_data::Address,
+                alloy::sol_types::sol_data::FixedBytes<32>,
+            );
             type Token<'a> = <Self::Parameters<
                 'a,
             > as alloy_sol_types::SolType>::Token<'a>;
             type Return = getKeyReturn;
             type ReturnTuple<'a> = (
-                alloy::sol_types::sol_data::Address,
+                alloy::sol_types::sol_data::Bool,
+                alloy::sol_types::sol_data::Bool,
                 alloy::sol_types::sol_data::Uint<16>,
             );
             type ReturnToken<'a> = <Self::ReturnTuple<
                 'a,
             > as alloy_sol_types::SolType>::Token<'a>;
-            const SIGNATURE: &'static str = "getKey(bytes32)";
-            const SELECTOR: [u8; 4] = [18u8, 170u8, 172u8, 112u8];
+            const SIGNATURE: &'static str = "getKey(address,bytes32)";
+            const SELECTOR: [u8; 4] = [49u8, 79u8, 92u8, 17u8];
             #[inline]
             fn new<'a>(
                 tuple: <Self::Parameters<'a> as alloy_sol_types::SolType>::RustType,
@@ -13287,6 +14994,9 @@ function getKey(bytes32 keyHash) external view returns (address owner, uint16 pa
             #[inline]
             fn tokenize(&self) -> Self::Token<'_> {
                 (
+                    <alloy::sol_types::sol_data::Address as alloy_sol_types::SolType>::tokenize(
+                        &self.owner,
+                    ),
                     <alloy::sol_types::sol_data::FixedBytes<
                         32,
                     > as alloy_sol_types::SolType>::tokenize(&self.keyHash),
@@ -13650,6 +15360,180 @@ function getOperator(address operator) external view returns (IModelMarket.Opera
             #[inline]
             fn tokenize_returns(ret: &Self::Return) -> Self::ReturnToken<'_> {
                 getOperatorReturn::_tokenize(ret)
+            }
+            #[inline]
+            fn abi_decode_returns(data: &[u8]) -> alloy_sol_types::Result<Self::Return> {
+                <Self::ReturnTuple<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_decode_sequence(data)
+                    .map(Into::into)
+            }
+            #[inline]
+            fn abi_decode_returns_validate(
+                data: &[u8],
+            ) -> alloy_sol_types::Result<Self::Return> {
+                <Self::ReturnTuple<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_decode_sequence_validate(data)
+                    .map(Into::into)
+            }
+        }
+    };
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[derive(Default, Debug, PartialEq, Eq, Hash)]
+    /**Function with signature `getOperatorTerms(address)` and selector `0xc6535149`.
+```solidity
+function getOperatorTerms(address operator) external view returns (IModelMarket.OperatorTerms memory terms, uint256 rowsThisHour);
+```*/
+    #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
+    #[derive(Clone)]
+    pub struct getOperatorTermsCall {
+        #[allow(missing_docs)]
+        pub operator: alloy::sol_types::private::Address,
+    }
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[derive(Default, Debug, PartialEq, Eq, Hash)]
+    ///Container type for the return parameters of the [`getOperatorTerms(address)`](getOperatorTermsCall) function.
+    #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
+    #[derive(Clone)]
+    pub struct getOperatorTermsReturn {
+        #[allow(missing_docs)]
+        pub terms: <IModelMarket::OperatorTerms as alloy::sol_types::SolType>::RustType,
+        #[allow(missing_docs)]
+        pub rowsThisHour: alloy::sol_types::private::primitives::aliases::U256,
+    }
+    #[allow(
+        non_camel_case_types,
+        non_snake_case,
+        clippy::pub_underscore_fields,
+        clippy::style
+    )]
+    const _: () = {
+        use alloy::sol_types as alloy_sol_types;
+        {
+            #[doc(hidden)]
+            #[allow(dead_code)]
+            type UnderlyingSolTuple<'a> = (alloy::sol_types::sol_data::Address,);
+            #[doc(hidden)]
+            type UnderlyingRustTuple<'a> = (alloy::sol_types::private::Address,);
+            #[cfg(test)]
+            #[allow(dead_code, unreachable_patterns)]
+            fn _type_assertion(
+                _t: alloy_sol_types::private::AssertTypeEq<UnderlyingRustTuple>,
+            ) {
+                match _t {
+                    alloy_sol_types::private::AssertTypeEq::<
+                        <UnderlyingSolTuple as alloy_sol_types::SolType>::RustType,
+                    >(_) => {}
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<getOperatorTermsCall>
+            for UnderlyingRustTuple<'_> {
+                fn from(value: getOperatorTermsCall) -> Self {
+                    (value.operator,)
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<UnderlyingRustTuple<'_>>
+            for getOperatorTermsCall {
+                fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
+                    Self { operator: tuple.0 }
+                }
+            }
+        }
+        {
+            #[doc(hidden)]
+            #[allow(dead_code)]
+            type UnderlyingSolTuple<'a> = (
+                IModelMarket::OperatorTerms,
+                alloy::sol_types::sol_data::Uint<256>,
+            );
+            #[doc(hidden)]
+            type UnderlyingRustTuple<'a> = (
+                <IModelMarket::OperatorTerms as alloy::sol_types::SolType>::RustType,
+                alloy::sol_types::private::primitives::aliases::U256,
+            );
+            #[cfg(test)]
+            #[allow(dead_code, unreachable_patterns)]
+            fn _type_assertion(
+                _t: alloy_sol_types::private::AssertTypeEq<UnderlyingRustTuple>,
+            ) {
+                match _t {
+                    alloy_sol_types::private::AssertTypeEq::<
+                        <UnderlyingSolTuple as alloy_sol_types::SolType>::RustType,
+                    >(_) => {}
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<getOperatorTermsReturn>
+            for UnderlyingRustTuple<'_> {
+                fn from(value: getOperatorTermsReturn) -> Self {
+                    (value.terms, value.rowsThisHour)
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<UnderlyingRustTuple<'_>>
+            for getOperatorTermsReturn {
+                fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
+                    Self {
+                        terms: tuple.0,
+                        rowsThisHour: tuple.1,
+                    }
+                }
+            }
+        }
+        impl getOperatorTermsReturn {
+            fn _tokenize(
+                &self,
+            ) -> <getOperatorTermsCall as alloy_sol_types::SolCall>::ReturnToken<'_> {
+                (
+                    <IModelMarket::OperatorTerms as alloy_sol_types::SolType>::tokenize(
+                        &self.terms,
+                    ),
+                    <alloy::sol_types::sol_data::Uint<
+                        256,
+                    > as alloy_sol_types::SolType>::tokenize(&self.rowsThisHour),
+                )
+            }
+        }
+        #[automatically_derived]
+        impl alloy_sol_types::SolCall for getOperatorTermsCall {
+            type Parameters<'a> = (alloy::sol_types::sol_data::Address,);
+            type Token<'a> = <Self::Parameters<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            type Return = getOperatorTermsReturn;
+            type ReturnTuple<'a> = (
+                IModelMarket::OperatorTerms,
+                alloy::sol_types::sol_data::Uint<256>,
+            );
+            type ReturnToken<'a> = <Self::ReturnTuple<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            const SIGNATURE: &'static str = "getOperatorTerms(address)";
+            const SELECTOR: [u8; 4] = [198u8, 83u8, 81u8, 73u8];
+            #[inline]
+            fn new<'a>(
+                tuple: <Self::Parameters<'a> as alloy_sol_types::SolType>::RustType,
+            ) -> Self {
+                tuple.into()
+            }
+            #[inline]
+            fn tokenize(&self) -> Self::Token<'_> {
+                (
+                    <alloy::sol_types::sol_data::Address as alloy_sol_types::SolType>::tokenize(
+                        &self.operator,
+                    ),
+                )
+            }
+            #[inline]
+            fn tokenize_returns(ret: &Self::Return) -> Self::ReturnToken<'_> {
+                getOperatorTermsReturn::_tokenize(ret)
             }
             #[inline]
             fn abi_decode_returns(data: &[u8]) -> alloy_sol_types::Result<Self::Return> {
@@ -15670,7 +17554,7 @@ function rejectJob(uint256 jobId, uint16 reason) external;
     #[derive(Default, Debug, PartialEq, Eq, Hash)]
     /**Function with signature `renounceOwnership()` and selector `0x715018a6`.
 ```solidity
-function renounceOwnership() external;
+function renounceOwnership() external view;
 ```*/
     #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
     #[derive(Clone)]
@@ -16328,6 +18212,167 @@ function requestJobWithPermit(IModelMarket.JobRequest memory r, uint256 permitDe
     };
     #[derive(serde::Serialize, serde::Deserialize)]
     #[derive(Default, Debug, PartialEq, Eq, Hash)]
+    /**Function with signature `retireModel(uint256,uint16)` and selector `0x959e3eb2`.
+```solidity
+function retireModel(uint256 modelId, uint16 reason) external;
+```*/
+    #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
+    #[derive(Clone)]
+    pub struct retireModelCall {
+        #[allow(missing_docs)]
+        pub modelId: alloy::sol_types::private::primitives::aliases::U256,
+        #[allow(missing_docs)]
+        pub reason: u16,
+    }
+    ///Container type for the return parameters of the [`retireModel(uint256,uint16)`](retireModelCall) function.
+    #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
+    #[derive(Clone)]
+    pub struct retireModelReturn {}
+    #[allow(
+        non_camel_case_types,
+        non_snake_case,
+        clippy::pub_underscore_fields,
+        clippy::style
+    )]
+    const _: () = {
+        use alloy::sol_types as alloy_sol_types;
+        {
+            #[doc(hidden)]
+            #[allow(dead_code)]
+            type UnderlyingSolTuple<'a> = (
+                alloy::sol_types::sol_data::Uint<256>,
+                alloy::sol_types::sol_data::Uint<16>,
+            );
+            #[doc(hidden)]
+            type UnderlyingRustTuple<'a> = (
+                alloy::sol_types::private::primitives::aliases::U256,
+                u16,
+            );
+            #[cfg(test)]
+            #[allow(dead_code, unreachable_patterns)]
+            fn _type_assertion(
+                _t: alloy_sol_types::private::AssertTypeEq<UnderlyingRustTuple>,
+            ) {
+                match _t {
+                    alloy_sol_types::private::AssertTypeEq::<
+                        <UnderlyingSolTuple as alloy_sol_types::SolType>::RustType,
+                    >(_) => {}
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<retireModelCall> for UnderlyingRustTuple<'_> {
+                fn from(value: retireModelCall) -> Self {
+                    (value.modelId, value.reason)
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<UnderlyingRustTuple<'_>> for retireModelCall {
+                fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
+                    Self {
+                        modelId: tuple.0,
+                        reason: tuple.1,
+                    }
+                }
+            }
+        }
+        {
+            #[doc(hidden)]
+            #[allow(dead_code)]
+            type UnderlyingSolTuple<'a> = ();
+            #[doc(hidden)]
+            type UnderlyingRustTuple<'a> = ();
+            #[cfg(test)]
+            #[allow(dead_code, unreachable_patterns)]
+            fn _type_assertion(
+                _t: alloy_sol_types::private::AssertTypeEq<UnderlyingRustTuple>,
+            ) {
+                match _t {
+                    alloy_sol_types::private::AssertTypeEq::<
+                        <UnderlyingSolTuple as alloy_sol_types::SolType>::RustType,
+                    >(_) => {}
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<retireModelReturn> for UnderlyingRustTuple<'_> {
+                fn from(value: retireModelReturn) -> Self {
+                    ()
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<UnderlyingRustTuple<'_>> for retireModelReturn {
+                fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
+                    Self {}
+                }
+            }
+        }
+        impl retireModelReturn {
+            fn _tokenize(
+                &self,
+            ) -> <retireModelCall as alloy_sol_types::SolCall>::ReturnToken<'_> {
+                ()
+            }
+        }
+        #[automatically_derived]
+        impl alloy_sol_types::SolCall for retireModelCall {
+            type Parameters<'a> = (
+                alloy::sol_types::sol_data::Uint<256>,
+                alloy::sol_types::sol_data::Uint<16>,
+            );
+            type Token<'a> = <Self::Parameters<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            type Return = retireModelReturn;
+            type ReturnTuple<'a> = ();
+            type ReturnToken<'a> = <Self::ReturnTuple<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            const SIGNATURE: &'static str = "retireModel(uint256,uint16)";
+            const SELECTOR: [u8; 4] = [149u8, 158u8, 62u8, 178u8];
+            #[inline]
+            fn new<'a>(
+                tuple: <Self::Parameters<'a> as alloy_sol_types::SolType>::RustType,
+            ) -> Self {
+                tuple.into()
+            }
+            #[inline]
+            fn tokenize(&self) -> Self::Token<'_> {
+                (
+                    <alloy::sol_types::sol_data::Uint<
+                        256,
+                    > as alloy_sol_types::SolType>::tokenize(&self.modelId),
+                    <alloy::sol_types::sol_data::Uint<
+                        16,
+                    > as alloy_sol_types::SolType>::tokenize(&self.reason),
+                )
+            }
+            #[inline]
+            fn tokenize_returns(ret: &Self::Return) -> Self::ReturnToken<'_> {
+                retireModelReturn::_tokenize(ret)
+            }
+            #[inline]
+            fn abi_decode_returns(data: &[u8]) -> alloy_sol_types::Result<Self::Return> {
+                <Self::ReturnTuple<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_decode_sequence(data)
+                    .map(Into::into)
+            }
+            #[inline]
+            fn abi_decode_returns_validate(
+                data: &[u8],
+            ) -> alloy_sol_types::Result<Self::Return> {
+                <Self::ReturnTuple<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_decode_sequence_validate(data)
+                    .map(Into::into)
+            }
+        }
+    };
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[derive(Default, Debug, PartialEq, Eq, Hash)]
     /**Function with signature `revokeKey(bytes32)` and selector `0x572f2210`.
 ```solidity
 function revokeKey(bytes32 keyHash) external;
@@ -16614,6 +18659,156 @@ function setModelPaused(uint256 modelId, bool paused) external;
             #[inline]
             fn tokenize_returns(ret: &Self::Return) -> Self::ReturnToken<'_> {
                 setModelPausedReturn::_tokenize(ret)
+            }
+            #[inline]
+            fn abi_decode_returns(data: &[u8]) -> alloy_sol_types::Result<Self::Return> {
+                <Self::ReturnTuple<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_decode_sequence(data)
+                    .map(Into::into)
+            }
+            #[inline]
+            fn abi_decode_returns_validate(
+                data: &[u8],
+            ) -> alloy_sol_types::Result<Self::Return> {
+                <Self::ReturnTuple<
+                    '_,
+                > as alloy_sol_types::SolType>::abi_decode_sequence_validate(data)
+                    .map(Into::into)
+            }
+        }
+    };
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[derive(Default, Debug, PartialEq, Eq, Hash)]
+    /**Function with signature `setOperatorTerms((uint96,uint32,uint32,uint32))` and selector `0xcab36de8`.
+```solidity
+function setOperatorTerms(IModelMarket.OperatorTerms memory terms) external;
+```*/
+    #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
+    #[derive(Clone)]
+    pub struct setOperatorTermsCall {
+        #[allow(missing_docs)]
+        pub terms: <IModelMarket::OperatorTerms as alloy::sol_types::SolType>::RustType,
+    }
+    ///Container type for the return parameters of the [`setOperatorTerms((uint96,uint32,uint32,uint32))`](setOperatorTermsCall) function.
+    #[allow(non_camel_case_types, non_snake_case, clippy::pub_underscore_fields)]
+    #[derive(Clone)]
+    pub struct setOperatorTermsReturn {}
+    #[allow(
+        non_camel_case_types,
+        non_snake_case,
+        clippy::pub_underscore_fields,
+        clippy::style
+    )]
+    const _: () = {
+        use alloy::sol_types as alloy_sol_types;
+        {
+            #[doc(hidden)]
+            #[allow(dead_code)]
+            type UnderlyingSolTuple<'a> = (IModelMarket::OperatorTerms,);
+            #[doc(hidden)]
+            type UnderlyingRustTuple<'a> = (
+                <IModelMarket::OperatorTerms as alloy::sol_types::SolType>::RustType,
+            );
+            #[cfg(test)]
+            #[allow(dead_code, unreachable_patterns)]
+            fn _type_assertion(
+                _t: alloy_sol_types::private::AssertTypeEq<UnderlyingRustTuple>,
+            ) {
+                match _t {
+                    alloy_sol_types::private::AssertTypeEq::<
+                        <UnderlyingSolTuple as alloy_sol_types::SolType>::RustType,
+                    >(_) => {}
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<setOperatorTermsCall>
+            for UnderlyingRustTuple<'_> {
+                fn from(value: setOperatorTermsCall) -> Self {
+                    (value.terms,)
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<UnderlyingRustTuple<'_>>
+            for setOperatorTermsCall {
+                fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
+                    Self { terms: tuple.0 }
+                }
+            }
+        }
+        {
+            #[doc(hidden)]
+            #[allow(dead_code)]
+            type UnderlyingSolTuple<'a> = ();
+            #[doc(hidden)]
+            type UnderlyingRustTuple<'a> = ();
+            #[cfg(test)]
+            #[allow(dead_code, unreachable_patterns)]
+            fn _type_assertion(
+                _t: alloy_sol_types::private::AssertTypeEq<UnderlyingRustTuple>,
+            ) {
+                match _t {
+                    alloy_sol_types::private::AssertTypeEq::<
+                        <UnderlyingSolTuple as alloy_sol_types::SolType>::RustType,
+                    >(_) => {}
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<setOperatorTermsReturn>
+            for UnderlyingRustTuple<'_> {
+                fn from(value: setOperatorTermsReturn) -> Self {
+                    ()
+                }
+            }
+            #[automatically_derived]
+            #[doc(hidden)]
+            impl ::core::convert::From<UnderlyingRustTuple<'_>>
+            for setOperatorTermsReturn {
+                fn from(tuple: UnderlyingRustTuple<'_>) -> Self {
+                    Self {}
+                }
+            }
+        }
+        impl setOperatorTermsReturn {
+            fn _tokenize(
+                &self,
+            ) -> <setOperatorTermsCall as alloy_sol_types::SolCall>::ReturnToken<'_> {
+                ()
+            }
+        }
+        #[automatically_derived]
+        impl alloy_sol_types::SolCall for setOperatorTermsCall {
+            type Parameters<'a> = (IModelMarket::OperatorTerms,);
+            type Token<'a> = <Self::Parameters<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            type Return = setOperatorTermsReturn;
+            type ReturnTuple<'a> = ();
+            type ReturnToken<'a> = <Self::ReturnTuple<
+                'a,
+            > as alloy_sol_types::SolType>::Token<'a>;
+            const SIGNATURE: &'static str = "setOperatorTerms((uint96,uint32,uint32,uint32))";
+            const SELECTOR: [u8; 4] = [202u8, 179u8, 109u8, 232u8];
+            #[inline]
+            fn new<'a>(
+                tuple: <Self::Parameters<'a> as alloy_sol_types::SolType>::RustType,
+            ) -> Self {
+                tuple.into()
+            }
+            #[inline]
+            fn tokenize(&self) -> Self::Token<'_> {
+                (
+                    <IModelMarket::OperatorTerms as alloy_sol_types::SolType>::tokenize(
+                        &self.terms,
+                    ),
+                )
+            }
+            #[inline]
+            fn tokenize_returns(ret: &Self::Return) -> Self::ReturnToken<'_> {
+                setOperatorTermsReturn::_tokenize(ret)
             }
             #[inline]
             fn abi_decode_returns(data: &[u8]) -> alloy_sol_types::Result<Self::Return> {
@@ -18024,13 +20219,19 @@ function withdraw(address token) external;
     #[derive()]
     pub enum ModelMarketCalls {
         #[allow(missing_docs)]
+        BURN_ADDRESS(BURN_ADDRESSCall),
+        #[allow(missing_docs)]
         MAX_ENDPOINT_LENGTH(MAX_ENDPOINT_LENGTHCall),
         #[allow(missing_docs)]
         MAX_FEE_BPS(MAX_FEE_BPSCall),
         #[allow(missing_docs)]
         MAX_JOB_DEADLINE(MAX_JOB_DEADLINECall),
         #[allow(missing_docs)]
+        MAX_MIN_STAKE(MAX_MIN_STAKECall),
+        #[allow(missing_docs)]
         MAX_OUTPUT_MODE(MAX_OUTPUT_MODECall),
+        #[allow(missing_docs)]
+        MIN_JOB_DEADLINE(MIN_JOB_DEADLINECall),
         #[allow(missing_docs)]
         UNBONDING_DELAY(UNBONDING_DELAYCall),
         #[allow(missing_docs)]
@@ -18057,6 +20258,8 @@ function withdraw(address token) external;
         getModel(getModelCall),
         #[allow(missing_docs)]
         getOperator(getOperatorCall),
+        #[allow(missing_docs)]
+        getOperatorTerms(getOperatorTermsCall),
         #[allow(missing_docs)]
         isTokenAllowed(isTokenAllowedCall),
         #[allow(missing_docs)]
@@ -18092,9 +20295,13 @@ function withdraw(address token) external;
         #[allow(missing_docs)]
         requestJobWithPermit(requestJobWithPermitCall),
         #[allow(missing_docs)]
+        retireModel(retireModelCall),
+        #[allow(missing_docs)]
         revokeKey(revokeKeyCall),
         #[allow(missing_docs)]
         setModelPaused(setModelPausedCall),
+        #[allow(missing_docs)]
+        setOperatorTerms(setOperatorTermsCall),
         #[allow(missing_docs)]
         setProtocolFee(setProtocolFeeCall),
         #[allow(missing_docs)]
@@ -18123,7 +20330,7 @@ function withdraw(address token) external;
         /// Prefer using `SolInterface` methods instead.
         pub const SELECTORS: &'static [[u8; 4usize]] = &[
             [4u8, 22u8, 100u8, 26u8],
-            [18u8, 170u8, 172u8, 112u8],
+            [13u8, 251u8, 209u8, 84u8],
             [20u8, 2u8, 177u8, 122u8],
             [21u8, 246u8, 144u8, 18u8],
             [29u8, 19u8, 20u8, 20u8],
@@ -18131,6 +20338,7 @@ function withdraw(address token) external;
             [39u8, 115u8, 34u8, 133u8],
             [41u8, 247u8, 244u8, 79u8],
             [45u8, 159u8, 117u8, 14u8],
+            [49u8, 79u8, 92u8, 17u8],
             [51u8, 235u8, 180u8, 17u8],
             [55u8, 91u8, 60u8, 10u8],
             [73u8, 92u8, 72u8, 108u8],
@@ -18146,7 +20354,9 @@ function withdraw(address token) external;
             [140u8, 225u8, 181u8, 110u8],
             [141u8, 165u8, 203u8, 91u8],
             [142u8, 187u8, 53u8, 1u8],
+            [149u8, 158u8, 62u8, 178u8],
             [157u8, 28u8, 65u8, 28u8],
+            [161u8, 69u8, 195u8, 140u8],
             [169u8, 184u8, 40u8, 25u8],
             [173u8, 12u8, 156u8, 252u8],
             [176u8, 194u8, 170u8, 94u8],
@@ -18154,7 +20364,9 @@ function withdraw(address token) external;
             [186u8, 170u8, 13u8, 40u8],
             [191u8, 34u8, 196u8, 87u8],
             [195u8, 242u8, 246u8, 79u8],
+            [198u8, 83u8, 81u8, 73u8],
             [200u8, 93u8, 62u8, 176u8],
+            [202u8, 179u8, 109u8, 232u8],
             [210u8, 238u8, 102u8, 207u8],
             [213u8, 91u8, 232u8, 198u8],
             [213u8, 202u8, 40u8, 10u8],
@@ -18166,12 +20378,13 @@ function withdraw(address token) external;
             [246u8, 138u8, 183u8, 204u8],
             [247u8, 136u8, 138u8, 236u8],
             [249u8, 234u8, 238u8, 13u8],
+            [252u8, 204u8, 40u8, 19u8],
             [254u8, 233u8, 138u8, 133u8],
         ];
         /// The names of the variants in the same order as `SELECTORS`.
         pub const VARIANT_NAMES: &'static [&'static str] = &[
             ::core::stringify!(MAX_OUTPUT_MODE),
-            ::core::stringify!(getKey),
+            ::core::stringify!(MIN_JOB_DEADLINE),
             ::core::stringify!(refundExpired),
             ::core::stringify!(setTokenAllowed),
             ::core::stringify!(registerOperator),
@@ -18179,6 +20392,7 @@ function withdraw(address token) external;
             ::core::stringify!(declineModel),
             ::core::stringify!(rejectJob),
             ::core::stringify!(registerKey),
+            ::core::stringify!(getKey),
             ::core::stringify!(updateOperator),
             ::core::stringify!(minStake),
             ::core::stringify!(listModel),
@@ -18194,7 +20408,9 @@ function withdraw(address token) external;
             ::core::stringify!(delistModel),
             ::core::stringify!(owner),
             ::core::stringify!(UNBONDING_DELAY),
+            ::core::stringify!(retireModel),
             ::core::stringify!(setProtocolFee),
+            ::core::stringify!(MAX_MIN_STAKE),
             ::core::stringify!(cancelUnbonding),
             ::core::stringify!(setStakeParams),
             ::core::stringify!(nextJobId),
@@ -18202,7 +20418,9 @@ function withdraw(address token) external;
             ::core::stringify!(repriceModel),
             ::core::stringify!(getJob),
             ::core::stringify!(startUnbonding),
+            ::core::stringify!(getOperatorTerms),
             ::core::stringify!(MAX_ENDPOINT_LENGTH),
+            ::core::stringify!(setOperatorTerms),
             ::core::stringify!(submitResult),
             ::core::stringify!(MAX_FEE_BPS),
             ::core::stringify!(quote),
@@ -18214,12 +20432,13 @@ function withdraw(address token) external;
             ::core::stringify!(acceptModel),
             ::core::stringify!(balanceOf),
             ::core::stringify!(isTokenAllowed),
+            ::core::stringify!(BURN_ADDRESS),
             ::core::stringify!(setModelPaused),
         ];
         /// The signatures in the same order as `SELECTORS`.
         pub const SIGNATURES: &'static [&'static str] = &[
             <MAX_OUTPUT_MODECall as alloy_sol_types::SolCall>::SIGNATURE,
-            <getKeyCall as alloy_sol_types::SolCall>::SIGNATURE,
+            <MIN_JOB_DEADLINECall as alloy_sol_types::SolCall>::SIGNATURE,
             <refundExpiredCall as alloy_sol_types::SolCall>::SIGNATURE,
             <setTokenAllowedCall as alloy_sol_types::SolCall>::SIGNATURE,
             <registerOperatorCall as alloy_sol_types::SolCall>::SIGNATURE,
@@ -18227,6 +20446,7 @@ function withdraw(address token) external;
             <declineModelCall as alloy_sol_types::SolCall>::SIGNATURE,
             <rejectJobCall as alloy_sol_types::SolCall>::SIGNATURE,
             <registerKeyCall as alloy_sol_types::SolCall>::SIGNATURE,
+            <getKeyCall as alloy_sol_types::SolCall>::SIGNATURE,
             <updateOperatorCall as alloy_sol_types::SolCall>::SIGNATURE,
             <minStakeCall as alloy_sol_types::SolCall>::SIGNATURE,
             <listModelCall as alloy_sol_types::SolCall>::SIGNATURE,
@@ -18242,7 +20462,9 @@ function withdraw(address token) external;
             <delistModelCall as alloy_sol_types::SolCall>::SIGNATURE,
             <ownerCall as alloy_sol_types::SolCall>::SIGNATURE,
             <UNBONDING_DELAYCall as alloy_sol_types::SolCall>::SIGNATURE,
+            <retireModelCall as alloy_sol_types::SolCall>::SIGNATURE,
             <setProtocolFeeCall as alloy_sol_types::SolCall>::SIGNATURE,
+            <MAX_MIN_STAKECall as alloy_sol_types::SolCall>::SIGNATURE,
             <cancelUnbondingCall as alloy_sol_types::SolCall>::SIGNATURE,
             <setStakeParamsCall as alloy_sol_types::SolCall>::SIGNATURE,
             <nextJobIdCall as alloy_sol_types::SolCall>::SIGNATURE,
@@ -18250,7 +20472,9 @@ function withdraw(address token) external;
             <repriceModelCall as alloy_sol_types::SolCall>::SIGNATURE,
             <getJobCall as alloy_sol_types::SolCall>::SIGNATURE,
             <startUnbondingCall as alloy_sol_types::SolCall>::SIGNATURE,
+            <getOperatorTermsCall as alloy_sol_types::SolCall>::SIGNATURE,
             <MAX_ENDPOINT_LENGTHCall as alloy_sol_types::SolCall>::SIGNATURE,
+            <setOperatorTermsCall as alloy_sol_types::SolCall>::SIGNATURE,
             <submitResultCall as alloy_sol_types::SolCall>::SIGNATURE,
             <MAX_FEE_BPSCall as alloy_sol_types::SolCall>::SIGNATURE,
             <quoteCall as alloy_sol_types::SolCall>::SIGNATURE,
@@ -18262,6 +20486,7 @@ function withdraw(address token) external;
             <acceptModelCall as alloy_sol_types::SolCall>::SIGNATURE,
             <balanceOfCall as alloy_sol_types::SolCall>::SIGNATURE,
             <isTokenAllowedCall as alloy_sol_types::SolCall>::SIGNATURE,
+            <BURN_ADDRESSCall as alloy_sol_types::SolCall>::SIGNATURE,
             <setModelPausedCall as alloy_sol_types::SolCall>::SIGNATURE,
         ];
         /// Returns the signature for the given selector, if known.
@@ -18289,10 +20514,13 @@ function withdraw(address token) external;
     impl alloy_sol_types::SolInterface for ModelMarketCalls {
         const NAME: &'static str = "ModelMarketCalls";
         const MIN_DATA_LENGTH: usize = 0usize;
-        const COUNT: usize = 45usize;
+        const COUNT: usize = 51usize;
         #[inline]
         fn selector(&self) -> [u8; 4] {
             match self {
+                Self::BURN_ADDRESS(_) => {
+                    <BURN_ADDRESSCall as alloy_sol_types::SolCall>::SELECTOR
+                }
                 Self::MAX_ENDPOINT_LENGTH(_) => {
                     <MAX_ENDPOINT_LENGTHCall as alloy_sol_types::SolCall>::SELECTOR
                 }
@@ -18302,8 +20530,14 @@ function withdraw(address token) external;
                 Self::MAX_JOB_DEADLINE(_) => {
                     <MAX_JOB_DEADLINECall as alloy_sol_types::SolCall>::SELECTOR
                 }
+                Self::MAX_MIN_STAKE(_) => {
+                    <MAX_MIN_STAKECall as alloy_sol_types::SolCall>::SELECTOR
+                }
                 Self::MAX_OUTPUT_MODE(_) => {
                     <MAX_OUTPUT_MODECall as alloy_sol_types::SolCall>::SELECTOR
+                }
+                Self::MIN_JOB_DEADLINE(_) => {
+                    <MIN_JOB_DEADLINECall as alloy_sol_types::SolCall>::SELECTOR
                 }
                 Self::UNBONDING_DELAY(_) => {
                     <UNBONDING_DELAYCall as alloy_sol_types::SolCall>::SELECTOR
@@ -18335,6 +20569,9 @@ function withdraw(address token) external;
                 Self::getModel(_) => <getModelCall as alloy_sol_types::SolCall>::SELECTOR,
                 Self::getOperator(_) => {
                     <getOperatorCall as alloy_sol_types::SolCall>::SELECTOR
+                }
+                Self::getOperatorTerms(_) => {
+                    <getOperatorTermsCall as alloy_sol_types::SolCall>::SELECTOR
                 }
                 Self::isTokenAllowed(_) => {
                     <isTokenAllowedCall as alloy_sol_types::SolCall>::SELECTOR
@@ -18381,11 +20618,17 @@ function withdraw(address token) external;
                 Self::requestJobWithPermit(_) => {
                     <requestJobWithPermitCall as alloy_sol_types::SolCall>::SELECTOR
                 }
+                Self::retireModel(_) => {
+                    <retireModelCall as alloy_sol_types::SolCall>::SELECTOR
+                }
                 Self::revokeKey(_) => {
                     <revokeKeyCall as alloy_sol_types::SolCall>::SELECTOR
                 }
                 Self::setModelPaused(_) => {
                     <setModelPausedCall as alloy_sol_types::SolCall>::SELECTOR
+                }
+                Self::setOperatorTerms(_) => {
+                    <setOperatorTermsCall as alloy_sol_types::SolCall>::SELECTOR
                 }
                 Self::setProtocolFee(_) => {
                     <setProtocolFeeCall as alloy_sol_types::SolCall>::SELECTOR
@@ -18443,11 +20686,15 @@ function withdraw(address token) external;
                     MAX_OUTPUT_MODE
                 },
                 {
-                    fn getKey(data: &[u8]) -> alloy_sol_types::Result<ModelMarketCalls> {
-                        <getKeyCall as alloy_sol_types::SolCall>::abi_decode_raw(data)
-                            .map(ModelMarketCalls::getKey)
+                    fn MIN_JOB_DEADLINE(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketCalls> {
+                        <MIN_JOB_DEADLINECall as alloy_sol_types::SolCall>::abi_decode_raw(
+                                data,
+                            )
+                            .map(ModelMarketCalls::MIN_JOB_DEADLINE)
                     }
-                    getKey
+                    MIN_JOB_DEADLINE
                 },
                 {
                     fn refundExpired(
@@ -18523,6 +20770,13 @@ function withdraw(address token) external;
                             .map(ModelMarketCalls::registerKey)
                     }
                     registerKey
+                },
+                {
+                    fn getKey(data: &[u8]) -> alloy_sol_types::Result<ModelMarketCalls> {
+                        <getKeyCall as alloy_sol_types::SolCall>::abi_decode_raw(data)
+                            .map(ModelMarketCalls::getKey)
+                    }
+                    getKey
                 },
                 {
                     fn updateOperator(
@@ -18674,6 +20928,17 @@ function withdraw(address token) external;
                     UNBONDING_DELAY
                 },
                 {
+                    fn retireModel(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketCalls> {
+                        <retireModelCall as alloy_sol_types::SolCall>::abi_decode_raw(
+                                data,
+                            )
+                            .map(ModelMarketCalls::retireModel)
+                    }
+                    retireModel
+                },
+                {
                     fn setProtocolFee(
                         data: &[u8],
                     ) -> alloy_sol_types::Result<ModelMarketCalls> {
@@ -18683,6 +20948,17 @@ function withdraw(address token) external;
                             .map(ModelMarketCalls::setProtocolFee)
                     }
                     setProtocolFee
+                },
+                {
+                    fn MAX_MIN_STAKE(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketCalls> {
+                        <MAX_MIN_STAKECall as alloy_sol_types::SolCall>::abi_decode_raw(
+                                data,
+                            )
+                            .map(ModelMarketCalls::MAX_MIN_STAKE)
+                    }
+                    MAX_MIN_STAKE
                 },
                 {
                     fn cancelUnbonding(
@@ -18756,6 +21032,17 @@ function withdraw(address token) external;
                     startUnbonding
                 },
                 {
+                    fn getOperatorTerms(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketCalls> {
+                        <getOperatorTermsCall as alloy_sol_types::SolCall>::abi_decode_raw(
+                                data,
+                            )
+                            .map(ModelMarketCalls::getOperatorTerms)
+                    }
+                    getOperatorTerms
+                },
+                {
                     fn MAX_ENDPOINT_LENGTH(
                         data: &[u8],
                     ) -> alloy_sol_types::Result<ModelMarketCalls> {
@@ -18765,6 +21052,17 @@ function withdraw(address token) external;
                             .map(ModelMarketCalls::MAX_ENDPOINT_LENGTH)
                     }
                     MAX_ENDPOINT_LENGTH
+                },
+                {
+                    fn setOperatorTerms(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketCalls> {
+                        <setOperatorTermsCall as alloy_sol_types::SolCall>::abi_decode_raw(
+                                data,
+                            )
+                            .map(ModelMarketCalls::setOperatorTerms)
+                    }
+                    setOperatorTerms
                 },
                 {
                     fn submitResult(
@@ -18882,6 +21180,17 @@ function withdraw(address token) external;
                     isTokenAllowed
                 },
                 {
+                    fn BURN_ADDRESS(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketCalls> {
+                        <BURN_ADDRESSCall as alloy_sol_types::SolCall>::abi_decode_raw(
+                                data,
+                            )
+                            .map(ModelMarketCalls::BURN_ADDRESS)
+                    }
+                    BURN_ADDRESS
+                },
+                {
                     fn setModelPaused(
                         data: &[u8],
                     ) -> alloy_sol_types::Result<ModelMarketCalls> {
@@ -18924,13 +21233,15 @@ function withdraw(address token) external;
                     MAX_OUTPUT_MODE
                 },
                 {
-                    fn getKey(data: &[u8]) -> alloy_sol_types::Result<ModelMarketCalls> {
-                        <getKeyCall as alloy_sol_types::SolCall>::abi_decode_raw_validate(
+                    fn MIN_JOB_DEADLINE(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketCalls> {
+                        <MIN_JOB_DEADLINECall as alloy_sol_types::SolCall>::abi_decode_raw_validate(
                                 data,
                             )
-                            .map(ModelMarketCalls::getKey)
+                            .map(ModelMarketCalls::MIN_JOB_DEADLINE)
                     }
-                    getKey
+                    MIN_JOB_DEADLINE
                 },
                 {
                     fn refundExpired(
@@ -19008,6 +21319,15 @@ function withdraw(address token) external;
                             .map(ModelMarketCalls::registerKey)
                     }
                     registerKey
+                },
+                {
+                    fn getKey(data: &[u8]) -> alloy_sol_types::Result<ModelMarketCalls> {
+                        <getKeyCall as alloy_sol_types::SolCall>::abi_decode_raw_validate(
+                                data,
+                            )
+                            .map(ModelMarketCalls::getKey)
+                    }
+                    getKey
                 },
                 {
                     fn updateOperator(
@@ -19173,6 +21493,17 @@ function withdraw(address token) external;
                     UNBONDING_DELAY
                 },
                 {
+                    fn retireModel(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketCalls> {
+                        <retireModelCall as alloy_sol_types::SolCall>::abi_decode_raw_validate(
+                                data,
+                            )
+                            .map(ModelMarketCalls::retireModel)
+                    }
+                    retireModel
+                },
+                {
                     fn setProtocolFee(
                         data: &[u8],
                     ) -> alloy_sol_types::Result<ModelMarketCalls> {
@@ -19182,6 +21513,17 @@ function withdraw(address token) external;
                             .map(ModelMarketCalls::setProtocolFee)
                     }
                     setProtocolFee
+                },
+                {
+                    fn MAX_MIN_STAKE(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketCalls> {
+                        <MAX_MIN_STAKECall as alloy_sol_types::SolCall>::abi_decode_raw_validate(
+                                data,
+                            )
+                            .map(ModelMarketCalls::MAX_MIN_STAKE)
+                    }
+                    MAX_MIN_STAKE
                 },
                 {
                     fn cancelUnbonding(
@@ -19259,6 +21601,17 @@ function withdraw(address token) external;
                     startUnbonding
                 },
                 {
+                    fn getOperatorTerms(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketCalls> {
+                        <getOperatorTermsCall as alloy_sol_types::SolCall>::abi_decode_raw_validate(
+                                data,
+                            )
+                            .map(ModelMarketCalls::getOperatorTerms)
+                    }
+                    getOperatorTerms
+                },
+                {
                     fn MAX_ENDPOINT_LENGTH(
                         data: &[u8],
                     ) -> alloy_sol_types::Result<ModelMarketCalls> {
@@ -19268,6 +21621,17 @@ function withdraw(address token) external;
                             .map(ModelMarketCalls::MAX_ENDPOINT_LENGTH)
                     }
                     MAX_ENDPOINT_LENGTH
+                },
+                {
+                    fn setOperatorTerms(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketCalls> {
+                        <setOperatorTermsCall as alloy_sol_types::SolCall>::abi_decode_raw_validate(
+                                data,
+                            )
+                            .map(ModelMarketCalls::setOperatorTerms)
+                    }
+                    setOperatorTerms
                 },
                 {
                     fn submitResult(
@@ -19389,6 +21753,17 @@ function withdraw(address token) external;
                     isTokenAllowed
                 },
                 {
+                    fn BURN_ADDRESS(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketCalls> {
+                        <BURN_ADDRESSCall as alloy_sol_types::SolCall>::abi_decode_raw_validate(
+                                data,
+                            )
+                            .map(ModelMarketCalls::BURN_ADDRESS)
+                    }
+                    BURN_ADDRESS
+                },
+                {
                     fn setModelPaused(
                         data: &[u8],
                     ) -> alloy_sol_types::Result<ModelMarketCalls> {
@@ -19413,6 +21788,11 @@ function withdraw(address token) external;
         #[inline]
         fn abi_encoded_size(&self) -> usize {
             match self {
+                Self::BURN_ADDRESS(inner) => {
+                    <BURN_ADDRESSCall as alloy_sol_types::SolCall>::abi_encoded_size(
+                        inner,
+                    )
+                }
                 Self::MAX_ENDPOINT_LENGTH(inner) => {
                     <MAX_ENDPOINT_LENGTHCall as alloy_sol_types::SolCall>::abi_encoded_size(
                         inner,
@@ -19428,8 +21808,18 @@ function withdraw(address token) external;
                         inner,
                     )
                 }
+                Self::MAX_MIN_STAKE(inner) => {
+                    <MAX_MIN_STAKECall as alloy_sol_types::SolCall>::abi_encoded_size(
+                        inner,
+                    )
+                }
                 Self::MAX_OUTPUT_MODE(inner) => {
                     <MAX_OUTPUT_MODECall as alloy_sol_types::SolCall>::abi_encoded_size(
+                        inner,
+                    )
+                }
+                Self::MIN_JOB_DEADLINE(inner) => {
+                    <MIN_JOB_DEADLINECall as alloy_sol_types::SolCall>::abi_encoded_size(
                         inner,
                     )
                 }
@@ -19485,6 +21875,11 @@ function withdraw(address token) external;
                 }
                 Self::getOperator(inner) => {
                     <getOperatorCall as alloy_sol_types::SolCall>::abi_encoded_size(
+                        inner,
+                    )
+                }
+                Self::getOperatorTerms(inner) => {
+                    <getOperatorTermsCall as alloy_sol_types::SolCall>::abi_encoded_size(
                         inner,
                     )
                 }
@@ -19559,11 +21954,21 @@ function withdraw(address token) external;
                         inner,
                     )
                 }
+                Self::retireModel(inner) => {
+                    <retireModelCall as alloy_sol_types::SolCall>::abi_encoded_size(
+                        inner,
+                    )
+                }
                 Self::revokeKey(inner) => {
                     <revokeKeyCall as alloy_sol_types::SolCall>::abi_encoded_size(inner)
                 }
                 Self::setModelPaused(inner) => {
                     <setModelPausedCall as alloy_sol_types::SolCall>::abi_encoded_size(
+                        inner,
+                    )
+                }
+                Self::setOperatorTerms(inner) => {
+                    <setOperatorTermsCall as alloy_sol_types::SolCall>::abi_encoded_size(
                         inner,
                     )
                 }
@@ -19615,6 +22020,12 @@ function withdraw(address token) external;
         #[inline]
         fn abi_encode_raw(&self, out: &mut alloy_sol_types::private::Vec<u8>) {
             match self {
+                Self::BURN_ADDRESS(inner) => {
+                    <BURN_ADDRESSCall as alloy_sol_types::SolCall>::abi_encode_raw(
+                        inner,
+                        out,
+                    )
+                }
                 Self::MAX_ENDPOINT_LENGTH(inner) => {
                     <MAX_ENDPOINT_LENGTHCall as alloy_sol_types::SolCall>::abi_encode_raw(
                         inner,
@@ -19633,8 +22044,20 @@ function withdraw(address token) external;
                         out,
                     )
                 }
+                Self::MAX_MIN_STAKE(inner) => {
+                    <MAX_MIN_STAKECall as alloy_sol_types::SolCall>::abi_encode_raw(
+                        inner,
+                        out,
+                    )
+                }
                 Self::MAX_OUTPUT_MODE(inner) => {
                     <MAX_OUTPUT_MODECall as alloy_sol_types::SolCall>::abi_encode_raw(
+                        inner,
+                        out,
+                    )
+                }
+                Self::MIN_JOB_DEADLINE(inner) => {
+                    <MIN_JOB_DEADLINECall as alloy_sol_types::SolCall>::abi_encode_raw(
                         inner,
                         out,
                     )
@@ -19707,6 +22130,12 @@ function withdraw(address token) external;
                 }
                 Self::getOperator(inner) => {
                     <getOperatorCall as alloy_sol_types::SolCall>::abi_encode_raw(
+                        inner,
+                        out,
+                    )
+                }
+                Self::getOperatorTerms(inner) => {
+                    <getOperatorTermsCall as alloy_sol_types::SolCall>::abi_encode_raw(
                         inner,
                         out,
                     )
@@ -19807,6 +22236,12 @@ function withdraw(address token) external;
                         out,
                     )
                 }
+                Self::retireModel(inner) => {
+                    <retireModelCall as alloy_sol_types::SolCall>::abi_encode_raw(
+                        inner,
+                        out,
+                    )
+                }
                 Self::revokeKey(inner) => {
                     <revokeKeyCall as alloy_sol_types::SolCall>::abi_encode_raw(
                         inner,
@@ -19815,6 +22250,12 @@ function withdraw(address token) external;
                 }
                 Self::setModelPaused(inner) => {
                     <setModelPausedCall as alloy_sol_types::SolCall>::abi_encode_raw(
+                        inner,
+                        out,
+                    )
+                }
+                Self::setOperatorTerms(inner) => {
+                    <setOperatorTermsCall as alloy_sol_types::SolCall>::abi_encode_raw(
                         inner,
                         out,
                     )
@@ -19906,6 +22347,10 @@ function withdraw(address token) external;
         #[allow(missing_docs)]
         InvalidRows(InvalidRows),
         #[allow(missing_docs)]
+        InvalidStakeParams(InvalidStakeParams),
+        #[allow(missing_docs)]
+        InvalidTerms(InvalidTerms),
+        #[allow(missing_docs)]
         InvalidTreasury(InvalidTreasury),
         #[allow(missing_docs)]
         InvalidX25519Key(InvalidX25519Key),
@@ -19932,9 +22377,13 @@ function withdraw(address token) external;
         #[allow(missing_docs)]
         OperatorAlreadyRegistered(OperatorAlreadyRegistered),
         #[allow(missing_docs)]
+        OperatorAtCapacity(OperatorAtCapacity),
+        #[allow(missing_docs)]
         OperatorNotActive(OperatorNotActive),
         #[allow(missing_docs)]
         OperatorNotRegistered(OperatorNotRegistered),
+        #[allow(missing_docs)]
+        OutsideOperatorTerms(OutsideOperatorTerms),
         #[allow(missing_docs)]
         OwnableInvalidOwner(OwnableInvalidOwner),
         #[allow(missing_docs)]
@@ -19943,6 +22392,8 @@ function withdraw(address token) external;
         PriceAboveMax(PriceAboveMax),
         #[allow(missing_docs)]
         ReentrancyGuardReentrantCall(ReentrancyGuardReentrantCall),
+        #[allow(missing_docs)]
+        RenounceDisabled(RenounceDisabled),
         #[allow(missing_docs)]
         SafeERC20FailedOperation(SafeERC20FailedOperation),
         #[allow(missing_docs)]
@@ -19966,20 +22417,24 @@ function withdraw(address token) external;
         ///
         /// Prefer using `SolInterface` methods instead.
         pub const SELECTORS: &'static [[u8; 4usize]] = &[
+            [2u8, 86u8, 150u8, 95u8],
             [8u8, 8u8, 59u8, 42u8],
             [17u8, 140u8, 218u8, 167u8],
             [17u8, 246u8, 10u8, 20u8],
             [20u8, 150u8, 154u8, 242u8],
             [20u8, 188u8, 245u8, 200u8],
             [30u8, 79u8, 189u8, 247u8],
+            [31u8, 219u8, 208u8, 151u8],
             [35u8, 128u8, 2u8, 45u8],
             [38u8, 135u8, 151u8, 127u8],
             [52u8, 145u8, 64u8, 206u8],
             [53u8, 190u8, 58u8, 200u8],
+            [59u8, 28u8, 220u8, 13u8],
             [60u8, 5u8, 125u8, 123u8],
             [62u8, 75u8, 161u8, 63u8],
             [62u8, 229u8, 174u8, 181u8],
             [76u8, 111u8, 244u8, 141u8],
+            [81u8, 10u8, 62u8, 122u8],
             [81u8, 10u8, 165u8, 240u8],
             [82u8, 59u8, 114u8, 40u8],
             [82u8, 116u8, 175u8, 231u8],
@@ -19988,6 +22443,7 @@ function withdraw(address token) external;
             [130u8, 159u8, 17u8, 99u8],
             [131u8, 242u8, 186u8, 32u8],
             [134u8, 107u8, 13u8, 207u8],
+            [137u8, 5u8, 17u8, 101u8],
             [139u8, 134u8, 117u8, 165u8],
             [148u8, 64u8, 59u8, 112u8],
             [153u8, 160u8, 204u8, 150u8],
@@ -20007,20 +22463,24 @@ function withdraw(address token) external;
         ];
         /// The names of the variants in the same order as `SELECTORS`.
         pub const VARIANT_NAMES: &'static [&'static str] = &[
+            ::core::stringify!(InvalidTerms),
             ::core::stringify!(AmountTooLarge),
             ::core::stringify!(OwnableUnauthorizedAccount),
             ::core::stringify!(KeyParamsMismatch),
             ::core::stringify!(UnbondingNotOver),
             ::core::stringify!(InvalidTreasury),
             ::core::stringify!(OwnableInvalidOwner),
+            ::core::stringify!(OutsideOperatorTerms),
             ::core::stringify!(UnknownModel),
             ::core::stringify!(InvalidResultHash),
             ::core::stringify!(JobNotPending),
             ::core::stringify!(InvalidConfig),
+            ::core::stringify!(OperatorAtCapacity),
             ::core::stringify!(FeeTooHigh),
             ::core::stringify!(InvalidX25519Key),
             ::core::stringify!(ReentrancyGuardReentrantCall),
             ::core::stringify!(BadModelStatus),
+            ::core::stringify!(InvalidStakeParams),
             ::core::stringify!(UnknownJob),
             ::core::stringify!(DeadlineNotReached),
             ::core::stringify!(SafeERC20FailedOperation),
@@ -20029,6 +22489,7 @@ function withdraw(address token) external;
             ::core::stringify!(StakeTooLow),
             ::core::stringify!(DeadlinePassed),
             ::core::stringify!(OperatorAlreadyRegistered),
+            ::core::stringify!(RenounceDisabled),
             ::core::stringify!(PriceAboveMax),
             ::core::stringify!(TokenNotAllowed),
             ::core::stringify!(BadNativeValue),
@@ -20048,20 +22509,24 @@ function withdraw(address token) external;
         ];
         /// The signatures in the same order as `SELECTORS`.
         pub const SIGNATURES: &'static [&'static str] = &[
+            <InvalidTerms as alloy_sol_types::SolError>::SIGNATURE,
             <AmountTooLarge as alloy_sol_types::SolError>::SIGNATURE,
             <OwnableUnauthorizedAccount as alloy_sol_types::SolError>::SIGNATURE,
             <KeyParamsMismatch as alloy_sol_types::SolError>::SIGNATURE,
             <UnbondingNotOver as alloy_sol_types::SolError>::SIGNATURE,
             <InvalidTreasury as alloy_sol_types::SolError>::SIGNATURE,
             <OwnableInvalidOwner as alloy_sol_types::SolError>::SIGNATURE,
+            <OutsideOperatorTerms as alloy_sol_types::SolError>::SIGNATURE,
             <UnknownModel as alloy_sol_types::SolError>::SIGNATURE,
             <InvalidResultHash as alloy_sol_types::SolError>::SIGNATURE,
             <JobNotPending as alloy_sol_types::SolError>::SIGNATURE,
             <InvalidConfig as alloy_sol_types::SolError>::SIGNATURE,
+            <OperatorAtCapacity as alloy_sol_types::SolError>::SIGNATURE,
             <FeeTooHigh as alloy_sol_types::SolError>::SIGNATURE,
             <InvalidX25519Key as alloy_sol_types::SolError>::SIGNATURE,
             <ReentrancyGuardReentrantCall as alloy_sol_types::SolError>::SIGNATURE,
             <BadModelStatus as alloy_sol_types::SolError>::SIGNATURE,
+            <InvalidStakeParams as alloy_sol_types::SolError>::SIGNATURE,
             <UnknownJob as alloy_sol_types::SolError>::SIGNATURE,
             <DeadlineNotReached as alloy_sol_types::SolError>::SIGNATURE,
             <SafeERC20FailedOperation as alloy_sol_types::SolError>::SIGNATURE,
@@ -20070,6 +22535,7 @@ function withdraw(address token) external;
             <StakeTooLow as alloy_sol_types::SolError>::SIGNATURE,
             <DeadlinePassed as alloy_sol_types::SolError>::SIGNATURE,
             <OperatorAlreadyRegistered as alloy_sol_types::SolError>::SIGNATURE,
+            <RenounceDisabled as alloy_sol_types::SolError>::SIGNATURE,
             <PriceAboveMax as alloy_sol_types::SolError>::SIGNATURE,
             <TokenNotAllowed as alloy_sol_types::SolError>::SIGNATURE,
             <BadNativeValue as alloy_sol_types::SolError>::SIGNATURE,
@@ -20112,7 +22578,7 @@ function withdraw(address token) external;
     impl alloy_sol_types::SolInterface for ModelMarketErrors {
         const NAME: &'static str = "ModelMarketErrors";
         const MIN_DATA_LENGTH: usize = 0usize;
-        const COUNT: usize = 38usize;
+        const COUNT: usize = 43usize;
         #[inline]
         fn selector(&self) -> [u8; 4] {
             match self {
@@ -20152,6 +22618,12 @@ function withdraw(address token) external;
                 Self::InvalidRows(_) => {
                     <InvalidRows as alloy_sol_types::SolError>::SELECTOR
                 }
+                Self::InvalidStakeParams(_) => {
+                    <InvalidStakeParams as alloy_sol_types::SolError>::SELECTOR
+                }
+                Self::InvalidTerms(_) => {
+                    <InvalidTerms as alloy_sol_types::SolError>::SELECTOR
+                }
                 Self::InvalidTreasury(_) => {
                     <InvalidTreasury as alloy_sol_types::SolError>::SELECTOR
                 }
@@ -20189,11 +22661,17 @@ function withdraw(address token) external;
                 Self::OperatorAlreadyRegistered(_) => {
                     <OperatorAlreadyRegistered as alloy_sol_types::SolError>::SELECTOR
                 }
+                Self::OperatorAtCapacity(_) => {
+                    <OperatorAtCapacity as alloy_sol_types::SolError>::SELECTOR
+                }
                 Self::OperatorNotActive(_) => {
                     <OperatorNotActive as alloy_sol_types::SolError>::SELECTOR
                 }
                 Self::OperatorNotRegistered(_) => {
                     <OperatorNotRegistered as alloy_sol_types::SolError>::SELECTOR
+                }
+                Self::OutsideOperatorTerms(_) => {
+                    <OutsideOperatorTerms as alloy_sol_types::SolError>::SELECTOR
                 }
                 Self::OwnableInvalidOwner(_) => {
                     <OwnableInvalidOwner as alloy_sol_types::SolError>::SELECTOR
@@ -20206,6 +22684,9 @@ function withdraw(address token) external;
                 }
                 Self::ReentrancyGuardReentrantCall(_) => {
                     <ReentrancyGuardReentrantCall as alloy_sol_types::SolError>::SELECTOR
+                }
+                Self::RenounceDisabled(_) => {
+                    <RenounceDisabled as alloy_sol_types::SolError>::SELECTOR
                 }
                 Self::SafeERC20FailedOperation(_) => {
                     <SafeERC20FailedOperation as alloy_sol_types::SolError>::SELECTOR
@@ -20247,6 +22728,15 @@ function withdraw(address token) external;
             static DECODE_SHIMS: &[fn(
                 &[u8],
             ) -> alloy_sol_types::Result<ModelMarketErrors>] = &[
+                {
+                    fn InvalidTerms(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketErrors> {
+                        <InvalidTerms as alloy_sol_types::SolError>::abi_decode_raw(data)
+                            .map(ModelMarketErrors::InvalidTerms)
+                    }
+                    InvalidTerms
+                },
                 {
                     fn AmountTooLarge(
                         data: &[u8],
@@ -20314,6 +22804,17 @@ function withdraw(address token) external;
                     OwnableInvalidOwner
                 },
                 {
+                    fn OutsideOperatorTerms(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketErrors> {
+                        <OutsideOperatorTerms as alloy_sol_types::SolError>::abi_decode_raw(
+                                data,
+                            )
+                            .map(ModelMarketErrors::OutsideOperatorTerms)
+                    }
+                    OutsideOperatorTerms
+                },
+                {
                     fn UnknownModel(
                         data: &[u8],
                     ) -> alloy_sol_types::Result<ModelMarketErrors> {
@@ -20356,6 +22857,17 @@ function withdraw(address token) external;
                     InvalidConfig
                 },
                 {
+                    fn OperatorAtCapacity(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketErrors> {
+                        <OperatorAtCapacity as alloy_sol_types::SolError>::abi_decode_raw(
+                                data,
+                            )
+                            .map(ModelMarketErrors::OperatorAtCapacity)
+                    }
+                    OperatorAtCapacity
+                },
+                {
                     fn FeeTooHigh(
                         data: &[u8],
                     ) -> alloy_sol_types::Result<ModelMarketErrors> {
@@ -20396,6 +22908,17 @@ function withdraw(address token) external;
                             .map(ModelMarketErrors::BadModelStatus)
                     }
                     BadModelStatus
+                },
+                {
+                    fn InvalidStakeParams(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketErrors> {
+                        <InvalidStakeParams as alloy_sol_types::SolError>::abi_decode_raw(
+                                data,
+                            )
+                            .map(ModelMarketErrors::InvalidStakeParams)
+                    }
+                    InvalidStakeParams
                 },
                 {
                     fn UnknownJob(
@@ -20478,6 +23001,17 @@ function withdraw(address token) external;
                             .map(ModelMarketErrors::OperatorAlreadyRegistered)
                     }
                     OperatorAlreadyRegistered
+                },
+                {
+                    fn RenounceDisabled(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketErrors> {
+                        <RenounceDisabled as alloy_sol_types::SolError>::abi_decode_raw(
+                                data,
+                            )
+                            .map(ModelMarketErrors::RenounceDisabled)
+                    }
+                    RenounceDisabled
                 },
                 {
                     fn PriceAboveMax(
@@ -20670,6 +23204,17 @@ function withdraw(address token) external;
                 &[u8],
             ) -> alloy_sol_types::Result<ModelMarketErrors>] = &[
                 {
+                    fn InvalidTerms(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketErrors> {
+                        <InvalidTerms as alloy_sol_types::SolError>::abi_decode_raw_validate(
+                                data,
+                            )
+                            .map(ModelMarketErrors::InvalidTerms)
+                    }
+                    InvalidTerms
+                },
+                {
                     fn AmountTooLarge(
                         data: &[u8],
                     ) -> alloy_sol_types::Result<ModelMarketErrors> {
@@ -20736,6 +23281,17 @@ function withdraw(address token) external;
                     OwnableInvalidOwner
                 },
                 {
+                    fn OutsideOperatorTerms(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketErrors> {
+                        <OutsideOperatorTerms as alloy_sol_types::SolError>::abi_decode_raw_validate(
+                                data,
+                            )
+                            .map(ModelMarketErrors::OutsideOperatorTerms)
+                    }
+                    OutsideOperatorTerms
+                },
+                {
                     fn UnknownModel(
                         data: &[u8],
                     ) -> alloy_sol_types::Result<ModelMarketErrors> {
@@ -20780,6 +23336,17 @@ function withdraw(address token) external;
                     InvalidConfig
                 },
                 {
+                    fn OperatorAtCapacity(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketErrors> {
+                        <OperatorAtCapacity as alloy_sol_types::SolError>::abi_decode_raw_validate(
+                                data,
+                            )
+                            .map(ModelMarketErrors::OperatorAtCapacity)
+                    }
+                    OperatorAtCapacity
+                },
+                {
                     fn FeeTooHigh(
                         data: &[u8],
                     ) -> alloy_sol_types::Result<ModelMarketErrors> {
@@ -20822,6 +23389,17 @@ function withdraw(address token) external;
                             .map(ModelMarketErrors::BadModelStatus)
                     }
                     BadModelStatus
+                },
+                {
+                    fn InvalidStakeParams(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketErrors> {
+                        <InvalidStakeParams as alloy_sol_types::SolError>::abi_decode_raw_validate(
+                                data,
+                            )
+                            .map(ModelMarketErrors::InvalidStakeParams)
+                    }
+                    InvalidStakeParams
                 },
                 {
                     fn UnknownJob(
@@ -20910,6 +23488,17 @@ function withdraw(address token) external;
                             .map(ModelMarketErrors::OperatorAlreadyRegistered)
                     }
                     OperatorAlreadyRegistered
+                },
+                {
+                    fn RenounceDisabled(
+                        data: &[u8],
+                    ) -> alloy_sol_types::Result<ModelMarketErrors> {
+                        <RenounceDisabled as alloy_sol_types::SolError>::abi_decode_raw_validate(
+                                data,
+                            )
+                            .map(ModelMarketErrors::RenounceDisabled)
+                    }
+                    RenounceDisabled
                 },
                 {
                     fn PriceAboveMax(
@@ -21155,6 +23744,14 @@ function withdraw(address token) external;
                 Self::InvalidRows(inner) => {
                     <InvalidRows as alloy_sol_types::SolError>::abi_encoded_size(inner)
                 }
+                Self::InvalidStakeParams(inner) => {
+                    <InvalidStakeParams as alloy_sol_types::SolError>::abi_encoded_size(
+                        inner,
+                    )
+                }
+                Self::InvalidTerms(inner) => {
+                    <InvalidTerms as alloy_sol_types::SolError>::abi_encoded_size(inner)
+                }
                 Self::InvalidTreasury(inner) => {
                     <InvalidTreasury as alloy_sol_types::SolError>::abi_encoded_size(
                         inner,
@@ -21212,6 +23809,11 @@ function withdraw(address token) external;
                         inner,
                     )
                 }
+                Self::OperatorAtCapacity(inner) => {
+                    <OperatorAtCapacity as alloy_sol_types::SolError>::abi_encoded_size(
+                        inner,
+                    )
+                }
                 Self::OperatorNotActive(inner) => {
                     <OperatorNotActive as alloy_sol_types::SolError>::abi_encoded_size(
                         inner,
@@ -21219,6 +23821,11 @@ function withdraw(address token) external;
                 }
                 Self::OperatorNotRegistered(inner) => {
                     <OperatorNotRegistered as alloy_sol_types::SolError>::abi_encoded_size(
+                        inner,
+                    )
+                }
+                Self::OutsideOperatorTerms(inner) => {
+                    <OutsideOperatorTerms as alloy_sol_types::SolError>::abi_encoded_size(
                         inner,
                     )
                 }
@@ -21237,6 +23844,11 @@ function withdraw(address token) external;
                 }
                 Self::ReentrancyGuardReentrantCall(inner) => {
                     <ReentrancyGuardReentrantCall as alloy_sol_types::SolError>::abi_encoded_size(
+                        inner,
+                    )
+                }
+                Self::RenounceDisabled(inner) => {
+                    <RenounceDisabled as alloy_sol_types::SolError>::abi_encoded_size(
                         inner,
                     )
                 }
@@ -21343,6 +23955,18 @@ function withdraw(address token) external;
                         out,
                     )
                 }
+                Self::InvalidStakeParams(inner) => {
+                    <InvalidStakeParams as alloy_sol_types::SolError>::abi_encode_raw(
+                        inner,
+                        out,
+                    )
+                }
+                Self::InvalidTerms(inner) => {
+                    <InvalidTerms as alloy_sol_types::SolError>::abi_encode_raw(
+                        inner,
+                        out,
+                    )
+                }
                 Self::InvalidTreasury(inner) => {
                     <InvalidTreasury as alloy_sol_types::SolError>::abi_encode_raw(
                         inner,
@@ -21418,6 +24042,12 @@ function withdraw(address token) external;
                         out,
                     )
                 }
+                Self::OperatorAtCapacity(inner) => {
+                    <OperatorAtCapacity as alloy_sol_types::SolError>::abi_encode_raw(
+                        inner,
+                        out,
+                    )
+                }
                 Self::OperatorNotActive(inner) => {
                     <OperatorNotActive as alloy_sol_types::SolError>::abi_encode_raw(
                         inner,
@@ -21426,6 +24056,12 @@ function withdraw(address token) external;
                 }
                 Self::OperatorNotRegistered(inner) => {
                     <OperatorNotRegistered as alloy_sol_types::SolError>::abi_encode_raw(
+                        inner,
+                        out,
+                    )
+                }
+                Self::OutsideOperatorTerms(inner) => {
+                    <OutsideOperatorTerms as alloy_sol_types::SolError>::abi_encode_raw(
                         inner,
                         out,
                     )
@@ -21450,6 +24086,12 @@ function withdraw(address token) external;
                 }
                 Self::ReentrancyGuardReentrantCall(inner) => {
                     <ReentrancyGuardReentrantCall as alloy_sol_types::SolError>::abi_encode_raw(
+                        inner,
+                        out,
+                    )
+                }
+                Self::RenounceDisabled(inner) => {
+                    <RenounceDisabled as alloy_sol_types::SolError>::abi_encode_raw(
                         inner,
                         out,
                     )
@@ -21528,11 +24170,15 @@ function withdraw(address token) external;
         #[allow(missing_docs)]
         ModelRepriced(ModelRepriced),
         #[allow(missing_docs)]
+        ModelRetired(ModelRetired),
+        #[allow(missing_docs)]
         OperatorExited(OperatorExited),
         #[allow(missing_docs)]
         OperatorRegistered(OperatorRegistered),
         #[allow(missing_docs)]
         OperatorSlashed(OperatorSlashed),
+        #[allow(missing_docs)]
+        OperatorTermsSet(OperatorTermsSet),
         #[allow(missing_docs)]
         OperatorUpdated(OperatorUpdated),
         #[allow(missing_docs)]
@@ -21576,6 +24222,11 @@ function withdraw(address token) external;
                 13u8, 165u8, 52u8, 87u8, 78u8, 193u8, 19u8, 171u8, 166u8, 53u8, 8u8,
                 110u8, 231u8, 18u8, 120u8, 6u8, 247u8, 90u8, 161u8, 175u8, 209u8, 235u8,
                 123u8, 193u8, 45u8, 143u8, 6u8, 17u8, 67u8, 96u8, 70u8, 131u8,
+            ],
+            [
+                20u8, 188u8, 253u8, 107u8, 51u8, 21u8, 14u8, 250u8, 198u8, 146u8, 211u8,
+                242u8, 107u8, 107u8, 156u8, 237u8, 136u8, 205u8, 147u8, 90u8, 146u8,
+                179u8, 17u8, 218u8, 81u8, 156u8, 100u8, 160u8, 159u8, 48u8, 194u8, 230u8,
             ],
             [
                 39u8, 13u8, 109u8, 210u8, 84u8, 237u8, 209u8, 217u8, 133u8, 200u8, 28u8,
@@ -21678,6 +24329,11 @@ function withdraw(address token) external;
                 109u8, 129u8, 91u8, 87u8, 29u8, 210u8, 143u8, 143u8, 191u8, 70u8,
             ],
             [
+                220u8, 181u8, 69u8, 241u8, 177u8, 16u8, 14u8, 159u8, 27u8, 220u8, 183u8,
+                51u8, 45u8, 96u8, 38u8, 129u8, 178u8, 6u8, 239u8, 93u8, 224u8, 32u8,
+                188u8, 6u8, 117u8, 249u8, 108u8, 207u8, 214u8, 22u8, 136u8, 189u8,
+            ],
+            [
                 220u8, 181u8, 237u8, 192u8, 14u8, 141u8, 69u8, 118u8, 176u8, 31u8, 111u8,
                 150u8, 214u8, 104u8, 146u8, 204u8, 254u8, 249u8, 71u8, 192u8, 84u8, 48u8,
                 66u8, 62u8, 130u8, 154u8, 13u8, 129u8, 157u8, 80u8, 163u8, 253u8,
@@ -21698,6 +24354,7 @@ function withdraw(address token) external;
             ::core::stringify!(ModelPaused),
             ::core::stringify!(JobCompleted),
             ::core::stringify!(JobRequested),
+            ::core::stringify!(ModelRetired),
             ::core::stringify!(StakeAdded),
             ::core::stringify!(KeyRegistered),
             ::core::stringify!(ModelAccepted),
@@ -21718,6 +24375,7 @@ function withdraw(address token) external;
             ::core::stringify!(JobExpired),
             ::core::stringify!(Withdrawn),
             ::core::stringify!(StakeParamsSet),
+            ::core::stringify!(OperatorTermsSet),
             ::core::stringify!(ModelRepriced),
             ::core::stringify!(Credited),
             ::core::stringify!(ModelDeclined),
@@ -21727,6 +24385,7 @@ function withdraw(address token) external;
             <ModelPaused as alloy_sol_types::SolEvent>::SIGNATURE,
             <JobCompleted as alloy_sol_types::SolEvent>::SIGNATURE,
             <JobRequested as alloy_sol_types::SolEvent>::SIGNATURE,
+            <ModelRetired as alloy_sol_types::SolEvent>::SIGNATURE,
             <StakeAdded as alloy_sol_types::SolEvent>::SIGNATURE,
             <KeyRegistered as alloy_sol_types::SolEvent>::SIGNATURE,
             <ModelAccepted as alloy_sol_types::SolEvent>::SIGNATURE,
@@ -21747,6 +24406,7 @@ function withdraw(address token) external;
             <JobExpired as alloy_sol_types::SolEvent>::SIGNATURE,
             <Withdrawn as alloy_sol_types::SolEvent>::SIGNATURE,
             <StakeParamsSet as alloy_sol_types::SolEvent>::SIGNATURE,
+            <OperatorTermsSet as alloy_sol_types::SolEvent>::SIGNATURE,
             <ModelRepriced as alloy_sol_types::SolEvent>::SIGNATURE,
             <Credited as alloy_sol_types::SolEvent>::SIGNATURE,
             <ModelDeclined as alloy_sol_types::SolEvent>::SIGNATURE,
@@ -21775,7 +24435,7 @@ function withdraw(address token) external;
     #[automatically_derived]
     impl alloy_sol_types::SolEventInterface for ModelMarketEvents {
         const NAME: &'static str = "ModelMarketEvents";
-        const COUNT: usize = 26usize;
+        const COUNT: usize = 28usize;
         fn decode_raw_log(
             topics: &[alloy_sol_types::Word],
             data: &[u8],
@@ -21869,6 +24529,13 @@ function withdraw(address token) external;
                         )
                         .map(Self::ModelRepriced)
                 }
+                Some(<ModelRetired as alloy_sol_types::SolEvent>::SIGNATURE_HASH) => {
+                    <ModelRetired as alloy_sol_types::SolEvent>::decode_raw_log(
+                            topics,
+                            data,
+                        )
+                        .map(Self::ModelRetired)
+                }
                 Some(<OperatorExited as alloy_sol_types::SolEvent>::SIGNATURE_HASH) => {
                     <OperatorExited as alloy_sol_types::SolEvent>::decode_raw_log(
                             topics,
@@ -21891,6 +24558,13 @@ function withdraw(address token) external;
                             data,
                         )
                         .map(Self::OperatorSlashed)
+                }
+                Some(<OperatorTermsSet as alloy_sol_types::SolEvent>::SIGNATURE_HASH) => {
+                    <OperatorTermsSet as alloy_sol_types::SolEvent>::decode_raw_log(
+                            topics,
+                            data,
+                        )
+                        .map(Self::OperatorTermsSet)
                 }
                 Some(<OperatorUpdated as alloy_sol_types::SolEvent>::SIGNATURE_HASH) => {
                     <OperatorUpdated as alloy_sol_types::SolEvent>::decode_raw_log(
@@ -22025,6 +24699,9 @@ function withdraw(address token) external;
                 Self::ModelRepriced(inner) => {
                     alloy_sol_types::private::IntoLogData::to_log_data(inner)
                 }
+                Self::ModelRetired(inner) => {
+                    alloy_sol_types::private::IntoLogData::to_log_data(inner)
+                }
                 Self::OperatorExited(inner) => {
                     alloy_sol_types::private::IntoLogData::to_log_data(inner)
                 }
@@ -22032,6 +24709,9 @@ function withdraw(address token) external;
                     alloy_sol_types::private::IntoLogData::to_log_data(inner)
                 }
                 Self::OperatorSlashed(inner) => {
+                    alloy_sol_types::private::IntoLogData::to_log_data(inner)
+                }
+                Self::OperatorTermsSet(inner) => {
                     alloy_sol_types::private::IntoLogData::to_log_data(inner)
                 }
                 Self::OperatorUpdated(inner) => {
@@ -22107,6 +24787,9 @@ function withdraw(address token) external;
                 Self::ModelRepriced(inner) => {
                     alloy_sol_types::private::IntoLogData::into_log_data(inner)
                 }
+                Self::ModelRetired(inner) => {
+                    alloy_sol_types::private::IntoLogData::into_log_data(inner)
+                }
                 Self::OperatorExited(inner) => {
                     alloy_sol_types::private::IntoLogData::into_log_data(inner)
                 }
@@ -22114,6 +24797,9 @@ function withdraw(address token) external;
                     alloy_sol_types::private::IntoLogData::into_log_data(inner)
                 }
                 Self::OperatorSlashed(inner) => {
+                    alloy_sol_types::private::IntoLogData::into_log_data(inner)
+                }
+                Self::OperatorTermsSet(inner) => {
                     alloy_sol_types::private::IntoLogData::into_log_data(inner)
                 }
                 Self::OperatorUpdated(inner) => {
@@ -22386,6 +25072,12 @@ the bytecode concatenated with the constructor's ABI-encoded arguments.*/
         ) -> alloy_contract::SolCallBuilder<&P, C, N> {
             alloy_contract::SolCallBuilder::new_sol(&self.provider, &self.address, call)
         }
+        ///Creates a new call builder for the [`BURN_ADDRESS`] function.
+        pub fn BURN_ADDRESS(
+            &self,
+        ) -> alloy_contract::SolCallBuilder<&P, BURN_ADDRESSCall, N> {
+            self.call_builder(&BURN_ADDRESSCall)
+        }
         ///Creates a new call builder for the [`MAX_ENDPOINT_LENGTH`] function.
         pub fn MAX_ENDPOINT_LENGTH(
             &self,
@@ -22404,11 +25096,23 @@ the bytecode concatenated with the constructor's ABI-encoded arguments.*/
         ) -> alloy_contract::SolCallBuilder<&P, MAX_JOB_DEADLINECall, N> {
             self.call_builder(&MAX_JOB_DEADLINECall)
         }
+        ///Creates a new call builder for the [`MAX_MIN_STAKE`] function.
+        pub fn MAX_MIN_STAKE(
+            &self,
+        ) -> alloy_contract::SolCallBuilder<&P, MAX_MIN_STAKECall, N> {
+            self.call_builder(&MAX_MIN_STAKECall)
+        }
         ///Creates a new call builder for the [`MAX_OUTPUT_MODE`] function.
         pub fn MAX_OUTPUT_MODE(
             &self,
         ) -> alloy_contract::SolCallBuilder<&P, MAX_OUTPUT_MODECall, N> {
             self.call_builder(&MAX_OUTPUT_MODECall)
+        }
+        ///Creates a new call builder for the [`MIN_JOB_DEADLINE`] function.
+        pub fn MIN_JOB_DEADLINE(
+            &self,
+        ) -> alloy_contract::SolCallBuilder<&P, MIN_JOB_DEADLINECall, N> {
+            self.call_builder(&MIN_JOB_DEADLINECall)
         }
         ///Creates a new call builder for the [`UNBONDING_DELAY`] function.
         pub fn UNBONDING_DELAY(
@@ -22483,9 +25187,10 @@ the bytecode concatenated with the constructor's ABI-encoded arguments.*/
         ///Creates a new call builder for the [`getKey`] function.
         pub fn getKey(
             &self,
+            owner: alloy::sol_types::private::Address,
             keyHash: alloy::sol_types::private::FixedBytes<32>,
         ) -> alloy_contract::SolCallBuilder<&P, getKeyCall, N> {
-            self.call_builder(&getKeyCall { keyHash })
+            self.call_builder(&getKeyCall { owner, keyHash })
         }
         ///Creates a new call builder for the [`getModel`] function.
         pub fn getModel(
@@ -22500,6 +25205,13 @@ the bytecode concatenated with the constructor's ABI-encoded arguments.*/
             operator: alloy::sol_types::private::Address,
         ) -> alloy_contract::SolCallBuilder<&P, getOperatorCall, N> {
             self.call_builder(&getOperatorCall { operator })
+        }
+        ///Creates a new call builder for the [`getOperatorTerms`] function.
+        pub fn getOperatorTerms(
+            &self,
+            operator: alloy::sol_types::private::Address,
+        ) -> alloy_contract::SolCallBuilder<&P, getOperatorTermsCall, N> {
+            self.call_builder(&getOperatorTermsCall { operator })
         }
         ///Creates a new call builder for the [`isTokenAllowed`] function.
         pub fn isTokenAllowed(
@@ -22639,6 +25351,14 @@ the bytecode concatenated with the constructor's ABI-encoded arguments.*/
                 },
             )
         }
+        ///Creates a new call builder for the [`retireModel`] function.
+        pub fn retireModel(
+            &self,
+            modelId: alloy::sol_types::private::primitives::aliases::U256,
+            reason: u16,
+        ) -> alloy_contract::SolCallBuilder<&P, retireModelCall, N> {
+            self.call_builder(&retireModelCall { modelId, reason })
+        }
         ///Creates a new call builder for the [`revokeKey`] function.
         pub fn revokeKey(
             &self,
@@ -22658,6 +25378,13 @@ the bytecode concatenated with the constructor's ABI-encoded arguments.*/
                     paused,
                 },
             )
+        }
+        ///Creates a new call builder for the [`setOperatorTerms`] function.
+        pub fn setOperatorTerms(
+            &self,
+            terms: <IModelMarket::OperatorTerms as alloy::sol_types::SolType>::RustType,
+        ) -> alloy_contract::SolCallBuilder<&P, setOperatorTermsCall, N> {
+            self.call_builder(&setOperatorTermsCall { terms })
         }
         ///Creates a new call builder for the [`setProtocolFee`] function.
         pub fn setProtocolFee(
@@ -22827,6 +25554,10 @@ the bytecode concatenated with the constructor's ABI-encoded arguments.*/
         ) -> alloy_contract::Event<&P, ModelRepriced, N> {
             self.event_filter::<ModelRepriced>()
         }
+        ///Creates a new event filter for the [`ModelRetired`] event.
+        pub fn ModelRetired_filter(&self) -> alloy_contract::Event<&P, ModelRetired, N> {
+            self.event_filter::<ModelRetired>()
+        }
         ///Creates a new event filter for the [`OperatorExited`] event.
         pub fn OperatorExited_filter(
             &self,
@@ -22844,6 +25575,12 @@ the bytecode concatenated with the constructor's ABI-encoded arguments.*/
             &self,
         ) -> alloy_contract::Event<&P, OperatorSlashed, N> {
             self.event_filter::<OperatorSlashed>()
+        }
+        ///Creates a new event filter for the [`OperatorTermsSet`] event.
+        pub fn OperatorTermsSet_filter(
+            &self,
+        ) -> alloy_contract::Event<&P, OperatorTermsSet, N> {
+            self.event_filter::<OperatorTermsSet>()
         }
         ///Creates a new event filter for the [`OperatorUpdated`] event.
         pub fn OperatorUpdated_filter(

@@ -13,7 +13,7 @@ use modelmart_sdk::{
     card::{
         Accuracy, CardError, ListingSpec, MAX_CARD_BYTES, ModelCard, OutputMode, prepare_listing,
     },
-    seal::{OperatorKey, SealError, seal},
+    seal::{OperatorKey, SealContext, SealError, seal},
 };
 
 fn fixture(path: &str) -> PathBuf {
@@ -84,12 +84,17 @@ fn card_seal_open_evaluate_decrypt() {
         assert_eq!(parsed, card);
         assert_eq!(parsed.hash(), card.hash(), "the hash is stable across a round trip");
         assert_eq!(card.cost.evaluation_key, c.needs_evaluation_key());
-        let sealed = seal(&c.to_json().unwrap(), &operator.public_bytes(), &card.hash()).unwrap();
+        let ctx =
+            SealContext { chain_id: 31_337, market: [1; 20], seller: [2; 20], operator: [3; 20] };
+        let sealed =
+            seal(&c.to_json().unwrap(), &operator.public_bytes(), &card.hash(), &ctx).unwrap();
 
-        // operator: open for this listing only, then evaluate
-        assert_eq!(operator.open(&sealed, &[0u8; 32]), Err(SealError::Open));
+        // operator: open for this listing only (card and seller), then evaluate
+        assert_eq!(operator.open(&sealed, &[0u8; 32], &ctx), Err(SealError::Open));
+        let copier = SealContext { seller: [9; 20], ..ctx };
+        assert_eq!(operator.open(&sealed, &card.hash(), &copier), Err(SealError::Open));
         let opened =
-            CompiledModel::from_json(&operator.open(&sealed, &card.hash()).unwrap()).unwrap();
+            CompiledModel::from_json(&operator.open(&sealed, &card.hash(), &ctx).unwrap()).unwrap();
         assert_eq!(opened, c);
 
         // buyer: only the card

@@ -1,4 +1,5 @@
-//! Listings and evaluation keys: listed, accepted or declined, repriced, paused, delisted; keys registered and revoked.
+//! Listings and evaluation keys: listed, accepted or declined, repriced, paused, delisted or
+//! retired by the operator; keys registered and revoked (per owner and hash).
 
 use alloy::primitives::U256;
 use modelmart_bindings::ModelMarketEvents as Ev;
@@ -62,6 +63,13 @@ impl Working {
                     m.status = ModelStatus::Delisted.to_string()
                 });
             }
+            Ev::ModelRetired(e) => {
+                let reason = i64::from(e.reason);
+                return self.model_change(e.modelId, meta, |m| {
+                    m.status = ModelStatus::Delisted.to_string();
+                    m.decline_reason = Some(reason);
+                });
+            }
             Ev::KeyRegistered(e) => {
                 let key = EvalKey {
                     key_hash: hex32(e.keyHash),
@@ -73,7 +81,8 @@ impl Working {
                 self.keys.put(key, meta);
             }
             Ev::KeyRevoked(e) => {
-                let Some(mut key) = self.keys.get(&[Val::Text(hex32(e.keyHash))]).cloned() else {
+                let id = [Val::Text(addr(e.owner)), Val::Text(hex32(e.keyHash))];
+                let Some(mut key) = self.keys.get(&id).cloned() else {
                     return missing("key", &meta);
                 };
                 key.status = "revoked".into();

@@ -116,12 +116,14 @@ pub fn decode(topics: &[B256], data: &[u8], meta: Meta) -> Option<Decoded> {
         Ev::UnbondingCancelled(e) => ("UnbondingCancelled", serde_json::to_value(e)),
         Ev::OperatorExited(e) => ("OperatorExited", serde_json::to_value(e)),
         Ev::OperatorSlashed(e) => ("OperatorSlashed", serde_json::to_value(e)),
+        Ev::OperatorTermsSet(e) => ("OperatorTermsSet", serde_json::to_value(e)),
         Ev::ModelListed(e) => ("ModelListed", serde_json::to_value(e)),
         Ev::ModelAccepted(e) => ("ModelAccepted", serde_json::to_value(e)),
         Ev::ModelDeclined(e) => ("ModelDeclined", serde_json::to_value(e)),
         Ev::ModelRepriced(e) => ("ModelRepriced", serde_json::to_value(e)),
         Ev::ModelPaused(e) => ("ModelPaused", serde_json::to_value(e)),
         Ev::ModelDelisted(e) => ("ModelDelisted", serde_json::to_value(e)),
+        Ev::ModelRetired(e) => ("ModelRetired", serde_json::to_value(e)),
         Ev::KeyRegistered(e) => ("KeyRegistered", serde_json::to_value(e)),
         Ev::KeyRevoked(e) => ("KeyRevoked", serde_json::to_value(e)),
         Ev::JobRequested(e) => ("JobRequested", serde_json::to_value(e)),
@@ -134,7 +136,8 @@ pub fn decode(topics: &[B256], data: &[u8], meta: Meta) -> Option<Decoded> {
         Ev::StakeParamsSet(e) => ("StakeParamsSet", serde_json::to_value(e)),
         Ev::TokenAllowed(e) => ("TokenAllowed", serde_json::to_value(e)),
         // Events inherited from OpenZeppelin (ownership transfers) carry no marketplace state.
-        _ => return None,
+        // Named, not `_`: a new marketplace event must not be dropped silently.
+        Ev::OwnershipTransferStarted(_) | Ev::OwnershipTransferred(_) => return None,
     };
     Some(Decoded { meta: Meta { event: kind, ..meta }, event, data: data.unwrap_or_default() })
 }
@@ -162,14 +165,20 @@ impl Touched {
                 Ev::UnbondingCancelled(e) => t.operators.insert(one(addr(e.operator))),
                 Ev::OperatorExited(e) => t.operators.insert(one(addr(e.operator))),
                 Ev::OperatorSlashed(e) => t.operators.insert(one(addr(e.operator))),
+                Ev::OperatorTermsSet(e) => t.operators.insert(one(addr(e.operator))),
                 Ev::ModelListed(e) => t.models.insert(vec![model_id(e.modelId)?.into()]),
                 Ev::ModelAccepted(e) => t.models.insert(vec![model_id(e.modelId)?.into()]),
                 Ev::ModelDeclined(e) => t.models.insert(vec![model_id(e.modelId)?.into()]),
                 Ev::ModelRepriced(e) => t.models.insert(vec![model_id(e.modelId)?.into()]),
                 Ev::ModelPaused(e) => t.models.insert(vec![model_id(e.modelId)?.into()]),
                 Ev::ModelDelisted(e) => t.models.insert(vec![model_id(e.modelId)?.into()]),
-                Ev::KeyRegistered(e) => t.keys.insert(one(hex32(e.keyHash))),
-                Ev::KeyRevoked(e) => t.keys.insert(one(hex32(e.keyHash))),
+                Ev::ModelRetired(e) => t.models.insert(vec![model_id(e.modelId)?.into()]),
+                Ev::KeyRegistered(e) => {
+                    t.keys.insert(vec![addr(e.owner).into(), hex32(e.keyHash).into()])
+                }
+                Ev::KeyRevoked(e) => {
+                    t.keys.insert(vec![addr(e.owner).into(), hex32(e.keyHash).into()])
+                }
                 Ev::JobRequested(e) => {
                     t.models.insert(vec![model_id(e.modelId)?.into()]);
                     t.jobs.insert(vec![job_id(e.jobId)?.into()])
@@ -251,13 +260,15 @@ impl Working {
             | Ev::UnbondingStarted(_)
             | Ev::UnbondingCancelled(_)
             | Ev::OperatorExited(_)
-            | Ev::OperatorSlashed(_) => self.apply_operator(&d.event, meta),
+            | Ev::OperatorSlashed(_)
+            | Ev::OperatorTermsSet(_) => self.apply_operator(&d.event, meta),
             Ev::ModelListed(_)
             | Ev::ModelAccepted(_)
             | Ev::ModelDeclined(_)
             | Ev::ModelRepriced(_)
             | Ev::ModelPaused(_)
             | Ev::ModelDelisted(_)
+            | Ev::ModelRetired(_)
             | Ev::KeyRegistered(_)
             | Ev::KeyRevoked(_) => self.apply_listing(&d.event, meta),
             Ev::JobRequested(_) | Ev::JobCompleted(_) | Ev::JobRejected(_) | Ev::JobExpired(_) => {

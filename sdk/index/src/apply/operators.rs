@@ -1,5 +1,6 @@
-//! Operators: registration, endpoint and key updates, stake, unbonding, exit, slashes.
+//! Operators: registration, terms, endpoint and key updates, stake, unbonding, exit, slashes.
 
+use alloy::primitives::U256;
 use modelmart_bindings::ModelMarketEvents as Ev;
 use modelmart_primitives::OperatorStatus;
 
@@ -20,7 +21,22 @@ impl Working {
                     unlock_at: None,
                     slashed_total: "0".into(),
                     registered_at: meta.block_time,
+                    // the contract emits the open terms right after (OperatorTermsSet)
+                    min_fee_per_row: "0".into(),
+                    min_job_deadline: 0,
+                    max_rows_per_job: 0,
+                    max_rows_per_hour: 0,
                 };
+                self.operators.put(op, meta);
+            }
+            Ev::OperatorTermsSet(e) => {
+                let Some(mut op) = self.operator(e.operator) else {
+                    return missing("operator", &meta);
+                };
+                op.min_fee_per_row = dec(U256::from(e.terms.minFeePerRow));
+                op.min_job_deadline = e.terms.minJobDeadline.into();
+                op.max_rows_per_job = e.terms.maxRowsPerJob.into();
+                op.max_rows_per_hour = e.terms.maxRowsPerHour.into();
                 self.operators.put(op, meta);
             }
             Ev::OperatorUpdated(e) => {

@@ -22,7 +22,13 @@ struct Fake {
     listing: Option<Listing>,
     blobs: HashMap<String, Result<Option<Bytes>, ()>>,
     refusal: Option<u16>,
-    expected_s: i64,
+    expected_s: f64,
+    /// Seconds of admitted work ahead of the job.
+    backlog_s: f64,
+    /// Chain time when the evaluation slot comes.
+    slot_at: i64,
+    /// Work admitted and not yet released, whole seconds.
+    admitted: std::sync::Arc<std::sync::atomic::AtomicI64>,
     bad_key: bool,
     eval: Eval,
     stored: Mutex<Vec<Vec<u8>>>,
@@ -56,7 +62,10 @@ impl Fake {
             listing: Some(listing()),
             blobs: blobs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
             refusal: None,
-            expected_s: 3,
+            expected_s: 3.0,
+            backlog_s: 0.0,
+            slot_at: NOW,
+            admitted: std::sync::Arc::default(),
             bad_key: false,
             eval: || Ok(b"result".to_vec()),
             stored: Mutex::new(Vec::new()),
@@ -82,6 +91,7 @@ fn claimed() -> Claimed {
 impl JobEnv for Fake {
     type Model = ();
     type Key = ();
+    type Ticket = Released;
     fn now(&self) -> i64 {
         NOW
     }
@@ -115,8 +125,16 @@ impl JobEnv for Fake {
             Some(reason) => Err(Refusal { reason, detail: "sealed model gone".into() }),
         })
     }
-    fn expected_seconds(&self, _: &(), _: usize) -> i64 {
+    fn expected_seconds(&self, _: &(), _: usize) -> f64 {
         self.expected_s
+    }
+    fn backlog_seconds(&self) -> f64 {
+        self.backlog_s
+    }
+    fn admit(&self, secs: f64) -> Released {
+        let secs = secs.ceil() as i64;
+        self.admitted.fetch_add(secs, std::sync::atomic::Ordering::SeqCst);
+        Released(self.admitted.clone(), secs)
     }
     fn cached_key(&self, _: &str) -> Option<()> {
         None
@@ -135,12 +153,30 @@ impl JobEnv for Fake {
         _: Bytes,
         _: usize,
         _: usize,
+        latest_start: i64,
     ) -> Result<std::result::Result<Vec<u8>, EvalFailure>> {
+        assert!(
+            self.admitted.load(std::sync::atomic::Ordering::SeqCst)
+                >= self.expected_s.ceil() as i64,
+            "the job's work is counted while it evaluates"
+        );
+        if self.slot_at > latest_start {
+            return Ok(Err(EvalFailure::Late { now: self.slot_at }));
+        }
         Ok((self.eval)())
     }
     async fn store_result(&self, bytes: Vec<u8>) -> Result<String> {
         self.stored.lock().unwrap_or_else(PoisonError::into_inner).push(bytes);
         Ok("beef".into())
+    }
+}
+
+/// Releases admitted work when dropped, like the pipeline's ticket.
+struct Released(std::sync::Arc<std::sync::atomic::AtomicI64>, i64);
+
+impl Drop for Released {
+    fn drop(&mut self) {
+        self.0.fetch_sub(self.1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -221,10 +257,51 @@ fn malformed_input_wrong_parameters_and_too_many_rows_are_rejected() {
 #[test]
 fn a_job_that_cannot_finish_before_its_deadline_is_rejected_at_once() {
     // 1000 now + 590 expected + 15 margin > 1600
-    let env = Fake { expected_s: 590, ..Fake::new() };
+    let env = Fake { expected_s: 590.0, ..Fake::new() };
     assert_eq!(reason(&run(&env, &claimed())), Some(reasons::DEADLINE));
-    let env = Fake { expected_s: 585, ..Fake::new() };
+    let env = Fake { expected_s: 585.0, ..Fake::new() };
     assert!(matches!(run(&env, &claimed()), Ok(Decision::Submit(_))), "exactly in time");
+}
+
+/// Overload: a job that would finish in time alone but not behind the work already admitted
+/// is rejected on arrival (refund, no slash), and its work is never counted.
+#[test]
+fn a_job_that_cannot_finish_behind_the_admitted_work_is_rejected_on_arrival() {
+    // 1000 now + 500 ahead + 90 expected + 15 margin > 1600
+    let env =
+        Fake { expected_s: 90.0, backlog_s: 500.0, eval: || panic!("evaluated"), ..Fake::new() };
+    let d = run(&env, &claimed());
+    assert_eq!(reason(&d), Some(reasons::DEADLINE), "{d:?}");
+    assert_eq!(env.admitted.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let env = Fake { expected_s: 90.0, backlog_s: 494.5, ..Fake::new() };
+    assert!(matches!(run(&env, &claimed()), Ok(Decision::Submit(_))), "exactly in time");
+    assert_eq!(env.admitted.load(std::sync::atomic::Ordering::SeqCst), 0, "released after");
+}
+
+/// The deadline is checked again when the evaluation slot comes: a slot that came too late
+/// means a rejection, not a result posted after the deadline.
+#[test]
+fn a_slot_that_comes_too_late_means_a_rejection() {
+    // latest start = 1600 - 3 - 15 = 1582
+    let env = Fake { slot_at: 1_583, ..Fake::new() };
+    assert_eq!(reason(&run(&env, &claimed())), Some(reasons::DEADLINE));
+    assert!(env.stored.lock().unwrap_or_else(PoisonError::into_inner).is_empty());
+    let env = Fake { slot_at: 1_582, ..Fake::new() };
+    assert!(matches!(run(&env, &claimed()), Ok(Decision::Submit(_))));
+}
+
+/// A crash in the engine and a job that kept failing are answered (refund), not retried forever.
+#[test]
+fn a_panic_and_endless_retries_end_in_a_rejection() {
+    let env =
+        Fake { eval: || Err(EvalFailure::Panicked("index out of bounds".into())), ..Fake::new() };
+    assert_eq!(reason(&run(&env, &claimed())), Some(reasons::ENGINE_FAILURE));
+    let mut c = claimed();
+    c.attempts = MAX_ATTEMPTS + 1;
+    let env = Fake { eval: || panic!("evaluated again"), ..Fake::new() };
+    assert_eq!(reason(&run(&env, &c)), Some(reasons::ENGINE_FAILURE));
+    c.attempts = MAX_ATTEMPTS;
+    assert!(matches!(run(&Fake::new(), &c), Ok(Decision::Submit(_))));
 }
 
 #[test]

@@ -1,0 +1,301 @@
+//! The market among strangers, on anvil with the real contracts, coprocessor and SDK: one named
+//! scenario per attack, each asserting that the honest party loses nothing.
+//!
+//! - `stake_drain_listing_is_refused_before_any_job`: a stranger lists a model naming an
+//!   honest operator at fee 0 with a 1-second deadline, to let jobs expire and collect slashes.
+//! - `copied_listing_is_declined_and_the_copier_is_never_paid`: a copier re-lists another
+//!   seller's card and sealed model under its own address, cheaper.
+//! - `key_front_run_does_not_lock_the_buyer_out`: a stranger registers the buyer's evaluation-key
+//!   hash first.
+//! - `burst_of_200_jobs_at_12_second_blocks_settles_every_job_in_time`: 200 one-row jobs in one
+//!   block on a chain making a block every 12 s (anvil's clock driven, not waited for).
+//! - `retired_listing_takes_no_jobs_and_its_pending_job_still_settles`: the operator's way out.
+
+use std::time::Duration;
+
+use alloy::{
+    primitives::{Address, U256, aliases::U96},
+    providers::Provider,
+};
+use modelmart_bindings::IModelMarket;
+use modelmart_e2e::{BUYER, OPERATOR, SELLER, Stack, demo_model};
+use modelmart_fhe::{CompiledModel, Dataset, params::ParamSetId};
+use modelmart_sdk::{
+    Buyer, BuyerKeys, Chain, Error, JobStatus, ModelStatus, Operator, OperatorTerms, Payment,
+    Seller, Terms, card::ModelCard, dev::ETH, reasons,
+};
+
+const MINUTE: Duration = Duration::from_secs(60);
+/// An account that is neither operator, seller nor buyer.
+const STRANGER: usize = 5;
+
+fn terms(stack: &Stack, fee: u128, deadline: u32) -> Terms {
+    Terms {
+        operator: stack.address(OPERATOR),
+        token: Address::ZERO,
+        price_per_row: ETH / 1_000,
+        operator_fee_per_row: fee,
+        max_rows: 8,
+        job_deadline: deadline,
+    }
+}
+
+/// The logistic-regression demo listed by the seller (native coin, `deadline` s) and accepted.
+async fn listed(
+    stack: &Stack,
+    deadline: u32,
+) -> eyre::Result<(Seller, modelmart_sdk::Published, CompiledModel, ModelCard, Dataset)> {
+    let (model, card, test) = demo_model("logreg_breast_cancer", "breast_cancer", 0)?;
+    let seller = Seller::new(stack.chain(SELLER).await?)?;
+    let published = seller.publish(&model, &card, &terms(stack, ETH / 5_000, deadline)).await?;
+    seller.wait_accepted(published.model_id, MINUTE).await?;
+    Ok((seller, published, model, card, test))
+}
+
+async fn stake(stack: &Stack) -> eyre::Result<U256> {
+    let op = Operator::new(stack.chain(SELLER).await?);
+    Ok(op.info(stack.address(OPERATOR)).await?.stake)
+}
+
+async fn rpc(chain: &Chain, method: &'static str, params: serde_json::Value) -> eyre::Result<()> {
+    chain.provider().raw_request::<_, serde_json::Value>(method.into(), params).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stake_drain_listing_is_refused_before_any_job() -> eyre::Result<()> {
+    let stack = Stack::start().await?;
+    let operator = Operator::new(stack.chain(OPERATOR).await?);
+    let min_fee = ETH / 10_000;
+    operator
+        .set_terms(&OperatorTerms {
+            min_fee_per_row: min_fee,
+            min_job_deadline: 300,
+            max_rows_per_job: 8,
+            max_rows_per_hour: 10_000,
+        })
+        .await?;
+    let before = stake(&stack).await?;
+    let (model, card, _) = demo_model("logreg_breast_cancer", "breast_cancer", 0)?;
+    let attacker = Seller::new(stack.chain(STRANGER).await?)?;
+    // the protocol's minimum deadline, then the operator's own terms, refuse the listing before
+    // a single blob is uploaded or job requested
+    for (t, why) in [
+        (terms(&stack, 0, 1), "1-second deadline"),
+        (terms(&stack, min_fee, 60), "below the operator's minimum deadline"),
+        (terms(&stack, 0, 600), "fee 0"),
+    ] {
+        let got = attacker.publish(&model, &card, &t).await;
+        assert!(matches!(got, Err(Error::Invalid(_) | Error::Reverted { .. })), "{why}: {got:?}");
+    }
+    // the same listing straight to the contract (no SDK check in between) reverts
+    let chain = stack.chain(STRANGER).await?;
+    let listing = IModelMarket::Listing {
+        operator: stack.address(OPERATOR),
+        token: Address::ZERO,
+        pricePerRow: U96::ZERO,
+        operatorFeePerRow: U96::ZERO,
+        cardHash: card.hash().into(),
+        sealedModelHash: card.hash().into(),
+        paramSet: 1,
+        maxRows: 8,
+        jobDeadline: 1,
+        outputMode: 0,
+    };
+    let err = chain.send("listModel", chain.market().listModel(listing)).await.err();
+    assert!(matches!(err, Some(Error::Reverted { .. })), "{err:?}");
+    assert_eq!(stake(&stack).await?, before, "the operator's stake is untouched");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copied_listing_is_declined_and_the_copier_is_never_paid() -> eyre::Result<()> {
+    let stack = Stack::start().await?;
+    let (_, original, model, card, _) = listed(&stack, 600).await?;
+
+    // the copier takes the public card and sealed model and lists them under its own address,
+    // at a tenth of the price
+    let copier = stack.chain(STRANGER).await?;
+    let listing = IModelMarket::Listing {
+        operator: stack.address(OPERATOR),
+        token: Address::ZERO,
+        pricePerRow: U96::from(ETH / 10_000),
+        operatorFeePerRow: U96::from(ETH / 5_000),
+        cardHash: original.card_hash,
+        sealedModelHash: original.sealed_hash,
+        paramSet: model.param_set.0,
+        maxRows: 8,
+        jobDeadline: 600,
+        outputMode: card.output_mode.code(),
+    };
+    let r = copier.send("listModel", copier.market().listModel(listing)).await?;
+    let copy = r
+        .decoded_log::<modelmart_bindings::ModelMarket::ModelListed>()
+        .ok_or_else(|| eyre::eyre!("no ModelListed"))?
+        .modelId;
+    let copy = modelmart_sdk::ModelId::try_from(copy)?;
+    let as_copier = Seller::new(copier.clone())?;
+    let declined = as_copier
+        .wait_accepted(copy, MINUTE)
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(declined.contains(&format!("reason {}", reasons::CANNOT_OPEN)), "{declined}");
+    assert_eq!(as_copier.status(copy).await?, ModelStatus::Declined);
+
+    // nobody can buy the copy; the original still sells, and pays the original seller
+    let mut buyer = Buyer::new(stack.chain(BUYER).await?, BuyerKeys::generate(ParamSetId(1))?)?;
+    let info = buyer.model(original.model_id).await?;
+    let key = buyer.ensure_key(&info).await?;
+    let rows: Vec<Vec<f64>> = vec![vec![0.0; info.card.model.schema.features.len()]];
+    let input = buyer.upload_rows(&info, &rows).await?;
+    let copy_info = buyer.model(copy).await?;
+    let refused = buyer.request(&copy_info, input, key, 1, None, Payment::Auto).await;
+    assert!(matches!(refused, Err(Error::ModelUnavailable { .. })), "{refused:?}");
+    let job = buyer.request(&info, input, key, 1, None, Payment::Auto).await?;
+    buyer.result(&info, &job).await?;
+    let market = copier.market();
+    assert_eq!(market.balanceOf(stack.address(STRANGER), Address::ZERO).call().await?, U256::ZERO);
+    assert!(market.balanceOf(stack.address(SELLER), Address::ZERO).call().await? > U256::ZERO);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn key_front_run_does_not_lock_the_buyer_out() -> eyre::Result<()> {
+    let stack = Stack::start().await?;
+    let (_, published, model, card, test) = listed(&stack, 600).await?;
+    let id = published.model_id;
+
+    let mut keys = BuyerKeys::generate(ParamSetId(1))?;
+    let (_, key_hash) = keys.key_for(&card.model)?;
+    // the stranger sees the hash (it is public once uploaded) and registers it first
+    let stranger = stack.chain(STRANGER).await?;
+    stranger.send("registerKey", stranger.market().registerKey(key_hash, 1)).await?;
+
+    let mut buyer = Buyer::new(stack.chain(BUYER).await?, keys)?;
+    let info = buyer.model(id).await?;
+    let key = buyer.ensure_key(&info).await?;
+    assert_eq!(key, key_hash);
+    let rows: Vec<Vec<f64>> = test.x[..2].to_vec();
+    let input = buyer.upload_rows(&info, &rows).await?;
+    let job = buyer.request(&info, input, key, 2, None, Payment::Auto).await?;
+    let p = buyer.result(&info, &job).await?;
+    assert_eq!(p.raw, rows.iter().map(|r| model.predict_clear(r)).collect::<Result<Vec<_>, _>>()?);
+    // the stranger's registration cannot be used against the buyer either: revoking its own
+    // row leaves the buyer's in place
+    stranger.send("revokeKey", stranger.market().revokeKey(key_hash)).await?;
+    let mine = stranger.market().getKey(stack.address(BUYER), key_hash).call().await?;
+    assert!(mine.registered && !mine.revoked);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn burst_of_200_jobs_at_12_second_blocks_settles_every_job_in_time() -> eyre::Result<()> {
+    const JOBS: usize = 200;
+    let stack = Stack::start_with(&[], 8).await?;
+    // the shortest deadline a listing may have: five 12-second blocks
+    let (_, published, _, _, test) = listed(&stack, 60).await?;
+    let id = published.model_id;
+    let buyer_chain = stack.chain(BUYER).await?;
+    let mut buyer = Buyer::new(buyer_chain.clone(), BuyerKeys::generate(ParamSetId(1))?)?;
+    let info = buyer.model(id).await?;
+    let key = buyer.ensure_key(&info).await?;
+    let row: Vec<Vec<f64>> = test.x[..1].to_vec();
+    let input = buyer.upload_rows(&info, &row).await?;
+    let price = buyer_chain.market().quote(id.to_u256(), 1).call().await?;
+
+    // every request goes into the pool, then into one block
+    rpc(&buyer_chain, "evm_setAutomine", serde_json::json!([false])).await?;
+    rpc(&buyer_chain, "anvil_setBlockTimestampInterval", serde_json::json!([12])).await?;
+    let request = IModelMarket::JobRequest {
+        modelId: id.get(),
+        inputHash: input,
+        keyHash: key,
+        rows: 1,
+        maxTotalPrice: price,
+    };
+    for _ in 0..JOBS {
+        let _pending = buyer_chain
+            .market()
+            .requestJob(request.clone())
+            .value(price)
+            .from(stack.address(BUYER))
+            .gas(300_000)
+            .send()
+            .await?;
+    }
+    rpc(&buyer_chain, "evm_mine", serde_json::json!([])).await?;
+    let first = buyer_chain.market().nextJobId().call().await? - JOBS as u64;
+
+    // a block every 12 s of chain time, mined every 500 ms of ours, until every job is settled
+    // or far past its deadline
+    let mut settled = 0;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        rpc(&buyer_chain, "evm_mine", serde_json::json!([])).await?;
+        settled = 0;
+        for j in first..first + JOBS as u64 {
+            let job = buyer_chain.market().getJob(U256::from(j)).call().await?;
+            if job.status != JobStatus::Requested as u8 {
+                settled += 1;
+            }
+        }
+        if settled == JOBS {
+            break;
+        }
+    }
+    rpc(&buyer_chain, "evm_setAutomine", serde_json::json!([true])).await?;
+    let mut by_status = std::collections::BTreeMap::<String, usize>::new();
+    for j in first..first + JOBS as u64 {
+        let job = buyer_chain.market().getJob(U256::from(j)).call().await?;
+        *by_status.entry(JobStatus::from_code(job.status)?.to_string()).or_default() += 1;
+    }
+    println!("{JOBS} jobs in one block at 12-second blocks: {by_status:?}");
+    assert_eq!(settled, JOBS, "{by_status:?}");
+    assert_eq!(by_status.get("expired"), None, "no job expired: {by_status:?}");
+    assert_eq!(
+        by_status.get("completed").copied().unwrap_or(0)
+            + by_status.get("rejected").copied().unwrap_or(0),
+        JOBS
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retired_listing_takes_no_jobs_and_its_pending_job_still_settles() -> eyre::Result<()> {
+    let mut stack = Stack::start().await?;
+    let (seller, published, _, _, test) = listed(&stack, 600).await?;
+    let id = published.model_id;
+    let mut buyer = Buyer::new(stack.chain(BUYER).await?, BuyerKeys::generate(ParamSetId(1))?)?;
+    let info = buyer.model(id).await?;
+    let key = buyer.ensure_key(&info).await?;
+    let row: Vec<Vec<f64>> = test.x[..1].to_vec();
+    let input = buyer.upload_rows(&info, &row).await?;
+    // a job requested while the coprocessor is down stays pending across the retirement
+    stack.stop_coprocessor().await?;
+    let chain = stack.chain(BUYER).await?;
+    let price = chain.market().quote(id.to_u256(), 1).call().await?;
+    let request = IModelMarket::JobRequest {
+        modelId: id.get(),
+        inputHash: input,
+        keyHash: key,
+        rows: 1,
+        maxTotalPrice: price,
+    };
+    let r = chain.send("requestJob", chain.market().requestJob(request).value(price)).await?;
+    let job_id = r
+        .decoded_log::<modelmart_bindings::ModelMarket::JobRequested>()
+        .ok_or_else(|| eyre::eyre!("no JobRequested"))?
+        .jobId;
+    Operator::new(stack.chain(OPERATOR).await?).retire(id, reasons::MODEL_UNAVAILABLE).await?;
+    assert_eq!(seller.status(id).await?, ModelStatus::Delisted);
+    stack.start_coprocessor();
+    stack.wait_healthy().await?;
+    let info = buyer.model(id).await?;
+    let refused = buyer.request(&info, input, key, 1, None, Payment::Auto).await;
+    assert!(matches!(refused, Err(Error::ModelUnavailable { .. })), "{refused:?}");
+    let end = chain.wait_job(modelmart_sdk::JobId::try_from(job_id)?, 0, MINUTE).await?;
+    assert!(matches!(end, modelmart_sdk::JobEnd::Completed { .. }), "{end:?}");
+    Ok(())
+}
