@@ -18,7 +18,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::{
     BlobStore, Error, Limits, Result,
-    pipeline::{Feed, Pipeline, PipelineConfig, Worker},
+    pipeline::{Feed, ListingIntake, Pipeline, PipelineConfig, Worker},
     queue::Queue,
 };
 
@@ -246,11 +246,15 @@ pub async fn run(
         .await
         .map_err(|e| config(format!("{}: {e}", args.chain.rpc_url)))?
         .erased();
+    let chain_id = provider
+        .get_chain_id()
+        .await
+        .map_err(|e| config(format!("{}: {e}", args.chain.rpc_url)))?;
     let (updates, _) = broadcast::channel(1_024);
     let follower = Follower::new(
         provider,
         index.clone(),
-        args.follow.follower_config(&args.chain),
+        args.follow.follower_config(&args.chain, chain_id),
         updates.clone(),
     );
     let pipeline = Pipeline::new(
@@ -301,6 +305,7 @@ pub async fn run(
         }
     });
     tasks.spawn(Feed::new(pipeline.clone(), updates.subscribe()).run(stop_rx.clone()));
+    tasks.spawn(ListingIntake::new(pipeline.clone(), updates.subscribe()).run(stop_rx.clone()));
     let prefix = args.worker_name.clone().unwrap_or_else(|| format!("cp-{}", std::process::id()));
     for i in 0..pipeline.cfg.workers {
         tasks.spawn(Worker::new(pipeline.clone(), format!("{prefix}-{i}")).run(stop_rx.clone()));

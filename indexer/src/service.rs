@@ -86,11 +86,15 @@ pub async fn run(
         .await
         .map_err(|e| crate::Error::Rpc(format!("{}: {e}", args.chain.rpc_url)))?
         .erased();
+    let chain_id = provider
+        .get_chain_id()
+        .await
+        .map_err(|e| crate::Error::Rpc(format!("{}: {e}", args.chain.rpc_url)))?;
     let (updates, _) = broadcast::channel(4_096);
     let follower = Follower::new(
         provider,
         db.clone(),
-        args.follow.follower_config(&args.chain),
+        args.follow.follower_config(&args.chain, chain_id),
         updates.clone(),
     );
     let probe = Probe::default();

@@ -299,3 +299,50 @@ async fn retired_listing_takes_no_jobs_and_its_pending_job_still_settles() -> ey
     assert!(matches!(end, modelmart_sdk::JobEnd::Completed { .. }), "{end:?}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listing_spam_does_not_delay_job_intake() -> eyre::Result<()> {
+    const SPAM: usize = 64;
+    // a block a second: every accept or decline waits for one
+    let stack = Stack::start_with(&["--block-time", "1"], 2).await?;
+    let (_, published, model, _, test) = listed(&stack, 600).await?;
+    let mut buyer = Buyer::new(stack.chain(BUYER).await?, BuyerKeys::generate(ParamSetId(1))?)?;
+    let info = buyer.model(published.model_id).await?;
+    let key = buyer.ensure_key(&info).await?;
+    let row: Vec<Vec<f64>> = test.x[..1].to_vec();
+    let input = buyer.upload_rows(&info, &row).await?;
+
+    // a stranger proposes 64 listings naming the operator, with nothing behind them
+    let spammer = stack.chain(STRANGER).await?;
+    for i in 0..SPAM {
+        let junk = alloy::primitives::keccak256(format!("junk {i}"));
+        let listing = IModelMarket::Listing {
+            operator: stack.address(OPERATOR),
+            token: Address::ZERO,
+            pricePerRow: U96::ZERO,
+            operatorFeePerRow: U96::ZERO,
+            cardHash: junk,
+            sealedModelHash: junk,
+            paramSet: 1,
+            maxRows: 8,
+            jobDeadline: 600,
+            outputMode: 0,
+        };
+        let _pending = spammer
+            .market()
+            .listModel(listing)
+            .from(stack.address(STRANGER))
+            .gas(400_000)
+            .send()
+            .await?;
+    }
+    // the buyer's job, requested right behind them, is answered while they are still declined
+    let started = std::time::Instant::now();
+    let job = buyer.request(&info, input, key, 1, None, Payment::Auto).await?;
+    let p = buyer.result(&info, &job).await?;
+    let waited = started.elapsed();
+    assert_eq!(p.raw, vec![model.predict_clear(&row[0])?]);
+    println!("job answered {waited:?} after {SPAM} spam listings");
+    assert!(waited < Duration::from_secs(20), "job intake waited for the listings: {waited:?}");
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! Feeds the queue from the embedded index: on every index update (and every scan interval)
-//! proposed listings addressed to this operator are handled and requested jobs are enqueued
-//! (idempotently); queued jobs whose deadline passed are swept.
+//! requested jobs are enqueued (idempotently) and queued jobs whose deadline passed are swept.
+//! Listings are handled by their own task ([`super::ListingIntake`]): however many a stranger
+//! proposes, job intake never waits for them.
 
 use std::sync::Arc;
 
@@ -52,16 +53,11 @@ impl Feed {
         }
     }
 
-    /// One pass: listings, new jobs, sweep, gauges.
+    /// One pass: new jobs, sweep, gauges.
     pub async fn scan(&self) -> Result<()> {
         let p = &self.p;
         p.sync_clock().await?;
         let op = p.operator_address();
-        for m in p.index.models_for_operator(op, "proposed", None, 64).await? {
-            if let Err(e) = p.handle_listing(&m).await {
-                tracing::warn!(target: TARGET, model_id = m.model_id, error = %e, "listing not handled yet");
-            }
-        }
         let now = p.now();
         let mut after = None;
         let mut queued = 0;

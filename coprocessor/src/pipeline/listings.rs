@@ -1,7 +1,12 @@
-//! Listings sealed to this operator: open, check, accept or decline. Opened models are cached;
-//! after a restart a job's model is opened again from its sealed blob.
+//! Listings sealed to this operator: open, check, accept or decline, on a task of their own
+//! ([`ListingIntake`], a few at a time) that job intake never waits for. Opened models are
+//! cached; after a restart a job's model is opened again from its sealed blob.
 
 use std::sync::Arc;
+
+use futures_util::StreamExt;
+use modelmart_index::Update;
+use tokio::sync::{broadcast, watch};
 
 use alloy::primitives::Address;
 use modelmart_fhe::CompiledModel;
@@ -155,6 +160,62 @@ impl Pipeline {
                 tracing::warn!(target: TARGET, model_id = %id, reason = r.reason, detail = %r.detail, "listing declined");
             }
         }
+        Ok(())
+    }
+}
+
+/// Listings handled at once (each waits for its accept or decline receipt).
+const CONCURRENT_LISTINGS: usize = 8;
+/// Proposed listings read per pass.
+const LISTINGS_PER_PASS: i64 = 64;
+
+/// The task that answers listings addressed to this operator, apart from job intake.
+#[derive(Debug)]
+pub struct ListingIntake {
+    p: Arc<Pipeline>,
+    updates: broadcast::Receiver<Update>,
+}
+
+impl ListingIntake {
+    /// A listing task reading index `updates`.
+    pub fn new(p: Arc<Pipeline>, updates: broadcast::Receiver<Update>) -> Self {
+        Self { p, updates }
+    }
+
+    /// Handle proposed listings until `stop` turns true.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        loop {
+            if let Err(e) = self.pass().await {
+                tracing::warn!(target: TARGET, error = %e, "listing pass failed; retrying");
+            }
+            tokio::select! {
+                r = self.updates.recv() => {
+                    if matches!(r, Err(broadcast::error::RecvError::Closed)) {
+                        tokio::time::sleep(self.p.cfg.scan_interval).await;
+                    }
+                    while self.updates.try_recv().is_ok() {}
+                }
+                () = tokio::time::sleep(self.p.cfg.scan_interval) => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                break;
+            }
+        }
+    }
+
+    /// Answer the proposed listings the index holds, a few at a time.
+    pub async fn pass(&self) -> Result<()> {
+        let p = &self.p;
+        let op = p.operator_address();
+        let proposed = p.index.models_for_operator(op, "proposed", None, LISTINGS_PER_PASS).await?;
+        futures_util::stream::iter(proposed)
+            .for_each_concurrent(CONCURRENT_LISTINGS, |m| async move {
+                if let Err(e) = p.handle_listing(&m).await {
+                    tracing::warn!(target: TARGET, model_id = m.model_id, error = %e, "listing not handled yet");
+                }
+            })
+            .await;
         Ok(())
     }
 }

@@ -24,6 +24,7 @@ use tokio::sync::Notify;
 
 pub use cache::Lru;
 pub use feed::Feed;
+pub use listings::ListingIntake;
 pub use worker::Worker;
 
 use crate::{BlobStore, queue::Queue};
@@ -77,6 +78,24 @@ pub struct PipelineHealth {
     pub last_error: Option<String>,
 }
 
+/// Heads kept to measure the block time.
+const HEADS_KEPT: usize = 9;
+
+/// Median seconds per block over consecutive `(number, timestamp)` heads (0 with fewer than two).
+fn median_block_time(heads: impl Iterator<Item = (u64, u64)> + Clone) -> i64 {
+    let mut per_block: Vec<i64> = heads
+        .clone()
+        .zip(heads.skip(1))
+        .filter_map(|((n0, t0), (n1, t1))| {
+            let dn = i64::try_from(n1.checked_sub(n0)?).ok()?;
+            let dt = i64::try_from(t1.checked_sub(t0)?).ok()?;
+            (dn > 0).then(|| (dt + dn - 1) / dn)
+        })
+        .collect();
+    per_block.sort_unstable();
+    per_block.get(per_block.len() / 2).copied().unwrap_or(0)
+}
+
 /// Everything the feed and the workers share.
 pub struct Pipeline {
     /// Settings.
@@ -105,6 +124,8 @@ pub struct Pipeline {
     pub(crate) eval_slots: tokio::sync::Semaphore,
     /// Chain time at a local instant (the queue's clock is the chain's).
     clock: Mutex<(u64, Instant)>,
+    /// The last heads seen (number, timestamp), to measure the chain's block time.
+    heads: Mutex<std::collections::VecDeque<(u64, u64)>>,
     /// Counters and the last error.
     pub health: Mutex<PipelineHealth>,
 }
@@ -141,6 +162,7 @@ impl Pipeline {
             cost: CostModel::default(),
             wake: Notify::new(),
             clock: Mutex::new((0, Instant::now())),
+            heads: Mutex::new(std::collections::VecDeque::new()),
             health: Mutex::new(PipelineHealth::default()),
         })
     }
@@ -158,13 +180,33 @@ impl Pipeline {
     /// Re-anchor the clock on the latest block, when a newer one exists. Between blocks (an
     /// idle automining dev chain makes none) the clock runs on from the last anchor.
     pub(crate) async fn sync_clock(&self) -> modelmart_sdk::Result<()> {
-        let t = self.operator.chain().chain_time().await?;
+        let (n, t) = self.operator.chain().head().await?;
         if let Ok(mut c) = self.clock.lock()
             && t > c.0
         {
             *c = (t, Instant::now());
         }
+        if let Ok(mut h) = self.heads.lock()
+            && h.back().is_none_or(|&(last, _)| n > last)
+        {
+            h.push_back((n, t));
+            if h.len() > HEADS_KEPT {
+                h.pop_front();
+            }
+        }
         Ok(())
+    }
+
+    /// The chain's block time, seconds: the median over the last heads seen (robust to one
+    /// jump of the clock), 0 until two were seen.
+    pub(crate) fn block_time_s(&self) -> i64 {
+        self.heads.lock().map(|h| median_block_time(h.iter().copied())).unwrap_or(0)
+    }
+
+    /// Seconds kept in hand before a deadline to post a result: the configured margin, and at
+    /// least two blocks of this chain (the transaction must be mined before the deadline).
+    pub(crate) fn post_margin_s(&self) -> i64 {
+        self.cfg.post_margin_s.max(2 * self.block_time_s())
     }
 
     /// Whether the clock has read the chain at least once. Until then it reads 0, and nothing
@@ -183,5 +225,21 @@ impl Pipeline {
         if let Ok(mut h) = self.health.lock() {
             f(&mut h);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median_block_time;
+
+    #[test]
+    fn block_time_is_the_median_and_ignores_one_clock_jump() {
+        assert_eq!(median_block_time([].into_iter()), 0);
+        assert_eq!(median_block_time([(1, 100)].into_iter()), 0);
+        let twelve = [(1, 100), (2, 112), (3, 124), (5, 148)];
+        assert_eq!(median_block_time(twelve.into_iter()), 12);
+        // a test warping the clock by 600 s in one block does not make the chain look slow
+        let warped = [(1, 100), (2, 101), (3, 701), (4, 702), (5, 703)];
+        assert_eq!(median_block_time(warped.into_iter()), 1);
     }
 }

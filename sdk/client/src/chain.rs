@@ -266,13 +266,18 @@ impl Chain {
 
     /// Timestamp of the latest block.
     pub async fn chain_time(&self) -> Result<u64> {
+        Ok(self.head().await?.1)
+    }
+
+    /// Number and timestamp of the latest block.
+    pub async fn head(&self) -> Result<(u64, u64)> {
         let b = self
             .provider
             .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
             .await
             .map_err(rpc)?
             .ok_or_else(|| Error::Rpc("no latest block".into()))?;
-        Ok(b.header.timestamp)
+        Ok((b.header.number, b.header.timestamp))
     }
 
     /// How job `job_id` ended, if it has (looks at events from `from_block`).

@@ -37,9 +37,10 @@ impl ChainArgs {
 /// How the chain is followed.
 #[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
 pub struct FollowArgs {
-    /// Blocks a block must be buried under before it is indexed (and its jobs taken).
-    #[arg(long, env = "MODELMART_CONFIRMATIONS", default_value_t = 0)]
-    pub confirmations: u64,
+    /// Blocks a block must be buried under before it is indexed (and its jobs taken); default
+    /// 0 on a dev chain (chain id 31337 or 1337), 2 elsewhere.
+    #[arg(long, env = "MODELMART_CONFIRMATIONS")]
+    pub confirmations: Option<u64>,
     /// Milliseconds between polls once caught up (10 to 60000).
     #[arg(long, env = "MODELMART_POLL_MS", default_value_t = DEFAULT_POLL_MS,
           value_parser = clap::value_parser!(u64).range(10..=60_000))]
@@ -57,12 +58,21 @@ pub struct FollowArgs {
 impl Default for FollowArgs {
     fn default() -> Self {
         Self {
-            confirmations: 0,
+            confirmations: None,
             poll_ms: DEFAULT_POLL_MS,
             max_range: DEFAULT_MAX_RANGE,
             reorg_window: DEFAULT_REORG_WINDOW,
         }
     }
+}
+
+/// Chain ids of local development chains (anvil, Hardhat, Ganache), where blocks never reorg.
+pub const DEV_CHAIN_IDS: [u64; 2] = [31_337, 1_337];
+
+/// Confirmations when none are given: none on a dev chain; two blocks elsewhere, so that a
+/// request reorganized out of the chain is not taken.
+pub fn default_confirmations(chain_id: u64) -> u64 {
+    if DEV_CHAIN_IDS.contains(&chain_id) { 0 } else { 2 }
 }
 
 impl FollowArgs {
@@ -71,12 +81,12 @@ impl FollowArgs {
         Duration::from_millis(self.poll_ms)
     }
 
-    /// The follower's settings for `chain`.
-    pub fn follower_config(&self, chain: &ChainArgs) -> FollowerConfig {
+    /// The follower's settings for `chain`, whose EIP-155 id is `chain_id`.
+    pub fn follower_config(&self, chain: &ChainArgs, chain_id: u64) -> FollowerConfig {
         FollowerConfig {
             contract: chain.contract,
             start_block: chain.start_block,
-            confirmations: self.confirmations,
+            confirmations: self.confirmations.unwrap_or_else(|| default_confirmations(chain_id)),
             poll_interval: self.poll_interval(),
             max_range: self.max_range,
             reorg_window: self.reorg_window,
@@ -157,7 +167,11 @@ mod tests {
         let cli = Cli::try_parse_from(["x", "--contract", MARKET]).map_err(|e| e.to_string());
         let cli = cli.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(cli.follow, FollowArgs::default());
-        let cfg = cli.follow.follower_config(&cli.chain);
+        let cfg = cli.follow.follower_config(&cli.chain, 31_337);
+        assert_eq!(cfg.confirmations, 0, "a dev chain needs none");
+        assert_eq!(cli.follow.follower_config(&cli.chain, 1).confirmations, 2, "mainnet");
+        let given = FollowArgs { confirmations: Some(0), ..FollowArgs::default() };
+        assert_eq!(given.follower_config(&cli.chain, 1).confirmations, 0, "a given count wins");
         let dflt = FollowerConfig::default();
         assert_eq!(
             (cfg.poll_interval, cfg.max_range, cfg.reorg_window),

@@ -18,7 +18,10 @@ mod args;
 mod config;
 mod shell;
 
-pub use args::{ChainArgs, DEFAULT_RPC_URL, FollowArgs, LogArgs, Verbosity};
+pub use args::{
+    ChainArgs, DEFAULT_RPC_URL, DEV_CHAIN_IDS, FollowArgs, LogArgs, Verbosity,
+    default_confirmations,
+};
 pub use config::{
     parse_command_with_config, parse_from_with_config, parse_or_exit, parse_with_config,
 };

@@ -21,8 +21,9 @@ pub(crate) enum Decision {
     Settled(String),
 }
 
-/// Claims of one job after which it is rejected instead of tried again.
-const MAX_ATTEMPTS: i64 = 5;
+/// Claims of one job after which it is rejected instead of tried again (each failed claim
+/// waits a second or more, so an index that lags a few seconds never reaches it).
+const MAX_ATTEMPTS: i64 = 10;
 
 fn reject(reason: u16, detail: impl Into<String>) -> Decision {
     Decision::Reject(reason, detail.into())
@@ -78,6 +79,9 @@ pub(crate) trait JobEnv {
     fn operator(&self) -> String;
     /// The chain's record of job `id`.
     async fn chain_job(&self, id: JobId) -> Result<ChainJob>;
+    /// Input and key hashes (lowercase `0x` hex) of job `id`'s request as emitted on the chain
+    /// the node follows now (`None`: no such request there).
+    async fn chain_request(&self, id: JobId) -> Result<Option<(String, String)>>;
     /// Listing `id` as indexed (`None`: not indexed yet).
     async fn listing(&self, id: ModelId) -> Result<Option<Listing>>;
     /// Whether the result blob `hash` is stored.
@@ -178,6 +182,21 @@ pub(crate) async fn decide<E: JobEnv>(env: &E, c: &Claimed) -> Result<Decision> 
              chain's (model {}, {} rows, deadline {}); waiting for the index",
             req.model_id, job.model_id, job.rows, job.deadline
         )));
+    }
+    // and its input and key must be the ones requested on the chain the node follows now, or
+    // a re-mined id could be answered with the result for another request's input
+    match env.chain_request(id).await? {
+        Some((input, key))
+            if input.eq_ignore_ascii_case(&req.input_hash)
+                && key.eq_ignore_ascii_case(&req.key_hash) => {}
+        Some((input, key)) => {
+            return Err(Error::NotReady(format!(
+                "job {id}: queued input {} / key {} are not the chain's {input} / {key}; \
+                 waiting for the index",
+                req.input_hash, req.key_hash
+            )));
+        }
+        None => return Err(Error::NotReady(format!("job {id}: request not found on chain"))),
     }
     // a job that failed transiently attempt after attempt is answered, not retried forever
     if c.attempts > MAX_ATTEMPTS {

@@ -18,6 +18,10 @@ use super::{
 };
 use crate::{Error, Result, blobs::BlobError, pipeline::Pipeline, pipeline::listings::Refusal};
 
+/// Blocks before the indexed request block searched for its log (a re-mined request lands
+/// near where the index saw it).
+const REORG_MARGIN_BLOCKS: u64 = 64;
+
 /// One worker's view of the pipeline while it decides a job.
 pub(crate) struct Env<'a> {
     pub(crate) p: &'a Arc<Pipeline>,
@@ -35,7 +39,7 @@ impl JobEnv for Env<'_> {
     }
 
     fn post_margin_s(&self) -> i64 {
-        self.p.cfg.post_margin_s
+        self.p.post_margin_s()
     }
 
     fn operator(&self) -> String {
@@ -50,6 +54,17 @@ impl JobEnv for Env<'_> {
             rows: j.rows,
             deadline: j.deadline.to::<u64>(),
         })
+    }
+
+    async fn chain_request(&self, id: JobId) -> Result<Option<(String, String)>> {
+        // search from a little before the block the index puts the request in (a re-mined
+        // request lands near it); RPC nodes refuse log scans from block 0
+        let Some(block) = self.p.index.job_requested_block(id.to_i64()).await? else {
+            return Ok(None);
+        };
+        let from = block.saturating_sub(REORG_MARGIN_BLOCKS);
+        let r = self.p.operator.chain().job_request(id, from).await?;
+        Ok(r.map(|e| (format!("{:#x}", e.inputHash), format!("{:#x}", e.keyHash))))
     }
 
     async fn listing(&self, id: ModelId) -> Result<Option<Listing>> {

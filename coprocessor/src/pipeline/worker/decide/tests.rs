@@ -19,6 +19,8 @@ type Eval = fn() -> std::result::Result<Vec<u8>, EvalFailure>;
 /// The world as a test sets it up.
 struct Fake {
     chain: ChainJob,
+    /// The request's input and key hashes as emitted on chain.
+    request: Option<(String, String)>,
     listing: Option<Listing>,
     blobs: HashMap<String, Result<Option<Bytes>, ()>>,
     refusal: Option<u16>,
@@ -59,6 +61,7 @@ impl Fake {
         let blobs = [(INPUT, Ok(Some(Bytes::from_static(b"in")))), (KEY, Ok(Some(Bytes::new())))];
         Self {
             chain: ChainJob { status: JobStatus::Requested, model_id: 4, rows: 2, deadline: 1_600 },
+            request: Some((INPUT.into(), KEY.into())),
             listing: Some(listing()),
             blobs: blobs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
             refusal: None,
@@ -103,6 +106,9 @@ impl JobEnv for Fake {
     }
     async fn chain_job(&self, _: JobId) -> Result<ChainJob> {
         Ok(self.chain)
+    }
+    async fn chain_request(&self, _: JobId) -> Result<Option<(String, String)>> {
+        Ok(self.request.clone())
     }
     async fn listing(&self, _: ModelId) -> Result<Option<Listing>> {
         Ok(self.listing.clone())
@@ -348,6 +354,16 @@ fn a_queued_request_the_chain_does_not_hold_is_retried_not_answered() {
     }
     let env = Fake { listing: None, ..Fake::new() };
     assert!(matches!(run(&env, &claimed()), Err(Error::NotReady(_))), "listing not indexed yet");
+    // a re-mined id with the same model, rows and deadline but another input (or key): the
+    // recorded result for the old input is not posted, nothing is evaluated
+    for request in
+        [Some(("33".to_owned(), KEY.to_owned())), Some((INPUT.to_owned(), "44".to_owned())), None]
+    {
+        let env = Fake { request, eval: || panic!("evaluated another request"), ..Fake::new() };
+        let mut c = claimed();
+        c.result_hash = Some(INPUT.into());
+        assert!(matches!(run(&env, &c), Err(Error::NotReady(_))));
+    }
     let mut c = claimed();
     c.job.job_id = -1;
     assert!(
