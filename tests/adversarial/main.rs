@@ -346,3 +346,67 @@ async fn listing_spam_does_not_delay_job_intake() -> eyre::Result<()> {
     assert!(waited < Duration::from_secs(20), "job intake waited for the listings: {waited:?}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listings_the_operator_cannot_serve_in_time_or_on_its_terms_are_declined()
+-> eyre::Result<()> {
+    let mut stack = Stack::start().await?;
+    let seller = Seller::new(stack.chain(SELLER).await?)?;
+    // a depth-5 tree bootstraps ~55 times a row: 4,096 rows cannot finish in 60 s on this
+    // machine, so the operator declines instead of taking jobs it would let expire
+    let (tree, tree_card, _) = demo_model("tree5_breast_cancer", "breast_cancer", 0)?;
+    let slow = Terms { max_rows: 4_096, ..terms(&stack, ETH / 5_000, 60) };
+    let id = seller.publish(&tree, &tree_card, &slow).await?.model_id;
+    let declined = seller.wait_accepted(id, MINUTE).await.err().map(|e| e.to_string());
+    assert!(declined.unwrap_or_default().contains(&format!("reason {}", reasons::TOO_SLOW)));
+
+    // a listing made before the operator raised its fee: declined, not served at the old fee
+    let (model, card, _) = demo_model("logreg_breast_cancer", "breast_cancer", 0)?;
+    let chain = stack.chain(SELLER).await?;
+    let blobs = modelmart_sdk::blobs::BlobClient::new()?;
+    let card_hash =
+        blobs.put(&stack.endpoint, modelmart_sdk::BlobKind::Card, card.to_bytes()).await?;
+    let ctx = chain.seal_context(stack.address(SELLER), stack.address(OPERATOR)).await?;
+    let x25519 = Operator::new(chain.clone()).info(stack.address(OPERATOR)).await?.x25519_key;
+    let sealed = modelmart_sdk::seal::seal(&model.to_json()?, &x25519.0, &card_hash.0, &ctx)?;
+    let sealed_hash =
+        blobs.put(&stack.endpoint, modelmart_sdk::BlobKind::SealedModel, sealed).await?;
+    stack.stop_coprocessor().await?;
+    let listing = IModelMarket::Listing {
+        operator: stack.address(OPERATOR),
+        token: Address::ZERO,
+        pricePerRow: U96::from(ETH / 1_000),
+        operatorFeePerRow: U96::from(ETH / 5_000),
+        cardHash: card_hash,
+        sealedModelHash: sealed_hash,
+        paramSet: model.param_set.0,
+        maxRows: 8,
+        jobDeadline: 600,
+        outputMode: card.output_mode.code(),
+    };
+    let r = chain.send("listModel", chain.market().listModel(listing)).await?;
+    let id = r
+        .decoded_log::<modelmart_bindings::ModelMarket::ModelListed>()
+        .ok_or_else(|| eyre::eyre!("no ModelListed"))?
+        .modelId;
+    let id = modelmart_sdk::ModelId::try_from(id)?;
+    Operator::new(stack.chain(OPERATOR).await?)
+        .set_terms(&OperatorTerms {
+            min_fee_per_row: ETH / 1_000,
+            min_job_deadline: 60,
+            max_rows_per_job: 64,
+            max_rows_per_hour: u32::MAX,
+        })
+        .await?;
+    stack.start_coprocessor();
+    stack.wait_healthy().await?;
+    let declined = seller.wait_accepted(id, MINUTE).await.err().map(|e| e.to_string());
+    assert!(
+        declined
+            .as_deref()
+            .unwrap_or_default()
+            .contains(&format!("reason {}", reasons::OUTSIDE_TERMS)),
+        "{declined:?}"
+    );
+    Ok(())
+}

@@ -138,14 +138,60 @@ impl Pipeline {
         Ok(Ok(compiled))
     }
 
+    /// Whether this operator can serve `model` as listed: within its current terms (they may
+    /// have tightened since the listing was made) and able to finish a job of the listing's
+    /// maximum rows before its deadline.
+    async fn serviceable(
+        &self,
+        model: &modelmart_index::Model,
+        compiled: &CompiledModel,
+    ) -> Result<std::result::Result<(), Refusal>> {
+        let (terms, _) = self.operator.terms(self.operator_address()).await?;
+        let fee = model.operator_fee_per_row.parse::<u128>().unwrap_or(0);
+        if fee < terms.min_fee_per_row
+            || model.job_deadline < i64::from(terms.min_job_deadline)
+            || model.max_rows > i64::from(terms.max_rows_per_job)
+        {
+            return Ok(Err(refuse(
+                reasons::OUTSIDE_TERMS,
+                format!(
+                    "fee {fee}, deadline {} s, {} rows; terms: fee >= {}, deadline >= {} s, rows <= {}",
+                    model.job_deadline,
+                    model.max_rows,
+                    terms.min_fee_per_row,
+                    terms.min_job_deadline,
+                    terms.max_rows_per_job
+                ),
+            )));
+        }
+        let rows = usize::try_from(model.max_rows).unwrap_or(usize::MAX);
+        let full =
+            self.admission.expected_seconds(self.cost.estimate(compiled, rows).expected_seconds);
+        if full.ceil() as i64 + self.post_margin_s() > model.job_deadline {
+            return Ok(Err(refuse(
+                reasons::TOO_SLOW,
+                format!(
+                    "{rows} rows need ~{full:.0} s plus a {} s margin; the deadline is {} s",
+                    self.post_margin_s(),
+                    model.job_deadline
+                ),
+            )));
+        }
+        Ok(Ok(()))
+    }
+
     /// Accept or decline a proposed listing (after checking on chain that it still is proposed).
     pub(crate) async fn handle_listing(&self, model: &modelmart_index::Model) -> Result<()> {
         let id = ModelId::try_from(model.model_id)?;
         if self.operator.chain().model_status(id).await? != ModelStatus::Proposed {
             return Ok(());
         }
-        match self.open_model(model).await? {
-            Ok(_) => {
+        let opened = match self.open_model(model).await? {
+            Ok(m) => self.serviceable(model, &m).await?,
+            Err(r) => Err(r),
+        };
+        match opened {
+            Ok(()) => {
                 self.operator.accept(id).await?;
                 self.record(|h| h.accepted += 1);
                 metrics::counter!("modelmart_coprocessor_listings_total", "outcome" => "accepted")

@@ -35,6 +35,10 @@ pub const MODEL_MISMATCH: u16 = 104;
 pub const LISTING_MISMATCH: u16 = 105;
 /// Listing: the operator's engine does not support this model or output mode.
 pub const UNSUPPORTED: u16 = 106;
+/// Listing: the listing asks less than the operator's current terms (fee, deadline, rows).
+pub const OUTSIDE_TERMS: u16 = 107;
+/// Listing: a job of the listing's maximum rows cannot finish within its deadline here.
+pub const TOO_SLOW: u16 = 108;
 
 /// A reason code in words (the web dApp shows the same texts: `make bindings` copies them to
 /// `web/src/abi/reasons.ts`).
@@ -62,6 +66,10 @@ pub fn describe(code: u16) -> &'static str {
             "the listing disagrees with the model or its card (parameter set or output mode)"
         }
         UNSUPPORTED => "the operator's engine does not support this model or output mode",
+        OUTSIDE_TERMS => {
+            "the listing asks less than the operator's terms (fee, deadline or rows per job)"
+        }
+        TOO_SLOW => "a job of the listing's maximum rows cannot finish within its deadline here",
         _ => "unknown reason",
     }
 }

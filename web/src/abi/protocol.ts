@@ -19,6 +19,8 @@ export const reasons: Record<number, string> = {
   104: "the sealed model is not the model its card describes",
   105: "the listing disagrees with the model or its card (parameter set or output mode)",
   106: "the operator's engine does not support this model or output mode",
+  107: "the listing asks less than the operator's terms (fee, deadline or rows per job)",
+  108: "a job of the listing's maximum rows cannot finish within its deadline here",
 };
 
 /** Output modes by on-chain code (`Listing.outputMode` is the index). */
