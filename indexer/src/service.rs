@@ -74,13 +74,39 @@ impl IndexerArgs {
     }
 }
 
+/// Connect to the database, waiting for it with backoff (0.5 s doubling to 8 s) while it is
+/// unreachable: a database that starts after the indexer (a compose stack, a restart) is not a
+/// reason to exit. A URL that can never work (another scheme) fails at once.
+async fn connect_with_backoff(url: &str, connections: u32) -> Result<Db> {
+    let mut wait = Duration::from_millis(500);
+    loop {
+        match Db::connect(url, connections).await {
+            Ok(db) => return Ok(db),
+            Err(e @ modelmart_index::Error::UnsupportedDatabase(_)) => return Err(e),
+            Err(e) => {
+                tracing::warn!(target: TARGET, error = %e, retry_in_ms = wait.as_millis() as u64, "database unavailable; waiting");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(8));
+            }
+        }
+    }
+}
+
 /// Run the follower and the API until `shutdown` resolves.
 pub async fn run(
     args: IndexerArgs,
     metrics: Option<PrometheusHandle>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let db = Db::connect(&args.database_url, args.db_connections).await?;
+    let mut shutdown = Box::pin(shutdown);
+    let connected = tokio::select! {
+        db = connect_with_backoff(&args.database_url, args.db_connections) => Some(db?),
+        () = &mut shutdown => None,
+    };
+    let Some(db) = connected else {
+        tracing::info!(target: TARGET, "indexer stopped before the database answered");
+        return Ok(());
+    };
     let provider = ProviderBuilder::new()
         .connect(&args.chain.rpc_url)
         .await
@@ -128,7 +154,6 @@ pub async fn run(
         let _ = stop_follow.changed().await;
     });
     tokio::pin!(following);
-    tokio::pin!(shutdown);
     let result = tokio::select! {
         r = &mut following => r,
         () = &mut shutdown => Ok(()),

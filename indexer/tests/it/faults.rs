@@ -100,6 +100,94 @@ async fn killed_at_random_points_loses_and_duplicates_nothing() -> eyre::Result<
     Ok(())
 }
 
+/// Two (then three) indexer processes writing one database — a rolling deploy, a forgotten
+/// instance: every event is applied once, the final index equals a clean run, on both backends
+/// (on a fresh SQLite file the processes also race on the migrations).
+#[tokio::test(flavor = "multi_thread")]
+async fn several_writers_on_one_database_apply_every_event_once() -> eyre::Result<()> {
+    let m = Market::deploy(&[]).await?;
+    let model = m.workload(40).await?;
+    m.mine(200).await?;
+    m.more_jobs(model, keccak256("workload key"), 40, 40).await?;
+    let head = m.provider.get_block_number().await?;
+    let expected = reference(&m).await?;
+    for tdb in TestDb::both().await? {
+        let spawn = || {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_modelmart-indexer"))
+                .args(["-q", "--listen", "127.0.0.1:0", "--max-range", "2", "--poll-ms", "20"])
+                .args(["--rpc-url", m.node.endpoint().as_str()])
+                .args(["--contract", &m.market.address().to_string()])
+                .args(["--start-block", &m.deploy_block.to_string()])
+                .args(["--database-url", &tdb.url])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+        };
+        // two started together, a third staggered
+        let mut children = vec![spawn()?, spawn()?];
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        children.push(spawn()?);
+        let db = tdb.connect().await?;
+        wait_caught_up(&db, head, Duration::from_secs(120)).await?;
+        // every process is still running: none gave up on the race
+        for c in &mut children {
+            assert!(c.try_wait()?.is_none(), "a writer exited: {:?}", c.try_wait()?);
+        }
+        for mut c in children {
+            c.start_kill()?;
+            c.wait().await?;
+        }
+        assert_same(
+            &dump(&db).await?,
+            &expected,
+            &format!("{:?} with three writers", db.backend()),
+        );
+        db.close().await;
+        tdb.cleanup().await?;
+    }
+    Ok(())
+}
+
+/// The database does not exist yet when the indexer starts (a compose stack, a restore): the
+/// indexer waits for it instead of exiting, and catches up once it appears.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_that_comes_up_late_is_waited_for() -> eyre::Result<()> {
+    use sqlx::{Connection, Executor};
+    let m = Market::deploy(&[]).await?;
+    m.workload(5).await?;
+    let head = m.provider.get_block_number().await?;
+    let admin = std::env::var("MODELMART_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let name = format!("mm_late_{:016x}", rand::random::<u64>());
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    let url = format!("{base}/{name}");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_modelmart-indexer"))
+        .args(["-q", "--listen", "127.0.0.1:0", "--poll-ms", "20"])
+        .args(["--rpc-url", m.node.endpoint().as_str()])
+        .args(["--contract", &m.market.address().to_string()])
+        .args(["--start-block", &m.deploy_block.to_string()])
+        .args(["--database-url", &url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert!(child.try_wait()?.is_none(), "the indexer exited while the database was missing");
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&admin).await?;
+    conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+    let created = Instant::now();
+    let db = Db::connect(&url, 2).await?;
+    wait_caught_up(&db, head, Duration::from_secs(30)).await?;
+    println!("caught up {:?} after the database appeared", created.elapsed());
+    child.start_kill()?;
+    child.wait().await?;
+    db.close().await;
+    conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await?;
+    Ok(())
+}
+
 /// A JSON-RPC proxy that can fail everything (mode 1) or refuse `eth_getLogs` ranges wider than
 /// `MAX_RANGE` blocks (mode 2).
 #[derive(Clone)]

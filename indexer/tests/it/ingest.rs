@@ -269,3 +269,40 @@ async fn every_event_lands_in_the_right_rows() -> eyre::Result<()> {
     }
     Ok(())
 }
+
+/// An operator endpoint with NUL, a backslash, control characters and the maximum length (the
+/// contract accepts any 256 bytes): indexed on both backends, equally, and the index moves on.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_strings_are_stored_on_both_backends() -> eyre::Result<()> {
+    let m = Market::deploy(&[]).await?;
+    m.register_operator().await?;
+    let mut hostile = String::from("https://op\0.example/\\\u{1b}[31m\r\n\u{7f}");
+    while hostile.len() < 256 {
+        hostile.push('x');
+    }
+    m.market
+        .updateOperator(hostile.clone(), keccak256("x25519 v2"))
+        .from(m.operator)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    // and the index keeps going past it
+    m.market.addStake().from(m.operator).value(U256::from(ETH)).send().await?.get_receipt().await?;
+    let head = m.provider.get_block_number().await?;
+    let mut stored = Vec::new();
+    for tdb in TestDb::both().await? {
+        let db = tdb.connect().await?;
+        let (mut f, _) = follower(&m, db.clone(), 1000);
+        f.catch_up().await?;
+        assert_eq!(db.cursor().await?.map(|c| c.block_number), Some(head), "{:?}", db.backend());
+        let op = one(&db, "SELECT * FROM operators WHERE superseded_at IS NULL").await?;
+        assert_eq!(op.try_get::<String, _>("stake")?, (3 * ETH).to_string());
+        stored.push(op.try_get::<String, _>("endpoint")?);
+        db.close().await;
+        tdb.cleanup().await?;
+    }
+    let want = hostile.replace('\\', "\\\\").replace('\0', "\\0");
+    assert_eq!(stored, [want.clone(), want]);
+    Ok(())
+}

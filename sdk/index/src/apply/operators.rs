@@ -14,7 +14,7 @@ impl Working {
             Ev::OperatorRegistered(e) => {
                 let op = Operator {
                     address: addr(e.operator),
-                    endpoint: e.endpoint.clone(),
+                    endpoint: stored_text(&e.endpoint),
                     x25519_key: hex32(e.x25519Key),
                     stake: dec(e.stake),
                     status: OperatorStatus::Active.to_string(),
@@ -43,7 +43,7 @@ impl Working {
                 let Some(mut op) = self.operator(e.operator) else {
                     return missing("operator", &meta);
                 };
-                op.endpoint = e.endpoint.clone();
+                op.endpoint = stored_text(&e.endpoint);
                 op.x25519_key = hex32(e.x25519Key);
                 self.operators.put(op, meta);
             }
@@ -90,5 +90,36 @@ impl Working {
             _ => {}
         }
         Ok(None)
+    }
+}
+
+/// A chain-supplied string as both backends can store it, losslessly: Postgres `TEXT` cannot
+/// hold NUL, so NUL is written as a backslash and `0`, and a backslash is doubled (any operator
+/// may register any 256 bytes as its endpoint; one NUL must not stop the index).
+pub(crate) fn stored_text(s: &str) -> String {
+    if !s.contains(['\0', '\\']) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\0' => out.push_str("\\0"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stored_text;
+
+    #[test]
+    fn nul_and_backslash_are_escaped_reversibly() {
+        assert_eq!(stored_text("https://op.example"), "https://op.example");
+        assert_eq!(stored_text("a\0b"), "a\\0b");
+        assert_eq!(stored_text("a\\0b"), "a\\\\0b", "a literal backslash-zero stays distinct");
+        assert_ne!(stored_text("a\0"), stored_text("a\\0"));
     }
 }

@@ -76,10 +76,29 @@ pub async fn connect_pool(
         .connect_with(AnyConnectOptions::from_str(&url)?)
         .await?;
     match backend {
-        Backend::Sqlite => sqlite.run(&pool).await?,
+        Backend::Sqlite => migrate_sqlite(&pool, sqlite).await?,
+        // sqlx holds an advisory lock while it migrates Postgres: concurrent starts wait
         Backend::Postgres => postgres.run(&pool).await?,
     }
     Ok((pool, backend))
+}
+
+/// Migrate a SQLite file. SQLite has no lock sqlx could hold across the migrations, so two
+/// processes starting on a fresh file race: the loser finds tables the winner just made. It
+/// tries again (the applied migrations are then recorded and skipped) instead of exiting.
+async fn migrate_sqlite(pool: &AnyPool, migrator: &Migrator) -> Result<()> {
+    let mut attempt = 0;
+    loop {
+        match migrator.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 20 => {
+                attempt += 1;
+                tracing::debug!(target: "modelmart::index::db", error = %e, attempt, "migration raced; retrying");
+                tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 impl Db {

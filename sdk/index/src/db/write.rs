@@ -38,11 +38,31 @@ fn num(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// Key of the Postgres advisory lock every index write transaction holds ("mmix").
+const WRITER_LOCK: i64 = 0x6d6d_6978;
+
 impl Db {
+    /// A write transaction that excludes every other writer of this database until it ends, so
+    /// the cursor it reads cannot move under it: on SQLite `BEGIN IMMEDIATE` (the write lock
+    /// from the start), on Postgres a transaction-scoped advisory lock.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.backend {
+            super::Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            super::Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(WRITER_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
+    }
+
     /// Write a batch atomically: events, state versions, block hashes and the cursor.
     pub async fn commit(&self, batch: Batch) -> Result<Vec<Update>> {
         let started = std::time::Instant::now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let found = sqlx::query_scalar::<_, i64>("SELECT block_number FROM cursor WHERE id = 1")
             .fetch_optional(&mut *tx)
             .await?;
@@ -131,7 +151,7 @@ impl Db {
     /// `None` forgets everything (re-index from the start block).
     pub async fn rollback(&self, ancestor: Option<(u64, B256)>) -> Result<u64> {
         let keep = ancestor.map_or(-1, |(n, _)| num(n));
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let events = sqlx::query("DELETE FROM events WHERE block_number > $1")
             .bind(keep)
             .execute(&mut *tx)
