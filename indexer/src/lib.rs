@@ -10,6 +10,7 @@
 //! only input, and the only outside requests it makes are the endpoint probes.
 
 pub mod api;
+pub mod egress;
 pub mod probe;
 pub mod service;
 pub mod stats;

@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 
 use modelmart_primitives::BlobKind;
 
-use crate::{Db, Model, Operator, Result, db::sql::Sql};
+use crate::{Db, Model, Operator, Result, db::sql::Sql, egress::AddressPolicy};
 
 const TARGET: &str = "modelmart::indexer::probe";
 
@@ -39,6 +39,7 @@ pub struct EndpointHealth {
 /// Endpoint health and card fetch errors, shared with the API.
 #[derive(Clone, Debug, Default)]
 pub struct Probe {
+    policy: AddressPolicy,
     health: Arc<RwLock<HashMap<String, EndpointHealth>>>,
     card_errors: Arc<RwLock<HashMap<String, String>>>,
     version: Arc<AtomicU64>,
@@ -76,6 +77,11 @@ pub async fn fetch_verified(
 }
 
 impl Probe {
+    /// A probe that contacts only the destinations `policy` allows.
+    pub fn with_policy(policy: AddressPolicy) -> Self {
+        Self { policy, ..Self::default() }
+    }
+
     /// The last check of each operator endpoint, by operator address.
     pub fn health(&self) -> HashMap<String, EndpointHealth> {
         self.health.read().map(|h| h.clone()).unwrap_or_default()
@@ -97,10 +103,13 @@ impl Probe {
         let checks = operators.iter().filter(|o| o.status != "exited").map(|o| async move {
             let url = format!("{}/healthz", o.endpoint.trim_end_matches('/'));
             let t = Instant::now();
-            let (reachable, error) = match client.get(&url).send().await {
-                Ok(r) if r.status().is_success() => (true, None),
-                Ok(r) => (false, Some(format!("healthz answered {}", r.status()))),
-                Err(e) => (false, Some(format!("unreachable: {e}"))),
+            let (reachable, error) = match self.policy.check_url(&url).await {
+                Err(refused) => (false, Some(refused)),
+                Ok(()) => match client.get(&url).send().await {
+                    Ok(r) if r.status().is_success() => (true, None),
+                    Ok(r) => (false, Some(format!("healthz answered {}", r.status()))),
+                    Err(e) => (false, Some(format!("unreachable: {e}"))),
+                },
             };
             let latency_ms = reachable.then(|| t.elapsed().as_secs_f64() * 1e3);
             (o.address.clone(), EndpointHealth { reachable, latency_ms, checked_at: now(), error })
@@ -129,18 +138,18 @@ impl Probe {
             let Some(endpoint) = operators.get(&m.operator) else { continue };
             let url = format!("{}/v1/blobs/{}", endpoint.trim_end_matches('/'), m.card_hash);
             let expected: B256 = m.card_hash.parse().unwrap_or_default();
-            let outcome =
-                fetch_verified(client, &url, expected, BlobKind::Card.max_bytes() as usize)
-                    .await
-                    .and_then(|body| {
-                        let json: serde_json::Value = serde_json::from_slice(&body)
-                            .map_err(|e| format!("not a JSON card: {e}"))?;
-                        if json.is_object() {
-                            Ok(body)
-                        } else {
-                            Err("a card must be a JSON object".into())
-                        }
-                    });
+            let fetched = match self.policy.check_url(&url).await {
+                Err(refused) => Err(refused),
+                Ok(()) => {
+                    fetch_verified(client, &url, expected, BlobKind::Card.max_bytes() as usize)
+                        .await
+                }
+            };
+            let outcome = fetched.and_then(|body| {
+                let json: serde_json::Value =
+                    serde_json::from_slice(&body).map_err(|e| format!("not a JSON card: {e}"))?;
+                if json.is_object() { Ok(body) } else { Err("a card must be a JSON object".into()) }
+            });
             match outcome {
                 Ok(body) => {
                     Sql::new("INSERT INTO cards (card_hash, body, fetched_at) VALUES (")
@@ -176,7 +185,7 @@ impl Probe {
     pub fn spawn(&self, db: Db, every: Duration) -> tokio::task::JoinHandle<()> {
         let probe = self.clone();
         tokio::spawn(async move {
-            let client = match reqwest::Client::builder().timeout(Duration::from_secs(3)).build() {
+            let client = match probe.policy.client(Duration::from_secs(3)) {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::error!(target: TARGET, error = %e, "no HTTP client; endpoint checks disabled");

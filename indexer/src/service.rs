@@ -11,6 +11,7 @@ use tokio::sync::broadcast;
 use crate::{
     Db, Follower, Result,
     api::{self, ApiConfig, ApiState},
+    egress::AddressPolicy,
     probe::Probe,
 };
 
@@ -50,6 +51,10 @@ pub struct IndexerArgs {
     #[arg(long, env = "MODELMART_PROBE_INTERVAL_S", default_value_t = DEFAULT_PROBE_INTERVAL_S,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub probe_interval_s: u64,
+    /// Let endpoint probes reach loopback addresses (a local dev stack, whose operators listen
+    /// on 127.0.0.1). Private, link-local and other non-public addresses stay refused.
+    #[arg(long, env = "MODELMART_PROBE_LOOPBACK")]
+    pub probe_loopback: bool,
     /// Seconds before a request is answered 408.
     #[arg(long, env = "MODELMART_REQUEST_TIMEOUT_S", default_value_t = DEFAULT_REQUEST_TIMEOUT_S,
           value_parser = clap::value_parser!(u64).range(1..=600))]
@@ -69,6 +74,7 @@ impl IndexerArgs {
             db_connections: DEFAULT_DB_CONNECTIONS,
             cors_origins: Vec::new(),
             probe_interval_s: DEFAULT_PROBE_INTERVAL_S,
+            probe_loopback: false,
             request_timeout_s: DEFAULT_REQUEST_TIMEOUT_S,
         }
     }
@@ -123,7 +129,7 @@ pub async fn run(
         args.follow.follower_config(&args.chain, chain_id),
         updates.clone(),
     );
-    let probe = Probe::default();
+    let probe = Probe::with_policy(AddressPolicy { allow_loopback: args.probe_loopback });
     let probing = probe.spawn(db.clone(), Duration::from_secs(args.probe_interval_s));
     let state =
         ApiState::new(db.clone(), Some(follower.status()), updates, metrics).with_probe(probe);

@@ -13,6 +13,7 @@ use axum::{
 };
 use modelmart_indexer::{
     api::{self, ApiConfig, ApiState},
+    egress::AddressPolicy,
     probe::Probe,
 };
 use serde_json::Value;
@@ -68,8 +69,10 @@ async fn cards_are_verified_and_endpoints_checked() -> eyre::Result<()> {
     let tdb = TestDb::sqlite()?;
     let db = tdb.connect().await?;
     follower(&m, db.clone(), 100).0.catch_up().await?;
-    let probe = Probe::default();
-    let client = reqwest::Client::new();
+    // the fake endpoint is on loopback, as in a dev stack
+    let policy = AddressPolicy { allow_loopback: true };
+    let probe = Probe::with_policy(policy);
+    let client = policy.client(std::time::Duration::from_secs(3))?;
     assert_eq!(
         probe.fetch_cards(&db, &client).await?,
         1,
@@ -107,6 +110,62 @@ async fn cards_are_verified_and_endpoints_checked() -> eyre::Result<()> {
     let operators = get("/v1/operators".into()).await?;
     assert_eq!(operators[0]["health"]["reachable"], true);
     assert!(operators[0]["health"]["latency_ms"].as_f64().is_some());
+    db.close().await;
+    Ok(())
+}
+
+/// Request forgery: operators register endpoints pointing at the indexer's own network
+/// (loopback, the cloud metadata address, private ranges, a redirect to loopback). A local
+/// listener proves the probe never connects; the endpoints are reported as refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn endpoint_probes_never_reach_non_public_addresses() -> eyre::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((_conn, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let m = Market::deploy(&[]).await?;
+    let targets = [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://localhost:{port}"),
+        format!("http://[::ffff:127.0.0.1]:{port}"),
+        "http://169.254.169.254".to_owned(),
+        "http://10.0.0.1".to_owned(),
+    ];
+    m.register_operator().await?;
+    let tdb = TestDb::sqlite()?;
+    let db = tdb.connect().await?;
+    let strict = AddressPolicy::default();
+    let client = strict.client(std::time::Duration::from_secs(2))?;
+    for endpoint in targets.iter().rev() {
+        m.market
+            .updateOperator(endpoint.clone(), keccak256("x25519"))
+            .from(m.operator)
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        follower(&m, db.clone(), 100).0.catch_up().await?;
+        let probe = Probe::with_policy(strict);
+        probe.check_operators(&db, &client).await?;
+        let health = probe.health();
+        let h = health.values().next().ok_or_else(|| eyre::eyre!("no health"))?;
+        assert!(!h.reachable);
+        assert!(h.error.as_deref().unwrap_or_default().starts_with("refused"), "{endpoint}: {h:?}");
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "a probe connected to loopback");
+
+    // the control: the same probe allowed to reach loopback does connect
+    let dev = AddressPolicy { allow_loopback: true };
+    Probe::with_policy(dev)
+        .check_operators(&db, &dev.client(std::time::Duration::from_secs(2))?)
+        .await?;
+    assert!(hits.load(Ordering::SeqCst) > 0, "the listener saw nothing even when allowed");
     db.close().await;
     Ok(())
 }

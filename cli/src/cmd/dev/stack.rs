@@ -138,6 +138,8 @@ impl Stack {
         let db = format!("sqlite:{}", a.dir.join("index.db").display());
         let args = IndexerArgs {
             probe_interval_s: 5,
+            // the dev stack's operator listens on 127.0.0.1
+            probe_loopback: true,
             ..IndexerArgs::new(self.on_chain(), db, a.indexer_listen)
         };
         let metrics = self.metrics.clone();
