@@ -2,6 +2,24 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// `s` safe for a terminal: card names, descriptions, labels, endpoints and revert reasons come
+/// from sellers and the chain, so control characters (terminal escape sequences, carriage
+/// returns that overwrite a line, bells) and bidirectional overrides are shown escaped
+/// (`\u{1b}`); the line breaks the CLI's own layout uses stay.
+pub(crate) fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(unsafe_char) {
+        return s.into();
+    }
+    s.chars()
+        .map(|c| if unsafe_char(c) { c.escape_unicode().to_string() } else { c.to_string() })
+        .collect::<String>()
+        .into()
+}
+
 /// Where results go.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Output {
@@ -20,7 +38,7 @@ impl Output {
         if self.json {
             println!("{value}");
         } else {
-            println!("{}", human());
+            println!("{}", printable(&human()));
         }
     }
 
@@ -30,7 +48,7 @@ impl Output {
         if self.json {
             eprintln!("{}", serde_json::json!({ "error": format!("{e:#}") }));
         } else {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", printable(&format!("{e:#}")));
         }
     }
 
@@ -46,5 +64,18 @@ impl Output {
         );
         pb.enable_steady_tick(std::time::Duration::from_millis(120));
         pb
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn escape_sequences_and_overrides_are_escaped_line_breaks_kept() {
+        assert_eq!(printable("model 1 — Iris\n  outputs: a, b"), "model 1 — Iris\n  outputs: a, b");
+        assert_eq!(printable("\u{1b}[2J\u{1b}]0;pwned\u{7}"), "\\u{1b}[2J\\u{1b}]0;pwned\\u{7}");
+        assert_eq!(printable("price 1\rprice 0"), "price 1\\u{d}price 0");
+        assert_eq!(printable("abc\u{202e}fed"), "abc\\u{202e}fed");
     }
 }

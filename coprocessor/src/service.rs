@@ -110,6 +110,11 @@ pub struct CoprocessorArgs {
     #[arg(long, env = "MODELMART_RECEIPT_TIMEOUT_S", default_value_t = DEFAULT_RECEIPT_TIMEOUT_S,
           value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub receipt_timeout_s: u64,
+    /// Replace the X25519 key registered on chain with this process's (after the old secret was
+    /// lost: listings sealed to the old key can no longer be opened and must be sealed again).
+    /// Without it the coprocessor refuses to start when the keys differ.
+    #[arg(long, env = "MODELMART_ROTATE_X25519")]
+    pub rotate_x25519: bool,
     /// Worker name prefix (unique per process when several share a queue).
     #[arg(long, env = "MODELMART_WORKER_NAME")]
     pub worker_name: Option<String>,
@@ -142,8 +147,37 @@ impl CoprocessorArgs {
             key_cache: DEFAULT_KEY_CACHE,
             receipt_timeout_s: DEFAULT_RECEIPT_TIMEOUT_S,
             worker_name: None,
+            rotate_x25519: false,
         }
     }
+}
+
+/// Compare this process's X25519 key with the one the operator registered: a lost data folder
+/// silently makes a new key, and every sealed model would then fail to open. Refuse to start on
+/// a mismatch, unless told to rotate (then the chain gets the new key, endpoint unchanged).
+async fn check_x25519(op: &Operator, key: &OperatorKey, rotate: bool) -> Result<()> {
+    let me = op.chain().account();
+    let info = op.info(me).await?;
+    if info.status == modelmart_primitives::OperatorStatus::None {
+        tracing::warn!(target: TARGET, operator = %me, "not registered yet: `modelmart operator register` announces this key");
+        return Ok(());
+    }
+    let local = key.public_bytes();
+    if info.x25519_key.0 == local {
+        return Ok(());
+    }
+    if rotate {
+        op.update(&info.endpoint, local).await?;
+        tracing::warn!(target: TARGET, "X25519 key rotated on chain; listings sealed to the old key must be sealed again");
+        return Ok(());
+    }
+    Err(config(format!(
+        "this process's X25519 key {} is not the one registered on chain ({}): was the data \
+         folder lost? Restore its x25519.key (or pass --x25519-key), or start with \
+         --rotate-x25519 to register the new key (listings sealed to the old one stop opening)",
+        alloy::hex::encode(local),
+        info.x25519_key
+    )))
 }
 
 fn config(e: impl std::fmt::Display) -> Error {
@@ -241,6 +275,7 @@ pub async fn run(
     let chain = Chain::connect(&args.chain.rpc_url, signer, args.chain.contract)
         .await?
         .with_timing(Duration::from_secs(args.receipt_timeout_s), args.follow.poll_interval());
+    check_x25519(&Operator::new(chain.clone()), &x25519, args.rotate_x25519).await?;
     let provider = ProviderBuilder::new()
         .connect(&args.chain.rpc_url)
         .await

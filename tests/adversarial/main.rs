@@ -410,3 +410,35 @@ async fn listings_the_operator_cannot_serve_in_time_or_on_its_terms_are_declined
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_coprocessor_with_a_lost_x25519_key_refuses_to_start() -> eyre::Result<()> {
+    let stack = Stack::start().await?;
+    // the data folder was lost: a fresh one makes a new X25519 key
+    let fresh = tempfile::tempdir()?;
+    let mut args = stack.coprocessor_args();
+    args.x25519_key = None;
+    args.data_dir = fresh.path().to_path_buf();
+    args.blob_store = None;
+    args.listen = "127.0.0.1:0".parse()?;
+    let run = modelmart_coprocessor::service::run(args.clone(), None, std::future::pending());
+    let refused = tokio::time::timeout(MINUTE, run).await?;
+    let msg = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(msg.contains("X25519 key"), "{msg}");
+    let before = Operator::new(stack.chain(SELLER).await?).info(stack.address(OPERATOR)).await?;
+    // told to rotate, it registers the new key and serves
+    args.rotate_x25519 = true;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(modelmart_coprocessor::service::run(args, None, async {
+        let _ = rx.await;
+    }));
+    let op = Operator::new(stack.chain(SELLER).await?);
+    let t = std::time::Instant::now();
+    while op.info(stack.address(OPERATOR)).await?.x25519_key == before.x25519_key {
+        eyre::ensure!(t.elapsed() < MINUTE, "the key was not rotated");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = tx.send(());
+    serving.await??;
+    Ok(())
+}

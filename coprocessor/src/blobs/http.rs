@@ -29,7 +29,15 @@ pub fn router(store: Arc<BlobStore>) -> Router {
         .route("/v1/blobs/{hash}", get(get_blob).head(head_blob).put(put_blob))
         .layer(DefaultBodyLimit::disable())
         .layer(cors)
+        .layer(axum::middleware::map_response(nosniff))
         .with_state(store)
+}
+
+/// Blobs are bytes, never documents: browsers must not guess a type and render one.
+async fn nosniff(mut res: Response) -> Response {
+    res.headers_mut()
+        .insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    res
 }
 
 fn error(e: &BlobError) -> Response {

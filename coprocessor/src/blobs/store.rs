@@ -55,6 +55,25 @@ fn key(hash: &str) -> Key {
     Key::from(format!("blobs/{hash}"))
 }
 
+/// A staging file untouched this long belongs to an upload that died with its process.
+const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(3_600);
+
+/// Remove staging files in `tmp` last modified more than `age` ago (left by a crash: an upload
+/// in progress keeps writing to its file); returns how many went.
+pub(crate) fn sweep_staging(tmp: &std::path::Path, age: std::time::Duration) -> Result<usize> {
+    let mut swept = 0;
+    for entry in std::fs::read_dir(tmp)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        let stale = meta.modified().ok().and_then(|m| m.elapsed().ok()).is_some_and(|e| e >= age);
+        if meta.is_file() && stale {
+            std::fs::remove_file(entry.path())?;
+            swept += 1;
+        }
+    }
+    Ok(swept)
+}
+
 impl BlobStore {
     /// Open a store: a folder path or `file:///path` (created if missing), `s3://bucket/prefix`
     /// (credentials and endpoint from the usual `AWS_*` environment), or `memory:`. Uploads are
@@ -73,6 +92,10 @@ impl BlobStore {
         };
         let tmp = tmp.into();
         std::fs::create_dir_all(&tmp)?;
+        let swept = sweep_staging(&tmp, STALE_STAGING)?;
+        if swept > 0 {
+            tracing::info!(target: "modelmart::coprocessor::blobs", swept, "stale staging files removed");
+        }
         Ok(Self { store, tmp, limits })
     }
 

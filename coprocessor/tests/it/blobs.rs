@@ -93,6 +93,16 @@ async fn store_round_trips_and_refuses_bad_uploads() -> eyre::Result<()> {
         BlobStore::open("ftp://x", &tmp, Limits::default()).err(),
         Some(BlobError::BadUrl(_))
     ));
+    // a crash leaves a staging file behind: the next start removes it once it is an hour old,
+    // and leaves a fresh one (an upload in progress) alone
+    let (stale, fresh) = (tmp.join("crashed.part"), tmp.join("uploading.part"));
+    std::fs::write(&stale, b"half")?;
+    std::fs::write(&fresh, b"half")?;
+    let hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7_200);
+    std::fs::File::options().write(true).open(&stale)?.set_modified(hours_ago)?;
+    BlobStore::open("memory:", &tmp, Limits::default())?;
+    assert!(!stale.exists(), "the stale staging file is swept");
+    assert!(fresh.exists(), "a fresh one is kept");
     Ok(())
 }
 
@@ -138,6 +148,17 @@ async fn http_endpoint_puts_gets_and_explains_errors() -> eyre::Result<()> {
         call(Request::head(format!("/v1/blobs/{h}")).body(Body::empty())?).await?.0,
         StatusCode::OK
     );
+    // every answer, errors included, tells browsers not to guess a type
+    for req in [
+        Request::get(format!("/v1/blobs/{h}")).body(Body::empty())?,
+        Request::get("/v1/blobs/nope").body(Body::empty())?,
+    ] {
+        let res = app.clone().oneshot(req).await?;
+        assert_eq!(
+            res.headers().get("x-content-type-options").and_then(|v| v.to_str().ok()),
+            Some("nosniff")
+        );
+    }
     assert_eq!(
         call(Request::get(format!("/v1/blobs/{}", sha(b"x"))).body(Body::empty())?).await?.0,
         StatusCode::NOT_FOUND
