@@ -59,7 +59,8 @@ abstract contract Operators is MarketBase {
             maxRowsPerJob: op.maxRowsPerJob,
             maxRowsPerHour: op.maxRowsPerHour
         });
-        rowsThisHour = op.hour == block.timestamp / 1 hours ? op.hourRows : 0;
+        // the stored hour is never ahead of the clock: older means a fresh count
+        rowsThisHour = op.hour < block.timestamp / 1 hours ? 0 : op.hourRows;
     }
 
     /// @notice Change the caller's endpoint and X25519 key. Sealed models already accepted stay
@@ -150,7 +151,7 @@ abstract contract Operators is MarketBase {
         Operator storage op = _requireServing(operator);
         if (op.maxRowsPerHour == type(uint32).max) return;
         uint256 hour = block.timestamp / 1 hours;
-        uint256 used = (op.hour == hour ? uint256(op.hourRows) : 0) + rows;
+        uint256 used = (op.hour < hour ? 0 : uint256(op.hourRows)) + rows;
         if (used > op.maxRowsPerHour) revert OperatorAtCapacity(operator, rows, op.maxRowsPerHour);
         // forge-lint: disable-next-line(unsafe-typecast) -- hours since 1970 fit 32 bits until year 490,000
         op.hour = uint32(hour);
