@@ -54,4 +54,8 @@ pub enum Error {
     /// The configuration is unusable.
     #[error("config: {0}")]
     Config(String),
+    /// This worker's lease on the job ran out and another worker may hold it now: the work
+    /// stops (nothing is evaluated or posted any more by this worker).
+    #[error("lease on job {0} lost")]
+    LeaseLost(i64),
 }

@@ -475,3 +475,38 @@ async fn listed_for_buyer(
     let key = buyer.ensure_key(&info).await?;
     Ok((buyer, info, key))
 }
+
+/// A worker whose lease was taken over (another process now holds the job) stops: it neither
+/// evaluates on nor posts, so the job is answered once, by the holder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_lost_its_lease_stops() -> eyre::Result<()> {
+    let stack = Stack::start().await?;
+    let (tree, card, test) = demo_model("tree5_breast_cancer", "breast_cancer", 0)?;
+    let (buyer, model, key) = listed_for_buyer(&stack, &tree, &card).await?;
+    let input = buyer.upload_rows(&model, &test.x[..6]).await?;
+    let job = buyer.request(&model, input, key, 6, None, Payment::Auto).await?;
+    let t = tokio::time::Instant::now();
+    while queue_count(&stack, "running").await? == 0 {
+        eyre::ensure!(t.elapsed() < MINUTE, "the job never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // another process takes the job over (as after a lease that ran out)
+    let q = sqlx::AnyPool::connect(&stack.queue_url()).await?;
+    sqlx::query("UPDATE cp_jobs SET worker = 'elsewhere', lease_until = lease_until + 3600 WHERE job_id = $1")
+        .bind(job.job_id.to_i64())
+        .execute(&q)
+        .await?;
+    // the evaluation (6 rows of a depth-5 tree) outlasts a heartbeat; give it time to post
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let done = completed_events(&stack).await?;
+    assert!(
+        done.iter().all(|e| e.jobId != job.job_id.to_u256()),
+        "the worker that lost the lease posted a result"
+    );
+    let state: String = sqlx::query_scalar("SELECT state FROM cp_jobs WHERE job_id = $1")
+        .bind(job.job_id.to_i64())
+        .fetch_one(&q)
+        .await?;
+    assert_eq!(state, "running", "the holder's claim is untouched");
+    Ok(())
+}

@@ -9,6 +9,7 @@ use std::{sync::Arc, time::Instant};
 
 use alloy::primitives::B256;
 use modelmart_primitives::{BlobHash, JobId, JobStatus};
+use modelmart_sdk::JobEnd;
 use tokio::{sync::watch, task::JoinSet};
 use tracing::Instrument;
 
@@ -91,10 +92,11 @@ impl Worker {
         let started = Instant::now();
         let decided = async {
             let env = env::Env { p: &self.p, worker: &self.name, job_id };
-            // the lease is renewed only while this future runs: dropped with it, never detached
+            // the lease is renewed only while this future runs: dropped with it, never detached;
+            // a lost lease stops the work (another worker may be on the job)
             tokio::select! {
                 d = decide(&env, &c) => d,
-                never = heartbeat(&self.p, &self.name, job_id) => match never {},
+                lost = heartbeat(&self.p, &self.name, job_id) => Err(lost),
             }
         }
         .instrument(span.clone())
@@ -115,8 +117,13 @@ impl Worker {
     }
 }
 
-/// Hand a job back after a transient failure.
+/// Hand a job back after a transient failure (a lost lease: it is not ours to hand back).
 async fn transient(p: &Pipeline, name: &str, job_id: i64, e: &crate::Error) {
+    if matches!(e, crate::Error::LeaseLost(_)) {
+        tracing::warn!(target: TARGET, "lease lost; another worker has the job, this one stops");
+        metrics::counter!("modelmart_coprocessor_leases_lost_total").increment(1);
+        return;
+    }
     tracing::warn!(target: TARGET, error = %e, "transient failure; job handed back");
     p.record(|h| h.last_error = Some(e.to_string()));
     let _ = p.queue.release(job_id, name, &e.to_string(), p.now()).await;
@@ -128,7 +135,7 @@ async fn post(p: Arc<Pipeline>, name: String, c: Claimed, d: Decision, started: 
     let job_id = c.job.job_id;
     let outcome = tokio::select! {
         o = settle(&p, &c, d) => o,
-        never = heartbeat(&p, &name, job_id) => match never {},
+        lost = heartbeat(&p, &name, job_id) => Err(lost),
     };
     match outcome {
         Ok(o) => {
@@ -154,13 +161,16 @@ async fn post(p: Arc<Pipeline>, name: String, c: Claimed, d: Decision, started: 
     }
 }
 
-/// Renew the lease every third of it, forever.
-async fn heartbeat(p: &Pipeline, name: &str, job_id: i64) -> std::convert::Infallible {
+/// Renew the lease every third of it; returns once the queue says another worker holds the job
+/// (a failed renewal, the queue unreachable, is tried again until the lease would have run out).
+async fn heartbeat(p: &Pipeline, name: &str, job_id: i64) -> crate::Error {
     let every = std::time::Duration::from_secs((p.cfg.lease_s / 3).max(1) as u64);
     loop {
         tokio::time::sleep(every).await;
-        if !matches!(p.queue.heartbeat(job_id, name, p.now(), p.cfg.lease_s).await, Ok(true)) {
-            tracing::warn!(target: TARGET, job_id, "lease lost");
+        match p.queue.heartbeat(job_id, name, p.now(), p.cfg.lease_s).await {
+            Ok(true) => {}
+            Ok(false) => return crate::Error::LeaseLost(job_id),
+            Err(e) => tracing::warn!(target: TARGET, job_id, error = %e, "lease not renewed"),
         }
     }
 }
@@ -192,8 +202,19 @@ async fn settle(p: &Pipeline, c: &Claimed, d: Decision) -> Result<Outcome> {
         };
         let status = p.operator.chain().job_status(id).await?;
         match (status, &d) {
-            (JobStatus::Completed, Decision::Submit(_))
-            | (JobStatus::Rejected, Decision::Reject(..)) => {
+            (JobStatus::Completed, Decision::Submit(mine)) => {
+                // ours, or another worker's? Only ours counts as this worker's completion.
+                let from = p.index.job_requested_block(c.job.job_id).await?.unwrap_or(0);
+                let end = p.operator.chain().job_end(id, from.saturating_sub(64)).await?;
+                let ours = matches!(end, Some(JobEnd::Completed { result_hash })
+                    if format!("{result_hash:x}").eq_ignore_ascii_case(mine.trim_start_matches("0x")));
+                return Ok(if ours {
+                    outcome(&d)
+                } else {
+                    Outcome::Abandoned { why: "another worker's result is on chain".into() }
+                });
+            }
+            (JobStatus::Rejected, Decision::Reject(..)) => {
                 return Ok(outcome(&d));
             }
             (JobStatus::Requested, _) if p.now() < c.job.deadline => {
