@@ -52,6 +52,29 @@ async fn listed(
     Ok((seller, published, model, card, test))
 }
 
+/// A listing of `card` and `sealed` naming the stack's operator, native coin, 8 rows, 600 s,
+/// parameter set 1, output mode 0: for calls straight to the contract (no SDK check between).
+fn raw_listing(
+    stack: &Stack,
+    card: alloy::primitives::B256,
+    sealed: alloy::primitives::B256,
+    price: u128,
+    fee: u128,
+) -> IModelMarket::Listing {
+    IModelMarket::Listing {
+        operator: stack.address(OPERATOR),
+        token: Address::ZERO,
+        pricePerRow: U96::from(price),
+        operatorFeePerRow: U96::from(fee),
+        cardHash: card,
+        sealedModelHash: sealed,
+        paramSet: 1,
+        maxRows: 8,
+        jobDeadline: 600,
+        outputMode: 0,
+    }
+}
+
 async fn stake(stack: &Stack) -> eyre::Result<U256> {
     let op = Operator::new(stack.chain(SELLER).await?);
     Ok(op.info(stack.address(OPERATOR)).await?.stake)
@@ -91,16 +114,8 @@ async fn stake_drain_listing_is_refused_before_any_job() -> eyre::Result<()> {
     // the same listing straight to the contract (no SDK check in between) reverts
     let chain = stack.chain(STRANGER).await?;
     let listing = IModelMarket::Listing {
-        operator: stack.address(OPERATOR),
-        token: Address::ZERO,
-        pricePerRow: U96::ZERO,
-        operatorFeePerRow: U96::ZERO,
-        cardHash: card.hash().into(),
-        sealedModelHash: card.hash().into(),
-        paramSet: 1,
-        maxRows: 8,
         jobDeadline: 1,
-        outputMode: 0,
+        ..raw_listing(&stack, card.hash().into(), card.hash().into(), 0, 0)
     };
     let err = chain.send("listModel", chain.market().listModel(listing)).await.err();
     assert!(matches!(err, Some(Error::Reverted { .. })), "{err:?}");
@@ -117,16 +132,9 @@ async fn copied_listing_is_declined_and_the_copier_is_never_paid() -> eyre::Resu
     // at a tenth of the price
     let copier = stack.chain(STRANGER).await?;
     let listing = IModelMarket::Listing {
-        operator: stack.address(OPERATOR),
-        token: Address::ZERO,
-        pricePerRow: U96::from(ETH / 10_000),
-        operatorFeePerRow: U96::from(ETH / 5_000),
-        cardHash: original.card_hash,
-        sealedModelHash: original.sealed_hash,
         paramSet: model.param_set.0,
-        maxRows: 8,
-        jobDeadline: 600,
         outputMode: card.output_mode.code(),
+        ..raw_listing(&stack, original.card_hash, original.sealed_hash, ETH / 10_000, ETH / 5_000)
     };
     let r = copier.send("listModel", copier.market().listModel(listing)).await?;
     let copy = r
@@ -228,11 +236,11 @@ async fn burst_of_200_jobs_at_12_second_blocks_settles_every_job_in_time() -> ey
     rpc(&buyer_chain, "evm_mine", serde_json::json!([])).await?;
     let first = buyer_chain.market().nextJobId().call().await? - JOBS as u64;
 
-    // a block every 12 s of chain time, mined every 500 ms of ours, until every job is settled
+    // a block every 12 s of chain time, mined every second of ours, until every job is settled
     // or far past its deadline
     let mut settled = 0;
-    for _ in 0..40 {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
         rpc(&buyer_chain, "evm_mine", serde_json::json!([])).await?;
         settled = 0;
         for j in first..first + JOBS as u64 {
@@ -316,18 +324,7 @@ async fn listing_spam_does_not_delay_job_intake() -> eyre::Result<()> {
     let spammer = stack.chain(STRANGER).await?;
     for i in 0..SPAM {
         let junk = alloy::primitives::keccak256(format!("junk {i}"));
-        let listing = IModelMarket::Listing {
-            operator: stack.address(OPERATOR),
-            token: Address::ZERO,
-            pricePerRow: U96::ZERO,
-            operatorFeePerRow: U96::ZERO,
-            cardHash: junk,
-            sealedModelHash: junk,
-            paramSet: 1,
-            maxRows: 8,
-            jobDeadline: 600,
-            outputMode: 0,
-        };
+        let listing = raw_listing(&stack, junk, junk, 0, 0);
         let _pending = spammer
             .market()
             .listModel(listing)
@@ -373,16 +370,9 @@ async fn listings_the_operator_cannot_serve_in_time_or_on_its_terms_are_declined
         blobs.put(&stack.endpoint, modelmart_sdk::BlobKind::SealedModel, sealed).await?;
     stack.stop_coprocessor().await?;
     let listing = IModelMarket::Listing {
-        operator: stack.address(OPERATOR),
-        token: Address::ZERO,
-        pricePerRow: U96::from(ETH / 1_000),
-        operatorFeePerRow: U96::from(ETH / 5_000),
-        cardHash: card_hash,
-        sealedModelHash: sealed_hash,
         paramSet: model.param_set.0,
-        maxRows: 8,
-        jobDeadline: 600,
         outputMode: card.output_mode.code(),
+        ..raw_listing(&stack, card_hash, sealed_hash, ETH / 1_000, ETH / 5_000)
     };
     let r = chain.send("listModel", chain.market().listModel(listing)).await?;
     let id = r

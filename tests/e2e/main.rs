@@ -483,8 +483,8 @@ async fn a_worker_that_lost_its_lease_stops() -> eyre::Result<()> {
     let stack = Stack::start().await?;
     let (tree, card, test) = demo_model("tree5_breast_cancer", "breast_cancer", 0)?;
     let (buyer, model, key) = listed_for_buyer(&stack, &tree, &card).await?;
-    let input = buyer.upload_rows(&model, &test.x[..6]).await?;
-    let job = buyer.request(&model, input, key, 6, None, Payment::Auto).await?;
+    let input = buyer.upload_rows(&model, &test.x[..8]).await?;
+    let job = buyer.request(&model, input, key, 8, None, Payment::Auto).await?;
     let t = tokio::time::Instant::now();
     while queue_count(&stack, "running").await? == 0 {
         eyre::ensure!(t.elapsed() < MINUTE, "the job never started");
@@ -496,7 +496,7 @@ async fn a_worker_that_lost_its_lease_stops() -> eyre::Result<()> {
         .bind(job.job_id.to_i64())
         .execute(&q)
         .await?;
-    // the evaluation (6 rows of a depth-5 tree) outlasts a heartbeat; give it time to post
+    // the evaluation (8 rows of a depth-5 tree) outlasts a heartbeat; give it time to post
     tokio::time::sleep(Duration::from_secs(15)).await;
     let done = completed_events(&stack).await?;
     assert!(

@@ -14,6 +14,26 @@ use crate::{Result, queue::NewJob};
 const TARGET: &str = "modelmart::coprocessor::feed";
 const PAGE: i64 = 500;
 
+/// Wait for the next reason to scan: an index update (pending ones drained with it), the scan
+/// `interval`, or `stop`. False once `stop` is true.
+pub(super) async fn next_pass(
+    interval: std::time::Duration,
+    updates: &mut broadcast::Receiver<Update>,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    tokio::select! {
+        r = updates.recv() => {
+            if matches!(r, Err(broadcast::error::RecvError::Closed)) {
+                tokio::time::sleep(interval).await;
+            }
+            while updates.try_recv().is_ok() {}
+        }
+        () = tokio::time::sleep(interval) => {}
+        _ = stop.changed() => {}
+    }
+    !*stop.borrow()
+}
+
 /// The task that keeps the queue in step with the chain.
 #[derive(Debug)]
 pub struct Feed {
@@ -37,17 +57,7 @@ impl Feed {
                     self.p.record(|h| h.last_error = Some(e.to_string()));
                 }
             }
-            tokio::select! {
-                r = self.updates.recv() => {
-                    if matches!(r, Err(broadcast::error::RecvError::Closed)) {
-                        tokio::time::sleep(self.p.cfg.scan_interval).await;
-                    }
-                    while self.updates.try_recv().is_ok() {}
-                }
-                () = tokio::time::sleep(self.p.cfg.scan_interval) => {}
-                _ = stop.changed() => {}
-            }
-            if *stop.borrow() {
+            if !next_pass(self.p.cfg.scan_interval, &mut self.updates, &mut stop).await {
                 break;
             }
         }

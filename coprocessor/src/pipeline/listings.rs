@@ -4,20 +4,19 @@
 
 use std::sync::Arc;
 
-use futures_util::StreamExt;
-use modelmart_index::Update;
-use tokio::sync::{broadcast, watch};
-
 use alloy::primitives::Address;
+use futures_util::StreamExt;
 use modelmart_fhe::CompiledModel;
+use modelmart_index::Update;
 use modelmart_primitives::{ModelId, ModelStatus};
 use modelmart_sdk::{
     card::{CardError, ModelCard},
     reasons,
 };
 use sha2::{Digest, Sha256};
+use tokio::sync::{broadcast, watch};
 
-use super::Pipeline;
+use super::{Pipeline, feed::next_pass};
 use crate::{Result, blobs::BlobError};
 
 const TARGET: &str = "modelmart::coprocessor::listings";
@@ -234,17 +233,7 @@ impl ListingIntake {
             if let Err(e) = self.pass().await {
                 tracing::warn!(target: TARGET, error = %e, "listing pass failed; retrying");
             }
-            tokio::select! {
-                r = self.updates.recv() => {
-                    if matches!(r, Err(broadcast::error::RecvError::Closed)) {
-                        tokio::time::sleep(self.p.cfg.scan_interval).await;
-                    }
-                    while self.updates.try_recv().is_ok() {}
-                }
-                () = tokio::time::sleep(self.p.cfg.scan_interval) => {}
-                _ = stop.changed() => {}
-            }
-            if *stop.borrow() {
+            if !next_pass(self.p.cfg.scan_interval, &mut self.updates, &mut stop).await {
                 break;
             }
         }

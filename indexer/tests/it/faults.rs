@@ -36,6 +36,22 @@ async fn reference(m: &Market) -> eyre::Result<Vec<String>> {
     Ok(d)
 }
 
+/// The indexer binary following `m` into `url`, quiet, polling every 20 ms, logs ranges of at
+/// most `max_range` blocks; killed when dropped.
+fn spawn_indexer(m: &Market, url: &str, max_range: u64) -> std::io::Result<tokio::process::Child> {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_modelmart-indexer"))
+        .args(["-q", "--listen", "127.0.0.1:0", "--poll-ms", "20"])
+        .args(["--max-range", &max_range.to_string()])
+        .args(["--rpc-url", m.node.endpoint().as_str()])
+        .args(["--contract", &m.market.address().to_string()])
+        .args(["--start-block", &m.deploy_block.to_string()])
+        .args(["--database-url", url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+}
+
 async fn wait_caught_up(db: &Db, head: u64, limit: Duration) -> eyre::Result<()> {
     let t0 = Instant::now();
     while db.cursor().await?.map(|c| c.block_number) != Some(head) {
@@ -58,18 +74,7 @@ async fn killed_at_random_points_loses_and_duplicates_nothing() -> eyre::Result<
     let expected = reference(&m).await?;
     let mut rng = rand::rng();
     for tdb in TestDb::both().await? {
-        let spawn = || {
-            tokio::process::Command::new(env!("CARGO_BIN_EXE_modelmart-indexer"))
-                .args(["-q", "--listen", "127.0.0.1:0", "--max-range", "1", "--poll-ms", "20"])
-                .args(["--rpc-url", m.node.endpoint().as_str()])
-                .args(["--contract", &m.market.address().to_string()])
-                .args(["--start-block", &m.deploy_block.to_string()])
-                .args(["--database-url", &tdb.url])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-        };
+        let spawn = || spawn_indexer(&m, &tdb.url, 1);
         let db = tdb.connect().await?;
         let mut kills = Vec::new();
         // Kill until at least four kills landed mid-run (startup time varies with machine load).
@@ -112,18 +117,7 @@ async fn several_writers_on_one_database_apply_every_event_once() -> eyre::Resul
     let head = m.provider.get_block_number().await?;
     let expected = reference(&m).await?;
     for tdb in TestDb::both().await? {
-        let spawn = || {
-            tokio::process::Command::new(env!("CARGO_BIN_EXE_modelmart-indexer"))
-                .args(["-q", "--listen", "127.0.0.1:0", "--max-range", "2", "--poll-ms", "20"])
-                .args(["--rpc-url", m.node.endpoint().as_str()])
-                .args(["--contract", &m.market.address().to_string()])
-                .args(["--start-block", &m.deploy_block.to_string()])
-                .args(["--database-url", &tdb.url])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-        };
+        let spawn = || spawn_indexer(&m, &tdb.url, 2);
         // two started together, a third staggered
         let mut children = vec![spawn()?, spawn()?];
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -162,16 +156,7 @@ async fn a_database_that_comes_up_late_is_waited_for() -> eyre::Result<()> {
     let name = format!("mm_late_{:016x}", rand::random::<u64>());
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
     let url = format!("{base}/{name}");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_modelmart-indexer"))
-        .args(["-q", "--listen", "127.0.0.1:0", "--poll-ms", "20"])
-        .args(["--rpc-url", m.node.endpoint().as_str()])
-        .args(["--contract", &m.market.address().to_string()])
-        .args(["--start-block", &m.deploy_block.to_string()])
-        .args(["--database-url", &url])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
+    let mut child = spawn_indexer(&m, &url, 2_000)?;
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert!(child.try_wait()?.is_none(), "the indexer exited while the database was missing");
     sqlx::any::install_default_drivers();
