@@ -59,3 +59,12 @@ pub enum Error {
     #[error("lease on job {0} lost")]
     LeaseLost(i64),
 }
+
+impl Error {
+    /// Whether this failure is the job's own (its blobs, its evaluation, a value it carries)
+    /// and counts towards giving up on it, rather than a wait for the index, the chain or the
+    /// queue, which says nothing about the job.
+    pub fn is_job_failure(&self) -> bool {
+        matches!(self, Self::Blob(_) | Self::Protocol(_) | Self::Task(_) | Self::Config(_))
+    }
+}

@@ -47,8 +47,10 @@ pub struct NewJob {
 pub struct Claimed {
     /// The job.
     pub job: NewJob,
-    /// How many times it has been claimed (1 the first time).
+    /// How many times it has been claimed (1 the first time), waits included.
     pub attempts: i64,
+    /// Failures of the job's own work so far (storage, engine, task), not counting waits.
+    pub failures: i64,
     /// The result blob an earlier attempt stored, if any (posting it is all that is left).
     pub result_hash: Option<String>,
 }
@@ -73,6 +75,21 @@ pub enum Outcome {
     },
 }
 
+/// How a released job is tried again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// Something outside the job was not ready (index, chain): not counted as a failure.
+    Wait {
+        /// Chain time from which it may be claimed again.
+        at: i64,
+    },
+    /// The job's own work failed (storage, engine, task): counted towards its failures.
+    Failure {
+        /// Chain time from which it may be claimed again.
+        at: i64,
+    },
+}
+
 /// The queue.
 #[derive(Clone, Debug)]
 pub struct Queue {
@@ -91,6 +108,7 @@ fn job_of(r: &AnyRow) -> Result<Claimed> {
             deadline: r.try_get("deadline")?,
         },
         attempts: r.try_get("attempts")?,
+        failures: r.try_get("failures")?,
         result_hash: r.try_get("result_hash")?,
     })
 }
@@ -113,7 +131,7 @@ impl Queue {
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7) ON CONFLICT (job_id) DO UPDATE \
              SET model_id = excluded.model_id, input_hash = excluded.input_hash, key_hash = excluded.key_hash, \
              rows_count = excluded.rows_count, deadline = excluded.deadline, result_hash = NULL, \
-             updated_at = excluded.updated_at \
+             failures = 0, retry_at = 0, updated_at = excluded.updated_at \
              WHERE cp_jobs.state IN ('queued', 'running') AND (cp_jobs.model_id <> excluded.model_id \
              OR cp_jobs.input_hash <> excluded.input_hash OR cp_jobs.key_hash <> excluded.key_hash \
              OR cp_jobs.rows_count <> excluded.rows_count OR cp_jobs.deadline <> excluded.deadline)",
@@ -131,7 +149,8 @@ impl Queue {
     }
 
     /// Claim the queued job with the nearest deadline that still leaves `min_remaining` seconds
-    /// to answer it (or one whose worker's lease ran out), for `lease` seconds.
+    /// to answer it and whose backoff has passed (or one whose worker's lease ran out), for
+    /// `lease` seconds.
     pub async fn claim(
         &self,
         worker: &str,
@@ -142,9 +161,10 @@ impl Queue {
         let lock = if self.postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
             "UPDATE cp_jobs SET state = 'running', worker = $1, lease_until = $2, attempts = attempts + 1, \
-             updated_at = $3 WHERE job_id = (SELECT job_id FROM cp_jobs WHERE (state = 'queued' OR \
-             (state = 'running' AND lease_until < $3)) AND deadline >= $4 ORDER BY deadline, job_id LIMIT 1{lock}) \
-             RETURNING job_id, model_id, input_hash, key_hash, rows_count, deadline, attempts, result_hash"
+             updated_at = $3 WHERE job_id = (SELECT job_id FROM cp_jobs WHERE ((state = 'queued' AND \
+             retry_at <= $3) OR (state = 'running' AND lease_until < $3)) AND deadline >= $4 \
+             ORDER BY deadline, job_id LIMIT 1{lock}) \
+             RETURNING job_id, model_id, input_hash, key_hash, rows_count, deadline, attempts, failures, result_hash"
         );
         let row = sqlx::query(&sql)
             .bind(worker)
@@ -220,15 +240,29 @@ impl Queue {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Hand a job back after a transient failure (RPC, storage): it is queued again at once,
-    /// with `error` kept for the operator to see.
-    pub async fn release(&self, job_id: i64, worker: &str, error: &str, now: i64) -> Result<bool> {
+    /// Hand a job back after a transient failure: it is queued again, claimable from `retry_at`
+    /// (chain time), with `error` kept for the operator to see. A [`Retry::Failure`] counts
+    /// towards the job's failures; a [`Retry::Wait`] (lagging index, RPC outage) does not.
+    pub async fn release(
+        &self,
+        job_id: i64,
+        worker: &str,
+        error: &str,
+        retry: Retry,
+        now: i64,
+    ) -> Result<bool> {
+        let (failed, retry_at) = match retry {
+            Retry::Wait { at } => (0_i64, at),
+            Retry::Failure { at } => (1, at),
+        };
         let r = sqlx::query(
-            "UPDATE cp_jobs SET state = 'queued', worker = NULL, lease_until = NULL, error = $1, updated_at = $2 \
-             WHERE job_id = $3 AND worker = $4 AND state = 'running'",
+            "UPDATE cp_jobs SET state = 'queued', worker = NULL, lease_until = NULL, error = $1, updated_at = $2, \
+             failures = failures + $3, retry_at = $4 WHERE job_id = $5 AND worker = $6 AND state = 'running'",
         )
         .bind(error)
         .bind(now)
+        .bind(failed)
+        .bind(retry_at)
         .bind(job_id)
         .bind(worker)
         .execute(&self.pool)

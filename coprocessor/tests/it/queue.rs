@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use modelmart_coprocessor::queue::{NewJob, Outcome, Queue};
+use modelmart_coprocessor::queue::{NewJob, Outcome, Queue, Retry};
 use sqlx::{Connection, Executor};
 
 /// A fresh SQLite file or Postgres database; returns its URL and what keeps it alive.
@@ -85,6 +85,41 @@ async fn leases_deadlines_and_exactly_one_finish() -> eyre::Result<()> {
             depth,
             vec![("completed".into(), 1), ("missed".into(), 1), ("rejected".into(), 1)]
         );
+        q.close().await;
+    }
+    drop_postgres(&urls[1]).await
+}
+
+/// A job handed back is not claimed again before its backoff; only failures of its own count
+/// (positive control: a wait leaves `failures` at 0, a failure raises it), and a re-mined
+/// request starts with a clean slate.
+#[tokio::test(flavor = "multi_thread")]
+async fn released_jobs_back_off_and_only_failures_count() -> eyre::Result<()> {
+    let (_dir, urls) = databases().await?;
+    for url in urls.clone() {
+        let q = Queue::connect(&url, 4).await?;
+        let now = 1_000;
+        q.enqueue(&job(1, 5_000), now).await?;
+        let claim = |t: i64| {
+            let q = q.clone();
+            async move { q.claim("w", t, 60, 10).await }
+        };
+        let c = claim(now).await?.ok_or_else(|| eyre::eyre!("nothing to claim"))?;
+        assert_eq!((c.attempts, c.failures), (1, 0));
+        assert!(q.release(1, "w", "index lags", Retry::Wait { at: now + 2 }, now).await?);
+        assert!(claim(now + 1).await?.is_none(), "claimed before its backoff");
+        let c = claim(now + 2).await?.ok_or_else(|| eyre::eyre!("backoff never ended"))?;
+        assert_eq!((c.attempts, c.failures), (2, 0), "a wait is not a failure");
+        assert!(q.release(1, "w", "storage", Retry::Failure { at: now + 10 }, now + 2).await?);
+        assert!(claim(now + 9).await?.is_none());
+        let c = claim(now + 10).await?.ok_or_else(|| eyre::eyre!("backoff never ended"))?;
+        assert_eq!((c.attempts, c.failures), (3, 1), "a failure counts");
+        assert!(!q.release(1, "other", "x", Retry::Failure { at: 0 }, now).await?, "not its job");
+        assert!(q.release(1, "w", "storage", Retry::Failure { at: now + 99 }, now + 10).await?);
+        let remined = NewJob { input_hash: "e".repeat(64), ..job(1, 5_000) };
+        assert!(q.enqueue(&remined, now + 11).await?);
+        let c = claim(now + 11).await?.ok_or_else(|| eyre::eyre!("re-mined job waits"))?;
+        assert_eq!(c.failures, 0, "a re-mined request starts again");
         q.close().await;
     }
     drop_postgres(&urls[1]).await

@@ -21,9 +21,10 @@ pub(crate) enum Decision {
     Settled(String),
 }
 
-/// Claims of one job after which it is rejected instead of tried again (each failed claim
-/// waits a second or more, so an index that lags a few seconds never reaches it).
-const MAX_ATTEMPTS: i64 = 10;
+/// Failures of a job's own work (storage, engine, task) after which it is rejected instead of
+/// tried again. Waits for a lagging index or an RPC outage are not failures and never count;
+/// failures back off 1, 2, 4 … 60 s, so the job is given up about three minutes after its first.
+pub(super) const MAX_FAILURES: i64 = 8;
 
 fn reject(reason: u16, detail: impl Into<String>) -> Decision {
     Decision::Reject(reason, detail.into())
@@ -199,10 +200,10 @@ pub(crate) async fn decide<E: JobEnv>(env: &E, c: &Claimed) -> Result<Decision> 
         None => return Err(Error::NotReady(format!("job {id}: request not found on chain"))),
     }
     // a job that failed transiently attempt after attempt is answered, not retried forever
-    if c.attempts > MAX_ATTEMPTS {
+    if c.failures >= MAX_FAILURES {
         return Ok(reject(
             reasons::ENGINE_FAILURE,
-            format!("gave up after {} attempts", c.attempts - 1),
+            format!("gave up after {} failures in {} attempts", c.failures, c.attempts - 1),
         ));
     }
     let model_id = ModelId::try_from(req.model_id)?;

@@ -16,7 +16,7 @@ use tracing::Instrument;
 use super::Pipeline;
 use crate::{
     Result,
-    queue::{Claimed, Outcome},
+    queue::{Claimed, Outcome, Retry},
 };
 use decide::{Decision, decide};
 
@@ -111,23 +111,41 @@ impl Worker {
             }
             Err(e) => {
                 let _g = span.enter();
-                transient(&self.p, &self.name, job_id, &e).await;
+                transient(&self.p, &self.name, &c, &e).await;
             }
         }
     }
 }
 
-/// Hand a job back after a transient failure (a lost lease: it is not ours to hand back).
-async fn transient(p: &Pipeline, name: &str, job_id: i64, e: &crate::Error) {
+/// Seconds a job handed back waits before it is claimed again. Waits for the index or the
+/// chain grow by a second per claim up to 4 s (a lagging index catches up within a block or
+/// two); failures of the job's own work double from 1 s up to a minute, and after
+/// `decide::MAX_FAILURES` of them the job is rejected.
+fn backoff_s(c: &Claimed, failure: bool) -> i64 {
+    if failure { (1_i64 << c.failures.clamp(0, 6)).min(60) } else { c.attempts.clamp(1, 4) }
+}
+
+/// Hand a job back after a transient failure, to be claimed again after its backoff (a lost
+/// lease: it is not ours to hand back).
+async fn transient(p: &Pipeline, name: &str, c: &Claimed, e: &crate::Error) {
+    let job_id = c.job.job_id;
     if matches!(e, crate::Error::LeaseLost(_)) {
         tracing::warn!(target: TARGET, "lease lost; another worker has the job, this one stops");
         metrics::counter!("modelmart_coprocessor_leases_lost_total").increment(1);
         return;
     }
-    tracing::warn!(target: TARGET, error = %e, "transient failure; job handed back");
+    let failure = e.is_job_failure();
+    let at = p.now() + backoff_s(c, failure);
+    let retry = if failure { Retry::Failure { at } } else { Retry::Wait { at } };
+    tracing::warn!(target: TARGET, error = %e, failure, retry_at = at, "transient failure; job handed back");
+    metrics::counter!("modelmart_coprocessor_retries_total", "kind" => if failure { "failure" } else { "wait" })
+        .increment(1);
     p.record(|h| h.last_error = Some(e.to_string()));
-    let _ = p.queue.release(job_id, name, &e.to_string(), p.now()).await;
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    if let Err(qe) = p.queue.release(job_id, name, &e.to_string(), retry, p.now()).await {
+        // the lease runs out instead; keep the worker from spinning on a failing queue
+        tracing::error!(target: TARGET, error = %qe, "could not hand the job back");
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 /// Settle a decided job on chain (holding its lease) and record the outcome.
@@ -157,7 +175,7 @@ async fn post(p: Arc<Pipeline>, name: String, c: Claimed, d: Decision, started: 
             }
             tracing::info!(target: TARGET, outcome = label, ms = started.elapsed().as_millis() as u64, "job done");
         }
-        Err(e) => transient(&p, &name, job_id, &e).await,
+        Err(e) => transient(&p, &name, &c, &e).await,
     }
 }
 
@@ -233,5 +251,33 @@ fn outcome(d: &Decision) -> Outcome {
         Decision::Submit(h) => Outcome::Completed { result_hash: h.clone() },
         Decision::Reject(r, _) => Outcome::Rejected { reason: i64::from(*r) },
         Decision::Settled(why) => Outcome::Abandoned { why: why.clone() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::NewJob;
+
+    fn claimed(attempts: i64, failures: i64) -> Claimed {
+        let job = NewJob {
+            job_id: 1,
+            model_id: 1,
+            input_hash: String::new(),
+            key_hash: String::new(),
+            rows: 1,
+            deadline: 0,
+        };
+        Claimed { job, attempts, failures, result_hash: None }
+    }
+
+    #[test]
+    fn failures_back_off_to_a_minute_and_waits_to_four_seconds() {
+        let fails: Vec<i64> = (0..9).map(|f| backoff_s(&claimed(f + 1, f), true)).collect();
+        assert_eq!(fails, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        let total: i64 = fails[..decide::MAX_FAILURES as usize].iter().sum();
+        assert_eq!(total, 183, "a failing job is given up about three minutes after its first");
+        let waits: Vec<i64> = (1..7).map(|a| backoff_s(&claimed(a, 0), false)).collect();
+        assert_eq!(waits, [1, 2, 3, 4, 4, 4]);
     }
 }
