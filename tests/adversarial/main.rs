@@ -149,8 +149,34 @@ async fn copied_listing_is_declined_and_the_copier_is_never_paid() -> eyre::Resu
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
-    assert!(declined.contains(&format!("reason {}", reasons::CANNOT_OPEN)), "{declined}");
+    assert!(declined.contains(&format!("reason {}", reasons::CARD_ELSEWHERE)), "{declined}");
     assert_eq!(as_copier.status(copy).await?, ModelStatus::Declined);
+
+    // a card of its own, naming the copier's listing, does not help: the sealed model is bound
+    // to the original card and seller and does not open
+    let ctx = copier.seal_context(stack.address(STRANGER), stack.address(OPERATOR)).await?;
+    let forged = card.clone().for_listing(&ctx);
+    let blobs = modelmart_sdk::blobs::BlobClient::new()?;
+    let forged_hash =
+        blobs.put(&stack.endpoint, modelmart_sdk::BlobKind::Card, forged.to_bytes()).await?;
+    let listing = IModelMarket::Listing {
+        paramSet: model.param_set.0,
+        outputMode: card.output_mode.code(),
+        ..raw_listing(&stack, forged_hash, original.sealed_hash, ETH / 10_000, ETH / 5_000)
+    };
+    let r = copier.send("listModel", copier.market().listModel(listing)).await?;
+    let forged_copy = r
+        .decoded_log::<modelmart_bindings::ModelMarket::ModelListed>()
+        .ok_or_else(|| eyre::eyre!("no ModelListed"))?
+        .modelId;
+    let forged_copy = modelmart_sdk::ModelId::try_from(forged_copy)?;
+    let declined = as_copier
+        .wait_accepted(forged_copy, MINUTE)
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(declined.contains(&format!("reason {}", reasons::CANNOT_OPEN)), "{declined}");
 
     // nobody can buy the copy; the original still sells, and pays the original seller
     let mut buyer = Buyer::new(stack.chain(BUYER).await?, BuyerKeys::generate(ParamSetId(1))?)?;
@@ -361,9 +387,10 @@ async fn listings_the_operator_cannot_serve_in_time_or_on_its_terms_are_declined
     let (model, card, _) = demo_model("logreg_breast_cancer", "breast_cancer", 0)?;
     let chain = stack.chain(SELLER).await?;
     let blobs = modelmart_sdk::blobs::BlobClient::new()?;
+    let ctx = chain.seal_context(stack.address(SELLER), stack.address(OPERATOR)).await?;
+    let card = card.for_listing(&ctx);
     let card_hash =
         blobs.put(&stack.endpoint, modelmart_sdk::BlobKind::Card, card.to_bytes()).await?;
-    let ctx = chain.seal_context(stack.address(SELLER), stack.address(OPERATOR)).await?;
     let x25519 = Operator::new(chain.clone()).info(stack.address(OPERATOR)).await?.x25519_key;
     let sealed = modelmart_sdk::seal::seal(&model.to_json()?, &x25519.0, &card_hash.0, &ctx)?;
     let sealed_hash =

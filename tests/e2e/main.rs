@@ -77,10 +77,11 @@ async fn paid_private_inference_end_to_end() -> eyre::Result<()> {
 
     // a sealed model bound to another card is declined with a reason
     let blobs = BlobClient::new()?;
-    let card_hash = blobs.put(&stack.endpoint, BlobKind::Card, logreg_card.to_bytes()).await?;
-    let other = ModelCard { name: "another card".into(), ..logreg_card.clone() };
     let chain = stack.chain(SELLER).await?;
     let ctx = chain.seal_context(stack.address(SELLER), stack.address(OPERATOR)).await?;
+    let named = logreg_card.clone().for_listing(&ctx);
+    let card_hash = blobs.put(&stack.endpoint, BlobKind::Card, named.to_bytes()).await?;
+    let other = ModelCard { name: "another card".into(), ..named.clone() };
     let sealed =
         seal::seal(&logreg.to_json()?, &operator_x25519(&stack).await?, &other.hash(), &ctx)?;
     let sealed_hash = blobs.put(&stack.endpoint, BlobKind::SealedModel, sealed).await?;

@@ -46,6 +46,22 @@ export interface ModelCard {
   model: PublicModel;
   /** Unit of a regression model's predicted value, when the seller named one. */
   unit?: string;
+  /** The listing the card was published for: a copy listed by anyone else names another one. */
+  listing?: { chain_id: number; market: string; seller: string; operator: string };
+}
+
+/**
+ * Why `card` is not the card of the listing by `seller` with `operator` on `market` at chain
+ * `chainId` (a copier's re-listing), or `null` when it names exactly that listing.
+ */
+export function cardElsewhere(card: ModelCard, chainId: number, market: string, seller: string, operator: string): string | null {
+  const l = card.listing;
+  if (!l) return 'the model card names no listing';
+  const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+  if (l.chain_id !== chainId || !same(l.market, market)) return 'the model card was published on another market';
+  if (!same(l.seller, seller)) return `the model card was published by seller ${l.seller}, not by this listing's seller: this listing is a copy`;
+  if (!same(l.operator, operator)) return `the model card names operator ${l.operator}, not this listing's`;
+  return null;
 }
 
 /** Largest card the page accepts (the card blob kind's limit, as the SDK and the operator). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCard } from '../src/card';
+import { cardElsewhere, parseCard } from '../src/card';
 import { checkRow, fieldsOf, splitCsvRow } from '../src/schema';
 
 const features = [
@@ -51,5 +51,22 @@ describe('cards', () => {
     expect(() => parseCard(bytes({ ...card, model: { ...card.model, schema: { features: [] } } }))).toThrow(/no input schema/);
     expect(() => parseCard(bytes({ ...card, model: { ...card.model, schema: { features: [{ name: 'a', min: 2, max: 1, bits: 4 }] } } }))).toThrow(/no valid range/);
     expect(() => parseCard(new Uint8Array(256 * 1024 + 1))).toThrow(/over the 262144-byte limit/);
+  });
+});
+
+describe('a card names its listing', () => {
+  const card = parseCard(new TextEncoder().encode(JSON.stringify({
+    format: 'modelmart-card', version: 1, model: { schema: { features }, task: { kind: 'regression' } },
+    listing: { chain_id: 31337, market: '0x' + '01'.repeat(20), seller: '0x' + '02'.repeat(20), operator: '0x' + '03'.repeat(20) },
+  })));
+  const [market, seller, operator] = ['01', '02', '03'].map((b) => '0x' + b.toUpperCase().repeat(20));
+  it('accepts the listing it names (addresses in any case)', () => {
+    expect(cardElsewhere(card, 31337, market, seller, operator)).toBeNull();
+  });
+  it('tells a copy from the original', () => {
+    expect(cardElsewhere(card, 31337, market, '0x' + '09'.repeat(20), operator)).toMatch(/copy/);
+    expect(cardElsewhere(card, 1, market, seller, operator)).toMatch(/another market/);
+    expect(cardElsewhere(card, 31337, market, seller, '0x' + '09'.repeat(20))).toMatch(/operator/);
+    expect(cardElsewhere({ ...card, listing: undefined }, 31337, market, seller, operator)).toMatch(/no listing/);
   });
 });

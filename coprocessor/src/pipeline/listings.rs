@@ -102,6 +102,23 @@ impl Pipeline {
             return Ok(Err(refuse(reasons::CARD_INVALID, "listing addresses are not addresses")));
         };
         let ctx = self.operator.chain().seal_context(seller, operator).await?;
+        // a card is served only under the listing it names: a copier's re-listing is declined
+        // in words before the sealed model is even tried
+        if !card.names_listing(&ctx) {
+            let named = card.listing.as_ref().map_or_else(
+                || "no listing".to_owned(),
+                |l| {
+                    format!(
+                        "seller {} with operator {} on chain {}",
+                        l.seller, l.operator, l.chain_id
+                    )
+                },
+            );
+            return Ok(Err(refuse(
+                reasons::CARD_ELSEWHERE,
+                format!("the card names {named}, not this listing by {}", model.seller),
+            )));
+        }
         let plain = match self.key.open(&sealed, &card_hash, &ctx) {
             Ok(p) => p,
             Err(e) => return Ok(Err(refuse(reasons::CANNOT_OPEN, e.to_string()))),

@@ -56,8 +56,9 @@ impl Seller {
         Ok(Self { chain, blobs: BlobClient::new()? })
     }
 
-    /// Upload the card, seal the model to the operator (bound to the card's hash), upload it,
-    /// and list. The listing waits for the operator's acceptance ([`Seller::wait_accepted`]).
+    /// Upload the card (naming this listing: chain, market, this seller, the operator), seal the
+    /// model to the operator (bound to the card's hash and the same listing), upload it, and
+    /// list. The listing waits for the operator's acceptance ([`Seller::wait_accepted`]).
     pub async fn publish(
         &self,
         model: &CompiledModel,
@@ -84,8 +85,10 @@ impl Seller {
                 terms.operator, t.minFeePerRow, t.minJobDeadline, t.maxRowsPerJob
             )));
         }
-        let card_hash = self.blobs.put(&op.endpoint, BlobKind::Card, card.to_bytes()).await?;
+        // the card names the listing it is published for, the sealed model is bound to it
         let ctx = self.chain.seal_context(self.chain.account(), terms.operator).await?;
+        let card = card.clone().for_listing(&ctx);
+        let card_hash = self.blobs.put(&op.endpoint, BlobKind::Card, card.to_bytes()).await?;
         let sealed = seal(&model.to_json()?, &op.x25519Key.0, &card_hash.0, &ctx)?;
         let sealed_hash = self.blobs.put(&op.endpoint, BlobKind::SealedModel, sealed).await?;
         let listing = IModelMarket::Listing {

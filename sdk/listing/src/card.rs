@@ -6,6 +6,8 @@
 use modelmart_fhe::{CompiledModel, PublicModel, cost::CostModel, model::Task};
 use modelmart_primitives::BlobKind;
 use serde::{Deserialize, Serialize};
+
+use crate::seal::{CardListing, SealContext};
 use sha2::{Digest, Sha256};
 
 /// `format` of every card.
@@ -247,6 +249,11 @@ pub struct ModelCard {
     /// for classifiers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    /// The listing this card was published for (chain, market, seller, operator); written by
+    /// [`ModelCard::for_listing`] when the seller publishes. An operator serves a card only
+    /// under the listing it names, so a copier's re-listing of it is declined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listing: Option<CardListing>,
 }
 
 /// Longest unit a card names.
@@ -294,6 +301,7 @@ impl ModelCard {
             },
             model: compiled.public(),
             unit: None,
+            listing: None,
         })
     }
 
@@ -310,6 +318,17 @@ impl ModelCard {
         }
         self.unit = Some(unit.into());
         Ok(self)
+    }
+
+    /// The same card naming the listing it is published for (its hash changes with it).
+    pub fn for_listing(mut self, ctx: &SealContext) -> Self {
+        self.listing = Some(ctx.into());
+        self
+    }
+
+    /// Whether this card names the listing `ctx` (a card that names none does not).
+    pub fn names_listing(&self, ctx: &SealContext) -> bool {
+        self.listing.as_ref().is_some_and(|l| l.names(ctx))
     }
 
     /// The blob to upload (its SHA-256 is the listing's `cardHash`).

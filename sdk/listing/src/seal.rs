@@ -48,6 +48,53 @@ impl SealContext {
     }
 }
 
+/// The listing a card was written for, as the card names it: the [`SealContext`] in readable
+/// form (lowercase `0x` hex addresses). A card names its listing so that anyone who reads it (a
+/// buyer, the indexer, the operator) tells the original from a copy listed by another seller,
+/// with another operator, on another market or chain.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CardListing {
+    /// EIP-155 chain id of the market.
+    pub chain_id: u64,
+    /// The market contract's address.
+    pub market: String,
+    /// The seller who lists the model.
+    pub seller: String,
+    /// The operator who serves it.
+    pub operator: String,
+}
+
+fn hex20(a: &[u8; 20]) -> String {
+    let mut s = String::with_capacity(42);
+    s.push_str("0x");
+    for b in a {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+impl From<&SealContext> for CardListing {
+    fn from(c: &SealContext) -> Self {
+        Self {
+            chain_id: c.chain_id,
+            market: hex20(&c.market),
+            seller: hex20(&c.seller),
+            operator: hex20(&c.operator),
+        }
+    }
+}
+
+impl CardListing {
+    /// Whether this names exactly the listing `ctx` (addresses compared case-insensitively).
+    pub fn names(&self, ctx: &SealContext) -> bool {
+        let want = Self::from(ctx);
+        self.chain_id == want.chain_id
+            && self.market.eq_ignore_ascii_case(&want.market)
+            && self.seller.eq_ignore_ascii_case(&want.seller)
+            && self.operator.eq_ignore_ascii_case(&want.operator)
+    }
+}
+
 /// Result alias for sealing.
 pub type Result<T, E = SealError> = std::result::Result<T, E>;
 
@@ -220,6 +267,28 @@ mod tests {
         v1[..8].copy_from_slice(MAGIC_V1);
         assert_eq!(op.open(&v1, &card, &CTX), Err(SealError::Unbound));
         Ok(())
+    }
+
+    /// A card names its listing readably, and names no other: each field that differs (and a
+    /// card naming none) is told apart; addresses compare case-insensitively.
+    #[test]
+    fn a_card_listing_names_exactly_its_listing() {
+        let named = CardListing::from(&CTX);
+        assert_eq!(named.seller, format!("0x{}", "02".repeat(20)));
+        assert!(named.names(&CTX));
+        let upper = CardListing {
+            market: named.market.to_uppercase().replace("0X", "0x"),
+            ..named.clone()
+        };
+        assert!(upper.names(&CTX));
+        for ctx in [
+            SealContext { seller: [9; 20], ..CTX },
+            SealContext { market: [9; 20], ..CTX },
+            SealContext { chain_id: 1, ..CTX },
+            SealContext { operator: [9; 20], ..CTX },
+        ] {
+            assert!(!named.names(&ctx), "{ctx:?}");
+        }
     }
 
     proptest! {

@@ -39,6 +39,8 @@ pub const UNSUPPORTED: u16 = 106;
 pub const OUTSIDE_TERMS: u16 = 107;
 /// Listing: a job of the listing's maximum rows cannot finish within its deadline here.
 pub const TOO_SLOW: u16 = 108;
+/// Listing: the card names another listing (chain, market, seller or operator): a copy.
+pub const CARD_ELSEWHERE: u16 = 109;
 
 /// A reason code in words (the web dApp shows the same texts: `make bindings` copies them to
 /// `web/src/abi/reasons.ts`).
@@ -70,6 +72,9 @@ pub fn describe(code: u16) -> &'static str {
             "the listing asks less than the operator's terms (fee, deadline or rows per job)"
         }
         TOO_SLOW => "a job of the listing's maximum rows cannot finish within its deadline here",
+        CARD_ELSEWHERE => {
+            "the model card names another listing (seller, operator, market or chain): a copy"
+        }
         _ => "unknown reason",
     }
 }

@@ -21,6 +21,7 @@ export const reasons: Record<number, string> = {
   106: "the operator's engine does not support this model or output mode",
   107: "the listing asks less than the operator's terms (fee, deadline or rows per job)",
   108: "a job of the listing's maximum rows cannot finish within its deadline here",
+  109: "the model card names another listing (seller, operator, market or chain): a copy",
 };
 
 /** Output modes by on-chain code (`Listing.outputMode` is the index). */

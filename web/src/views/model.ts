@@ -4,7 +4,7 @@ import type { ModelDetail } from '../api';
 import type { App } from '../app';
 import * as buyer from '../buyer';
 import * as blobs from '../blobs';
-import { labelsOf, MAX_CARD_BYTES, parseCard, type ModelCard } from '../card';
+import { cardElsewhere, labelsOf, MAX_CARD_BYTES, parseCard, type ModelCard } from '../card';
 import { tokenOf } from '../config';
 import { explain, reasonText } from '../errors';
 import { formatAmount, formatDuration, formatPercent, shortAddress } from '../format';
@@ -25,6 +25,8 @@ export async function loadModel(app: App, id: bigint): Promise<{ listing: Listin
   const endpoint = await app.market.endpoint(listing.operator);
   const card = parseCard(await blobs.get(endpoint, listing.cardHash, MAX_CARD_BYTES));
   if (card.model.param_set !== listing.paramSet) throw new Error(`The card is for parameter set ${card.model.param_set}; the listing says ${listing.paramSet}.`);
+  const elsewhere = cardElsewhere(card, app.cfg.chainId, app.cfg.market, listing.seller, listing.operator);
+  if (elsewhere) throw new Error(`Not offered: ${elsewhere}.`);
   return { listing, endpoint, card, detail };
 }
 
