@@ -10,6 +10,8 @@
 //! - `burst_of_200_jobs_at_12_second_blocks_settles_every_job_in_time`: 200 one-row jobs in one
 //!   block on a chain making a block every 12 s (anvil's clock driven, not waited for).
 //! - `retired_listing_takes_no_jobs_and_its_pending_job_still_settles`: the operator's way out.
+//! - `a_job_re_mined_after_a_reorg_is_answered_on_its_own_input`: a reorganization drops an
+//!   answered job and another request takes its id.
 
 use std::time::Duration;
 
@@ -331,6 +333,49 @@ async fn retired_listing_takes_no_jobs_and_its_pending_job_still_settles() -> ey
     assert!(matches!(refused, Err(Error::ModelUnavailable { .. })), "{refused:?}");
     let end = chain.wait_job(modelmart_sdk::JobId::try_from(job_id)?, 0, MINUTE).await?;
     assert!(matches!(end, modelmart_sdk::JobEnd::Completed { .. }), "{end:?}");
+    Ok(())
+}
+
+/// A job is answered, then a reorganization drops the request and its answer, and the buyer's
+/// next request (another input) is mined under the same job id: the operator answers the new
+/// request on its own input. Without a queue that tells requests apart by their transaction the
+/// job stays "completed" in the queue, is never answered and expires (a slash of an honest
+/// operator), or is answered with the old request's result.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_re_mined_after_a_reorg_is_answered_on_its_own_input() -> eyre::Result<()> {
+    let stack = Stack::start().await?;
+    let (_, published, model, _, test) = listed(&stack, 600).await?;
+    let chain = stack.chain(BUYER).await?;
+    let mut buyer = Buyer::new(chain.clone(), BuyerKeys::generate(ParamSetId(1))?)?;
+    let info = buyer.model(published.model_id).await?;
+    let key = buyer.ensure_key(&info).await?;
+    // two rows the model tells apart
+    let first = test.x[0].clone();
+    let want_first = model.predict_clear(&first)?;
+    let mut second = None;
+    for row in &test.x {
+        if model.predict_clear(row)? != want_first {
+            second = Some(row.clone());
+            break;
+        }
+    }
+    let second = second.ok_or_else(|| eyre::eyre!("every test row has the same prediction"))?;
+    let input_a = buyer.upload_rows(&info, std::slice::from_ref(&first)).await?;
+    let input_b = buyer.upload_rows(&info, std::slice::from_ref(&second)).await?;
+
+    let snapshot: serde_json::Value =
+        chain.provider().raw_request("evm_snapshot".into(), serde_json::json!([])).await?;
+    let a = buyer.request(&info, input_a, key, 1, None, Payment::Auto).await?;
+    assert_eq!(buyer.result(&info, &a).await?.raw, vec![want_first]);
+
+    // the chain reorganizes to before the request: request and answer are gone
+    rpc(&chain, "evm_revert", serde_json::json!([snapshot])).await?;
+    assert_eq!(chain.job_status(a.job_id).await?, JobStatus::None);
+    let b = buyer.request(&info, input_b, key, 1, None, Payment::Auto).await?;
+    assert_eq!(b.job_id, a.job_id, "the id is re-mined by another request");
+    let answered = tokio::time::timeout(MINUTE, buyer.result(&info, &b)).await;
+    let got = answered.map_err(|_| eyre::eyre!("the re-mined job was never answered"))??;
+    assert_eq!(got.raw, vec![model.predict_clear(&second)?], "answered on its own input");
     Ok(())
 }
 

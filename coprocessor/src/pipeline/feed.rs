@@ -72,8 +72,9 @@ impl Feed {
         let mut after = None;
         let mut queued = 0;
         loop {
-            let jobs = p.index.jobs_for_operator(op, "requested", after, PAGE).await?;
-            for j in &jobs {
+            let jobs = p.index.requests_for_operator(op, after, PAGE).await?;
+            for r in &jobs {
+                let j = &r.job;
                 let job = NewJob {
                     job_id: j.job_id,
                     model_id: j.model_id,
@@ -81,16 +82,18 @@ impl Feed {
                     key_hash: j.key_hash.clone(),
                     rows: j.rows,
                     deadline: j.deadline,
+                    request_block: r.block_number,
+                    request_tx: r.tx_hash.clone(),
                 };
                 if p.queue.enqueue(&job, now).await? {
                     queued += 1;
-                    tracing::info!(target: TARGET, job_id = j.job_id, model_id = j.model_id, rows = j.rows, "job queued");
+                    tracing::info!(target: TARGET, job_id = j.job_id, model_id = j.model_id, rows = j.rows, block = r.block_number, "job queued");
                 }
             }
             if jobs.len() < PAGE as usize {
                 break;
             }
-            after = jobs.last().map(|j| j.job_id);
+            after = jobs.last().map(|r| r.job.job_id);
         }
         if queued > 0 {
             p.wake.notify_waiters();

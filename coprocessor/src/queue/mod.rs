@@ -40,6 +40,10 @@ pub struct NewJob {
     pub rows: i64,
     /// Unix time after which the job can no longer be answered.
     pub deadline: i64,
+    /// Block of the `JobRequested` event on the branch the index follows.
+    pub request_block: i64,
+    /// Transaction of that event (`0x…`): what tells a request re-mined after a reorg apart.
+    pub request_tx: String,
 }
 
 /// A job a worker holds.
@@ -75,6 +79,20 @@ pub enum Outcome {
     },
 }
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Bind a job's fields as `$1`…`$8` (id, model, input, key, rows, deadline, block, tx).
+fn bind_job<'q>(q: AnyQuery<'q>, job: &'q NewJob) -> AnyQuery<'q> {
+    q.bind(job.job_id)
+        .bind(job.model_id)
+        .bind(job.input_hash.as_str())
+        .bind(job.key_hash.as_str())
+        .bind(job.rows)
+        .bind(job.deadline)
+        .bind(job.request_block)
+        .bind(job.request_tx.as_str())
+}
+
 /// How a released job is tried again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Retry {
@@ -106,6 +124,8 @@ fn job_of(r: &AnyRow) -> Result<Claimed> {
             key_hash: r.try_get("key_hash")?,
             rows: r.try_get("rows_count")?,
             deadline: r.try_get("deadline")?,
+            request_block: r.try_get("request_block")?,
+            request_tx: r.try_get("request_tx")?,
         },
         attempts: r.try_get("attempts")?,
         failures: r.try_get("failures")?,
@@ -121,31 +141,66 @@ impl Queue {
         Ok(Self { pool, postgres: backend == Backend::Postgres })
     }
 
-    /// Add a job. A job already queued with the same request, or finished, is left as it is; a
-    /// queued or running job whose request changed (a reorganization re-mined its id with
-    /// another request) takes the new request and forgets any result computed for the old one.
-    /// Returns whether the job was new or changed.
+    /// Add a job, or bring its row in step with the request the chain holds now. The request
+    /// is identified by its transaction and block:
+    /// - a job id requested by another transaction (a reorganization dropped the old request and
+    ///   mined another under the same id) starts again from nothing, whatever its state: no
+    ///   result or rejection of the old request is ever posted for the new one;
+    /// - the same transaction re-mined in another block re-opens a settled row (its settlement
+    ///   may have been dropped with the old block); the worker re-posts a stored result, or
+    ///   leaves the job if the chain shows it settled;
+    /// - the same request seen again leaves the row as it is.
+    ///
+    /// Returns whether the job is new or has work to do again. Each step is one statement, so a
+    /// second process feeding the same queue is harmless.
     pub async fn enqueue(&self, job: &NewJob, now: i64) -> Result<bool> {
-        let r = sqlx::query(
-            "INSERT INTO cp_jobs (job_id, model_id, input_hash, key_hash, rows_count, deadline, state, attempts, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7) ON CONFLICT (job_id) DO UPDATE \
-             SET model_id = excluded.model_id, input_hash = excluded.input_hash, key_hash = excluded.key_hash, \
-             rows_count = excluded.rows_count, deadline = excluded.deadline, result_hash = NULL, \
-             failures = 0, retry_at = 0, updated_at = excluded.updated_at \
-             WHERE cp_jobs.state IN ('queued', 'running') AND (cp_jobs.model_id <> excluded.model_id \
-             OR cp_jobs.input_hash <> excluded.input_hash OR cp_jobs.key_hash <> excluded.key_hash \
-             OR cp_jobs.rows_count <> excluded.rows_count OR cp_jobs.deadline <> excluded.deadline)",
+        let inserted = sqlx::query(
+            "INSERT INTO cp_jobs (job_id, model_id, input_hash, key_hash, rows_count, deadline, request_block, \
+             request_tx, state, attempts, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, $9, $9) ON CONFLICT (job_id) DO NOTHING",
+        );
+        if bind_job(inserted, job).bind(now).execute(&self.pool).await?.rows_affected() == 1 {
+            return Ok(true);
+        }
+        // another request under this id (or, for rows from before requests were recorded, a
+        // changed request while still open): start again
+        let replaced = sqlx::query(
+            "UPDATE cp_jobs SET model_id = $2, input_hash = $3, key_hash = $4, rows_count = $5, deadline = $6, \
+             request_block = $7, request_tx = $8, state = 'queued', attempts = 0, failures = 0, retry_at = 0, \
+             worker = NULL, lease_until = NULL, result_hash = NULL, reason = NULL, error = NULL, updated_at = $9 \
+             WHERE job_id = $1 AND ((request_tx <> '' AND request_tx <> $8) OR (state IN ('queued', 'running') \
+             AND (model_id <> $2 OR input_hash <> $3 OR key_hash <> $4 OR rows_count <> $5 OR deadline <> $6)))",
+        );
+        if bind_job(replaced, job).bind(now).execute(&self.pool).await?.rows_affected() == 1 {
+            return Ok(true);
+        }
+        // the same request in another block: a settlement may have gone with the old one
+        let reopened = sqlx::query(
+            "UPDATE cp_jobs SET request_block = $1, state = 'queued', worker = NULL, lease_until = NULL, \
+             retry_at = 0, reason = NULL, error = NULL, updated_at = $2 WHERE job_id = $3 AND request_tx = $4 \
+             AND request_block <> 0 AND request_block <> $1 AND state IN ('completed', 'rejected', 'abandoned')",
         )
-        .bind(job.job_id)
-        .bind(job.model_id)
-        .bind(job.input_hash.as_str())
-        .bind(job.key_hash.as_str())
-        .bind(job.rows)
-        .bind(job.deadline)
+        .bind(job.request_block)
         .bind(now)
+        .bind(job.job_id)
+        .bind(job.request_tx.as_str())
         .execute(&self.pool)
         .await?;
-        Ok(r.rows_affected() == 1)
+        if reopened.rows_affected() == 1 {
+            return Ok(true);
+        }
+        // an open row follows its request's block; a row from before requests were recorded
+        // learns its request
+        sqlx::query(
+            "UPDATE cp_jobs SET request_block = $1, request_tx = $2 WHERE job_id = $3 AND (request_tx = '' \
+             OR (request_tx = $2 AND request_block <> $1 AND state IN ('queued', 'running')))",
+        )
+        .bind(job.request_block)
+        .bind(job.request_tx.as_str())
+        .bind(job.job_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(false)
     }
 
     /// Claim the queued job with the nearest deadline that still leaves `min_remaining` seconds
@@ -164,7 +219,8 @@ impl Queue {
              updated_at = $3 WHERE job_id = (SELECT job_id FROM cp_jobs WHERE ((state = 'queued' AND \
              retry_at <= $3) OR (state = 'running' AND lease_until < $3)) AND deadline >= $4 \
              ORDER BY deadline, job_id LIMIT 1{lock}) \
-             RETURNING job_id, model_id, input_hash, key_hash, rows_count, deadline, attempts, failures, result_hash"
+             RETURNING job_id, model_id, input_hash, key_hash, rows_count, deadline, request_block, request_tx, \
+             attempts, failures, result_hash"
         );
         let row = sqlx::query(&sql)
             .bind(worker)

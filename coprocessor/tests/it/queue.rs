@@ -39,6 +39,8 @@ fn job(id: i64, deadline: i64) -> NewJob {
         key_hash: "k".repeat(64),
         rows: 1,
         deadline,
+        request_block: 10,
+        request_tx: format!("0x{id:064x}"),
     }
 }
 
@@ -52,8 +54,13 @@ async fn leases_deadlines_and_exactly_one_finish() -> eyre::Result<()> {
             assert!(q.enqueue(&job(id, deadline), now).await?);
         }
         assert!(!q.enqueue(&job(2, 3_000), now).await?, "enqueue is idempotent");
-        // a request re-mined in a reorganization replaces the queued one
-        let remined = NewJob { input_hash: "e".repeat(64), ..job(1, 5_000) };
+        // a request re-mined in a reorganization (another transaction) replaces the queued one
+        let remined = NewJob {
+            input_hash: "e".repeat(64),
+            request_tx: "0xre".into(),
+            request_block: 11,
+            ..job(1, 5_000)
+        };
         assert!(q.enqueue(&remined, now).await?, "a changed request is queued again");
         assert!(!q.enqueue(&remined, now).await?);
 
@@ -78,8 +85,7 @@ async fn leases_deadlines_and_exactly_one_finish() -> eyre::Result<()> {
         assert!(q.finish(2, "c", &done, now + 70).await?);
         assert!(!q.finish(2, "c", &done, now + 71).await?, "a job ends once");
         assert!(q.finish(1, "b", &Outcome::Rejected { reason: 3 }, now + 72).await?);
-        let other = NewJob { input_hash: "f".repeat(64), ..job(2, 3_000) };
-        assert!(!q.enqueue(&other, now + 73).await?, "a finished job is never queued again");
+        assert!(!q.enqueue(&job(2, 3_000), now + 73).await?, "a finished job stays finished");
         let depth = q.depth().await?;
         assert_eq!(
             depth,
@@ -116,10 +122,60 @@ async fn released_jobs_back_off_and_only_failures_count() -> eyre::Result<()> {
         assert_eq!((c.attempts, c.failures), (3, 1), "a failure counts");
         assert!(!q.release(1, "other", "x", Retry::Failure { at: 0 }, now).await?, "not its job");
         assert!(q.release(1, "w", "storage", Retry::Failure { at: now + 99 }, now + 10).await?);
-        let remined = NewJob { input_hash: "e".repeat(64), ..job(1, 5_000) };
+        let remined = NewJob { request_tx: "0xre".into(), ..job(1, 5_000) };
         assert!(q.enqueue(&remined, now + 11).await?);
         let c = claim(now + 11).await?.ok_or_else(|| eyre::eyre!("re-mined job waits"))?;
         assert_eq!(c.failures, 0, "a re-mined request starts again");
+        q.close().await;
+    }
+    drop_postgres(&urls[1]).await
+}
+
+/// Reorgs: the same request seen again changes nothing; the same transaction re-mined in another
+/// block re-opens a settled job with its stored result; another transaction under the id starts
+/// the job again from nothing (even while a worker holds it: that worker's lease is gone).
+#[tokio::test(flavor = "multi_thread")]
+async fn reorged_requests_start_again_and_re_mined_blocks_reopen() -> eyre::Result<()> {
+    let (_dir, urls) = databases().await?;
+    for url in urls.clone() {
+        let q = Queue::connect(&url, 4).await?;
+        let now = 1_000;
+        let first = job(1, 5_000);
+        assert!(q.enqueue(&first, now).await?);
+        let c = q.claim("w", now, 60, 10).await?.ok_or_else(|| eyre::eyre!("no claim"))?;
+        assert!(q.record_result(1, "w", &"a".repeat(64)).await?);
+        let done = Outcome::Completed { result_hash: "a".repeat(64) };
+        assert!(q.finish(1, "w", &done, now).await?);
+        assert_eq!(c.job.request_tx, first.request_tx);
+        assert!(!q.enqueue(&first, now + 1).await?, "the same request changes nothing");
+        assert!(q.claim("w", now + 1, 60, 10).await?.is_none());
+
+        // the same transaction in another block: re-opened, its result kept for re-posting
+        let moved = NewJob { request_block: 12, ..first.clone() };
+        assert!(q.enqueue(&moved, now + 2).await?, "a settled job whose block changed re-opens");
+        let c = q.claim("w", now + 2, 60, 10).await?.ok_or_else(|| eyre::eyre!("no claim"))?;
+        assert_eq!(c.result_hash.as_deref(), Some("a".repeat(64).as_str()));
+        assert!(q.finish(1, "w", &done, now + 3).await?);
+
+        // another transaction under the same id: a new request, nothing of the old one kept
+        let other = NewJob {
+            input_hash: "b".repeat(64),
+            request_tx: "0xother".into(),
+            request_block: 13,
+            ..first.clone()
+        };
+        assert!(q.enqueue(&other, now + 4).await?, "a re-mined id is a new request");
+        let c = q.claim("w", now + 4, 60, 10).await?.ok_or_else(|| eyre::eyre!("no claim"))?;
+        assert_eq!((c.attempts, c.failures, c.result_hash.clone()), (1, 0, None));
+        assert_eq!(c.job.input_hash, "b".repeat(64));
+
+        // and while a worker holds it: the worker loses the job, a fresh claim carries the new one
+        let third = NewJob { request_tx: "0xthird".into(), request_block: 14, ..other.clone() };
+        assert!(q.enqueue(&third, now + 5).await?);
+        assert!(!q.heartbeat(1, "w", now + 5, 60).await?, "the old worker's lease is gone");
+        assert!(!q.finish(1, "w", &done, now + 5).await?, "its answer is refused");
+        let c = q.claim("v", now + 5, 60, 10).await?.ok_or_else(|| eyre::eyre!("no claim"))?;
+        assert_eq!(c.job.request_tx, "0xthird");
         q.close().await;
     }
     drop_postgres(&urls[1]).await

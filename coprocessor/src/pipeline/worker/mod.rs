@@ -267,6 +267,8 @@ mod tests {
             key_hash: String::new(),
             rows: 1,
             deadline: 0,
+            request_block: 1,
+            request_tx: String::new(),
         };
         Claimed { job, attempts, failures, result_hash: None }
     }

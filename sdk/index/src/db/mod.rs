@@ -15,7 +15,7 @@ use sqlx::{
     migrate::Migrator,
 };
 
-pub use read::{Change, Cursor, Page};
+pub use read::{Change, Cursor, Page, Requested};
 pub use write::Batch;
 
 use crate::{Error, Result};

@@ -27,6 +27,17 @@ pub struct Cursor {
     pub block_hash: String,
 }
 
+/// A job waiting for its operator, with the request that made it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requested {
+    /// The job as it is now.
+    pub job: crate::Job,
+    /// Block of its `JobRequested` event on the indexed branch.
+    pub block_number: i64,
+    /// Transaction of that event.
+    pub tx_hash: String,
+}
+
 /// A page of results with the cursor for the next page.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Page<T> {
@@ -231,20 +242,38 @@ impl Db {
 
 /// Lookups for services embedding the index (the coprocessor follows its own jobs this way).
 impl Db {
-    /// Current jobs addressed to `operator` in `status` with ids above `after`, lowest id first,
-    /// at most `limit`.
-    pub async fn jobs_for_operator(
+    /// Jobs addressed to `operator` that wait for an answer (`requested`), with ids above
+    /// `after`, lowest id first, at most `limit`; each with the block and transaction of its
+    /// `JobRequested` event on the indexed branch, which tell a request re-mined after a reorg
+    /// from the one it replaced.
+    pub async fn requests_for_operator(
         &self,
         operator: alloy::primitives::Address,
-        status: &str,
         after: Option<i64>,
         limit: i64,
-    ) -> Result<Vec<crate::Job>> {
-        let filters = [
-            ("operator", Val::Text(crate::apply::addr(operator))),
-            ("status", Val::Text(status.to_owned())),
-        ];
-        Ok(self.current::<crate::Job>(&filters, "job_id", after, false, limit).await?.items)
+    ) -> Result<Vec<Requested>> {
+        use crate::Job;
+        let mut q = Sql::new(format!(
+            "SELECT vid, {}, block_number, tx_hash FROM {} WHERE superseded_at IS NULL \
+             AND status = 'requested' AND event = 'JobRequested' AND operator = ",
+            Job::COLUMNS.join(", "),
+            Job::TABLE
+        ));
+        q.bind(Val::Text(crate::apply::addr(operator)));
+        if let Some(after) = after {
+            q.push(" AND job_id > ").bind(after);
+        }
+        q.push(" ORDER BY job_id ASC LIMIT ").bind(limit);
+        let rows = q.query().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Requested {
+                    job: Job::from_row(r)?,
+                    block_number: r.try_get("block_number")?,
+                    tx_hash: r.try_get("tx_hash")?,
+                })
+            })
+            .collect()
     }
 
     /// Current listings hosted by `operator` in `status` with ids above `after`, lowest id

@@ -85,6 +85,8 @@ fn claimed() -> Claimed {
             key_hash: KEY.into(),
             rows: 2,
             deadline: 1_600,
+            request_block: 10,
+            request_tx: format!("0x{:064x}", 1),
         },
         attempts: 1,
         failures: 0,
