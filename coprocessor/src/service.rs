@@ -286,7 +286,7 @@ pub async fn run(
         .await
         .map_err(|e| config(format!("{}: {e}", args.chain.rpc_url)))?;
     let (updates, _) = broadcast::channel(1_024);
-    let follower = Follower::new(
+    let mut follower = Follower::new(
         provider,
         index.clone(),
         args.follow.follower_config(&args.chain, chain_id),
@@ -330,8 +330,9 @@ pub async fn run(
     });
     let mut stop = stop_rx.clone();
     tasks.spawn(async move {
+        // one writer per index database: processes of a fleet sharing one stand by
         if let Err(e) = follower
-            .run(async move {
+            .run_exclusive(async move {
                 let _ = stop.changed().await;
             })
             .await

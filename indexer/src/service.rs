@@ -55,6 +55,11 @@ pub struct IndexerArgs {
     /// on 127.0.0.1). Private, link-local and other non-public addresses stay refused.
     #[arg(long, env = "MODELMART_PROBE_LOOPBACK")]
     pub probe_loopback: bool,
+    /// Serve the API from the database without following the chain (a replica beside the one
+    /// writer; without it a second process waits as a hot standby and takes over when the
+    /// writer stops). No endpoint probes either: the writer does those.
+    #[arg(long, env = "MODELMART_READ_ONLY")]
+    pub read_only: bool,
     /// Seconds before a request is answered 408.
     #[arg(long, env = "MODELMART_REQUEST_TIMEOUT_S", default_value_t = DEFAULT_REQUEST_TIMEOUT_S,
           value_parser = clap::value_parser!(u64).range(1..=600))]
@@ -75,6 +80,7 @@ impl IndexerArgs {
             cors_origins: Vec::new(),
             probe_interval_s: DEFAULT_PROBE_INTERVAL_S,
             probe_loopback: false,
+            read_only: false,
             request_timeout_s: DEFAULT_REQUEST_TIMEOUT_S,
         }
     }
@@ -123,14 +129,18 @@ pub async fn run(
         .await
         .map_err(|e| crate::Error::Rpc(format!("{}: {e}", args.chain.rpc_url)))?;
     let (updates, _) = broadcast::channel(4_096);
-    let follower = Follower::new(
+    let mut follower = Follower::new(
         provider,
         db.clone(),
         args.follow.follower_config(&args.chain, chain_id),
         updates.clone(),
     );
     let probe = Probe::with_policy(AddressPolicy { allow_loopback: args.probe_loopback });
-    let probing = probe.spawn(db.clone(), Duration::from_secs(args.probe_interval_s));
+    let probing = (!args.read_only)
+        .then(|| probe.spawn(db.clone(), Duration::from_secs(args.probe_interval_s)));
+    if args.read_only {
+        follower.set_role(modelmart_index::Role::ReadOnly);
+    }
     let state =
         ApiState::new(db.clone(), Some(follower.status()), updates, metrics).with_probe(probe);
     let stats = state.spawn_stats_refresher(Duration::from_millis(200));
@@ -156,9 +166,18 @@ pub async fn run(
         .await
     });
     let mut stop_follow = stop_rx;
-    let following = follower.run(async move {
-        let _ = stop_follow.changed().await;
-    });
+    let read_only = args.read_only;
+    let following = async move {
+        let stopped = async move {
+            let _ = stop_follow.changed().await;
+        };
+        if read_only {
+            stopped.await;
+            Ok(())
+        } else {
+            follower.run_exclusive(stopped).await
+        }
+    };
     tokio::pin!(following);
     let result = tokio::select! {
         r = &mut following => r,
@@ -167,7 +186,9 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let _ = server.await;
     stats.abort();
-    probing.abort();
+    if let Some(p) = probing {
+        p.abort();
+    }
     db.close().await;
     tracing::info!(target: TARGET, "indexer stopped");
     result

@@ -143,6 +143,87 @@ async fn several_writers_on_one_database_apply_every_event_once() -> eyre::Resul
     Ok(())
 }
 
+/// The indexer binary on `port`, with `extra` flags; killed when dropped.
+fn spawn_serving(
+    m: &Market,
+    url: &str,
+    port: u16,
+    extra: &[&str],
+) -> std::io::Result<tokio::process::Child> {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_modelmart-indexer"))
+        .args(["-q", "--poll-ms", "20", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--rpc-url", m.node.endpoint().as_str()])
+        .args(["--contract", &m.market.address().to_string()])
+        .args(["--start-block", &m.deploy_block.to_string()])
+        .args(["--database-url", url])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+}
+
+/// Wait until `/healthz` on `port` reports `role` (and the cursor at `head`, if given).
+async fn wait_role(port: u16, role: &str, head: Option<u64>, limit: Duration) -> eyre::Result<()> {
+    let t0 = Instant::now();
+    let client = reqwest::Client::new();
+    let mut last = Value::Null;
+    loop {
+        if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/healthz")).send().await {
+            last = r.json().await.unwrap_or_default();
+            if last["follower"]["role"] == role
+                && head.is_none_or(|h| last["cursor"]["block_number"] == h)
+            {
+                return Ok(());
+            }
+        }
+        eyre::ensure!(
+            t0.elapsed() < limit,
+            "port {port} not {role} at {head:?} in {limit:?}: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// One writer, many readers: a second process on the same database stands by (serving reads and
+/// saying so on `/healthz`) and takes over within seconds when the writer is killed; a
+/// `--read-only` replica serves the API and never writes. Both backends.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_standby_takes_over_when_the_writer_dies() -> eyre::Result<()> {
+    let m = Market::deploy(&[]).await?;
+    m.workload(5).await?;
+    for tdb in TestDb::both().await? {
+        let (pa, pb, pr) = (free_port()?, free_port()?, free_port()?);
+        let mut writer = spawn_serving(&m, &tdb.url, pa, &[])?;
+        let head = m.provider.get_block_number().await?;
+        wait_role(pa, "writer", Some(head), Duration::from_secs(60)).await?;
+        let _standby = spawn_serving(&m, &tdb.url, pb, &[])?;
+        let _replica = spawn_serving(&m, &tdb.url, pr, &["--read-only"])?;
+        wait_role(pb, "standby", Some(head), Duration::from_secs(30)).await?;
+        wait_role(pr, "read-only", Some(head), Duration::from_secs(30)).await?;
+
+        writer.start_kill()?; // SIGKILL: its lock goes with the process (or its session)
+        writer.wait().await?;
+        let killed = Instant::now();
+        m.mine(5).await?;
+        let head = m.provider.get_block_number().await?;
+        wait_role(pb, "writer", Some(head), Duration::from_secs(20)).await?;
+        println!(
+            "{}: standby took over and caught up {:?} after the kill",
+            tdb.url,
+            killed.elapsed()
+        );
+        // the replica sees what the new writer indexed, and still never writes
+        wait_role(pr, "read-only", Some(head), Duration::from_secs(10)).await?;
+        tdb.cleanup().await?;
+    }
+    Ok(())
+}
+
 /// The database does not exist yet when the indexer starts (a compose stack, a restore): the
 /// indexer waits for it instead of exiting, and catches up once it appears.
 #[tokio::test(flavor = "multi_thread")]
@@ -251,12 +332,15 @@ async fn rpc_refusals_and_outages_skip_nothing() -> eyre::Result<()> {
         ..FollowerConfig::default()
     };
     let (tx, _) = broadcast::channel(16);
-    let f = Follower::new(provider, db.clone(), cfg, tx);
+    let mut f = Follower::new(provider, db.clone(), cfg, tx);
     let status = f.status();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(f.run(async move {
-        let _ = stopped.await;
-    }));
+    let task = tokio::spawn(async move {
+        f.run(async move {
+            let _ = stopped.await;
+        })
+        .await
+    });
 
     // The node refuses wide ranges: the follower shrinks to what it accepts.
     let model = m.workload(30).await?;

@@ -61,6 +61,9 @@ pub enum Error {
         /// What was wrong.
         detail: String,
     },
+    /// The writer lock file could not be opened or locked.
+    #[error("writer lock: {0}")]
+    Lock(String),
     /// A value from the chain is not one of the protocol's terms (an id that does not fit the
     /// database's 63 bits).
     #[error(transparent)]

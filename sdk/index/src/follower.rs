@@ -30,6 +30,9 @@ const TARGET: &str = "modelmart::indexer::follower";
 pub const DEFAULT_POLL_MS: u64 = 250;
 /// Default largest `eth_getLogs` block range.
 pub const DEFAULT_MAX_RANGE: u64 = 2_000;
+/// How often a standby tries the writer lock, and a writer checks it still holds it.
+const STANDBY_POLL: Duration = Duration::from_secs(1);
+
 /// Default number of blocks of hashes kept for reorg detection.
 pub const DEFAULT_REORG_WINDOW: u64 = 1_024;
 
@@ -69,6 +72,8 @@ impl Default for FollowerConfig {
 /// What the follower is doing, for `/healthz` and metrics.
 #[derive(Clone, Debug, Default, Serialize, ToSchema)]
 pub struct Status {
+    /// What this process does with the database.
+    pub role: Role,
     /// Latest head seen on the node.
     pub head: Option<u64>,
     /// Last block indexed.
@@ -83,6 +88,19 @@ pub struct Status {
     pub last_error: Option<String>,
     /// Consecutive failed attempts.
     pub failures: u64,
+}
+
+/// What a process does with the index database.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// It follows the chain into the database (it holds the writer lock).
+    #[default]
+    Writer,
+    /// Another process writes; this one serves reads and takes over when that one stops.
+    Standby,
+    /// It only serves reads (`--read-only`).
+    ReadOnly,
 }
 
 /// Shared handle on the follower's [`Status`].
@@ -136,6 +154,11 @@ impl Follower {
         self.status.clone()
     }
 
+    /// Say what this process does with the database (a read-only replica never follows).
+    pub fn set_role(&self, role: Role) {
+        self.set_status(|s| s.role = role);
+    }
+
     fn set_status(&self, f: impl FnOnce(&mut Status)) {
         if let Ok(mut s) = self.status.lock() {
             f(&mut s);
@@ -144,7 +167,7 @@ impl Follower {
 
     /// Follow until `shutdown` resolves. Transient errors are retried with backoff forever;
     /// only a misconfiguration (wrong database, bad URL) ends the loop with an error.
-    pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+    pub async fn run(&mut self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
         tokio::pin!(shutdown);
         let mut backoff = Duration::from_millis(100);
         loop {
@@ -177,6 +200,47 @@ impl Follower {
             tokio::select! {
                 () = &mut shutdown => return Ok(()),
                 () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Follow as the database's only writer: wait as a standby (status [`Role::Standby`]; the
+    /// API keeps serving what is indexed) until no other process holds the writer lock, follow
+    /// while this one holds it, and go back to standby if it is lost. Ends when `shutdown`
+    /// resolves, or with a misconfiguration error.
+    pub async fn run_exclusive(
+        &mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<()> {
+        tokio::pin!(shutdown);
+        loop {
+            let mut lock = loop {
+                match self.db.try_writer_lock().await {
+                    Ok(Some(lock)) => break lock,
+                    Ok(None) => {
+                        if self.status.lock().is_ok_and(|s| s.role != Role::Standby) {
+                            tracing::info!(target: TARGET, "another process writes this index; standing by");
+                        }
+                        self.set_status(|s| s.role = Role::Standby);
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: TARGET, error = %e, "writer lock unavailable");
+                        self.set_status(|s| s.last_error = Some(e.to_string()));
+                    }
+                }
+                tokio::select! {
+                    () = &mut shutdown => return Ok(()),
+                    () = tokio::time::sleep(STANDBY_POLL) => {}
+                }
+            };
+            tracing::info!(target: TARGET, "writer lock taken; following the chain");
+            self.set_status(|s| s.role = Role::Writer);
+            tokio::select! {
+                r = self.run(&mut shutdown) => return r,
+                () = lock.lost(STANDBY_POLL) => {
+                    tracing::warn!(target: TARGET, "writer lock lost; standing by");
+                    self.set_status(|s| s.role = Role::Standby);
+                }
             }
         }
     }

@@ -19,7 +19,7 @@ pub mod follower;
 mod state;
 
 pub use apply::Update;
-pub use db::{Backend, Db, connect_pool};
+pub use db::{Backend, Db, WriterLock, connect_pool};
 pub use error::{Error, Result};
-pub use follower::{Follower, FollowerConfig, SharedStatus, Status};
+pub use follower::{Follower, FollowerConfig, Role, SharedStatus, Status};
 pub use state::{Balance, EvalKey, Job, Model, Operator};

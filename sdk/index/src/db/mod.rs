@@ -6,6 +6,7 @@ pub mod read;
 pub mod sql;
 pub mod table;
 mod write;
+mod writer;
 
 use std::{str::FromStr, time::Duration};
 
@@ -17,6 +18,7 @@ use sqlx::{
 
 pub use read::{Change, Cursor, Page, Requested};
 pub use write::Batch;
+pub use writer::WriterLock;
 
 use crate::{Error, Result};
 
@@ -37,6 +39,8 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite: the file whose lock is the writer lock ([`WriterLock`]).
+    lock_path: Option<std::path::PathBuf>,
 }
 
 /// Open a pool on `url` (`sqlite:PATH`, `sqlite://PATH` or `postgres://…`; a SQLite file is
@@ -107,7 +111,7 @@ impl Db {
     /// `url` is `sqlite:PATH` (or `sqlite://PATH`) or `postgres://…`.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         let (pool, backend) = connect_pool(url, max_connections, &SQLITE, &POSTGRES).await?;
-        Ok(Self { pool, backend })
+        Ok(Self { pool, backend, lock_path: writer::sqlite_lock_path(url) })
     }
 
     /// The engine behind this pool.
