@@ -27,7 +27,7 @@ use crate::{
     ingest::follower,
 };
 
-async fn reference(m: &Market) -> eyre::Result<Vec<String>> {
+pub(crate) async fn reference(m: &Market) -> eyre::Result<Vec<String>> {
     let tdb = TestDb::sqlite()?;
     let db = tdb.connect().await?;
     follower(m, db.clone(), 1000).0.catch_up().await?;
@@ -52,7 +52,7 @@ fn spawn_indexer(m: &Market, url: &str, max_range: u64) -> std::io::Result<tokio
         .spawn()
 }
 
-async fn wait_caught_up(db: &Db, head: u64, limit: Duration) -> eyre::Result<()> {
+pub(crate) async fn wait_caught_up(db: &Db, head: u64, limit: Duration) -> eyre::Result<()> {
     let t0 = Instant::now();
     while db.cursor().await?.map(|c| c.block_number) != Some(head) {
         eyre::ensure!(t0.elapsed() < limit, "indexer did not reach block {head} in {limit:?}");

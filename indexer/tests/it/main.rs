@@ -7,6 +7,7 @@ mod db;
 mod dump;
 mod faults;
 mod ingest;
+mod outage;
 mod probe;
 mod reorg;
 

@@ -30,6 +30,9 @@ const TARGET: &str = "modelmart::indexer::follower";
 pub const DEFAULT_POLL_MS: u64 = 250;
 /// Default largest `eth_getLogs` block range.
 pub const DEFAULT_MAX_RANGE: u64 = 2_000;
+/// How often, during a backoff, what failed is asked whether it answers again.
+const RECOVERY_PROBE: Duration = Duration::from_millis(250);
+
 /// How often a standby tries the writer lock, and a writer checks it still holds it.
 const STANDBY_POLL: Duration = Duration::from_secs(1);
 
@@ -175,14 +178,14 @@ impl Follower {
                 () = &mut shutdown => return Ok(()),
                 r = self.step() => r,
             };
-            let pause = match step {
+            let (pause, failed) = match step {
                 Ok(more) => {
                     backoff = Duration::from_millis(100);
                     self.set_status(|s| {
                         s.last_error = None;
                         s.failures = 0;
                     });
-                    if more { Duration::ZERO } else { self.cfg.poll_interval }
+                    (if more { Duration::ZERO } else { self.cfg.poll_interval }, None)
                 }
                 Err(e) if e.is_transient() => {
                     tracing::warn!(target: TARGET, error = %e, retry_in = ?backoff, "indexing step failed; retrying");
@@ -193,13 +196,50 @@ impl Follower {
                     });
                     let pause = backoff;
                     backoff = (backoff * 2).min(self.cfg.max_backoff);
-                    pause
+                    (pause, Some(e))
                 }
                 Err(e) => return Err(e),
             };
             tokio::select! {
                 () = &mut shutdown => return Ok(()),
-                () = tokio::time::sleep(pause) => {}
+                () = self.pause_after(failed.as_ref(), pause) => {}
+            }
+        }
+    }
+
+    /// Sleep `pause`, or less after a failure: what failed (the database or the node) is asked
+    /// every [`RECOVERY_PROBE`], and once it has been seen down and answers again the pause
+    /// ends, so indexing resumes within moments of its return instead of at the end of a long
+    /// backoff. Something that answers throughout (a full disk, a refused range) gets the
+    /// whole pause, so a persistent error is not retried in a tight loop.
+    async fn pause_after(&self, failed: Option<&Error>, pause: Duration) {
+        let until = tokio::time::Instant::now() + pause;
+        let probe_db = match failed {
+            Some(Error::Db(_)) => true,
+            Some(Error::Rpc(_) | Error::MissingBlock(_)) => false,
+            _ => return tokio::time::sleep_until(until).await,
+        };
+        let mut seen_down = false;
+        loop {
+            let now = tokio::time::Instant::now();
+            if now >= until {
+                return;
+            }
+            tokio::time::sleep((until - now).min(RECOVERY_PROBE)).await;
+            let probe = async {
+                if probe_db {
+                    self.db.ping().await.is_ok()
+                } else {
+                    self.provider.get_block_number().await.is_ok()
+                }
+            };
+            match tokio::time::timeout_at(until, probe).await {
+                Ok(true) if seen_down => {
+                    tracing::info!(target: TARGET, database = probe_db, "answering again; resuming");
+                    return;
+                }
+                Ok(answers) => seen_down |= !answers,
+                Err(_) => return,
             }
         }
     }

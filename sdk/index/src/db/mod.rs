@@ -114,6 +114,12 @@ impl Db {
         Ok(Self { pool, backend, lock_path: writer::sqlite_lock_path(url) })
     }
 
+    /// Whether the database answers (`SELECT 1`).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// The engine behind this pool.
     pub fn backend(&self) -> Backend {
         self.backend

@@ -1,6 +1,7 @@
 //! The write path: one transaction per batch of blocks, and reorg rollbacks.
 
 use alloy::primitives::B256;
+use sqlx::{Connection, pool::PoolConnection};
 
 use super::{
     Db,
@@ -42,14 +43,17 @@ fn num(n: u64) -> i64 {
 const WRITER_LOCK: i64 = 0x6d6d_6978;
 
 impl Db {
-    /// A write transaction that excludes every other writer of this database until it ends, so
-    /// the cursor it reads cannot move under it: on SQLite `BEGIN IMMEDIATE` (the write lock
-    /// from the start), on Postgres a transaction-scoped advisory lock.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    /// A write transaction on `conn` that excludes every other writer of this database until it
+    /// ends, so the cursor it reads cannot move under it: on SQLite `BEGIN IMMEDIATE` (the write
+    /// lock from the start), on Postgres a transaction-scoped advisory lock.
+    async fn begin_write<'c>(
+        &self,
+        conn: &'c mut PoolConnection<sqlx::Any>,
+    ) -> Result<sqlx::Transaction<'c, sqlx::Any>> {
         match self.backend {
-            super::Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            super::Backend::Sqlite => Ok((**conn).begin_with("BEGIN IMMEDIATE").await?),
             super::Backend::Postgres => {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = (**conn).begin().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
                     .bind(WRITER_LOCK)
                     .execute(&mut *tx)
@@ -59,10 +63,34 @@ impl Db {
         }
     }
 
+    /// Run one write transaction on a connection of its own. A connection whose write failed
+    /// is closed, never handed back to the pool: a failed `COMMIT` (a full disk) can leave it
+    /// inside its transaction, holding SQLite's write lock and showing its own uncommitted rows
+    /// to whoever reads through it next.
+    async fn write<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut PoolConnection<sqlx::Any>) -> Result<T>,
+    ) -> Result<T> {
+        let mut conn = self.pool.acquire().await?;
+        let done = work(&mut conn).await;
+        if done.is_err() {
+            conn.close_on_drop();
+        }
+        done
+    }
+
     /// Write a batch atomically: events, state versions, block hashes and the cursor.
     pub async fn commit(&self, batch: Batch) -> Result<Vec<Update>> {
+        self.write(async |conn| self.commit_on(conn, batch).await).await
+    }
+
+    async fn commit_on(
+        &self,
+        conn: &mut PoolConnection<sqlx::Any>,
+        batch: Batch,
+    ) -> Result<Vec<Update>> {
         let started = std::time::Instant::now();
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(conn).await?;
         let found = sqlx::query_scalar::<_, i64>("SELECT block_number FROM cursor WHERE id = 1")
             .fetch_optional(&mut *tx)
             .await?;
@@ -150,8 +178,16 @@ impl Db {
     /// Roll everything above `ancestor` back in one transaction and move the cursor there.
     /// `None` forgets everything (re-index from the start block).
     pub async fn rollback(&self, ancestor: Option<(u64, B256)>) -> Result<u64> {
+        self.write(async |conn| self.rollback_on(conn, ancestor).await).await
+    }
+
+    async fn rollback_on(
+        &self,
+        conn: &mut PoolConnection<sqlx::Any>,
+        ancestor: Option<(u64, B256)>,
+    ) -> Result<u64> {
         let keep = ancestor.map_or(-1, |(n, _)| num(n));
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(conn).await?;
         let events = sqlx::query("DELETE FROM events WHERE block_number > $1")
             .bind(keep)
             .execute(&mut *tx)
