@@ -89,6 +89,9 @@ pub struct Health {
     pub cursor: Option<Cursor>,
     /// The follower's state, when it runs in this process.
     pub follower: Option<Status>,
+    /// Events the database refused for good, left out of the index and recorded with the
+    /// database's words (table `skipped_events`); 0 on a healthy index.
+    pub skipped_events: i64,
 }
 
 /// Liveness and lag. 200 when the database answers (even while the node is failing: the API
@@ -99,5 +102,7 @@ pub(crate) async fn healthz(state: St) -> Result<Json<Health>, ApiError> {
     let cursor = state.db.cursor().await?;
     let follower = state.status.as_ref().and_then(|s| s.lock().ok().map(|s| s.clone()));
     let failing = follower.as_ref().is_some_and(|f| f.failures > 0);
-    Ok(Json(Health { status: if failing { "degraded" } else { "ok" }.into(), cursor, follower }))
+    let skipped_events = state.db.skipped_events().await?;
+    let status = if failing { "degraded" } else { "ok" }.into();
+    Ok(Json(Health { status, cursor, follower, skipped_events }))
 }

@@ -306,3 +306,53 @@ async fn hostile_strings_are_stored_on_both_backends() -> eyre::Result<()> {
     assert_eq!(stored, [want.clone(), want]);
     Ok(())
 }
+
+/// An event the database refuses for good (here a constraint the test adds, standing in for any
+/// value a backend cannot store): the follower narrows down to the block, then to the event,
+/// records it in `skipped_events` with the database's words, and indexes everything after it.
+/// Without that, a refused write counted as transient and the batch was retried forever.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_the_database_refuses_is_recorded_and_skipped() -> eyre::Result<()> {
+    let m = Market::deploy(&[]).await?;
+    m.register_operator().await?;
+    m.market
+        .updateOperator("https://poison.example".into(), keccak256("x25519 v2"))
+        .from(m.operator)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    m.market.addStake().from(m.operator).value(U256::from(ETH)).send().await?.get_receipt().await?;
+    let head = m.provider.get_block_number().await?;
+    for tdb in TestDb::both().await? {
+        let db = tdb.connect().await?;
+        let refuse = match db.backend() {
+            modelmart_indexer::Backend::Sqlite => {
+                "CREATE TRIGGER no_poison BEFORE INSERT ON operators \
+                 WHEN NEW.endpoint LIKE '%poison%' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
+            }
+            modelmart_indexer::Backend::Postgres => {
+                "ALTER TABLE operators ADD CONSTRAINT no_poison CHECK (endpoint NOT LIKE '%poison%')"
+            }
+        };
+        sqlx::query(refuse).execute(db.pool()).await?;
+        let (mut f, _) = follower(&m, db.clone(), 1000);
+        let status = f.status();
+        tokio::time::timeout(std::time::Duration::from_secs(60), f.catch_up()).await??;
+        assert_eq!(db.cursor().await?.map(|c| c.block_number), Some(head), "{:?}", db.backend());
+        let skipped = one(&db, "SELECT * FROM skipped_events").await?;
+        assert_eq!(skipped.try_get::<String, _>("kind")?, "OperatorUpdated");
+        assert!(skipped.try_get::<String, _>("error")?.contains("poison"));
+        assert_eq!(
+            (db.skipped_events().await?, status.lock().map(|s| s.skipped).ok()),
+            (1, Some(1))
+        );
+        // everything around it is indexed: the registration before, the stake after
+        let op = one(&db, "SELECT * FROM operators WHERE superseded_at IS NULL").await?;
+        assert_eq!(op.try_get::<String, _>("endpoint")?, "http://127.0.0.1:7070");
+        assert_eq!(op.try_get::<String, _>("stake")?, (3 * ETH).to_string());
+        db.close().await;
+        tdb.cleanup().await?;
+    }
+    Ok(())
+}

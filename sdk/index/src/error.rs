@@ -71,19 +71,60 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether retrying later can succeed (RPC and connection trouble), as opposed to a bug or a
-    /// misconfiguration.
+    /// Whether retrying later can succeed (RPC and connection trouble, a busy or full
+    /// database), as opposed to a bug, a misconfiguration or data the database refuses.
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Rpc(_) | Self::MissingBlock(_) | Self::CursorMoved { .. } => true,
-            Self::Db(e) => matches!(
-                e,
-                sqlx::Error::Io(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::Database(_)
-            ),
+            Self::Db(e) => match e {
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+                sqlx::Error::Database(d) => !refused_code(d.code().as_deref()),
+                _ => false,
+            },
             _ => false,
         }
+    }
+
+    /// Whether the database refused the data itself, for good: a value it cannot store or a
+    /// broken constraint (Postgres SQLSTATE classes 22 and 23; SQLite `TOOBIG`, `CONSTRAINT`,
+    /// `MISMATCH`, `RANGE`). Retrying the same write can never succeed; the follower records
+    /// the event it cannot store and moves on.
+    pub fn is_refused_data(&self) -> bool {
+        matches!(self, Self::Db(sqlx::Error::Database(d)) if refused_code(d.code().as_deref()))
+    }
+}
+
+/// See [`Error::is_refused_data`]: a five-character SQLSTATE of class 22 or 23, or a SQLite
+/// (extended) result code whose primary code is 18, 19, 20 or 25.
+fn refused_code(code: Option<&str>) -> bool {
+    let Some(code) = code else { return false };
+    if code.len() == 5 {
+        return code.starts_with("22") || code.starts_with("23");
+    }
+    code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 18 | 19 | 20 | 25))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refused_code;
+
+    #[test]
+    fn data_and_constraint_errors_are_refusals_and_the_rest_is_not() {
+        // Postgres: untranslatable character (NUL), numeric out of range, check violation,
+        // unique violation; then connection and lock trouble
+        for c in ["22P05", "22003", "23514", "23505"] {
+            assert!(refused_code(Some(c)), "{c}");
+        }
+        for c in ["08006", "40P01", "57P01", "53100"] {
+            assert!(!refused_code(Some(c)), "{c}");
+        }
+        // SQLite: constraint (trigger, unique), too big, mismatch; then busy, locked, full, I/O
+        for c in ["1811", "2067", "19", "18", "20", "25"] {
+            assert!(refused_code(Some(c)), "{c}");
+        }
+        for c in ["5", "6", "13", "10", "3850", "1"] {
+            assert!(!refused_code(Some(c)), "{c}");
+        }
+        assert!(!refused_code(None));
     }
 }

@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 use crate::{
     Error, Result,
     apply::{Decoded, Update, addr, decode},
-    db::{Batch, Db, table::Meta},
+    db::{Batch, Db, Skipped, table::Meta},
 };
 
 const TARGET: &str = "modelmart::indexer::follower";
@@ -91,6 +91,8 @@ pub struct Status {
     pub last_error: Option<String>,
     /// Consecutive failed attempts.
     pub failures: u64,
+    /// Events the database refused for good since start (recorded in `skipped_events`).
+    pub skipped: u64,
 }
 
 /// What a process does with the index database.
@@ -285,6 +287,41 @@ impl Follower {
         }
     }
 
+    /// One block's batch the database refused for good: find each event it will not store (the
+    /// first whose prefix a dry run refuses), leave it out and record it with the database's
+    /// words, until the rest is accepted. Transient failures are returned as they are.
+    async fn skip_refused(&self, mut batch: Batch, mut refused: Error) -> Result<Batch> {
+        loop {
+            let mut bad = None;
+            for n in 0..=batch.events.len() {
+                let trial = Batch { events: batch.events[..n].to_vec(), ..batch.clone() };
+                match self.db.dry_run(&trial).await {
+                    Ok(()) => {}
+                    Err(e) if e.is_refused_data() => {
+                        bad = n.checked_sub(1);
+                        refused = e;
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            // nothing refused on its own (or the refusal is not an event's): give up loudly
+            let Some(bad) = bad else { return Err(refused) };
+            let ev = batch.events.remove(bad);
+            let m = &ev.meta;
+            tracing::error!(target: TARGET, block = m.block_number, tx = %m.tx_hash, log_index = m.log_index,
+                kind = m.event, error = %refused, "event refused by the database; recorded and skipped");
+            metrics::counter!("modelmart_indexer_events_skipped_total").increment(1);
+            self.set_status(|s| s.skipped += 1);
+            batch.skipped.push(Skipped { meta: ev.meta, error: refused.to_string() });
+            match self.db.dry_run(&batch).await {
+                Ok(()) => return Ok(batch),
+                Err(e) if e.is_refused_data() => refused = e,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     async fn header(&self, n: u64) -> Result<(B256, B256, i64)> {
         let block = self
             .provider
@@ -377,18 +414,30 @@ impl Follower {
             return Ok(true);
         };
         let n_events = events.len();
-        let updates = self
-            .db
-            .commit(Batch {
-                chain_id,
-                contract: addr(self.cfg.contract),
-                parent: parent.map(|p| p.0),
-                to: (to, to_hash, to_time),
-                blocks,
-                events,
-                prune_below: to.saturating_sub(self.cfg.reorg_window),
-            })
-            .await?;
+        let batch = Batch {
+            chain_id,
+            contract: addr(self.cfg.contract),
+            parent: parent.map(|p| p.0),
+            to: (to, to_hash, to_time),
+            blocks,
+            events,
+            prune_below: to.saturating_sub(self.cfg.reorg_window),
+            skipped: Vec::new(),
+        };
+        let updates = match self.db.commit(&batch).await {
+            Ok(u) => u,
+            // data the database refuses for good: narrow down to the block, then the event
+            Err(e) if e.is_refused_data() && from < to => {
+                tracing::warn!(target: TARGET, from, to, error = %e, "the database refused data in this range; narrowing to one block");
+                self.range = 1;
+                return Ok(true);
+            }
+            Err(e) if e.is_refused_data() => {
+                let batch = self.skip_refused(batch, e).await?;
+                self.db.commit(&batch).await?
+            }
+            Err(e) => return Err(e),
+        };
         self.range = (self.range * 2).min(self.cfg.max_range.max(1));
         self.unanalyzed += n_events;
         if self.unanalyzed >= ANALYZE_AFTER

@@ -21,6 +21,7 @@ mod balances;
 mod jobs;
 mod listings;
 mod operators;
+pub(crate) use operators::stored_text;
 
 use crate::{
     Result,

@@ -17,7 +17,7 @@ use sqlx::{
 };
 
 pub use read::{Change, Cursor, Page, Requested};
-pub use write::Batch;
+pub use write::{Batch, Skipped};
 pub use writer::WriterLock;
 
 use crate::{Error, Result};

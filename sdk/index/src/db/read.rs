@@ -242,6 +242,13 @@ impl Db {
 
 /// Lookups for services embedding the index (the coprocessor follows its own jobs this way).
 impl Db {
+    /// Events the database refused for good and the index left out (`skipped_events`).
+    pub async fn skipped_events(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM skipped_events")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     /// Jobs addressed to `operator` that wait for an answer (`requested`), with ids above
     /// `after`, lowest id first, at most `limit`; each with the block and transaction of its
     /// `JobRequested` event on the indexed branch, which tell a request re-mined after a reorg

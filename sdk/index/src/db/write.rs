@@ -16,8 +16,17 @@ use crate::{
 /// The state tables, in the order rollbacks visit them.
 const STATE_TABLES: [&str; 5] = ["operators", "models", "keys", "jobs", "balances"];
 
+/// An event the database refused for good, left out of the index and recorded as such.
+#[derive(Clone, Debug)]
+pub struct Skipped {
+    /// Where it happened.
+    pub meta: crate::db::table::Meta,
+    /// The database's words.
+    pub error: String,
+}
+
 /// Everything the follower learned about a range of blocks.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Batch {
     /// Chain id of the node.
     pub chain_id: u64,
@@ -33,6 +42,8 @@ pub struct Batch {
     pub events: Vec<Decoded>,
     /// Forget stored block hashes below this block (outside the reorg window).
     pub prune_below: u64,
+    /// Events of the range the database refused, recorded instead of applied.
+    pub skipped: Vec<Skipped>,
 }
 
 fn num(n: u64) -> i64 {
@@ -80,14 +91,20 @@ impl Db {
     }
 
     /// Write a batch atomically: events, state versions, block hashes and the cursor.
-    pub async fn commit(&self, batch: Batch) -> Result<Vec<Update>> {
-        self.write(async |conn| self.commit_on(conn, batch).await).await
+    pub async fn commit(&self, batch: &Batch) -> Result<Vec<Update>> {
+        self.write(async |conn| self.commit_on(conn, batch, true).await).await
+    }
+
+    /// Write a batch and roll it back: whether the database would take it.
+    pub async fn dry_run(&self, batch: &Batch) -> Result<()> {
+        self.write(async |conn| self.commit_on(conn, batch, false).await.map(drop)).await
     }
 
     async fn commit_on(
         &self,
         conn: &mut PoolConnection<sqlx::Any>,
-        batch: Batch,
+        batch: &Batch,
+        keep: bool,
     ) -> Result<Vec<Update>> {
         let started = std::time::Instant::now();
         let mut tx = self.begin_write(conn).await?;
@@ -169,6 +186,24 @@ impl Db {
             .query()
             .execute(&mut *tx)
             .await?;
+        for s in &batch.skipped {
+            let m = &s.meta;
+            sqlx::query(
+                "INSERT INTO skipped_events (block_number, tx_hash, log_index, kind, error) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tx_hash, log_index) DO NOTHING",
+            )
+            .bind(m.block_number)
+            .bind(m.tx_hash.as_str())
+            .bind(m.log_index)
+            .bind(m.event)
+            .bind(crate::apply::stored_text(&s.error))
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !keep {
+            tx.rollback().await?;
+            return Ok(updates);
+        }
         tx.commit().await?;
         tracing::debug!(target: "modelmart::indexer::db", events = batch.events.len(), ?t_events, ?t_load, ?t_state,
             total = ?started.elapsed(), "batch committed");
@@ -197,6 +232,10 @@ impl Db {
             rollback_table(&mut tx, table, keep).await?;
         }
         sqlx::query("DELETE FROM blocks WHERE number > $1").bind(keep).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM skipped_events WHERE block_number > $1")
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?;
         match ancestor {
             Some((n, hash)) => {
                 sqlx::query("UPDATE cursor SET block_number = $1, block_hash = $2 WHERE id = 1")
