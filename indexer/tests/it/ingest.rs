@@ -270,8 +270,9 @@ async fn every_event_lands_in_the_right_rows() -> eyre::Result<()> {
     Ok(())
 }
 
-/// An operator endpoint with NUL, a backslash, control characters and the maximum length (the
-/// contract accepts any 256 bytes): indexed on both backends, equally, and the index moves on.
+/// An operator endpoint with NUL, a backslash, control characters and the maximum length, then
+/// two that are not UTF-8 (the contract accepts any 256 bytes): indexed on both backends,
+/// equally and losslessly (two endpoints never stored as one), and the index moves on.
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_strings_are_stored_on_both_backends() -> eyre::Result<()> {
     let m = Market::deploy(&[]).await?;
@@ -287,10 +288,34 @@ async fn hostile_strings_are_stored_on_both_backends() -> eyre::Result<()> {
         .await?
         .get_receipt()
         .await?;
+    // an endpoint that is not UTF-8 at all (a Solidity string holds any bytes): sent as raw
+    // calldata, since a Rust String cannot hold it
+    let not_utf8 =
+        |b: u8| -> Vec<u8> { [b"https://op".as_slice(), &[b, 0xfe], b".example"].concat() };
+    let mut endpoints = Vec::new();
+    for raw in [not_utf8(0xff), not_utf8(0xc0)] {
+        use alloy::sol_types::{SolCall, SolType, sol_data};
+        type Params = (sol_data::Bytes, sol_data::FixedBytes<32>);
+        let params = Params::abi_encode_params(&(
+            alloy::primitives::Bytes::from(raw.clone()),
+            keccak256("x25519 v3"),
+        ));
+        let input =
+            [modelmart_bindings::ModelMarket::updateOperatorCall::SELECTOR.as_slice(), &params]
+                .concat();
+        let tx = alloy::rpc::types::TransactionRequest::default()
+            .from(m.operator)
+            .to(*m.market.address())
+            .input(input.into());
+        let receipt = m.provider.send_transaction(tx).await?.get_receipt().await?;
+        assert!(receipt.status(), "updateOperator with raw bytes reverted");
+        endpoints.push(raw);
+    }
     // and the index keeps going past it
     m.market.addStake().from(m.operator).value(U256::from(ETH)).send().await?.get_receipt().await?;
     let head = m.provider.get_block_number().await?;
     let mut stored = Vec::new();
+    let mut versions = Vec::new();
     for tdb in TestDb::both().await? {
         let db = tdb.connect().await?;
         let (mut f, _) = follower(&m, db.clone(), 1000);
@@ -299,11 +324,25 @@ async fn hostile_strings_are_stored_on_both_backends() -> eyre::Result<()> {
         let op = one(&db, "SELECT * FROM operators WHERE superseded_at IS NULL").await?;
         assert_eq!(op.try_get::<String, _>("stake")?, (3 * ETH).to_string());
         stored.push(op.try_get::<String, _>("endpoint")?);
+        let rows =
+            sqlx::query("SELECT endpoint FROM operators ORDER BY vid").fetch_all(db.pool()).await?;
+        versions.push(
+            rows.iter()
+                .map(|r| r.try_get::<String, _>("endpoint"))
+                .collect::<Result<Vec<_>, _>>()?,
+        );
         db.close().await;
         tdb.cleanup().await?;
     }
     let want = hostile.replace('\\', "\\\\").replace('\0', "\\0");
-    assert_eq!(stored, [want.clone(), want]);
+    // every version kept apart, byte for byte: the NUL one, then the two non-UTF-8 ones
+    let (a, b) = ("https://op\\xff\\xfe.example", "https://op\\xc0\\xfe.example");
+    assert_eq!(stored, [b, b], "the current endpoint, on both backends");
+    for v in &versions {
+        assert!(v.windows(3).any(|w| w == [want.as_str(), a, b]), "{v:?}");
+    }
+    assert_eq!(versions[0], versions[1], "both backends alike");
+    assert_eq!(endpoints.len(), 2);
     Ok(())
 }
 

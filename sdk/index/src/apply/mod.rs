@@ -108,7 +108,23 @@ fn dec(v: impl Into<U256>) -> String {
 
 /// Decode one contract log. Returns `None` for a log that is not a marketplace event.
 pub fn decode(topics: &[B256], data: &[u8], meta: Meta) -> Option<Decoded> {
-    let event = Ev::decode_raw_log(topics, data).ok()?;
+    let mut event = Ev::decode_raw_log(topics, data).ok()?;
+    // the endpoint as stored text, from its raw bytes (the decoder's string is lossy)
+    match &mut event {
+        Ev::OperatorRegistered(e) => {
+            use alloy::sol_types::{SolType, sol_data};
+            type Params = (sol_data::Bytes, sol_data::FixedBytes<32>, sol_data::Uint<256>);
+            let (raw, ..) = Params::abi_decode_params(data).ok()?;
+            e.endpoint = operators::stored_bytes(&raw);
+        }
+        Ev::OperatorUpdated(e) => {
+            use alloy::sol_types::{SolType, sol_data};
+            type Params = (sol_data::Bytes, sol_data::FixedBytes<32>);
+            let (raw, _) = Params::abi_decode_params(data).ok()?;
+            e.endpoint = operators::stored_bytes(&raw);
+        }
+        _ => {}
+    }
     let (kind, data) = match &event {
         Ev::OperatorRegistered(e) => ("OperatorRegistered", serde_json::to_value(e)),
         Ev::OperatorUpdated(e) => ("OperatorUpdated", serde_json::to_value(e)),

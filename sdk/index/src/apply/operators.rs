@@ -14,7 +14,8 @@ impl Working {
             Ev::OperatorRegistered(e) => {
                 let op = Operator {
                     address: addr(e.operator),
-                    endpoint: stored_text(&e.endpoint),
+                    // already stored form: see `decode`
+                    endpoint: e.endpoint.clone(),
                     x25519_key: hex32(e.x25519Key),
                     stake: dec(e.stake),
                     status: OperatorStatus::Active.to_string(),
@@ -43,7 +44,7 @@ impl Working {
                 let Some(mut op) = self.operator(e.operator) else {
                     return missing("operator", &meta);
                 };
-                op.endpoint = stored_text(&e.endpoint);
+                op.endpoint = e.endpoint.clone();
                 op.x25519_key = hex32(e.x25519Key);
                 self.operators.put(op, meta);
             }
@@ -97,15 +98,24 @@ impl Working {
 /// hold NUL, so NUL is written as a backslash and `0`, and a backslash is doubled (any operator
 /// may register any 256 bytes as its endpoint; one NUL must not stop the index).
 pub(crate) fn stored_text(s: &str) -> String {
-    if !s.contains(['\0', '\\']) {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\0' => out.push_str("\\0"),
-            '\\' => out.push_str("\\\\"),
-            c => out.push(c),
+    stored_bytes(s.as_bytes())
+}
+
+/// Chain-supplied bytes as text both backends store, losslessly and reversibly: valid UTF-8 as
+/// it is (NUL as `\0`, a backslash doubled), each byte that is not UTF-8 as `\xNN`. A Solidity
+/// `string` may hold any bytes, and decoding it lossily would show two endpoints as one.
+pub(crate) fn stored_bytes(raw: &[u8]) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for chunk in raw.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\0' => out.push_str("\\0"),
+                '\\' => out.push_str("\\\\"),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
         }
     }
     out
@@ -113,7 +123,7 @@ pub(crate) fn stored_text(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::stored_text;
+    use super::{stored_bytes, stored_text};
 
     #[test]
     fn nul_and_backslash_are_escaped_reversibly() {
@@ -121,5 +131,15 @@ mod tests {
         assert_eq!(stored_text("a\0b"), "a\\0b");
         assert_eq!(stored_text("a\\0b"), "a\\\\0b", "a literal backslash-zero stays distinct");
         assert_ne!(stored_text("a\0"), stored_text("a\\0"));
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_kept_apart() {
+        assert_eq!(stored_bytes(b"op\xff\xfe.example"), "op\\xff\\xfe.example");
+        // the lossy decoding would show both as "op\u{fffd}"
+        assert_ne!(stored_bytes(b"op\xff"), stored_bytes(b"op\xfe"));
+        // a literal backslash-x stays distinct from an invalid byte
+        assert_ne!(stored_bytes(b"op\\xff"), stored_bytes(b"op\xff"));
+        assert_eq!(stored_bytes("h\u{e9}".as_bytes()), "h\u{e9}");
     }
 }
