@@ -86,6 +86,9 @@ pub struct CoprocessorArgs {
     /// Address the blob endpoint, `/healthz` and `/metrics` listen on.
     #[arg(long, env = "MODELMART_COPROCESSOR_LISTEN", default_value = "127.0.0.1:8700")]
     pub listen: SocketAddr,
+    /// Limits on uploads to the blob endpoint.
+    #[command(flatten)]
+    pub uploads: crate::blobs::UploadArgs,
     /// Concurrent jobs in this process (fetching, posting and receipt waits overlap; 1 to 256).
     #[arg(long, env = "MODELMART_WORKERS", default_value_t = DEFAULT_WORKERS,
           value_parser = clap::builder::RangedI64ValueParser::<usize>::new().range(1..=256))]
@@ -140,6 +143,7 @@ impl CoprocessorArgs {
             queue_url: None,
             index_url: None,
             listen,
+            uploads: crate::blobs::UploadArgs::default(),
             workers: DEFAULT_WORKERS,
             evaluations: DEFAULT_EVALUATIONS,
             lease_s: DEFAULT_LEASE_S,
@@ -312,7 +316,7 @@ pub async fn run(
         .route("/healthz", get(healthz))
         .with_state(health)
         .merge(modelmart_service::metrics_router(metrics))
-        .merge(crate::blobs::http::router(blobs));
+        .merge(crate::blobs::http::router_with(blobs, args.uploads.policy()));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| config(format!("listen on {}: {e}", args.listen)))?;

@@ -39,7 +39,7 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Operator(operator::OperatorCmd),
     /// Run the coprocessor service (blob endpoint, listings, jobs).
-    Coprocessor(coprocessor::CoprocessorCmd),
+    Coprocessor(Box<coprocessor::CoprocessorCmd>),
 }
 
 pub(crate) async fn run(cmd: Command, out: &Output) -> eyre::Result<()> {
@@ -49,6 +49,6 @@ pub(crate) async fn run(cmd: Command, out: &Output) -> eyre::Result<()> {
         Command::Buyer(c) => buyer::run(c, out).await,
         Command::Seller(c) => seller::run(c, out).await,
         Command::Operator(c) => operator::run(c, out).await,
-        Command::Coprocessor(c) => coprocessor::run(c).await,
+        Command::Coprocessor(c) => coprocessor::run(*c).await,
     }
 }

@@ -1,10 +1,12 @@
 //! Content-addressed blob storage: a blob is stored under the SHA-256 of its bytes, and only if
 //! it hashes to the address it was uploaded to and fits its kind's size limit.
 
+mod gate;
 pub mod http;
 mod store;
 
-pub use http::router;
+pub use gate::{UploadArgs, UploadPolicy};
+pub use http::{router, router_with};
 pub use store::{BlobStore, Stored};
 
 /// Result alias for blob operations.

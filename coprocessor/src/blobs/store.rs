@@ -38,6 +38,8 @@ pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
     tmp: PathBuf,
     limits: Limits,
+    /// The store's folder, when it is one.
+    root: Option<PathBuf>,
 }
 
 /// Deletes a temporary file when dropped (also when an upload fails or is cancelled).
@@ -96,7 +98,14 @@ impl BlobStore {
         if swept > 0 {
             tracing::info!(target: "modelmart::coprocessor::blobs", swept, "stale staging files removed");
         }
-        Ok(Self { store, tmp, limits })
+        let root = (url != "memory:" && !url.starts_with("s3://"))
+            .then(|| PathBuf::from(url.strip_prefix("file://").unwrap_or(url)));
+        Ok(Self { store, tmp, limits, root })
+    }
+
+    /// The local folders uploads fill: staging, and the store when it is a folder.
+    pub fn local_dirs(&self) -> Vec<PathBuf> {
+        std::iter::once(self.tmp.clone()).chain(self.root.clone()).collect()
     }
 
     /// The size limits in force.
