@@ -60,6 +60,10 @@ pub struct IndexerArgs {
     /// writer stops). No endpoint probes either: the writer does those.
     #[arg(long, env = "MODELMART_READ_ONLY")]
     pub read_only: bool,
+    /// Live streams (`/v1/stream`) open at once (1 to 65536); more are answered 503.
+    #[arg(long, env = "MODELMART_MAX_STREAMS", default_value_t = api::DEFAULT_MAX_STREAMS,
+          value_parser = clap::builder::RangedI64ValueParser::<usize>::new().range(1..=65_536))]
+    pub max_streams: usize,
     /// Seconds before a request is answered 408.
     #[arg(long, env = "MODELMART_REQUEST_TIMEOUT_S", default_value_t = DEFAULT_REQUEST_TIMEOUT_S,
           value_parser = clap::value_parser!(u64).range(1..=600))]
@@ -81,6 +85,7 @@ impl IndexerArgs {
             probe_interval_s: DEFAULT_PROBE_INTERVAL_S,
             probe_loopback: false,
             read_only: false,
+            max_streams: api::DEFAULT_MAX_STREAMS,
             request_timeout_s: DEFAULT_REQUEST_TIMEOUT_S,
         }
     }
@@ -141,8 +146,9 @@ pub async fn run(
     if args.read_only {
         follower.set_role(modelmart_index::Role::ReadOnly);
     }
-    let state =
-        ApiState::new(db.clone(), Some(follower.status()), updates, metrics).with_probe(probe);
+    let state = ApiState::new(db.clone(), Some(follower.status()), updates, metrics)
+        .with_probe(probe)
+        .with_max_streams(args.max_streams);
     let stats = state.spawn_stats_refresher(Duration::from_millis(200));
     let app = api::router(
         state,

@@ -23,6 +23,11 @@ impl ApiError {
         Self { error: msg.into(), status: 400 }
     }
 
+    /// 503 with a message: the service is at a limit; try again later.
+    pub fn unavailable(msg: impl Into<String>) -> Self {
+        Self { error: msg.into(), status: 503 }
+    }
+
     /// 404 with a message.
     pub fn not_found(msg: impl Into<String>) -> Self {
         Self { error: msg.into(), status: 404 }

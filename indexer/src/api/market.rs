@@ -92,11 +92,16 @@ pub enum ModelSort {
     Price,
 }
 
+/// Longest search text `q` accepted.
+const MAX_SEARCH_CHARS: usize = 100;
+
 /// Filters of the model list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ModelQuery {
-    /// Search in the card's name, task and description (case-insensitive).
+    /// Search in the card's name, task and description (case-insensitive; at most 100
+    /// characters).
+    #[param(max_length = 100)]
     pub q: Option<String>,
     /// `proposed`, `active`, `paused`, `delisted` or `declined`.
     pub status: Option<String>,
@@ -160,6 +165,9 @@ pub(crate) fn model_page(
     };
     let want =
         addr_params(&[("seller", &q.seller), ("operator", &q.operator), ("token", &q.token)])?;
+    if q.q.as_ref().is_some_and(|n| n.chars().count() > MAX_SEARCH_CHARS) {
+        return Err(ApiError::bad_request(format!("q: at most {MAX_SEARCH_CHARS} characters")));
+    }
     let needle = q.q.as_ref().map(|n| n.to_lowercase());
     let mut items: Vec<&ModelSummary> = snapshot
         .models

@@ -49,7 +49,12 @@ pub struct ApiState {
     updates: broadcast::Sender<Update>,
     metrics: Option<PrometheusHandle>,
     jobs: batch::JobLoader,
+    /// One permit per open live stream ([`ApiState::with_max_streams`]).
+    streams: Arc<tokio::sync::Semaphore>,
 }
+
+/// Live streams open at once by default; more are answered 503.
+pub const DEFAULT_MAX_STREAMS: usize = 1_024;
 
 impl ApiState {
     /// State over `db`; `status` is the follower's (if it runs in this process), `updates` its
@@ -69,7 +74,15 @@ impl ApiState {
             updates,
             metrics,
             jobs,
+            streams: Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_STREAMS)),
         }
+    }
+
+    /// Allow at most `n` live streams at once (each holds a connection and a subscription);
+    /// more are answered 503 until one closes.
+    pub fn with_max_streams(mut self, n: usize) -> Self {
+        self.streams = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+        self
     }
 
     /// Show the endpoint health and verified cards this [`Probe`] collects.

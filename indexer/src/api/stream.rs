@@ -52,15 +52,22 @@ fn wanted(q: &StreamQuery, buyer: Option<&str>, operator: Option<&str>, u: &Upda
 /// and should re-read what it shows.
 #[utoipa::path(get, path = "/v1/stream", params(StreamQuery),
     responses((status = 200, description = "text/event-stream of Update", body = Update, content_type = "text/event-stream"),
-              (status = 400, body = ApiError)))]
+              (status = 400, body = ApiError),
+              (status = 503, description = "too many live streams open; try again later", body = ApiError)))]
 pub(crate) async fn stream(
     state: St,
     Query(q): Query<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let buyer = q.buyer.as_deref().map(|b| addr_param("buyer", b)).transpose()?;
     let operator = q.operator.as_deref().map(|o| addr_param("operator", o)).transpose()?;
+    let Ok(permit) = state.streams.clone().try_acquire_owned() else {
+        metrics::counter!("modelmart_indexer_streams_refused_total").increment(1);
+        return Err(ApiError::unavailable("too many live streams open; try again later"));
+    };
     let rx = state.updates.subscribe();
+    // the permit lives as long as the stream: a closed connection frees its place
     let events = BroadcastStream::new(rx).filter_map(move |item| {
+        let _held = &permit;
         let out = match item {
             Ok(u) if wanted(&q, buyer.as_deref(), operator.as_deref(), &u) => {
                 let kind = match &u {

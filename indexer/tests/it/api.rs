@@ -207,6 +207,38 @@ async fn stream_sends_matching_updates() -> eyre::Result<()> {
     Ok(())
 }
 
+/// Live streams are capped: past the cap a new stream gets 503 while the API keeps answering,
+/// and a stream that closes frees its place; an over-long search is refused, not scanned.
+#[tokio::test(flavor = "multi_thread")]
+async fn live_streams_are_capped_and_search_is_bounded() -> eyre::Result<()> {
+    let tdb = TestDb::sqlite()?;
+    let db = tdb.connect().await?;
+    let (updates, _) = broadcast::channel(16);
+    let state = ApiState::new(db, None, updates, None).with_max_streams(2);
+    let app = api::router(state, &ApiConfig::default());
+    let open = || {
+        let app = app.clone();
+        async move {
+            app.oneshot(Request::get("/v1/stream").body(Body::empty())?)
+                .await
+                .map_err(eyre::Report::from)
+        }
+    };
+    let (a, b) = (open().await?, open().await?);
+    assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
+    let third = open().await?;
+    assert_eq!(third.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(get(&app, "/v1/models").await?.0, StatusCode::OK, "the API still answers");
+    drop(a);
+    assert_eq!(open().await?.status(), StatusCode::OK, "a closed stream frees its place");
+    drop(b);
+
+    let long = "x".repeat(101);
+    assert_eq!(get(&app, &format!("/v1/models?q={long}")).await?.0, StatusCode::BAD_REQUEST);
+    assert_eq!(get(&app, &format!("/v1/models?q={}", &long[..100])).await?.0, StatusCode::OK);
+    Ok(())
+}
+
 #[test]
 fn openapi_document_has_not_drifted() -> eyre::Result<()> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
