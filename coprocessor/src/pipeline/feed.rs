@@ -54,7 +54,9 @@ impl Feed {
                 Ok(()) => self.p.record(|h| h.last_error = None),
                 Err(e) => {
                     tracing::warn!(target: TARGET, error = %e, "scan failed; retrying");
-                    self.p.record(|h| h.last_error = Some(e.to_string()));
+                    self.p.record(|h| {
+                        h.last_error = Some(modelmart_primitives::redact::urls(&e.to_string()))
+                    });
                 }
             }
             if !next_pass(self.p.cfg.scan_interval, &mut self.updates, &mut stop).await {

@@ -209,3 +209,23 @@ async fn a_full_disk_stalls_writes_only_until_space_returns() -> eyre::Result<()
     db.close().await;
     Ok(())
 }
+
+/// An RPC URL carries its provider's API key in the path (or user-info): the key never reaches
+/// the follower's status, which `/healthz` serves to anyone.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_rpc_key_never_reaches_the_health_status() -> eyre::Result<()> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port(); // then closed
+    let url: reqwest::Url = format!("http://user:hunter2@127.0.0.1:{port}/v3/SECRETKEY").parse()?;
+    let provider = alloy::providers::ProviderBuilder::new().connect_http(url).erased();
+    let tdb = TestDb::sqlite()?;
+    let db = tdb.connect().await?;
+    let (tx, _) = tokio::sync::broadcast::channel(4);
+    let mut f = modelmart_indexer::Follower::new(provider, db, Default::default(), tx);
+    let status = f.status();
+    let _ = tokio::time::timeout(Duration::from_millis(800), f.run(std::future::pending())).await;
+    let shown = status.lock().map(|s| s.last_error.clone()).ok().flatten().unwrap_or_default();
+    assert!(!shown.is_empty(), "the follower reported no error");
+    assert!(!shown.contains("SECRETKEY") && !shown.contains("hunter2"), "{shown}");
+    println!("shown: {shown}");
+    Ok(())
+}

@@ -193,7 +193,7 @@ impl Follower {
                     tracing::warn!(target: TARGET, error = %e, retry_in = ?backoff, "indexing step failed; retrying");
                     metrics::counter!("modelmart_indexer_errors_total").increment(1);
                     self.set_status(|s| {
-                        s.last_error = Some(e.to_string());
+                        s.last_error = Some(modelmart_primitives::redact::urls(&e.to_string()));
                         s.failures += 1;
                     });
                     let pause = backoff;
@@ -267,7 +267,9 @@ impl Follower {
                     }
                     Err(e) => {
                         tracing::warn!(target: TARGET, error = %e, "writer lock unavailable");
-                        self.set_status(|s| s.last_error = Some(e.to_string()));
+                        self.set_status(|s| {
+                            s.last_error = Some(modelmart_primitives::redact::urls(&e.to_string()))
+                        });
                     }
                 }
                 tokio::select! {

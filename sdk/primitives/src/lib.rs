@@ -12,6 +12,7 @@
 //! - [`OutputMode`]: what a listing's results reveal (scores, rounded scores, label only).
 //! - [`reasons`]: the codes an operator gives on chain when it rejects a job or declines a
 //!   listing, with their texts.
+//! - [`redact`]: text that may be shown anywhere (URLs without keys, user-info or paths).
 //!
 //! The web dApp's copies of the modes, kinds, limits and reasons are generated from these files
 //! (`make bindings`; `make bindings-check` fails on drift).
@@ -24,6 +25,7 @@ mod error;
 mod id;
 mod mode;
 pub mod reasons;
+pub mod redact;
 mod status;
 
 pub use blob::{BlobHash, BlobKind};

@@ -75,7 +75,9 @@ impl Worker {
                 }
                 Err(e) => {
                     tracing::error!(target: TARGET, error = %e, "queue unavailable");
-                    p.record(|h| h.last_error = Some(e.to_string()));
+                    p.record(|h| {
+                        h.last_error = Some(modelmart_primitives::redact::urls(&e.to_string()))
+                    });
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 }
             }
@@ -140,7 +142,7 @@ async fn transient(p: &Pipeline, name: &str, c: &Claimed, e: &crate::Error) {
     tracing::warn!(target: TARGET, error = %e, failure, retry_at = at, "transient failure; job handed back");
     metrics::counter!("modelmart_coprocessor_retries_total", "kind" => if failure { "failure" } else { "wait" })
         .increment(1);
-    p.record(|h| h.last_error = Some(e.to_string()));
+    p.record(|h| h.last_error = Some(modelmart_primitives::redact::urls(&e.to_string())));
     if let Err(qe) = p.queue.release(job_id, name, &e.to_string(), retry, p.now()).await {
         // the lease runs out instead; keep the worker from spinning on a failing queue
         tracing::error!(target: TARGET, error = %qe, "could not hand the job back");
