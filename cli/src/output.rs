@@ -67,6 +67,33 @@ impl Output {
     }
 }
 
+/// Ask for a secret on the terminal without echoing it; an error when stdin is not a terminal.
+pub(crate) fn prompt_secret(message: &str) -> std::io::Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(std::io::Error::other("stdin is not a terminal"));
+    }
+    eprint!("{message}");
+    std::io::stderr().flush()?;
+    #[cfg(unix)]
+    let restore = {
+        use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+        let old = tcgetattr(&stdin)?;
+        let mut quiet = old.clone();
+        quiet.local_modes.remove(LocalModes::ECHO);
+        tcsetattr(&stdin, OptionalActions::Now, &quiet)?;
+        move || tcsetattr(std::io::stdin(), OptionalActions::Now, &old)
+    };
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    #[cfg(unix)]
+    restore()?;
+    eprintln!();
+    read?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::printable;

@@ -14,22 +14,29 @@ use serde_json::json;
 use super::chain::ChainOpts;
 use crate::output::Output;
 
-/// Where the buyer's keys are and how to unlock them.
+/// Where the buyer's keys are. The passphrase comes from `MODELMART_PASSPHRASE` or, on a
+/// terminal, a prompt that does not echo: never from the command line, where other users of
+/// the machine see it in the process list and the shell keeps it in its history.
 #[derive(Clone, Debug, clap::Args)]
 pub(crate) struct KeyOpts {
     /// Key file (the client key, encrypted; the evaluation and public keys are kept next to it).
     #[arg(long, env = "MODELMART_KEYS", default_value = ".modelmart/buyer.key", global = true)]
     keys: PathBuf,
-    /// Passphrase of the key file.
-    #[arg(long, env = "MODELMART_PASSPHRASE", hide_env_values = true, global = true)]
-    passphrase: Option<String>,
 }
 
 impl KeyOpts {
-    fn passphrase(&self) -> eyre::Result<&str> {
-        self.passphrase.as_deref().ok_or_else(|| {
-            eyre::eyre!("--passphrase (MODELMART_PASSPHRASE) is required to use the key file")
-        })
+    fn passphrase(&self) -> eyre::Result<String> {
+        if let Ok(p) = std::env::var("MODELMART_PASSPHRASE") {
+            return Ok(p);
+        }
+        crate::output::prompt_secret(&format!("passphrase of {}: ", self.keys.display())).map_err(
+            |e| {
+                eyre::eyre!(
+                    "the key file needs its passphrase: set MODELMART_PASSPHRASE or run on a \
+                     terminal ({e})"
+                )
+            },
+        )
     }
 }
 
@@ -139,7 +146,7 @@ pub(crate) async fn run(cmd: BuyerCmd, out: &Output) -> eyre::Result<()> {
         BuyerCmd::Keygen { keys, param_set } => {
             let step = out.step("generating keys");
             let k =
-                BuyerKeys::load_or_create(&keys.keys, keys.passphrase()?, ParamSetId(param_set))?;
+                BuyerKeys::load_or_create(&keys.keys, &keys.passphrase()?, ParamSetId(param_set))?;
             step.finish_and_clear();
             out.result(json!({ "keys": keys.keys, "param_set": k.client().param_set().0 }), || {
                 format!("keys ready in {} (parameter set {})", keys.keys.display(), param_set)
@@ -157,7 +164,7 @@ pub(crate) async fn run(cmd: BuyerCmd, out: &Output) -> eyre::Result<()> {
             let step = out.step("opening keys");
             let k = BuyerKeys::load_or_create(
                 &keys.keys,
-                keys.passphrase()?,
+                &keys.passphrase()?,
                 info.card.model.param_set,
             )?;
             let mut buyer = Buyer::new(chain, k)?;
@@ -187,7 +194,7 @@ pub(crate) async fn run(cmd: BuyerCmd, out: &Output) -> eyre::Result<()> {
         BuyerCmd::Result { model, job, from_block, keys, chain } => {
             let chain = chain.connect().await?;
             let info = ModelInfo::fetch(&chain, &BlobClient::new()?, model).await?;
-            let k = BuyerKeys::load(&keys.keys, keys.passphrase()?)?;
+            let k = BuyerKeys::load(&keys.keys, &keys.passphrase()?)?;
             let buyer = Buyer::new(chain, k)?;
             let step = out.step(&format!("waiting for job {job}"));
             let requested =

@@ -139,10 +139,10 @@ impl BuyerKeys {
         let json = serde_json::to_vec_pretty(&file).map_err(|e| store_err(path, e))?;
         write_private(path, &json)?;
         if let Some(ek) = &self.eval_key {
-            std::fs::write(eval_path(path), ek).map_err(|e| store_err(path, e))?;
+            write_private(&eval_path(path), ek)?;
         }
         if let Some(pk) = &self.public_key {
-            std::fs::write(public_path(path), pk).map_err(|e| store_err(path, e))?;
+            write_private(&public_path(path), pk)?;
         }
         self.path = Some(path.to_owned());
         Ok(())
@@ -184,7 +184,7 @@ fn cached(
     if slot.is_none() {
         let bytes = make()?;
         if let Some(file) = &file {
-            std::fs::write(file, &bytes).map_err(|e| store_err(file, e))?;
+            write_private(file, &bytes)?;
         }
         *slot = Some(bytes);
     }
@@ -192,14 +192,33 @@ fn cached(
     Ok((bytes, sha256(bytes)))
 }
 
+/// Write `bytes` to `path` atomically with mode 0600: into a new file beside it (created with
+/// that mode, so the bytes are never readable by others, not even for a moment), synced, then
+/// renamed over `path`. A crash leaves the old file or the new one, never half of either; an
+/// existing file with a looser mode is replaced, not reused.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path).map_err(|e| store_err(path, e))?;
-    f.write_all(bytes).map_err(|e| store_err(path, e))
+    let written = (|| {
+        let mut f = opts.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(store_err(path, e));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -222,7 +241,17 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o600);
+            // a key file left readable by others (made by hand, copied) is replaced by a
+            // private one on the next save, not rewritten in place with its loose mode
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
+            keys.save(&path, "correct horse")?;
+            assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o600);
         }
+        // nothing half-written or temporary is left beside it
+        let names: Vec<String> = std::fs::read_dir(dir.path())?
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
         Ok(())
     }
 }
