@@ -89,6 +89,9 @@ pub struct CoprocessorArgs {
     /// Limits on uploads to the blob endpoint.
     #[command(flatten)]
     pub uploads: crate::blobs::UploadArgs,
+    /// Where Prometheus metrics are served.
+    #[command(flatten)]
+    pub metrics: modelmart_service::MetricsArgs,
     /// Concurrent jobs in this process (fetching, posting and receipt waits overlap; 1 to 256).
     #[arg(long, env = "MODELMART_WORKERS", default_value_t = DEFAULT_WORKERS,
           value_parser = clap::builder::RangedI64ValueParser::<usize>::new().range(1..=256))]
@@ -144,6 +147,7 @@ impl CoprocessorArgs {
             index_url: None,
             listen,
             uploads: crate::blobs::UploadArgs::default(),
+            metrics: modelmart_service::MetricsArgs::default(),
             workers: DEFAULT_WORKERS,
             evaluations: DEFAULT_EVALUATIONS,
             lease_s: DEFAULT_LEASE_S,
@@ -315,7 +319,7 @@ pub async fn run(
     let app = Router::new()
         .route("/healthz", get(healthz))
         .with_state(health)
-        .merge(modelmart_service::metrics_router(metrics))
+        .merge(args.metrics.service_routes(args.listen, metrics.clone()))
         .merge(crate::blobs::http::router_with(blobs, args.uploads.policy()));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -323,6 +327,13 @@ pub async fn run(
     tracing::info!(target: TARGET, listen = %args.listen, operator = %pipeline.operator_address(), "coprocessor up");
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    let mut stop_metrics = stop_rx.clone();
+    args.metrics
+        .spawn(metrics, async move {
+            let _ = stop_metrics.changed().await;
+        })
+        .await
+        .map_err(|e| config(format!("metrics listen: {e}")))?;
     let mut tasks = tokio::task::JoinSet::new();
     let mut stop = stop_rx.clone();
     tasks.spawn(async move {

@@ -40,6 +40,9 @@ pub struct IndexerArgs {
     /// Address the API listens on.
     #[arg(long, env = "MODELMART_INDEXER_LISTEN", default_value = "127.0.0.1:8600")]
     pub listen: SocketAddr,
+    /// Where Prometheus metrics are served.
+    #[command(flatten)]
+    pub metrics: modelmart_service::MetricsArgs,
     /// Database connections (1 to 256).
     #[arg(long, env = "MODELMART_DB_CONNECTIONS", default_value_t = DEFAULT_DB_CONNECTIONS,
           value_parser = clap::value_parser!(u32).range(1..=256))]
@@ -80,6 +83,7 @@ impl IndexerArgs {
             follow: FollowArgs::default(),
             database_url: database_url.into(),
             listen,
+            metrics: modelmart_service::MetricsArgs::default(),
             db_connections: DEFAULT_DB_CONNECTIONS,
             cors_origins: Vec::new(),
             probe_interval_s: DEFAULT_PROBE_INTERVAL_S,
@@ -146,7 +150,8 @@ pub async fn run(
     if args.read_only {
         follower.set_role(modelmart_index::Role::ReadOnly);
     }
-    let state = ApiState::new(db.clone(), Some(follower.status()), updates, metrics)
+    let api_metrics = args.metrics.on_service_port(args.listen).then(|| metrics.clone()).flatten();
+    let state = ApiState::new(db.clone(), Some(follower.status()), updates, api_metrics)
         .with_probe(probe)
         .with_max_streams(args.max_streams);
     let stats = state.spawn_stats_refresher(Duration::from_millis(200));
@@ -164,6 +169,16 @@ pub async fn run(
     tracing::info!(target: TARGET, listen = %args.listen, contract = %args.chain.contract, db = ?db.backend(), "indexer API up");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut stop_metrics = stop_rx.clone();
+    args.metrics
+        .spawn(metrics, async move {
+            let _ = stop_metrics.changed().await;
+        })
+        .await
+        .map_err(|source| crate::Error::Listen {
+            addr: args.metrics.metrics_listen.unwrap_or(args.listen),
+            source,
+        })?;
     let mut stop_api = stop_rx.clone();
     let server = tokio::spawn(async move {
         api::serve(listener, app, async move {

@@ -379,6 +379,7 @@ async fn binary_reads_a_toml_config_and_serves_health() -> eyre::Result<()> {
     let tdb = TestDb::sqlite()?;
     let dir = tempfile::tempdir()?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let metrics_port = free_port()?;
     let config = dir.path().join("indexer.toml");
     std::fs::write(
         &config,
@@ -395,6 +396,7 @@ async fn binary_reads_a_toml_config_and_serves_health() -> eyre::Result<()> {
         .args(["-q", "--config"])
         .arg(&config)
         .args(["--poll-ms", "50"]) // a flag wins over the file
+        .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
         .kill_on_drop(true)
         .spawn()?;
     let client = reqwest::Client::new();
@@ -412,9 +414,12 @@ async fn binary_reads_a_toml_config_and_serves_health() -> eyre::Result<()> {
     };
     assert_eq!(health["status"], "ok");
     assert_eq!(health["follower"]["lag"], 0);
+    // metrics on their own address, not on the API port
     let metrics =
-        client.get(format!("http://127.0.0.1:{port}/metrics")).send().await?.text().await?;
+        client.get(format!("http://127.0.0.1:{metrics_port}/metrics")).send().await?.text().await?;
     assert!(metrics.contains("modelmart_indexer_events_total"), "{metrics}");
+    let on_api = client.get(format!("http://127.0.0.1:{port}/metrics")).send().await?.status();
+    assert_eq!(on_api, reqwest::StatusCode::NOT_FOUND);
     // SIGTERM (docker stop, systemd, Kubernetes) stops it cleanly: exit 0, not killed by it
     let pid = child.id().ok_or_else(|| eyre::eyre!("the indexer already exited"))?;
     let sent = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status()?;

@@ -8,7 +8,8 @@
 //!   `--config` > defaults.
 //! - [`shutdown_signal`]: SIGTERM or SIGINT (Ctrl-C), so `docker stop`, systemd and Kubernetes
 //!   stop a service cleanly.
-//! - [`metrics_router`]: `/metrics` for the Prometheus recorder.
+//! - [`metrics_router`]: `/metrics` for the Prometheus recorder; [`MetricsArgs`]: where it is
+//!   served (its own address, or a loopback service port, never a public one).
 //! - [`serve`]: a service binary's whole `main`, so every service starts the same way.
 //!
 //! This crate must not hold business logic: it parses, logs, and listens for signals; what a
@@ -16,6 +17,7 @@
 
 mod args;
 mod config;
+mod metrics;
 mod shell;
 
 pub use args::{
@@ -25,6 +27,7 @@ pub use args::{
 pub use config::{
     parse_command_with_config, parse_from_with_config, parse_or_exit, parse_with_config,
 };
+pub use metrics::MetricsArgs;
 pub use shell::{ServiceCli, install_metrics, metrics_router, serve, shutdown_signal};
 
 /// Result alias for the shell.

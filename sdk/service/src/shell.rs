@@ -84,7 +84,11 @@ pub fn metrics_router<S: Clone + Send + Sync + 'static>(
             async move {
                 match handle {
                     Some(h) => h.render().into_response(),
-                    None => (StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
+                    None => (
+                        StatusCode::NOT_FOUND,
+                        "metrics are not served here (see --metrics-listen)",
+                    )
+                        .into_response(),
                 }
             }
         }),
