@@ -122,6 +122,10 @@ pub struct Pipeline {
     pub(crate) wake: Notify,
     /// Permits for FHE evaluation and key expansion.
     pub(crate) eval_slots: tokio::sync::Semaphore,
+    /// Permits to claim a job: two per evaluation slot (one evaluating, one fetching its
+    /// blobs), so a process holds only the jobs it can start soon and the rest of the queue
+    /// stays with processes that have idle slots, however many workers it runs.
+    pub(crate) claim_slots: tokio::sync::Semaphore,
     /// Chain time at a local instant (the queue's clock is the chain's).
     clock: Mutex<(u64, Instant)>,
     /// The last heads seen (number, timestamp), to measure the chain's block time.
@@ -150,6 +154,7 @@ impl Pipeline {
     ) -> Arc<Self> {
         Arc::new(Self {
             eval_slots: tokio::sync::Semaphore::new(cfg.evaluations.max(1)),
+            claim_slots: tokio::sync::Semaphore::new(2 * cfg.evaluations.max(1)),
             admission: admission::Admission::new(cfg.evaluations),
             models: Lru::new(cfg.model_cache),
             keys: Lru::new(cfg.key_cache),

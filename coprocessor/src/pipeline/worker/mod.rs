@@ -60,13 +60,21 @@ impl Worker {
                 }
                 continue;
             }
+            // claim only what this process can start soon (pull by capacity): the rest stays
+            // in the queue for processes with idle evaluation slots
+            let ticket = tokio::select! {
+                t = p.claim_slots.acquire() => t,
+                _ = stop.changed() => continue,
+            };
+            let Ok(ticket) = ticket else { break };
             // any job with time left for a rejection is claimed: one that cannot finish is
             // rejected (the buyer is refunded at once) rather than left to expire
             let claimed = p.queue.claim(&self.name, p.now(), p.cfg.lease_s, MIN_TO_REJECT_S).await;
             tracing::trace!(target: TARGET, worker = %self.name, now = p.now(), ?claimed, "claim");
             match claimed {
-                Ok(Some(job)) => self.process(job, &mut posting).await,
+                Ok(Some(job)) => self.process(job, ticket, &mut posting).await,
                 Ok(None) => {
+                    drop(ticket);
                     tokio::select! {
                         () = p.wake.notified() => {}
                         () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
@@ -74,6 +82,7 @@ impl Worker {
                     }
                 }
                 Err(e) => {
+                    drop(ticket);
                     tracing::error!(target: TARGET, error = %e, "queue unavailable");
                     p.record(|h| {
                         h.last_error = Some(modelmart_primitives::redact::urls(&e.to_string()))
@@ -88,7 +97,12 @@ impl Worker {
 
     /// Decide a job's answer (holding its lease), then hand the answer to a posting task so
     /// that this worker takes the next job while the transaction waits for its block.
-    async fn process(&self, c: Claimed, posting: &mut JoinSet<()>) {
+    async fn process(
+        &self,
+        c: Claimed,
+        ticket: tokio::sync::SemaphorePermit<'_>,
+        posting: &mut JoinSet<()>,
+    ) {
         let job_id = c.job.job_id;
         let span = tracing::info_span!(target: TARGET, "job", job_id, attempt = c.attempts);
         let started = Instant::now();
@@ -103,6 +117,8 @@ impl Worker {
         }
         .instrument(span.clone())
         .await;
+        // decided: the claim slot goes to the next job while this one's answer is posted
+        drop(ticket);
         match decided {
             Ok(d) => {
                 while posting.len() >= MAX_POSTING {
