@@ -316,6 +316,7 @@ pub async fn run(
         index.clone(),
     );
     let health = HealthState { pipeline: pipeline.clone(), follower: follower.status() };
+    let (blobs_for_expiry, follower_status) = (blobs.clone(), follower.status());
     let app = Router::new()
         .route("/healthz", get(healthz))
         .with_state(health)
@@ -355,6 +356,16 @@ pub async fn run(
             tracing::error!(target: TARGET, error = %e, "chain follower stopped");
         }
     });
+    if args.uploads.blob_ttl_h > 0 {
+        tasks.spawn(crate::blobs::expiry::run(
+            blobs_for_expiry,
+            index.clone(),
+            follower_status,
+            Duration::from_secs(args.uploads.blob_ttl_h.saturating_mul(3_600)),
+            Duration::from_secs(600),
+            stop_rx.clone(),
+        ));
+    }
     tasks.spawn(Feed::new(pipeline.clone(), updates.subscribe()).run(stop_rx.clone()));
     tasks.spawn(ListingIntake::new(pipeline.clone(), updates.subscribe()).run(stop_rx.clone()));
     let prefix = args.worker_name.clone().unwrap_or_else(|| format!("cp-{}", std::process::id()));

@@ -46,11 +46,15 @@ pub struct UploadArgs {
     /// MiB of disk kept free for results: uploads that would leave less get 507.
     #[arg(long, env = "MODELMART_MIN_FREE_DISK_MB", default_value_t = 512)]
     pub min_free_disk_mb: u64,
+    /// Hours after which a blob nothing on chain names (an upload never used, a result never
+    /// posted) is removed; 0 keeps everything.
+    #[arg(long, env = "MODELMART_BLOB_TTL_H", default_value_t = 24)]
+    pub blob_ttl_h: u64,
 }
 
 impl Default for UploadArgs {
     fn default() -> Self {
-        Self { max_uploads: 32, upload_idle_s: 15, min_free_disk_mb: 512 }
+        Self { max_uploads: 32, upload_idle_s: 15, min_free_disk_mb: 512, blob_ttl_h: 24 }
     }
 }
 

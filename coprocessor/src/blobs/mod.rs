@@ -1,6 +1,7 @@
 //! Content-addressed blob storage: a blob is stored under the SHA-256 of its bytes, and only if
 //! it hashes to the address it was uploaded to and fits its kind's size limit.
 
+pub mod expiry;
 mod gate;
 pub mod http;
 mod store;

@@ -175,6 +175,32 @@ impl BlobStore {
         Ok(Stored { hash, size, created: true })
     }
 
+    /// Stored blobs last written before `cutoff`, as (hash, size).
+    pub async fn older_than(&self, cutoff: std::time::SystemTime) -> Result<Vec<(String, u64)>> {
+        let cutoff = cutoff
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let mut out = Vec::new();
+        let mut listing = self.store.list(Some(&Key::from("blobs")));
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            let Some(name) = meta.location.filename() else { continue };
+            if meta.last_modified.timestamp() < cutoff && parse_hash(name).is_ok() {
+                out.push((name.to_owned(), meta.size));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Remove a stored blob (nothing if it is not there).
+    pub async fn delete(&self, hash: &str) -> Result<()> {
+        let hash = parse_hash(hash)?;
+        match self.store.delete(&key(&hash)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// A stored blob's size and a stream of its bytes, or `None`.
     pub async fn get(
         &self,

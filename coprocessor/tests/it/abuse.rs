@@ -125,3 +125,34 @@ async fn below_the_disk_floor_uploads_get_507_and_results_still_fit() -> eyre::R
     assert_eq!(res.status(), StatusCode::CREATED);
     Ok(())
 }
+
+/// Blobs nothing on chain names expire once older than the time to live: a stranger's
+/// uploads go, what a job or listing names stays, and young blobs stay whatever they are.
+#[tokio::test]
+async fn unreferenced_blobs_expire_and_referenced_ones_stay() -> eyre::Result<()> {
+    use modelmart_coprocessor::blobs::expiry::sweep;
+    let dir = tempfile::tempdir()?;
+    let store = BlobStore::open(
+        &dir.path().join("b").display().to_string(),
+        dir.path().join("t"),
+        Limits::default(),
+    )?;
+    let mut hashes = Vec::new();
+    for i in 0..3u8 {
+        let body = vec![i; 1000];
+        let hash = format!("{:x}", Sha256::digest(&body));
+        let chunk = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(body))]);
+        store.put(BlobKind::Input, &hash, chunk).await?;
+        hashes.push(hash);
+    }
+    let referenced: std::collections::HashSet<String> = [hashes[0].clone()].into();
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3_600);
+    assert_eq!(sweep(&store, &referenced, hour_ago).await?, (0, 0), "young blobs stay");
+    let later = std::time::SystemTime::now() + Duration::from_secs(2);
+    assert_eq!(sweep(&store, &referenced, later).await?, (2, 2_000));
+    assert_eq!(store.size(&hashes[0]).await?, Some(1_000), "a referenced blob stays");
+    for h in &hashes[1..] {
+        assert_eq!(store.size(h).await?, None, "an unreferenced blob went");
+    }
+    Ok(())
+}

@@ -395,3 +395,37 @@ async fn an_event_the_database_refuses_is_recorded_and_skipped() -> eyre::Result
     }
     Ok(())
 }
+
+/// The set of blob hashes the chain names (what the coprocessor keeps when it expires blobs):
+/// every job's input and key, every result, every listing's card and sealed model.
+#[tokio::test(flavor = "multi_thread")]
+async fn referenced_blobs_name_every_input_key_result_card_and_sealed_model() -> eyre::Result<()> {
+    let m = Market::deploy(&[]).await?;
+    m.workload(4).await?;
+    let tdb = TestDb::sqlite()?;
+    let db = tdb.connect().await?;
+    let (mut f, _) = follower(&m, db.clone(), 1000);
+    f.catch_up().await?;
+    let refs = db.referenced_blobs().await?;
+    let norm = |h: String| h.trim_start_matches("0x").to_ascii_lowercase();
+    let mut want = Vec::new();
+    for sql in [
+        "SELECT input_hash AS h FROM jobs",
+        "SELECT key_hash AS h FROM jobs",
+        "SELECT result_hash AS h FROM jobs WHERE result_hash IS NOT NULL",
+        "SELECT card_hash AS h FROM models",
+        "SELECT sealed_model_hash AS h FROM models",
+    ] {
+        let rows = sqlx::query(sql).fetch_all(db.pool()).await?;
+        assert!(!rows.is_empty(), "{sql}");
+        for r in rows {
+            want.push(norm(r.try_get::<String, _>("h")?));
+        }
+    }
+    for h in &want {
+        assert!(refs.contains(h), "{h} missing");
+        assert_eq!(h.len(), 64);
+    }
+    db.close().await;
+    Ok(())
+}

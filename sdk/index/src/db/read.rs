@@ -242,6 +242,26 @@ impl Db {
 
 /// Lookups for services embedding the index (the coprocessor follows its own jobs this way).
 impl Db {
+    /// Every blob hash something on chain names (lowercase hex, no `0x`): jobs' inputs, keys
+    /// and results, listings' cards and sealed models, registered keys. What is not in it is
+    /// no one's business to keep.
+    pub async fn referenced_blobs(&self) -> Result<std::collections::HashSet<String>> {
+        let rows = sqlx::query(
+            "SELECT input_hash AS h FROM jobs UNION SELECT key_hash FROM jobs \
+             UNION SELECT result_hash FROM jobs WHERE result_hash IS NOT NULL \
+             UNION SELECT card_hash FROM models UNION SELECT sealed_model_hash FROM models \
+             UNION SELECT key_hash FROM keys",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let h: String = r.try_get("h")?;
+                Ok(h.trim_start_matches("0x").to_ascii_lowercase())
+            })
+            .collect()
+    }
+
     /// Events the database refused for good and the index left out (`skipped_events`).
     pub async fn skipped_events(&self) -> Result<i64> {
         Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM skipped_events")
