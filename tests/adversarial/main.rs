@@ -77,6 +77,14 @@ fn raw_listing(
     }
 }
 
+/// The listing a `listModel` receipt made.
+fn listed_id(r: &alloy::rpc::types::TransactionReceipt) -> eyre::Result<modelmart_sdk::ModelId> {
+    let ev = r
+        .decoded_log::<modelmart_bindings::ModelMarket::ModelListed>()
+        .ok_or_else(|| eyre::eyre!("no ModelListed"))?;
+    Ok(modelmart_sdk::ModelId::try_from(ev.modelId)?)
+}
+
 async fn stake(stack: &Stack) -> eyre::Result<U256> {
     let op = Operator::new(stack.chain(SELLER).await?);
     Ok(op.info(stack.address(OPERATOR)).await?.stake)
@@ -139,11 +147,7 @@ async fn copied_listing_is_declined_and_the_copier_is_never_paid() -> eyre::Resu
         ..raw_listing(&stack, original.card_hash, original.sealed_hash, ETH / 10_000, ETH / 5_000)
     };
     let r = copier.send("listModel", copier.market().listModel(listing)).await?;
-    let copy = r
-        .decoded_log::<modelmart_bindings::ModelMarket::ModelListed>()
-        .ok_or_else(|| eyre::eyre!("no ModelListed"))?
-        .modelId;
-    let copy = modelmart_sdk::ModelId::try_from(copy)?;
+    let copy = listed_id(&r)?;
     let as_copier = Seller::new(copier.clone())?;
     let declined = as_copier
         .wait_accepted(copy, MINUTE)
@@ -167,11 +171,7 @@ async fn copied_listing_is_declined_and_the_copier_is_never_paid() -> eyre::Resu
         ..raw_listing(&stack, forged_hash, original.sealed_hash, ETH / 10_000, ETH / 5_000)
     };
     let r = copier.send("listModel", copier.market().listModel(listing)).await?;
-    let forged_copy = r
-        .decoded_log::<modelmart_bindings::ModelMarket::ModelListed>()
-        .ok_or_else(|| eyre::eyre!("no ModelListed"))?
-        .modelId;
-    let forged_copy = modelmart_sdk::ModelId::try_from(forged_copy)?;
+    let forged_copy = listed_id(&r)?;
     let declined = as_copier
         .wait_accepted(forged_copy, MINUTE)
         .await
@@ -447,11 +447,7 @@ async fn listings_the_operator_cannot_serve_in_time_or_on_its_terms_are_declined
         ..raw_listing(&stack, card_hash, sealed_hash, ETH / 1_000, ETH / 5_000)
     };
     let r = chain.send("listModel", chain.market().listModel(listing)).await?;
-    let id = r
-        .decoded_log::<modelmart_bindings::ModelMarket::ModelListed>()
-        .ok_or_else(|| eyre::eyre!("no ModelListed"))?
-        .modelId;
-    let id = modelmart_sdk::ModelId::try_from(id)?;
+    let id = listed_id(&r)?;
     Operator::new(stack.chain(OPERATOR).await?)
         .set_terms(&OperatorTerms {
             min_fee_per_row: ETH / 1_000,

@@ -332,15 +332,9 @@ async fn rpc_refusals_and_outages_skip_nothing() -> eyre::Result<()> {
         ..FollowerConfig::default()
     };
     let (tx, _) = broadcast::channel(16);
-    let mut f = Follower::new(provider, db.clone(), cfg, tx);
+    let f = Follower::new(provider, db.clone(), cfg, tx);
     let status = f.status();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        f.run(async move {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let (stop, task) = crate::ingest::run_in_background(f);
 
     // The node refuses wide ranges: the follower shrinks to what it accepts.
     let model = m.workload(30).await?;

@@ -30,6 +30,21 @@ pub(crate) fn follower(
     (Follower::new(provider, db, cfg, tx), rx)
 }
 
+/// Run `f` on a task until the returned sender is used (or dropped); the task gives back how
+/// the follower ended.
+pub(crate) fn run_in_background(
+    mut f: Follower,
+) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<modelmart_indexer::Result<()>>) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        f.run(async move {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    (stop, task)
+}
+
 async fn one(db: &Db, sql: &str) -> eyre::Result<sqlx::any::AnyRow> {
     Ok(sqlx::query(sql).fetch_one(db.pool()).await?)
 }

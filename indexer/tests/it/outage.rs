@@ -86,14 +86,8 @@ async fn the_follower_resumes_within_moments_of_the_database_returning() -> eyre
     assert!(url.ends_with(rest));
     let db = Db::connect(&url, 4).await?;
     let direct = tdb.connect().await?;
-    let (mut f, _rx) = follower(&m, db.clone(), 1000);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        f.run(async move {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let (f, _rx) = follower(&m, db.clone(), 1000);
+    let (stop, task) = crate::ingest::run_in_background(f);
     wait_caught_up(&direct, m.provider.get_block_number().await?, Duration::from_secs(60)).await?;
 
     switch.set(false);
@@ -162,15 +156,9 @@ async fn a_full_disk_stalls_writes_only_until_space_returns() -> eyre::Result<()
     let model = m.workload(3).await?;
     let path = dir.path().join("index.db");
     let db = Db::connect(&format!("sqlite:{}", path.display()), 4).await?;
-    let (mut f, _rx) = follower(&m, db.clone(), 1000);
+    let (f, _rx) = follower(&m, db.clone(), 1000);
     let status = f.status();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        f.run(async move {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let (stop, task) = crate::ingest::run_in_background(f);
     wait_caught_up(&db, m.provider.get_block_number().await?, Duration::from_secs(60)).await?;
     let committed = db.cursor().await?.map(|c| c.block_number);
 
