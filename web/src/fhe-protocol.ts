@@ -9,6 +9,7 @@ export type Request = { id: number } & (
   | { op: 'decrypt'; model: string; result: Uint8Array }
   | { op: 'needsEvaluationKey'; model: string }
   | { op: 'prepareListing'; modelFile: Uint8Array; train: string; test: string; name: string; description: string; unit: string; fheRows: number; outputMode: number }
+  | { op: 'nameListing'; card: Uint8Array; binding: SealBinding }
   | { op: 'seal'; model: Uint8Array; operatorKey: Uint8Array; cardHash: Uint8Array; binding: SealBinding }
 );
 

@@ -65,6 +65,11 @@ export class Fhe {
 
   /** Seal a compiled model to an operator's X25519 key, bound to the card hash and to the
    * listing's chain, market, seller and operator. */
+  /** The card naming the listing it is published for (the one to upload and list). */
+  nameListing(card: Uint8Array, binding: SealBinding): Promise<Timed<Uint8Array>> {
+    return this.call({ op: 'nameListing', card, binding });
+  }
+
   seal(model: Uint8Array, operatorKey: Uint8Array, cardHash: Uint8Array, binding: SealBinding): Promise<Timed<Uint8Array>> {
     return this.call({ op: 'seal', model, operatorKey, cardHash, binding });
   }

@@ -2,7 +2,7 @@
 // thread, so key generation, encryption and decryption never freeze the page. It holds the
 // loaded client key; the page only sees its serialized form when it must store it (encrypted).
 
-import init, { BuyerKey, needsEvaluationKey, prepareListing, sealModel } from './wasm/pkg/modelmart_wasm.js';
+import init, { BuyerKey, nameListing, needsEvaluationKey, prepareListing, sealModel } from './wasm/pkg/modelmart_wasm.js';
 import type { Reply, Request } from './fhe-protocol';
 
 let ready: Promise<unknown> | null = null;
@@ -45,6 +45,11 @@ async function handle(req: Request): Promise<{ value: unknown; transfer: Transfe
       const value = { card: p.card, model: p.model };
       p.free();
       return { value, transfer: [value.card.buffer, value.model.buffer] };
+    }
+    case 'nameListing': {
+      const b = req.binding;
+      const card = nameListing(req.card, b.chainId, b.market, b.seller, b.operator);
+      return { value: card, transfer: [card.buffer] };
     }
     case 'seal': {
       const b = req.binding;

@@ -92,11 +92,14 @@ export async function listForm(app: App, refresh: () => void): Promise<HTMLEleme
       if (f < terms.minFeePerRow) throw new Error(`This operator charges at least ${formatAmount(terms.minFeePerRow, t.decimals, t.symbol)} per row; raise the operator fee.`);
       if (Number(deadline.value) < terms.minJobDeadline) throw new Error(`This operator needs a job deadline of at least ${terms.minJobDeadline} s.`);
       if (Number(maxRows.value) > terms.maxRowsPerJob) throw new Error(`This operator takes at most ${terms.maxRowsPerJob} rows per job.`);
-      const cardHash = await sha256(prepared.card);
-      step('Uploading the card');
-      await blobs.put(op.endpoint, 'card', cardHash, prepared.card);
-      step('Sealing the model to the operator (only it can open it)');
+      // the card names this listing (chain, market, seller, operator): a copy listed by anyone
+      // else is declined by the operator
       const binding = { chainId: w.chainId, market: hexBytes(app.cfg.market), seller: hexBytes(w.account), operator: hexBytes(operator.value as `0x${string}`) };
+      const card = (await app.fhe.nameListing(prepared.card, binding)).value;
+      const cardHash = await sha256(card);
+      step('Uploading the card');
+      await blobs.put(op.endpoint, 'card', cardHash, card);
+      step('Sealing the model to the operator (only it can open it)');
       const sealed = (await app.fhe.seal(prepared.model, hexBytes(op.x25519Key), hexBytes(cardHash), binding)).value;
       const sealedHash = await sha256(sealed);
       await blobs.put(op.endpoint, 'sealed_model', sealedHash, sealed, (x) => step(`Uploading the sealed model (${Math.round(x * 100)} %)`));

@@ -51,6 +51,28 @@ pub struct Binding<'a> {
     pub operator: &'a [u8],
 }
 
+impl Binding<'_> {
+    /// The listing as the seal and the card name it.
+    fn context(&self) -> Result<SealContext, String> {
+        let addr = |a: &[u8], what: &str| -> Result<[u8; 20], String> {
+            a.try_into().map_err(|_| format!("the {what} address is not 20 bytes"))
+        };
+        Ok(SealContext {
+            chain_id: self.chain_id,
+            market: addr(self.market, "market")?,
+            seller: addr(self.seller, "seller")?,
+            operator: addr(self.operator, "operator")?,
+        })
+    }
+}
+
+/// The card blob naming the listing it is published for (upload this one and list its hash:
+/// the operator declines a card that names another listing).
+pub fn name_listing(card: &[u8], b: Binding<'_>) -> Result<Vec<u8>, String> {
+    let card = modelmart_listing::card::ModelCard::from_bytes(card).map_err(|e| e.to_string())?;
+    Ok(card.for_listing(&b.context()?).to_bytes())
+}
+
 /// Seal a compiled model file to the operator's X25519 key, bound to the card hash and to the
 /// listing's chain, market, seller and operator (a copier's re-listing does not open).
 pub fn seal(
@@ -61,16 +83,7 @@ pub fn seal(
 ) -> Result<Vec<u8>, String> {
     let key: &[u8; 32] = operator_key.try_into().map_err(|_| "the operator key is not 32 bytes")?;
     let hash: &[u8; 32] = card_hash.try_into().map_err(|_| "the card hash is not 32 bytes")?;
-    let addr = |a: &[u8], what: &str| -> Result<[u8; 20], String> {
-        a.try_into().map_err(|_| format!("the {what} address is not 20 bytes"))
-    };
-    let ctx = SealContext {
-        chain_id: b.chain_id,
-        market: addr(b.market, "market")?,
-        seller: addr(b.seller, "seller")?,
-        operator: addr(b.operator, "operator")?,
-    };
-    modelmart_listing::seal::seal(model, key, hash, &ctx).map_err(|e| e.to_string())
+    modelmart_listing::seal::seal(model, key, hash, &b.context()?).map_err(|e| e.to_string())
 }
 
 /// A prepared listing, for JavaScript.
@@ -115,6 +128,28 @@ pub fn prepare_listing(
         .map_err(|e| JsError::new(&e.to_string()))
 }
 
+/// A JavaScript chain id (a number) as `u64`, if it is a whole number below 2^53.
+fn chain_id_of(chain_id: f64) -> Result<u64, JsError> {
+    if !((0.0..=9_007_199_254_740_991.0).contains(&chain_id) && chain_id.fract() == 0.0) {
+        return Err(JsError::new("the chain id is not a whole number below 2^53"));
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // checked just above
+    Ok(chain_id as u64)
+}
+
+/// [`name_listing`] for JavaScript; the chain id is a JavaScript number (safe below 2^53).
+#[wasm_bindgen(js_name = nameListing)]
+pub fn name_listing_js(
+    card: &[u8],
+    chain_id: f64,
+    market: &[u8],
+    seller: &[u8],
+    operator: &[u8],
+) -> Result<Vec<u8>, JsError> {
+    let chain_id = chain_id_of(chain_id)?;
+    name_listing(card, Binding { chain_id, market, seller, operator }).map_err(|e| JsError::new(&e))
+}
+
 /// [`seal`] for JavaScript; the chain id is a JavaScript number (safe below 2^53).
 #[wasm_bindgen(js_name = sealModel)]
 #[allow(clippy::too_many_arguments)] // JavaScript's positional call, one argument per field
@@ -127,11 +162,7 @@ pub fn seal_model(
     seller: &[u8],
     operator: &[u8],
 ) -> Result<Vec<u8>, JsError> {
-    if !((0.0..=9_007_199_254_740_991.0).contains(&chain_id) && chain_id.fract() == 0.0) {
-        return Err(JsError::new("the chain id is not a whole number below 2^53"));
-    }
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // checked just above
-    let chain_id = chain_id as u64;
+    let chain_id = chain_id_of(chain_id)?;
     seal(model, operator_key, card_hash, Binding { chain_id, market, seller, operator })
         .map_err(|e| JsError::new(&e))
 }
@@ -190,10 +221,16 @@ mod tests {
         assert_eq!(card.accuracy.fhe_agreement, Some(1.0));
         assert_eq!(card.model.schema.features[0].name, "mean_radius");
         let op = OperatorKey::generate();
-        let hash: [u8; 32] = Sha256::digest(&p.card).into();
         let b = Binding { chain_id: 7, market: &[1; 20], seller: &[2; 20], operator: &[3; 20] };
-        let sealed = seal(&p.model, &op.public_bytes(), &hash, b).unwrap();
         let ctx = SealContext { chain_id: 7, market: [1; 20], seller: [2; 20], operator: [3; 20] };
+        // the uploaded card names this listing, and only this one
+        let named = name_listing(&p.card, b).unwrap();
+        let named_card = ModelCard::from_bytes(&named).unwrap();
+        assert!(named_card.names_listing(&ctx));
+        assert!(!named_card.names_listing(&SealContext { seller: [9; 20], ..ctx }));
+        assert_eq!(named_card.model, card.model);
+        let hash: [u8; 32] = Sha256::digest(&named).into();
+        let sealed = seal(&p.model, &op.public_bytes(), &hash, b).unwrap();
         assert_eq!(op.open(&sealed, &hash, &ctx).unwrap(), p.model);
         assert!(seal(&p.model, &[0u8; 31], &hash, b).unwrap_err().contains("32 bytes"));
         let short = Binding { seller: &[2; 19], ..b };
