@@ -1,5 +1,5 @@
 //! Indexer benchmark (BENCHMARKS.md): ingestion of ~100,000 pre-generated marketplace events
-//! from a local anvil into SQLite and into Postgres, live lag (event mined → visible in the API),
+//! of all 26 kinds from a local anvil into SQLite and into Postgres, live lag (event mined → visible in the API),
 //! and API latency (model list, job lookup) at 200 concurrent requests on the loaded database.
 //!
 //! `make bench-indexer` (needs `forge build` for the EventFlood helper contract and Postgres on
@@ -37,6 +37,11 @@ sol! {
     interface IEventFlood {
         function setup(uint256 n) external payable;
         function flood(uint256 n) external payable;
+        function varied() external payable;
+        function requestOnly(uint256 n) external payable returns (uint256 first);
+        function expire(uint256 first, uint256 n) external;
+        function leave() external;
+        function exit() external;
     }
 }
 
@@ -126,6 +131,51 @@ async fn mined_ok(provider: &DynProvider, tx: alloy::primitives::B256) -> eyre::
     }
 }
 
+/// The events only owner settings and time bring: protocol fee, stake parameters and token
+/// allow-list (as the owner), three jobs left to expire (the operator slashed), and a second
+/// operator that unbonds and exits.
+async fn every_other_kind(
+    provider: &DynProvider,
+    market: &ModelMarket::ModelMarketInstance<DynProvider>,
+    flood: &IEventFlood::IEventFloodInstance<DynProvider>,
+    leaving: IEventFlood::IEventFloodInstance<DynProvider>,
+) -> eyre::Result<()> {
+    use modelmart_sdk::dev::{FEE_BPS, MIN_STAKE, SLASH_PENALTY};
+    let me = provider.get_accounts().await?.first().copied().unwrap_or_default();
+    let owner_calls = [
+        market.setProtocolFee(FEE_BPS, me).send().await?,
+        market
+            .setStakeParams(
+                alloy::primitives::aliases::U96::from(MIN_STAKE),
+                alloy::primitives::aliases::U96::from(SLASH_PENALTY),
+            )
+            .send()
+            .await?,
+        market.setTokenAllowed(Address::repeat_byte(0x42), true).send().await?,
+    ];
+    for pending in owner_calls {
+        mined_ok(provider, *pending.tx_hash()).await?;
+    }
+    let jobs = U256::from(3);
+    let first = flood.requestOnly(jobs).value(U256::from(3 * 2_000)).call().await?;
+    let pending = flood.requestOnly(jobs).value(U256::from(3 * 2_000)).send().await?;
+    mined_ok(provider, *pending.tx_hash()).await?;
+    let pending = leaving.leave().send().await?;
+    mined_ok(provider, *pending.tx_hash()).await?;
+    // past every job deadline, then past the unbonding delay
+    for secs in [3_601u64, 8 * 86_400 + 1] {
+        provider.raw_request::<_, serde_json::Value>("evm_increaseTime".into(), [secs]).await?;
+        provider.raw_request::<_, serde_json::Value>("evm_mine".into(), json!([])).await?;
+        if secs == 3_601 {
+            let pending = flood.expire(first, jobs).send().await?;
+            mined_ok(provider, *pending.tx_hash()).await?;
+        }
+    }
+    let pending = leaving.exit().send().await?;
+    mined_ok(provider, *pending.tx_hash()).await?;
+    Ok(())
+}
+
 /// Request path of the i-th request.
 type PathFn = fn(usize) -> String;
 
@@ -155,30 +205,34 @@ async fn main() -> eyre::Result<()> {
         .erased();
     let d = modelmart_sdk::dev::deploy(&provider, me, me).await?;
     let (market, start_block) = (ModelMarket::new(d.market, provider.clone()), d.block);
-    let artifact: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
-        root().join("contracts/out/EventFlood.sol/EventFlood.json"),
-    )?)?;
-    let code: Bytes = artifact["bytecode"]["object"].as_str().unwrap_or_default().parse()?;
-    let deploy = [code.to_vec(), market.address().abi_encode()].concat();
-    let receipt = provider
-        .send_transaction(TransactionRequest::default().with_deploy_code(deploy))
-        .await?
-        .get_receipt()
-        .await?;
-    let flood =
-        IEventFlood::new(receipt.contract_address.unwrap_or(Address::ZERO), provider.clone());
-    flood
-        .setup(U256::from(MODELS))
-        .value(U256::from(2 * 10u128.pow(18)))
-        .send()
-        .await?
-        .get_receipt()
-        .await?;
+    let deploy_flood = async || -> eyre::Result<_> {
+        let artifact: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+            root().join("contracts/out/EventFlood.sol/EventFlood.json"),
+        )?)?;
+        let code: Bytes = artifact["bytecode"]["object"].as_str().unwrap_or_default().parse()?;
+        let deploy = [code.to_vec(), market.address().abi_encode()].concat();
+        let receipt = provider
+            .send_transaction(TransactionRequest::default().with_deploy_code(deploy))
+            .await?
+            .get_receipt()
+            .await?;
+        let flood =
+            IEventFlood::new(receipt.contract_address.unwrap_or(Address::ZERO), provider.clone());
+        flood
+            .setup(U256::from(MODELS))
+            .value(U256::from(2 * 10u128.pow(18)))
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        Ok(flood)
+    };
+    let flood = deploy_flood().await?;
 
     // 10 jobs per transaction: 9 completed (5 events each) + 1 rejected (3 events) = 48 events.
     let txs = target_events.div_ceil(48);
     let t0 = Instant::now();
-    for _ in 0..txs {
+    for i in 0..txs {
         // anvil automines on submission: poll for the receipt quickly.
         let pending = flood
             .flood(U256::from(JOBS_PER_TX))
@@ -186,7 +240,13 @@ async fn main() -> eyre::Result<()> {
             .send()
             .await?;
         mined_ok(&provider, *pending.tx_hash()).await?;
+        // every kind of event, not only the job path: the rest every 50 transactions
+        if i % 50 == 0 {
+            let pending = flood.varied().value(U256::from(1_000)).send().await?;
+            mined_ok(&provider, *pending.tx_hash()).await?;
+        }
     }
+    every_other_kind(&provider, &market, &flood, deploy_flood().await?).await?;
     let jobs = (txs * JOBS_PER_TX) as usize;
     JOBS.store(jobs, Ordering::Relaxed);
     let head = provider.get_block_number().await?;
@@ -214,10 +274,18 @@ async fn main() -> eyre::Result<()> {
         follower.catch_up().await?;
         let secs = t.elapsed().as_secs_f64();
         let events = db.event_count().await?;
+        let kinds: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT kind) FROM events")
+            .fetch_one(db.pool())
+            .await?;
         println!(
             "{}",
-            json!({"figure": "ingest", "backend": backend, "events": events, "blocks": head - start_block,
-                   "max_range": cfg.max_range, "seconds": secs, "events_per_s": events as f64 / secs})
+            json!({"figure": "ingest", "backend": backend, "events": events, "kinds": kinds,
+                   "blocks": head - start_block, "max_range": cfg.max_range, "seconds": secs,
+                   "events_per_s": events as f64 / secs})
+        );
+        eyre::ensure!(
+            kinds == 26,
+            "the generated chain has {kinds} of the market's 26 event kinds"
         );
 
         // API latency on the loaded database.

@@ -7,7 +7,8 @@ import {ModelMarket} from "../../src/ModelMarket.sol";
 /// @title EventFlood
 /// @notice Benchmark helper (not deployed anywhere real): acts as operator, seller and buyer at
 ///         once so that one transaction can emit many marketplace events. The indexer benchmark
-///         uses it to pre-generate 100,000 events on anvil in seconds.
+///         uses it to pre-generate 100,000 events on anvil in seconds, of every kind the market
+///         emits: `flood` the job path, `varied` the rest, `expire` and `leave` what needs time.
 contract EventFlood {
     /// @notice The market under test.
     ModelMarket public immutable market;
@@ -78,5 +79,97 @@ contract EventFlood {
                 market.submitResult(jobId, keccak256(abi.encode("result", k)));
             }
         }
+    }
+
+    /// @notice Emit in one transaction the events `flood` does not: operator update, stake
+    ///         top-up, terms, a listing repriced, paused and resumed, one declined, one retired,
+    ///         one delisted, a key registered and revoked, a withdrawal, and an unbonding started
+    ///         and cancelled. Send some stake as value.
+    function varied() external payable {
+        uint256 round = jobs++;
+        market.updateOperator("http://127.0.0.1:7071", keccak256(abi.encode("flood x25519", round)));
+        market.addStake{value: msg.value}();
+        market.setOperatorTerms(
+            IModelMarket.OperatorTerms({
+                minFeePerRow: 100, minJobDeadline: 60, maxRowsPerJob: 64, maxRowsPerHour: type(uint32).max
+            })
+        );
+        uint256 first = models[0];
+        market.repriceModel(first, 1000);
+        market.setModelPaused(first, true);
+        market.setModelPaused(first, false);
+        market.declineModel(_list(round, 0), 103);
+        uint256 retired = _list(round, 1);
+        market.acceptModel(retired);
+        market.retireModel(retired, 8);
+        uint256 delisted = _list(round, 2);
+        market.acceptModel(delisted);
+        market.delistModel(delisted);
+        bytes32 key = keccak256(abi.encode("revoked key", round));
+        market.registerKey(key, 1);
+        market.revokeKey(key);
+        market.withdraw(address(0));
+        market.startUnbonding();
+        market.cancelUnbonding();
+    }
+
+    /// @notice Request `n` one-row jobs and leave them unanswered (for `expire` once their
+    ///         deadline has passed). Send the total price as value.
+    /// @param n Number of jobs.
+    /// @return first The first job id.
+    function requestOnly(uint256 n) external payable returns (uint256 first) {
+        for (uint256 i = 0; i < n; i++) {
+            uint256 k = jobs++;
+            uint256 id = models[k % models.length];
+            uint256 price = market.quote(id, 1);
+            IModelMarket.JobRequest memory r = IModelMarket.JobRequest({
+                // casting to 'uint64' is safe because listing ids are sequential from 1
+                // forge-lint: disable-next-line(unsafe-typecast)
+                modelId: uint64(id),
+                inputHash: keccak256(abi.encode("unanswered", k)),
+                keyHash: KEY,
+                rows: 1,
+                maxTotalPrice: price
+            });
+            uint256 jobId = market.requestJob{value: price}(r);
+            if (i == 0) first = jobId;
+        }
+    }
+
+    /// @notice Refund jobs `first` .. `first + n - 1` past their deadline (the operator, this
+    ///         contract, is slashed).
+    /// @param first The first job id.
+    /// @param n Number of jobs.
+    function expire(uint256 first, uint256 n) external {
+        for (uint256 i = 0; i < n; i++) {
+            market.refundExpired(first + i);
+        }
+    }
+
+    /// @notice Start leaving for good (`completeUnbonding` once the delay has passed).
+    function leave() external {
+        market.startUnbonding();
+    }
+
+    /// @notice Finish leaving: the stake is credited to this contract.
+    function exit() external {
+        market.completeUnbonding();
+    }
+
+    function _list(uint256 round, uint256 i) private returns (uint256) {
+        return market.listModel(
+            IModelMarket.Listing({
+                operator: address(this),
+                token: address(0),
+                pricePerRow: 1000,
+                operatorFeePerRow: 100,
+                cardHash: keccak256(abi.encode("varied card", round, i)),
+                sealedModelHash: keccak256(abi.encode("varied sealed", round, i)),
+                paramSet: 1,
+                maxRows: 64,
+                jobDeadline: 3600,
+                outputMode: 2
+            })
+        );
     }
 }
