@@ -326,19 +326,46 @@ async fn hostile_strings_are_stored_on_both_backends() -> eyre::Result<()> {
         assert!(receipt.status(), "updateOperator with raw bytes reverted");
         endpoints.push(raw);
     }
+    // a second operator registers with such an endpoint from the start
+    let stranger = m.node.addresses()[5];
+    {
+        use alloy::sol_types::{SolCall, SolType, sol_data};
+        type Params = (sol_data::Bytes, sol_data::FixedBytes<32>);
+        let raw = alloy::primitives::Bytes::from(not_utf8(0x80));
+        let params = Params::abi_encode_params(&(raw, keccak256("stranger x25519")));
+        let input =
+            [modelmart_bindings::ModelMarket::registerOperatorCall::SELECTOR.as_slice(), &params]
+                .concat();
+        let tx = alloy::rpc::types::TransactionRequest::default()
+            .from(stranger)
+            .to(*m.market.address())
+            .value(U256::from(2 * ETH))
+            .input(input.into());
+        let receipt = m.provider.send_transaction(tx).await?.get_receipt().await?;
+        assert!(receipt.status(), "registerOperator with raw bytes reverted");
+    }
     // and the index keeps going past it
     m.market.addStake().from(m.operator).value(U256::from(ETH)).send().await?.get_receipt().await?;
     let head = m.provider.get_block_number().await?;
     let mut stored = Vec::new();
     let mut versions = Vec::new();
+    let mut registered = Vec::new();
     for tdb in TestDb::both().await? {
         let db = tdb.connect().await?;
         let (mut f, _) = follower(&m, db.clone(), 1000);
         f.catch_up().await?;
         assert_eq!(db.cursor().await?.map(|c| c.block_number), Some(head), "{:?}", db.backend());
-        let op = one(&db, "SELECT * FROM operators WHERE superseded_at IS NULL").await?;
+        let sql = format!(
+            "SELECT * FROM operators WHERE superseded_at IS NULL AND address = '{:#x}'",
+            m.operator
+        );
+        let op = one(&db, &sql).await?;
         assert_eq!(op.try_get::<String, _>("stake")?, (3 * ETH).to_string());
         stored.push(op.try_get::<String, _>("endpoint")?);
+        let sql = format!(
+            "SELECT endpoint FROM operators WHERE superseded_at IS NULL AND address = '{stranger:#x}'"
+        );
+        registered.push(one(&db, &sql).await?.try_get::<String, _>("endpoint")?);
         let rows =
             sqlx::query("SELECT endpoint FROM operators ORDER BY vid").fetch_all(db.pool()).await?;
         versions.push(
@@ -357,6 +384,8 @@ async fn hostile_strings_are_stored_on_both_backends() -> eyre::Result<()> {
         assert!(v.windows(3).any(|w| w == [want.as_str(), a, b]), "{v:?}");
     }
     assert_eq!(versions[0], versions[1], "both backends alike");
+    let r = "https://op\\x80\\xfe.example";
+    assert_eq!(registered, [r, r], "registered with bytes that are not UTF-8, on both backends");
     assert_eq!(endpoints.len(), 2);
     Ok(())
 }
