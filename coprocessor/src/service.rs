@@ -8,11 +8,11 @@ use alloy::{
     providers::{Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
-use axum::{Json, Router, extract::State, response::IntoResponse, routing::get};
+use axum::{Router, extract::State, routing::get};
 use metrics_exporter_prometheus::PrometheusHandle;
 use modelmart_index::{Db, Follower, SharedStatus};
 use modelmart_sdk::{Chain, Operator, seal::OperatorKey};
-use modelmart_service::{ChainArgs, FollowArgs};
+use modelmart_service::{ChainArgs, FollowArgs, Health, HealthStatus, ListenArgs, ServicePort};
 use serde_json::json;
 use tokio::sync::{broadcast, watch};
 
@@ -47,6 +47,15 @@ const DEFAULT_LEASE_S: i64 = 60;
 const DEFAULT_POST_MARGIN_S: i64 = 15;
 const DEFAULT_KEY_CACHE: usize = 4;
 const DEFAULT_RECEIPT_TIMEOUT_S: u64 = 60;
+
+/// The coprocessor's listening defaults: `MODELMART_COPROCESSOR_LISTEN`, port 8700.
+#[derive(Clone, Debug)]
+pub struct CoprocessorPort;
+
+impl ServicePort for CoprocessorPort {
+    const ENV: &'static str = "MODELMART_COPROCESSOR_LISTEN";
+    const DEFAULT: &'static str = "127.0.0.1:8700";
+}
 
 /// Coprocessor settings. Every flag also reads `MODELMART_<NAME>` from the environment, and any
 /// key of the TOML file given by `--config` (same names, snake_case) when neither is set.
@@ -83,15 +92,12 @@ pub struct CoprocessorArgs {
     /// Embedded index database (default `sqlite:<data-dir>/index.db`).
     #[arg(long, env = "MODELMART_INDEX_URL")]
     pub index_url: Option<String>,
-    /// Address the blob endpoint, `/healthz` and `/metrics` listen on.
-    #[arg(long, env = "MODELMART_COPROCESSOR_LISTEN", default_value = "127.0.0.1:8700")]
-    pub listen: SocketAddr,
+    /// Where the blob endpoint, `/healthz` and the metrics listen.
+    #[command(flatten)]
+    pub listen: ListenArgs<CoprocessorPort>,
     /// Limits on uploads to the blob endpoint.
     #[command(flatten)]
     pub uploads: crate::blobs::UploadArgs,
-    /// Where Prometheus metrics are served.
-    #[command(flatten)]
-    pub metrics: modelmart_service::MetricsArgs,
     /// Concurrent jobs in this process (fetching, posting and receipt waits overlap; 1 to 256).
     #[arg(long, env = "MODELMART_WORKERS", default_value_t = DEFAULT_WORKERS,
           value_parser = clap::builder::RangedI64ValueParser::<usize>::new().range(1..=256))]
@@ -145,9 +151,8 @@ impl CoprocessorArgs {
             blob_store: None,
             queue_url: None,
             index_url: None,
-            listen,
+            listen: ListenArgs::new(listen),
             uploads: crate::blobs::UploadArgs::default(),
-            metrics: modelmart_service::MetricsArgs::default(),
             workers: DEFAULT_WORKERS,
             evaluations: DEFAULT_EVALUATIONS,
             lease_s: DEFAULT_LEASE_S,
@@ -226,21 +231,24 @@ struct HealthState {
     follower: SharedStatus,
 }
 
-async fn healthz(State(s): State<HealthState>) -> impl IntoResponse {
+async fn healthz(State(s): State<HealthState>) -> Health<serde_json::Value> {
     let follower = s.follower.lock().map(|f| f.clone()).unwrap_or_default();
     let pipeline = s.pipeline.health.lock().map(|h| h.clone()).unwrap_or_default();
-    let queue: serde_json::Map<String, serde_json::Value> = s
-        .pipeline
-        .queue
-        .depth()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, n)| (k, n.into()))
-        .collect();
-    let ok = follower.failures == 0 && pipeline.last_error.is_none();
-    Json(json!({
-        "status": if ok { "ok" } else { "degraded" },
+    let (status, queue, error) = match s.pipeline.queue.depth().await {
+        Ok(depth) => {
+            let queue: serde_json::Map<String, serde_json::Value> =
+                depth.into_iter().map(|(k, n)| (k, n.into())).collect();
+            let failing = follower.failures > 0 || pipeline.last_error.is_some();
+            (HealthStatus::degraded_if(failing), queue.into(), None)
+        }
+        // No queue, no work: say so rather than show an empty queue as a healthy one.
+        Err(e) => (
+            HealthStatus::Down,
+            serde_json::Value::Null,
+            Some(modelmart_primitives::redact::urls(&e.to_string())),
+        ),
+    };
+    let mut detail = json!({
         "operator": format!("{:#x}", s.pipeline.operator_address()),
         "x25519_key": alloy::hex::encode(s.pipeline.x25519_public()),
         "follower": follower,
@@ -252,7 +260,11 @@ async fn healthz(State(s): State<HealthState>) -> impl IntoResponse {
             "backlog_s": s.pipeline.admission.backlog_seconds(),
             "speed_factor": s.pipeline.admission.speed_factor(),
         },
-    }))
+    });
+    if let (Some(e), Some(map)) = (error, detail.as_object_mut()) {
+        map.insert("error".into(), e.into());
+    }
+    Health { status, detail }
 }
 
 /// Run until `shutdown` resolves. Returns once the workers finished their current jobs (at most
@@ -320,29 +332,17 @@ pub async fn run(
     let app = Router::new()
         .route("/healthz", get(healthz))
         .with_state(health)
-        .merge(args.metrics.service_routes(args.listen, metrics.clone()))
         .merge(crate::blobs::http::router_with(blobs, args.uploads.policy()));
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| config(format!("listen on {}: {e}", args.listen)))?;
-    tracing::info!(target: TARGET, listen = %args.listen, operator = %pipeline.operator_address(), "coprocessor up");
-
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut stop_metrics = stop_rx.clone();
-    args.metrics
-        .spawn(metrics, async move {
-            let _ = stop_metrics.changed().await;
-        })
+    let (bound, server) = args
+        .listen
+        .serve(app, metrics, stop_rx.clone())
         .await
-        .map_err(|e| config(format!("metrics listen: {e}")))?;
+        .map_err(|e| config(e.to_string()))?;
+    tracing::info!(target: TARGET, listen = %bound.addr, operator = %pipeline.operator_address(), "coprocessor up");
     let mut tasks = tokio::task::JoinSet::new();
-    let mut stop = stop_rx.clone();
     tasks.spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.changed().await;
-            })
-            .await;
+        let _ = server.await;
     });
     let mut stop = stop_rx.clone();
     tasks.spawn(async move {
@@ -407,7 +407,7 @@ mod tests {
             parse_from_with_config(argv).unwrap_or_else(|e| panic!("{e}"));
         let a = cli.args;
         assert_eq!(a.chain.contract.to_string(), "0x5FbDB2315678afecb367f032d93F642f64180aa3");
-        assert_eq!((a.workers, a.lease_s, a.listen.port()), (8, 60, 8700));
+        assert_eq!((a.workers, a.lease_s, a.listen.addr.port()), (8, 60, 8700));
         assert_eq!(a.operator_key.0, key);
     }
 }

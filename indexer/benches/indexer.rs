@@ -289,7 +289,7 @@ async fn main() -> eyre::Result<()> {
         );
 
         // API latency on the loaded database.
-        let state = ApiState::new(db.clone(), None, tx, None);
+        let state = ApiState::new(db.clone(), None, tx);
         state.refresh_stats().await?;
         let app = api::router(state, &ApiConfig::default());
         // The server gets its own runtime (as in its own process), so client tasks do not queue
@@ -297,7 +297,7 @@ async fn main() -> eyre::Result<()> {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         std_listener.set_nonblocking(true)?;
         let base = format!("http://{}", std_listener.local_addr()?);
-        let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+        let (stop_server, server_stopped) = tokio::sync::watch::channel(false);
         let server = std::thread::spawn(move || -> eyre::Result<()> {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -305,10 +305,7 @@ async fn main() -> eyre::Result<()> {
                 .build()?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(std_listener)?;
-                api::serve(listener, app, async move {
-                    let _ = server_stopped.await;
-                })
-                .await?;
+                modelmart_service::serve_until(listener, app, server_stopped).await?;
                 Ok(())
             })
         });
@@ -334,7 +331,7 @@ async fn main() -> eyre::Result<()> {
                        "max_ms": pct(&lat, 1.0), "req_per_s": rate, "in_flight": rate * mean_ms / 1e3})
             );
         }
-        let _ = stop_server.send(());
+        let _ = stop_server.send(true);
         server.join().map_err(|_| eyre::eyre!("server thread panicked"))??;
         db.close().await;
     }

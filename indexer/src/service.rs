@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use alloy::providers::{Provider, ProviderBuilder};
 use metrics_exporter_prometheus::PrometheusHandle;
-use modelmart_service::{ChainArgs, FollowArgs};
+use modelmart_service::{ChainArgs, FollowArgs, ListenArgs, ServicePort};
 use tokio::sync::broadcast;
 
 use crate::{
@@ -16,6 +16,15 @@ use crate::{
 };
 
 const TARGET: &str = "modelmart::indexer";
+
+/// The indexer's listening defaults: `MODELMART_INDEXER_LISTEN`, port 8600.
+#[derive(Clone, Debug)]
+pub struct IndexerPort;
+
+impl ServicePort for IndexerPort {
+    const ENV: &'static str = "MODELMART_INDEXER_LISTEN";
+    const DEFAULT: &'static str = "127.0.0.1:8600";
+}
 
 const DEFAULT_DB_CONNECTIONS: u32 = 8;
 const DEFAULT_PROBE_INTERVAL_S: u64 = 30;
@@ -37,12 +46,9 @@ pub struct IndexerArgs {
     /// Index database: `sqlite:PATH` or `postgres://…`.
     #[arg(long, env = "MODELMART_DATABASE_URL", default_value = "sqlite:modelmart-index.db")]
     pub database_url: String,
-    /// Address the API listens on.
-    #[arg(long, env = "MODELMART_INDEXER_LISTEN", default_value = "127.0.0.1:8600")]
-    pub listen: SocketAddr,
-    /// Where Prometheus metrics are served.
+    /// Where the API and its metrics listen.
     #[command(flatten)]
-    pub metrics: modelmart_service::MetricsArgs,
+    pub listen: ListenArgs<IndexerPort>,
     /// Database connections (1 to 256).
     #[arg(long, env = "MODELMART_DB_CONNECTIONS", default_value_t = DEFAULT_DB_CONNECTIONS,
           value_parser = clap::value_parser!(u32).range(1..=256))]
@@ -82,8 +88,7 @@ impl IndexerArgs {
             chain,
             follow: FollowArgs::default(),
             database_url: database_url.into(),
-            listen,
-            metrics: modelmart_service::MetricsArgs::default(),
+            listen: ListenArgs::new(listen),
             db_connections: DEFAULT_DB_CONNECTIONS,
             cors_origins: Vec::new(),
             probe_interval_s: DEFAULT_PROBE_INTERVAL_S,
@@ -150,8 +155,7 @@ pub async fn run(
     if args.read_only {
         follower.set_role(modelmart_index::Role::ReadOnly);
     }
-    let api_metrics = args.metrics.on_service_port(args.listen).then(|| metrics.clone()).flatten();
-    let state = ApiState::new(db.clone(), Some(follower.status()), updates, api_metrics)
+    let state = ApiState::new(db.clone(), Some(follower.status()), updates)
         .with_probe(probe)
         .with_max_streams(args.max_streams);
     let stats = state.spawn_stats_refresher(Duration::from_millis(200));
@@ -163,29 +167,13 @@ pub async fn run(
             ..ApiConfig::default()
         },
     );
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|source| crate::Error::Listen { addr: args.listen, source })?;
-    tracing::info!(target: TARGET, listen = %args.listen, contract = %args.chain.contract, db = ?db.backend(), "indexer API up");
-
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut stop_metrics = stop_rx.clone();
-    args.metrics
-        .spawn(metrics, async move {
-            let _ = stop_metrics.changed().await;
-        })
+    let (bound, server) = args
+        .listen
+        .serve(app, metrics, stop_rx.clone())
         .await
-        .map_err(|source| crate::Error::Listen {
-            addr: args.metrics.metrics_listen.unwrap_or(args.listen),
-            source,
-        })?;
-    let mut stop_api = stop_rx.clone();
-    let server = tokio::spawn(async move {
-        api::serve(listener, app, async move {
-            let _ = stop_api.changed().await;
-        })
-        .await
-    });
+        .map_err(|source| crate::Error::Listen { addr: args.listen.addr, source })?;
+    tracing::info!(target: TARGET, listen = %bound.addr, contract = %args.chain.contract, db = ?db.backend(), "indexer API up");
     let mut stop_follow = stop_rx;
     let read_only = args.read_only;
     let following = async move {
@@ -229,7 +217,7 @@ mod tests {
             parse_from_with_config(argv).unwrap_or_else(|e| panic!("{e}"));
         let a = cli.args;
         assert_eq!(a.chain.contract.to_string(), "0x5FbDB2315678afecb367f032d93F642f64180aa3");
-        assert_eq!((a.follow.poll_ms, a.listen.port()), (250, 8600));
+        assert_eq!((a.follow.poll_ms, a.listen.addr.port()), (250, 8600));
         assert_eq!(a.cors_origins, ["http://127.0.0.1:8800"]);
     }
 }

@@ -478,7 +478,7 @@ async fn a_coprocessor_with_a_lost_x25519_key_refuses_to_start() -> eyre::Result
     args.x25519_key = None;
     args.data_dir = fresh.path().to_path_buf();
     args.blob_store = None;
-    args.listen = "127.0.0.1:0".parse()?;
+    args.listen.addr = "127.0.0.1:0".parse()?;
     let run = modelmart_coprocessor::service::run(args.clone(), None, std::future::pending());
     let refused = tokio::time::timeout(MINUTE, run).await?;
     let msg = refused.err().map(|e| e.to_string()).unwrap_or_default();

@@ -426,6 +426,20 @@ async fn two_coprocessors_share_a_postgres_queue() -> eyre::Result<()> {
     pool.close().await;
     let _ = tx.send(());
     second.await??;
+
+    // the queue's database goes away: `/healthz` says `down` with a 503, not `ok` and empty
+    let admin = std::env::var("MODELMART_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let name = pg.rsplit_once('/').map_or("", |(_, n)| n);
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await?;
+    sqlx::Executor::execute(&mut conn, format!("DROP DATABASE {name} WITH (FORCE)").as_str())
+        .await?;
+    let res = reqwest::get(format!("{}/healthz", stack.endpoint)).await?;
+    let status = res.status();
+    let health: serde_json::Value = res.json().await?;
+    assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE, "{health}");
+    assert_eq!(health["status"], "down", "{health}");
+    assert!(health["error"].as_str().is_some_and(|e| !e.contains("postgres://")), "{health}");
     stack.stop_coprocessor().await?;
     Ok(())
 }

@@ -263,7 +263,7 @@ impl Stack {
     ) -> eyre::Result<CoprocessorArgs> {
         let mut args = self.coprocessor_args();
         args.data_dir = dir.to_owned();
-        args.listen = free_port()?;
+        args.listen.addr = free_port()?;
         args.worker_name = Some(name.to_owned());
         Ok(args)
     }

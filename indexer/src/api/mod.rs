@@ -19,7 +19,6 @@ use axum::{
     response::Response,
     routing::get,
 };
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::broadcast;
 use tower_http::{
     cors::{Any as AnyOrigin, CorsLayer},
@@ -33,7 +32,7 @@ pub use market::{
     ModelDetail, ModelQuery, ModelSort, ModelSummary, OperatorQuery, OperatorSummary,
 };
 pub use query::{BalanceQuery, JobDetail, JobQuery, KeyQuery};
-pub use stream::{Health, StreamQuery};
+pub use stream::{HealthDoc, IndexHealth, StreamQuery};
 
 use crate::{Db, SharedStatus, Update, probe::Probe, stats::Stats};
 
@@ -47,7 +46,6 @@ pub struct ApiState {
     probe: Probe,
     status: Option<SharedStatus>,
     updates: broadcast::Sender<Update>,
-    metrics: Option<PrometheusHandle>,
     jobs: batch::JobLoader,
     /// One permit per open live stream ([`ApiState::with_max_streams`]).
     streams: Arc<tokio::sync::Semaphore>,
@@ -58,13 +56,8 @@ pub const DEFAULT_MAX_STREAMS: usize = 1_024;
 
 impl ApiState {
     /// State over `db`; `status` is the follower's (if it runs in this process), `updates` its
-    /// change feed, `metrics` the Prometheus recorder to render at `/metrics`.
-    pub fn new(
-        db: Db,
-        status: Option<SharedStatus>,
-        updates: broadcast::Sender<Update>,
-        metrics: Option<PrometheusHandle>,
-    ) -> Self {
+    /// change feed. (`/metrics` is the service shell's: `ListenArgs::serve` adds it.)
+    pub fn new(db: Db, status: Option<SharedStatus>, updates: broadcast::Sender<Update>) -> Self {
         let jobs = batch::JobLoader::new(db.clone());
         Self {
             db,
@@ -72,7 +65,6 @@ impl ApiState {
             probe: Probe::default(),
             status,
             updates,
-            metrics,
             jobs,
             streams: Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_STREAMS)),
         }
@@ -203,20 +195,6 @@ impl Default for ApiConfig {
     }
 }
 
-/// Serve `app` on `listener` with `TCP_NODELAY` (without it, Nagle's algorithm and delayed ACKs
-/// add up to 40 ms to small responses) until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
-}
-
 /// The API router.
 pub fn router(state: ApiState, cfg: &ApiConfig) -> Router {
     let cors = if cfg.cors_origins.is_empty() {
@@ -225,7 +203,6 @@ pub fn router(state: ApiState, cfg: &ApiConfig) -> Router {
         let origins = cfg.cors_origins.iter().filter_map(|o| o.parse().ok()).collect::<Vec<_>>();
         CorsLayer::new().allow_origin(origins).allow_methods(AnyOrigin).allow_headers(AnyOrigin)
     };
-    let metrics = modelmart_service::metrics_router(state.metrics.clone());
     let api = Router::new()
         .route("/v1/models", get(market::list_models))
         .route("/v1/models/{id}", get(market::get_model))
@@ -237,7 +214,6 @@ pub fn router(state: ApiState, cfg: &ApiConfig) -> Router {
         .route("/v1/balances", get(query::list_balances))
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(stream::healthz))
-        .merge(metrics)
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             cfg.request_timeout,

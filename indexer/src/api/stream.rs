@@ -3,7 +3,6 @@
 use std::{convert::Infallible, time::Duration};
 
 use axum::{
-    Json,
     extract::Query,
     response::sse::{Event, KeepAlive, Sse},
 };
@@ -14,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, St, query::addr_param};
 use crate::{Status, Update, db::Cursor};
+use modelmart_service::{Health, HealthStatus};
 
 /// Which updates a stream client wants (all when empty).
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -88,28 +88,57 @@ pub(crate) async fn stream(
 }
 
 /// Health of the index: the cursor, the follower's lag and its last error.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Health {
-    /// `ok`, or `degraded` while the follower is failing.
-    pub status: String,
-    /// Where the index stands.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct IndexHealth {
+    /// Where the index stands (absent when the database does not answer).
     pub cursor: Option<Cursor>,
     /// The follower's state, when it runs in this process.
     pub follower: Option<Status>,
     /// Events the database refused for good, left out of the index and recorded with the
     /// database's words (table `skipped_events`); 0 on a healthy index.
     pub skipped_events: i64,
+    /// Why the service is down (the database's error), when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
-/// Liveness and lag. 200 when the database answers (even while the node is failing: the API
-/// still serves the index), 503 when it does not.
+/// The `/healthz` body (for the API document): `status` beside the index's fields.
+#[derive(ToSchema)]
+#[schema(as = Health)]
+#[allow(dead_code)] // only its schema is used; the handler answers `Health<IndexHealth>`
+pub struct HealthDoc {
+    /// `ok`; `degraded` while the follower is failing; `down` (503) when the database does not
+    /// answer.
+    status: HealthStatus,
+    #[serde(flatten)]
+    index: IndexHealth,
+}
+
+/// Liveness and lag: 200 `ok` or `degraded` while the database answers (even while the node is
+/// failing: the API still serves the index), 503 `down` when it does not.
 #[utoipa::path(get, path = "/healthz",
-    responses((status = 200, body = Health), (status = 503, body = ApiError)))]
-pub(crate) async fn healthz(state: St) -> Result<Json<Health>, ApiError> {
-    let cursor = state.db.cursor().await?;
+    responses((status = 200, body = HealthDoc), (status = 503, body = HealthDoc)))]
+pub(crate) async fn healthz(state: St) -> Health<IndexHealth> {
     let follower = state.status.as_ref().and_then(|s| s.lock().ok().map(|s| s.clone()));
     let failing = follower.as_ref().is_some_and(|f| f.failures > 0);
-    let skipped_events = state.db.skipped_events().await?;
-    let status = if failing { "degraded" } else { "ok" }.into();
-    Ok(Json(Health { status, cursor, follower, skipped_events }))
+    let read = async {
+        Ok::<_, modelmart_index::Error>((
+            state.db.cursor().await?,
+            state.db.skipped_events().await?,
+        ))
+    };
+    match read.await {
+        Ok((cursor, skipped_events)) => Health {
+            status: HealthStatus::degraded_if(failing),
+            detail: IndexHealth { cursor, follower, skipped_events, error: None },
+        },
+        Err(e) => Health {
+            status: HealthStatus::Down,
+            detail: IndexHealth {
+                follower,
+                error: Some(modelmart_primitives::redact::urls(&e.to_string())),
+                ..IndexHealth::default()
+            },
+        },
+    }
 }

@@ -37,7 +37,7 @@ async fn api_serves_the_index() -> eyre::Result<()> {
     let (mut f, _) = follower(&m, db.clone(), 1000);
     f.catch_up().await?;
     let (updates, _) = broadcast::channel(16);
-    let state = ApiState::new(db.clone(), Some(f.status()), updates, None);
+    let state = ApiState::new(db.clone(), Some(f.status()), updates);
     state.refresh_stats().await?;
     let app = api::router(state, &ApiConfig::default());
     let seller = format!("{:#x}", m.seller);
@@ -158,7 +158,13 @@ async fn api_serves_the_index() -> eyre::Result<()> {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json"),
     )?)?;
     assert_eq!(served, committed);
+
+    // a database that does not answer is `down` and 503, never an `ok` with no cursor
     db.close().await;
+    let (s, body) = get(&app, "/healthz").await?;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "down");
+    assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
     Ok(())
 }
 
@@ -170,7 +176,7 @@ async fn stream_sends_matching_updates() -> eyre::Result<()> {
     let tdb = TestDb::sqlite()?;
     let db = tdb.connect().await?;
     let (updates, _) = broadcast::channel(16);
-    let app = api::router(ApiState::new(db, None, updates.clone(), None), &ApiConfig::default());
+    let app = api::router(ApiState::new(db, None, updates.clone()), &ApiConfig::default());
     let buyer = "0x00000000000000000000000000000000000000bb";
     let res = app
         .clone()
@@ -214,7 +220,7 @@ async fn live_streams_are_capped_and_search_is_bounded() -> eyre::Result<()> {
     let tdb = TestDb::sqlite()?;
     let db = tdb.connect().await?;
     let (updates, _) = broadcast::channel(16);
-    let state = ApiState::new(db, None, updates, None).with_max_streams(2);
+    let state = ApiState::new(db, None, updates).with_max_streams(2);
     let app = api::router(state, &ApiConfig::default());
     let open = || {
         let app = app.clone();

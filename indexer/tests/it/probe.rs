@@ -81,7 +81,7 @@ async fn cards_are_verified_and_endpoints_checked() -> eyre::Result<()> {
     probe.check_operators(&db, &client).await?;
 
     let (tx, _) = broadcast::channel(4);
-    let state = ApiState::new(db.clone(), None, tx, None).with_probe(probe);
+    let state = ApiState::new(db.clone(), None, tx).with_probe(probe);
     state.refresh_stats().await?;
     let app = api::router(state, &ApiConfig::default());
     let get = |uri: String| {

@@ -8,8 +8,10 @@
 //!   `--config` > defaults.
 //! - [`shutdown_signal`]: SIGTERM or SIGINT (Ctrl-C), so `docker stop`, systemd and Kubernetes
 //!   stop a service cleanly.
-//! - [`metrics_router`]: `/metrics` for the Prometheus recorder; [`MetricsArgs`]: where it is
-//!   served (its own address, or a loopback service port, never a public one).
+//! - [`ListenArgs`]: the listen group — the service's address, where `/metrics` is served (its
+//!   own address, or a loopback service port, never a public one) — and [`ListenArgs::serve`],
+//!   which binds and serves both until shutdown.
+//! - [`Health`]: the one `/healthz` answer (200 `ok`/`degraded`, 503 `down`).
 //! - [`serve`]: a service binary's whole `main`, so every service starts the same way.
 //!
 //! This crate must not hold business logic: it parses, logs, and listens for signals; what a
@@ -17,7 +19,8 @@
 
 mod args;
 mod config;
-mod metrics;
+mod health;
+mod listen;
 mod shell;
 
 pub use args::{
@@ -27,7 +30,8 @@ pub use args::{
 pub use config::{
     parse_command_with_config, parse_from_with_config, parse_or_exit, parse_with_config,
 };
-pub use metrics::MetricsArgs;
+pub use health::{Health, HealthStatus};
+pub use listen::{Bound, ListenArgs, ServicePort, serve_until};
 pub use shell::{ServiceCli, install_metrics, metrics_router, serve, shutdown_signal};
 
 /// Result alias for the shell.
