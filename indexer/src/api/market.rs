@@ -8,6 +8,7 @@ use axum::{
     http::header,
     response::{IntoResponse, Response},
 };
+use modelmart_primitives::{ModelStatus, OperatorStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -103,19 +104,26 @@ pub struct ModelQuery {
     /// characters).
     #[param(max_length = 100)]
     pub q: Option<String>,
-    /// `proposed`, `active`, `paused`, `delisted` or `declined`.
-    pub status: Option<String>,
+    /// Only listings in this status.
+    #[param(inline)]
+    pub status: Option<ModelStatus>,
     /// Seller address.
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub seller: Option<String>,
     /// Operator address.
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub operator: Option<String>,
     /// Payment token address (`0x0000000000000000000000000000000000000000` for native).
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub token: Option<String>,
-    /// Sort order.
+    /// Sort order (default `newest`).
+    #[param(inline)]
     pub sort: Option<ModelSort>,
-    /// Page size (1–500, default 50).
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,19}$")]
     pub cursor: Option<String>,
 }
 
@@ -172,7 +180,7 @@ pub(crate) fn model_page(
     let mut items: Vec<&ModelSummary> = snapshot
         .models
         .iter()
-        .filter(|m| q.status.as_ref().is_none_or(|s| &m.model.status == s))
+        .filter(|m| q.status.is_none_or(|s| m.model.status == s.as_str()))
         .filter(|m| needle.as_ref().is_none_or(|n| m.search_text.contains(n.as_str())))
         .filter(|m| {
             want.iter().all(|(col, v)| match *col {
@@ -208,12 +216,13 @@ pub(crate) fn model_page(
 }
 
 /// One model in full.
-#[utoipa::path(get, path = "/v1/models/{id}", params(("id" = i64, Path, description = "Listing id")),
+#[utoipa::path(get, path = "/v1/models/{id}", params(("id" = i64, Path, minimum = 0, description = "Listing id")),
     responses((status = 200, body = ModelDetail), (status = 404, body = ApiError)))]
 pub(crate) async fn get_model(
     state: St,
     Path(id): Path<i64>,
 ) -> Result<Json<ModelDetail>, ApiError> {
+    let id = super::query::id_param("id", id)?;
     let (model, history) = state.db.versions::<Model>("model_id", id).await?;
     let model = model.ok_or_else(|| ApiError::not_found(format!("no model {id}")))?;
     let operator = state
@@ -249,8 +258,9 @@ pub(crate) async fn get_model(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OperatorQuery {
-    /// `active`, `unbonding` or `exited`.
-    pub status: Option<String>,
+    /// Only operators in this status.
+    #[param(inline)]
+    pub status: Option<OperatorStatus>,
 }
 
 /// Every current model and operator with their statistics (for the snapshot).
@@ -315,14 +325,14 @@ pub(crate) async fn list_operators(
     let list = snapshot
         .operators
         .iter()
-        .filter(|o| q.status.as_ref().is_none_or(|s| &o.operator.status == s))
+        .filter(|o| q.status.is_none_or(|s| o.operator.status == s.as_str()))
         .cloned()
         .collect();
     Ok(Json(list))
 }
 
 /// One operator.
-#[utoipa::path(get, path = "/v1/operators/{address}", params(("address" = String, Path, description = "Operator address")),
+#[utoipa::path(get, path = "/v1/operators/{address}", params(("address" = String, Path, pattern = "^0x[0-9a-fA-F]{40}$", description = "Operator address")),
     responses((status = 200, body = OperatorSummary), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
 pub(crate) async fn get_operator(
     state: St,

@@ -2,6 +2,7 @@
 //! document, a live stream of updates, `/healthz` and Prometheus metrics.
 
 mod batch;
+mod doc;
 mod error;
 mod market;
 mod query;
@@ -27,7 +28,8 @@ use tower_http::{
 };
 use utoipa::OpenApi;
 
-pub use error::ApiError;
+pub use doc::ApiDoc;
+pub use error::{API_VERSION, API_VERSION_HEADER, ApiError, PROBLEM_JSON, ProblemCode};
 pub use market::{
     ModelDetail, ModelQuery, ModelSort, ModelSummary, OperatorQuery, OperatorSummary,
 };
@@ -145,34 +147,11 @@ impl Snapshot {
         let mut snapshot =
             Self { stats, models, operators, default_models: Default::default(), probe_version };
         let page = market::model_page(&snapshot, &ModelQuery::default())
-            .map_err(|e| crate::Error::CorruptRow { table: "models", detail: e.error })?;
+            .map_err(|e| crate::Error::CorruptRow { table: "models", detail: e.detail })?;
         snapshot.default_models = serde_json::to_vec(&page).unwrap_or_default().into();
         Ok(snapshot)
     }
 }
-
-/// The OpenAPI document of this API.
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "ModelMart indexer API",
-        description = "Marketplace state from chain events: models, operators, jobs, keys, balances."
-    ),
-    paths(
-        market::list_models,
-        market::get_model,
-        market::list_operators,
-        market::get_operator,
-        query::list_jobs,
-        query::get_job,
-        query::list_keys,
-        query::list_balances,
-        stream::stream,
-        stream::healthz,
-    ),
-    components(schemas(Update, ApiError, crate::probe::EndpointHealth))
-)]
-pub struct ApiDoc;
 
 /// Limits and cross-origin policy of the router.
 #[derive(Clone, Debug)]
@@ -224,6 +203,7 @@ pub fn router(state: ApiState, cfg: &ApiConfig) -> Router {
         .merge(api)
         .layer(middleware::from_fn(observe))
         .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes))
+        .layer(middleware::from_fn(error::problems))
         .layer(cors)
         .with_state(state)
 }

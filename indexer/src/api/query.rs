@@ -9,10 +9,20 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, St};
+use modelmart_primitives::JobStatus;
+
 use crate::{
     Balance, EvalKey, Job,
     db::{Change, Page, sql::Val},
 };
+
+/// An id parameter (a listing or job id: 0 to 2^63 − 1), or why it is refused.
+pub(crate) fn id_param(name: &str, id: i64) -> Result<i64, ApiError> {
+    if id < 0 {
+        return Err(ApiError::bad_request(format!("`{name}` must be 0 or more, got {id}")));
+    }
+    Ok(id)
+}
 
 /// Normalize an address parameter to lowercase hex, or explain what is wrong with it.
 pub(crate) fn addr_param(name: &str, v: &str) -> Result<String, ApiError> {
@@ -55,18 +65,25 @@ fn cursor_param(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
 #[into_params(parameter_in = Query)]
 pub struct JobQuery {
     /// Buyer address.
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub buyer: Option<String>,
     /// Seller address.
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub seller: Option<String>,
     /// Operator address.
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub operator: Option<String>,
     /// Listing id.
+    #[param(minimum = 0)]
     pub model_id: Option<i64>,
-    /// `requested`, `completed`, `rejected` or `expired`.
-    pub status: Option<String>,
-    /// Page size (1–500, default 50).
+    /// Only jobs in this status.
+    #[param(inline)]
+    pub status: Option<JobStatus>,
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,19}$")]
     pub cursor: Option<String>,
 }
 
@@ -83,10 +100,10 @@ pub(crate) async fn list_jobs(
             .map(|(c, v)| (c, Val::Text(v)))
             .collect();
     if let Some(m) = q.model_id {
-        filters.push(("model_id", Val::Int(m)));
+        filters.push(("model_id", Val::Int(id_param("model_id", m)?)));
     }
-    if let Some(s) = &q.status {
-        filters.push(("status", Val::Text(s.clone())));
+    if let Some(s) = q.status {
+        filters.push(("status", Val::Text(s.as_str().to_owned())));
     }
     let page = state
         .db
@@ -112,10 +129,10 @@ pub struct JobDetail {
 }
 
 /// One job.
-#[utoipa::path(get, path = "/v1/jobs/{id}", params(("id" = i64, Path, description = "Job id")),
+#[utoipa::path(get, path = "/v1/jobs/{id}", params(("id" = i64, Path, minimum = 0, description = "Job id")),
     responses((status = 200, body = JobDetail), (status = 404, body = ApiError)))]
 pub(crate) async fn get_job(state: St, Path(id): Path<i64>) -> Result<Json<JobDetail>, ApiError> {
-    let (job, history) = state.jobs.get(id).await?;
+    let (job, history) = state.jobs.get(id_param("id", id)?).await?;
     let job = job.ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
     Ok(Json(JobDetail { job, history }))
 }
@@ -125,15 +142,39 @@ pub(crate) async fn get_job(state: St, Path(id): Path<i64>) -> Result<Json<JobDe
 #[into_params(parameter_in = Query)]
 pub struct KeyQuery {
     /// Owner (buyer) address.
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub owner: Option<String>,
     /// A key's SHA-256 (0x-hex).
+    #[param(pattern = "^0x[0-9a-fA-F]{64}$")]
     pub key_hash: Option<String>,
-    /// `active` or `revoked`.
-    pub status: Option<String>,
-    /// Page size (1–500, default 50).
+    /// Only keys in this status.
+    #[param(inline)]
+    pub status: Option<KeyStatus>,
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,19}$")]
     pub cursor: Option<String>,
+}
+
+/// Lifecycle of an evaluation key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    /// Registered: jobs may use it.
+    Active,
+    /// Revoked by its owner.
+    Revoked,
+}
+
+impl KeyStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Revoked => "revoked",
+        }
+    }
 }
 
 /// Evaluation keys, most recently changed first.
@@ -153,8 +194,8 @@ pub(crate) async fn list_keys(
         })?;
         filters.push(("key_hash", Val::Text(format!("{h:#x}"))));
     }
-    if let Some(s) = &q.status {
-        filters.push(("status", Val::Text(s.clone())));
+    if let Some(s) = q.status {
+        filters.push(("status", Val::Text(s.as_str().to_owned())));
     }
     let page = state
         .db
@@ -174,12 +215,16 @@ pub(crate) async fn list_keys(
 #[into_params(parameter_in = Query)]
 pub struct BalanceQuery {
     /// Account address.
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub account: Option<String>,
     /// Token address (`0x0000000000000000000000000000000000000000` for native).
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub token: Option<String>,
-    /// Page size (1–500, default 50).
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,19}$")]
     pub cursor: Option<String>,
 }
 

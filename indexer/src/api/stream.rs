@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, St, query::addr_param};
+use super::{
+    ApiError, St,
+    query::{addr_param, id_param},
+};
 use crate::{Status, Update, db::Cursor};
 use modelmart_service::{Health, HealthStatus};
 
@@ -20,12 +23,16 @@ use modelmart_service::{Health, HealthStatus};
 #[into_params(parameter_in = Query)]
 pub struct StreamQuery {
     /// Only this job.
+    #[param(minimum = 0)]
     pub job_id: Option<i64>,
     /// Only this listing (its status and its jobs).
+    #[param(minimum = 0)]
     pub model_id: Option<i64>,
     /// Only this buyer's jobs.
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub buyer: Option<String>,
     /// Only this operator's jobs.
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub operator: Option<String>,
 }
 
@@ -58,6 +65,9 @@ pub(crate) async fn stream(
     state: St,
     Query(q): Query<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    for (name, id) in [("job_id", q.job_id), ("model_id", q.model_id)] {
+        id.map(|id| id_param(name, id)).transpose()?;
+    }
     let buyer = q.buyer.as_deref().map(|b| addr_param("buyer", b)).transpose()?;
     let operator = q.operator.as_deref().map(|o| addr_param("operator", o)).transpose()?;
     let Ok(permit) = state.streams.clone().try_acquire_owned() else {

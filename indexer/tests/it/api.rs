@@ -19,7 +19,7 @@ use crate::{
     ingest::{every_event, follower},
 };
 
-async fn get(app: &Router, uri: &str) -> eyre::Result<(StatusCode, Value)> {
+pub(crate) async fn get(app: &Router, uri: &str) -> eyre::Result<(StatusCode, Value)> {
     let res = app.clone().oneshot(Request::get(uri).body(Body::empty())?).await?;
     let status = res.status();
     let bytes = to_bytes(res.into_body(), 1 << 22).await?;
@@ -122,7 +122,7 @@ async fn api_serves_the_index() -> eyre::Result<()> {
     // errors are clear, and nothing panics on junk
     let (s, body) = get(&app, "/v1/jobs?buyer=0x123").await?;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert!(body["error"].as_str().unwrap_or_default().contains("address"), "{body}");
+    assert!(body["detail"].as_str().unwrap_or_default().contains("address"), "{body}");
     assert_eq!(get(&app, "/v1/jobs?limit=100000").await?.0, StatusCode::BAD_REQUEST);
     assert_eq!(get(&app, "/v1/jobs?cursor=abc").await?.0, StatusCode::BAD_REQUEST);
     assert_eq!(get(&app, "/v1/jobs/999").await?.0, StatusCode::NOT_FOUND);

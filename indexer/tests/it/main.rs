@@ -9,6 +9,7 @@ mod faults;
 mod ingest;
 mod outage;
 mod probe;
+mod problems;
 mod reorg;
 
 /// Log to the test output when `RUST_LOG` is set.

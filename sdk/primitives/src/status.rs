@@ -8,6 +8,7 @@ macro_rules! status {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
         #[serde(rename_all = "snake_case")]
+        #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
         pub enum $name {
             $($(#[$vdoc])* $variant,)+
         }
