@@ -104,15 +104,17 @@ fmt: deps ## format Rust and Solidity
 	cargo fmt --all
 	cd $(CONTRACTS) && $(FORGE) fmt
 
-bindings: deps ## regenerate sdk/bindings and the web dApp's ABI module from the contracts, and its protocol terms (reasons, modes, blob kinds and limits) from sdk/primitives
+bindings: deps web/node_modules/.installed ## regenerate sdk/bindings and the web dApp's ABI module from the contracts, and its protocol terms (reasons, modes, blob kinds and limits) from sdk/primitives, and its indexer API types from indexer/openapi.json
 	cd $(CONTRACTS) && $(FORGE) bind --bindings-path ../$(BINDINGS) $(BIND_ARGS) --overwrite
 	node web/scripts/abi.mjs $(CONTRACTS)/out web/src/abi/ModelMarket.ts
 	node web/scripts/protocol.mjs sdk/primitives/src web/src/abi/protocol.ts
+	cd web && npx openapi-typescript ../indexer/openapi.json -o src/abi/indexer.ts
 
-bindings-check: deps ## fail if the committed bindings differ from freshly generated ones
+bindings-check: deps web/node_modules/.installed ## fail if the committed bindings differ from freshly generated ones
 	tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	  (cd $(CONTRACTS) && $(FORGE) bind --bindings-path $$tmp/generated $(BIND_ARGS) --overwrite >/dev/null) && \
 	  diff -r $$tmp/generated $(BINDINGS) && \
 	  node web/scripts/abi.mjs $(CONTRACTS)/out $$tmp/abi.ts && diff $$tmp/abi.ts web/src/abi/ModelMarket.ts && \
 	  node web/scripts/protocol.mjs sdk/primitives/src $$tmp/protocol.ts && diff $$tmp/protocol.ts web/src/abi/protocol.ts && \
+	  (cd web && npx openapi-typescript ../indexer/openapi.json -o $$tmp/indexer.ts >/dev/null) && diff $$tmp/indexer.ts web/src/abi/indexer.ts && \
 	  echo "bindings up to date"

@@ -1,109 +1,34 @@
 // The indexer's HTTP API (`indexer/openapi.json`): what the page browses. Anything that moves
 // money or decides what to decrypt is re-read from the chain and from hash-checked blobs.
 
+import type { components } from './abi/indexer';
 import type { ModelCard } from './card';
 
-export interface Health {
-  reachable: boolean;
-  latency_ms: number | null;
-  checked_at: number;
-  error: string | null;
-}
+// The response types are generated from the committed spec (`src/abi/indexer.ts`, by
+// openapi-typescript; `make bindings-check` fails when it drifts), so the page reads what the
+// indexer serves, not a copy of it.
+type Schemas = components['schemas'];
 
-export interface Stats {
-  jobs_total: number;
-  jobs_completed: number;
-  jobs_rejected: number;
-  jobs_expired: number;
-  jobs_pending: number;
-  success_rate: number;
-  median_latency_s: number | null;
-  earnings: Record<string, string>;
-}
-
-export interface ModelSummary {
-  model_id: number;
-  seller: string;
-  operator: string;
-  token: string;
-  price_per_row: string;
-  operator_fee_per_row: string;
-  card_hash: `0x${string}`;
-  param_set: number;
-  max_rows: number;
-  job_deadline: number;
-  output_mode: number;
-  status: string;
-  decline_reason: number | null;
-  listed_at: number;
-  name: string | null;
-  task: string | null;
-  operator_status: string | null;
-  operator_health: Health | null;
-  stats: Stats;
-}
-
+/** An operator endpoint's last check. */
+export type Health = Schemas['EndpointHealth'];
+/** Jobs served, success rate, latency, earnings. */
+export type Stats = Schemas['JobStats'];
+/** A listing with its statistics. */
+export type ModelSummary = Schemas['ModelSummary'];
 /** One version of a listing: the event that made it and where it is on chain. */
-export interface ModelChange {
-  event: string;
-  status: string;
-  block_number: number;
-  block_time: number;
-  tx_hash: string;
-}
+export type ModelChange = Schemas['Change'];
+/** A listing in full (`card` checked against its hash by the indexer, and again by the page). */
+export type ModelDetail = Omit<Schemas['ModelDetail'], 'card'> & { card?: ModelCard | null };
+/** A job. */
+export type Job = Schemas['Job'];
+/** A withdrawable balance. */
+export type Balance = Schemas['Balance'];
+/** An operator with its figures. */
+export type Operator = Schemas['OperatorSummary'];
+/** An error answer (RFC 9457 problem details). */
+export type Problem = Schemas['Problem'];
 
-export interface ModelDetail extends ModelSummary {
-  operator_info: { address: string; endpoint: string; stake: string; status: string } | null;
-  card_url: string | null;
-  card: ModelCard | null;
-  card_error: string | null;
-  /** Every version of the listing, oldest first (the first is its `ModelListed`). */
-  history: ModelChange[];
-}
-
-export interface Job {
-  job_id: number;
-  model_id: number;
-  buyer: string;
-  seller: string;
-  token: string;
-  input_hash: string;
-  key_hash: string;
-  rows: number;
-  seller_amount: string;
-  operator_amount: string;
-  deadline: number;
-  status: 'requested' | 'completed' | 'rejected' | 'expired';
-  result_hash: `0x${string}` | null;
-  reason: number | null;
-  refund: string | null;
-  seller_paid: string | null;
-  requested_at: number;
-  settled_at: number | null;
-}
-
-export interface Balance {
-  account: string;
-  token: string;
-  balance: string;
-  credited_total: string;
-  withdrawn_total: string;
-}
-
-export interface Operator {
-  address: `0x${string}`;
-  endpoint: string;
-  stake: string;
-  status: string;
-  active_models: number;
-  health: Health | null;
-  stats: Stats;
-}
-
-interface Page<T> {
-  items: T[];
-  next_cursor: string | null;
-}
+type Page<T> = { items: T[]; next_cursor?: string | null };
 
 export class Api {
   constructor(readonly base: string) {}
@@ -118,8 +43,8 @@ export class Api {
       throw new Error('The marketplace index could not be reached. Check your connection and try again.');
     }
     if (!res.ok) {
-      const body = (await res.json().catch(() => null)) as { error?: string } | null;
-      throw new Error(body?.error ?? `The marketplace index answered ${res.status}.`);
+      const body = (await res.json().catch(() => null)) as Partial<Problem> | null;
+      throw new Error(body?.detail ?? `The marketplace index answered ${res.status}.`);
     }
     return (await res.json()) as T;
   }

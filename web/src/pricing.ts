@@ -2,7 +2,7 @@
 
 /** A listed model as the suggestion needs it. */
 export interface Priced {
-  task: string | null;
+  task?: string | null;
   token: string;
   status: string;
   price_per_row: string;
