@@ -30,9 +30,23 @@ $(CONTRACTS)/node_modules/.installed: $(CONTRACTS)/package-lock.json
 
 test: deps lint bindings-check test-contracts coverage gas test-rust test-fhe-agreement dev-check test-web ## everything: lint, bindings drift, contracts, coverage, gas, Rust, FHE agreement, dev stack, web dApp
 
-dev-check: deps ## `modelmart dev` on spare ports, one paid inference per demo model, then exit
+# The indexer API against its committed spec, on the stack `dev-check` seeded (real listings and
+# jobs): every check schemathesis has, its examples, coverage, fuzzing and stateful phases,
+# within API_FUZZ_SECONDS. The live stream never ends a response, so it is left out.
+API_FUZZ_VENV := .tools/api-fuzz
+API_FUZZ_SECONDS ?= 90
+API_FUZZ = $(API_FUZZ_VENV)/bin/schemathesis run indexer/openapi.json --url "$$MODELMART_INDEXER_URL" \
+  --checks all --exclude-path /v1/stream --max-time $(API_FUZZ_SECONDS) --workers 2 --seed 1 \
+  --max-failures 20
+
+dev-check: deps $(API_FUZZ_VENV)/.installed ## `modelmart dev` on spare ports, one paid inference per demo model, then the indexer API fuzzed against its spec; then exit
 	cargo run -q -p modelmart-cli -- dev --check --rpc-port 18545 --indexer-listen 127.0.0.1:18600 \
-	  --coprocessor-listen 127.0.0.1:18700 --dir .modelmart/dev-check
+	  --coprocessor-listen 127.0.0.1:18700 --dir .modelmart/dev-check --then '$(API_FUZZ)'
+
+$(API_FUZZ_VENV)/.installed:
+	python3 -m venv $(API_FUZZ_VENV)
+	$(API_FUZZ_VENV)/bin/pip install -q --disable-pip-version-check schemathesis==4.32.5
+	touch $@
 
 test-contracts: deps ## forge tests (unit, fuzz, invariant)
 	cd $(CONTRACTS) && $(FORGE) test

@@ -123,7 +123,7 @@ pub struct ModelQuery {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
-    #[param(pattern = "^[0-9]{1,19}$")]
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 

@@ -83,7 +83,7 @@ pub struct JobQuery {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
-    #[param(pattern = "^[0-9]{1,19}$")]
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
@@ -154,7 +154,7 @@ pub struct KeyQuery {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
-    #[param(pattern = "^[0-9]{1,19}$")]
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
@@ -224,7 +224,7 @@ pub struct BalanceQuery {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
-    #[param(pattern = "^[0-9]{1,19}$")]
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 

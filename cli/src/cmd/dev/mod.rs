@@ -47,6 +47,11 @@ pub(crate) struct DevArgs {
     /// Set up, buy one inference per demo model as a demo buyer, check it, and exit.
     #[arg(long)]
     check: bool,
+    /// With `--check`: once the check passed, run this shell command against the seeded stack
+    /// (it gets `MODELMART_RPC_URL`, `MODELMART_INDEXER_URL` and `MODELMART_COPROCESSOR_URL`),
+    /// then stop; the check fails when the command does.
+    #[arg(long, requires = "check", value_name = "COMMAND")]
+    then: Option<String>,
 }
 
 /// Start the stack, then either wait for Ctrl-C (or SIGTERM) or, with `--check`, buy one
@@ -59,7 +64,13 @@ pub(crate) async fn run(a: DevArgs, out: &Output) -> eyre::Result<()> {
     let result = up(&a, &mut stack, out, &step).await;
     step.finish_and_clear();
     let result = match result {
-        Ok(listed) if a.check => check(&listed, &stack, out).await,
+        Ok((listed, urls)) if a.check => match check(&listed, &stack, out).await {
+            Ok(()) => match &a.then {
+                Some(command) => then(command, &stack, &urls).await,
+                None => Ok(()),
+            },
+            Err(e) => Err(e),
+        },
         Ok(_) => {
             modelmart_service::shutdown_signal().await;
             Ok(())
@@ -79,7 +90,7 @@ async fn up(
     stack: &mut Stack,
     out: &Output,
     step: &indicatif::ProgressBar,
-) -> eyre::Result<Vec<Listed>> {
+) -> eyre::Result<(Vec<Listed>, banner::Urls)> {
     step.set_message("starting the indexer");
     stack.start_indexer(a).await?;
     step.set_message("registering the operator and starting its coprocessor");
@@ -93,7 +104,20 @@ async fn up(
     step.finish_and_clear();
     let urls = banner::Urls { indexer: format!("http://{}", a.indexer_listen), coprocessor, web };
     banner::print(out, stack, &urls, &listed);
-    Ok(listed)
+    Ok((listed, urls))
+}
+
+/// Run `command` with `sh -c` against the running stack; its failure is the check's.
+async fn then(command: &str, stack: &Stack, urls: &banner::Urls) -> eyre::Result<()> {
+    let status = tokio::process::Command::new("sh")
+        .args(["-c", command])
+        .env("MODELMART_RPC_URL", stack.rpc_url())
+        .env("MODELMART_INDEXER_URL", &urls.indexer)
+        .env("MODELMART_COPROCESSOR_URL", &urls.coprocessor)
+        .status()
+        .await?;
+    eyre::ensure!(status.success(), "`{command}` failed against the stack: {status}");
+    Ok(())
 }
 
 /// Buy one inference per demo model as the first demo buyer and compare with the clear model.
