@@ -20,6 +20,7 @@ const walletScript = readFileSync(join(here, 'wallet.js'), 'utf8').trim().replac
 const testCsv = readFileSync(join(fixtures, 'data', 'breast_cancer_test.csv'), 'utf8').trim().split('\n');
 
 let dev;
+const cspViolations = [];
 let stack;
 let browser;
 
@@ -36,6 +37,8 @@ async function walletPage(account, chainId = '0x7a69') {
   await context.addInitScript({ content: `${walletScript}(${JSON.stringify({ rpcUrl: stack.rpc_url, account, chainId })});` });
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error('page error:', e.message));
+  // the page runs under its Content-Security-Policy: anything it refuses is a defect here
+  page.on('console', (m) => { if (/Content Security Policy|Refused to/.test(m.text())) cspViolations.push(m.text()); });
   return page;
 }
 
@@ -61,6 +64,7 @@ before(async () => {
 });
 
 after(async () => {
+  assert.deepEqual(cspViolations, [], 'the page did something its Content-Security-Policy refuses');
   await browser?.close();
   dev?.kill('SIGINT');
 });
@@ -68,7 +72,10 @@ after(async () => {
 test('the model list shows both demo models with live figures, and search filters it', async () => {
   const page = await walletPage(stack.accounts.buyers[0]);
   const t0 = Date.now();
-  await page.goto(stack.web);
+  const res = await page.goto(stack.web);
+  const csp = res.headers()['content-security-policy'] ?? '';
+  assert.match(csp, /script-src 'self' 'wasm-unsafe-eval';/);
+  assert.match(csp, new RegExp(`connect-src 'self' ${stack.rpc_url.replace(/\/$/, '')} http://127\\.0\\.0\\.1:${ports.indexer} http://127\\.0\\.0\\.1:${ports.coprocessor}`));
   await page.locator('body[data-ready="true"]').waitFor();
   await page.locator('[data-model="2"]').waitFor();
   const load = Date.now() - t0;
