@@ -6,7 +6,7 @@ import { chainOf, type Config } from './config';
 import { explain } from './errors';
 import { Fhe } from './fhe';
 import { shortAddress } from './format';
-import { sealingKey, unlockMessage } from './keystore';
+import { sealingKey, unlockRequest } from './keystore';
 import { Market } from './market';
 import { h, mount } from './ui';
 import { discover, Wallet } from './wallet';
@@ -66,7 +66,7 @@ export class App {
     const id = `${w.chainId}:${w.account}`;
     let key = this.sealing.get(id);
     if (!key) {
-      const signature = await w.signMessage(unlockMessage(w.account, w.chainId));
+      const signature = await w.signTypedData({ account: w.account, ...unlockRequest(w.account, w.chainId, location.origin) });
       key = await sealingKey(signature);
       this.sealing.set(id, key);
     }

@@ -6,16 +6,28 @@
 const DB = 'modelmart';
 const VERSION = 1;
 
-/** The message a wallet signs to unlock the keys (its signature never leaves the page). */
-export function unlockMessage(account: string, chainId: number): string {
-  return [
-    'ModelMart: unlock my FHE keys in this browser.',
-    '',
-    'This signature stays in your browser; it costs nothing and sends nothing.',
-    '',
-    `Account: ${account.toLowerCase()}`,
-    `Chain: ${chainId}`,
-  ].join('\n');
+/**
+ * The EIP-712 request a wallet signs to unlock the keys (its signature never leaves the page).
+ * It names this site's origin and the chain, and the wallet shows both: a signature another site
+ * asks for carries that site's origin and derives a different key, so it opens nothing here.
+ */
+export function unlockRequest(account: `0x${string}`, chainId: number, origin: string) {
+  return {
+    domain: { name: 'ModelMart key store', version: '1', chainId },
+    types: {
+      Unlock: [
+        { name: 'purpose', type: 'string' },
+        { name: 'origin', type: 'string' },
+        { name: 'account', type: 'address' },
+      ],
+    },
+    primaryType: 'Unlock' as const,
+    message: {
+      purpose: 'Unlock my ModelMart FHE keys in this browser. This signature stays in the browser: it costs nothing and sends nothing.',
+      origin,
+      account,
+    },
+  };
 }
 
 function open(): Promise<IDBDatabase> {
@@ -55,7 +67,7 @@ export async function sealingKey(signature: string): Promise<CryptoKey> {
   const bytes = new Uint8Array(hex.match(/.{2}/g)?.map((b) => parseInt(b, 16)) ?? []);
   const ikm = await crypto.subtle.importKey('raw', bytes, 'HKDF', false, ['deriveKey']);
   return crypto.subtle.deriveKey(
-    { name: 'HKDF', hash: 'SHA-256', salt: new TextEncoder().encode('modelmart-keystore-v1'), info: new Uint8Array() },
+    { name: 'HKDF', hash: 'SHA-256', salt: new TextEncoder().encode('modelmart-keystore-v2'), info: new Uint8Array() },
     ikm,
     { name: 'AES-GCM', length: 256 },
     false,

@@ -108,6 +108,11 @@ export class Wallet {
   signMessage(message: string): Promise<`0x${string}`> {
     return this.client.signMessage({ account: this.account, message });
   }
+
+  /** Sign EIP-712 typed data (`eth_signTypedData_v4`). */
+  signTypedData(request: Parameters<WalletClient['signTypedData']>[0]): Promise<`0x${string}`> {
+    return this.client.signTypedData(request);
+  }
 }
 
 function wrongNetwork(chain: Chain, current?: number): Error {
