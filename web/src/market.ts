@@ -131,7 +131,8 @@ export class Market {
   /**
    * Escrow `price` and request the job in one transaction: native coin as value; a token through
    * its allowance, or, when that is short, an EIP-2612 permit signed first (no approve
-   * transaction). Returns the job id and its deadline.
+   * transaction) for the request's maximum total price, which the contract presents (the escrow
+   * takes the current price, never more). Returns the job id and its deadline.
    */
   async request(wallet: Wallet, req: { modelId: bigint; inputHash: `0x${string}`; keyHash: `0x${string}`; rows: number; maxTotalPrice: bigint }, token: `0x${string}`, price: bigint, onStep?: (s: string) => void): Promise<{ jobId: bigint; deadline: bigint; block: bigint }> {
     let receipt;
@@ -150,8 +151,9 @@ export class Market {
         onStep?.('Confirm the payment in your wallet');
         receipt = await this.write(wallet, 'requestJob', [req]);
       } else {
-        onStep?.('Sign the payment permit in your wallet');
-        const { deadline, v, r, s } = await this.permit(wallet, token, price);
+        // the contract presents the permit for the request's maximum: sign exactly that
+        onStep?.('Sign the payment permit in your wallet (for at most the price you agreed to)');
+        const { deadline, v, r, s } = await this.permit(wallet, token, req.maxTotalPrice);
         onStep?.('Confirm the payment in your wallet');
         receipt = await this.write(wallet, 'requestJobWithPermit', [req, deadline, v, r, s]);
       }

@@ -22,3 +22,18 @@ export function suggestPrice(models: Priced[], task: string, token: string): { p
   const price = prices.length % 2 ? prices[mid] : (prices[mid - 1] + prices[mid]) / 2n;
   return { price, from: prices.length };
 }
+
+/** What the buyer saw: the total for a number of rows. */
+export interface Shown {
+  rows: number;
+  total: bigint;
+}
+
+/**
+ * Whether a fresh quote may be paid without showing it again: only when it is for the rows the
+ * buyer saw priced and no higher than what they saw. The request then carries the shown total as
+ * its maximum (and a permit signs that maximum), so the buyer never pays more than they agreed.
+ */
+export function payable(shown: Shown | null, rows: number, fresh: bigint): boolean {
+  return shown !== null && shown.rows === rows && fresh <= shown.total;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { suggestPrice } from '../src/pricing';
+import { payable, suggestPrice } from '../src/pricing';
 
 const m = (task: string, token: string, status: string, price: number) => ({ task, token, status, price_per_row: String(price) });
 
@@ -16,5 +16,15 @@ describe('price suggestion', () => {
   });
   it('has nothing to say without comparable listings', () => {
     expect(suggestPrice([m('t', eth, 'paused', 100)], 't', eth)).toBeNull();
+  });
+});
+
+describe('paying a quote', () => {
+  it('pays only what the buyer saw, for the rows they saw', () => {
+    expect(payable({ rows: 2, total: 100n }, 2, 100n)).toBe(true);
+    expect(payable({ rows: 2, total: 100n }, 2, 90n)).toBe(true); // cheaper: the maximum still holds
+    expect(payable({ rows: 2, total: 100n }, 2, 101n)).toBe(false); // dearer: show it first
+    expect(payable({ rows: 2, total: 100n }, 3, 100n)).toBe(false); // other rows: another price
+    expect(payable(null, 1, 1n)).toBe(false); // no quote shown yet
   });
 });

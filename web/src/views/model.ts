@@ -9,6 +9,7 @@ import { tokenOf } from '../config';
 import { explain, reasonText } from '../errors';
 import { formatAmount, formatDuration, formatPercent, shortAddress } from '../format';
 import type { Listing } from '../market';
+import { payable, type Shown } from '../pricing';
 import { checkRow, fieldsOf, splitCsvRow, type Field } from '../schema';
 import { facts, h, mount, notice, progressBar } from '../ui';
 import { health } from './models';
@@ -103,11 +104,15 @@ export async function render(app: App, el: HTMLElement, id: bigint): Promise<voi
   const quote = h('p', { id: 'quote', class: 'quote' });
   const button = h('button', { class: 'primary big', id: 'buy', type: 'submit' }, 'Encrypt and buy');
   const rowsNow = () => { try { return readRows(fields, form.inputs, form.csv).length; } catch { return 1; } };
-  let agreed = 0n;
+  let shown: Shown | null = null;
+  const showQuote = (rows: number, total: bigint) => {
+    shown = { rows, total };
+    mount(quote, 'You pay ', h('strong', {}, formatAmount(total, t.decimals, t.symbol)), ` for ${rows} row${rows > 1 ? 's' : ''}, escrowed until the result is posted (refunded if the operator rejects the job or misses its deadline).`);
+  };
   const refreshQuote = async () => {
     try {
-      agreed = await app.market.quote(listing.modelId, rowsNow());
-      mount(quote, 'You pay ', h('strong', {}, formatAmount(agreed, t.decimals, t.symbol)), ` for ${rowsNow()} row${rowsNow() > 1 ? 's' : ''}, escrowed until the result is posted (refunded if the operator rejects the job or misses its deadline).`);
+      const rows = rowsNow();
+      showQuote(rows, await app.market.quote(listing.modelId, rows));
     } catch (e) {
       mount(quote, notice('error', explain(e)));
     }
@@ -121,8 +126,16 @@ export async function render(app: App, el: HTMLElement, id: bigint): Promise<voi
       const rows = readRows(fields, form.inputs, form.csv);
       if (rows.length > listing.maxRows) throw new Error(`This model takes at most ${listing.maxRows} rows per job.`);
       if (listing.status !== 'active') throw new Error(`This model is ${listing.status}; it takes no jobs now.`);
-      await refreshQuote();
-      const job = await buyer.buy(app, card, listing, endpoint, rows, agreed, progress);
+      const fresh = await app.market.quote(listing.modelId, rows.length);
+      const seen = shown as Shown | null;
+      if (!payable(seen, rows.length, fresh)) {
+        // never pay a price the buyer has not seen: show the new one and let them press again
+        showQuote(rows.length, fresh);
+        const was = seen ? ` (you saw ${formatAmount(seen.total, t.decimals, t.symbol)} for ${seen.rows} row${seen.rows > 1 ? 's' : ''})` : '';
+        mount(status, notice('info', `The price is now ${formatAmount(fresh, t.decimals, t.symbol)} for ${rows.length} row${rows.length > 1 ? 's' : ''}${was}. Nothing was charged; press "Encrypt and buy" again to pay it.`));
+        return;
+      }
+      const job = await buyer.buy(app, card, listing, endpoint, rows, (seen as Shown).total, progress);
       const started = Date.now();
       const end = await app.market.waitJob(job.jobId, job.block, () => progress(`Job ${job.jobId} requested; the operator is computing on your encrypted data (${Math.round((Date.now() - started) / 1000)} s)`));
       await showEnd(app, status, card, endpoint, job.jobId, end, t);
