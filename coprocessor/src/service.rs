@@ -15,6 +15,7 @@ use modelmart_sdk::{Chain, Operator, seal::OperatorKey};
 use modelmart_service::{ChainArgs, FollowArgs, Health, HealthStatus, ListenArgs, ServicePort};
 use serde_json::json;
 use tokio::sync::{broadcast, watch};
+use utoipa::OpenApi;
 
 use crate::{
     BlobStore, Error, Limits, Result,
@@ -226,12 +227,18 @@ pub fn load_x25519(given: Option<&Secret>, dir: &std::path::Path) -> Result<Oper
 }
 
 #[derive(Clone)]
-struct HealthState {
+pub(crate) struct HealthState {
     pipeline: Arc<Pipeline>,
     follower: SharedStatus,
 }
 
-async fn healthz(State(s): State<HealthState>) -> Health<serde_json::Value> {
+/// The operator's health: `ok`, `degraded` (its node or a job is failing) or `down` (503: its
+/// queue database does not answer), with the follower, queue depth per state, counters and
+/// admission figures.
+#[utoipa::path(get, path = "/healthz",
+    responses((status = 200, description = "`ok` or `degraded`", body = Object),
+              (status = 503, description = "`down`, with `error`", body = Object)))]
+pub(crate) async fn healthz(State(s): State<HealthState>) -> Health<serde_json::Value> {
     let follower = s.follower.lock().map(|f| f.clone()).unwrap_or_default();
     let pipeline = s.pipeline.health.lock().map(|h| h.clone()).unwrap_or_default();
     let (status, queue, error) = match s.pipeline.queue.depth().await {
@@ -331,8 +338,10 @@ pub async fn run(
     let (blobs_for_expiry, follower_status) = (blobs.clone(), follower.status());
     let app = Router::new()
         .route("/healthz", get(healthz))
+        .route("/openapi.json", get(|| async { axum::Json(crate::blobs::BlobApi::openapi()) }))
         .with_state(health)
-        .merge(crate::blobs::http::router_with(blobs, args.uploads.policy()));
+        .merge(crate::blobs::http::router_with(blobs, args.uploads.policy()))
+        .layer(axum::middleware::from_fn(modelmart_service::problem::problems));
     let (stop_tx, stop_rx) = watch::channel(false);
     let (bound, server) = args
         .listen

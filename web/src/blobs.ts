@@ -33,7 +33,7 @@ export function put(endpoint: string, kind: Kind, hash: string, bytes: Uint8Arra
       if (xhr.status >= 200 && xhr.status < 300) return resolve();
       let detail = '';
       try {
-        detail = (JSON.parse(xhr.responseText) as { error?: string }).error ?? '';
+        detail = (JSON.parse(xhr.responseText) as { detail?: string }).detail ?? ''; // RFC 9457 problem details
       } catch {
         /* not JSON */
       }

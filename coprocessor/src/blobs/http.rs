@@ -14,18 +14,18 @@ use axum::{
     routing::get,
 };
 use futures_util::StreamExt;
+use modelmart_service::Problem;
 use serde::Deserialize;
-use serde_json::json;
 use tower_http::cors::{Any, CorsLayer};
 
 use super::{
-    BlobError, BlobKind, BlobStore,
+    BlobError, BlobKind, BlobStore, Stored,
     gate::{Gate, Turned, UploadPolicy},
 };
 
 /// What the handlers share.
 #[derive(Clone, Debug)]
-struct Blobs {
+pub(crate) struct Blobs {
     store: Arc<BlobStore>,
     gate: Arc<Gate>,
 }
@@ -49,6 +49,7 @@ pub fn router_with(store: Arc<BlobStore>, policy: UploadPolicy) -> Router {
     Router::new()
         .route("/v1/blobs/{hash}", get(get_blob).head(head_blob).put(put_blob))
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(modelmart_service::problem::problems))
         .layer(cors)
         .layer(axum::middleware::map_response(nosniff))
         .with_state(Blobs { store, gate })
@@ -74,15 +75,38 @@ fn error(e: &BlobError) -> Response {
             StatusCode::SERVICE_UNAVAILABLE
         }
     };
-    (status, Json(json!({ "error": e.to_string() }))).into_response()
+    Problem::new(status, e.to_string()).into_response()
 }
 
-#[derive(Deserialize)]
-struct PutQuery {
+/// The upload's parameters.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PutQuery {
+    /// What the bytes are: `eval_key` (a buyer's evaluation key), `input` (encrypted rows),
+    /// `card` (a model card), `sealed_model` (a model sealed to this operator). `result` blobs
+    /// are the operator's own (403).
+    #[param(value_type = String, pattern = "^(card|sealed_model|eval_key|input|result)$")]
     kind: Option<String>,
 }
 
-async fn put_blob(
+/// Store a blob under its SHA-256. The bytes must hash to `hash` and stay within their kind's
+/// limit; uploads stop after `--upload-idle-s` without data; when too many are in progress or
+/// the disk is at its floor they are refused at once.
+#[utoipa::path(put, path = "/v1/blobs/{hash}",
+    params(("hash" = String, Path, pattern = "^(0x)?[0-9a-fA-F]{64}$", description = "SHA-256 of the bytes"), PutQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 201, description = "stored", body = Stored),
+        (status = 200, description = "already stored", body = Stored),
+        (status = 400, description = "a malformed hash or kind, or an interrupted upload", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "a kind only the operator writes", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "the upload stopped sending", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "larger than the kind's limit", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "the bytes do not hash to `hash`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "too many uploads in progress (Retry-After), or storage failing", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "the operator's disk is at its floor", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn put_blob(
     State(b): State<Blobs>,
     Path(hash): Path<String>,
     Query(q): Query<PutQuery>,
@@ -109,16 +133,15 @@ async fn put_blob(
         Err(Turned::Busy) => {
             metrics::counter!("modelmart_coprocessor_uploads_refused_total", "why" => "busy")
                 .increment(1);
-            let msg = json!({ "error": "too many uploads in progress; try again shortly" });
-            return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], Json(msg))
-                .into_response();
+            let busy = Problem::unavailable("too many uploads in progress; try again shortly");
+            return ([(header::RETRY_AFTER, "1")], busy).into_response();
         }
         Err(Turned::DiskFloor { free }) => {
             metrics::counter!("modelmart_coprocessor_uploads_refused_total", "why" => "disk")
                 .increment(1);
             tracing::warn!(target: "modelmart::coprocessor::blobs", free, floor = b.gate.policy.min_free_bytes, "upload refused: disk floor");
-            let msg = json!({ "error": "the operator's storage is full; try again later" });
-            return (StatusCode::INSUFFICIENT_STORAGE, Json(msg)).into_response();
+            let full = "the operator's storage is full; try again later";
+            return Problem::new(StatusCode::INSUFFICIENT_STORAGE, full).into_response();
         }
     };
     // an upload that stops sending is cut after the idle timeout (its staging file goes)
@@ -141,17 +164,25 @@ async fn put_blob(
     match b.store.put(kind, &hash, Box::pin(stream)).await {
         Ok(s) => {
             let status = if s.created { StatusCode::CREATED } else { StatusCode::OK };
-            (status, Json(json!({ "hash": s.hash, "size": s.size, "created": s.created })))
-                .into_response()
+            (status, Json(s)).into_response()
         }
         Err(e) if timed_out.load(Ordering::SeqCst) => {
-            (StatusCode::REQUEST_TIMEOUT, Json(json!({ "error": e.to_string() }))).into_response()
+            Problem::new(StatusCode::REQUEST_TIMEOUT, e.to_string()).into_response()
         }
         Err(e) => error(&e),
     }
 }
 
-async fn get_blob(State(b): State<Blobs>, Path(hash): Path<String>) -> Response {
+/// A stored blob's bytes (content-addressed: immutable, cacheable for a year).
+#[utoipa::path(get, path = "/v1/blobs/{hash}",
+    params(("hash" = String, Path, pattern = "^(0x)?[0-9a-fA-F]{64}$", description = "SHA-256 of the bytes")),
+    responses(
+        (status = 200, description = "the bytes", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 400, description = "a malformed hash", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such blob", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "storage failing", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn get_blob(State(b): State<Blobs>, Path(hash): Path<String>) -> Response {
     match b.store.get(&hash).await {
         Ok(Some((size, stream))) => (
             [
@@ -162,13 +193,21 @@ async fn get_blob(State(b): State<Blobs>, Path(hash): Path<String>) -> Response 
             Body::from_stream(stream),
         )
             .into_response(),
-        Ok(None) => (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no blob {hash}") })))
-            .into_response(),
+        Ok(None) => Problem::not_found(format!("no blob {hash}")).into_response(),
         Err(e) => error(&e),
     }
 }
 
-async fn head_blob(State(b): State<Blobs>, Path(hash): Path<String>) -> Response {
+/// Whether a blob is stored, and its size (`Content-Length`).
+#[utoipa::path(head, path = "/v1/blobs/{hash}",
+    params(("hash" = String, Path, pattern = "^(0x)?[0-9a-fA-F]{64}$", description = "SHA-256 of the bytes")),
+    responses(
+        (status = 200, description = "stored"),
+        (status = 400, description = "a malformed hash"),
+        (status = 404, description = "not stored"),
+        (status = 503, description = "storage failing"),
+    ))]
+pub(crate) async fn head_blob(State(b): State<Blobs>, Path(hash): Path<String>) -> Response {
     match b.store.size(&hash).await {
         Ok(Some(size)) => {
             ([(header::CONTENT_LENGTH, size.to_string())], StatusCode::OK).into_response()

@@ -1,11 +1,13 @@
 //! Content-addressed blob storage: a blob is stored under the SHA-256 of its bytes, and only if
 //! it hashes to the address it was uploaded to and fits its kind's size limit.
 
+mod doc;
 pub mod expiry;
 mod gate;
 pub mod http;
 mod store;
 
+pub use doc::BlobApi;
 pub use gate::{UploadArgs, UploadPolicy};
 pub use http::{router, router_with};
 pub use store::{BlobStore, Stored};

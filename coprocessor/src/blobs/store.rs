@@ -21,8 +21,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{BlobError, BlobKind, Limits, Result, parse_hash};
 
-/// The outcome of an upload.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The outcome of an upload (the body of a successful `PUT`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Stored {
     /// The blob's address (lowercase hex, no `0x`).
     pub hash: String,

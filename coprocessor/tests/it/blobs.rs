@@ -177,6 +177,45 @@ async fn http_endpoint_puts_gets_and_explains_errors() -> eyre::Result<()> {
     assert!(String::from_utf8_lossy(&body).contains("written by the operator"));
     let big = vec![1u8; 5_000];
     assert_eq!(call(put(&sha(&big), "card", big.clone())?).await?.0, StatusCode::PAYLOAD_TOO_LARGE);
+    // every error is one shape (RFC 9457 problem details) with a stable code, the framework's own
+    // rejections (a method the route does not answer, a query that does not parse) included
+    let delete = Request::delete(format!("/v1/blobs/{h}")).body(Body::empty())?;
+    let repeated =
+        Request::put(format!("/v1/blobs/{h}?kind=card&kind=input")).body(Body::empty())?;
+    for (req, status, code) in [
+        (
+            put(&sha(b"other"), "card", card.clone())?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unprocessable",
+        ),
+        (put(&h, "result", card.clone())?, StatusCode::FORBIDDEN, "forbidden"),
+        (put(&sha(&big), "card", big.clone())?, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        (
+            Request::get(format!("/v1/blobs/{}", sha(b"x"))).body(Body::empty())?,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (delete, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        (repeated, StatusCode::BAD_REQUEST, "bad_request"),
+    ] {
+        let uri = req.uri().to_string();
+        let res = app.clone().oneshot(req).await?;
+        let kind =
+            res.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        assert_eq!(
+            (res.status(), kind.as_deref()),
+            (status, Some("application/problem+json")),
+            "{uri}"
+        );
+        let body: serde_json::Value =
+            serde_json::from_slice(&to_bytes(res.into_body(), 1 << 20).await?)?;
+        assert_eq!(
+            (body["code"].as_str(), body["status"].as_u64()),
+            (Some(code), Some(u64::from(status.as_u16()))),
+            "{uri}: {body}"
+        );
+        assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{uri}: {body}");
+    }
 
     // Blobs far above axum's default 2 MB body limit stream through (a 20 MB "evaluation key").
     let key: Vec<u8> =
@@ -208,4 +247,11 @@ proptest! {
         });
         prop_assert_eq!(out.map_err(|e| TestCaseError::fail(e.to_string()))?, Some(data));
     }
+}
+
+#[test]
+fn openapi_document_has_not_drifted() -> eyre::Result<()> {
+    use utoipa::OpenApi;
+    let fresh = modelmart_coprocessor::blobs::BlobApi::openapi().to_pretty_json()? + "\n";
+    modelmart_testkit::assert_spec_current("coprocessor/openapi.json", &fresh)
 }

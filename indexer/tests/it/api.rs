@@ -247,15 +247,6 @@ async fn live_streams_are_capped_and_search_is_bounded() -> eyre::Result<()> {
 
 #[test]
 fn openapi_document_has_not_drifted() -> eyre::Result<()> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
     let fresh = ApiDoc::openapi().to_pretty_json()? + "\n";
-    if std::env::var_os("MODELMART_UPDATE_OPENAPI").is_some() {
-        std::fs::write(&path, &fresh)?;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == fresh,
-        "indexer/openapi.json is stale: run `MODELMART_UPDATE_OPENAPI=1 cargo test -p modelmart-indexer --test it openapi`"
-    );
-    Ok(())
+    modelmart_testkit::assert_spec_current("indexer/openapi.json", &fresh)
 }

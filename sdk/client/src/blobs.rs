@@ -69,7 +69,12 @@ impl BlobClient {
         if !r.status().is_success() {
             let status = r.status();
             let body = r.text().await.unwrap_or_default();
-            return Err(fail(format!("upload refused ({status}): {body}")));
+            // the operator answers problem details (RFC 9457); show their `detail`
+            let detail = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_owned))
+                .unwrap_or(body);
+            return Err(fail(format!("upload refused ({status}): {detail}")));
         }
         Ok(hash)
     }

@@ -12,6 +12,8 @@
 //!   own address, or a loopback service port, never a public one) — and [`ListenArgs::serve`],
 //!   which binds and serves both until shutdown.
 //! - [`Health`]: the one `/healthz` answer (200 `ok`/`degraded`, 503 `down`).
+//! - [`Problem`]: the one error answer (RFC 9457 problem details with a stable [`ProblemCode`]),
+//!   and [`problem::problems`], the middleware that gives the framework's own errors that shape.
 //! - [`serve`]: a service binary's whole `main`, so every service starts the same way.
 //!
 //! This crate must not hold business logic: it parses, logs, and listens for signals; what a
@@ -21,6 +23,7 @@ mod args;
 mod config;
 mod health;
 mod listen;
+pub mod problem;
 mod shell;
 
 pub use args::{
@@ -32,6 +35,7 @@ pub use config::{
 };
 pub use health::{Health, HealthStatus};
 pub use listen::{Bound, ListenArgs, ServicePort, serve_until};
+pub use problem::{PROBLEM_JSON, Problem, ProblemCode};
 pub use shell::{ServiceCli, install_metrics, metrics_router, serve, shutdown_signal};
 
 /// Result alias for the shell.

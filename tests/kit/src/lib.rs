@@ -28,3 +28,18 @@ pub fn spawn_anvil(args: &[&str]) -> eyre::Result<AnvilInstance> {
     eyre::ensure!(path.exists(), "anvil not found at {} (run `make deps`)", path.display());
     Ok(Anvil::at(path).args(args.iter().copied()).try_spawn()?)
 }
+
+/// Check that the committed API document at `path` (relative to the repository root) is `fresh`
+/// (the one the code generates); with `MODELMART_UPDATE_OPENAPI` set, write it first.
+pub fn assert_spec_current(path: &str, fresh: &str) -> eyre::Result<()> {
+    let file = root().join(path);
+    if std::env::var_os("MODELMART_UPDATE_OPENAPI").is_some() {
+        std::fs::write(&file, fresh)?;
+    }
+    let committed = std::fs::read_to_string(&file).unwrap_or_default();
+    eyre::ensure!(
+        committed == fresh,
+        "{path} is stale: run the test again with MODELMART_UPDATE_OPENAPI=1 and commit it"
+    );
+    Ok(())
+}

@@ -697,7 +697,7 @@ export interface components {
          * @description What kind of error, stable across versions: match on this, not on `detail`.
          * @enum {string}
          */
-        ProblemCode: "bad_request" | "not_found" | "method_not_allowed" | "timeout" | "payload_too_large" | "unavailable" | "internal";
+        ProblemCode: "bad_request" | "not_found" | "method_not_allowed" | "forbidden" | "timeout" | "payload_too_large" | "unprocessable" | "insufficient_storage" | "unavailable" | "internal";
         /**
          * @description What a process does with the index database.
          * @enum {string}
