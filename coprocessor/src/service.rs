@@ -47,6 +47,9 @@ const DEFAULT_EVALUATIONS: usize = 1;
 const DEFAULT_LEASE_S: i64 = 60;
 const DEFAULT_POST_MARGIN_S: i64 = 15;
 const DEFAULT_KEY_CACHE: usize = 4;
+const DEFAULT_DB_CONNECTIONS: u32 = 8;
+/// Connections of the embedded index's pool.
+const INDEX_CONNECTIONS: u32 = 4;
 const DEFAULT_RECEIPT_TIMEOUT_S: u64 = 60;
 
 /// The coprocessor's listening defaults: `MODELMART_COPROCESSOR_LISTEN`, port 8700.
@@ -93,6 +96,11 @@ pub struct CoprocessorArgs {
     /// Embedded index database (default `sqlite:<data-dir>/index.db`).
     #[arg(long, env = "MODELMART_INDEX_URL")]
     pub index_url: Option<String>,
+    /// Connections to the job queue's database (1 to 256). With the embedded index's 4, a
+    /// process holds at most this + 4 connections: size a shared Postgres for the fleet.
+    #[arg(long, env = "MODELMART_DB_CONNECTIONS", default_value_t = DEFAULT_DB_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub db_connections: u32,
     /// Where the blob endpoint, `/healthz` and the metrics listen.
     #[command(flatten)]
     pub listen: ListenArgs<CoprocessorPort>,
@@ -152,6 +160,7 @@ impl CoprocessorArgs {
             blob_store: None,
             queue_url: None,
             index_url: None,
+            db_connections: DEFAULT_DB_CONNECTIONS,
             listen: ListenArgs::new(listen),
             uploads: crate::blobs::UploadArgs::default(),
             workers: DEFAULT_WORKERS,
@@ -288,10 +297,10 @@ pub async fn run(
     let blobs =
         Arc::new(BlobStore::open(&store_url, dir.join("tmp"), Limits::default()).map_err(config)?);
     let sqlite = |name: &str| format!("sqlite:{}", dir.join(name).display());
-    let queue =
-        Queue::connect(&args.queue_url.clone().unwrap_or_else(|| sqlite("queue.db")), 8).await?;
-    let index =
-        Db::connect(&args.index_url.clone().unwrap_or_else(|| sqlite("index.db")), 4).await?;
+    let queue_url = args.queue_url.clone().unwrap_or_else(|| sqlite("queue.db"));
+    let queue = Queue::connect(&queue_url, args.db_connections).await?;
+    let index_url = args.index_url.clone().unwrap_or_else(|| sqlite("index.db"));
+    let index = Db::connect(&index_url, INDEX_CONNECTIONS).await?;
     let signer: PrivateKeySigner = args
         .operator_key
         .0

@@ -76,6 +76,20 @@ pub(crate) fn sweep_staging(tmp: &std::path::Path, age: std::time::Duration) -> 
     Ok(swept)
 }
 
+/// An S3 store for `s3://bucket[/prefix]` from `builder` (endpoint, region, credentials): blobs
+/// go under the prefix, so one bucket can hold several operators' or environments' stores.
+fn s3(builder: AmazonS3Builder, url: &str) -> Result<Arc<dyn ObjectStore>> {
+    let rest = url.strip_prefix("s3://").unwrap_or(url);
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let store = builder.with_url(format!("s3://{bucket}")).build()?;
+    let prefix = prefix.trim_matches('/');
+    Ok(if prefix.is_empty() {
+        Arc::new(store)
+    } else {
+        Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+    })
+}
+
 impl BlobStore {
     /// Open a store: a folder path or `file:///path` (created if missing), `s3://bucket/prefix`
     /// (credentials and endpoint from the usual `AWS_*` environment), or `memory:`. Uploads are
@@ -84,7 +98,7 @@ impl BlobStore {
         let store: Arc<dyn ObjectStore> = if url == "memory:" {
             Arc::new(InMemory::new())
         } else if url.starts_with("s3://") {
-            Arc::new(AmazonS3Builder::from_env().with_url(url).build()?)
+            s3(AmazonS3Builder::from_env(), url)?
         } else if url.contains("://") && !url.starts_with("file://") {
             return Err(BlobError::BadUrl(url.to_owned()));
         } else {
@@ -225,5 +239,42 @@ impl BlobStore {
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    use super::*;
+
+    type TestResult<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+    /// The path of the first request an S3 store for `url` sends (to a listener that never
+    /// answers: only the path matters).
+    async fn first_path(url: &str) -> TestResult<String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let builder = AmazonS3Builder::new()
+            .with_endpoint(endpoint)
+            .with_allow_http(true)
+            .with_region("us-east-1")
+            .with_access_key_id("test")
+            .with_secret_access_key("test");
+        let store = s3(builder, url)?;
+        let put =
+            tokio::spawn(async move { store.put(&Key::from("k"), Bytes::from("x").into()).await });
+        let (sock, _) = listener.accept().await?;
+        let mut line = String::new();
+        BufReader::new(sock).read_line(&mut line).await?;
+        put.abort();
+        Ok(line.split_whitespace().nth(1).unwrap_or_default().to_owned())
+    }
+
+    #[tokio::test]
+    async fn the_s3_prefix_is_honoured() -> TestResult {
+        assert_eq!(first_path("s3://bucket/ops/eu-1/").await?, "/bucket/ops/eu-1/k");
+        assert_eq!(first_path("s3://bucket").await?, "/bucket/k");
+        Ok(())
     }
 }
