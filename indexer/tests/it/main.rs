@@ -3,6 +3,7 @@
 
 mod api;
 mod chain;
+mod client;
 mod db;
 mod dump;
 mod faults;

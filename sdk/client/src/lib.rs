@@ -68,6 +68,7 @@ pub mod buyer;
 pub mod chain;
 pub mod dev;
 mod error;
+pub mod indexer;
 mod keys;
 pub mod operator;
 mod payment;
@@ -90,6 +91,7 @@ pub use modelmart_primitives::{
 pub use buyer::{Buyer, ModelInfo, Prediction, RequestedJob};
 pub use chain::{Chain, JobEnd};
 pub use error::{Error, Result};
+pub use indexer::Indexer;
 pub use keys::BuyerKeys;
 pub use operator::{Operator, OperatorInfo, OperatorTerms};
 pub use payment::Payment;

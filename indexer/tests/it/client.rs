@@ -1,0 +1,77 @@
+//! The SDK's typed indexer client (`modelmart_sdk::indexer`) against the real API over HTTP, on
+//! the every-event index: whatever the API serves, the client reads into the protocol's types —
+//! so a change of the API that breaks Rust clients fails here.
+
+use modelmart_indexer::api::{self, ApiConfig, ApiState};
+use modelmart_sdk::{
+    Error, JobId, JobStatus, ModelId, ModelStatus,
+    indexer::{Indexer, JobQuery, ModelQuery, ModelSort},
+};
+use tokio::sync::broadcast;
+
+use crate::{
+    chain::Market,
+    db::TestDb,
+    ingest::{every_event, follower},
+};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sdk_client_reads_everything_the_api_serves() -> eyre::Result<()> {
+    let m = Market::deploy(&[]).await?;
+    let (j1, _j2, _j3) = every_event(&m).await?;
+    let tdb = TestDb::sqlite()?;
+    let db = tdb.connect().await?;
+    let (mut f, _) = follower(&m, db.clone(), 1000);
+    f.catch_up().await?;
+    let (updates, _) = broadcast::channel(16);
+    let state = ApiState::new(db.clone(), Some(f.status()), updates);
+    state.refresh_stats().await?;
+    let app = api::router(state, &ApiConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(modelmart_service::serve_until(listener, app, stopped));
+    let index = Indexer::new(&base);
+
+    let models = index.models(&ModelQuery::default()).await?;
+    let ids: Vec<u64> = models.items.iter().map(|m| m.listing.model_id.get()).collect();
+    assert_eq!(ids, [3, 2, 1]);
+    let m1 = &models.items[2];
+    assert_eq!((m1.listing.status, m1.listing.seller), (ModelStatus::Delisted, m.seller));
+    assert_eq!((m1.stats.jobs_total, m1.stats.jobs_completed), (3, 1));
+    let oldest = index
+        .models(&ModelQuery { sort: ModelSort::Oldest, limit: Some(1), ..Default::default() })
+        .await?;
+    assert_eq!((oldest.items[0].listing.model_id.get(), oldest.next_cursor.is_some()), (1, true));
+    let detail = index.model(ModelId::new(1)?).await?;
+    assert_eq!(detail.summary.listing.card_hash, m1.listing.card_hash);
+
+    let jobs = index.jobs(&JobQuery { buyer: Some(m.buyer), ..Default::default() }).await?;
+    assert!(!jobs.items.is_empty() && jobs.items.iter().all(|j| j.buyer == m.buyer));
+    let done =
+        index.jobs(&JobQuery { status: Some(JobStatus::Completed), ..Default::default() }).await?;
+    assert!(done.items.iter().all(|j| j.status == JobStatus::Completed && j.result_hash.is_some()));
+    let job = index.job(JobId::new(j1)?).await?;
+    assert_eq!(
+        (job.job.job_id.get(), job.history.first().map(|c| c.event.as_str())),
+        (j1, Some("JobRequested"))
+    );
+    assert!(!index.operators(None).await?.is_empty());
+    let balances = index.balances(m.seller).await?;
+    assert!(balances.items.iter().all(|b| b.account == m.seller));
+
+    // a missing job is NotFound; a refused request says the problem's code and detail
+    assert!(
+        matches!(index.job(JobId::new(9_999)?).await, Err(Error::NotFound(d)) if d.contains("9999"))
+    );
+    let bad = Indexer::new(format!("{base}/v1/models/x?")).models(&ModelQuery::default()).await;
+    assert!(
+        matches!(&bad, Err(Error::Indexer(e)) if e.contains("400") && e.contains("bad_request")),
+        "{bad:?}"
+    );
+
+    let _ = stop.send(true);
+    server.await??;
+    db.close().await;
+    Ok(())
+}
