@@ -5,6 +5,7 @@ mod chain;
 mod coprocessor;
 mod dev;
 mod model;
+mod models;
 mod operator;
 mod seller;
 mod web;
@@ -29,6 +30,8 @@ pub(crate) enum Command {
     Dev(dev::DevArgs),
     /// Show a listing: terms, status and its verified model card.
     Model(model::ModelArgs),
+    /// Browse the market's models (from the indexer; no wallet needed).
+    Models(models::ModelsArgs),
     /// Buyer: keys, inference.
     #[command(subcommand)]
     Buyer(buyer::BuyerCmd),
@@ -46,6 +49,7 @@ pub(crate) async fn run(cmd: Command, out: &Output) -> eyre::Result<()> {
     match cmd {
         Command::Dev(a) => dev::run(a, out).await,
         Command::Model(a) => model::run(a, out).await,
+        Command::Models(a) => models::run(a, out).await,
         Command::Buyer(c) => buyer::run(c, out).await,
         Command::Seller(c) => seller::run(c, out).await,
         Command::Operator(c) => operator::run(c, out).await,
