@@ -8,7 +8,7 @@ use axum::{
     http::header,
     response::{IntoResponse, Response},
 };
-use modelmart_primitives::{ModelStatus, OperatorStatus};
+use modelmart_primitives::{ModelSort, ModelStatus, OperatorStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -74,23 +74,6 @@ pub struct OperatorSummary {
     pub health: Option<EndpointHealth>,
     /// Jobs served, success rate (its SLA), median latency, fees earned.
     pub stats: JobStats,
-}
-
-/// How to sort the model list.
-#[derive(Clone, Copy, Debug, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ModelSort {
-    /// Newest listing first (default).
-    #[default]
-    Newest,
-    /// Oldest listing first.
-    Oldest,
-    /// Most jobs first.
-    Jobs,
-    /// Highest success rate first.
-    SuccessRate,
-    /// Cheapest per row (seller price + operator fee) first.
-    Price,
 }
 
 /// Longest search text `q` accepted.

@@ -30,9 +30,8 @@ use utoipa::OpenApi;
 
 pub use doc::ApiDoc;
 pub use error::{API_VERSION, API_VERSION_HEADER, ApiError, PROBLEM_JSON, ProblemCode};
-pub use market::{
-    ModelDetail, ModelQuery, ModelSort, ModelSummary, OperatorQuery, OperatorSummary,
-};
+pub use market::{ModelDetail, ModelQuery, ModelSummary, OperatorQuery, OperatorSummary};
+pub use modelmart_primitives::ModelSort;
 pub use query::{BalanceQuery, JobDetail, JobQuery, KeyQuery};
 pub use stream::{HealthDoc, IndexHealth, StreamQuery};
 

@@ -5,7 +5,7 @@
 use modelmart_indexer::api::{self, ApiConfig, ApiState};
 use modelmart_sdk::{
     Error, JobId, JobStatus, ModelId, ModelStatus,
-    indexer::{Indexer, JobQuery, ModelQuery, ModelSort},
+    indexer::{Indexer, JobQuery, ModelQuery, ModelSort, StreamFilter, Update},
 };
 use tokio::sync::broadcast;
 
@@ -24,7 +24,7 @@ async fn the_sdk_client_reads_everything_the_api_serves() -> eyre::Result<()> {
     let (mut f, _) = follower(&m, db.clone(), 1000);
     f.catch_up().await?;
     let (updates, _) = broadcast::channel(16);
-    let state = ApiState::new(db.clone(), Some(f.status()), updates);
+    let state = ApiState::new(db.clone(), Some(f.status()), updates.clone());
     state.refresh_stats().await?;
     let app = api::router(state, &ApiConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -70,7 +70,36 @@ async fn the_sdk_client_reads_everything_the_api_serves() -> eyre::Result<()> {
         "{bad:?}"
     );
 
+    // the live stream, filtered to one job, as a Stream of typed updates
+    use futures_util::StreamExt;
+    let mut live = Box::pin(
+        index.stream(&StreamFilter { job_id: Some(JobId::new(j1)?), ..Default::default() }).await?,
+    );
+    let (buyer, operator) = (format!("{:#x}", m.buyer), format!("{:#x}", m.operator));
+    for (job_id, status) in [(j1 + 1, "completed"), (j1, "completed")] {
+        let job = modelmart_indexer::Update::Job {
+            job_id: job_id as i64,
+            model_id: 1,
+            buyer: buyer.clone(),
+            operator: operator.clone(),
+            status: status.into(),
+            block_number: 77,
+        };
+        updates.send(job).map_err(|_| eyre::eyre!("no stream subscribed"))?;
+    }
+    let first = tokio::time::timeout(std::time::Duration::from_secs(5), live.next()).await?;
+    match first {
+        Some(Ok(Update::Job { job_id, status, buyer, block_number, .. })) => {
+            assert_eq!(
+                (job_id.get(), status, buyer, block_number),
+                (j1, JobStatus::Completed, m.buyer, 77)
+            );
+        }
+        other => eyre::bail!("expected job {j1}'s update, got {other:?}"),
+    }
+
     let _ = stop.send(true);
+    drop(live);
     server.await??;
     db.close().await;
     Ok(())

@@ -32,4 +32,4 @@ pub use blob::{BlobHash, BlobKind};
 pub use error::{Error, Result};
 pub use id::{JobId, ModelId};
 pub use mode::OutputMode;
-pub use status::{JobStatus, ModelStatus, OperatorStatus};
+pub use status::{JobStatus, ModelSort, ModelStatus, OperatorStatus};

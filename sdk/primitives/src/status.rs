@@ -116,6 +116,37 @@ impl JobStatus {
     }
 }
 
+/// How a list of listings is ordered (the indexer API's `sort`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+pub enum ModelSort {
+    /// Newest listing first (default).
+    #[default]
+    Newest,
+    /// Oldest listing first.
+    Oldest,
+    /// Most jobs first.
+    Jobs,
+    /// Highest success rate first.
+    SuccessRate,
+    /// Cheapest per row (seller price + operator fee) first.
+    Price,
+}
+
+impl ModelSort {
+    /// The name, as the API takes it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Newest => "newest",
+            Self::Oldest => "oldest",
+            Self::Jobs => "jobs",
+            Self::SuccessRate => "success_rate",
+            Self::Price => "price",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +167,9 @@ mod tests {
         let err = "done".parse::<JobStatus>().err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("requested completed"), "{err}");
         assert!(JobStatus::Expired.is_final() && !JobStatus::Requested.is_final());
+        for sort in [ModelSort::SuccessRate, ModelSort::Newest] {
+            let json = serde_json::to_value(sort).unwrap_or_default();
+            assert_eq!(json, sort.as_str(), "one spelling");
+        }
     }
 }
