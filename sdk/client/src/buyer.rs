@@ -163,8 +163,10 @@ impl Buyer {
                 model.listing.maxRows
             )));
         }
-        let input = self.keys.client().encrypt_rows(&model.card.model, rows)?;
-        self.blobs.put(&model.endpoint, BlobKind::Input, input.to_bytes()?).await
+        let (client, public, rows) =
+            (self.keys.client().clone(), model.card.model.clone(), rows.to_vec());
+        let input = blocking(move || Ok(client.encrypt_rows(&public, &rows)?.to_bytes()?)).await?;
+        self.blobs.put(&model.endpoint, BlobKind::Input, input).await
     }
 
     /// Pay for and request a job. `max_total` defaults to the current quote (so a price raised
@@ -240,8 +242,12 @@ impl Buyer {
             }
         };
         let bytes = self.blobs.get(&model.endpoint, result_hash, BlobKind::Result).await?;
-        let result = EncryptedResult::from_bytes(&bytes)?;
-        let raw = self.keys.client().decrypt(&model.card.model, &result)?;
+        let (client, public) = (self.keys.client().clone(), model.card.model.clone());
+        let raw = blocking(move || {
+            let result = EncryptedResult::from_bytes(&bytes)?;
+            Ok(client.decrypt(&public, &result)?)
+        })
+        .await?;
         Ok(decode(&model.card, job.job_id, result_hash, raw))
     }
 
@@ -269,4 +275,10 @@ pub fn decode(
 ) -> Prediction {
     let Decoded { raw, scores, labels } = card.model.decode(raw);
     Prediction { job_id, result_hash, raw, scores, labels, unit: card.unit.clone() }
+}
+
+/// Run CPU-heavy `f` (encryption, decryption: up to seconds) on a blocking thread, so the
+/// caller's async runtime keeps serving its other tasks meanwhile.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Task(e.to_string()))?
 }

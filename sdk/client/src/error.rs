@@ -87,6 +87,10 @@ pub enum Error {
     /// A caller-supplied value is invalid.
     #[error("invalid argument: {0}")]
     Invalid(String),
+    /// A CPU-heavy step (encryption, decryption) did not finish on its worker thread (it
+    /// panicked or the runtime shut down).
+    #[error("worker thread: {0}")]
+    Task(String),
     /// The FHE engine failed (bad schema, non-conformant ciphertext, ...).
     #[error(transparent)]
     Fhe(#[from] modelmart_fhe::Error),
