@@ -28,18 +28,40 @@ pub(crate) async fn get(app: &Router, uri: &str) -> eyre::Result<(StatusCode, Va
     Ok((status, body))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn api_serves_the_index() -> eyre::Result<()> {
+/// The every-event scenario indexed on SQLite and served by the API router.
+pub(crate) struct Served {
+    /// The chain.
+    pub(crate) m: Market,
+    /// The scenario's three job ids.
+    pub(crate) jobs: (u64, u64, u64),
+    /// The index.
+    pub(crate) db: modelmart_indexer::Db,
+    /// The router's change feed (send to it to reach live streams).
+    pub(crate) updates: broadcast::Sender<modelmart_indexer::Update>,
+    /// The API.
+    pub(crate) app: Router,
+    /// The database's folder (kept as long as this is bound).
+    pub(crate) tdb: TestDb,
+}
+
+/// Deploy, run every event, index it and serve it.
+pub(crate) async fn served() -> eyre::Result<Served> {
     let m = Market::deploy(&[]).await?;
-    let (j1, j2, _j3) = every_event(&m).await?;
+    let jobs = every_event(&m).await?;
     let tdb = TestDb::sqlite()?;
     let db = tdb.connect().await?;
     let (mut f, _) = follower(&m, db.clone(), 1000);
     f.catch_up().await?;
     let (updates, _) = broadcast::channel(16);
-    let state = ApiState::new(db.clone(), Some(f.status()), updates);
+    let state = ApiState::new(db.clone(), Some(f.status()), updates.clone());
     state.refresh_stats().await?;
     let app = api::router(state, &ApiConfig::default());
+    Ok(Served { m, jobs, db, updates, app, tdb })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_serves_the_index() -> eyre::Result<()> {
+    let Served { m, jobs: (j1, j2, _), db, app, tdb: _tdb, .. } = served().await?;
     let seller = format!("{:#x}", m.seller);
     let buyer = format!("{:#x}", m.buyer);
 

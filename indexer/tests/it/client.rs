@@ -2,31 +2,16 @@
 //! the every-event index: whatever the API serves, the client reads into the protocol's types —
 //! so a change of the API that breaks Rust clients fails here.
 
-use modelmart_indexer::api::{self, ApiConfig, ApiState};
 use modelmart_sdk::{
     Error, JobId, JobStatus, ModelId, ModelStatus,
     indexer::{Indexer, JobQuery, ModelQuery, ModelSort, StreamFilter, Update},
 };
-use tokio::sync::broadcast;
 
-use crate::{
-    chain::Market,
-    db::TestDb,
-    ingest::{every_event, follower},
-};
+use crate::api::{Served, served};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_sdk_client_reads_everything_the_api_serves() -> eyre::Result<()> {
-    let m = Market::deploy(&[]).await?;
-    let (j1, _j2, _j3) = every_event(&m).await?;
-    let tdb = TestDb::sqlite()?;
-    let db = tdb.connect().await?;
-    let (mut f, _) = follower(&m, db.clone(), 1000);
-    f.catch_up().await?;
-    let (updates, _) = broadcast::channel(16);
-    let state = ApiState::new(db.clone(), Some(f.status()), updates.clone());
-    state.refresh_stats().await?;
-    let app = api::router(state, &ApiConfig::default());
+    let Served { m, jobs: (j1, _, _), db, updates, app, tdb: _tdb } = served().await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::watch::channel(false);
